@@ -1,1 +1,20 @@
+//! Faultline's models: the scenario format ([`spec`]), its validation into a [`world::World`]
+//! ([`validate`]), the simulation of that world on the engine ([`sim`]) and the per-run results
+//! ([`results`]).
+//!
+//! **Architecture invariant:** nothing here reads the wall clock, uses a thread-local RNG, or
+//! iterates a `HashMap`; every draw comes from a named stream of [`sim_core::RngFactory`].
 
+pub mod dist;
+pub mod error;
+pub mod results;
+pub mod sim;
+pub mod spec;
+pub mod validate;
+pub mod world;
+
+pub use error::{Problem, ScenarioError};
+pub use results::RunResult;
+pub use sim::{run_world, RunError};
+pub use validate::{load_file, load_str};
+pub use world::World;

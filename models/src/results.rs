@@ -1,0 +1,111 @@
+//! What one run produces: plain serde structs, small and of bounded size (counters, percentile
+//! summaries, time series whose length is horizon / resolution). Reports consume these and never
+//! run a simulation.
+//!
+//! Units are in the names: `_ns` nanoseconds, `_per_s` per second of simulated time.
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the result format; bumped when a field changes meaning or goes away.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    pub schema_version: u32,
+    pub scenario: String,
+    pub seed: u64,
+    pub run: u64,
+    pub horizon_ns: u64,
+    pub warmup_ns: u64,
+    /// Length of the measured window: from the warm-up to the end of the run.
+    pub measured_ns: u64,
+    /// `horizon`, or the guard that stopped the run early: `events_max`, `requests_in_flight_max`.
+    pub stop: String,
+    pub events: u64,
+    /// Hash of every processed event, sixteen hex digits: equal digests mean identical runs.
+    pub digest: String,
+    pub services: Vec<ServiceResult>,
+    pub workloads: Vec<WorkloadResult>,
+}
+
+/// Counts of requests by outcome. `arrived = completed + rejected + failed + in_flight`, always.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ledger {
+    pub arrived: u64,
+    pub completed: u64,
+    /// Turned away at once because the queue was full.
+    pub rejected: u64,
+    /// Accepted, but a call it depended on failed or was rejected.
+    pub failed: u64,
+    /// Still queued, working or waiting on a call when the run ended.
+    pub in_flight: u64,
+}
+
+impl Ledger {
+    pub fn balanced(&self) -> bool {
+        self.arrived == self.completed + self.rejected + self.failed + self.in_flight
+    }
+}
+
+/// Latency of completed requests, from the histogram (3 significant digits) and an exact mean.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    pub count: u64,
+    pub mean_ns: f64,
+    pub p50_ns: u64,
+    pub p90_ns: u64,
+    pub p99_ns: u64,
+    pub p999_ns: u64,
+    pub max_ns: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServiceResult {
+    pub name: String,
+    pub n_instances: u32,
+    pub workers: u32,
+    /// Requests that arrived in the measured window, by outcome (in flight: at the end).
+    pub measured: Ledger,
+    /// Every request of the run, warm-up included: the conservation ledger.
+    pub ledger: Ledger,
+    /// Arrivals per second in the measured window.
+    pub offered_per_s: f64,
+    /// Completions per second in the measured window.
+    pub throughput_per_s: f64,
+    /// Busy workers / all workers, time-averaged over the measured window.
+    pub utilization: f64,
+    /// Requests waiting in queues (all instances together), time-averaged.
+    pub queue_len_mean: f64,
+    /// Requests in the service (waiting or being served), time-averaged: L of Little's law.
+    pub in_system_mean: f64,
+    /// Fraction of measured requests that had to wait for a worker.
+    pub wait_probability: f64,
+    /// Mean time measured requests waited for a worker (zero waits included).
+    pub wait_ns_mean: f64,
+    /// Time from arrival at an instance to the response leaving it, for completed requests.
+    pub latency: LatencySummary,
+    pub series: Series,
+}
+
+/// User-facing view of a workload: end-to-end, including the client's network latency.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkloadResult {
+    pub name: String,
+    pub entry: String,
+    pub measured: Ledger,
+    pub latency: LatencySummary,
+}
+
+/// Time series at the scenario's resolution; bucket `i` covers `[i * resolution_ns, (i+1) * resolution_ns)`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    pub resolution_ns: u64,
+    pub arrived: Vec<u64>,
+    pub completed: Vec<u64>,
+    pub rejected: Vec<u64>,
+    pub failed: Vec<u64>,
+    /// Requests waiting at the end of the bucket.
+    pub queue_len: Vec<u64>,
+    /// Busy workers at the end of the bucket.
+    pub busy: Vec<u64>,
+}

@@ -1,0 +1,400 @@
+//! The scenario file format. These types *are* the format: each field is defined once, here, with
+//! its default, its unit and its doc comment. Files are RON; durations are strings with a unit
+//! (`"250ms"`, `"1.5s"`, `"2m"`, `"1h"`); rates are per second; names refer to other entries.
+//!
+//! Parsing only checks shape (`deny_unknown_fields` everywhere). Meaning — names that resolve,
+//! rates that are positive, a call graph without cycles — is checked afterwards by
+//! [`crate::validate`], which reports every problem at once with its field path.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sim_core::SimDuration;
+
+/// A duration in a scenario file: a string with a unit, such as `"250ms"`.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Dur(pub SimDuration);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Dur, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Dur;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a duration string with a unit, like \"250ms\" or \"1.5s\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Dur, E> {
+                SimDuration::parse(s).map(Dur).map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Dur, E> {
+                if n == 0 {
+                    Ok(Dur(SimDuration::ZERO))
+                } else {
+                    Err(E::custom(format!(
+                        "duration `{n}` has no unit; write it as a string like \"{n}ms\""
+                    )))
+                }
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Dur, E> {
+                Err(E::custom(format!("duration `{n}` is negative")))
+            }
+            fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Dur, E> {
+                Err(E::custom(format!(
+                    "duration `{n}` has no unit; write it as a string like \"{n}s\""
+                )))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Serialize for Dur {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.to_string())
+    }
+}
+
+/// One scenario: the system, its load, and how long to simulate it.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name, used in reports and file names.
+    pub name: String,
+    /// One or two sentences: the question this scenario answers.
+    #[serde(default)]
+    pub about: String,
+    /// Seed of every random stream in the run. `--seed` overrides it. Default 1.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Simulated time to run for.
+    pub horizon: Dur,
+    /// Requests that arrive before this time are simulated but left out of the measurements
+    /// (latency, throughput, utilization), so that results describe the steady state. Default 0.
+    #[serde(default)]
+    pub warmup: Dur,
+    /// Width of one time-series bucket. Default `"1s"`.
+    #[serde(default = "default_resolution")]
+    pub resolution: Dur,
+    /// Where instances run and what the network between them costs. Default: one host, no latency.
+    #[serde(default)]
+    pub topology: Topology,
+    /// The services of the system.
+    pub services: Vec<Service>,
+    /// The open-loop load offered to entry services.
+    pub workload: Vec<Workload>,
+    /// Guards that keep a run bounded.
+    #[serde(default)]
+    pub limits: RunLimits,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+fn default_resolution() -> Dur {
+    Dur(SimDuration::from_secs(1))
+}
+
+/// Guards on one run. Hitting one stops the run early and is reported, never a hang.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunLimits {
+    /// Most events one run may process. Default 2,000,000,000.
+    #[serde(default = "default_events_max")]
+    pub events_max: u64,
+    /// Most requests (at all services together) in flight at once. Default 1,000,000.
+    #[serde(default = "default_in_flight_max")]
+    pub requests_in_flight_max: u32,
+    /// Most time-series buckets per run (horizon / resolution). Default 100,000.
+    #[serde(default = "default_series_points_max")]
+    pub series_points_max: u32,
+}
+
+impl Default for RunLimits {
+    fn default() -> Self {
+        RunLimits {
+            events_max: default_events_max(),
+            requests_in_flight_max: default_in_flight_max(),
+            series_points_max: default_series_points_max(),
+        }
+    }
+}
+
+fn default_events_max() -> u64 {
+    2_000_000_000
+}
+fn default_in_flight_max() -> u32 {
+    1_000_000
+}
+fn default_series_points_max() -> u32 {
+    100_000
+}
+
+/// Regions, zones, racks and hosts, and the network latency between them.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Topology {
+    /// Regions, each with zones. Default: region `local` with zone `a`, one rack, one host.
+    #[serde(default = "default_regions")]
+    pub regions: Vec<Region>,
+    /// One-way network latency by distance between the two hosts.
+    #[serde(default)]
+    pub latency: Latency,
+}
+
+impl Default for Topology {
+    fn default() -> Self {
+        Topology {
+            regions: default_regions(),
+            latency: Latency::default(),
+        }
+    }
+}
+
+fn default_regions() -> Vec<Region> {
+    vec![Region {
+        name: "local".into(),
+        zones: vec![Zone {
+            name: "a".into(),
+            racks: 1,
+            hosts_per_rack: 1,
+        }],
+    }]
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Region {
+    pub name: String,
+    pub zones: Vec<Zone>,
+}
+
+/// An availability zone: `racks` racks of `hosts_per_rack` hosts each. Hosts are named
+/// `region/zone/r<rack>/h<host>`, e.g. `eu-west/a/r0/h3`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Zone {
+    pub name: String,
+    /// Default 1.
+    #[serde(default = "one")]
+    pub racks: u32,
+    /// Default 1.
+    #[serde(default = "one")]
+    pub hosts_per_rack: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// One-way latency of a message by the distance between sender and receiver. Each defaults to
+/// zero, so a scenario that does not care about the network need not mention it.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Latency {
+    /// Both ends on one host.
+    #[serde(default)]
+    pub same_host: DistSpec,
+    /// Different hosts in one rack.
+    #[serde(default)]
+    pub same_rack: DistSpec,
+    /// Different racks in one zone.
+    #[serde(default)]
+    pub same_zone: DistSpec,
+    /// Different zones of one region.
+    #[serde(default)]
+    pub cross_zone: DistSpec,
+    /// Different regions.
+    #[serde(default)]
+    pub cross_region: DistSpec,
+    /// From the workload's clients to an entry service, and back.
+    #[serde(default)]
+    pub client: DistSpec,
+}
+
+/// A distribution of durations (service times, latencies).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum DistSpec {
+    /// Always the same value: `Constant("20us")`.
+    Constant(Dur),
+    /// Exponential with the given mean: `Exponential(mean: "3ms")`.
+    Exponential { mean: Dur },
+    /// Uniform between two values: `Uniform(min: "1ms", max: "3ms")`.
+    Uniform { min: Dur, max: Dur },
+    /// Log-normal given by its median and 99th percentile, the two numbers a dashboard shows:
+    /// `LogNormal(median: "2ms", p99: "10ms")`.
+    LogNormal { median: Dur, p99: Dur },
+    /// Measured percentiles, interpolated linearly between points: `Empirical([(0.0, "1ms"),
+    /// (0.5, "3ms"), (0.99, "20ms"), (1.0, "40ms")])`. Quantiles rise from 0.0 to 1.0.
+    Empirical(Vec<(f64, Dur)>),
+}
+
+impl Default for DistSpec {
+    fn default() -> Self {
+        DistSpec::Constant(Dur(SimDuration::ZERO))
+    }
+}
+
+/// A service: `instances` copies, each with `workers` concurrent workers and a FIFO queue.
+///
+/// A request arriving at an instance takes a free worker or waits in the queue; when the queue is
+/// full it is rejected at once. A worker does `work`, then makes the service's `calls` in order,
+/// and holds the worker until every call has answered (as a thread-per-request server does).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub name: String,
+    /// Number of instances. Default 1.
+    #[serde(default = "one")]
+    pub instances: u32,
+    /// Where the instances run. Default `Spread`.
+    #[serde(default)]
+    pub placement: Placement,
+    /// Concurrent requests per instance (worker threads). Default 1.
+    #[serde(default = "one")]
+    pub workers: u32,
+    /// Requests that may wait per instance when all workers are busy: a number, `"unbounded"`, or
+    /// `"none"` for a loss system. Default 1000.
+    #[serde(default)]
+    pub queue: QueueCap,
+    /// Local work per request (service time), done before the calls.
+    pub work: DistSpec,
+    /// Calls made after the local work, in order: `Call(to: "db")` or
+    /// `Parallel([Call(to: "a"), Call(to: "b")])`.
+    #[serde(default)]
+    pub calls: Vec<Step>,
+    /// How callers choose among this service's instances. Default `RoundRobin`.
+    #[serde(default)]
+    pub balancer: Balancer,
+}
+
+/// Capacity of an instance's queue.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum QueueCap {
+    Bounded(u32),
+    Unbounded,
+    /// No waiting room: a request that finds every worker busy is rejected (a loss system,
+    /// Erlang B). Written `"none"`.
+    NoQueue,
+}
+
+impl Default for QueueCap {
+    fn default() -> Self {
+        QueueCap::Bounded(1000)
+    }
+}
+
+impl<'de> Deserialize<'de> for QueueCap {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<QueueCap, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = QueueCap;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a queue length (a whole number) or \"unbounded\"")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<QueueCap, E> {
+                u32::try_from(n)
+                    .map(QueueCap::Bounded)
+                    .map_err(|_| E::custom(format!("queue length `{n}` is too large; use \"unbounded\"")))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<QueueCap, E> {
+                Err(E::custom(format!("queue length `{n}` is negative")))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<QueueCap, E> {
+                match s {
+                    "unbounded" => Ok(QueueCap::Unbounded),
+                    "none" => Ok(QueueCap::NoQueue),
+                    _ => Err(E::custom(format!(
+                        "queue `{s}` is not a length; write a whole number, \"unbounded\" or \"none\""
+                    ))),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Serialize for QueueCap {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            QueueCap::Bounded(n) => s.serialize_u32(*n),
+            QueueCap::Unbounded => s.serialize_str("unbounded"),
+            QueueCap::NoQueue => s.serialize_str("none"),
+        }
+    }
+}
+
+/// Which hosts a service's instances are placed on. Instances are dealt out round-robin over
+/// the eligible hosts in interleaved order (one per region, then per zone, then per rack, then
+/// per host), so consecutive instances land as far apart as the topology allows.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum Placement {
+    /// All hosts of the topology.
+    #[default]
+    Spread,
+    /// Only the hosts of one region: `InRegion("eu-west")`.
+    InRegion(String),
+    /// Only the hosts of one zone: `InZone("a")`, or `InZone("eu-west/a")` when zone names repeat
+    /// across regions.
+    InZone(String),
+}
+
+/// One step of a service's call sequence.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum Step {
+    /// A call to another service; the step ends when it answers.
+    Call { to: String },
+    /// Calls made at once; the step ends when all have answered. Holds `Call`s only.
+    Parallel(Vec<Step>),
+}
+
+/// Load-balancing policy used by callers of a service.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum Balancer {
+    /// Each instance in turn.
+    #[default]
+    RoundRobin,
+    /// An instance drawn uniformly at random.
+    Random,
+    /// The instance with the fewest requests in progress or queued (ties to the lowest index).
+    LeastOutstanding,
+    /// Two instances drawn at random; the one with fewer outstanding requests wins.
+    PowerOfTwo,
+}
+
+/// Open-loop load at an entry service.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    /// Name in reports. Default: the entry service's name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The service that receives the requests.
+    pub entry: String,
+    /// The arrival process and its initial rate.
+    pub arrivals: Arrivals,
+    /// Changes of rate over time, applied in order of time.
+    #[serde(default)]
+    pub schedule: Vec<RateChange>,
+}
+
+/// An arrival process.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum Arrivals {
+    /// Poisson arrivals (exponential gaps): `Poisson(rate_per_s: 800)`.
+    Poisson { rate_per_s: f64 },
+    /// Evenly spaced arrivals: `Constant(rate_per_s: 100)`.
+    Constant { rate_per_s: f64 },
+}
+
+/// A change of arrival rate.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum RateChange {
+    /// Jump to `to_per_s` at time `at`: `Step(to_per_s: 1600, at: "10m")`.
+    Step { to_per_s: f64, at: Dur },
+    /// Change linearly to `to_per_s`, starting at `from` and taking `over`:
+    /// `Ramp(to_per_s: 1600, from: "10m", over: "2m")`.
+    Ramp { to_per_s: f64, from: Dur, over: Dur },
+}

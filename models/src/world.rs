@@ -1,0 +1,172 @@
+//! The validated, compiled world: names resolved to indices, distributions compiled, instances
+//! placed on hosts. Built by [`crate::validate::build`]; read by the simulation. Entities are
+//! indices into `Vec`s (`services[i]`, `instances[j]`), never names or pointers.
+
+use crate::dist::Dist;
+use crate::spec::{Balancer, Scenario};
+use sim_core::{SimDuration, SimTime};
+
+/// How far apart two hosts are; picks the latency distribution of a message between them.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Distance {
+    SameHost = 0,
+    SameRack = 1,
+    SameZone = 2,
+    CrossZone = 3,
+    CrossRegion = 4,
+}
+
+#[derive(Clone, Debug)]
+pub struct Host {
+    /// `region/zone/r<rack>/h<host>`.
+    pub name: String,
+    pub region_idx: u32,
+    /// Index over all zones of all regions.
+    pub zone_idx: u32,
+    /// Index over all racks of all zones.
+    pub rack_idx: u32,
+    /// (host in rack, rack in zone, zone in region, region): sorting hosts by this key deals
+    /// consecutive instances out to different regions, then zones, then racks.
+    pub spread_key: (u32, u32, u32, u32),
+}
+
+#[derive(Clone, Debug)]
+pub struct ServiceDef {
+    pub name: String,
+    /// Instances of this service are `instances[first_instance .. first_instance + n_instances]`.
+    pub first_instance: u32,
+    pub n_instances: u32,
+    pub workers: u32,
+    /// Most requests waiting per instance; `u32::MAX` for unbounded, 0 for none (a loss system).
+    pub queue_cap: u32,
+    pub work: Dist,
+    /// Steps in order; each is a range `calls[start .. start + len]` made at once.
+    pub steps: Vec<(u32, u32)>,
+    pub balancer: Balancer,
+}
+
+#[derive(Clone, Debug)]
+pub struct InstanceDef {
+    pub service_idx: u32,
+    pub host_idx: u32,
+}
+
+/// A call edge: service `from` calls service `to`.
+#[derive(Clone, Debug)]
+pub struct CallDef {
+    pub from: u32,
+    pub to: u32,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ArrivalKind {
+    Poisson,
+    Constant,
+}
+
+#[derive(Clone, Debug)]
+pub struct WorkloadDef {
+    pub name: String,
+    pub entry: u32,
+    pub kind: ArrivalKind,
+    pub rate: RateFn,
+}
+
+/// A piecewise-linear arrival rate over time: breakpoints `(t_ns, rate_per_s)`, constant after
+/// the last. Two breakpoints at the same time make a step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RateFn {
+    pub points: Vec<(u64, f64)>,
+}
+
+impl RateFn {
+    /// The segment `[start, end)` that contains `t`, with the rates at its two ends. The last
+    /// segment has `end == u64::MAX` and the same rate at both ends.
+    pub fn segment(&self, t: u64) -> (u64, u64, f64, f64) {
+        let p = &self.points;
+        // Few breakpoints: a linear scan from the end finds the last point at or before t.
+        let i = p.iter().rposition(|&(pt, _)| pt <= t).unwrap_or(0);
+        if i + 1 >= p.len() {
+            return (p[i].0, u64::MAX, p[i].1, p[i].1);
+        }
+        (p[i].0, p[i + 1].0, p[i].1, p[i + 1].1)
+    }
+
+    /// The rate at time `t`, per second.
+    pub fn at(&self, t: u64) -> f64 {
+        let (start, end, r0, r1) = self.segment(t);
+        if end == u64::MAX || end == start {
+            return r0;
+        }
+        r0 + (r1 - r0) * ((t - start) as f64 / (end - start) as f64)
+    }
+}
+
+/// Everything a run needs, resolved and checked.
+#[derive(Clone, Debug)]
+pub struct World {
+    pub name: String,
+    pub seed: u64,
+    pub horizon: SimTime,
+    pub warmup: SimTime,
+    pub resolution: SimDuration,
+    pub events_max: u64,
+    pub requests_in_flight_max: u32,
+    pub hosts: Vec<Host>,
+    pub services: Vec<ServiceDef>,
+    pub instances: Vec<InstanceDef>,
+    pub calls: Vec<CallDef>,
+    pub workloads: Vec<WorkloadDef>,
+    /// Indexed by `Distance as usize`.
+    pub latency: [Dist; 5],
+    pub client_latency: Dist,
+    /// The spec this world was built from (reports quote it).
+    pub spec: Scenario,
+}
+
+impl World {
+    pub fn distance(&self, a: u32, b: u32) -> Distance {
+        let (ha, hb) = (&self.hosts[a as usize], &self.hosts[b as usize]);
+        if a == b {
+            Distance::SameHost
+        } else if ha.rack_idx == hb.rack_idx {
+            Distance::SameRack
+        } else if ha.zone_idx == hb.zone_idx {
+            Distance::SameZone
+        } else if ha.region_idx == hb.region_idx {
+            Distance::CrossZone
+        } else {
+            Distance::CrossRegion
+        }
+    }
+
+    /// Number of time-series buckets.
+    pub fn n_buckets(&self) -> usize {
+        let res = self.resolution.as_ns().max(1);
+        self.horizon.as_ns().div_ceil(res).max(1) as usize
+    }
+
+    pub fn service_idx(&self, name: &str) -> Option<usize> {
+        self.services.iter().position(|s| s.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_fn_steps_and_ramps() {
+        // 100/s, step to 200 at 10s, ramp to 400 between 20s and 30s.
+        let s = 1_000_000_000u64;
+        let f = RateFn {
+            points: vec![(0, 100.0), (10 * s, 100.0), (10 * s, 200.0), (20 * s, 200.0), (30 * s, 400.0)],
+        };
+        assert_eq!(f.at(0), 100.0);
+        assert_eq!(f.at(10 * s - 1), 100.0);
+        assert_eq!(f.at(10 * s), 200.0);
+        assert_eq!(f.at(25 * s), 300.0);
+        assert_eq!(f.at(99 * s), 400.0);
+        assert_eq!(f.segment(10 * s), (10 * s, 20 * s, 200.0, 200.0));
+    }
+}

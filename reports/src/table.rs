@@ -1,0 +1,167 @@
+//! Plain-text tables for the terminal.
+
+use models::results::{LatencySummary, RunResult};
+use std::fmt::Write;
+
+/// A table with a header row; columns after the first are right-aligned.
+pub struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(header: &[&str]) -> Self {
+        Table { header: header.iter().map(|s| s.to_string()).collect(), rows: Vec::new() }
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) {
+        debug_assert_eq!(cells.len(), self.header.len());
+        self.rows.push(cells);
+    }
+
+    pub fn render(&self) -> String {
+        let n = self.header.len();
+        let widths: Vec<usize> = (0..n)
+            .map(|c| {
+                std::iter::once(&self.header)
+                    .chain(&self.rows)
+                    .map(|r| r[c].chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let mut out = String::new();
+        let line = |out: &mut String, cells: &[String]| {
+            let mut text = String::new();
+            for (c, cell) in cells.iter().enumerate() {
+                if c == 0 {
+                    let _ = write!(text, "{cell:<w$}", w = widths[c]);
+                } else {
+                    let _ = write!(text, "  {cell:>w$}", w = widths[c]);
+                }
+            }
+            out.push_str(text.trim_end());
+            out.push('\n');
+        };
+        line(&mut out, &self.header);
+        let rule: Vec<String> = widths.iter().map(|&w| "-".repeat(w)).collect();
+        line(&mut out, &rule);
+        for r in &self.rows {
+            line(&mut out, r);
+        }
+        out
+    }
+}
+
+/// A duration in nanoseconds in a short human form with three significant digits.
+pub fn fmt_ns(ns: f64) -> String {
+    let (value, unit) = if ns >= 60e9 {
+        (ns / 60e9, "m")
+    } else if ns >= 1e9 {
+        (ns / 1e9, "s")
+    } else if ns >= 1e6 {
+        (ns / 1e6, "ms")
+    } else if ns >= 1e3 {
+        (ns / 1e3, "us")
+    } else {
+        (ns, "ns")
+    };
+    if value >= 100.0 {
+        format!("{value:.0}{unit}")
+    } else if value >= 10.0 {
+        format!("{value:.1}{unit}")
+    } else {
+        format!("{value:.2}{unit}")
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+fn latency_cells(l: &LatencySummary) -> Vec<String> {
+    if l.count == 0 {
+        return vec!["-".into(); 4];
+    }
+    [l.p50_ns, l.p99_ns, l.p999_ns, l.max_ns].iter().map(|&v| fmt_ns(v as f64)).collect()
+}
+
+/// The summary of one run: a header, one row per service, one per workload.
+pub fn render_run(r: &RunResult) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "scenario `{}`  seed {}  horizon {}  measured {} (after warm-up {})",
+        r.scenario,
+        r.seed,
+        fmt_ns(r.horizon_ns as f64),
+        fmt_ns(r.measured_ns as f64),
+        fmt_ns(r.warmup_ns as f64)
+    );
+    let mut t = Table::new(&[
+        "service", "arrived", "ok", "rejected", "failed", "in flight", "ok/s", "util", "queue", "p50", "p99", "p99.9", "max",
+    ]);
+    for s in &r.services {
+        let m = &s.measured;
+        let mut row = vec![
+            s.name.clone(),
+            m.arrived.to_string(),
+            m.completed.to_string(),
+            m.rejected.to_string(),
+            m.failed.to_string(),
+            m.in_flight.to_string(),
+            format!("{:.1}", s.throughput_per_s),
+            pct(s.utilization),
+            format!("{:.2}", s.queue_len_mean),
+        ];
+        row.extend(latency_cells(&s.latency));
+        t.row(row);
+    }
+    out.push_str(&t.render());
+    out.push('\n');
+    let mut t = Table::new(&["workload (end to end)", "requests", "ok", "rejected", "failed", "availability", "p50", "p99", "p99.9", "max"]);
+    for w in &r.workloads {
+        let m = &w.measured;
+        let answered = m.completed + m.rejected + m.failed;
+        let availability = if answered == 0 { "-".to_string() } else { format!("{:.4}%", 100.0 * m.completed as f64 / answered as f64) };
+        let mut row = vec![
+            if w.name == w.entry { w.name.clone() } else { format!("{} -> {}", w.name, w.entry) },
+            m.arrived.to_string(),
+            m.completed.to_string(),
+            m.rejected.to_string(),
+            m.failed.to_string(),
+            availability,
+        ];
+        row.extend(latency_cells(&w.latency));
+        t.row(row);
+    }
+    out.push_str(&t.render());
+    let _ = writeln!(
+        out,
+        "\n{} events, stop: {}, ledger balanced, digest {}",
+        r.events, r.stop, r.digest
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_durations() {
+        assert_eq!(fmt_ns(250.0), "250ns");
+        assert_eq!(fmt_ns(1_500.0), "1.50us");
+        assert_eq!(fmt_ns(27_777_780.0), "27.8ms");
+        assert_eq!(fmt_ns(1.5e9), "1.50s");
+        assert_eq!(fmt_ns(120e9), "2.00m");
+    }
+
+    #[test]
+    fn aligns_columns() {
+        let mut t = Table::new(&["name", "n"]);
+        t.row(vec!["a".into(), "100".into()]);
+        t.row(vec!["bbbb".into(), "7".into()]);
+        assert_eq!(t.render(), "name    n\n----  ---\na     100\nbbbb    7\n");
+    }
+}

@@ -6,7 +6,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const EXIT_CODES: &str = "Exit codes: 0 success, 2 bad input (scenario file or arguments), 3 internal error.";
+const EXIT_CODES: &str =
+    "Exit codes: 0 success, 2 bad input (scenario file or arguments), 3 internal error.";
 
 /// Deterministic simulator for the resilience of distributed systems.
 #[derive(Parser)]

@@ -15,7 +15,10 @@ pub enum Dist {
     Constant(SimDuration),
     /// Exponential, parameterised in nanoseconds.
     Exponential(Exp<f64>),
-    Uniform { min_ns: f64, span_ns: f64 },
+    Uniform {
+        min_ns: f64,
+        span_ns: f64,
+    },
     LogNormal(LogNormal<f64>),
     /// (quantile, value in ns) points, quantiles rising from 0 to 1.
     Empirical(Vec<(f64, f64)>),
@@ -109,7 +112,9 @@ pub fn check(spec: &DistSpec) -> Option<String> {
 
 fn check_empirical(points: &[(f64, crate::spec::Dur)]) -> Option<String> {
     if points.len() < 2 {
-        return Some("an empirical distribution needs at least two (quantile, value) points".into());
+        return Some(
+            "an empirical distribution needs at least two (quantile, value) points".into(),
+        );
     }
     let first = points[0].0;
     let last = points[points.len() - 1].0;
@@ -119,11 +124,17 @@ fn check_empirical(points: &[(f64, crate::spec::Dur)]) -> Option<String> {
         ));
     }
     for w in points.windows(2) {
-        if !(w[1].0 > w[0].0) {
-            return Some(format!("empirical quantiles must rise: {} then {}", w[0].0, w[1].0));
+        if w[1].0.partial_cmp(&w[0].0) != Some(std::cmp::Ordering::Greater) {
+            return Some(format!(
+                "empirical quantiles must rise: {} then {}",
+                w[0].0, w[1].0
+            ));
         }
         if w[1].1 < w[0].1 {
-            return Some(format!("empirical values must not fall: {} then {}", w[0].1 .0, w[1].1 .0));
+            return Some(format!(
+                "empirical values must not fall: {} then {}",
+                w[0].1 .0, w[1].1 .0
+            ));
         }
     }
     None
@@ -181,14 +192,23 @@ mod tests {
     #[test]
     fn lognormal_hits_median_and_p99() {
         let n = 200_000;
-        let (_, xs) = sample_mean(&DistSpec::LogNormal { median: d("2ms"), p99: d("10ms") }, n);
+        let (_, xs) = sample_mean(
+            &DistSpec::LogNormal {
+                median: d("2ms"),
+                p99: d("10ms"),
+            },
+            n,
+        );
         let q = |p: f64| xs[(p * n as f64) as usize] as f64;
         // Order statistics of 200k samples: the binomial sd of the count below the true
         // quantile is sqrt(n p (1-p)), i.e. about 0.11% of n at the median; 1% bounds are generous
         // and still catch a wrong parameterisation (which misses by tens of percent).
         assert!((q(0.5) / 2e6 - 1.0).abs() < 0.01, "median {}", q(0.5));
         assert!((q(0.99) / 10e6 - 1.0).abs() < 0.03, "p99 {}", q(0.99));
-        let mean = spec_mean_ns(&DistSpec::LogNormal { median: d("2ms"), p99: d("10ms") });
+        let mean = spec_mean_ns(&DistSpec::LogNormal {
+            median: d("2ms"),
+            p99: d("10ms"),
+        });
         assert!(mean > 2e6 && mean < 10e6);
     }
 
@@ -204,8 +224,16 @@ mod tests {
     #[test]
     fn rejects_bad_specs() {
         assert!(check(&DistSpec::Exponential { mean: d("0") }).is_some());
-        assert!(check(&DistSpec::Uniform { min: d("2ms"), max: d("1ms") }).is_some());
-        assert!(check(&DistSpec::LogNormal { median: d("2ms"), p99: d("1ms") }).is_some());
+        assert!(check(&DistSpec::Uniform {
+            min: d("2ms"),
+            max: d("1ms")
+        })
+        .is_some());
+        assert!(check(&DistSpec::LogNormal {
+            median: d("2ms"),
+            p99: d("1ms")
+        })
+        .is_some());
         assert!(check(&DistSpec::Empirical(vec![(0.0, d("1ms"))])).is_some());
         assert!(check(&DistSpec::Empirical(vec![(0.0, d("2ms")), (1.0, d("1ms"))])).is_some());
         assert!(check(&DistSpec::Empirical(vec![(0.1, d("1ms")), (1.0, d("2ms"))])).is_some());

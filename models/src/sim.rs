@@ -18,7 +18,9 @@
 //! `edge:<from>-><to>/latency`. Each stream belongs to one component and purpose, so a change in
 //! one component never shifts another's draws (common random numbers across variants).
 
-use crate::results::{LatencySummary, Ledger, RunResult, Series, ServiceResult, WorkloadResult, SCHEMA_VERSION};
+use crate::results::{
+    LatencySummary, Ledger, RunResult, Series, ServiceResult, WorkloadResult, SCHEMA_VERSION,
+};
 use crate::spec::Balancer;
 use crate::world::{ArrivalKind, World};
 use hdrhistogram::Histogram;
@@ -203,14 +205,24 @@ pub fn run_world(world: &World, seed: u64, run: u64) -> Result<RunResult, RunErr
     let mut model = ServiceModel::new(world, RngFactory::new(seed, run));
     let mut sim = Sim::new::<ServiceModel>();
     model.start(&mut sim);
-    let limits = Limits { horizon: world.horizon, events_max: world.events_max };
+    let limits = Limits {
+        horizon: world.horizon,
+        events_max: world.events_max,
+    };
     let outcome = sim_core::run(&mut model, &mut sim, limits).map_err(RunError::Engine)?;
     let stop = match (outcome.stop, model.guard_hit) {
         (Stop::Model, Some(guard)) => guard,
         (Stop::EventsMax, _) => "events_max",
         _ => "horizon",
     };
-    Ok(model.into_result(seed, run, outcome.end, stop, outcome.events, outcome.digest.hex()))
+    Ok(model.into_result(
+        seed,
+        run,
+        outcome.end,
+        stop,
+        outcome.events,
+        outcome.digest.hex(),
+    ))
 }
 
 impl<'w> ServiceModel<'w> {
@@ -261,14 +273,21 @@ impl<'w> ServiceModel<'w> {
             .calls
             .iter()
             .map(|c| {
-                let (from, to) = (&world.services[c.from as usize].name, &world.services[c.to as usize].name);
+                let (from, to) = (
+                    &world.services[c.from as usize].name,
+                    &world.services[c.to as usize].name,
+                );
                 rngs.stream(&format!("edge:{from}->{to}"), "latency")
             })
             .collect();
         let instances = world
             .instances
             .iter()
-            .map(|_| InstanceState { busy: 0, outstanding: 0, queue: VecDeque::new() })
+            .map(|_| InstanceState {
+                busy: 0,
+                outstanding: 0,
+                queue: VecDeque::new(),
+            })
             .collect();
         ServiceModel {
             world,
@@ -326,7 +345,8 @@ impl<'w> ServiceModel<'w> {
                         t = end; // a ramp up from zero: start at its end
                         continue;
                     }
-                    return Some(t.saturating_add(((1e9 / r).round() as u64).max(1))).filter(|&c| c <= horizon);
+                    return Some(t.saturating_add(((1e9 / r).round() as u64).max(1)))
+                        .filter(|&c| c <= horizon);
                 }
             };
             if end != u64::MAX && candidate >= end {
@@ -531,7 +551,11 @@ impl<'w> ServiceModel<'w> {
                     measured,
                 },
             );
-            let delay = self.network_delay(edge, caller_host, self.world.instances[instance as usize].host_idx);
+            let delay = self.network_delay(
+                edge,
+                caller_host,
+                self.world.instances[instance as usize].host_idx,
+            );
             sim.schedule_in(delay, Event::Deliver { req: child });
         }
     }
@@ -548,7 +572,12 @@ impl<'w> ServiceModel<'w> {
         let r = &mut self.requests[req as usize];
         r.phase = Phase::Done;
         r.outcome = outcome;
-        let (s, i, measured, latency) = (r.service as usize, r.instance as usize, r.measured, now - r.arrived_ns);
+        let (s, i, measured, latency) = (
+            r.service as usize,
+            r.instance as usize,
+            r.measured,
+            now - r.arrived_ns,
+        );
         let bucket = self.bucket;
         let st = &mut self.services[s];
         match outcome {
@@ -567,7 +596,9 @@ impl<'w> ServiceModel<'w> {
                     st.measured.failed += 1;
                 }
             }
-            Outcome::Pending | Outcome::Rejected => unreachable!("finish is for requests that held a worker"),
+            Outcome::Pending | Outcome::Rejected => {
+                unreachable!("finish is for requests that held a worker")
+            }
         }
         st.touch(now);
         st.busy_now -= 1;
@@ -652,7 +683,15 @@ impl<'w> ServiceModel<'w> {
         }
     }
 
-    fn into_result(mut self, seed: u64, run: u64, end: SimTime, stop: &str, events: u64, digest: String) -> RunResult {
+    fn into_result(
+        mut self,
+        seed: u64,
+        run: u64,
+        end: SimTime,
+        stop: &str,
+        events: u64,
+        digest: String,
+    ) -> RunResult {
         let end_ns = end.as_ns();
         let measured_ns = end_ns.saturating_sub(self.world.warmup.as_ns()).max(1);
         let secs = measured_ns as f64 / 1e9;
@@ -710,7 +749,11 @@ impl<'w> ServiceModel<'w> {
                     queue_len_mean: st.queue_area as f64 / measured_ns as f64,
                     in_system_mean: (st.busy_area + st.queue_area) as f64 / measured_ns as f64,
                     wait_probability: ratio(st.waited, st.started),
-                    wait_ns_mean: if st.started == 0 { 0.0 } else { st.wait_sum_ns as f64 / st.started as f64 },
+                    wait_ns_mean: if st.started == 0 {
+                        0.0
+                    } else {
+                        st.wait_sum_ns as f64 / st.started as f64
+                    },
                     latency: st.latency.summary(),
                     series: std::mem::take(&mut st.series),
                 }

@@ -291,9 +291,11 @@ impl<'de> Deserialize<'de> for QueueCap {
                 f.write_str("a queue length (a whole number) or \"unbounded\"")
             }
             fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<QueueCap, E> {
-                u32::try_from(n)
-                    .map(QueueCap::Bounded)
-                    .map_err(|_| E::custom(format!("queue length `{n}` is too large; use \"unbounded\"")))
+                u32::try_from(n).map(QueueCap::Bounded).map_err(|_| {
+                    E::custom(format!(
+                        "queue length `{n}` is too large; use \"unbounded\""
+                    ))
+                })
             }
             fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<QueueCap, E> {
                 Err(E::custom(format!("queue length `{n}` is negative")))

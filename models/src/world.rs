@@ -160,7 +160,13 @@ mod tests {
         // 100/s, step to 200 at 10s, ramp to 400 between 20s and 30s.
         let s = 1_000_000_000u64;
         let f = RateFn {
-            points: vec![(0, 100.0), (10 * s, 100.0), (10 * s, 200.0), (20 * s, 200.0), (30 * s, 400.0)],
+            points: vec![
+                (0, 100.0),
+                (10 * s, 100.0),
+                (10 * s, 200.0),
+                (20 * s, 200.0),
+                (30 * s, 400.0),
+            ],
         };
         assert_eq!(f.at(0), 100.0);
         assert_eq!(f.at(10 * s - 1), 100.0);

@@ -3,6 +3,7 @@
 //! **Architecture invariant:** this crate never runs a simulation; it reads
 //! [`models::results`] structs, which are plain data.
 
+pub mod stats;
 pub mod table;
 
 use models::RunResult;
@@ -11,7 +12,8 @@ use models::RunResult;
 /// struct definitions, and floats print by the shortest round-trip rule, so the same result always
 /// gives the same bytes.
 pub fn run_json(result: &RunResult) -> String {
-    let mut s = serde_json::to_string_pretty(result).expect("results serialize: no maps with non-string keys");
+    let mut s = serde_json::to_string_pretty(result)
+        .expect("results serialize: no maps with non-string keys");
     s.push('\n');
     s
 }

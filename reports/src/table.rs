@@ -11,7 +11,10 @@ pub struct Table {
 
 impl Table {
     pub fn new(header: &[&str]) -> Self {
-        Table { header: header.iter().map(|s| s.to_string()).collect(), rows: Vec::new() }
+        Table {
+            header: header.iter().map(|s| s.to_string()).collect(),
+            rows: Vec::new(),
+        }
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
@@ -83,7 +86,10 @@ fn latency_cells(l: &LatencySummary) -> Vec<String> {
     if l.count == 0 {
         return vec!["-".into(); 4];
     }
-    [l.p50_ns, l.p99_ns, l.p999_ns, l.max_ns].iter().map(|&v| fmt_ns(v as f64)).collect()
+    [l.p50_ns, l.p99_ns, l.p999_ns, l.max_ns]
+        .iter()
+        .map(|&v| fmt_ns(v as f64))
+        .collect()
 }
 
 /// The summary of one run: a header, one row per service, one per workload.
@@ -99,7 +105,19 @@ pub fn render_run(r: &RunResult) -> String {
         fmt_ns(r.warmup_ns as f64)
     );
     let mut t = Table::new(&[
-        "service", "arrived", "ok", "rejected", "failed", "in flight", "ok/s", "util", "queue", "p50", "p99", "p99.9", "max",
+        "service",
+        "arrived",
+        "ok",
+        "rejected",
+        "failed",
+        "in flight",
+        "ok/s",
+        "util",
+        "queue",
+        "p50",
+        "p99",
+        "p99.9",
+        "max",
     ]);
     for s in &r.services {
         let m = &s.measured;
@@ -119,13 +137,32 @@ pub fn render_run(r: &RunResult) -> String {
     }
     out.push_str(&t.render());
     out.push('\n');
-    let mut t = Table::new(&["workload (end to end)", "requests", "ok", "rejected", "failed", "availability", "p50", "p99", "p99.9", "max"]);
+    let mut t = Table::new(&[
+        "workload (end to end)",
+        "requests",
+        "ok",
+        "rejected",
+        "failed",
+        "availability",
+        "p50",
+        "p99",
+        "p99.9",
+        "max",
+    ]);
     for w in &r.workloads {
         let m = &w.measured;
         let answered = m.completed + m.rejected + m.failed;
-        let availability = if answered == 0 { "-".to_string() } else { format!("{:.4}%", 100.0 * m.completed as f64 / answered as f64) };
+        let availability = if answered == 0 {
+            "-".to_string()
+        } else {
+            format!("{:.4}%", 100.0 * m.completed as f64 / answered as f64)
+        };
         let mut row = vec![
-            if w.name == w.entry { w.name.clone() } else { format!("{} -> {}", w.name, w.entry) },
+            if w.name == w.entry {
+                w.name.clone()
+            } else {
+                format!("{} -> {}", w.name, w.entry)
+            },
             m.arrived.to_string(),
             m.completed.to_string(),
             m.rejected.to_string(),

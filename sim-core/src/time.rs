@@ -127,12 +127,14 @@ impl SimDuration {
         } else {
             whole.parse().map_err(|_| err(Reason::TooLarge))?
         };
-        let mut ns = whole.checked_mul(unit_ns).ok_or_else(|| err(Reason::TooLarge))?;
+        let mut ns = whole
+            .checked_mul(unit_ns)
+            .ok_or_else(|| err(Reason::TooLarge))?;
         // The fraction is scaled digit by digit so that no float ever touches time.
         let mut scale = unit_ns;
         for digit in frac.bytes() {
             let d = u64::from(digit - b'0');
-            if scale % 10 != 0 {
+            if !scale.is_multiple_of(10) {
                 if d != 0 {
                     return Err(err(Reason::TooPrecise));
                 }
@@ -211,7 +213,7 @@ impl fmt::Display for SimDuration {
                 return write!(f, "{whole}{name}");
             }
             // Show up to three decimals when they are exact; otherwise try a smaller unit.
-            if unit_ns >= 1000 && rest % (unit_ns / 1000) == 0 {
+            if unit_ns >= 1000 && rest.is_multiple_of(unit_ns / 1000) {
                 let milli = rest / (unit_ns / 1000);
                 let frac = format!("{milli:03}");
                 return write!(f, "{whole}.{}{name}", frac.trim_end_matches('0'));
@@ -248,13 +250,25 @@ mod tests {
             ("1d", 86_400_000_000_000),
         ];
         for (text, ns) in cases {
-            assert_eq!(SimDuration::parse(text), Ok(SimDuration::from_ns(ns)), "{text}");
+            assert_eq!(
+                SimDuration::parse(text),
+                Ok(SimDuration::from_ns(ns)),
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn bad_durations_name_the_text() {
-        for text in ["250", "5 parsecs", "ms", "1.2.3s", "99999999999999999999h", "1.5ns", ""] {
+        for text in [
+            "250",
+            "5 parsecs",
+            "ms",
+            "1.2.3s",
+            "99999999999999999999h",
+            "1.5ns",
+            "",
+        ] {
             let e = SimDuration::parse(text).unwrap_err();
             assert!(e.to_string().contains(&format!("`{text}`")), "{e}");
         }

@@ -81,7 +81,10 @@ mod tests {
     #[test]
     fn same_name_same_draws() {
         let f = RngFactory::new(42, 3);
-        assert_eq!(draws(&mut f.stream("svc:a", "work"), 8), draws(&mut f.stream("svc:a", "work"), 8));
+        assert_eq!(
+            draws(&mut f.stream("svc:a", "work"), 8),
+            draws(&mut f.stream("svc:a", "work"), 8)
+        );
     }
 
     #[test]
@@ -115,7 +118,10 @@ mod tests {
     #[test]
     fn hash_is_stable() {
         // Pinned values: a change here changes every stream of every scenario.
-        assert_eq!(stable_hash(&[b"faultline"]), stable_hash(&[b"fault", b"line"]));
+        assert_eq!(
+            stable_hash(&[b"faultline"]),
+            stable_hash(&[b"fault", b"line"])
+        );
         assert_eq!(splitmix64(0), 0xe220_a839_7b1d_cdaf);
     }
 }

@@ -4,7 +4,12 @@
 use std::fmt;
 use std::path::Path;
 
+pub mod sweep;
+
+pub use models::variants::Study;
 pub use models::{results, RunResult, ScenarioError, World};
+pub use reports::summary::Summary;
+pub use sweep::{sweep, SweepOptions};
 
 /// Anything that can go wrong in an operation.
 #[derive(Debug)]
@@ -13,6 +18,10 @@ pub enum Error {
     Scenario(ScenarioError),
     /// The simulation itself failed: a bug in Faultline (exit code 3).
     Run(models::RunError),
+    /// Bad arguments to an operation (exit code 2).
+    Usage(String),
+    /// Reading or writing files around a run failed (exit code 2).
+    Io(String),
 }
 
 impl fmt::Display for Error {
@@ -20,6 +29,7 @@ impl fmt::Display for Error {
         match self {
             Error::Scenario(e) => e.fmt(f),
             Error::Run(e) => e.fmt(f),
+            Error::Usage(m) | Error::Io(m) => f.write_str(m),
         }
     }
 }
@@ -52,4 +62,59 @@ pub fn run_file(path: &Path, seed: Option<u64>) -> Result<RunResult, Error> {
 /// Runs one simulation of a loaded world; `seed` overrides the world's seed.
 pub fn run_world(world: &World, seed: Option<u64>) -> Result<RunResult, Error> {
     Ok(models::run_world(world, seed.unwrap_or(world.seed), 0)?)
+}
+
+/// Loads a scenario with its variants and expectations.
+pub fn load_study(path: &Path) -> Result<Study, Error> {
+    Ok(models::variants::load_study_file(path)?)
+}
+
+/// Runs a sweep and summarizes it, with the scenario's expectations evaluated.
+pub fn study_summary(study: &Study, opts: &SweepOptions, on_run_done: &(dyn Fn() + Sync)) -> Result<(Summary, reports::sweep::Aggregate), Error> {
+    let agg = sweep(study, opts, on_run_done)?;
+    let verdicts = reports::check::evaluate(&study.spec.expect, &agg);
+    Ok((reports::summary::summarize(&agg, verdicts), agg))
+}
+
+/// The result of `check`: every verdict, and whether all hold.
+pub struct CheckOutcome {
+    pub summary: Summary,
+    pub all_hold: bool,
+}
+
+/// Evaluates a scenario file's `expect` assertions over its runs: what `faultline check` does,
+/// callable from a `cargo test`:
+///
+/// ```no_run
+/// let outcome = faultline::check(std::path::Path::new("scenarios/quickstart.ron"), &Default::default()).unwrap();
+/// assert!(outcome.all_hold, "{}", reports::table::render_summary(&outcome.summary));
+/// ```
+pub fn check(path: &Path, opts: &SweepOptions) -> Result<CheckOutcome, Error> {
+    let study = load_study(path)?;
+    if study.spec.expect.is_empty() {
+        return Err(Error::Usage(format!("{}: the scenario has no `expect` assertions to check", path.display())));
+    }
+    let (summary, _) = study_summary(&study, opts, &|| {})?;
+    let all_hold = summary.expectations.iter().all(|v| v.holds);
+    Ok(CheckOutcome { summary, all_hold })
+}
+
+/// Writes `text` to `path` through a temporary file and a rename, so that a reader never sees a
+/// half-written report.
+pub fn write_atomic(path: &Path, text: &str) -> Result<(), Error> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| Error::Io(format!("cannot write `{}`: {e}", path.display())))
+}
+
+/// Writes the reports of a sweep into `dir`: `summary.json`, `runs.csv`, `report.md`.
+pub fn write_reports(dir: &Path, summary: &Summary, agg: &reports::sweep::Aggregate) -> Result<(), Error> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::Io(format!("cannot create `{}`: {e}", dir.display())))?;
+    let mut json = serde_json::to_string_pretty(summary).expect("summary serializes");
+    json.push('\n');
+    write_atomic(&dir.join("summary.json"), &json)?;
+    write_atomic(&dir.join("runs.csv"), &reports::csv::render(agg))?;
+    write_atomic(&dir.join("report.md"), &reports::markdown::render(summary))?;
+    Ok(())
 }

@@ -7,14 +7,16 @@
 
 pub mod dist;
 pub mod error;
+pub mod patch;
 pub mod results;
 pub mod sim;
 pub mod spec;
 pub mod validate;
+pub mod variants;
 pub mod world;
 
 pub use error::{Problem, ScenarioError};
 pub use results::RunResult;
-pub use sim::{run_world, RunError};
+pub use sim::{run_world, run_world_with_histograms, RunError, RunHistograms};
 pub use validate::{load_file, load_str};
 pub use world::World;

@@ -14,8 +14,8 @@
 //! `WorkDone` (local work finished), `Reply` (an answer reaches the caller), `Tick` (time-series
 //! bucket closes), `WarmupEnd` (measurement starts).
 //!
-//! Randomness: `workload:<name>/arrivals` and `/client`, `svc:<name>/work` and `/balance`,
-//! `edge:<from>-><to>/latency`. Each stream belongs to one component and purpose, so a change in
+//! Randomness: `workload:<name>/arrivals`, `/client-out` and `/client-back`, `svc:<name>/work` and
+//! `/balance`, `edge:<from>-><to>/request` and `/reply`. Each stream belongs to one component and purpose, so a change in
 //! one component never shifts another's draws (common random numbers across variants).
 
 use crate::results::{
@@ -101,7 +101,7 @@ struct LatencyStats {
 impl LatencyStats {
     fn new() -> Self {
         LatencyStats {
-            hist: Histogram::new_with_bounds(1, HIST_MAX_NS, 3).expect("valid histogram bounds"),
+            hist: new_latency_histogram(),
             sum_ns: 0,
             max_ns: 0,
         }
@@ -163,7 +163,10 @@ impl ServiceState {
 
 struct WorkloadState {
     arrival_rng: Stream,
-    client_rng: Stream,
+    /// Client latency towards the service, and back: two streams, so that the order in which
+    /// answers come back (which differs between designs) never shifts the requests' draws.
+    client_out_rng: Stream,
+    client_back_rng: Stream,
     measured: Ledger,
     all: Ledger,
     latency: LatencyStats,
@@ -194,14 +197,28 @@ pub struct ServiceModel<'w> {
     instances: Vec<InstanceState>,
     services: Vec<ServiceState>,
     workloads: Vec<WorkloadState>,
-    edge_rngs: Vec<Stream>,
+    /// Per call edge, latency of requests `[0]` and of replies `[1]`.
+    edge_rngs: Vec<[Stream; 2]>,
     bucket: usize,
     n_buckets: usize,
     guard_hit: Option<&'static str>,
 }
 
+/// Latency histograms of one run (nanoseconds, 3 significant digits), for merging across runs.
+pub struct RunHistograms {
+    /// One per service, in the world's order.
+    pub services: Vec<Histogram<u64>>,
+    /// One per workload (end to end).
+    pub workloads: Vec<Histogram<u64>>,
+}
+
 /// Simulates one run of `world` with `seed` and returns its results.
 pub fn run_world(world: &World, seed: u64, run: u64) -> Result<RunResult, RunError> {
+    run_world_with_histograms(world, seed, run).map(|(r, _)| r)
+}
+
+/// Simulates one run and returns its results with the latency histograms behind them.
+pub fn run_world_with_histograms(world: &World, seed: u64, run: u64) -> Result<(RunResult, RunHistograms), RunError> {
     let mut model = ServiceModel::new(world, RngFactory::new(seed, run));
     let mut sim = Sim::new::<ServiceModel>();
     model.start(&mut sim);
@@ -223,6 +240,11 @@ pub fn run_world(world: &World, seed: u64, run: u64) -> Result<RunResult, RunErr
         outcome.events,
         outcome.digest.hex(),
     ))
+}
+
+/// An empty histogram with the bounds every run uses, so that histograms of runs merge exactly.
+pub fn new_latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, HIST_MAX_NS, 3).expect("valid histogram bounds")
 }
 
 impl<'w> ServiceModel<'w> {
@@ -263,7 +285,8 @@ impl<'w> ServiceModel<'w> {
             .iter()
             .map(|w| WorkloadState {
                 arrival_rng: rngs.stream(&format!("workload:{}", w.name), "arrivals"),
-                client_rng: rngs.stream(&format!("workload:{}", w.name), "client"),
+                client_out_rng: rngs.stream(&format!("workload:{}", w.name), "client-out"),
+                client_back_rng: rngs.stream(&format!("workload:{}", w.name), "client-back"),
                 measured: Ledger::default(),
                 all: Ledger::default(),
                 latency: LatencyStats::new(),
@@ -277,7 +300,8 @@ impl<'w> ServiceModel<'w> {
                     &world.services[c.from as usize].name,
                     &world.services[c.to as usize].name,
                 );
-                rngs.stream(&format!("edge:{from}->{to}"), "latency")
+                let edge = format!("edge:{from}->{to}");
+                [rngs.stream(&edge, "request"), rngs.stream(&edge, "reply")]
             })
             .collect();
         let instances = world
@@ -447,7 +471,7 @@ impl<'w> ServiceModel<'w> {
         if self.world.client_latency.is_zero() {
             self.deliver(sim, req);
         } else {
-            let delay = self.world.client_latency.sample(&mut ws.client_rng);
+            let delay = self.world.client_latency.sample(&mut ws.client_out_rng);
             sim.schedule_in(delay, Event::Deliver { req });
         }
         if let Some(t) = self.next_arrival(w, now) {
@@ -553,6 +577,7 @@ impl<'w> ServiceModel<'w> {
             );
             let delay = self.network_delay(
                 edge,
+                false,
                 caller_host,
                 self.world.instances[instance as usize].host_idx,
             );
@@ -561,9 +586,9 @@ impl<'w> ServiceModel<'w> {
     }
 
     #[inline]
-    fn network_delay(&mut self, edge: u32, from_host: u32, to_host: u32) -> SimDuration {
+    fn network_delay(&mut self, edge: u32, reply: bool, from_host: u32, to_host: u32) -> SimDuration {
         let dist = &self.world.latency[self.world.distance(from_host, to_host) as usize];
-        dist.sample(&mut self.edge_rngs[edge as usize])
+        dist.sample(&mut self.edge_rngs[edge as usize][usize::from(reply)])
     }
 
     /// The request leaves its worker with `outcome`; the next queued request takes the worker.
@@ -617,7 +642,7 @@ impl<'w> ServiceModel<'w> {
         let r = self.requests[req as usize];
         if r.parent != NONE {
             let host = self.world.instances[r.instance as usize].host_idx;
-            let delay = self.network_delay(r.edge, host, r.caller_host);
+            let delay = self.network_delay(r.edge, true, host, r.caller_host);
             sim.schedule_in(delay, Event::Reply { req });
             return;
         }
@@ -625,7 +650,7 @@ impl<'w> ServiceModel<'w> {
         let back = if self.world.client_latency.is_zero() {
             0
         } else {
-            self.world.client_latency.sample(&mut ws.client_rng).as_ns()
+            self.world.client_latency.sample(&mut ws.client_back_rng).as_ns()
         };
         let counts = |l: &mut Ledger| match r.outcome {
             Outcome::Completed => l.completed += 1,
@@ -691,7 +716,7 @@ impl<'w> ServiceModel<'w> {
         stop: &str,
         events: u64,
         digest: String,
-    ) -> RunResult {
+    ) -> (RunResult, RunHistograms) {
         let end_ns = end.as_ns();
         let measured_ns = end_ns.saturating_sub(self.world.warmup.as_ns()).max(1);
         let secs = measured_ns as f64 / 1e9;
@@ -776,7 +801,11 @@ impl<'w> ServiceModel<'w> {
                 }
             })
             .collect();
-        RunResult {
+        let histograms = RunHistograms {
+            services: self.services.into_iter().map(|s| s.latency.hist).collect(),
+            workloads: self.workloads.into_iter().map(|w| w.latency.hist).collect(),
+        };
+        let result = RunResult {
             schema_version: SCHEMA_VERSION,
             scenario: self.world.name.clone(),
             seed,
@@ -789,7 +818,8 @@ impl<'w> ServiceModel<'w> {
             digest,
             services,
             workloads,
-        }
+        };
+        (result, histograms)
     }
 }
 

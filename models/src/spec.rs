@@ -83,6 +83,119 @@ pub struct Scenario {
     /// Guards that keep a run bounded.
     #[serde(default)]
     pub limits: RunLimits,
+    /// Runs (seeds) per variant for `check` and `compare`; `--runs` overrides it. Default 100.
+    #[serde(default = "default_runs")]
+    pub runs: u32,
+    /// Designs to compare, each a patch on this scenario. Empty: the scenario itself is the only
+    /// variant, named `base`.
+    #[serde(default)]
+    pub variants: Vec<Variant>,
+    /// Assertions that `faultline check` evaluates over the runs.
+    #[serde(default)]
+    pub expect: Vec<Expect>,
+}
+
+fn default_runs() -> u32 {
+    100
+}
+
+/// A design to compare: the scenario with some fields changed. Every variant runs on the same
+/// seeds, so arrivals and service times line up across variants (common random numbers).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    pub name: String,
+    /// What this design is, in a sentence.
+    #[serde(default)]
+    pub about: String,
+    /// Fields to change, by path: `{"services.api.workers": 64, "services.db.work":
+    /// Exponential(mean: "2ms")}`. List elements are named by their `name` (calls by their `to`)
+    /// or by `[index]`; a field that is absent is added.
+    #[serde(default)]
+    pub set: std::collections::BTreeMap<String, Box<ron::value::RawValue>>,
+    /// Fields to remove (so that they take their defaults), by path.
+    #[serde(default)]
+    pub unset: Vec<String>,
+}
+
+/// A percentile of latency.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub enum Percentile {
+    P50,
+    P90,
+    P99,
+    P999,
+    Max,
+    /// The exact mean rather than a percentile.
+    Mean,
+}
+
+/// A per-run measurement of one service, over the measured window.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum Metric {
+    /// Completed / (completed + rejected + failed).
+    Availability { service: String },
+    /// (Rejected + failed) / (completed + rejected + failed).
+    ErrorRate { service: String },
+    /// A latency percentile of completed requests, in seconds.
+    Latency { service: String, percentile: Percentile },
+    /// Completions per second.
+    Throughput { service: String },
+    /// Busy share of the workers.
+    Utilization { service: String },
+}
+
+/// An assertion over the runs of a variant, with a stated statistical meaning.
+///
+/// With `in_runs: p`, the condition must hold in at least a fraction `p` of the runs. Without it,
+/// it must hold for the mean across runs at 95% confidence: the whole 95% interval of the mean
+/// lies on the right side of the threshold.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum Expect {
+    /// `Availability(service: "checkout", at_least: 0.999, in_runs: 0.99)`.
+    Availability {
+        service: String,
+        /// The variant it is about; all variants when absent.
+        #[serde(default)]
+        variant: Option<String>,
+        at_least: f64,
+        #[serde(default)]
+        in_runs: Option<f64>,
+    },
+    /// `ErrorRate(service: "checkout", at_most: 0.01)`.
+    ErrorRate {
+        service: String,
+        #[serde(default)]
+        variant: Option<String>,
+        at_most: f64,
+        #[serde(default)]
+        in_runs: Option<f64>,
+    },
+    /// `Latency(service: "checkout", percentile: P99, at_most: "400ms", in_runs: 0.95)`.
+    Latency {
+        service: String,
+        #[serde(default)]
+        variant: Option<String>,
+        percentile: Percentile,
+        at_most: Dur,
+        #[serde(default)]
+        in_runs: Option<f64>,
+    },
+    /// `Throughput(service: "checkout", at_least: 750)`, completions per second.
+    Throughput {
+        service: String,
+        #[serde(default)]
+        variant: Option<String>,
+        at_least: f64,
+        #[serde(default)]
+        in_runs: Option<f64>,
+    },
+    /// `Better(metric: Availability(service: "checkout"), variant: "defended", than: "baseline")`:
+    /// the paired difference (same seeds) has a 95% interval wholly on the better side (higher
+    /// availability, throughput; lower error rate, latency, utilization).
+    Better { metric: Metric, variant: String, than: String },
 }
 
 fn default_seed() -> u64 {

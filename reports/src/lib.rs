@@ -3,7 +3,12 @@
 //! **Architecture invariant:** this crate never runs a simulation; it reads
 //! [`models::results`] structs, which are plain data.
 
+pub mod check;
+pub mod csv;
+pub mod markdown;
 pub mod stats;
+pub mod summary;
+pub mod sweep;
 pub mod table;
 
 use models::RunResult;

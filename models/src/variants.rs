@@ -1,0 +1,241 @@
+//! Designs to compare: the base scenario and its variants, each compiled into its own [`World`],
+//! and the `expect` assertions checked against the names they use.
+
+use crate::error::{closest, Problem, ScenarioError};
+use crate::patch;
+use crate::spec::{Expect, Metric, Scenario};
+use crate::validate::{build, parse};
+use crate::world::World;
+use std::path::Path;
+
+/// One design: a named world.
+#[derive(Clone, Debug)]
+pub struct Design {
+    pub name: String,
+    pub about: String,
+    pub world: World,
+}
+
+/// A scenario with everything needed for many runs: its designs and its assertions.
+#[derive(Clone, Debug)]
+pub struct Study {
+    pub file: String,
+    pub spec: Scenario,
+    pub designs: Vec<Design>,
+}
+
+/// Reads a scenario file and compiles every variant.
+pub fn load_study_file(path: &Path) -> Result<Study, ScenarioError> {
+    let file = path.display().to_string();
+    let source = std::fs::read_to_string(path).map_err(|e| single(&file, format!("cannot read the file: {e}")))?;
+    load_study(&file, &source)
+}
+
+fn single(file: &str, message: String) -> ScenarioError {
+    ScenarioError { file: file.to_string(), problems: vec![Problem { position: None, path: None, message, suggestion: None }] }
+}
+
+/// Compiles the base scenario and each variant; checks variant names and expectations.
+pub fn load_study(file: &str, source: &str) -> Result<Study, ScenarioError> {
+    let spec = parse(file, source)?;
+    let base = build(file, Some(source), spec.clone())?;
+    let mut problems = Vec::new();
+    let designs = if spec.variants.is_empty() {
+        vec![Design { name: "base".into(), about: spec.about.clone(), world: base }]
+    } else {
+        variant_designs(file, source, &spec, &mut problems)
+    };
+    check_expects(&spec, &base_names(&spec), &mut problems);
+    if !problems.is_empty() {
+        return Err(ScenarioError { file: file.to_string(), problems });
+    }
+    Ok(Study { file: file.to_string(), spec, designs })
+}
+
+fn base_names(spec: &Scenario) -> Vec<String> {
+    spec.services.iter().map(|s| s.name.clone()).collect()
+}
+
+fn variant_designs(file: &str, source: &str, spec: &Scenario, problems: &mut Vec<Problem>) -> Vec<Design> {
+    let root = match patch::parse(source) {
+        Ok(root) => root,
+        Err(e) => {
+            problems.push(Problem { position: e.offset.map(|o| line_col(source, o)), path: None, message: e.message, suggestion: None });
+            return Vec::new();
+        }
+    };
+    let mut designs = Vec::new();
+    for (i, v) in spec.variants.iter().enumerate() {
+        let path = format!("variants.{}", v.name);
+        let problem = |message: String| Problem { position: None, path: Some(path.clone()), message, suggestion: None };
+        if v.name.trim().is_empty() {
+            problems.push(Problem { position: None, path: Some(format!("variants[{i}].name")), message: "a variant needs a name".into(), suggestion: None });
+        }
+        if spec.variants[..i].iter().any(|o| o.name == v.name) {
+            problems.push(problem(format!("variant `{}` is defined twice", v.name)));
+            continue;
+        }
+        let set: Vec<(String, String)> = v.set.iter().map(|(k, raw)| (k.clone(), raw.get_ron().trim().to_string())).collect();
+        let text = match patch::apply(source, &root, &set, &v.unset) {
+            Ok(text) => text,
+            Err(e) => {
+                problems.push(problem(e.message));
+                continue;
+            }
+        };
+        // Positions in the patched text would mislead; the variant's path says where to look.
+        let world = parse(file, &text).and_then(|vspec| build(file, None, vspec));
+        match world {
+            Ok(world) => designs.push(Design { name: v.name.clone(), about: v.about.clone(), world }),
+            Err(e) => problems.extend(e.problems.into_iter().map(|p| Problem {
+                position: None,
+                path: Some(match p.path {
+                    Some(inner) => format!("{path}: {inner}"),
+                    None => path.clone(),
+                }),
+                message: p.message,
+                suggestion: p.suggestion,
+            })),
+        }
+    }
+    designs
+}
+
+fn line_col(source: &str, offset: usize) -> (usize, usize) {
+    let before = &source[..offset.min(source.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+    (line, col)
+}
+
+fn check_expects(spec: &Scenario, services: &[String], problems: &mut Vec<Problem>) {
+    let variant_names: Vec<&str> = if spec.variants.is_empty() {
+        vec!["base"]
+    } else {
+        spec.variants.iter().map(|v| v.name.as_str()).collect()
+    };
+    for (i, e) in spec.expect.iter().enumerate() {
+        let path = format!("expect[{i}]");
+        let mut report = |message: String, suggestion: Option<String>| {
+            problems.push(Problem { position: None, path: Some(path.clone()), message, suggestion })
+        };
+        let mut service = |name: &str| {
+            if !services.iter().any(|s| s == name) {
+                report(format!("unknown service `{name}`"), closest(name, services.iter().map(String::as_str)));
+            }
+        };
+        match e {
+            Expect::Availability { service: s, .. }
+            | Expect::ErrorRate { service: s, .. }
+            | Expect::Latency { service: s, .. }
+            | Expect::Throughput { service: s, .. } => service(s),
+            Expect::Better { metric, .. } => service(metric_service(metric)),
+        }
+        let mut variant = |name: &str| {
+            if !variant_names.contains(&name) {
+                let suggestion = closest(name, variant_names.iter().copied());
+                problems.push(Problem { position: None, path: Some(path.clone()), message: format!("unknown variant `{name}`"), suggestion });
+            }
+        };
+        match e {
+            Expect::Availability { variant: Some(v), .. }
+            | Expect::ErrorRate { variant: Some(v), .. }
+            | Expect::Latency { variant: Some(v), .. }
+            | Expect::Throughput { variant: Some(v), .. } => variant(v),
+            Expect::Better { variant: v, than, .. } => {
+                variant(v);
+                variant(than);
+            }
+            _ => {}
+        }
+        let fraction = |x: f64, what: &str, problems: &mut Vec<Problem>| {
+            if !(0.0..=1.0).contains(&x) {
+                problems.push(Problem { position: None, path: Some(path.clone()), message: format!("`{what}` is a fraction between 0 and 1, not `{x}`"), suggestion: None });
+            }
+        };
+        match e {
+            Expect::Availability { at_least: x, in_runs, .. } => {
+                fraction(*x, "at_least", problems);
+                in_runs.inspect(|r| fraction(*r, "in_runs", problems));
+            }
+            Expect::ErrorRate { at_most: x, in_runs, .. } => {
+                fraction(*x, "at_most", problems);
+                in_runs.inspect(|r| fraction(*r, "in_runs", problems));
+            }
+            Expect::Latency { in_runs, .. } | Expect::Throughput { in_runs, .. } => {
+                in_runs.inspect(|r| fraction(*r, "in_runs", problems));
+            }
+            Expect::Better { variant, than, .. } if variant == than => problems.push(Problem {
+                position: None,
+                path: Some(path.clone()),
+                message: format!("`Better` compares two different variants, not `{variant}` with itself"),
+                suggestion: None,
+            }),
+            Expect::Better { .. } => {}
+        }
+    }
+}
+
+/// The service a metric is about.
+pub fn metric_service(m: &Metric) -> &str {
+    match m {
+        Metric::Availability { service }
+        | Metric::ErrorRate { service }
+        | Metric::Latency { service, .. }
+        | Metric::Throughput { service }
+        | Metric::Utilization { service } => service,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"Scenario(
+    name: "v",
+    horizon: "10s",
+    services: [
+        (name: "api", workers: 2, work: Exponential(mean: "5ms"), calls: [Call(to: "db")]),
+        (name: "db", workers: 1, work: Constant("1ms")),
+    ],
+    workload: [(entry: "api", arrivals: Poisson(rate_per_s: 100))],
+    variants: [
+        (name: "small"),
+        (name: "big", set: {"services.api.workers": 8, "services.db.work": Exponential(mean: "2ms")}),
+        (name: "lone", unset: ["services.api.calls"]),
+    ],
+    expect: [Better(metric: Latency(service: "api", percentile: P99), variant: "big", than: "small")],
+)"#;
+
+    #[test]
+    fn variants_patch_the_base() {
+        let study = load_study("v.ron", BASE).unwrap();
+        let names: Vec<&str> = study.designs.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["small", "big", "lone"]);
+        assert_eq!(study.designs[0].world.services[0].workers, 2);
+        assert_eq!(study.designs[1].world.services[0].workers, 8);
+        assert!(matches!(study.designs[1].world.services[1].work, crate::dist::Dist::Exponential(_)));
+        assert!(study.designs[2].world.services[0].steps.is_empty());
+    }
+
+    #[test]
+    fn bad_variants_and_expects_are_reported_together() {
+        let text = BASE
+            .replace(r#""services.api.workers": 8"#, r#""services.api.wokers": 8"#)
+            .replace(r#"than: "small""#, r#"than: "smal""#)
+            .replace(r#"service: "api", percentile"#, r#"service: "apx", percentile"#);
+        let e = load_study("v.ron", &text).unwrap_err().to_string();
+        assert!(e.contains("error in `variants.big`: unknown field `wokers` in `Service`"), "{e}");
+        assert!(!e.contains("unknown variant `big`"), "{e}");
+        assert!(e.contains("unknown variant `smal`; did you mean `small`?"), "{e}");
+        assert!(e.contains("unknown service `apx`; did you mean `api`?"), "{e}");
+    }
+
+    #[test]
+    fn no_variants_means_one_base_design() {
+        let text = BASE.split("    variants:").next().unwrap().to_string() + ")";
+        let study = load_study("v.ron", &text).unwrap();
+        assert_eq!(study.designs.len(), 1);
+        assert_eq!(study.designs[0].name, "base");
+    }
+}

@@ -1,0 +1,198 @@
+//! `expect` assertions evaluated over the runs of a sweep, each with its statistical meaning.
+//!
+//! - With `in_runs: p`: the condition holds in at least a fraction `p` of the runs (a run where the
+//!   metric is undefined — no completed request — counts as not holding).
+//! - Without: the condition holds for the mean across runs at 95% confidence, i.e. the whole
+//!   Student-t interval of the mean lies on the right side of the threshold.
+//! - `Better`: the 95% interval of the paired difference (same seeds) lies wholly on the better side.
+
+use crate::summary::{estimate, paired, CONFIDENCE};
+use crate::sweep::{Aggregate, MetricKind, VariantAggregate};
+use models::spec::{Expect, Metric, Percentile};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// The assertion in words: "p99 of `checkout` at most 400ms in at least 95% of runs".
+    pub expectation: String,
+    pub variant: String,
+    pub holds: bool,
+    /// What was measured: "97.0% of runs (97/100)", "mean 99.95% [99.93%, 99.97%]".
+    pub measured: String,
+    /// How far from the threshold, in the metric's unit (positive when it holds).
+    pub margin: String,
+}
+
+#[derive(Copy, Clone, PartialEq)]
+enum Side {
+    AtLeast,
+    AtMost,
+}
+
+pub fn percentile_kind(p: Percentile) -> MetricKind {
+    match p {
+        Percentile::P50 => MetricKind::LatencyP50,
+        Percentile::P90 => MetricKind::LatencyP90,
+        Percentile::P99 => MetricKind::LatencyP99,
+        Percentile::P999 => MetricKind::LatencyP999,
+        Percentile::Max => MetricKind::LatencyMax,
+        Percentile::Mean => MetricKind::LatencyMean,
+    }
+}
+
+/// The kind and service of a scenario metric.
+pub fn metric_kind(m: &Metric) -> (MetricKind, &str) {
+    match m {
+        Metric::Availability { service } => (MetricKind::Availability, service),
+        Metric::ErrorRate { service } => (MetricKind::ErrorRate, service),
+        Metric::Latency { service, percentile } => (percentile_kind(*percentile), service),
+        Metric::Throughput { service } => (MetricKind::Throughput, service),
+        Metric::Utilization { service } => (MetricKind::Utilization, service),
+    }
+}
+
+/// Evaluates every expectation against every variant it names (all variants when it names none).
+pub fn evaluate(expects: &[Expect], agg: &Aggregate) -> Vec<Verdict> {
+    let mut out = Vec::new();
+    for e in expects {
+        let (kind, service, side, threshold, in_runs, variant) = match e {
+            Expect::Availability { service, variant, at_least, in_runs } => {
+                (MetricKind::Availability, service, Side::AtLeast, *at_least, *in_runs, variant)
+            }
+            Expect::ErrorRate { service, variant, at_most, in_runs } => {
+                (MetricKind::ErrorRate, service, Side::AtMost, *at_most, *in_runs, variant)
+            }
+            Expect::Latency { service, variant, percentile, at_most, in_runs } => {
+                (percentile_kind(*percentile), service, Side::AtMost, at_most.0.as_ns() as f64, *in_runs, variant)
+            }
+            Expect::Throughput { service, variant, at_least, in_runs } => {
+                (MetricKind::Throughput, service, Side::AtLeast, *at_least, *in_runs, variant)
+            }
+            Expect::Better { metric, variant, than } => {
+                out.push(better(agg, metric, variant, than));
+                continue;
+            }
+        };
+        for v in agg.variants.iter().filter(|v| variant.as_ref().is_none_or(|n| *n == v.name)) {
+            out.push(threshold_verdict(v, kind, service, side, threshold, in_runs));
+        }
+    }
+    out
+}
+
+fn threshold_verdict(v: &VariantAggregate, kind: MetricKind, service: &str, side: Side, threshold: f64, in_runs: Option<f64>) -> Verdict {
+    let (word, holds_for) = match side {
+        Side::AtLeast => ("at least", (|x: f64, t: f64| x >= t) as fn(f64, f64) -> bool),
+        Side::AtMost => ("at most", (|x: f64, t: f64| x <= t) as fn(f64, f64) -> bool),
+    };
+    let what = format!("{} of `{service}` {word} {}", kind.name(), kind.format(threshold));
+    let Some(s) = v.service_idx(service) else {
+        return Verdict { expectation: what, variant: v.name.clone(), holds: false, measured: "no such service in this variant".into(), margin: "-".into() };
+    };
+    let values = v.values(s, kind);
+    let signed = |x: f64| match side {
+        Side::AtLeast => x - threshold,
+        Side::AtMost => threshold - x,
+    };
+    let margin_text = |m: f64| match kind {
+        MetricKind::Availability | MetricKind::ErrorRate | MetricKind::Utilization => format!("{:+.4} pp", m * 100.0),
+        k if k.is_latency() => format!("{}{}", if m < 0.0 { "-" } else { "+" }, crate::table::fmt_ns(m.abs())),
+        _ => format!("{m:+.3}"),
+    };
+    match in_runs {
+        Some(p) => {
+            let n = values.len();
+            let k = values.iter().filter(|&&x| x.is_finite() && holds_for(x, threshold)).count();
+            let frac = if n == 0 { 0.0 } else { k as f64 / n as f64 };
+            let worst = values.iter().copied().map(|x| if x.is_finite() { signed(x) } else { f64::NEG_INFINITY }).fold(f64::INFINITY, f64::min);
+            Verdict {
+                expectation: format!("{what} in at least {}% of runs", trim_pct(p)),
+                variant: v.name.clone(),
+                holds: n > 0 && frac >= p,
+                measured: format!("{}% of runs ({k}/{n}); worst run {}", trim_pct(frac), kind.format(threshold + match side {
+                    Side::AtLeast => worst,
+                    Side::AtMost => -worst,
+                })),
+                margin: format!("{:+.1} pp of runs", (frac - p) * 100.0),
+            }
+        }
+        None => {
+            let undefined = values.iter().filter(|x| !x.is_finite()).count();
+            let expectation = format!("{what} (mean, {}% confidence)", trim_pct(CONFIDENCE));
+            match estimate(&values) {
+                _ if undefined > 0 => Verdict {
+                    expectation,
+                    variant: v.name.clone(),
+                    holds: false,
+                    measured: format!("undefined in {undefined} of {} runs (no completed request)", values.len()),
+                    margin: "-".into(),
+                },
+                Some(e) => {
+                    let bound = match side {
+                        Side::AtLeast => e.low(),
+                        Side::AtMost => e.high(),
+                    };
+                    Verdict {
+                        expectation,
+                        variant: v.name.clone(),
+                        holds: holds_for(bound, threshold),
+                        measured: format!("mean {} [{}, {}]", kind.format(e.mean), kind.format(e.low()), kind.format(e.high())),
+                        margin: margin_text(signed(bound)),
+                    }
+                }
+                None => {
+                    // One run: no interval; the single value must hold.
+                    let x = values.first().copied().unwrap_or(f64::NAN);
+                    Verdict {
+                        expectation,
+                        variant: v.name.clone(),
+                        holds: x.is_finite() && holds_for(x, threshold),
+                        measured: format!("{} (one run: no interval)", kind.format(x)),
+                        margin: margin_text(signed(x)),
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn better(agg: &Aggregate, metric: &Metric, variant: &str, than: &str) -> Verdict {
+    let (kind, service) = metric_kind(metric);
+    let expectation = format!("{} of `{service}` better in `{variant}` than in `{than}` (paired, {}% confidence)", kind.name(), trim_pct(CONFIDENCE));
+    let find = |n: &str| agg.variants.iter().find(|v| v.name == n);
+    let comparison = find(variant).zip(find(than)).and_then(|(a, b)| paired(a, b, service, kind));
+    match comparison {
+        Some(c) => Verdict {
+            expectation,
+            variant: variant.to_string(),
+            holds: c.outcome == "better",
+            measured: c.text.clone(),
+            margin: c.outcome.clone(),
+        },
+        None => Verdict {
+            expectation,
+            variant: variant.to_string(),
+            holds: false,
+            measured: "fewer than two runs with the metric defined in both variants".into(),
+            margin: "-".into(),
+        },
+    }
+}
+
+/// `0.95` as `95`, `0.999` as `99.9`.
+fn trim_pct(p: f64) -> String {
+    let s = format!("{:.3}", p * 100.0);
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_text() {
+        assert_eq!(trim_pct(0.95), "95");
+        assert_eq!(trim_pct(0.999), "99.9");
+        assert_eq!(trim_pct(1.0), "100");
+    }
+}

@@ -1,0 +1,84 @@
+//! `report.md`: the verdicts, the comparison and the per-variant numbers, as Markdown tables.
+
+use crate::summary::{Summary, HEADLINE};
+use crate::sweep::MetricKind;
+use std::fmt::Write;
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+pub fn render(s: &Summary) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# {}\n", cell(&s.scenario));
+    if !s.about.is_empty() {
+        let _ = writeln!(out, "{}\n", cell(&s.about));
+    }
+    let variants: Vec<&str> = s.variants.iter().map(|v| v.name.as_str()).collect();
+    let _ = writeln!(
+        out,
+        "{} runs per variant (seed {}); variants: {}. Intervals are {:.0}% Student-t intervals of the mean across runs; differences are paired by seed (common random numbers).\n",
+        s.runs,
+        s.seed,
+        variants.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", "),
+        s.confidence * 100.0
+    );
+    if !s.expectations.is_empty() {
+        out.push_str("## Expectations\n\n| | expectation | variant | measured | margin |\n|---|---|---|---|---|\n");
+        for e in &s.expectations {
+            let mark = if e.holds { "pass" } else { "**FAIL**" };
+            let _ = writeln!(out, "| {mark} | {} | `{}` | {} | {} |", cell(&e.expectation), cell(&e.variant), cell(&e.measured), cell(&e.margin));
+        }
+        out.push('\n');
+    }
+    if let Some(baseline) = s.variants.first().filter(|_| s.variants.len() > 1) {
+        let _ = writeln!(out, "## Against `{}`\n", cell(&baseline.name));
+        out.push_str("| variant | service |");
+        for m in HEADLINE {
+            let _ = write!(out, " {} |", m.name());
+        }
+        out.push_str("\n|---|---|");
+        out.push_str(&"---|".repeat(HEADLINE.len()));
+        out.push('\n');
+        for v in &s.variants[1..] {
+            for svc in &v.services {
+                let _ = write!(out, "| `{}` | `{}` |", cell(&v.name), cell(&svc.name));
+                for m in HEADLINE {
+                    let c = s.comparisons.iter().find(|c| c.variant == v.name && c.service == svc.name && c.metric == m);
+                    let text = c.map_or("-".to_string(), |c| {
+                        let t = c.text.trim_start_matches(m.name()).trim().to_string();
+                        match c.outcome.as_str() {
+                            "better" => format!("{t} (better)"),
+                            "worse" => format!("{t} (**worse**)"),
+                            _ => t,
+                        }
+                    });
+                    let _ = write!(out, " {} |", cell(&text));
+                }
+                out.push('\n');
+            }
+        }
+        out.push('\n');
+    }
+    for v in &s.variants {
+        let _ = writeln!(out, "## Variant `{}`\n", cell(&v.name));
+        if !v.about.is_empty() {
+            let _ = writeln!(out, "{}\n", cell(&v.about));
+        }
+        if v.runs_stopped_early > 0 {
+            let _ = writeln!(out, "**{} of {} runs stopped early at a guard** (see `runs.csv`, column `stop`).\n", v.runs_stopped_early, v.runs_finished);
+        }
+        out.push_str("| service | requests | availability | p50 | p99 | p99.9 | throughput | utilization |\n|---|---|---|---|---|---|---|---|\n");
+        for svc in &v.services {
+            let _ = write!(out, "| `{}` | {} |", cell(&svc.name), svc.arrived);
+            for m in [MetricKind::Availability, MetricKind::LatencyP50, MetricKind::LatencyP99, MetricKind::LatencyP999, MetricKind::Throughput, MetricKind::Utilization] {
+                let ms = svc.metrics.iter().find(|x| x.metric == m);
+                let text = ms.map_or("-".into(), |x| format!("{} [{}, {}]", m.format(x.mean), m.format(x.ci_low), m.format(x.ci_high)));
+                let _ = write!(out, " {} |", cell(&text));
+            }
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    out
+}

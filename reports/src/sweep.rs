@@ -1,0 +1,256 @@
+//! Many runs of several variants, folded into bounded memory as they finish.
+//!
+//! Per run, only a compact [`RunRecord`] is kept (for confidence intervals, paired differences and
+//! `runs.csv`). Latency histograms are merged per variant and service, and time series are summed
+//! per bucket. Both merges are integer additions, so the aggregate is the same whatever order the
+//! runs finish in: reports are byte-identical for any number of jobs.
+
+use hdrhistogram::Histogram;
+use models::results::{LatencySummary, RunResult, Series};
+use models::RunHistograms;
+use serde::{Deserialize, Serialize};
+
+/// A per-run number a report or an assertion can use.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricKind {
+    Availability,
+    ErrorRate,
+    LatencyMean,
+    LatencyP50,
+    LatencyP90,
+    LatencyP99,
+    LatencyP999,
+    LatencyMax,
+    Throughput,
+    Utilization,
+    QueueLenMean,
+}
+
+impl MetricKind {
+    pub const ALL: [MetricKind; 11] = [
+        MetricKind::Availability,
+        MetricKind::ErrorRate,
+        MetricKind::LatencyMean,
+        MetricKind::LatencyP50,
+        MetricKind::LatencyP90,
+        MetricKind::LatencyP99,
+        MetricKind::LatencyP999,
+        MetricKind::LatencyMax,
+        MetricKind::Throughput,
+        MetricKind::Utilization,
+        MetricKind::QueueLenMean,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            MetricKind::Availability => "availability",
+            MetricKind::ErrorRate => "error rate",
+            MetricKind::LatencyMean => "mean latency",
+            MetricKind::LatencyP50 => "p50",
+            MetricKind::LatencyP90 => "p90",
+            MetricKind::LatencyP99 => "p99",
+            MetricKind::LatencyP999 => "p99.9",
+            MetricKind::LatencyMax => "max latency",
+            MetricKind::Throughput => "throughput",
+            MetricKind::Utilization => "utilization",
+            MetricKind::QueueLenMean => "mean queue",
+        }
+    }
+
+    /// Whether a larger value is the better design.
+    pub fn higher_is_better(self) -> bool {
+        matches!(self, MetricKind::Availability | MetricKind::Throughput)
+    }
+
+    pub fn is_latency(self) -> bool {
+        matches!(
+            self,
+            MetricKind::LatencyMean
+                | MetricKind::LatencyP50
+                | MetricKind::LatencyP90
+                | MetricKind::LatencyP99
+                | MetricKind::LatencyP999
+                | MetricKind::LatencyMax
+        )
+    }
+
+    /// A value in this metric's unit, for people: latencies in time units, fractions in percent.
+    pub fn format(self, v: f64) -> String {
+        if v.is_nan() {
+            return "-".into();
+        }
+        match self {
+            k if k.is_latency() => crate::table::fmt_ns(v),
+            MetricKind::Availability | MetricKind::ErrorRate | MetricKind::Utilization => {
+                let pct = v * 100.0;
+                if pct != 0.0 && pct != 100.0 && (pct > 99.9 || pct < 0.1) {
+                    format!("{pct:.4}%")
+                } else {
+                    format!("{pct:.2}%")
+                }
+            }
+            MetricKind::Throughput => format!("{v:.1}/s"),
+            _ => format!("{v:.3}"),
+        }
+    }
+}
+
+/// One service in one run, reduced to what reports need.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServiceRun {
+    pub arrived: u64,
+    pub completed: u64,
+    pub rejected: u64,
+    pub failed: u64,
+    pub in_flight: u64,
+    pub throughput_per_s: f64,
+    pub utilization: f64,
+    pub queue_len_mean: f64,
+    pub latency: LatencySummary,
+}
+
+impl ServiceRun {
+    /// The metric's value in this run; NaN when undefined (no answered or completed request).
+    pub fn metric(&self, kind: MetricKind) -> f64 {
+        let answered = self.completed + self.rejected + self.failed;
+        let frac = |x: u64| if answered == 0 { f64::NAN } else { x as f64 / answered as f64 };
+        let lat = |v: f64| if self.latency.count == 0 { f64::NAN } else { v };
+        match kind {
+            MetricKind::Availability => frac(self.completed),
+            MetricKind::ErrorRate => frac(self.rejected + self.failed),
+            MetricKind::LatencyMean => lat(self.latency.mean_ns),
+            MetricKind::LatencyP50 => lat(self.latency.p50_ns as f64),
+            MetricKind::LatencyP90 => lat(self.latency.p90_ns as f64),
+            MetricKind::LatencyP99 => lat(self.latency.p99_ns as f64),
+            MetricKind::LatencyP999 => lat(self.latency.p999_ns as f64),
+            MetricKind::LatencyMax => lat(self.latency.max_ns as f64),
+            MetricKind::Throughput => self.throughput_per_s,
+            MetricKind::Utilization => self.utilization,
+            MetricKind::QueueLenMean => self.queue_len_mean,
+        }
+    }
+}
+
+/// One run of one variant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub run: u64,
+    pub seed: u64,
+    pub digest: String,
+    pub events: u64,
+    pub stop: String,
+    /// In the order of the variant's services.
+    pub services: Vec<ServiceRun>,
+}
+
+impl RunRecord {
+    pub fn from_result(r: &RunResult) -> Self {
+        RunRecord {
+            run: r.run,
+            seed: r.seed,
+            digest: r.digest.clone(),
+            events: r.events,
+            stop: r.stop.clone(),
+            services: r
+                .services
+                .iter()
+                .map(|s| ServiceRun {
+                    arrived: s.measured.arrived,
+                    completed: s.measured.completed,
+                    rejected: s.measured.rejected,
+                    failed: s.measured.failed,
+                    in_flight: s.measured.in_flight,
+                    throughput_per_s: s.throughput_per_s,
+                    utilization: s.utilization,
+                    queue_len_mean: s.queue_len_mean,
+                    latency: s.latency,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Everything known about one variant after its runs.
+pub struct VariantAggregate {
+    pub name: String,
+    pub about: String,
+    pub services: Vec<String>,
+    /// Indexed by run index; `None` until that run has finished.
+    pub runs: Vec<Option<RunRecord>>,
+    /// Latency of completed requests, merged over runs, per service.
+    pub latency: Vec<Histogram<u64>>,
+    /// Per-bucket sums over runs, per service.
+    pub series: Vec<Series>,
+}
+
+impl VariantAggregate {
+    pub fn new(name: &str, about: &str, services: Vec<String>, n_runs: usize, resolution_ns: u64, n_buckets: usize) -> Self {
+        let series = Series {
+            resolution_ns,
+            arrived: vec![0; n_buckets],
+            completed: vec![0; n_buckets],
+            rejected: vec![0; n_buckets],
+            failed: vec![0; n_buckets],
+            queue_len: vec![0; n_buckets],
+            busy: vec![0; n_buckets],
+        };
+        VariantAggregate {
+            name: name.to_string(),
+            about: about.to_string(),
+            latency: services.iter().map(|_| models::sim::new_latency_histogram()).collect(),
+            series: vec![series; services.len()],
+            services,
+            runs: vec![None; n_runs],
+        }
+    }
+
+    /// Folds one finished run in.
+    pub fn add(&mut self, result: &RunResult, histograms: &RunHistograms) {
+        let idx = result.run as usize;
+        assert!(self.runs[idx].is_none(), "run {idx} of `{}` added twice", self.name);
+        for (s, svc) in result.services.iter().enumerate() {
+            self.latency[s].add(&histograms.services[s]).expect("histograms share bounds");
+            let sum = &mut self.series[s];
+            let add = |into: &mut Vec<u64>, from: &[u64]| {
+                for (a, b) in into.iter_mut().zip(from) {
+                    *a += b;
+                }
+            };
+            add(&mut sum.arrived, &svc.series.arrived);
+            add(&mut sum.completed, &svc.series.completed);
+            add(&mut sum.rejected, &svc.series.rejected);
+            add(&mut sum.failed, &svc.series.failed);
+            add(&mut sum.queue_len, &svc.series.queue_len);
+            add(&mut sum.busy, &svc.series.busy);
+        }
+        self.runs[idx] = Some(RunRecord::from_result(result));
+    }
+
+    /// Finished runs in run order.
+    pub fn records(&self) -> impl Iterator<Item = &RunRecord> {
+        self.runs.iter().flatten()
+    }
+
+    pub fn n_finished(&self) -> usize {
+        self.runs.iter().filter(|r| r.is_some()).count()
+    }
+
+    pub fn service_idx(&self, name: &str) -> Option<usize> {
+        self.services.iter().position(|s| s == name)
+    }
+
+    /// The metric of service `s` in every finished run, in run order (NaN where undefined).
+    pub fn values(&self, s: usize, kind: MetricKind) -> Vec<f64> {
+        self.records().map(|r| r.services[s].metric(kind)).collect()
+    }
+}
+
+/// All variants of one sweep.
+pub struct Aggregate {
+    pub scenario: String,
+    pub about: String,
+    pub seed: u64,
+    pub n_runs: usize,
+    pub variants: Vec<VariantAggregate>,
+}

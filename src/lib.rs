@@ -9,7 +9,7 @@ pub mod sweep;
 pub use models::variants::Study;
 pub use models::{results, RunResult, ScenarioError, World};
 pub use reports::summary::Summary;
-pub use sweep::{sweep, SweepOptions};
+pub use sweep::{merge_logs, sweep, Shard, SweepOptions};
 
 /// Anything that can go wrong in an operation.
 #[derive(Debug)]
@@ -64,16 +64,34 @@ pub fn run_world(world: &World, seed: Option<u64>) -> Result<RunResult, Error> {
     Ok(models::run_world(world, seed.unwrap_or(world.seed), 0)?)
 }
 
+/// A scenario with its variants and expectations, and the text it was read from.
+pub struct LoadedStudy {
+    pub study: Study,
+    pub source: String,
+}
+
 /// Loads a scenario with its variants and expectations.
-pub fn load_study(path: &Path) -> Result<Study, Error> {
-    Ok(models::variants::load_study_file(path)?)
+pub fn load_study(path: &Path) -> Result<LoadedStudy, Error> {
+    let source = std::fs::read_to_string(path).map_err(|e| {
+        Error::Scenario(ScenarioError {
+            file: path.display().to_string(),
+            problems: vec![models::Problem { position: None, path: None, message: format!("cannot read the file: {e}"), suggestion: None }],
+        })
+    })?;
+    let study = models::variants::load_study(&path.display().to_string(), &source)?;
+    Ok(LoadedStudy { study, source })
+}
+
+/// Summarizes an aggregate with the study's expectations evaluated.
+pub fn summarize(study: &Study, agg: &reports::sweep::Aggregate) -> Summary {
+    let verdicts = reports::check::evaluate(&study.spec.expect, agg);
+    reports::summary::summarize(agg, verdicts)
 }
 
 /// Runs a sweep and summarizes it, with the scenario's expectations evaluated.
-pub fn study_summary(study: &Study, opts: &SweepOptions, on_run_done: &(dyn Fn() + Sync)) -> Result<(Summary, reports::sweep::Aggregate), Error> {
-    let agg = sweep(study, opts, on_run_done)?;
-    let verdicts = reports::check::evaluate(&study.spec.expect, &agg);
-    Ok((reports::summary::summarize(&agg, verdicts), agg))
+pub fn study_summary(loaded: &LoadedStudy, opts: &SweepOptions, on_run_done: &(dyn Fn() + Sync)) -> Result<(Summary, reports::sweep::Aggregate), Error> {
+    let agg = sweep(&loaded.study, &loaded.source, opts, on_run_done)?;
+    Ok((summarize(&loaded.study, &agg), agg))
 }
 
 /// The result of `check`: every verdict, and whether all hold.
@@ -91,7 +109,7 @@ pub struct CheckOutcome {
 /// ```
 pub fn check(path: &Path, opts: &SweepOptions) -> Result<CheckOutcome, Error> {
     let study = load_study(path)?;
-    if study.spec.expect.is_empty() {
+    if study.study.spec.expect.is_empty() {
         return Err(Error::Usage(format!("{}: the scenario has no `expect` assertions to check", path.display())));
     }
     let (summary, _) = study_summary(&study, opts, &|| {})?;

@@ -6,8 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const EXIT_CODES: &str =
-    "Exit codes: 0 success, 2 bad input (scenario file or arguments), 3 internal error.";
+const EXIT_CODES: &str = "Exit codes: 0 success, 1 an expectation does not hold (check), 2 bad input (scenario file or arguments), 3 internal error.";
 
 /// Deterministic simulator for the resilience of distributed systems.
 #[derive(Parser)]
@@ -40,13 +39,32 @@ enum Command {
         sweep: SweepArgs,
     },
     /// Run every variant over many seeds and write a comparison report.
-    #[command(after_help = "Example: faultline compare scenarios/quickstart.ron --runs 200 --out out/quickstart\n\nWrites report.md, summary.json and runs.csv into the output folder.\n\n".to_owned() + EXIT_CODES)]
+    #[command(after_help = "Example: faultline compare scenarios/quickstart.ron --runs 200 --out out/quickstart\n\n\
+Writes report.md, summary.json, runs.csv and the run log runs.jsonl into the output folder. With\n\
+--shard I/N only the run log of that slice is written; combine the slices with `faultline merge`.\n\n"
+        .to_owned() + EXIT_CODES)]
     Compare {
         /// The scenario file (RON).
         file: PathBuf,
         #[command(flatten)]
         sweep: SweepArgs,
         /// Folder for the reports (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Run only slice I of N of the (variant, run) list, 0-based: `--shard 0/4` … `--shard 3/4`.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<faultline::Shard>,
+        /// Continue an interrupted sweep from the run log in the output folder.
+        #[arg(long)]
+        resume: bool,
+    },
+    /// Combine the run logs of shards into the report one machine would have written.
+    #[command(after_help = "Example: faultline merge out/shard-0 out/shard-1 --out out/all\n\n".to_owned() + EXIT_CODES)]
+    Merge {
+        /// Output folders of `compare --shard` (each holds a runs.jsonl).
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Folder for the merged reports.
         #[arg(long)]
         out: PathBuf,
     },
@@ -74,33 +92,6 @@ struct SweepArgs {
     quiet: bool,
 }
 
-impl SweepArgs {
-    fn options(&self) -> faultline::SweepOptions {
-        faultline::SweepOptions { runs: self.runs, jobs: self.jobs, seed: self.seed }
-    }
-}
-
-/// Runs a sweep with a progress bar on stderr (hidden when stderr is not a terminal or `--quiet`).
-fn sweep_with_progress(
-    study: &faultline::Study,
-    args: &SweepArgs,
-) -> Result<(faultline::Summary, reports::sweep::Aggregate), faultline::Error> {
-    use std::io::IsTerminal;
-    let runs = u64::from(args.runs.unwrap_or(study.spec.runs)) * study.designs.len() as u64;
-    let bar = if args.quiet || !std::io::stderr().is_terminal() {
-        indicatif::ProgressBar::hidden()
-    } else {
-        indicatif::ProgressBar::new(runs)
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs  {per_sec}  eta {eta}")
-            .expect("valid template"),
-    );
-    let result = faultline::study_summary(study, &args.options(), &|| bar.inc(1));
-    bar.finish_and_clear();
-    result
-}
-
 #[derive(Copy, Clone, ValueEnum)]
 enum Format {
     Table,
@@ -121,34 +112,29 @@ fn main() -> ExitCode {
     }
 }
 
+/// Runs a sweep with a progress bar on stderr (hidden when stderr is not a terminal or `--quiet`).
+fn sweep_with_progress(
+    loaded: &faultline::LoadedStudy,
+    args: &SweepArgs,
+    opts: faultline::SweepOptions,
+) -> Result<reports::sweep::Aggregate, faultline::Error> {
+    use std::io::IsTerminal;
+    let runs = u64::from(args.runs.unwrap_or(loaded.study.spec.runs)) * loaded.study.designs.len() as u64;
+    let bar = if args.quiet || !std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(runs)
+    };
+    bar.set_style(indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs  {per_sec}  eta {eta}").expect("valid template"));
+    let opts = faultline::SweepOptions { runs: args.runs, jobs: args.jobs, seed: args.seed, ..opts };
+    let result = faultline::sweep(&loaded.study, &loaded.source, &opts, &|| bar.inc(1));
+    bar.finish_and_clear();
+    result
+}
+
 fn run(cli: Cli) -> Result<ExitCode, faultline::Error> {
-    let mut out = std::io::stdout().lock();
     let mut code = ExitCode::SUCCESS;
     let text = match cli.command {
-        Command::Check { file, sweep } => {
-            let study = faultline::load_study(&file)?;
-            if study.spec.expect.is_empty() {
-                return Err(faultline::Error::Usage(format!(
-                    "{}: the scenario has no `expect` assertions to check; add some, or use `faultline compare`",
-                    file.display()
-                )));
-            }
-            let (summary, _) = sweep_with_progress(&study, &sweep)?;
-            if !summary.expectations.iter().all(|v| v.holds) {
-                code = ExitCode::from(1);
-            }
-            reports::table::render_summary(&summary)
-        }
-        Command::Compare { file, sweep, out: dir } => {
-            let study = faultline::load_study(&file)?;
-            let (summary, agg) = sweep_with_progress(&study, &sweep)?;
-            faultline::write_reports(&dir, &summary, &agg)?;
-            format!(
-                "{}\nreports written to {}: report.md, summary.json, runs.csv\n",
-                reports::table::render_summary(&summary),
-                dir.display()
-            )
-        }
         Command::Run { file, seed, format } => {
             let result = faultline::run_file(&file, seed)?;
             match format {
@@ -156,20 +142,74 @@ fn run(cli: Cli) -> Result<ExitCode, faultline::Error> {
                 Format::Json => reports::run_json(&result),
             }
         }
-        Command::Validate { file } => {
-            let world = faultline::load(&file)?;
+        Command::Check { file, sweep } => {
+            let loaded = faultline::load_study(&file)?;
+            if loaded.study.spec.expect.is_empty() {
+                return Err(faultline::Error::Usage(format!(
+                    "{}: the scenario has no `expect` assertions to check; add some, or use `faultline compare`",
+                    file.display()
+                )));
+            }
+            let agg = sweep_with_progress(&loaded, &sweep, Default::default())?;
+            let summary = faultline::summarize(&loaded.study, &agg);
+            if !summary.expectations.iter().all(|v| v.holds) {
+                code = ExitCode::from(1);
+            }
+            reports::table::render_summary(&summary)
+        }
+        Command::Compare { file, sweep, out, shard, resume } => {
+            let loaded = faultline::load_study(&file)?;
+            let log = out.join("runs.jsonl");
+            let opts = faultline::SweepOptions { shard, log: Some(log.clone()), resume, ..Default::default() };
+            let agg = sweep_with_progress(&loaded, &sweep, opts)?;
+            match shard {
+                Some(s) => format!(
+                    "shard {}/{}: {} runs logged in {}; combine the shards with `faultline merge`\n",
+                    s.index,
+                    s.count,
+                    agg.variants.iter().map(|v| v.n_finished()).sum::<usize>(),
+                    log.display()
+                ),
+                None => {
+                    let summary = faultline::summarize(&loaded.study, &agg);
+                    faultline::write_reports(&out, &summary, &agg)?;
+                    format!(
+                        "{}\nreports written to {}: report.md, summary.json, runs.csv (run log: runs.jsonl)\n",
+                        reports::table::render_summary(&summary),
+                        out.display()
+                    )
+                }
+            }
+        }
+        Command::Merge { dirs, out } => {
+            let logs: Vec<PathBuf> = dirs.iter().map(|d| d.join("runs.jsonl")).collect();
+            let (study, agg, _) = faultline::merge_logs(&logs)?;
+            let summary = faultline::summarize(&study, &agg);
+            faultline::write_reports(&out, &summary, &agg)?;
             format!(
-                "ok: {}: scenario `{}`, {} services, {} instances on {} hosts, {} workloads\n",
+                "{}\nmerged {} run logs; reports written to {}\n",
+                reports::table::render_summary(&summary),
+                logs.len(),
+                out.display()
+            )
+        }
+        Command::Validate { file } => {
+            let loaded = faultline::load_study(&file)?;
+            let world = &loaded.study.designs[0].world;
+            format!(
+                "ok: {}: scenario `{}`, {} services, {} instances on {} hosts, {} workloads, {} variants, {} expectations\n",
                 file.display(),
-                world.name,
+                loaded.study.spec.name,
                 world.services.len(),
                 world.instances.len(),
                 world.hosts.len(),
-                world.workloads.len()
+                world.workloads.len(),
+                loaded.study.designs.len(),
+                loaded.study.spec.expect.len()
             )
         }
     };
     // A closed pipe (`faultline run ... | head`) is not an error worth a message.
-    let _ = out.write_all(text.as_bytes());
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
     Ok(code)
 }

@@ -1,12 +1,43 @@
 //! Many runs: every (variant, run index) pair, in parallel on a rayon pool, folded into an
 //! [`Aggregate`] as each finishes. Each run is single-threaded and deterministic, and the fold is
 //! order-independent, so results do not depend on the number of jobs.
+//!
+//! With a run log (`runs.jsonl`, see [`reports::runlog`]) every finished run is appended at once:
+//! an interrupted sweep resumes where it stopped, a shard runs a deterministic slice, and `merge`
+//! folds shards into the aggregate one machine would have built.
 
 use crate::Error;
 use models::variants::Study;
 use rayon::prelude::*;
+use reports::runlog::{self, LogHeader, LoggedRun};
 use reports::sweep::{Aggregate, VariantAggregate};
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+
+/// A slice of a sweep: the tasks whose position in the (variant, run) list is `index` modulo
+/// `count`. Written `index/count`, 0-based: `0/4` … `3/4`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let bad = || format!("shard `{s}` is not of the form INDEX/COUNT, such as `0/4` (indices start at 0)");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count): (u32, u32) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+        if count == 0 {
+            return Err(format!("shard `{s}`: the count must be at least 1"));
+        }
+        if index >= count {
+            return Err(format!("shard `{s}`: the index must be below the count (indices run from 0 to {})", count - 1));
+        }
+        Ok(Shard { index, count })
+    }
+}
 
 /// How to run a sweep.
 #[derive(Clone, Debug, Default)]
@@ -17,43 +48,185 @@ pub struct SweepOptions {
     pub jobs: Option<usize>,
     /// Overrides the scenario's seed.
     pub seed: Option<u64>,
+    /// Run only this slice of the (variant, run) list.
+    pub shard: Option<Shard>,
+    /// Append each finished run to this log (`runs.jsonl`).
+    pub log: Option<PathBuf>,
+    /// Continue the sweep recorded in `log` instead of starting it afresh.
+    pub resume: bool,
+}
+
+/// The header a study's run log carries.
+pub fn log_header(study: &Study, source: &str, runs: u64, seed: u64) -> LogHeader {
+    LogHeader {
+        faultline_runlog: runlog::RUNLOG_SCHEMA_VERSION,
+        scenario: study.spec.name.clone(),
+        source_hash: format!("{:016x}", sim_core::rng::stable_hash(&[source.as_bytes()])),
+        source: source.to_string(),
+        file: study.file.clone(),
+        seed,
+        runs,
+        variants: study.designs.iter().map(|d| d.name.clone()).collect(),
+    }
+}
+
+/// Empty aggregates, one per design, for `n_runs` runs.
+pub fn empty_aggregate(study: &Study, n_runs: usize, seed: u64) -> Aggregate {
+    Aggregate {
+        scenario: study.spec.name.clone(),
+        about: study.spec.about.clone(),
+        seed,
+        n_runs,
+        variants: study
+            .designs
+            .iter()
+            .map(|d| {
+                let services = d.world.services.iter().map(|s| s.name.clone()).collect();
+                VariantAggregate::new(&d.name, &d.about, services, n_runs, d.world.resolution.as_ns(), d.world.n_buckets())
+            })
+            .collect(),
+    }
+}
+
+/// Folds a logged run into the aggregate; `false` if that run was already there.
+pub fn add_logged(agg: &mut Aggregate, run: &LoggedRun) -> Result<bool, Error> {
+    let bad = |m: String| Error::Io(format!("run log: {m}"));
+    let v = agg.variants.iter().position(|v| v.name == run.variant).ok_or_else(|| bad(format!("unknown variant `{}`", run.variant)))?;
+    let k = run.result.run as usize;
+    let variant = &mut agg.variants[v];
+    if k >= variant.runs.len() {
+        return Err(bad(format!("run {k} of `{}` is beyond the sweep's {} runs", run.variant, variant.runs.len())));
+    }
+    if let Some(existing) = &variant.runs[k] {
+        if existing.digest != run.result.digest {
+            return Err(bad(format!("run {k} of `{}` appears twice with different digests", run.variant)));
+        }
+        return Ok(false);
+    }
+    let histograms = run.histograms().map_err(bad)?;
+    variant.add(&run.result, &histograms);
+    Ok(true)
+}
+
+/// Reads a run log from a file.
+pub fn read_log(path: &Path) -> Result<runlog::ParsedLog, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Io(format!("cannot read `{}`: {e}", path.display())))?;
+    runlog::parse(&text).map_err(|e| Error::Io(format!("{}: {e}", path.display())))
 }
 
 /// Runs every variant of `study` over the same run indices (common random numbers) and aggregates.
-/// `on_run_done` is called once per finished run, from worker threads (for a progress bar).
-pub fn sweep(study: &Study, opts: &SweepOptions, on_run_done: &(dyn Fn() + Sync)) -> Result<Aggregate, Error> {
+/// `source` is the scenario text (for the run log's header). `on_run_done` is called once per
+/// finished run, from worker threads (for a progress bar).
+pub fn sweep(study: &Study, source: &str, opts: &SweepOptions, on_run_done: &(dyn Fn() + Sync)) -> Result<Aggregate, Error> {
     let n_runs = opts.runs.unwrap_or(study.spec.runs) as usize;
     if n_runs == 0 {
         return Err(Error::Usage("the number of runs must be at least 1".into()));
     }
     let seed = opts.seed.unwrap_or(study.spec.seed);
-    let variants = study
-        .designs
-        .iter()
-        .map(|d| {
-            let services = d.world.services.iter().map(|s| s.name.clone()).collect();
-            Mutex::new(VariantAggregate::new(&d.name, &d.about, services, n_runs, d.world.resolution.as_ns(), d.world.n_buckets()))
-        })
-        .collect::<Vec<_>>();
-    let tasks: Vec<(usize, u64)> = (0..study.designs.len()).flat_map(|v| (0..n_runs as u64).map(move |k| (v, k))).collect();
+    let mut agg = empty_aggregate(study, n_runs, seed);
+    let header = log_header(study, source, n_runs as u64, seed);
+    let log = match &opts.log {
+        Some(path) => Some(Mutex::new(open_log(path, &header, opts.resume, &mut agg)?)),
+        None => None,
+    };
+    let shard = opts.shard.unwrap_or(Shard { index: 0, count: 1 });
+    let tasks: Vec<(usize, u64)> = (0..study.designs.len())
+        .flat_map(|v| (0..n_runs as u64).map(move |k| (v, k)))
+        .enumerate()
+        .filter(|(t, _)| *t as u64 % u64::from(shard.count) == u64::from(shard.index))
+        .map(|(_, task)| task)
+        .filter(|&(v, k)| agg.variants[v].runs[k as usize].is_none())
+        .collect();
+    let variants: Vec<Mutex<VariantAggregate>> = agg.variants.drain(..).map(Mutex::new).collect();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.unwrap_or(0))
         .build()
         .map_err(|e| Error::Usage(format!("cannot start {} worker threads: {e}", opts.jobs.unwrap_or(0))))?;
-    pool.install(|| {
+    let outcome = pool.install(|| {
         tasks.par_iter().try_for_each(|&(v, k)| {
-            let world = &study.designs[v].world;
-            let (result, histograms) = models::run_world_with_histograms(world, seed, k)?;
+            let design = &study.designs[v];
+            let (result, histograms) = models::run_world_with_histograms(&design.world, seed, k)?;
+            if let Some(log) = &log {
+                let line = LoggedRun::new(&design.name, result.clone(), &histograms).to_line();
+                let mut file = log.lock().expect("no thread panicked holding the log");
+                file.write_all(line.as_bytes()).map_err(|e| Error::Io(format!("cannot append to the run log: {e}")))?;
+            }
             variants[v].lock().expect("no thread panicked holding the lock").add(&result, &histograms);
             on_run_done();
             Ok::<(), Error>(())
         })
-    })?;
-    Ok(Aggregate {
-        scenario: study.spec.name.clone(),
-        about: study.spec.about.clone(),
-        seed,
-        n_runs,
-        variants: variants.into_iter().map(|m| m.into_inner().expect("no thread panicked holding the lock")).collect(),
-    })
+    });
+    agg.variants = variants.into_iter().map(|m| m.into_inner().expect("no thread panicked holding the lock")).collect();
+    outcome.map(|()| agg)
+}
+
+/// Opens the run log: afresh (header only), or, to resume, checks its header and folds its runs
+/// into `agg`, cutting off a final line that a crash left half-written.
+fn open_log(path: &Path, header: &LogHeader, resume: bool, agg: &mut Aggregate) -> Result<std::fs::File, Error> {
+    let io = |e: std::io::Error| Error::Io(format!("cannot write the run log `{}`: {e}", path.display()));
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::Io(format!("cannot create `{}`: {e}", dir.display())))?;
+    }
+    if resume && path.exists() {
+        let parsed = read_log(path)?;
+        let mismatch = |what: &str| {
+            Error::Usage(format!(
+                "cannot resume from `{}`: it records a sweep with another {what}; start afresh without --resume",
+                path.display()
+            ))
+        };
+        if parsed.header.source_hash != header.source_hash {
+            return Err(mismatch("scenario text"));
+        }
+        if parsed.header.seed != header.seed || parsed.header.runs != header.runs {
+            return Err(mismatch("seed or number of runs"));
+        }
+        for run in &parsed.runs {
+            add_logged(agg, run)?;
+        }
+        let file = std::fs::OpenOptions::new().write(true).open(path).map_err(io)?;
+        file.set_len(parsed.valid_len as u64).map_err(io)?;
+        let mut file = std::fs::OpenOptions::new().append(true).open(path).map_err(io)?;
+        file.flush().map_err(io)?;
+        return Ok(file);
+    }
+    let mut file = std::fs::File::create(path).map_err(io)?;
+    file.write_all(header.to_line().as_bytes()).map_err(io)?;
+    Ok(file)
+}
+
+/// Merges the run logs of several shards into one aggregate. Every (variant, run) of the sweep
+/// must be present exactly once (or twice with equal digests); the headers must agree.
+pub fn merge_logs(logs: &[PathBuf]) -> Result<(Study, Aggregate, LogHeader), Error> {
+    let mut parsed = Vec::new();
+    for path in logs {
+        parsed.push((path, read_log(path)?));
+    }
+    let (first_path, first) = parsed.first().ok_or_else(|| Error::Usage("merge needs at least one run log".into()))?;
+    let header = first.header.clone();
+    for (path, p) in &parsed[1..] {
+        if p.header.source_hash != header.source_hash || p.header.seed != header.seed || p.header.runs != header.runs {
+            return Err(Error::Usage(format!(
+                "`{}` and `{}` record different sweeps (scenario text, seed or number of runs differ)",
+                first_path.display(),
+                path.display()
+            )));
+        }
+    }
+    let study = models::variants::load_study(&header.file, &header.source)?;
+    let mut agg = empty_aggregate(&study, header.runs as usize, header.seed);
+    for (_, p) in &parsed {
+        for run in &p.runs {
+            add_logged(&mut agg, run)?;
+        }
+    }
+    let missing: usize = agg.variants.iter().map(|v| v.runs.len() - v.n_finished()).sum();
+    if missing > 0 {
+        return Err(Error::Usage(format!(
+            "the run logs hold {} of the sweep's {} runs; {missing} are missing (did a shard not finish? rerun it with --resume)",
+            agg.variants.iter().map(|v| v.n_finished()).sum::<usize>(),
+            agg.variants.len() * agg.n_runs
+        )));
+    }
+    Ok((study, agg, header))
 }

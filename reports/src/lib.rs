@@ -6,6 +6,7 @@
 pub mod check;
 pub mod csv;
 pub mod markdown;
+pub mod runlog;
 pub mod stats;
 pub mod summary;
 pub mod sweep;

@@ -87,6 +87,14 @@ struct SweepArgs {
     /// Seed of the sweep; overrides the file's `seed`.
     #[arg(long)]
     seed: Option<u64>,
+    /// Keep adding runs (doubling) until the 95% interval of a metric's mean is within a share of
+    /// the mean in every variant: METRIC:SERVICE:PERCENT, e.g. `p99:frontend:2%`. Metrics:
+    /// availability, error-rate, mean, p50, p90, p99, p999, max, throughput, utilization.
+    #[arg(long, value_name = "METRIC:SERVICE:PERCENT")]
+    precision: Option<String>,
+    /// The cap on runs per variant with --precision; default: ten times --runs.
+    #[arg(long)]
+    runs_max: Option<u32>,
     /// No progress bar.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -119,16 +127,27 @@ fn sweep_with_progress(
     opts: faultline::SweepOptions,
 ) -> Result<reports::sweep::Aggregate, faultline::Error> {
     use std::io::IsTerminal;
-    let runs = u64::from(args.runs.unwrap_or(loaded.study.spec.runs)) * loaded.study.designs.len() as u64;
+    let runs_per_variant = args.runs.unwrap_or(loaded.study.spec.runs);
+    let precision = match &args.precision {
+        Some(text) => Some(
+            faultline::sweep::Precision::parse(text, args.runs_max.unwrap_or(runs_per_variant.saturating_mul(10)))
+                .map_err(faultline::Error::Usage)?,
+        ),
+        None => None,
+    };
+    let runs = u64::from(precision.as_ref().map_or(runs_per_variant, |p| p.runs_max)) * loaded.study.designs.len() as u64;
     let bar = if args.quiet || !std::io::stderr().is_terminal() {
         indicatif::ProgressBar::hidden()
     } else {
         indicatif::ProgressBar::new(runs)
     };
     bar.set_style(indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs  {per_sec}  eta {eta}").expect("valid template"));
-    let opts = faultline::SweepOptions { runs: args.runs, jobs: args.jobs, seed: args.seed, ..opts };
+    let opts = faultline::SweepOptions { runs: args.runs, jobs: args.jobs, seed: args.seed, precision: precision.clone(), ..opts };
     let result = faultline::sweep(&loaded.study, &loaded.source, &opts, &|| bar.inc(1));
     bar.finish_and_clear();
+    if let (Some(p), Ok(agg)) = (&precision, &result) {
+        eprint!("{}", p.report(agg));
+    }
     result
 }
 

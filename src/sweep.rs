@@ -54,6 +54,88 @@ pub struct SweepOptions {
     pub log: Option<PathBuf>,
     /// Continue the sweep recorded in `log` instead of starting it afresh.
     pub resume: bool,
+    /// Keep adding runs until an interval is narrow enough (or a cap is reached).
+    pub precision: Option<Precision>,
+}
+
+/// A precision target: add runs (doubling, up to `runs_max`) until the 95% interval of the mean
+/// of `metric` of `service` is within `relative_half_width` of the mean, in every variant.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Precision {
+    pub metric: reports::sweep::MetricKind,
+    pub service: String,
+    pub relative_half_width: f64,
+    pub runs_max: u32,
+}
+
+impl Precision {
+    /// Parses `METRIC:SERVICE:PERCENT`, e.g. `p99:frontend:2%`.
+    pub fn parse(text: &str, runs_max: u32) -> Result<Precision, String> {
+        use reports::sweep::MetricKind as M;
+        let bad = || format!("precision `{text}` is not of the form METRIC:SERVICE:PERCENT, such as `p99:frontend:2%`");
+        let mut parts = text.splitn(3, ':');
+        let (metric, service, pct) = (parts.next().ok_or_else(bad)?, parts.next().ok_or_else(bad)?, parts.next().ok_or_else(bad)?);
+        let metric = match metric {
+            "availability" => M::Availability,
+            "error-rate" => M::ErrorRate,
+            "mean" => M::LatencyMean,
+            "p50" => M::LatencyP50,
+            "p90" => M::LatencyP90,
+            "p99" => M::LatencyP99,
+            "p999" => M::LatencyP999,
+            "max" => M::LatencyMax,
+            "throughput" => M::Throughput,
+            "utilization" => M::Utilization,
+            other => {
+                return Err(format!(
+                    "unknown metric `{other}` in precision `{text}`; expected one of availability, error-rate, mean, p50, p90, p99, p999, max, throughput, utilization"
+                ))
+            }
+        };
+        let value: f64 = pct.strip_suffix('%').ok_or_else(bad)?.trim().parse().map_err(|_| bad())?;
+        if !(value > 0.0 && value.is_finite()) {
+            return Err(format!("precision `{text}`: the percentage must be above zero"));
+        }
+        Ok(Precision { metric, service: service.to_string(), relative_half_width: value / 100.0, runs_max })
+    }
+
+    /// One line per variant: the interval's half-width against the target.
+    pub fn report(&self, agg: &Aggregate) -> String {
+        let mut out = String::new();
+        for v in &agg.variants {
+            let e = v.service_idx(&self.service).and_then(|s| reports::summary::estimate(&v.values(s, self.metric)));
+            let line = match e {
+                Some(e) => {
+                    let rel = e.half_width / e.mean.abs();
+                    let verdict = if rel <= self.relative_half_width { "reached" } else { "NOT reached (raise --runs-max)" };
+                    format!(
+                        "precision of {} of `{}` in `{}`: ±{:.2}% after {} runs, target ±{:.2}%: {verdict}\n",
+                        self.metric.name(),
+                        self.service,
+                        v.name,
+                        rel * 100.0,
+                        e.n,
+                        self.relative_half_width * 100.0
+                    )
+                }
+                None => format!("precision of {} of `{}` in `{}`: undefined\n", self.metric.name(), self.service, v.name),
+            };
+            out.push_str(&line);
+        }
+        out
+    }
+
+    /// Whether every variant's interval is narrow enough.
+    fn reached(&self, agg: &Aggregate) -> Result<bool, Error> {
+        for v in &agg.variants {
+            let s = v.service_idx(&self.service).ok_or_else(|| Error::Usage(format!("precision: no service `{}` in variant `{}`", self.service, v.name)))?;
+            match reports::summary::estimate(&v.values(s, self.metric)) {
+                Some(e) if e.half_width <= self.relative_half_width * e.mean.abs() => {}
+                _ => return Ok(false),
+            }
+        }
+        Ok(true)
+    }
 }
 
 /// The header a study's run log carries.
@@ -118,35 +200,80 @@ pub fn read_log(path: &Path) -> Result<runlog::ParsedLog, Error> {
 /// `source` is the scenario text (for the run log's header). `on_run_done` is called once per
 /// finished run, from worker threads (for a progress bar).
 pub fn sweep(study: &Study, source: &str, opts: &SweepOptions, on_run_done: &(dyn Fn() + Sync)) -> Result<Aggregate, Error> {
-    let n_runs = opts.runs.unwrap_or(study.spec.runs) as usize;
-    if n_runs == 0 {
+    let runs = opts.runs.unwrap_or(study.spec.runs);
+    if runs == 0 {
         return Err(Error::Usage("the number of runs must be at least 1".into()));
     }
+    let capacity = match &opts.precision {
+        Some(p) if p.runs_max < runs => return Err(Error::Usage(format!("--runs-max ({}) is below --runs ({runs})", p.runs_max))),
+        Some(p) => p.runs_max,
+        None => runs,
+    } as usize;
     let seed = opts.seed.unwrap_or(study.spec.seed);
-    let mut agg = empty_aggregate(study, n_runs, seed);
-    let header = log_header(study, source, n_runs as u64, seed);
+    let mut agg = empty_aggregate(study, capacity, seed);
+    let header = log_header(study, source, capacity as u64, seed);
     let log = match &opts.log {
         Some(path) => Some(Mutex::new(open_log(path, &header, opts.resume, &mut agg)?)),
         None => None,
     };
-    let shard = opts.shard.unwrap_or(Shard { index: 0, count: 1 });
-    let tasks: Vec<(usize, u64)> = (0..study.designs.len())
-        .flat_map(|v| (0..n_runs as u64).map(move |k| (v, k)))
-        .enumerate()
-        .filter(|(t, _)| *t as u64 % u64::from(shard.count) == u64::from(shard.index))
-        .map(|(_, task)| task)
-        .filter(|&(v, k)| agg.variants[v].runs[k as usize].is_none())
-        .collect();
-    let variants: Vec<Mutex<VariantAggregate>> = agg.variants.drain(..).map(Mutex::new).collect();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.unwrap_or(0))
         .build()
         .map_err(|e| Error::Usage(format!("cannot start {} worker threads: {e}", opts.jobs.unwrap_or(0))))?;
+    let shard = opts.shard.unwrap_or(Shard { index: 0, count: 1 });
+    if opts.precision.is_some() && shard.count > 1 {
+        return Err(Error::Usage("a precision target needs every run; it cannot be combined with --shard".into()));
+    }
+    // Runs already logged (when resuming) decide where the doubling starts, so that no run
+    // beyond the final count is ever part of the aggregate.
+    let done = agg.variants.iter().flat_map(|v| v.records().map(|r| r.run as usize + 1)).max().unwrap_or(0);
+    let mut n = runs as usize;
+    while n < done {
+        n = (2 * n).min(capacity);
+    }
+    loop {
+        run_missing(study, seed, n, shard, &pool, &mut agg, log.as_ref(), on_run_done)?;
+        let Some(p) = &opts.precision else { break };
+        if n >= capacity || p.reached(&agg)? {
+            break;
+        }
+        n = (2 * n).min(capacity);
+    }
+    // The sweep covers `n` runs; a precision cap may have left room for more.
+    agg.n_runs = n;
+    for v in &mut agg.variants {
+        assert!(v.runs[n..].iter().all(Option::is_none), "no run beyond the sweep's count");
+        v.runs.truncate(n);
+    }
+    Ok(agg)
+}
+
+/// Simulates the runs `0..n` of every variant that are in the shard and not yet in `agg`.
+#[allow(clippy::too_many_arguments)]
+fn run_missing(
+    study: &Study,
+    seed: u64,
+    n: usize,
+    shard: Shard,
+    pool: &rayon::ThreadPool,
+    agg: &mut Aggregate,
+    log: Option<&Mutex<std::fs::File>>,
+    on_run_done: &(dyn Fn() + Sync),
+) -> Result<(), Error> {
+    let capacity = agg.n_runs as u64;
+    let tasks: Vec<(usize, u64)> = (0..study.designs.len())
+        .flat_map(|v| (0..capacity).map(move |k| (v, k)))
+        .enumerate()
+        .filter(|(t, _)| *t as u64 % u64::from(shard.count) == u64::from(shard.index))
+        .map(|(_, task)| task)
+        .filter(|&(v, k)| (k as usize) < n && agg.variants[v].runs[k as usize].is_none())
+        .collect();
+    let variants: Vec<Mutex<VariantAggregate>> = agg.variants.drain(..).map(Mutex::new).collect();
     let outcome = pool.install(|| {
         tasks.par_iter().try_for_each(|&(v, k)| {
             let design = &study.designs[v];
             let (result, histograms) = models::run_world_with_histograms(&design.world, seed, k)?;
-            if let Some(log) = &log {
+            if let Some(log) = log {
                 let line = LoggedRun::new(&design.name, result.clone(), &histograms).to_line();
                 let mut file = log.lock().expect("no thread panicked holding the log");
                 file.write_all(line.as_bytes()).map_err(|e| Error::Io(format!("cannot append to the run log: {e}")))?;
@@ -157,7 +284,7 @@ pub fn sweep(study: &Study, source: &str, opts: &SweepOptions, on_run_done: &(dy
         })
     });
     agg.variants = variants.into_iter().map(|m| m.into_inner().expect("no thread panicked holding the lock")).collect();
-    outcome.map(|()| agg)
+    outcome
 }
 
 /// Opens the run log: afresh (header only), or, to resume, checks its header and folds its runs

@@ -22,8 +22,8 @@ pub struct Span {
 /// A RON value with the spans needed to edit it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Node {
-    /// `Name(field: value, ...)` or `(field: value, ...)`; `close` is the offset of the `)`.
-    Struct { name: Option<String>, fields: Vec<Field>, span: Span, close: usize },
+    /// `Name(field: value, ...)` or `(field: value, ...)`.
+    Struct { name: Option<String>, fields: Vec<Field>, span: Span },
     /// `Name(a, b)` or `(a, b)`.
     Tuple { name: Option<String>, items: Vec<Node>, span: Span },
     List { items: Vec<Node>, span: Span },
@@ -274,9 +274,8 @@ impl Reader<'_> {
             loop {
                 self.skip_ws()?;
                 if self.peek() == Some(b')') {
-                    let close = self.pos;
                     self.pos += 1;
-                    return Ok(Node::Struct { name, fields, span: Span { start, end: self.pos }, close });
+                    return Ok(Node::Struct { name, fields, span: Span { start, end: self.pos } });
                 }
                 let fstart = self.pos;
                 let fname = self.ident().ok_or(PatchError { message: "expected a field name".into(), offset: Some(self.pos) })?;
@@ -438,11 +437,11 @@ pub fn apply(text: &str, root: &Node, set: &[(String, String)], unset: &[String]
                 let s = f.value.span();
                 edits.push(Edit { start: s.start, end: s.end, text: value.clone() });
             }
-            Target::Missing(Node::Struct { fields, close, .. }, name) => {
-                // Insert before the closing parenthesis, after a comma if the last field lacks one.
-                let needs_comma = fields.last().is_some_and(|f| !text[f.span.end..*close].contains(','));
-                let comma = if needs_comma { ", " } else { " " };
-                edits.push(Edit { start: *close, end: *close, text: format!("{comma}{name}: {value} ") });
+            Target::Missing(Node::Struct { span, .. }, name) => {
+                // Insert right after the opening parenthesis, where a trailing comma is always
+                // valid, whatever other edits do to the end of the struct.
+                let open = span.start + text[span.start..].find('(').expect("a struct has a parenthesis") + 1;
+                edits.push(Edit { start: open, end: open, text: format!("{name}: {value}, ") });
             }
             Target::Missing(..) => unreachable!("only structs have missing fields"),
         }
@@ -513,7 +512,11 @@ mod tests {
         let out = patch(&[("services.api.workers", "64"), ("services.db.work", "Exponential(mean: \"3ms\")")], &[]).unwrap();
         assert!(out.contains("workers: 64,") && out.contains("work: Exponential(mean: \"3ms\"), placement"));
         let out = patch(&[("services.db.workers", "8")], &[]).unwrap();
-        assert!(out.contains(r#"placement: InZone("a"), workers: 8 )"#), "{out}");
+        assert!(out.contains(r#"(workers: 8, name: "db""#), "{out}");
+        // Removing the last field and adding one leaves valid text.
+        let out = patch(&[("services.api.queue", "5")], &["services.api.calls"]).unwrap();
+        assert!(out.contains(r#"(queue: 5, name: "api""#) && out.contains(r#"work: Exponential(mean: "2ms"),"#), "{out}");
+        assert!(parse(&out).is_ok());
         let out = patch(&[], &["services.api.calls"]).unwrap();
         assert!(!out.contains("Call(to: \"db\")") && out.contains("work: Exponential(mean: \"2ms\"),\n"), "{out}");
         // Calls are addressed by their target, inside Parallel groups too.

@@ -90,6 +90,11 @@ pub struct Scenario {
     /// variant, named `base`.
     #[serde(default)]
     pub variants: Vec<Variant>,
+    /// A grid of parameter values: every combination becomes a variant (of every variant in
+    /// `variants`, or of the scenario itself). `[("services.db.workers", [2, 4, 8]),
+    /// ("services.api.queue", [50, 200])]` makes six variants, named like `db.workers=2 api.queue=50`.
+    #[serde(default)]
+    pub grid: Vec<(String, Vec<Box<ron::value::RawValue>>)>,
     /// Assertions that `faultline check` evaluates over the runs.
     #[serde(default)]
     pub expect: Vec<Expect>,

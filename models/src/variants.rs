@@ -40,7 +40,7 @@ pub fn load_study(file: &str, source: &str) -> Result<Study, ScenarioError> {
     let spec = parse(file, source)?;
     let base = build(file, Some(source), spec.clone())?;
     let mut problems = Vec::new();
-    let designs = if spec.variants.is_empty() {
+    let designs = if spec.variants.is_empty() && spec.grid.is_empty() {
         vec![Design { name: "base".into(), about: spec.about.clone(), world: base }]
     } else {
         variant_designs(file, source, &spec, &mut problems)
@@ -56,6 +56,55 @@ fn base_names(spec: &Scenario) -> Vec<String> {
     spec.services.iter().map(|s| s.name.clone()).collect()
 }
 
+/// A variant to build: its name, description and patch.
+struct Patch {
+    name: String,
+    about: String,
+    set: Vec<(String, String)>,
+    unset: Vec<String>,
+}
+
+/// The declared variants (or the base alone), each crossed with every point of the grid.
+fn patches(spec: &Scenario, problems: &mut Vec<Problem>) -> Vec<Patch> {
+    let mut out: Vec<Patch> = if spec.variants.is_empty() {
+        vec![Patch { name: String::new(), about: spec.about.clone(), set: Vec::new(), unset: Vec::new() }]
+    } else {
+        spec.variants
+            .iter()
+            .map(|v| Patch {
+                name: v.name.clone(),
+                about: v.about.clone(),
+                set: v.set.iter().map(|(k, raw)| (k.clone(), raw.get_ron().trim().to_string())).collect(),
+                unset: v.unset.clone(),
+            })
+            .collect()
+    };
+    for (i, (path, values)) in spec.grid.iter().enumerate() {
+        if values.is_empty() {
+            problems.push(Problem { position: None, path: Some(format!("grid[{i}]")), message: format!("`{path}` has no values to sweep"), suggestion: None });
+            continue;
+        }
+        // A short label: the last two parts of the path (`db.workers`).
+        let parts: Vec<&str> = path.split('.').collect();
+        let label = parts[parts.len().saturating_sub(2)..].join(".");
+        out = out
+            .into_iter()
+            .flat_map(|p| {
+                let label = &label;
+                values.iter().map(move |raw| {
+                    let value = raw.get_ron().trim().to_string();
+                    let point = format!("{label}={}", value.trim_matches('"'));
+                    let mut set = p.set.clone();
+                    set.push((path.clone(), value));
+                    let name = if p.name.is_empty() { point } else { format!("{} {point}", p.name) };
+                    Patch { name, about: p.about.clone(), set, unset: p.unset.clone() }
+                })
+            })
+            .collect();
+    }
+    out
+}
+
 fn variant_designs(file: &str, source: &str, spec: &Scenario, problems: &mut Vec<Problem>) -> Vec<Design> {
     let root = match patch::parse(source) {
         Ok(root) => root,
@@ -65,18 +114,18 @@ fn variant_designs(file: &str, source: &str, spec: &Scenario, problems: &mut Vec
         }
     };
     let mut designs = Vec::new();
-    for (i, v) in spec.variants.iter().enumerate() {
+    let all = patches(spec, problems);
+    for (i, v) in all.iter().enumerate() {
         let path = format!("variants.{}", v.name);
         let problem = |message: String| Problem { position: None, path: Some(path.clone()), message, suggestion: None };
         if v.name.trim().is_empty() {
             problems.push(Problem { position: None, path: Some(format!("variants[{i}].name")), message: "a variant needs a name".into(), suggestion: None });
         }
-        if spec.variants[..i].iter().any(|o| o.name == v.name) {
+        if all[..i].iter().any(|o| o.name == v.name) {
             problems.push(problem(format!("variant `{}` is defined twice", v.name)));
             continue;
         }
-        let set: Vec<(String, String)> = v.set.iter().map(|(k, raw)| (k.clone(), raw.get_ron().trim().to_string())).collect();
-        let text = match patch::apply(source, &root, &set, &v.unset) {
+        let text = match patch::apply(source, &root, &v.set, &v.unset) {
             Ok(text) => text,
             Err(e) => {
                 problems.push(problem(e.message));
@@ -109,11 +158,12 @@ fn line_col(source: &str, offset: usize) -> (usize, usize) {
 }
 
 fn check_expects(spec: &Scenario, services: &[String], problems: &mut Vec<Problem>) {
-    let variant_names: Vec<&str> = if spec.variants.is_empty() {
-        vec!["base"]
+    let names: Vec<String> = if spec.variants.is_empty() && spec.grid.is_empty() {
+        vec!["base".to_string()]
     } else {
-        spec.variants.iter().map(|v| v.name.as_str()).collect()
+        patches(spec, &mut Vec::new()).into_iter().map(|p| p.name).collect()
     };
+    let variant_names: Vec<&str> = names.iter().map(String::as_str).collect();
     for (i, e) in spec.expect.iter().enumerate() {
         let path = format!("expect[{i}]");
         let mut report = |message: String, suggestion: Option<String>| {
@@ -225,10 +275,23 @@ mod tests {
             .replace(r#"than: "small""#, r#"than: "smal""#)
             .replace(r#"service: "api", percentile"#, r#"service: "apx", percentile"#);
         let e = load_study("v.ron", &text).unwrap_err().to_string();
-        assert!(e.contains("error in `variants.big`: unknown field `wokers` in `Service`"), "{e}");
+        assert!(e.contains("error in `variants.big") && e.contains("unknown field `wokers`"), "{e}");
         assert!(!e.contains("unknown variant `big`"), "{e}");
         assert!(e.contains("unknown variant `smal`; did you mean `small`?"), "{e}");
         assert!(e.contains("unknown service `apx`; did you mean `api`?"), "{e}");
+    }
+
+    #[test]
+    fn a_grid_crosses_every_variant() {
+        let text = BASE.replace("    expect:", "    grid: [(\"services.db.workers\", [1, 2]), (\"services.api.queue\", [5, \"unbounded\"])],\n    expect:")
+            .replace("than: \"small\"", "than: \"small db.workers=1 api.queue=5\"")
+            .replace("variant: \"big\"", "variant: \"big db.workers=2 api.queue=unbounded\"");
+        let study = load_study("v.ron", &text).unwrap();
+        assert_eq!(study.designs.len(), 12);
+        assert_eq!(study.designs[1].name, "small db.workers=1 api.queue=unbounded");
+        let d = &study.designs[7];
+        assert_eq!(d.name, "big db.workers=2 api.queue=unbounded");
+        assert_eq!((d.world.services[0].workers, d.world.services[1].workers, d.world.services[0].queue_cap), (8, 2, u32::MAX));
     }
 
     #[test]

@@ -158,3 +158,28 @@ fn shard_specs_are_checked() {
         assert!(err.contains(message), "{spec}: {err}");
     }
 }
+
+#[test]
+fn precision_target_doubles_runs_until_reached() {
+    let loaded = faultline::load_study(&repo_path("scenarios/quickstart.ron")).unwrap();
+    let precision = faultline::sweep::Precision::parse("p99:frontend:1%", 64).unwrap();
+    let o = SweepOptions { runs: Some(4), jobs: Some(2), precision: Some(precision.clone()), ..Default::default() };
+    let agg = faultline::sweep(&loaded.study, &loaded.source, &o, &|| {}).unwrap();
+    let n = agg.n_runs;
+    assert!([4, 8, 16, 32, 64].contains(&n), "runs double from 4: {n}");
+    let half = |agg: &reports::sweep::Aggregate| {
+        agg.variants
+            .iter()
+            .map(|v| {
+                let e = reports::summary::estimate(&v.values(0, reports::sweep::MetricKind::LatencyP99)).unwrap();
+                e.half_width / e.mean
+            })
+            .fold(0.0, f64::max)
+    };
+    assert!(n == 64 || half(&agg) <= 0.01, "stopped at {n} runs without reaching the target");
+    // One doubling fewer would not have been enough.
+    let fewer = SweepOptions { runs: Some((n / 2) as u32), jobs: Some(2), ..Default::default() };
+    let agg_fewer = faultline::sweep(&loaded.study, &loaded.source, &fewer, &|| {}).unwrap();
+    assert!(half(&agg_fewer) > 0.01, "{} runs were already enough", n / 2);
+    assert!(faultline::sweep::Precision::parse("p98:frontend:1%", 10).unwrap_err().contains("unknown metric `p98`"));
+}

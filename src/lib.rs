@@ -126,7 +126,7 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<(), Error> {
         .map_err(|e| Error::Io(format!("cannot write `{}`: {e}", path.display())))
 }
 
-/// Writes the reports of a sweep into `dir`: `summary.json`, `runs.csv`, `report.md`.
+/// Writes the reports of a sweep into `dir`: `report.html`, `report.md`, `summary.json`, `runs.csv`.
 pub fn write_reports(dir: &Path, summary: &Summary, agg: &reports::sweep::Aggregate) -> Result<(), Error> {
     std::fs::create_dir_all(dir).map_err(|e| Error::Io(format!("cannot create `{}`: {e}", dir.display())))?;
     let mut json = serde_json::to_string_pretty(summary).expect("summary serializes");
@@ -134,5 +134,6 @@ pub fn write_reports(dir: &Path, summary: &Summary, agg: &reports::sweep::Aggreg
     write_atomic(&dir.join("summary.json"), &json)?;
     write_atomic(&dir.join("runs.csv"), &reports::csv::render(agg))?;
     write_atomic(&dir.join("report.md"), &reports::markdown::render(summary))?;
+    write_atomic(&dir.join("report.html"), &reports::html::render_html(summary, agg))?;
     Ok(())
 }

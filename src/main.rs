@@ -40,7 +40,7 @@ enum Command {
     },
     /// Run every variant over many seeds and write a comparison report.
     #[command(after_help = "Example: faultline compare scenarios/quickstart.ron --runs 200 --out out/quickstart\n\n\
-Writes report.md, summary.json, runs.csv and the run log runs.jsonl into the output folder. With\n\
+Writes report.html, report.md, summary.json, runs.csv and the run log runs.jsonl into the output folder. With\n\
 --shard I/N only the run log of that slice is written; combine the slices with `faultline merge`.\n\n"
         .to_owned() + EXIT_CODES)]
     Compare {
@@ -193,7 +193,7 @@ fn run(cli: Cli) -> Result<ExitCode, faultline::Error> {
                     let summary = faultline::summarize(&loaded.study, &agg);
                     faultline::write_reports(&out, &summary, &agg)?;
                     format!(
-                        "{}\nreports written to {}: report.md, summary.json, runs.csv (run log: runs.jsonl)\n",
+                        "{}\nreports written to {}: report.html, report.md, summary.json, runs.csv (run log: runs.jsonl)\n",
                         reports::table::render_summary(&summary),
                         out.display()
                     )

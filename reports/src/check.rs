@@ -95,11 +95,19 @@ fn threshold_verdict(v: &VariantAggregate, kind: MetricKind, service: &str, side
         Side::AtMost => threshold - x,
     };
     let margin_text = |m: f64| match kind {
+        _ if !m.is_finite() => "-".to_string(),
         MetricKind::Availability | MetricKind::ErrorRate | MetricKind::Utilization => format!("{:+.4} pp", m * 100.0),
         k if k.is_latency() => format!("{}{}", if m < 0.0 { "-" } else { "+" }, crate::table::fmt_ns(m.abs())),
         _ => format!("{m:+.3}"),
     };
     match in_runs {
+        Some(_) if values.is_empty() => Verdict {
+            expectation: format!("{what} in at least {}% of runs", trim_pct(in_runs.unwrap_or(1.0))),
+            variant: v.name.clone(),
+            holds: false,
+            measured: "no finished run".into(),
+            margin: "-".into(),
+        },
         Some(p) => {
             let n = values.len();
             let k = values.iter().filter(|&&x| x.is_finite() && holds_for(x, threshold)).count();
@@ -147,7 +155,7 @@ fn threshold_verdict(v: &VariantAggregate, kind: MetricKind, service: &str, side
                         expectation,
                         variant: v.name.clone(),
                         holds: x.is_finite() && holds_for(x, threshold),
-                        measured: format!("{} (one run: no interval)", kind.format(x)),
+                        measured: if x.is_finite() { format!("{} (one run: no interval)", kind.format(x)) } else { "no finished run with the metric defined".into() },
                         margin: margin_text(signed(x)),
                     }
                 }

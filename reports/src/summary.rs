@@ -210,14 +210,24 @@ pub fn difference_text(metric: MetricKind, mean: f64, low: f64, high: f64, basel
     let name = metric.name();
     match metric {
         MetricKind::Availability | MetricKind::ErrorRate | MetricKind::Utilization => {
-            let pp = |x: f64| format!("{:+.2}", x * 100.0);
+            let pp = |x: f64| signed(x * 100.0, 2);
             format!("{name} {} pp [{}, {}]", pp(mean), pp(low), pp(high))
         }
         _ if baseline_mean.abs() > 0.0 => {
-            let rel = |x: f64| format!("{:+.1}%", 100.0 * x / baseline_mean);
+            let rel = |x: f64| format!("{}%", signed(100.0 * x / baseline_mean, 1));
             format!("{name} {} [{}, {}]", rel(mean), rel(low), rel(high))
         }
-        _ => format!("{name} {:+.3} [{:+.3}, {:+.3}]", mean, low, high),
+        _ => format!("{name} {} [{}, {}]", signed(mean, 3), signed(low, 3), signed(high, 3)),
+    }
+}
+
+/// `x` with a sign and `decimals` decimals, never `-0.0`: a value that rounds to zero is `+0.0`.
+pub fn signed(x: f64, decimals: usize) -> String {
+    let text = format!("{x:+.decimals$}");
+    if text[1..].chars().all(|c| c == '0' || c == '.') {
+        format!("+{}", &text[1..])
+    } else {
+        text
     }
 }
 
@@ -273,5 +283,6 @@ mod tests {
     fn difference_texts() {
         assert_eq!(difference_text(MetricKind::LatencyP99, -62.0, -65.0, -59.0, 100.0), "p99 -62.0% [-65.0%, -59.0%]");
         assert_eq!(difference_text(MetricKind::Availability, 0.0041, 0.0038, 0.0044, 0.99), "availability +0.41 pp [+0.38, +0.44]");
+        assert_eq!(difference_text(MetricKind::Throughput, -0.0001, -0.2, 0.2, 100.0), "throughput +0.0% [-0.2%, +0.2%]");
     }
 }

@@ -84,7 +84,7 @@ impl MetricKind {
             k if k.is_latency() => crate::table::fmt_ns(v),
             MetricKind::Availability | MetricKind::ErrorRate | MetricKind::Utilization => {
                 let pct = v * 100.0;
-                if pct != 0.0 && pct != 100.0 && (pct > 99.9 || pct < 0.1) {
+                if pct != 0.0 && pct != 100.0 && !(0.1..=99.9).contains(&pct) {
                     format!("{pct:.4}%")
                 } else {
                     format!("{pct:.2}%")

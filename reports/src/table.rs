@@ -181,28 +181,6 @@ pub fn render_run(r: &RunResult) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formats_durations() {
-        assert_eq!(fmt_ns(250.0), "250ns");
-        assert_eq!(fmt_ns(1_500.0), "1.50us");
-        assert_eq!(fmt_ns(27_777_780.0), "27.8ms");
-        assert_eq!(fmt_ns(1.5e9), "1.50s");
-        assert_eq!(fmt_ns(120e9), "2.00m");
-    }
-
-    #[test]
-    fn aligns_columns() {
-        let mut t = Table::new(&["name", "n"]);
-        t.row(vec!["a".into(), "100".into()]);
-        t.row(vec!["bbbb".into(), "7".into()]);
-        assert_eq!(t.render(), "name    n\n----  ---\na     100\nbbbb    7\n");
-    }
-}
-
 /// The terminal summary of a sweep: per variant and service the headline numbers with their
 /// intervals, then the verdicts.
 pub fn render_summary(s: &crate::summary::Summary) -> String {
@@ -241,4 +219,26 @@ pub fn render_summary(s: &crate::summary::Summary) -> String {
         let _ = writeln!(out, "\n{} of {} expectations hold", s.expectations.len() - failed, s.expectations.len());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_durations() {
+        assert_eq!(fmt_ns(250.0), "250ns");
+        assert_eq!(fmt_ns(1_500.0), "1.50us");
+        assert_eq!(fmt_ns(27_777_780.0), "27.8ms");
+        assert_eq!(fmt_ns(1.5e9), "1.50s");
+        assert_eq!(fmt_ns(120e9), "2.00m");
+    }
+
+    #[test]
+    fn aligns_columns() {
+        let mut t = Table::new(&["name", "n"]);
+        t.row(vec!["a".into(), "100".into()]);
+        t.row(vec!["bbbb".into(), "7".into()]);
+        assert_eq!(t.render(), "name    n\n----  ---\na     100\nbbbb    7\n");
+    }
 }

@@ -23,7 +23,7 @@ fn reports_are_identical_for_any_number_of_jobs() {
     let one = report_bytes("scenarios/quickstart.ron", &opts(6, 1), &tmp.join("j1"));
     let two = report_bytes("scenarios/quickstart.ron", &opts(6, 2), &tmp.join("j2"));
     let names: Vec<&str> = one.iter().map(|(n, _)| n.as_str()).collect();
-    assert!(names.contains(&"summary.json") && names.contains(&"runs.csv") && names.contains(&"report.md"), "{names:?}");
+    assert!(names.contains(&"summary.json") && names.contains(&"runs.csv") && names.contains(&"report.md") && names.contains(&"report.html"), "{names:?}");
     assert_eq!(one, two, "reports differ between --jobs 1 and --jobs 2");
     let _ = std::fs::remove_dir_all(tmp);
 }
@@ -103,7 +103,7 @@ fn merged_shards_equal_one_machine_byte_for_byte() {
     }
     let status = bin().arg("merge").args((0..3).map(|i| tmp.join(format!("s{i}")))).arg("--out").arg(tmp.join("merged")).stdout(std::process::Stdio::null()).status().unwrap();
     assert!(status.success());
-    for f in ["summary.json", "runs.csv", "report.md"] {
+    for f in ["summary.json", "runs.csv", "report.md", "report.html"] {
         assert!(read(&tmp.join("all"), f) == read(&tmp.join("merged"), f), "{f} differs after merge");
     }
     // A missing shard is an error that says so, not a partial report.
@@ -141,7 +141,7 @@ fn a_killed_sweep_resumes_to_the_same_report() {
     resume.push("--resume".into());
     let status = bin().args(&resume).stdout(std::process::Stdio::null()).status().unwrap();
     assert!(status.success());
-    for f in ["summary.json", "runs.csv", "report.md"] {
+    for f in ["summary.json", "runs.csv", "report.md", "report.html"] {
         assert!(read(&tmp.join("whole"), f) == read(&tmp.join("killed"), f), "{f} differs after resume");
     }
     let lines = std::fs::read_to_string(&log).unwrap().lines().count();

@@ -72,12 +72,7 @@ pub struct LoadedStudy {
 
 /// Loads a scenario with its variants and expectations.
 pub fn load_study(path: &Path) -> Result<LoadedStudy, Error> {
-    let source = std::fs::read_to_string(path).map_err(|e| {
-        Error::Scenario(ScenarioError {
-            file: path.display().to_string(),
-            problems: vec![models::Problem { position: None, path: None, message: format!("cannot read the file: {e}"), suggestion: None }],
-        })
-    })?;
+    let source = models::validate::read_source(path)?;
     let study = models::variants::load_study(&path.display().to_string(), &source)?;
     Ok(LoadedStudy { study, source })
 }
@@ -89,7 +84,11 @@ pub fn summarize(study: &Study, agg: &reports::sweep::Aggregate) -> Summary {
 }
 
 /// Runs a sweep and summarizes it, with the scenario's expectations evaluated.
-pub fn study_summary(loaded: &LoadedStudy, opts: &SweepOptions, on_run_done: &(dyn Fn() + Sync)) -> Result<(Summary, reports::sweep::Aggregate), Error> {
+pub fn study_summary(
+    loaded: &LoadedStudy,
+    opts: &SweepOptions,
+    on_run_done: &(dyn Fn() + Sync),
+) -> Result<(Summary, reports::sweep::Aggregate), Error> {
     let agg = sweep(&loaded.study, &loaded.source, opts, on_run_done)?;
     Ok((summarize(&loaded.study, &agg), agg))
 }
@@ -110,7 +109,10 @@ pub struct CheckOutcome {
 pub fn check(path: &Path, opts: &SweepOptions) -> Result<CheckOutcome, Error> {
     let study = load_study(path)?;
     if study.study.spec.expect.is_empty() {
-        return Err(Error::Usage(format!("{}: the scenario has no `expect` assertions to check", path.display())));
+        return Err(Error::Usage(format!(
+            "{}: the scenario has no `expect` assertions to check",
+            path.display()
+        )));
     }
     let (summary, _) = study_summary(&study, opts, &|| {})?;
     let all_hold = summary.expectations.iter().all(|v| v.holds);
@@ -127,13 +129,21 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<(), Error> {
 }
 
 /// Writes the reports of a sweep into `dir`: `report.html`, `report.md`, `summary.json`, `runs.csv`.
-pub fn write_reports(dir: &Path, summary: &Summary, agg: &reports::sweep::Aggregate) -> Result<(), Error> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::Io(format!("cannot create `{}`: {e}", dir.display())))?;
+pub fn write_reports(
+    dir: &Path,
+    summary: &Summary,
+    agg: &reports::sweep::Aggregate,
+) -> Result<(), Error> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::Io(format!("cannot create `{}`: {e}", dir.display())))?;
     let mut json = serde_json::to_string_pretty(summary).expect("summary serializes");
     json.push('\n');
     write_atomic(&dir.join("summary.json"), &json)?;
     write_atomic(&dir.join("runs.csv"), &reports::csv::render(agg))?;
     write_atomic(&dir.join("report.md"), &reports::markdown::render(summary))?;
-    write_atomic(&dir.join("report.html"), &reports::html::render_html(summary, agg))?;
+    write_atomic(
+        &dir.join("report.html"),
+        &reports::html::render_html(summary, agg),
+    )?;
     Ok(())
 }

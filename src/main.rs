@@ -113,7 +113,9 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("{e}");
             ExitCode::from(match e {
-                faultline::Error::Scenario(_) | faultline::Error::Usage(_) | faultline::Error::Io(_) => 2,
+                faultline::Error::Scenario(_)
+                | faultline::Error::Usage(_)
+                | faultline::Error::Io(_) => 2,
                 faultline::Error::Run(_) => 3,
             })
         }
@@ -130,19 +132,32 @@ fn sweep_with_progress(
     let runs_per_variant = args.runs.unwrap_or(loaded.study.spec.runs);
     let precision = match &args.precision {
         Some(text) => Some(
-            faultline::sweep::Precision::parse(text, args.runs_max.unwrap_or(runs_per_variant.saturating_mul(10)))
-                .map_err(faultline::Error::Usage)?,
+            faultline::sweep::Precision::parse(
+                text,
+                args.runs_max.unwrap_or(runs_per_variant.saturating_mul(10)),
+            )
+            .map_err(faultline::Error::Usage)?,
         ),
         None => None,
     };
-    let runs = u64::from(precision.as_ref().map_or(runs_per_variant, |p| p.runs_max)) * loaded.study.designs.len() as u64;
+    let runs = u64::from(precision.as_ref().map_or(runs_per_variant, |p| p.runs_max))
+        * loaded.study.designs.len() as u64;
     let bar = if args.quiet || !std::io::stderr().is_terminal() {
         indicatif::ProgressBar::hidden()
     } else {
         indicatif::ProgressBar::new(runs)
     };
-    bar.set_style(indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs  {per_sec}  eta {eta}").expect("valid template"));
-    let opts = faultline::SweepOptions { runs: args.runs, jobs: args.jobs, seed: args.seed, precision: precision.clone(), ..opts };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs  {per_sec}  eta {eta}")
+            .expect("valid template"),
+    );
+    let opts = faultline::SweepOptions {
+        runs: args.runs,
+        jobs: args.jobs,
+        seed: args.seed,
+        precision: precision.clone(),
+        ..opts
+    };
     let result = faultline::sweep(&loaded.study, &loaded.source, &opts, &|| bar.inc(1));
     bar.finish_and_clear();
     if let (Some(p), Ok(agg)) = (&precision, &result) {
@@ -176,10 +191,21 @@ fn run(cli: Cli) -> Result<ExitCode, faultline::Error> {
             }
             reports::table::render_summary(&summary)
         }
-        Command::Compare { file, sweep, out, shard, resume } => {
+        Command::Compare {
+            file,
+            sweep,
+            out,
+            shard,
+            resume,
+        } => {
             let loaded = faultline::load_study(&file)?;
             let log = out.join("runs.jsonl");
-            let opts = faultline::SweepOptions { shard, log: Some(log.clone()), resume, ..Default::default() };
+            let opts = faultline::SweepOptions {
+                shard,
+                log: Some(log.clone()),
+                resume,
+                ..Default::default()
+            };
             let agg = sweep_with_progress(&loaded, &sweep, opts)?;
             match shard {
                 Some(s) => format!(

@@ -26,14 +26,24 @@ pub struct Shard {
 impl std::str::FromStr for Shard {
     type Err = String;
     fn from_str(s: &str) -> Result<Shard, String> {
-        let bad = || format!("shard `{s}` is not of the form INDEX/COUNT, such as `0/4` (indices start at 0)");
+        let bad = || {
+            format!(
+                "shard `{s}` is not of the form INDEX/COUNT, such as `0/4` (indices start at 0)"
+            )
+        };
         let (i, n) = s.split_once('/').ok_or_else(bad)?;
-        let (index, count): (u32, u32) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+        let (index, count): (u32, u32) = (
+            i.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
         if count == 0 {
             return Err(format!("shard `{s}`: the count must be at least 1"));
         }
         if index >= count {
-            return Err(format!("shard `{s}`: the index must be below the count (indices run from 0 to {})", count - 1));
+            return Err(format!(
+                "shard `{s}`: the index must be below the count (indices run from 0 to {})",
+                count - 1
+            ));
         }
         Ok(Shard { index, count })
     }
@@ -72,9 +82,15 @@ impl Precision {
     /// Parses `METRIC:SERVICE:PERCENT`, e.g. `p99:frontend:2%`.
     pub fn parse(text: &str, runs_max: u32) -> Result<Precision, String> {
         use reports::sweep::MetricKind as M;
-        let bad = || format!("precision `{text}` is not of the form METRIC:SERVICE:PERCENT, such as `p99:frontend:2%`");
+        let bad = || {
+            format!("precision `{text}` is not of the form METRIC:SERVICE:PERCENT, such as `p99:frontend:2%`")
+        };
         let mut parts = text.splitn(3, ':');
-        let (metric, service, pct) = (parts.next().ok_or_else(bad)?, parts.next().ok_or_else(bad)?, parts.next().ok_or_else(bad)?);
+        let (metric, service, pct) = (
+            parts.next().ok_or_else(bad)?,
+            parts.next().ok_or_else(bad)?,
+            parts.next().ok_or_else(bad)?,
+        );
         let metric = match metric {
             "availability" => M::Availability,
             "error-rate" => M::ErrorRate,
@@ -92,22 +108,40 @@ impl Precision {
                 ))
             }
         };
-        let value: f64 = pct.strip_suffix('%').ok_or_else(bad)?.trim().parse().map_err(|_| bad())?;
+        let value: f64 = pct
+            .strip_suffix('%')
+            .ok_or_else(bad)?
+            .trim()
+            .parse()
+            .map_err(|_| bad())?;
         if !(value > 0.0 && value.is_finite()) {
-            return Err(format!("precision `{text}`: the percentage must be above zero"));
+            return Err(format!(
+                "precision `{text}`: the percentage must be above zero"
+            ));
         }
-        Ok(Precision { metric, service: service.to_string(), relative_half_width: value / 100.0, runs_max })
+        Ok(Precision {
+            metric,
+            service: service.to_string(),
+            relative_half_width: value / 100.0,
+            runs_max,
+        })
     }
 
     /// One line per variant: the interval's half-width against the target.
     pub fn report(&self, agg: &Aggregate) -> String {
         let mut out = String::new();
         for v in &agg.variants {
-            let e = v.service_idx(&self.service).and_then(|s| reports::summary::estimate(&v.values(s, self.metric)));
+            let e = v
+                .service_idx(&self.service)
+                .and_then(|s| reports::summary::estimate(&v.values(s, self.metric)));
             let line = match e {
                 Some(e) => {
                     let rel = e.half_width / e.mean.abs();
-                    let verdict = if rel <= self.relative_half_width { "reached" } else { "NOT reached (raise --runs-max)" };
+                    let verdict = if rel <= self.relative_half_width {
+                        "reached"
+                    } else {
+                        "NOT reached (raise --runs-max)"
+                    };
                     format!(
                         "precision of {} of `{}` in `{}`: ±{:.2}% after {} runs, target ±{:.2}%: {verdict}\n",
                         self.metric.name(),
@@ -118,7 +152,12 @@ impl Precision {
                         self.relative_half_width * 100.0
                     )
                 }
-                None => format!("precision of {} of `{}` in `{}`: undefined\n", self.metric.name(), self.service, v.name),
+                None => format!(
+                    "precision of {} of `{}` in `{}`: undefined\n",
+                    self.metric.name(),
+                    self.service,
+                    v.name
+                ),
             };
             out.push_str(&line);
         }
@@ -128,7 +167,12 @@ impl Precision {
     /// Whether every variant's interval is narrow enough.
     fn reached(&self, agg: &Aggregate) -> Result<bool, Error> {
         for v in &agg.variants {
-            let s = v.service_idx(&self.service).ok_or_else(|| Error::Usage(format!("precision: no service `{}` in variant `{}`", self.service, v.name)))?;
+            let s = v.service_idx(&self.service).ok_or_else(|| {
+                Error::Usage(format!(
+                    "precision: no service `{}` in variant `{}`",
+                    self.service, v.name
+                ))
+            })?;
             match reports::summary::estimate(&v.values(s, self.metric)) {
                 Some(e) if e.half_width <= self.relative_half_width * e.mean.abs() => {}
                 _ => return Ok(false),
@@ -164,7 +208,14 @@ pub fn empty_aggregate(study: &Study, n_runs: usize, seed: u64) -> Aggregate {
             .iter()
             .map(|d| {
                 let services = d.world.services.iter().map(|s| s.name.clone()).collect();
-                VariantAggregate::new(&d.name, &d.about, services, n_runs, d.world.resolution.as_ns(), d.world.n_buckets())
+                VariantAggregate::new(
+                    &d.name,
+                    &d.about,
+                    services,
+                    n_runs,
+                    d.world.resolution.as_ns(),
+                    d.world.n_buckets(),
+                )
             })
             .collect(),
     }
@@ -173,15 +224,26 @@ pub fn empty_aggregate(study: &Study, n_runs: usize, seed: u64) -> Aggregate {
 /// Folds a logged run into the aggregate; `false` if that run was already there.
 pub fn add_logged(agg: &mut Aggregate, run: &LoggedRun) -> Result<bool, Error> {
     let bad = |m: String| Error::Io(format!("run log: {m}"));
-    let v = agg.variants.iter().position(|v| v.name == run.variant).ok_or_else(|| bad(format!("unknown variant `{}`", run.variant)))?;
+    let v = agg
+        .variants
+        .iter()
+        .position(|v| v.name == run.variant)
+        .ok_or_else(|| bad(format!("unknown variant `{}`", run.variant)))?;
     let k = run.result.run as usize;
     let variant = &mut agg.variants[v];
     if k >= variant.runs.len() {
-        return Err(bad(format!("run {k} of `{}` is beyond the sweep's {} runs", run.variant, variant.runs.len())));
+        return Err(bad(format!(
+            "run {k} of `{}` is beyond the sweep's {} runs",
+            run.variant,
+            variant.runs.len()
+        )));
     }
     if let Some(existing) = &variant.runs[k] {
         if existing.digest != run.result.digest {
-            return Err(bad(format!("run {k} of `{}` appears twice with different digests", run.variant)));
+            return Err(bad(format!(
+                "run {k} of `{}` appears twice with different digests",
+                run.variant
+            )));
         }
         return Ok(false);
     }
@@ -192,20 +254,31 @@ pub fn add_logged(agg: &mut Aggregate, run: &LoggedRun) -> Result<bool, Error> {
 
 /// Reads a run log from a file.
 pub fn read_log(path: &Path) -> Result<runlog::ParsedLog, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Io(format!("cannot read `{}`: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Io(format!("cannot read `{}`: {e}", path.display())))?;
     runlog::parse(&text).map_err(|e| Error::Io(format!("{}: {e}", path.display())))
 }
 
 /// Runs every variant of `study` over the same run indices (common random numbers) and aggregates.
 /// `source` is the scenario text (for the run log's header). `on_run_done` is called once per
 /// finished run, from worker threads (for a progress bar).
-pub fn sweep(study: &Study, source: &str, opts: &SweepOptions, on_run_done: &(dyn Fn() + Sync)) -> Result<Aggregate, Error> {
+pub fn sweep(
+    study: &Study,
+    source: &str,
+    opts: &SweepOptions,
+    on_run_done: &(dyn Fn() + Sync),
+) -> Result<Aggregate, Error> {
     let runs = opts.runs.unwrap_or(study.spec.runs);
     if runs == 0 {
         return Err(Error::Usage("the number of runs must be at least 1".into()));
     }
     let capacity = match &opts.precision {
-        Some(p) if p.runs_max < runs => return Err(Error::Usage(format!("--runs-max ({}) is below --runs ({runs})", p.runs_max))),
+        Some(p) if p.runs_max < runs => {
+            return Err(Error::Usage(format!(
+                "--runs-max ({}) is below --runs ({runs})",
+                p.runs_max
+            )))
+        }
         Some(p) => p.runs_max,
         None => runs,
     } as usize;
@@ -219,20 +292,41 @@ pub fn sweep(study: &Study, source: &str, opts: &SweepOptions, on_run_done: &(dy
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.unwrap_or(0))
         .build()
-        .map_err(|e| Error::Usage(format!("cannot start {} worker threads: {e}", opts.jobs.unwrap_or(0))))?;
+        .map_err(|e| {
+            Error::Usage(format!(
+                "cannot start {} worker threads: {e}",
+                opts.jobs.unwrap_or(0)
+            ))
+        })?;
     let shard = opts.shard.unwrap_or(Shard { index: 0, count: 1 });
     if opts.precision.is_some() && shard.count > 1 {
-        return Err(Error::Usage("a precision target needs every run; it cannot be combined with --shard".into()));
+        return Err(Error::Usage(
+            "a precision target needs every run; it cannot be combined with --shard".into(),
+        ));
     }
     // Runs already logged (when resuming) decide where the doubling starts, so that no run
     // beyond the final count is ever part of the aggregate.
-    let done = agg.variants.iter().flat_map(|v| v.records().map(|r| r.run as usize + 1)).max().unwrap_or(0);
+    let done = agg
+        .variants
+        .iter()
+        .flat_map(|v| v.records().map(|r| r.run as usize + 1))
+        .max()
+        .unwrap_or(0);
     let mut n = runs as usize;
     while n < done {
         n = (2 * n).min(capacity);
     }
     loop {
-        run_missing(study, seed, n, shard, &pool, &mut agg, log.as_ref(), on_run_done)?;
+        run_missing(
+            study,
+            seed,
+            n,
+            shard,
+            &pool,
+            &mut agg,
+            log.as_ref(),
+            on_run_done,
+        )?;
         let Some(p) = &opts.precision else { break };
         if n >= capacity || p.reached(&agg)? {
             break;
@@ -242,7 +336,10 @@ pub fn sweep(study: &Study, source: &str, opts: &SweepOptions, on_run_done: &(dy
     // The sweep covers `n` runs; a precision cap may have left room for more.
     agg.n_runs = n;
     for v in &mut agg.variants {
-        assert!(v.runs[n..].iter().all(Option::is_none), "no run beyond the sweep's count");
+        assert!(
+            v.runs[n..].iter().all(Option::is_none),
+            "no run beyond the sweep's count"
+        );
         v.runs.truncate(n);
     }
     Ok(agg)
@@ -276,23 +373,41 @@ fn run_missing(
             if let Some(log) = log {
                 let line = LoggedRun::new(&design.name, result.clone(), &histograms).to_line();
                 let mut file = log.lock().expect("no thread panicked holding the log");
-                file.write_all(line.as_bytes()).map_err(|e| Error::Io(format!("cannot append to the run log: {e}")))?;
+                file.write_all(line.as_bytes())
+                    .map_err(|e| Error::Io(format!("cannot append to the run log: {e}")))?;
             }
-            variants[v].lock().expect("no thread panicked holding the lock").add(&result, &histograms);
+            variants[v]
+                .lock()
+                .expect("no thread panicked holding the lock")
+                .add(&result, &histograms);
             on_run_done();
             Ok::<(), Error>(())
         })
     });
-    agg.variants = variants.into_iter().map(|m| m.into_inner().expect("no thread panicked holding the lock")).collect();
+    agg.variants = variants
+        .into_iter()
+        .map(|m| m.into_inner().expect("no thread panicked holding the lock"))
+        .collect();
     outcome
 }
 
 /// Opens the run log: afresh (header only), or, to resume, checks its header and folds its runs
 /// into `agg`, cutting off a final line that a crash left half-written.
-fn open_log(path: &Path, header: &LogHeader, resume: bool, agg: &mut Aggregate) -> Result<std::fs::File, Error> {
-    let io = |e: std::io::Error| Error::Io(format!("cannot write the run log `{}`: {e}", path.display()));
+fn open_log(
+    path: &Path,
+    header: &LogHeader,
+    resume: bool,
+    agg: &mut Aggregate,
+) -> Result<std::fs::File, Error> {
+    let io = |e: std::io::Error| {
+        Error::Io(format!(
+            "cannot write the run log `{}`: {e}",
+            path.display()
+        ))
+    };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::Io(format!("cannot create `{}`: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Io(format!("cannot create `{}`: {e}", dir.display())))?;
     }
     if resume && path.exists() {
         let parsed = read_log(path)?;
@@ -311,9 +426,15 @@ fn open_log(path: &Path, header: &LogHeader, resume: bool, agg: &mut Aggregate) 
         for run in &parsed.runs {
             add_logged(agg, run)?;
         }
-        let file = std::fs::OpenOptions::new().write(true).open(path).map_err(io)?;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(io)?;
         file.set_len(parsed.valid_len as u64).map_err(io)?;
-        let mut file = std::fs::OpenOptions::new().append(true).open(path).map_err(io)?;
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(io)?;
         file.flush().map_err(io)?;
         return Ok(file);
     }
@@ -329,10 +450,15 @@ pub fn merge_logs(logs: &[PathBuf]) -> Result<(Study, Aggregate, LogHeader), Err
     for path in logs {
         parsed.push((path, read_log(path)?));
     }
-    let (first_path, first) = parsed.first().ok_or_else(|| Error::Usage("merge needs at least one run log".into()))?;
+    let (first_path, first) = parsed
+        .first()
+        .ok_or_else(|| Error::Usage("merge needs at least one run log".into()))?;
     let header = first.header.clone();
     for (path, p) in &parsed[1..] {
-        if p.header.source_hash != header.source_hash || p.header.seed != header.seed || p.header.runs != header.runs {
+        if p.header.source_hash != header.source_hash
+            || p.header.seed != header.seed
+            || p.header.runs != header.runs
+        {
             return Err(Error::Usage(format!(
                 "`{}` and `{}` record different sweeps (scenario text, seed or number of runs differ)",
                 first_path.display(),
@@ -347,7 +473,11 @@ pub fn merge_logs(logs: &[PathBuf]) -> Result<(Study, Aggregate, LogHeader), Err
             add_logged(&mut agg, run)?;
         }
     }
-    let missing: usize = agg.variants.iter().map(|v| v.runs.len() - v.n_finished()).sum();
+    let missing: usize = agg
+        .variants
+        .iter()
+        .map(|v| v.runs.len() - v.n_finished())
+        .sum();
     if missing > 0 {
         return Err(Error::Usage(format!(
             "the run logs hold {} of the sweep's {} runs; {missing} are missing (did a shard not finish? rerun it with --resume)",

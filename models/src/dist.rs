@@ -94,7 +94,7 @@ pub fn check(spec: &DistSpec) -> Option<String> {
         }
         DistSpec::Exponential { .. } => None,
         DistSpec::Uniform { min, max } if min > max => Some(format!(
-            "uniform `min` ({}) is above `max` ({})",
+            "uniform `min` (`{}`) is above `max` (`{}`)",
             min.0, max.0
         )),
         DistSpec::Uniform { .. } => None,
@@ -102,7 +102,7 @@ pub fn check(spec: &DistSpec) -> Option<String> {
             Some("a log-normal distribution needs a median above zero".into())
         }
         DistSpec::LogNormal { median, p99 } if p99 < median => Some(format!(
-            "log-normal `p99` ({}) is below its `median` ({})",
+            "log-normal `p99` (`{}`) is below its `median` (`{}`)",
             p99.0, median.0
         )),
         DistSpec::LogNormal { .. } => None,
@@ -120,19 +120,19 @@ fn check_empirical(points: &[(f64, crate::spec::Dur)]) -> Option<String> {
     let last = points[points.len() - 1].0;
     if first != 0.0 || last != 1.0 {
         return Some(format!(
-            "empirical quantiles must start at 0.0 and end at 1.0 (they run from {first} to {last})"
+            "empirical quantiles must start at `0.0` and end at `1.0` (they run from `{first}` to `{last}`)"
         ));
     }
     for w in points.windows(2) {
         if w[1].0.partial_cmp(&w[0].0) != Some(std::cmp::Ordering::Greater) {
             return Some(format!(
-                "empirical quantiles must rise: {} then {}",
+                "empirical quantiles must rise: `{}` then `{}`",
                 w[0].0, w[1].0
             ));
         }
         if w[1].1 < w[0].1 {
             return Some(format!(
-                "empirical values must not fall: {} then {}",
+                "empirical values must not fall: `{}` then `{}`",
                 w[0].1 .0, w[1].1 .0
             ));
         }

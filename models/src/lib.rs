@@ -8,6 +8,7 @@
 pub mod dist;
 pub mod error;
 pub mod patch;
+pub mod policy;
 pub mod results;
 pub mod sim;
 pub mod spec;

@@ -23,13 +23,30 @@ pub struct Span {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Node {
     /// `Name(field: value, ...)` or `(field: value, ...)`.
-    Struct { name: Option<String>, fields: Vec<Field>, span: Span },
+    Struct {
+        name: Option<String>,
+        fields: Vec<Field>,
+        span: Span,
+    },
     /// `Name(a, b)` or `(a, b)`.
-    Tuple { name: Option<String>, items: Vec<Node>, span: Span },
-    List { items: Vec<Node>, span: Span },
-    Map { entries: Vec<(Node, Node)>, span: Span },
+    Tuple {
+        name: Option<String>,
+        items: Vec<Node>,
+        span: Span,
+    },
+    List {
+        items: Vec<Node>,
+        span: Span,
+    },
+    Map {
+        entries: Vec<(Node, Node)>,
+        span: Span,
+    },
     /// A string, number, char, boolean or bare identifier (unit variant).
-    Atom { text: String, span: Span },
+    Atom {
+        text: String,
+        span: Span,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -43,7 +60,11 @@ pub struct Field {
 impl Node {
     pub fn span(&self) -> Span {
         match self {
-            Node::Struct { span, .. } | Node::Tuple { span, .. } | Node::List { span, .. } | Node::Map { span, .. } | Node::Atom { span, .. } => *span,
+            Node::Struct { span, .. }
+            | Node::Tuple { span, .. }
+            | Node::List { span, .. }
+            | Node::Map { span, .. }
+            | Node::Atom { span, .. } => *span,
         }
     }
 
@@ -84,7 +105,11 @@ fn err<T>(message: String, offset: Option<usize>) -> Result<T, PatchError> {
 
 /// Reads RON text into nodes with spans.
 pub fn parse(text: &str) -> Result<Node, PatchError> {
-    let mut r = Reader { s: text.as_bytes(), pos: 0, depth: 0 };
+    let mut r = Reader {
+        s: text.as_bytes(),
+        pos: 0,
+        depth: 0,
+    };
     r.skip_ws()?;
     let node = r.value()?;
     r.skip_ws()?;
@@ -153,7 +178,10 @@ impl Reader<'_> {
 
     fn ident(&mut self) -> Option<String> {
         let start = self.pos;
-        while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_') {
+        while self
+            .peek()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
+        {
             self.pos += 1;
         }
         (self.pos > start).then(|| String::from_utf8_lossy(&self.s[start..self.pos]).into_owned())
@@ -203,19 +231,32 @@ impl Reader<'_> {
                 }
             }
             Some(c) if c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.') => {
-                while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-' | b'+')) {
+                while self.peek().is_some_and(|c| {
+                    c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-' | b'+')
+                }) {
                     self.pos += 1;
                 }
                 self.atom(start)
             }
-            Some(c) => return err(format!("unexpected character `{}`", c as char), Some(self.pos)),
+            Some(c) => {
+                return err(
+                    format!("unexpected character `{}`", c as char),
+                    Some(self.pos),
+                )
+            }
         };
         self.depth -= 1;
         Ok(node)
     }
 
     fn atom(&self, start: usize) -> Node {
-        Node::Atom { text: String::from_utf8_lossy(&self.s[start..self.pos]).into_owned(), span: Span { start, end: self.pos } }
+        Node::Atom {
+            text: String::from_utf8_lossy(&self.s[start..self.pos]).into_owned(),
+            span: Span {
+                start,
+                end: self.pos,
+            },
+        }
     }
 
     fn string(&mut self) -> Result<(), PatchError> {
@@ -246,7 +287,14 @@ impl Reader<'_> {
         loop {
             match self.peek() {
                 None => return err("unclosed raw string".into(), Some(start)),
-                Some(b'"') if self.s[self.pos + 1..].iter().take(hashes).filter(|&&c| c == b'#').count() == hashes => {
+                Some(b'"')
+                    if self.s[self.pos + 1..]
+                        .iter()
+                        .take(hashes)
+                        .filter(|&&c| c == b'#')
+                        .count()
+                        == hashes =>
+                {
                     self.pos += 1 + hashes;
                     return Ok(());
                 }
@@ -275,13 +323,30 @@ impl Reader<'_> {
                 self.skip_ws()?;
                 if self.peek() == Some(b')') {
                     self.pos += 1;
-                    return Ok(Node::Struct { name, fields, span: Span { start, end: self.pos } });
+                    return Ok(Node::Struct {
+                        name,
+                        fields,
+                        span: Span {
+                            start,
+                            end: self.pos,
+                        },
+                    });
                 }
                 let fstart = self.pos;
-                let fname = self.ident().ok_or(PatchError { message: "expected a field name".into(), offset: Some(self.pos) })?;
+                let fname = self.ident().ok_or(PatchError {
+                    message: "expected a field name".into(),
+                    offset: Some(self.pos),
+                })?;
                 self.expect(b':')?;
                 let value = self.value()?;
-                fields.push(Field { name: fname, span: Span { start: fstart, end: value.span().end }, value });
+                fields.push(Field {
+                    name: fname,
+                    span: Span {
+                        start: fstart,
+                        end: value.span().end,
+                    },
+                    value,
+                });
                 self.separator(b')')?;
             }
         }
@@ -290,7 +355,14 @@ impl Reader<'_> {
             self.skip_ws()?;
             if self.peek() == Some(b')') {
                 self.pos += 1;
-                return Ok(Node::Tuple { name, items, span: Span { start, end: self.pos } });
+                return Ok(Node::Tuple {
+                    name,
+                    items,
+                    span: Span {
+                        start,
+                        end: self.pos,
+                    },
+                });
             }
             items.push(self.value()?);
             self.separator(b')')?;
@@ -306,7 +378,10 @@ impl Reader<'_> {
                 Ok(())
             }
             Some(c) if c == close => Ok(()),
-            _ => err(format!("expected `,` or `{}`", close as char), Some(self.pos)),
+            _ => err(
+                format!("expected `,` or `{}`", close as char),
+                Some(self.pos),
+            ),
         }
     }
 
@@ -317,7 +392,13 @@ impl Reader<'_> {
             self.skip_ws()?;
             if self.peek() == Some(b']') {
                 self.pos += 1;
-                return Ok(Node::List { items, span: Span { start, end: self.pos } });
+                return Ok(Node::List {
+                    items,
+                    span: Span {
+                        start,
+                        end: self.pos,
+                    },
+                });
             }
             items.push(self.value()?);
             self.separator(b']')?;
@@ -331,7 +412,13 @@ impl Reader<'_> {
             self.skip_ws()?;
             if self.peek() == Some(b'}') {
                 self.pos += 1;
-                return Ok(Node::Map { entries, span: Span { start, end: self.pos } });
+                return Ok(Node::Map {
+                    entries,
+                    span: Span {
+                        start,
+                        end: self.pos,
+                    },
+                });
             }
             let key = self.value()?;
             self.expect(b':')?;
@@ -364,7 +451,11 @@ fn element<'n>(items: &'n [Node], key: &str) -> Option<&'n Node> {
         return idx.parse::<usize>().ok().and_then(|i| items.get(i));
     }
     // A call is named by its target; `Parallel([...])` groups are searched too.
-    let by_name = |n: &Node| ["name", "to"].iter().any(|f| n.field(f).and_then(|f| f.value.as_str()).as_deref() == Some(key));
+    let by_name = |n: &Node| {
+        ["name", "to"]
+            .iter()
+            .any(|f| n.field(f).and_then(|f| f.value.as_str()).as_deref() == Some(key))
+    };
     for item in items {
         if by_name(item) {
             return Some(item);
@@ -387,7 +478,11 @@ fn names_in(node: &Node) -> Vec<String> {
         Node::Struct { fields, .. } => fields.iter().map(|f| f.name.clone()).collect(),
         Node::List { items, .. } => items
             .iter()
-            .filter_map(|n| ["name", "to"].iter().find_map(|f| n.field(f).and_then(|f| f.value.as_str())))
+            .filter_map(|n| {
+                ["name", "to"]
+                    .iter()
+                    .find_map(|f| n.field(f).and_then(|f| f.value.as_str()))
+            })
             .collect(),
         _ => Vec::new(),
     }
@@ -401,9 +496,18 @@ fn resolve<'n>(root: &'n Node, path: &str) -> Result<Target<'n>, PatchError> {
         let here = segments[..k].join(".");
         let not_found = |node: &Node| {
             let suggestion = crate::error::closest(seg, names_in(node).iter().map(String::as_str));
-            let hint = suggestion.map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
-            let within = if here.is_empty() { String::new() } else { format!(" in `{here}`") };
-            PatchError { message: format!("path `{path}`: nothing named `{seg}`{within}{hint}"), offset: None }
+            let hint = suggestion
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_default();
+            let within = if here.is_empty() {
+                String::new()
+            } else {
+                format!(" in `{here}`")
+            };
+            PatchError {
+                message: format!("path `{path}`: nothing named `{seg}`{within}{hint}"),
+                offset: None,
+            }
         };
         match node {
             Node::Struct { fields, .. } => match fields.iter().find(|f| f.name == *seg) {
@@ -412,7 +516,9 @@ fn resolve<'n>(root: &'n Node, path: &str) -> Result<Target<'n>, PatchError> {
                 None if last => return Ok(Target::Missing(node, seg.to_string())),
                 None => return Err(not_found(node)),
             },
-            Node::List { items, .. } if !last => node = element(items, seg).ok_or_else(|| not_found(node))?,
+            Node::List { items, .. } if !last => {
+                node = element(items, seg).ok_or_else(|| not_found(node))?
+            }
             Node::Tuple { items, .. } if !last && items.len() == 1 => {
                 // A newtype such as `InZone("a")` or `Parallel([...])`: look inside.
                 node = &items[0];
@@ -421,7 +527,10 @@ fn resolve<'n>(root: &'n Node, path: &str) -> Result<Target<'n>, PatchError> {
                 }
             }
             _ => {
-                return err(format!("path `{path}`: `{here}` has no fields to address with `{seg}`"), None);
+                return err(
+                    format!("path `{path}`: `{here}` has no fields to address with `{seg}`"),
+                    None,
+                );
             }
         }
     }
@@ -429,19 +538,36 @@ fn resolve<'n>(root: &'n Node, path: &str) -> Result<Target<'n>, PatchError> {
 }
 
 /// Applies `set` (path, RON text) and `unset` (path) to `text`, returning the edited text.
-pub fn apply(text: &str, root: &Node, set: &[(String, String)], unset: &[String]) -> Result<String, PatchError> {
+pub fn apply(
+    text: &str,
+    root: &Node,
+    set: &[(String, String)],
+    unset: &[String],
+) -> Result<String, PatchError> {
     let mut edits = Vec::new();
     for (path, value) in set {
         match resolve(root, path)? {
             Target::Field(f) => {
                 let s = f.value.span();
-                edits.push(Edit { start: s.start, end: s.end, text: value.clone() });
+                edits.push(Edit {
+                    start: s.start,
+                    end: s.end,
+                    text: value.clone(),
+                });
             }
             Target::Missing(Node::Struct { span, .. }, name) => {
                 // Insert right after the opening parenthesis, where a trailing comma is always
                 // valid, whatever other edits do to the end of the struct.
-                let open = span.start + text[span.start..].find('(').expect("a struct has a parenthesis") + 1;
-                edits.push(Edit { start: open, end: open, text: format!("{name}: {value}, ") });
+                let open = span.start
+                    + text[span.start..]
+                        .find('(')
+                        .expect("a struct has a parenthesis")
+                    + 1;
+                edits.push(Edit {
+                    start: open,
+                    end: open,
+                    text: format!("{name}: {value}, "),
+                });
             }
             Target::Missing(..) => unreachable!("only structs have missing fields"),
         }
@@ -456,15 +582,27 @@ pub fn apply(text: &str, root: &Node, set: &[(String, String)], unset: &[String]
                 if rest.trim_start().starts_with(',') {
                     end += ws + 1;
                 }
-                edits.push(Edit { start: f.span.start, end, text: String::new() });
+                edits.push(Edit {
+                    start: f.span.start,
+                    end,
+                    text: String::new(),
+                });
             }
-            Target::Missing(_, name) => return err(format!("path `{path}`: there is no `{name}` to unset"), None),
+            Target::Missing(_, name) => {
+                return err(
+                    format!("path `{path}`: there is no `{name}` to unset"),
+                    None,
+                )
+            }
         }
     }
     edits.sort_by_key(|e| (e.start, e.end));
     for w in edits.windows(2) {
         if w[1].start < w[0].end {
-            return err("two changes of this variant touch the same part of the scenario".into(), None);
+            return err(
+                "two changes of this variant touch the same part of the scenario".into(),
+                None,
+            );
         }
     }
     let mut out = text.to_string();
@@ -491,7 +629,10 @@ mod tests {
 
     fn patch(set: &[(&str, &str)], unset: &[&str]) -> Result<String, PatchError> {
         let root = parse(SRC)?;
-        let set: Vec<(String, String)> = set.iter().map(|(p, v)| (p.to_string(), v.to_string())).collect();
+        let set: Vec<(String, String)> = set
+            .iter()
+            .map(|(p, v)| (p.to_string(), v.to_string()))
+            .collect();
         let unset: Vec<String> = unset.iter().map(|p| p.to_string()).collect();
         apply(SRC, &root, &set, &unset)
     }
@@ -500,25 +641,51 @@ mod tests {
     fn reads_spans() {
         let root = parse(SRC).unwrap();
         let services = &root.field("services").unwrap().value;
-        let Node::List { items, .. } = services else { panic!() };
+        let Node::List { items, .. } = services else {
+            panic!()
+        };
         assert_eq!(items.len(), 2);
-        assert_eq!(items[1].field("name").unwrap().value.as_str().as_deref(), Some("db"));
+        assert_eq!(
+            items[1].field("name").unwrap().value.as_str().as_deref(),
+            Some("db")
+        );
         let work = &items[0].field("work").unwrap().value;
-        assert_eq!(&SRC[work.span().start..work.span().end], r#"Exponential(mean: "2ms")"#);
+        assert_eq!(
+            &SRC[work.span().start..work.span().end],
+            r#"Exponential(mean: "2ms")"#
+        );
     }
 
     #[test]
     fn sets_replaces_inserts_and_unsets() {
-        let out = patch(&[("services.api.workers", "64"), ("services.db.work", "Exponential(mean: \"3ms\")")], &[]).unwrap();
-        assert!(out.contains("workers: 64,") && out.contains("work: Exponential(mean: \"3ms\"), placement"));
+        let out = patch(
+            &[
+                ("services.api.workers", "64"),
+                ("services.db.work", "Exponential(mean: \"3ms\")"),
+            ],
+            &[],
+        )
+        .unwrap();
+        assert!(
+            out.contains("workers: 64,")
+                && out.contains("work: Exponential(mean: \"3ms\"), placement")
+        );
         let out = patch(&[("services.db.workers", "8")], &[]).unwrap();
         assert!(out.contains(r#"(workers: 8, name: "db""#), "{out}");
         // Removing the last field and adding one leaves valid text.
         let out = patch(&[("services.api.queue", "5")], &["services.api.calls"]).unwrap();
-        assert!(out.contains(r#"(queue: 5, name: "api""#) && out.contains(r#"work: Exponential(mean: "2ms"),"#), "{out}");
+        assert!(
+            out.contains(r#"(queue: 5, name: "api""#)
+                && out.contains(r#"work: Exponential(mean: "2ms"),"#),
+            "{out}"
+        );
         assert!(parse(&out).is_ok());
         let out = patch(&[], &["services.api.calls"]).unwrap();
-        assert!(!out.contains("Call(to: \"db\")") && out.contains("work: Exponential(mean: \"2ms\"),\n"), "{out}");
+        assert!(
+            !out.contains("Call(to: \"db\")")
+                && out.contains("work: Exponential(mean: \"2ms\"),\n"),
+            "{out}"
+        );
         // Calls are addressed by their target, inside Parallel groups too.
         let out = patch(&[("services.api.calls.b.to", "\"c\"")], &[]).unwrap();
         assert!(out.contains(r#"Call(to: "a"), Call(to: "c")"#), "{out}");
@@ -529,9 +696,15 @@ mod tests {
     #[test]
     fn bad_paths_say_what_is_there() {
         let e = patch(&[("services.apj.workers", "1")], &[]).unwrap_err();
-        assert_eq!(e.message, "path `services.apj.workers`: nothing named `apj` in `services`; did you mean `api`?");
+        assert_eq!(
+            e.message,
+            "path `services.apj.workers`: nothing named `apj` in `services`; did you mean `api`?"
+        );
         let e = patch(&[], &["services.api.breaker"]).unwrap_err();
-        assert_eq!(e.message, "path `services.api.breaker`: there is no `breaker` to unset");
+        assert_eq!(
+            e.message,
+            "path `services.api.breaker`: there is no `breaker` to unset"
+        );
         let e = patch(&[("services.api.workers", "1")], &["services.api.workers"]).unwrap_err();
         assert!(e.message.contains("same part"));
     }

@@ -26,16 +26,66 @@ pub struct RunResult {
     pub digest: String,
     pub services: Vec<ServiceResult>,
     pub workloads: Vec<WorkloadResult>,
+    /// One per call edge (caller -> dependency), in the order calls appear in the scenario.
+    pub edges: Vec<EdgeResult>,
 }
 
-/// Counts of requests by outcome. `arrived = completed + rejected + failed + in_flight`, always.
+/// What callers saw of one dependency, counted over calls made in the measured window.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EdgeResult {
+    pub from: String,
+    pub to: String,
+    /// Logical calls (one per parent request and call step).
+    pub calls: u64,
+    /// Attempts sent or refused by the caller's own defences (first tries and retries).
+    pub attempts: u64,
+    pub retries: u64,
+    /// Retries the retry budget refused.
+    pub retries_denied: u64,
+    /// Calls that ended well, in full.
+    pub ok: u64,
+    /// Calls that failed and were answered by their fallback.
+    pub degraded: u64,
+    /// Calls that failed for good (after retries, without a fallback).
+    pub failed: u64,
+    /// Attempt outcomes.
+    pub timeouts: u64,
+    pub errors: u64,
+    pub rejected: u64,
+    pub breaker_rejected: u64,
+    pub bulkhead_rejected: u64,
+    /// Attempts per call: retry amplification.
+    pub amplification: f64,
+    /// Every state change of this edge's breakers (the whole run, warm-up included).
+    pub breaker_transitions: Vec<BreakerTransition>,
+}
+
+/// A circuit breaker changed state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BreakerTransition {
+    pub t_ns: u64,
+    /// The caller instance (index within its service), or `None` for a shared breaker.
+    pub instance: Option<u32>,
+    pub from: String,
+    pub to: String,
+}
+
+/// Counts of requests by outcome.
+/// `arrived = completed + degraded + rejected + shed + failed + in_flight`, always.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ledger {
     pub arrived: u64,
+    /// Answered in full.
     pub completed: u64,
-    /// Turned away at once because the queue was full.
+    /// Answered, but a call failed and its fallback stood in (`Degrade`).
+    pub degraded: u64,
+    /// Turned away on arrival: queue full, or the service down.
     pub rejected: u64,
-    /// Accepted, but a call it depended on failed or was rejected.
+    /// Dropped after it was accepted, unserved: it waited too long (load shedding) or its caller's
+    /// deadline had passed.
+    pub shed: u64,
+    /// Accepted and answered with an error: a call it depended on failed, an injected error, or
+    /// work lost when the service went down.
     pub failed: u64,
     /// Still queued, working or waiting on a call when the run ended.
     pub in_flight: u64,
@@ -43,7 +93,18 @@ pub struct Ledger {
 
 impl Ledger {
     pub fn balanced(&self) -> bool {
-        self.arrived == self.completed + self.rejected + self.failed + self.in_flight
+        self.arrived
+            == self.completed
+                + self.degraded
+                + self.rejected
+                + self.shed
+                + self.failed
+                + self.in_flight
+    }
+
+    /// Requests that got an answer, good or bad.
+    pub fn answered(&self) -> u64 {
+        self.completed + self.degraded + self.rejected + self.shed + self.failed
     }
 }
 
@@ -70,8 +131,12 @@ pub struct ServiceResult {
     pub ledger: Ledger,
     /// Arrivals per second in the measured window.
     pub offered_per_s: f64,
-    /// Completions per second in the measured window.
+    /// Answers per second in the measured window, degraded ones included.
     pub throughput_per_s: f64,
+    /// Full, useful answers per second (completed, not degraded).
+    pub goodput_per_s: f64,
+    /// Worker time spent on requests whose caller had already given up, in the measured window.
+    pub wasted_work_ns: u64,
     /// Busy workers / all workers, time-averaged over the measured window.
     pub utilization: f64,
     /// Requests waiting in queues (all instances together), time-averaged.
@@ -82,7 +147,8 @@ pub struct ServiceResult {
     pub wait_probability: f64,
     /// Mean time measured requests waited for a worker (zero waits included).
     pub wait_ns_mean: f64,
-    /// Time from arrival at an instance to the response leaving it, for completed requests.
+    /// Time from arrival at an instance to the response leaving it, for requests answered
+    /// successfully (completed or degraded).
     pub latency: LatencySummary,
     pub series: Series,
 }
@@ -104,6 +170,9 @@ pub struct Series {
     pub completed: Vec<u64>,
     pub rejected: Vec<u64>,
     pub failed: Vec<u64>,
+    pub degraded: Vec<u64>,
+    /// Requests dropped unserved (load shedding, passed deadlines).
+    pub shed: Vec<u64>,
     /// Requests waiting at the end of the bucket.
     pub queue_len: Vec<u64>,
     /// Busy workers at the end of the bucket.

@@ -1,32 +1,40 @@
-//! The simulation of a [`World`]: requests flowing through service instances.
+//! The simulation of a [`World`]: requests flowing through service instances, calls guarded by the
+//! caller's defences, and injected faults.
 //!
 //! ```text
-//!  workload ──Arrival──▶ instance of entry service
-//!                          │ free worker? ──yes──▶ Working ──WorkDone──▶ calls, step by step
-//!                          │ room in queue? ─yes─▶ Queued (FIFO) ──▶ Working when a worker frees
-//!                          └ otherwise ─────────▶ Rejected (answered at once)
-//!  a call: child request ──Deliver (after network latency)──▶ callee instance, same rules
-//!  an answer ──Reply (after network latency)──▶ parent; the step ends when all its calls answered
-//!  a failed or rejected call fails the parent; the worker is held until the request finishes
+//!  workload ──Arrival──▶ instance of the entry service
+//!     instance: down? ─▶ Rejected │ free worker? ─▶ Working │ room in queue? ─▶ Queued │ else Rejected
+//!     Working ──WorkDone──▶ injected error? ─▶ Failed │ else the calls, step by step
+//!  a call ── breaker ─▶ bulkhead ─▶ attempt: child request ──Deliver (network)──▶ callee
+//!          refused ─┘   full ─┘         ├─ Reply (network) ─▶ ok, or a failed attempt
+//!                                       └─ Timeout (timer) ─▶ a failed attempt (the child runs on)
+//!  a failed attempt ─▶ retry after backoff (if allowed and in budget) │ fallback ─▶ Degraded │ Failed
+//!  the parent holds its worker until every call of the step is done; a failed call fails it
 //! ```
 //!
-//! Events: `Arrival` (next request of a workload), `Deliver` (a request reaches an instance),
-//! `WorkDone` (local work finished), `Reply` (an answer reaches the caller), `Tick` (time-series
-//! bucket closes), `WarmupEnd` (measurement starts).
+//! Events: `Arrival`, `Deliver` (a request reaches an instance), `WorkDone` (local work finished),
+//! `Reply` (an answer reaches the caller), `Timeout` (an attempt's timer), `Retry` (a backoff
+//! ends), `BulkheadWait` (a call gave up waiting for a bulkhead), `Fault` (a fault starts or ends),
+//! `Tick` (a time-series bucket closes), `WarmupEnd` (measurement starts).
 //!
-//! Randomness: `workload:<name>/arrivals`, `/client-out` and `/client-back`, `svc:<name>/work` and
-//! `/balance`, `edge:<from>-><to>/request` and `/reply`. Each stream belongs to one component and purpose, so a change in
-//! one component never shifts another's draws (common random numbers across variants).
+//! Randomness: `workload:<name>/arrivals`, `/client-out` and `/client-back`; `svc:<name>/work`,
+//! `/balance` and `/errors`; `edge:<from>-><to>/request`, `/reply` and `/backoff`. Each stream
+//! belongs to one component and purpose, so a change in one never shifts another's draws (common
+//! random numbers across variants).
 
+use crate::policy::{AttemptFailure, Breaker, BreakerState, Budget};
 use crate::results::{
-    LatencySummary, Ledger, RunResult, Series, ServiceResult, WorkloadResult, SCHEMA_VERSION,
+    BreakerTransition, EdgeResult, LatencySummary, Ledger, RunResult, Series, ServiceResult,
+    WorkloadResult, SCHEMA_VERSION,
 };
 use crate::spec::Balancer;
-use crate::world::{ArrivalKind, World};
+use crate::world::{ArrivalKind, FaultEffect, World};
 use hdrhistogram::Histogram;
 use rand::RngExt;
 use rand_distr::Exp1;
-use sim_core::{EngineError, Limits, Model, RngFactory, Sim, SimDuration, SimTime, Stop, Stream};
+use sim_core::{
+    EngineError, Limits, Model, RngFactory, Sim, SimDuration, SimTime, Stop, Stream, TimerId,
+};
 use std::collections::VecDeque;
 use std::fmt;
 
@@ -41,6 +49,10 @@ pub enum Event {
     Deliver { req: u32 },
     WorkDone { req: u32 },
     Reply { req: u32 },
+    Timeout { req: u32 },
+    Retry { call: u32 },
+    BulkheadWait { call: u32 },
+    Fault { fault: u32, start: bool },
     Tick,
     WarmupEnd,
 }
@@ -57,17 +69,28 @@ enum Phase {
     Done,
 }
 
+/// How a request ended, at the service that handled it.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum Outcome {
     Pending,
     Completed,
+    Degraded,
     Rejected,
+    Shed,
     Failed,
 }
 
+impl Outcome {
+    fn is_success(self) -> bool {
+        matches!(self, Outcome::Completed | Outcome::Degraded)
+    }
+}
+
+/// A request at one service: a workload's request, or one attempt of a call.
 #[derive(Copy, Clone, Debug)]
 struct Request {
-    parent: u32,
+    /// The call this request is an attempt of; `NONE` for a workload's request.
+    call: u32,
     service: u32,
     instance: u32,
     workload: u32,
@@ -77,12 +100,38 @@ struct Request {
     edge: u32,
     created_ns: u64,
     arrived_ns: u64,
+    started_ns: u64,
+    /// The caller gives up at this time (`u64::MAX`: never).
+    deadline_ns: u64,
     step: u16,
     pending: u16,
     phase: Phase,
     outcome: Outcome,
     failed_call: bool,
+    degraded_call: bool,
     measured: bool,
+    /// The caller stopped waiting for this attempt (timeout): its answer will be ignored.
+    abandoned: bool,
+    /// Work in progress was lost to an outage: the request fails when its work or calls end.
+    doomed: bool,
+    /// It holds a bulkhead permit of its caller.
+    holds_permit: bool,
+    /// The breaker state it was let through in (for recording its outcome).
+    breaker_state: &'static str,
+    timer: Option<TimerId>,
+}
+
+/// One logical call of a parent request, across its attempts.
+#[derive(Copy, Clone, Debug)]
+struct Call {
+    parent: u32,
+    edge: u32,
+    attempts: u32,
+    previous_backoff_ns: u64,
+    measured: bool,
+    /// Index of the breaker and bulkhead used (per caller instance unless shared).
+    slot: u32,
+    wait_timer: Option<TimerId>,
 }
 
 struct InstanceState {
@@ -135,6 +184,7 @@ impl LatencyStats {
 struct ServiceState {
     work_rng: Stream,
     balance_rng: Stream,
+    error_rng: Stream,
     round_robin: u32,
     measured: Ledger,
     all: Ledger,
@@ -142,12 +192,17 @@ struct ServiceState {
     started: u64,
     waited: u64,
     wait_sum_ns: u128,
+    wasted_ns: u64,
     busy_now: u64,
     queue_now: u64,
     busy_area: u128,
     queue_area: u128,
     last_change_ns: u64,
     series: Series,
+    /// Active faults: product of slowdowns, chance of an injected error, outages in force.
+    slowdown: f64,
+    error_rate: f64,
+    outages: u32,
 }
 
 impl ServiceState {
@@ -158,6 +213,33 @@ impl ServiceState {
         self.busy_area += u128::from(self.busy_now) * dt;
         self.queue_area += u128::from(self.queue_now) * dt;
         self.last_change_ns = now_ns;
+    }
+
+    fn count(&mut self, outcome: Outcome, measured: bool, bucket: usize) {
+        let series = match outcome {
+            Outcome::Completed => &mut self.series.completed,
+            Outcome::Degraded => &mut self.series.degraded,
+            Outcome::Rejected => &mut self.series.rejected,
+            Outcome::Shed => &mut self.series.shed,
+            Outcome::Failed => &mut self.series.failed,
+            Outcome::Pending => unreachable!("only final outcomes are counted"),
+        };
+        series[bucket] += 1;
+        count(&mut self.all, outcome);
+        if measured {
+            count(&mut self.measured, outcome);
+        }
+    }
+}
+
+fn count(l: &mut Ledger, outcome: Outcome) {
+    match outcome {
+        Outcome::Completed => l.completed += 1,
+        Outcome::Degraded => l.degraded += 1,
+        Outcome::Rejected => l.rejected += 1,
+        Outcome::Shed => l.shed += 1,
+        Outcome::Failed => l.failed += 1,
+        Outcome::Pending => unreachable!("only final outcomes are counted"),
     }
 }
 
@@ -170,6 +252,20 @@ struct WorkloadState {
     measured: Ledger,
     all: Ledger,
     latency: LatencyStats,
+}
+
+/// Per call edge: random streams, defences' state and counters.
+struct EdgeState {
+    /// Latency of requests `[0]` and of replies `[1]`.
+    rngs: [Stream; 2],
+    backoff_rng: Stream,
+    /// One per caller instance, or one if shared.
+    breakers: Vec<Breaker>,
+    /// Calls in flight and calls waiting, per caller instance.
+    bulkhead_in_use: Vec<u32>,
+    bulkhead_waiting: Vec<VecDeque<u32>>,
+    budget: Option<Budget>,
+    stats: EdgeResult,
 }
 
 /// A failure of a run (never of the input: that is caught when the world is built).
@@ -193,12 +289,13 @@ pub struct ServiceModel<'w> {
     world: &'w World,
     requests: Vec<Request>,
     free: Vec<u32>,
+    calls: Vec<Call>,
+    free_calls: Vec<u32>,
     live: u32,
     instances: Vec<InstanceState>,
     services: Vec<ServiceState>,
     workloads: Vec<WorkloadState>,
-    /// Per call edge, latency of requests `[0]` and of replies `[1]`.
-    edge_rngs: Vec<[Stream; 2]>,
+    edges: Vec<EdgeState>,
     bucket: usize,
     n_buckets: usize,
     guard_hit: Option<&'static str>,
@@ -218,7 +315,11 @@ pub fn run_world(world: &World, seed: u64, run: u64) -> Result<RunResult, RunErr
 }
 
 /// Simulates one run and returns its results with the latency histograms behind them.
-pub fn run_world_with_histograms(world: &World, seed: u64, run: u64) -> Result<(RunResult, RunHistograms), RunError> {
+pub fn run_world_with_histograms(
+    world: &World,
+    seed: u64,
+    run: u64,
+) -> Result<(RunResult, RunHistograms), RunError> {
     let mut model = ServiceModel::new(world, RngFactory::new(seed, run));
     let mut sim = Sim::new::<ServiceModel>();
     model.start(&mut sim);
@@ -256,28 +357,38 @@ impl<'w> ServiceModel<'w> {
             completed: vec![0; n_buckets],
             rejected: vec![0; n_buckets],
             failed: vec![0; n_buckets],
+            degraded: vec![0; n_buckets],
+            shed: vec![0; n_buckets],
             queue_len: vec![0; n_buckets],
             busy: vec![0; n_buckets],
         };
         let services = world
             .services
             .iter()
-            .map(|s| ServiceState {
-                work_rng: rngs.stream(&format!("svc:{}", s.name), "work"),
-                balance_rng: rngs.stream(&format!("svc:{}", s.name), "balance"),
-                round_robin: 0,
-                measured: Ledger::default(),
-                all: Ledger::default(),
-                latency: LatencyStats::new(),
-                started: 0,
-                waited: 0,
-                wait_sum_ns: 0,
-                busy_now: 0,
-                queue_now: 0,
-                busy_area: 0,
-                queue_area: 0,
-                last_change_ns: 0,
-                series: series.clone(),
+            .map(|s| {
+                let name = format!("svc:{}", s.name);
+                ServiceState {
+                    work_rng: rngs.stream(&name, "work"),
+                    balance_rng: rngs.stream(&name, "balance"),
+                    error_rng: rngs.stream(&name, "errors"),
+                    round_robin: 0,
+                    measured: Ledger::default(),
+                    all: Ledger::default(),
+                    latency: LatencyStats::new(),
+                    started: 0,
+                    waited: 0,
+                    wait_sum_ns: 0,
+                    wasted_ns: 0,
+                    busy_now: 0,
+                    queue_now: 0,
+                    busy_area: 0,
+                    queue_area: 0,
+                    last_change_ns: 0,
+                    series: series.clone(),
+                    slowdown: 1.0,
+                    error_rate: 0.0,
+                    outages: 0,
+                }
             })
             .collect();
         let workloads = world
@@ -292,7 +403,7 @@ impl<'w> ServiceModel<'w> {
                 latency: LatencyStats::new(),
             })
             .collect();
-        let edge_rngs = world
+        let edges = world
             .calls
             .iter()
             .map(|c| {
@@ -300,8 +411,37 @@ impl<'w> ServiceModel<'w> {
                     &world.services[c.from as usize].name,
                     &world.services[c.to as usize].name,
                 );
-                let edge = format!("edge:{from}->{to}");
-                [rngs.stream(&edge, "request"), rngs.stream(&edge, "reply")]
+                let name = format!("edge:{from}->{to}");
+                let callers = world.services[c.from as usize].n_instances as usize;
+                let breakers = match &c.policy.breaker {
+                    Some(b) => vec![Breaker::new(b); if b.shared { 1 } else { callers }],
+                    None => Vec::new(),
+                };
+                EdgeState {
+                    rngs: [rngs.stream(&name, "request"), rngs.stream(&name, "reply")],
+                    backoff_rng: rngs.stream(&name, "backoff"),
+                    breakers,
+                    bulkhead_in_use: vec![0; callers],
+                    bulkhead_waiting: vec![
+                        VecDeque::new();
+                        if c.policy.bulkhead.is_some() {
+                            callers
+                        } else {
+                            0
+                        }
+                    ],
+                    budget: c
+                        .policy
+                        .retry
+                        .as_ref()
+                        .and_then(|r| r.budget.clone())
+                        .map(Budget::new),
+                    stats: EdgeResult {
+                        from: from.clone(),
+                        to: to.clone(),
+                        ..EdgeResult::default()
+                    },
+                }
             })
             .collect();
         let instances = world
@@ -317,11 +457,13 @@ impl<'w> ServiceModel<'w> {
             world,
             requests: Vec::with_capacity(1024),
             free: Vec::with_capacity(1024),
+            calls: Vec::with_capacity(256),
+            free_calls: Vec::with_capacity(256),
             live: 0,
             instances,
             services,
             workloads,
-            edge_rngs,
+            edges,
             bucket: 0,
             n_buckets,
             guard_hit: None,
@@ -337,6 +479,24 @@ impl<'w> ServiceModel<'w> {
         sim.schedule_at(SimTime::ZERO.after(self.world.resolution), Event::Tick);
         if self.world.warmup > SimTime::ZERO {
             sim.schedule_at(self.world.warmup, Event::WarmupEnd);
+        }
+        for (i, f) in self.world.faults.iter().enumerate() {
+            sim.schedule_at(
+                SimTime::from_ns(f.start_ns),
+                Event::Fault {
+                    fault: i as u32,
+                    start: true,
+                },
+            );
+            if f.end_ns <= self.world.horizon.as_ns() {
+                sim.schedule_at(
+                    SimTime::from_ns(f.end_ns),
+                    Event::Fault {
+                        fault: i as u32,
+                        start: false,
+                    },
+                );
+            }
         }
     }
 
@@ -408,6 +568,33 @@ impl<'w> ServiceModel<'w> {
         self.free.push(idx);
     }
 
+    fn new_request(&self, service: u32, instance: u32, workload: u32, now_ns: u64) -> Request {
+        Request {
+            call: NONE,
+            service,
+            instance,
+            workload,
+            caller_host: NONE,
+            edge: NONE,
+            created_ns: now_ns,
+            arrived_ns: now_ns,
+            started_ns: now_ns,
+            deadline_ns: u64::MAX,
+            step: 0,
+            pending: 0,
+            phase: Phase::InNetwork,
+            outcome: Outcome::Pending,
+            failed_call: false,
+            degraded_call: false,
+            measured: now_ns >= self.world.warmup.as_ns(),
+            abandoned: false,
+            doomed: false,
+            holds_permit: false,
+            breaker_state: "closed",
+            timer: None,
+        }
+    }
+
     /// Chooses an instance of service `s` by its balancer.
     fn pick_instance(&mut self, s: u32) -> u32 {
         let def = &self.world.services[s as usize];
@@ -442,27 +629,10 @@ impl<'w> ServiceModel<'w> {
     fn on_arrival(&mut self, sim: &mut Sim<Event>, w: u32) {
         let now = sim.now().as_ns();
         let entry = self.world.workloads[w as usize].entry;
-        let measured = sim.now() >= self.world.warmup;
         let instance = self.pick_instance(entry);
-        let req = self.alloc(
-            sim,
-            Request {
-                parent: NONE,
-                service: entry,
-                instance,
-                workload: w,
-                caller_host: NONE,
-                edge: NONE,
-                created_ns: now,
-                arrived_ns: now,
-                step: 0,
-                pending: 0,
-                phase: Phase::InNetwork,
-                outcome: Outcome::Pending,
-                failed_call: false,
-                measured,
-            },
-        );
+        let request = self.new_request(entry, instance, w, now);
+        let measured = request.measured;
+        let req = self.alloc(sim, request);
         let ws = &mut self.workloads[w as usize];
         ws.all.arrived += 1;
         if measured {
@@ -479,14 +649,18 @@ impl<'w> ServiceModel<'w> {
         }
     }
 
-    /// A request reaches its instance: serve, queue or reject it.
+    /// A request reaches its instance: serve, queue or turn it away.
     fn deliver(&mut self, sim: &mut Sim<Event>, req: u32) {
         let now = sim.now().as_ns();
         let r = &mut self.requests[req as usize];
         r.arrived_ns = now;
-        let (s, i, measured) = (r.service as usize, r.instance as usize, r.measured);
-        let cap = self.world.services[s].queue_cap;
-        let workers = self.world.services[s].workers;
+        let (s, i, measured, deadline) = (
+            r.service as usize,
+            r.instance as usize,
+            r.measured,
+            r.deadline_ns,
+        );
+        let def = &self.world.services[s];
         let bucket = self.bucket;
         let st = &mut self.services[s];
         st.all.arrived += 1;
@@ -494,27 +668,35 @@ impl<'w> ServiceModel<'w> {
         if measured {
             st.measured.arrived += 1;
         }
+        if st.outages > 0 {
+            return self.turn_away(sim, req, Outcome::Rejected);
+        }
+        if def.honor_deadlines && now >= deadline {
+            return self.turn_away(sim, req, Outcome::Shed);
+        }
         let inst = &mut self.instances[i];
-        if inst.busy < workers {
+        if inst.busy < def.workers {
             inst.outstanding += 1;
             self.start_work(sim, req, false);
-        } else if (inst.queue.len() as u64) < u64::from(cap) {
+        } else if (inst.queue.len() as u64) < u64::from(def.queue_cap) {
             inst.outstanding += 1;
             inst.queue.push_back(req);
             st.touch(now);
             st.queue_now += 1;
             self.requests[req as usize].phase = Phase::Queued;
         } else {
-            st.all.rejected += 1;
-            st.series.rejected[bucket] += 1;
-            if measured {
-                st.measured.rejected += 1;
-            }
-            let r = &mut self.requests[req as usize];
-            r.phase = Phase::Done;
-            r.outcome = Outcome::Rejected;
-            self.respond(sim, req);
+            self.turn_away(sim, req, Outcome::Rejected);
         }
+    }
+
+    /// Answers at once a request that never took a worker.
+    fn turn_away(&mut self, sim: &mut Sim<Event>, req: u32, outcome: Outcome) {
+        let r = &mut self.requests[req as usize];
+        r.phase = Phase::Done;
+        r.outcome = outcome;
+        let (s, measured) = (r.service as usize, r.measured);
+        self.services[s].count(outcome, measured, self.bucket);
+        self.respond(sim, req);
     }
 
     /// A worker takes `req` (which has already been counted in `outstanding`).
@@ -522,6 +704,7 @@ impl<'w> ServiceModel<'w> {
         let now = sim.now().as_ns();
         let r = &mut self.requests[req as usize];
         r.phase = Phase::Working;
+        r.started_ns = now;
         let (s, i) = (r.service as usize, r.instance as usize);
         let st = &mut self.services[s];
         if r.measured {
@@ -534,8 +717,68 @@ impl<'w> ServiceModel<'w> {
         st.touch(now);
         st.busy_now += 1;
         self.instances[i].busy += 1;
-        let work = self.world.services[s].work.sample(&mut st.work_rng);
+        let mut work = self.world.services[s].work.sample(&mut st.work_rng);
+        if st.slowdown != 1.0 {
+            work = SimDuration::from_ns((work.as_ns() as f64 * st.slowdown).round() as u64);
+        }
         sim.schedule_in(work, Event::WorkDone { req });
+    }
+
+    /// Takes the next request from an instance's queue for a free worker, shedding those that
+    /// waited too long or whose caller's deadline has passed.
+    fn next_from_queue(&mut self, sim: &mut Sim<Event>, i: usize) {
+        let now = sim.now().as_ns();
+        loop {
+            let s = self.world.instances[i].service_idx as usize;
+            let def = &self.world.services[s];
+            let inst = &mut self.instances[i];
+            let lifo = def
+                .shed
+                .as_ref()
+                .and_then(|p| p.lifo_over)
+                .is_some_and(|n| inst.queue.len() > n as usize);
+            let next = if lifo {
+                inst.queue.pop_back()
+            } else {
+                inst.queue.pop_front()
+            };
+            let Some(next) = next else { return };
+            let st = &mut self.services[s];
+            st.touch(now);
+            st.queue_now -= 1;
+            let r = &self.requests[next as usize];
+            let too_old = def
+                .shed
+                .as_ref()
+                .and_then(|p| p.max_wait_ns)
+                .is_some_and(|w| now - r.arrived_ns > w);
+            let expired = def.honor_deadlines && now >= r.deadline_ns;
+            if too_old || expired {
+                self.instances[i].outstanding -= 1;
+                self.turn_away(sim, next, Outcome::Shed);
+                continue;
+            }
+            self.start_work(sim, next, true);
+            return;
+        }
+    }
+
+    fn on_work_done(&mut self, sim: &mut Sim<Event>, req: u32) {
+        let now = sim.now().as_ns();
+        let r = self.requests[req as usize];
+        let s = r.service as usize;
+        if r.doomed {
+            return self.finish(sim, req, Outcome::Failed);
+        }
+        let st = &mut self.services[s];
+        if st.error_rate > 0.0 && st.error_rng.random::<f64>() < st.error_rate {
+            return self.finish(sim, req, Outcome::Failed);
+        }
+        if self.world.services[s].honor_deadlines && now >= r.deadline_ns {
+            return self.finish(sim, req, Outcome::Shed);
+        }
+        self.requests[req as usize].step = 0;
+        self.advance(sim, req);
     }
 
     /// Makes the calls of the request's current step, or finishes it after the last step.
@@ -543,52 +786,176 @@ impl<'w> ServiceModel<'w> {
         let r = self.requests[req as usize];
         let steps = &self.world.services[r.service as usize].steps;
         let Some(&(start, len)) = steps.get(r.step as usize) else {
-            self.finish(sim, req, Outcome::Completed);
-            return;
+            let outcome = if r.degraded_call {
+                Outcome::Degraded
+            } else {
+                Outcome::Completed
+            };
+            return self.finish(sim, req, outcome);
         };
-        let r = &mut self.requests[req as usize];
-        r.phase = Phase::Calling;
-        r.pending = len as u16;
-        let (workload, instance) = (r.workload, r.instance);
-        let caller_host = self.world.instances[instance as usize].host_idx;
-        let now = sim.now();
-        let measured = now >= self.world.warmup;
+        let now = sim.now().as_ns();
+        if r.step > 0
+            && self.world.services[r.service as usize].honor_deadlines
+            && now >= r.deadline_ns
+        {
+            return self.finish(sim, req, Outcome::Shed);
+        }
+        let p = &mut self.requests[req as usize];
+        p.phase = Phase::Calling;
+        p.pending = len as u16;
+        let measured = now >= self.world.warmup.as_ns();
+        let caller_offset = r.instance - self.world.services[r.service as usize].first_instance;
         for edge in start..start + len {
-            let to = self.world.calls[edge as usize].to;
-            let instance = self.pick_instance(to);
-            let child = self.alloc(
-                sim,
-                Request {
-                    parent: req,
-                    service: to,
-                    instance,
-                    workload,
-                    caller_host,
-                    edge,
-                    created_ns: now.as_ns(),
-                    arrived_ns: now.as_ns(),
-                    step: 0,
-                    pending: 0,
-                    phase: Phase::InNetwork,
-                    outcome: Outcome::Pending,
-                    failed_call: false,
-                    measured,
-                },
-            );
-            let delay = self.network_delay(
+            let policy = &self.world.calls[edge as usize].policy;
+            let slot = match &policy.breaker {
+                Some(b) if b.shared => 0,
+                _ => caller_offset,
+            };
+            let call = Call {
+                parent: req,
                 edge,
-                false,
-                caller_host,
-                self.world.instances[instance as usize].host_idx,
-            );
-            sim.schedule_in(delay, Event::Deliver { req: child });
+                attempts: 0,
+                previous_backoff_ns: 0,
+                measured,
+                slot,
+                wait_timer: None,
+            };
+            let call = match self.free_calls.pop() {
+                Some(c) => {
+                    self.calls[c as usize] = call;
+                    c
+                }
+                None => {
+                    self.calls.push(call);
+                    (self.calls.len() - 1) as u32
+                }
+            };
+            let es = &mut self.edges[edge as usize];
+            if measured {
+                es.stats.calls += 1;
+            }
+            if let Some(b) = &mut es.budget {
+                b.record_call(now);
+            }
+            self.attempt(sim, call);
         }
     }
 
+    /// Makes one attempt of a call, through its breaker and bulkhead.
+    fn attempt(&mut self, sim: &mut Sim<Event>, call: u32) {
+        let now = sim.now().as_ns();
+        let c = self.calls[call as usize];
+        let policy = &self.world.calls[c.edge as usize].policy;
+        let caller_offset = self.requests[c.parent as usize].instance
+            - self.world.services[self.world.calls[c.edge as usize].from as usize].first_instance;
+        let es = &mut self.edges[c.edge as usize];
+        self.calls[call as usize].attempts += 1;
+        if c.measured {
+            es.stats.attempts += 1;
+            if c.attempts > 0 {
+                es.stats.retries += 1;
+            }
+        }
+        // The bulkhead first (a call waiting for it has not asked the breaker yet), then the breaker.
+        let mut took_permit = false;
+        if let Some(bh) = &policy.bulkhead {
+            let slot = caller_offset as usize;
+            if es.bulkhead_in_use[slot] >= bh.max_concurrent {
+                if bh.max_wait_ns > 0 {
+                    es.bulkhead_waiting[slot].push_back(call);
+                    let timer = sim.timer_in(
+                        SimDuration::from_ns(bh.max_wait_ns),
+                        Event::BulkheadWait { call },
+                    );
+                    // The attempt is counted when it leaves the queue, one way or the other.
+                    self.calls[call as usize].attempts -= 1;
+                    if c.measured {
+                        es.stats.attempts -= 1;
+                        if c.attempts > 0 {
+                            es.stats.retries -= 1;
+                        }
+                    }
+                    self.calls[call as usize].wait_timer = Some(timer);
+                    return;
+                }
+                if c.measured {
+                    es.stats.bulkhead_rejected += 1;
+                }
+                return self.attempt_failed(sim, call, AttemptFailure::BulkheadFull);
+            }
+            es.bulkhead_in_use[slot] += 1;
+            took_permit = true;
+        }
+        let mut breaker_state = "closed";
+        if let Some(bp) = &policy.breaker {
+            let breaker = &mut es.breakers[c.slot as usize];
+            let (allowed, change) = breaker.try_acquire(bp, now);
+            if let Some((from, to)) = change {
+                es.stats
+                    .breaker_transitions
+                    .push(transition(now, bp.shared, c.slot, from, to));
+            }
+            if !allowed {
+                if c.measured {
+                    es.stats.breaker_rejected += 1;
+                }
+                self.release_permit(sim, call, took_permit);
+                return self.attempt_failed(sim, call, AttemptFailure::BreakerOpen);
+            }
+            breaker_state = breaker.state.name();
+        }
+        self.send(sim, call, breaker_state);
+    }
+
+    /// Sends an attempt: a child request to an instance of the callee, with its timer.
+    fn send(&mut self, sim: &mut Sim<Event>, call: u32, breaker_state: &'static str) {
+        let now = sim.now().as_ns();
+        let c = self.calls[call as usize];
+        let def = &self.world.calls[c.edge as usize];
+        let parent = self.requests[c.parent as usize];
+        let caller_host = self.world.instances[parent.instance as usize].host_idx;
+        let instance = self.pick_instance(def.to);
+        let mut child = self.new_request(def.to, instance, parent.workload, now);
+        child.call = call;
+        child.edge = c.edge;
+        child.caller_host = caller_host;
+        child.measured = c.measured;
+        child.holds_permit = def.policy.bulkhead.is_some();
+        child.breaker_state = breaker_state;
+        let inherited = if self.world.services[def.from as usize].honor_deadlines {
+            parent.deadline_ns
+        } else {
+            u64::MAX
+        };
+        child.deadline_ns = def
+            .policy
+            .timeout_ns
+            .map_or(inherited, |t| inherited.min(now.saturating_add(t)));
+        let timeout = def.policy.timeout_ns;
+        let req = self.alloc(sim, child);
+        if let Some(t) = timeout {
+            let timer = sim.timer_in(SimDuration::from_ns(t), Event::Timeout { req });
+            self.requests[req as usize].timer = Some(timer);
+        }
+        let delay = self.network_delay(
+            c.edge,
+            false,
+            caller_host,
+            self.world.instances[instance as usize].host_idx,
+        );
+        sim.schedule_in(delay, Event::Deliver { req });
+    }
+
     #[inline]
-    fn network_delay(&mut self, edge: u32, reply: bool, from_host: u32, to_host: u32) -> SimDuration {
+    fn network_delay(
+        &mut self,
+        edge: u32,
+        reply: bool,
+        from_host: u32,
+        to_host: u32,
+    ) -> SimDuration {
         let dist = &self.world.latency[self.world.distance(from_host, to_host) as usize];
-        dist.sample(&mut self.edge_rngs[edge as usize][usize::from(reply)])
+        dist.sample(&mut self.edges[edge as usize].rngs[usize::from(reply)])
     }
 
     /// The request leaves its worker with `outcome`; the next queued request takes the worker.
@@ -597,32 +964,22 @@ impl<'w> ServiceModel<'w> {
         let r = &mut self.requests[req as usize];
         r.phase = Phase::Done;
         r.outcome = outcome;
-        let (s, i, measured, latency) = (
+        let (s, i, measured, latency, abandoned, worked) = (
             r.service as usize,
             r.instance as usize,
             r.measured,
             now - r.arrived_ns,
+            r.abandoned,
+            now - r.started_ns,
         );
-        let bucket = self.bucket;
         let st = &mut self.services[s];
-        match outcome {
-            Outcome::Completed => {
-                st.all.completed += 1;
-                st.series.completed[bucket] += 1;
-                if measured {
-                    st.measured.completed += 1;
-                    st.latency.record(latency);
-                }
+        st.count(outcome, measured, self.bucket);
+        if measured {
+            if outcome.is_success() {
+                st.latency.record(latency);
             }
-            Outcome::Failed => {
-                st.all.failed += 1;
-                st.series.failed[bucket] += 1;
-                if measured {
-                    st.measured.failed += 1;
-                }
-            }
-            Outcome::Pending | Outcome::Rejected => {
-                unreachable!("finish is for requests that held a worker")
+            if abandoned {
+                st.wasted_ns += worked;
             }
         }
         st.touch(now);
@@ -630,17 +987,14 @@ impl<'w> ServiceModel<'w> {
         let inst = &mut self.instances[i];
         inst.busy -= 1;
         inst.outstanding -= 1;
-        if let Some(next) = inst.queue.pop_front() {
-            st.queue_now -= 1;
-            self.start_work(sim, next, true);
-        }
+        self.next_from_queue(sim, i);
         self.respond(sim, req);
     }
 
-    /// Sends the answer of a finished or rejected request to its caller.
+    /// Sends the answer of a finished or turned-away request to its caller.
     fn respond(&mut self, sim: &mut Sim<Event>, req: u32) {
         let r = self.requests[req as usize];
-        if r.parent != NONE {
+        if r.call != NONE {
             let host = self.world.instances[r.instance as usize].host_idx;
             let delay = self.network_delay(r.edge, true, host, r.caller_host);
             sim.schedule_in(delay, Event::Reply { req });
@@ -650,41 +1004,256 @@ impl<'w> ServiceModel<'w> {
         let back = if self.world.client_latency.is_zero() {
             0
         } else {
-            self.world.client_latency.sample(&mut ws.client_back_rng).as_ns()
+            self.world
+                .client_latency
+                .sample(&mut ws.client_back_rng)
+                .as_ns()
         };
-        let counts = |l: &mut Ledger| match r.outcome {
-            Outcome::Completed => l.completed += 1,
-            Outcome::Rejected => l.rejected += 1,
-            Outcome::Failed => l.failed += 1,
-            Outcome::Pending => unreachable!("a pending request does not respond"),
-        };
-        counts(&mut ws.all);
+        count(&mut ws.all, r.outcome);
         if r.measured {
-            counts(&mut ws.measured);
-            if r.outcome == Outcome::Completed {
+            count(&mut ws.measured, r.outcome);
+            if r.outcome.is_success() {
                 ws.latency.record(sim.now().as_ns() - r.created_ns + back);
             }
         }
         self.release(req);
     }
 
+    /// An attempt's answer reaches the caller.
     fn on_reply(&mut self, sim: &mut Sim<Event>, child: u32) {
         let c = self.requests[child as usize];
         self.release(child);
+        if c.abandoned {
+            return; // the caller stopped waiting at its timeout; nobody reads this answer
+        }
+        if let Some(t) = c.timer {
+            sim.cancel(t);
+        }
+        let now = sim.now().as_ns();
+        self.release_permit(sim, c.call, c.holds_permit);
+        let failure = match c.outcome {
+            Outcome::Completed | Outcome::Degraded => None,
+            Outcome::Rejected | Outcome::Shed => Some(AttemptFailure::Rejected),
+            Outcome::Failed => Some(AttemptFailure::Error),
+            Outcome::Pending => unreachable!("a reply carries a final outcome"),
+        };
+        self.record_breaker(
+            c.call,
+            now,
+            c.breaker_state,
+            failure.is_some(),
+            now - c.created_ns,
+        );
+        let call = self.calls[c.call as usize];
+        if call.measured {
+            let stats = &mut self.edges[call.edge as usize].stats;
+            match failure {
+                Some(AttemptFailure::Rejected) => stats.rejected += 1,
+                Some(_) => stats.errors += 1,
+                None => {}
+            }
+        }
+        match failure {
+            None => self.call_done(sim, c.call, Outcome::Completed),
+            Some(f) => self.attempt_failed(sim, c.call, f),
+        }
+    }
+
+    /// The caller's timer for an attempt fired: it stops waiting (the callee carries on).
+    fn on_timeout(&mut self, sim: &mut Sim<Event>, child: u32) {
+        let now = sim.now().as_ns();
+        let c = &mut self.requests[child as usize];
+        c.timer = None;
+        c.abandoned = true;
+        let (call, holds, state, created) = (c.call, c.holds_permit, c.breaker_state, c.created_ns);
+        self.requests[child as usize].holds_permit = false;
+        self.release_permit(sim, call, holds);
+        self.record_breaker(call, now, state, true, now - created);
+        let measured = self.calls[call as usize].measured;
+        if measured {
+            self.edges[self.calls[call as usize].edge as usize]
+                .stats
+                .timeouts += 1;
+        }
+        self.attempt_failed(sim, call, AttemptFailure::Timeout);
+    }
+
+    fn record_breaker(
+        &mut self,
+        call: u32,
+        now: u64,
+        acquired_in: &'static str,
+        failed: bool,
+        duration_ns: u64,
+    ) {
+        let c = self.calls[call as usize];
+        let Some(bp) = &self.world.calls[c.edge as usize].policy.breaker else {
+            return;
+        };
+        let es = &mut self.edges[c.edge as usize];
+        let slow = duration_ns >= bp.slow_call_ns;
+        if let Some((from, to)) =
+            es.breakers[c.slot as usize].record(bp, now, acquired_in, failed, slow)
+        {
+            es.stats
+                .breaker_transitions
+                .push(transition(now, bp.shared, c.slot, from, to));
+        }
+    }
+
+    /// Gives back a bulkhead permit, letting the oldest waiting call through.
+    fn release_permit(&mut self, sim: &mut Sim<Event>, call: u32, holds: bool) {
+        if !holds {
+            return;
+        }
+        let c = self.calls[call as usize];
+        let slot = (self.requests[c.parent as usize].instance
+            - self.world.services[self.world.calls[c.edge as usize].from as usize].first_instance)
+            as usize;
+        let es = &mut self.edges[c.edge as usize];
+        es.bulkhead_in_use[slot] -= 1;
+        if let Some(next) = es.bulkhead_waiting[slot].pop_front() {
+            if let Some(t) = self.calls[next as usize].wait_timer.take() {
+                sim.cancel(t);
+            }
+            self.attempt(sim, next);
+        }
+    }
+
+    /// A call waited for its bulkhead longer than `max_wait`.
+    fn on_bulkhead_wait(&mut self, sim: &mut Sim<Event>, call: u32) {
+        let c = &mut self.calls[call as usize];
+        c.wait_timer = None;
+        c.attempts += 1; // the attempt that could not start
+        let c = *c;
+        let slot = (self.requests[c.parent as usize].instance
+            - self.world.services[self.world.calls[c.edge as usize].from as usize].first_instance)
+            as usize;
+        let es = &mut self.edges[c.edge as usize];
+        es.bulkhead_waiting[slot].retain(|&w| w != call);
+        if c.measured {
+            es.stats.attempts += 1;
+            es.stats.bulkhead_rejected += 1;
+            if c.attempts > 1 {
+                es.stats.retries += 1;
+            }
+        }
+        self.attempt_failed(sim, call, AttemptFailure::BulkheadFull);
+    }
+
+    /// An attempt failed: retry it after its backoff, or end the call.
+    fn attempt_failed(&mut self, sim: &mut Sim<Event>, call: u32, failure: AttemptFailure) {
+        let now = sim.now().as_ns();
+        let c = self.calls[call as usize];
+        let policy = &self.world.calls[c.edge as usize].policy;
+        let parent_deadline = self.requests[c.parent as usize].deadline_ns;
+        if let Some(retry) = &policy.retry {
+            if c.attempts < retry.attempts && retry.retries(failure) && now < parent_deadline {
+                let es = &mut self.edges[c.edge as usize];
+                let in_budget = es.budget.as_mut().is_none_or(|b| b.try_retry(now));
+                if in_budget {
+                    let delay =
+                        retry.delay_ns(c.attempts, c.previous_backoff_ns, &mut es.backoff_rng);
+                    self.calls[call as usize].previous_backoff_ns = delay;
+                    sim.schedule_in(SimDuration::from_ns(delay), Event::Retry { call });
+                    return;
+                }
+                if c.measured {
+                    es.stats.retries_denied += 1;
+                }
+            }
+        }
+        let outcome = if policy.fallback.is_some() {
+            Outcome::Degraded
+        } else {
+            Outcome::Failed
+        };
+        self.call_done(sim, call, outcome);
+    }
+
+    /// A call is over: `Completed`, `Degraded` (its fallback answered) or `Failed`.
+    fn call_done(&mut self, sim: &mut Sim<Event>, call: u32, outcome: Outcome) {
+        let c = self.calls[call as usize];
+        self.free_calls.push(call);
+        if c.measured {
+            let stats = &mut self.edges[c.edge as usize].stats;
+            match outcome {
+                Outcome::Completed => stats.ok += 1,
+                Outcome::Degraded => stats.degraded += 1,
+                _ => stats.failed += 1,
+            }
+        }
         let p = &mut self.requests[c.parent as usize];
         debug_assert_eq!(p.phase, Phase::Calling);
         p.pending -= 1;
-        if c.outcome != Outcome::Completed {
-            p.failed_call = true;
+        match outcome {
+            Outcome::Completed => {}
+            Outcome::Degraded => p.degraded_call = true,
+            _ => p.failed_call = true,
         }
         if p.pending > 0 {
             return;
         }
-        if p.failed_call {
+        if p.failed_call || p.doomed {
             self.finish(sim, c.parent, Outcome::Failed);
         } else {
             p.step += 1;
             self.advance(sim, c.parent);
+        }
+    }
+
+    fn on_fault(&mut self, sim: &mut Sim<Event>, fault: u32, start: bool) {
+        let f = &self.world.faults[fault as usize];
+        let s = f.service as usize;
+        let st = &mut self.services[s];
+        match f.effect {
+            FaultEffect::Slowdown(k) => {
+                st.slowdown = if start {
+                    st.slowdown * k
+                } else {
+                    st.slowdown / k
+                }
+            }
+            FaultEffect::Errors(rate) => {
+                // Independent error sources combine: 1 - (1 - a)(1 - b).
+                st.error_rate = if start {
+                    1.0 - (1.0 - st.error_rate) * (1.0 - rate)
+                } else if rate >= 1.0 {
+                    0.0
+                } else {
+                    1.0 - (1.0 - st.error_rate) / (1.0 - rate)
+                };
+            }
+            FaultEffect::Outage => {
+                if start {
+                    st.outages += 1;
+                    if st.outages == 1 {
+                        self.lose_work(sim, s);
+                    }
+                } else {
+                    st.outages -= 1;
+                }
+            }
+        }
+    }
+
+    /// A service goes down: its queued requests are answered with an error at once, and the work
+    /// in progress is lost (those requests fail when their work or calls end).
+    fn lose_work(&mut self, sim: &mut Sim<Event>, s: usize) {
+        let def = &self.world.services[s];
+        for i in def.first_instance..def.first_instance + def.n_instances {
+            while let Some(req) = self.instances[i as usize].queue.pop_front() {
+                let st = &mut self.services[s];
+                st.touch(sim.now().as_ns());
+                st.queue_now -= 1;
+                self.instances[i as usize].outstanding -= 1;
+                self.turn_away(sim, req, Outcome::Failed);
+            }
+        }
+        for r in &mut self.requests {
+            if r.service as usize == s && matches!(r.phase, Phase::Working | Phase::Calling) {
+                r.doomed = true;
+            }
         }
     }
 
@@ -736,7 +1305,7 @@ impl<'w> ServiceModel<'w> {
                 in_flight[r.service as usize].0 += 1;
                 in_flight[r.service as usize].1 += u64::from(r.measured);
             }
-            if r.parent == NONE {
+            if r.call == NONE {
                 wl_in_flight[r.workload as usize].0 += 1;
                 wl_in_flight[r.workload as usize].1 += u64::from(r.measured);
             }
@@ -769,7 +1338,9 @@ impl<'w> ServiceModel<'w> {
                     measured: st.measured,
                     ledger: st.all,
                     offered_per_s: st.measured.arrived as f64 / secs,
-                    throughput_per_s: st.measured.completed as f64 / secs,
+                    throughput_per_s: (st.measured.completed + st.measured.degraded) as f64 / secs,
+                    goodput_per_s: st.measured.completed as f64 / secs,
+                    wasted_work_ns: st.wasted_ns,
                     utilization: st.busy_area as f64 / measured_ns as f64 / capacity,
                     queue_len_mean: st.queue_area as f64 / measured_ns as f64,
                     in_system_mean: (st.busy_area + st.queue_area) as f64 / measured_ns as f64,
@@ -801,6 +1372,15 @@ impl<'w> ServiceModel<'w> {
                 }
             })
             .collect();
+        let edges = self
+            .edges
+            .iter_mut()
+            .map(|e| {
+                let mut stats = std::mem::take(&mut e.stats);
+                stats.amplification = ratio(stats.attempts, stats.calls);
+                stats
+            })
+            .collect();
         let histograms = RunHistograms {
             services: self.services.into_iter().map(|s| s.latency.hist).collect(),
             workloads: self.workloads.into_iter().map(|w| w.latency.hist).collect(),
@@ -818,8 +1398,24 @@ impl<'w> ServiceModel<'w> {
             digest,
             services,
             workloads,
+            edges,
         };
         (result, histograms)
+    }
+}
+
+fn transition(
+    now: u64,
+    shared: bool,
+    slot: u32,
+    from: BreakerState,
+    to: BreakerState,
+) -> BreakerTransition {
+    BreakerTransition {
+        t_ns: now,
+        instance: if shared { None } else { Some(slot) },
+        from: from.name().into(),
+        to: to.name().into(),
     }
 }
 
@@ -848,11 +1444,12 @@ impl Model for ServiceModel<'_> {
         match event {
             Event::Arrival { workload } => self.on_arrival(sim, workload),
             Event::Deliver { req } => self.deliver(sim, req),
-            Event::WorkDone { req } => {
-                self.requests[req as usize].step = 0;
-                self.advance(sim, req);
-            }
+            Event::WorkDone { req } => self.on_work_done(sim, req),
             Event::Reply { req } => self.on_reply(sim, req),
+            Event::Timeout { req } => self.on_timeout(sim, req),
+            Event::Retry { call } => self.attempt(sim, call),
+            Event::BulkheadWait { call } => self.on_bulkhead_wait(sim, call),
+            Event::Fault { fault, start } => self.on_fault(sim, fault, start),
             Event::Tick => self.on_tick(sim),
             Event::WarmupEnd => self.on_warmup_end(sim.now().as_ns()),
         }
@@ -864,6 +1461,10 @@ impl Model for ServiceModel<'_> {
             Event::Deliver { req } => (2, u64::from(req)),
             Event::WorkDone { req } => (3, u64::from(req)),
             Event::Reply { req } => (4, u64::from(req)),
+            Event::Timeout { req } => (7, u64::from(req)),
+            Event::Retry { call } => (8, u64::from(call)),
+            Event::BulkheadWait { call } => (9, u64::from(call)),
+            Event::Fault { fault, start } => (10, u64::from(fault) << 1 | u64::from(start)),
             Event::Tick => (5, 0),
             Event::WarmupEnd => (6, 0),
         }

@@ -95,6 +95,9 @@ pub struct Scenario {
     /// ("services.api.queue", [50, 200])]` makes six variants, named like `db.workers=2 api.queue=50`.
     #[serde(default)]
     pub grid: Vec<(String, Vec<Box<ron::value::RawValue>>)>,
+    /// Failures injected at set times; every variant sees the same ones.
+    #[serde(default)]
+    pub faults: Vec<FaultSpec>,
     /// Assertions that `faultline check` evaluates over the runs.
     #[serde(default)]
     pub expect: Vec<Expect>,
@@ -123,6 +126,28 @@ pub struct Variant {
     pub unset: Vec<String>,
 }
 
+/// A failure injected at `at` for `lasts` (until the end of the run when absent).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    pub at: Dur,
+    #[serde(default)]
+    pub lasts: Option<Dur>,
+    pub what: FaultKind,
+}
+
+/// What goes wrong.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum FaultKind {
+    /// Local work of every instance takes `factor` times longer: `Slowdown(service: "recs", factor: 10)`.
+    Slowdown { service: String, factor: f64 },
+    /// A share of requests fail after their local work: `Errors(service: "payments", rate: 0.5)`.
+    Errors { service: String, rate: f64 },
+    /// Every instance is down: arrivals are refused at once, and work in progress is lost.
+    Outage { service: String },
+}
+
 /// A percentile of latency.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 pub enum Percentile {
@@ -144,7 +169,10 @@ pub enum Metric {
     /// (Rejected + failed) / (completed + rejected + failed).
     ErrorRate { service: String },
     /// A latency percentile of completed requests, in seconds.
-    Latency { service: String, percentile: Percentile },
+    Latency {
+        service: String,
+        percentile: Percentile,
+    },
     /// Completions per second.
     Throughput { service: String },
     /// Busy share of the workers.
@@ -200,7 +228,11 @@ pub enum Expect {
     /// `Better(metric: Availability(service: "checkout"), variant: "defended", than: "baseline")`:
     /// the paired difference (same seeds) has a 95% interval wholly on the better side (higher
     /// availability, throughput; lower error rate, latency, utilization).
-    Better { metric: Metric, variant: String, than: String },
+    Better {
+        metric: Metric,
+        variant: String,
+        than: String,
+    },
 }
 
 fn default_seed() -> u64 {
@@ -382,6 +414,29 @@ pub struct Service {
     /// How callers choose among this service's instances. Default `RoundRobin`.
     #[serde(default)]
     pub balancer: Balancer,
+    /// Whether instances honour the deadlines of their callers (gRPC deadline propagation): a
+    /// request whose caller has given up is dropped from the queue instead of served, and makes
+    /// no further calls after its local work; calls it makes carry the earlier of its own deadline
+    /// and their timeout. Default false: the work is done, and counted as wasted.
+    #[serde(default)]
+    pub honor_deadlines: bool,
+    /// Load shedding at this service's instances.
+    #[serde(default)]
+    pub shed: Option<ShedSpec>,
+}
+
+/// Load shedding: turn work away early rather than serve it too late.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShedSpec {
+    /// Drop a request that has waited in the queue longer than this (CoDel-like), when it
+    /// reaches the head of the queue.
+    #[serde(default)]
+    pub max_wait: Option<Dur>,
+    /// Serve the newest request first while more than this many wait (adaptive LIFO, as at
+    /// Facebook): under overload fresh requests still meet their deadlines.
+    #[serde(default)]
+    pub lifo_over: Option<u32>,
 }
 
 /// Capacity of an instance's queue.
@@ -406,7 +461,7 @@ impl<'de> Deserialize<'de> for QueueCap {
         impl serde::de::Visitor<'_> for V {
             type Value = QueueCap;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a queue length (a whole number) or \"unbounded\"")
+                f.write_str("a queue length (a whole number), \"unbounded\" or \"none\"")
             }
             fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<QueueCap, E> {
                 u32::try_from(n).map(QueueCap::Bounded).map_err(|_| {
@@ -462,10 +517,226 @@ pub enum Placement {
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum Step {
-    /// A call to another service; the step ends when it answers.
-    Call { to: String },
+    /// A call to another service, with the caller's defences; the step ends when it answers (or
+    /// its defences give up). `Call(to: "db", timeout: "50ms", retry: (attempts: 3))`.
+    Call {
+        to: String,
+        /// Time the caller waits for one attempt before giving up on it (gRPC deadline,
+        /// resilience4j TimeLimiter `timeoutDuration`). No timeout when absent: the caller waits
+        /// as long as it takes.
+        #[serde(default)]
+        timeout: Option<Dur>,
+        /// Retries of failed attempts.
+        #[serde(default)]
+        retry: Option<RetrySpec>,
+        /// A circuit breaker in front of the dependency.
+        #[serde(default)]
+        breaker: Option<BreakerSpec>,
+        /// A bulkhead limiting concurrent calls to the dependency.
+        #[serde(default)]
+        bulkhead: Option<BulkheadSpec>,
+        /// What the caller does when the call fails after its retries: by default the request
+        /// fails; with a fallback it is answered degraded.
+        #[serde(default)]
+        fallback: Option<Fallback>,
+    },
     /// Calls made at once; the step ends when all have answered. Holds `Call`s only.
     Parallel(Vec<Step>),
+}
+
+/// What a failed call turns into.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub enum Fallback {
+    /// Answer degraded, e.g. `Degrade("popular items")`: the request succeeds, counted as degraded.
+    Degrade(String),
+}
+
+/// Retries, with the parameters of resilience4j `Retry`, Envoy retry policies and Finagle retry
+/// budgets.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySpec {
+    /// Attempts in all, the first included (resilience4j `maxAttempts`). Default 3.
+    #[serde(default = "three")]
+    pub attempts: u32,
+    /// Outcomes of an attempt that are retried. Default `[Timeout, Error, Rejected]`.
+    #[serde(default = "default_retry_on")]
+    pub on: Vec<RetryOn>,
+    /// Wait before each retry. Default `Exponential(base: "25ms", cap: "1s")`.
+    #[serde(default = "default_backoff")]
+    pub backoff: Backoff,
+    /// Randomization of the wait. Default `Full`.
+    #[serde(default = "default_jitter")]
+    pub jitter: Jitter,
+    /// A cap on retries relative to calls, shared by all instances of the caller.
+    #[serde(default)]
+    pub budget: Option<RetryBudget>,
+}
+
+fn three() -> u32 {
+    3
+}
+fn default_retry_on() -> Vec<RetryOn> {
+    vec![RetryOn::Timeout, RetryOn::Error, RetryOn::Rejected]
+}
+fn default_backoff() -> Backoff {
+    Backoff::Exponential {
+        base: Dur(SimDuration::from_ms(25)),
+        cap: Dur(SimDuration::from_secs(1)),
+        multiplier: 2.0,
+    }
+}
+fn default_jitter() -> Jitter {
+    Jitter::Full
+}
+
+/// An outcome of an attempt, for choosing what to retry.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub enum RetryOn {
+    /// The attempt's timeout expired.
+    Timeout,
+    /// The dependency answered with an error (a 5xx), including a failure of its own dependencies.
+    Error,
+    /// The dependency turned the request away: queue full, shed, down (503 / connection refused).
+    Rejected,
+    /// The caller's circuit breaker refused the attempt.
+    BreakerOpen,
+    /// The caller's bulkhead refused the attempt.
+    BulkheadFull,
+}
+
+/// Wait before a retry (resilience4j `IntervalFunction`).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum Backoff {
+    /// The same wait each time: `Constant("50ms")`.
+    Constant(Dur),
+    /// `base * multiplier^(retry - 1)`, at most `cap`: `Exponential(base: "10ms", cap: "1s")`;
+    /// `multiplier` defaults to 2.
+    Exponential {
+        base: Dur,
+        cap: Dur,
+        #[serde(default = "two")]
+        multiplier: f64,
+    },
+    /// AWS "decorrelated jitter": `min(cap, uniform(base, 3 * previous wait))`. Random by itself;
+    /// `jitter` is not applied on top.
+    Decorrelated { base: Dur, cap: Dur },
+}
+
+fn two() -> f64 {
+    2.0
+}
+
+/// Randomization of a backoff wait `d` (AWS architecture blog, "Exponential Backoff and Jitter").
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub enum Jitter {
+    /// Exactly `d`.
+    None,
+    /// Uniform in `[0, d]`.
+    Full,
+    /// `d/2` plus uniform in `[0, d/2]`.
+    Equal,
+}
+
+/// Finagle `RetryBudget`: retries allowed in a sliding window of `window` are at most
+/// `ratio` times the calls in it plus `min_per_s` per second of the window.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryBudget {
+    /// Finagle `percentCanRetry` as a fraction; Envoy `budget_percent`. E.g. `0.1`.
+    pub ratio: f64,
+    /// Finagle `minRetriesPerSec`. Default 10.
+    #[serde(default = "ten")]
+    pub min_per_s: f64,
+    /// Finagle `ttl`. Default `"10s"`.
+    #[serde(default = "ten_s")]
+    pub window: Dur,
+}
+
+fn ten() -> f64 {
+    10.0
+}
+fn ten_s() -> Dur {
+    Dur(SimDuration::from_secs(10))
+}
+
+/// A circuit breaker with the semantics of resilience4j `CircuitBreaker`.
+///
+/// Closed: attempts pass and their outcomes fill a sliding window. Once the window holds at least
+/// `min_calls` calls and the failure rate (errors, rejections and timeouts) reaches
+/// `failure_rate`, or the share of calls slower than `slow_call_duration` reaches
+/// `slow_call_rate`, it opens. Open: attempts are refused at once for `open_for`. Then half-open:
+/// `half_open_calls` attempts pass; when all have answered, their failure and slow rates decide
+/// between closed and open again; further attempts are refused meanwhile.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerSpec {
+    /// `Count(100)`: the last 100 calls (`COUNT_BASED`); `Time("10s")`: the calls of the last 10
+    /// seconds, in one-second buckets (`TIME_BASED`). Default `Count(100)`.
+    #[serde(default = "default_window")]
+    pub window: Window,
+    /// `minimumNumberOfCalls`. Default 100.
+    #[serde(default = "hundred")]
+    pub min_calls: u32,
+    /// `failureRateThreshold` as a fraction. Default 0.5.
+    #[serde(default = "half")]
+    pub failure_rate: f64,
+    /// `slowCallRateThreshold` as a fraction. Default 1.0 (only when every call is slow).
+    #[serde(default = "one_f")]
+    pub slow_call_rate: f64,
+    /// `slowCallDurationThreshold`. Default `"60s"`.
+    #[serde(default = "sixty_s")]
+    pub slow_call_duration: Dur,
+    /// `waitDurationInOpenState`. Default `"60s"`.
+    #[serde(default = "sixty_s")]
+    pub open_for: Dur,
+    /// `permittedNumberOfCallsInHalfOpenState`. Default 10.
+    #[serde(default = "ten_u")]
+    pub half_open_calls: u32,
+    /// One breaker per caller instance (`false`, the default, as each process of a service keeps
+    /// its own), or one shared by all instances of the caller.
+    #[serde(default)]
+    pub shared: bool,
+}
+
+fn default_window() -> Window {
+    Window::Count(100)
+}
+fn hundred() -> u32 {
+    100
+}
+fn half() -> f64 {
+    0.5
+}
+fn one_f() -> f64 {
+    1.0
+}
+fn sixty_s() -> Dur {
+    Dur(SimDuration::from_secs(60))
+}
+fn ten_u() -> u32 {
+    10
+}
+
+/// The sliding window of a circuit breaker.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub enum Window {
+    Count(u32),
+    Time(Dur),
+}
+
+/// A bulkhead per caller instance and dependency.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum BulkheadSpec {
+    /// resilience4j `SemaphoreBulkhead`: at most `max_concurrent` calls in flight; a call that
+    /// finds none free waits up to `max_wait` (`maxWaitDuration`, default 0: refused at once).
+    Semaphore {
+        max_concurrent: u32,
+        #[serde(default)]
+        max_wait: Dur,
+    },
 }
 
 /// Load-balancing policy used by callers of a service.

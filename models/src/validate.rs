@@ -1,28 +1,68 @@
 //! From text to a [`World`]: parse the RON (shape errors carry line and column), then check meaning
 //! (names resolve, rates are positive, the call graph has no cycle) and compile. Every problem is
 //! collected before returning, so a user fixes a file in one pass rather than one error per run.
+//!
+//! Every message names its place twice: the line and column of the text that caused it (found with
+//! [`SourceMap`]) and the field path (`services.frontend.calls[0].to`), which still makes sense
+//! when the text is generated or the file has been edited since.
 
 use crate::dist::{self, Dist};
-use crate::error::{closest, locate, Problem, ScenarioError};
-use crate::spec::{Arrivals, DistSpec, Placement, QueueCap, RateChange, Scenario, Step};
-use crate::world::{ArrivalKind, CallDef, Host, InstanceDef, RateFn, ServiceDef, World, WorkloadDef};
+use crate::error::{closest, one_of, Problem, ScenarioError, Seg, SourceMap, Token, TokenKind};
+use crate::policy::CallPolicy;
+use crate::spec::{
+    Arrivals, Balancer, DistSpec, FaultKind, Placement, QueueCap, RateChange, Scenario, Step,
+};
+use crate::world::{
+    ArrivalKind, CallDef, FaultDef, FaultEffect, Host, InstanceDef, RateFn, ServiceDef, ShedPolicy,
+    WorkloadDef, World,
+};
 use petgraph::graph::DiGraph;
 use sim_core::{SimDuration, SimTime};
 use std::path::Path;
 
+/// Most hosts a topology may have: each is simulated state, and a typo such as
+/// `hosts_per_rack: 40000` should be an error, not an exhausted memory.
+pub const HOSTS_MAX: u64 = 1_000_000;
+/// Most instances of all services together, for the same reason.
+pub const INSTANCES_MAX: u64 = 1_000_000;
+/// Unknown names are followed by the list of known ones when there are at most this many.
+const LIST_NAMES_MAX: usize = 12;
+
 /// Reads, parses, validates and compiles a scenario file.
 pub fn load_file(path: &Path) -> Result<World, ScenarioError> {
-    let file = path.display().to_string();
-    let source = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        file: file.clone(),
+    let source = read_source(path)?;
+    load_str(&path.display().to_string(), &source)
+}
+
+/// Reads a scenario file's text, with a message in our style when it cannot: no such file, a
+/// directory, not text.
+pub fn read_source(path: &Path) -> Result<String, ScenarioError> {
+    let unreadable = |message: String| ScenarioError {
+        file: path.display().to_string(),
         problems: vec![Problem {
             position: None,
             path: None,
-            message: format!("cannot read the file: {e}"),
+            message,
             suggestion: None,
         }],
-    })?;
-    load_str(&file, &source)
+    };
+    if path.is_dir() {
+        return Err(unreadable(
+            "this is a directory; expected a scenario file (`.ron`)".into(),
+        ));
+    }
+    std::fs::read_to_string(path).map_err(|e| {
+        unreadable(match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file".into(),
+            std::io::ErrorKind::PermissionDenied => {
+                "cannot read the file: permission denied".into()
+            }
+            std::io::ErrorKind::InvalidData => {
+                "the file is not text (it is not valid UTF-8); expected a RON scenario".into()
+            }
+            _ => format!("cannot read the file: {}", lowercase_first(&e.to_string())),
+        })
+    })
 }
 
 /// Parses, validates and compiles scenario text; `file` names it in messages.
@@ -33,37 +73,504 @@ pub fn load_str(file: &str, source: &str) -> Result<World, ScenarioError> {
 
 /// Parses RON into the spec types, checking shape only.
 pub fn parse(file: &str, source: &str) -> Result<Scenario, ScenarioError> {
-    let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
-    options.from_str::<Scenario>(source).map_err(|e| ScenarioError {
-        file: file.to_string(),
-        problems: vec![ron_problem(&e)],
+    let options =
+        ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+    options
+        .from_str::<Scenario>(source)
+        .map_err(|e| ScenarioError {
+            file: file.to_string(),
+            problems: vec![ron_problem(&e, &SourceMap::new(source))],
+        })
+}
+
+/// The variant names of an enum of the spec, read from its `Deserialize` impl so that messages
+/// never fall out of step with the format.
+fn variants_of<T: serde::de::DeserializeOwned>() -> &'static [&'static str] {
+    use serde::de::{Error as _, Visitor};
+    struct Probe<'a>(&'a mut &'static [&'static str]);
+    impl<'de> serde::Deserializer<'de> for Probe<'_> {
+        type Error = serde::de::value::Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(Self::Error::custom("not an enum"))
+        }
+        fn deserialize_enum<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            variants: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = variants;
+            Err(Self::Error::custom("probed"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map struct identifier
+            ignored_any
+        }
+    }
+    let mut variants: &'static [&'static str] = &[];
+    let _ = T::deserialize(Probe(&mut variants));
+    variants
+}
+
+/// The enum a value at `path` is, as far as messages need to know: its variants, and what to call
+/// one of them.
+fn enum_at(path: &str) -> Option<(&'static [&'static str], &'static str)> {
+    let last = path.rsplit('.').next()?;
+    let (field, indexed) = match last.split_once('[') {
+        Some((f, _)) => (f, true),
+        None => (last, false),
+    };
+    Some(match (field, indexed) {
+        (
+            "work" | "same_host" | "same_rack" | "same_zone" | "cross_zone" | "cross_region"
+            | "client",
+            false,
+        ) => (variants_of::<DistSpec>(), "a distribution"),
+        ("placement", false) => (variants_of::<Placement>(), "a placement"),
+        ("balancer", false) => (variants_of::<Balancer>(), "a balancer"),
+        ("arrivals", false) => (variants_of::<Arrivals>(), "an arrival process"),
+        ("calls", true) => (variants_of::<Step>(), "a call step"),
+        ("schedule", true) => (variants_of::<RateChange>(), "a rate change"),
+        _ => return None,
     })
 }
 
-fn ron_problem(e: &ron::error::SpannedError) -> Problem {
+/// Turns a ron error into a problem in our words: where it is (position and field path), what was
+/// expected, what was found.
+fn ron_problem(e: &ron::error::SpannedError, map: &SourceMap) -> Problem {
     use ron::error::Error as E;
-    let position = Some((e.span.start.line, e.span.start.col));
-    let within = |outer: &Option<String>| outer.as_ref().map(|o| format!(" in `{o}`")).unwrap_or_default();
-    let list = |xs: &[&str]| xs.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", ");
-    let (message, suggestion) = match &e.code {
-        E::NoSuchStructField { expected, found, outer } => (
-            format!("unknown field `{found}`{}; expected one of {}", within(outer), list(expected)),
-            closest(found, expected.iter().copied()),
-        ),
-        E::NoSuchEnumVariant { expected, found, outer } => (
-            format!("unknown variant `{found}`{}; expected one of {}", within(outer), list(expected)),
-            closest(found, expected.iter().copied()),
-        ),
+    let at = map.offset(e.span.start.line, e.span.start.col);
+    let (mut path, value_start) = map.path_at(at).unwrap_or_default();
+    let found_at = |offset: usize| match map.token_at(offset) {
+        Some(t) => format!("`{}`", map.snippet(t)),
+        None => "the end of the file".to_string(),
+    };
+    let found = found_at(at);
+    // Where the offending value starts: ron points into a string, or at the space before a value.
+    let value_pos = match map.token_at(at) {
+        Some(t) if t.start < at => t.start,
+        _ if value_start > at => value_start,
+        _ => at,
+    };
+    let within = |outer: &Option<String>| match outer {
+        Some(o) if path.is_empty() => format!(" in `{o}`"),
+        _ => String::new(),
+    };
+    let mut position = at;
+    let mut suggestion = None;
+    let message = match &e.code {
+        E::NoSuchStructField {
+            expected,
+            found,
+            outer,
+        } => {
+            suggestion = closest(found, expected.iter().copied());
+            match suggestion {
+                Some(_) => format!("unknown field `{found}`{}", within(outer)),
+                None => format!(
+                    "unknown field `{found}`{}; expected {}",
+                    within(outer),
+                    one_of(expected)
+                ),
+            }
+        }
+        E::NoSuchEnumVariant {
+            expected,
+            found,
+            outer,
+        } => {
+            suggestion = closest(found, expected.iter().copied());
+            match suggestion {
+                Some(_) => format!("unknown variant `{found}`{}", within(outer)),
+                None => format!(
+                    "unknown variant `{found}`{}; expected {}",
+                    within(outer),
+                    one_of(expected)
+                ),
+            }
+        }
         E::MissingStructField { field, outer } => {
-            (format!("missing field `{field}`{}", within(outer)), None)
+            // Point at the start of the struct that lacks it, not at its closing parenthesis.
+            position = value_start;
+            format!("missing field `{field}`{}", within(outer))
         }
         E::DuplicateStructField { field, outer } => {
-            (format!("field `{field}` is given twice{}", within(outer)), None)
+            format!("field `{field}` is given twice{}", within(outer))
         }
-        E::Message(m) => (m.clone(), None),
-        other => (lowercase_first(&other.to_string()), None),
+        E::Message(m) => {
+            position = value_pos;
+            let literal = map
+                .token_at(value_pos)
+                .map(|t| &map.text()[t.start..t.end])
+                .unwrap_or_default();
+            let content = literal
+                .strip_prefix('"')
+                .and_then(|l| l.strip_suffix('"'))
+                .unwrap_or(literal);
+            let is_string = literal.starts_with('"');
+            if is_string && literal.contains('\n') {
+                let (line, _) = map.position(value_pos + literal.len());
+                format!("this string runs on to line {line}; is its closing `\"` missing?")
+            } else if is_string && swallowed_text(content) {
+                let shown: String = content.chars().take(40).collect();
+                format!(
+                    "this string runs into the text after it (`{shown}`); is its closing `\"` missing?"
+                )
+            } else if m.starts_with("duration `") && content.starts_with('-') {
+                format!("duration `{content}` is negative; a duration is zero or more")
+            } else {
+                if is_string && path.ends_with(".queue") {
+                    suggestion = closest(content, ["unbounded", "none"]).map(|s| quoted(&s));
+                }
+                backtick_strings(m)
+            }
+        }
+        E::InvalidValueForType { expected, found } => {
+            position = value_pos;
+            let expected = backtick_strings(&friendly_type(expected));
+            match named_fields_instead(map, value_pos) {
+                Some((name, field, field_pos)) => {
+                    position = field_pos;
+                    if let Some((p, _)) = map.path_at(field_pos) {
+                        path = p;
+                    }
+                    format!("`{name}` takes its value directly, not as a field: remove `{field}:`")
+                }
+                // ron calls a missing value "a unit value"; quote the text instead.
+                None if found == "a unit value" => {
+                    format!("expected {expected}, found {}", found_at(value_pos))
+                }
+                None => format!("expected {expected}, found {found}"),
+            }
+        }
+        E::ExpectedDifferentLength { expected, found } => {
+            position = value_pos;
+            let n = match found {
+                0 => "none".to_string(),
+                1 => "one".to_string(),
+                n => n.to_string(),
+            };
+            format!("expected {expected}, found {n}")
+        }
+        E::ExpectedInteger | E::IntegerOutOfBounds
+            if found.starts_with("`-") && found.len() > 2 =>
+        {
+            position = value_pos;
+            format!(
+                "expected a whole number of 0 or more, found {}",
+                found_at(value_pos)
+            )
+        }
+        E::IntegerOutOfBounds => {
+            position = value_pos;
+            format!("the number {} is too large here", found_at(value_pos))
+        }
+        E::ExpectedInteger => {
+            position = value_pos;
+            format!("expected a whole number, found {}", found_at(value_pos))
+        }
+        E::ExpectedFloat => {
+            position = value_pos;
+            format!("expected a number, found {}", found_at(value_pos))
+        }
+        E::ExpectedString => {
+            position = value_pos;
+            format!(
+                "expected a string in double quotes, found {}",
+                found_at(value_pos)
+            )
+        }
+        E::ExpectedBoolean => {
+            position = value_pos;
+            format!("expected `true` or `false`, found {}", found_at(value_pos))
+        }
+        E::ExpectedComma => {
+            let (msg, pos) = expected_comma(map, at);
+            position = pos;
+            msg
+        }
+        E::ExpectedIdentifier => {
+            let before = map.token_before(at).map(|t| &map.text()[t.start..t.end]);
+            let inside = map.enclosing_bracket(at);
+            let wants_field =
+                inside == Some(b'(') && matches!(before, Some("(" | ",")) && !path.is_empty();
+            if wants_field {
+                // The struct that wants the field, not the value written in its place.
+                if let Some((p, _)) = map.token_before(at).and_then(|t| map.path_at(t.start)) {
+                    path = p;
+                }
+            }
+            match enum_at(&path).filter(|_| !wants_field) {
+                Some((variants, what)) => {
+                    if variants == variants_of::<DistSpec>()
+                        && map
+                            .token_at(at)
+                            .is_some_and(|t| matches!(t.kind, TokenKind::Str { .. }))
+                    {
+                        suggestion = Some(format!("Constant({})", found.trim_matches('`')));
+                    }
+                    format!("expected {what}: {}, found {found}", one_of(variants))
+                }
+                None if wants_field => {
+                    format!("expected a field name (`name: value`), found {found}")
+                }
+                None => format!("expected a name, found {found}"),
+            }
+        }
+        E::ExpectedMapColon => {
+            let key = map
+                .token_before(at)
+                .map(|t| format!(" after `{}`", map.snippet(t)))
+                .unwrap_or_default();
+            format!("expected `:`{key}, found {found}")
+        }
+        E::ExpectedArray => format!("expected a list in `[...]`, found {found}"),
+        E::ExpectedArrayEnd => format!("expected `,` or `]`, found {found}"),
+        E::ExpectedStructLike => format!("expected `(`, found {found}"),
+        E::ExpectedNamedStructLike("") => {
+            format!("expected `(`, found {found}")
+        }
+        // Inner structs are written without their type's name: `(name: "db", ...)`.
+        E::ExpectedNamedStructLike(_) if !path.is_empty() => {
+            format!("expected `(`, found {found}")
+        }
+        E::ExpectedNamedStructLike(name) => {
+            if map.token_at(0).is_none() {
+                position = 0;
+                format!("the file holds no scenario; expected `{name}(...)`")
+            } else {
+                format!("expected `{name}(...)`, found {found}")
+            }
+        }
+        E::ExpectedDifferentStructName { expected, found } if path.is_empty() => {
+            format!("expected `{expected}(...)`, found `{found}(...)`")
+        }
+        // Inner structs are written without their type's name: `(name: "db", ...)`.
+        E::ExpectedDifferentStructName { found, .. } => {
+            format!("expected `(`, found `{found}`")
+        }
+        E::ExpectedStructLikeEnd | E::ExpectedOptionEnd => {
+            format!("expected `,` or `)`, found {found}")
+        }
+        E::ExpectedMap => format!("expected `{{`, found {found}"),
+        E::ExpectedMapEnd => format!("expected `,` or `}}`, found {found}"),
+        E::ExpectedStringEnd => {
+            if let Some(t) = map.token_at(at) {
+                position = t.start;
+            }
+            "this string is never closed; is its closing `\"` missing?".to_string()
+        }
+        E::InvalidEscape(_) => {
+            let (pos, escape) = bad_escape(map, at);
+            position = pos;
+            match escape {
+                Some(esc) => {
+                    format!("unknown escape `{esc}` in a string; write `\\\\` for a backslash")
+                }
+                None => "invalid escape in a string; write `\\\\` for a backslash".to_string(),
+            }
+        }
+        E::UnclosedBlockComment => {
+            position = map.unclosed_comment().unwrap_or(at);
+            "this `/*` comment is never closed; end it with `*/`".to_string()
+        }
+        E::TrailingCharacters => {
+            position = map.trailing().unwrap_or(at);
+            format!(
+                "unexpected {} after the end of the scenario",
+                found_at(position)
+            )
+        }
+        E::Eof => {
+            let open = map
+                .open_brackets()
+                .last()
+                .filter(|_| map.read_to_end())
+                .map(|&(offset, c)| {
+                    let (line, col) = map.position(offset);
+                    format!("; `{}` at {line}:{col} is never closed", c as char)
+                })
+                .unwrap_or_default();
+            format!("unexpected end of the file{open}")
+        }
+        E::InvalidIntegerDigit { digit, base: 10 } => {
+            format!("invalid digit `{}` in a number", digit.escape_debug())
+        }
+        E::InvalidIntegerDigit { digit, base } => format!(
+            "invalid digit `{}` in a base-{base} number",
+            digit.escape_debug()
+        ),
+        E::UnderscoreAtBeginning => "a number cannot start with `_`".to_string(),
+        E::FloatUnderscore => "unexpected `_` in a number".to_string(),
+        E::ExpectedChar => format!("expected a character in single quotes, found {found}"),
+        E::ExpectedAttribute => format!("expected an attribute `#![enable(...)]`, found {found}"),
+        E::SuggestRawIdentifier(_) | E::InvalidIdentifier(_) => {
+            format!("expected a name, found {found}")
+        }
+        E::UnexpectedChar(c) => format!("unexpected character `{}`", c.escape_debug()),
+        E::ExceededRecursionLimit => {
+            "values are nested too deeply (more than 128 levels)".to_string()
+        }
+        E::NoSuchExtension(name) => format!("unknown RON extension `{name}`"),
+        E::Utf8Error(_) => "the file is not valid UTF-8 text".to_string(),
+        other => backtick_strings(&lowercase_first(&other.to_string())),
     };
-    Problem { position, path: None, message, suggestion }
+    Problem {
+        position: Some(map.position(position)),
+        path: Some(path).filter(|p| !p.is_empty()),
+        // One problem, one line: a value quoted from the text may hold a line break.
+        message: message.replace('\r', "").replace('\n', "\\n"),
+        suggestion,
+    }
+}
+
+/// A message for a missing comma, and where to point: usually just after the value that lacks
+/// its comma, since that is where one is typed.
+fn expected_comma(map: &SourceMap, at: usize) -> (String, usize) {
+    let text = map.text();
+    let next = map.token_at(at);
+    let before = map.token_before(at);
+    // `1.5` where a whole number is expected: ron stops at the `.`.
+    if let Some(t) = next.filter(|t| t.start < at && t.kind == TokenKind::Number) {
+        return (
+            format!("expected a whole number, found `{}`", map.snippet(t)),
+            t.start,
+        );
+    }
+    let found = next.map_or("the end of the file".to_string(), |t| {
+        format!("`{}`", map.snippet(t))
+    });
+    let Some(before) = before else {
+        return (format!("expected `,`, found {found}"), at);
+    };
+    let before_text = &text[before.start..before.end];
+    // A string that swallowed the line break: its closing quote is most likely missing.
+    if matches!(before.kind, TokenKind::Str { .. }) && before_text.contains('\n') {
+        let (line, _) = map.position(before.end);
+        return (
+            format!(
+                "this string runs on to line {line}, where {found} follows it; is its closing `\"` missing?"
+            ),
+            before.start,
+        );
+    }
+    // `RoundRobin()`: a unit variant written with parentheses.
+    if before.kind == TokenKind::Ident && next.is_some_and(|t| &text[t.start..t.end] == "(") {
+        return (
+            format!("`{before_text}` takes no parentheses; write it as `{before_text}`"),
+            next.map_or(at, |t| t.start),
+        );
+    }
+    match next {
+        Some(t) if matches!(text.as_bytes()[t.start], b')' | b']' | b'}') => {
+            let close = match map.enclosing_bracket(at) {
+                Some(b'(') => "`)`",
+                Some(b'[') => "`]`",
+                Some(b'{') => "`}`",
+                _ => "a closing bracket",
+            };
+            (format!("expected `,` or {close}, found {found}"), at)
+        }
+        Some(_) => (format!("missing `,` before {found}"), before.end),
+        None => (format!("expected `,`, found {found}"), at),
+    }
+}
+
+/// Whether the text of a string looks like it ran on past its value into the text after it, as
+/// happens when a closing quote is missing: `20s), Step(to_per_s: 400, at: `.
+fn swallowed_text(content: &str) -> bool {
+    [", ", "),", "],", ")]"].iter().any(|s| content.contains(s))
+        || content.trim_end().ends_with(':')
+}
+
+/// `"text"`.
+fn quoted(s: &str) -> String {
+    format!("\"{s}\"")
+}
+
+/// For `Constant(mean: "3ms")`, a newtype variant written with a field name, and `at` on the field
+/// or its value: the variant's name, the field's name and where the field starts.
+fn named_fields_instead(map: &SourceMap, at: usize) -> Option<(String, String, usize)> {
+    let text = map.text();
+    let is = |t: Option<Token>, s: &str| t.is_some_and(|t| &text[t.start..t.end] == s);
+    let here = map.token_at(at)?;
+    let field = if here.kind == TokenKind::Ident && is(map.token_at(here.end), ":") {
+        here
+    } else {
+        let colon = map.token_before(here.start).filter(|&t| is(Some(t), ":"))?;
+        map.token_before(colon.start)
+            .filter(|t| t.kind == TokenKind::Ident)?
+    };
+    let open = map
+        .token_before(field.start)
+        .filter(|&t| is(Some(t), "("))?;
+    let name = map
+        .token_before(open.start)
+        .filter(|t| t.kind == TokenKind::Ident)?;
+    Some((
+        text[name.start..name.end].to_string(),
+        text[field.start..field.end].to_string(),
+        field.start,
+    ))
+}
+
+/// The position and text of the first invalid escape in the string at or after `at`.
+fn bad_escape(map: &SourceMap, at: usize) -> (usize, Option<String>) {
+    let Some(t) = map.token_at(at) else {
+        return (at, None);
+    };
+    let s = &map.text()[t.start..t.end];
+    let mut chars = s.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c != '\\' {
+            continue;
+        }
+        let Some(&(_, e)) = chars.peek() else { break };
+        chars.next();
+        if !matches!(
+            e,
+            '\\' | '"' | '\'' | 'n' | 'r' | 't' | '0' | 'x' | 'u' | 'b' | 'f' | '/'
+        ) {
+            return (t.start + i, Some(format!("\\{e}")));
+        }
+    }
+    (t.start, None)
+}
+
+/// Rust's names for the types of serde messages, in words.
+fn friendly_type(expected: &str) -> String {
+    match expected {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number of 0 or more".into(),
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number".into(),
+        "f32" | "f64" => "a number".into(),
+        "a boolean" | "bool" => "`true` or `false`".into(),
+        other => other.into(),
+    }
+}
+
+/// Puts double-quoted text that is not already in backticks into backticks: `like "250ms"`
+/// becomes ``like `"250ms"` ``, in the style of every other message.
+fn backtick_strings(message: &str) -> String {
+    let mut out = String::with_capacity(message.len() + 8);
+    let mut in_ticks = false;
+    let mut rest = message;
+    while let Some(c) = rest.chars().next() {
+        if c == '`' {
+            in_ticks = !in_ticks;
+        } else if c == '"' && !in_ticks {
+            if let Some(end) = rest[1..].find('"') {
+                out.push('`');
+                out.push_str(&rest[..end + 2]);
+                out.push('`');
+                rest = &rest[end + 2..];
+                continue;
+            }
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
 }
 
 fn lowercase_first(s: &str) -> String {
@@ -74,26 +581,113 @@ fn lowercase_first(s: &str) -> String {
     }
 }
 
+/// A place in the scenario: the path shown to the user and the structural path that finds its
+/// text.
+#[derive(Clone, Debug, Default)]
+struct At {
+    shown: String,
+    segs: Vec<Seg>,
+}
+
+impl At {
+    fn root() -> At {
+        At::default()
+    }
+
+    fn field(&self, name: &str) -> At {
+        let mut segs = self.segs.clone();
+        segs.push(Seg::Field(name.to_string()));
+        let shown = if self.shown.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}.{name}", self.shown)
+        };
+        At { shown, segs }
+    }
+
+    fn index(&self, i: usize) -> At {
+        let mut segs = self.segs.clone();
+        segs.push(Seg::Index(i));
+        At {
+            shown: format!("{}[{i}]", self.shown),
+            segs,
+        }
+    }
+
+    /// Element `i` of a list whose elements have names (`services.frontend`).
+    fn named(&self, i: usize, name: &str) -> At {
+        if name.trim().is_empty()
+            || name.len() > 64
+            || name.contains(['.', '[', '`', '\\', '\n', '\r'])
+        {
+            return self.index(i);
+        }
+        let mut at = self.field(name);
+        at.segs.pop();
+        at.segs.push(Seg::Index(i));
+        at
+    }
+}
+
 /// Collects problems with their locations.
 struct Checker<'a> {
-    source: Option<&'a str>,
+    map: Option<SourceMap<'a>>,
     problems: Vec<Problem>,
 }
 
 impl Checker<'_> {
-    /// Records a problem at `path`; `anchor` and `needle` locate it in the source text.
-    fn report(&mut self, path: String, anchor: Option<&str>, needle: Option<&str>, message: String, suggestion: Option<String>) {
-        let position = match (self.source, needle) {
-            (Some(src), Some(n)) => locate(src, anchor, n),
-            _ => None,
-        };
-        self.problems.push(Problem { position, path: Some(path), message, suggestion });
+    /// The 1-based line and column of the text at `at`, or of the nearest enclosing value that the
+    /// file spells out.
+    fn position(&self, at: &At) -> Option<(usize, usize)> {
+        let map = self.map.as_ref()?;
+        map.find(&at.segs).map(|o| map.position(o))
     }
 
-    fn dist(&mut self, path: String, anchor: Option<&str>, spec: &DistSpec) -> Dist {
+    /// The position of `at` only if the file spells it out.
+    fn exact_position(&self, at: &At) -> Option<(usize, usize)> {
+        let map = self.map.as_ref()?;
+        map.find_exact(&at.segs).map(|o| map.position(o))
+    }
+
+    fn report(&mut self, at: &At, message: String, suggestion: Option<String>) {
+        let position = self.position(at);
+        self.report_at(at, position, message, suggestion);
+    }
+
+    fn report_at(
+        &mut self,
+        at: &At,
+        position: Option<(usize, usize)>,
+        message: String,
+        suggestion: Option<String>,
+    ) {
+        // One problem, one line: names quoted in a message may hold escaped line breaks.
+        let one_line = |s: String| s.replace('\r', "").replace('\n', "\\n");
+        self.problems.push(Problem {
+            position,
+            path: Some(at.shown.clone()).filter(|p| !p.is_empty()),
+            message: one_line(message),
+            suggestion: suggestion.map(one_line),
+        });
+    }
+
+    /// Reports an unknown name: a suggestion when one is close, else the known names when few.
+    fn unknown(&mut self, at: &At, what: &str, name: &str, known: &[&str]) {
+        let suggestion = closest(name, known.iter().copied());
+        let message = if suggestion.is_some() || known.is_empty() {
+            format!("unknown {what} `{name}`")
+        } else if known.len() <= LIST_NAMES_MAX {
+            format!("unknown {what} `{name}`; expected {}", one_of(known))
+        } else {
+            format!("unknown {what} `{name}`")
+        };
+        self.report(at, message, suggestion);
+    }
+
+    fn dist(&mut self, at: &At, spec: &DistSpec) -> Dist {
         match dist::check(spec) {
             Some(msg) => {
-                self.report(path, anchor, None, msg, None);
+                self.report(at, msg, None);
                 Dist::Constant(SimDuration::ZERO)
             }
             None => Dist::new(spec).unwrap_or(Dist::Constant(SimDuration::ZERO)),
@@ -101,29 +695,36 @@ impl Checker<'_> {
     }
 }
 
-fn quoted(s: &str) -> String {
-    format!("\"{s}\"")
-}
-
 /// Checks the meaning of a parsed scenario and compiles it into a [`World`].
 pub fn build(file: &str, source: Option<&str>, spec: Scenario) -> Result<World, ScenarioError> {
-    let mut ck = Checker { source, problems: Vec::new() };
+    let mut ck = Checker {
+        map: source.map(SourceMap::new),
+        problems: Vec::new(),
+    };
     check_times(&mut ck, &spec);
     let hosts = build_hosts(&mut ck, &spec);
     let latency_spec = &spec.topology.latency;
-    let lat = |ck: &mut Checker, name: &str, d: &DistSpec| ck.dist(format!("topology.latency.{name}"), None, d);
+    let lat_at = At::root().field("topology").field("latency");
+    let mut lat = |name: &str, d: &DistSpec| ck.dist(&lat_at.field(name), d);
     let latency = [
-        lat(&mut ck, "same_host", &latency_spec.same_host),
-        lat(&mut ck, "same_rack", &latency_spec.same_rack),
-        lat(&mut ck, "same_zone", &latency_spec.same_zone),
-        lat(&mut ck, "cross_zone", &latency_spec.cross_zone),
-        lat(&mut ck, "cross_region", &latency_spec.cross_region),
+        lat("same_host", &latency_spec.same_host),
+        lat("same_rack", &latency_spec.same_rack),
+        lat("same_zone", &latency_spec.same_zone),
+        lat("cross_zone", &latency_spec.cross_zone),
+        lat("cross_region", &latency_spec.cross_region),
     ];
-    let client_latency = lat(&mut ck, "client", &latency_spec.client);
-    let (services, instances, calls) = build_services(&mut ck, &spec, &hosts);
+    let client_latency = lat("client", &latency_spec.client);
+    let (services, instances, calls) = build_services(&mut ck, &spec, hosts.as_deref());
     let workloads = build_workloads(&mut ck, &spec);
+    let faults = build_faults(&mut ck, &spec);
     if !ck.problems.is_empty() {
-        return Err(ScenarioError { file: file.to_string(), problems: ck.problems });
+        let mut problems = ck.problems;
+        // In the order of the file; problems without a position last, in the order found.
+        problems.sort_by_key(|p| p.position.unwrap_or((usize::MAX, usize::MAX)));
+        return Err(ScenarioError {
+            file: file.to_string(),
+            problems,
+        });
     }
     Ok(World {
         name: spec.name.clone(),
@@ -133,78 +734,269 @@ pub fn build(file: &str, source: Option<&str>, spec: Scenario) -> Result<World, 
         resolution: spec.resolution.0,
         events_max: spec.limits.events_max,
         requests_in_flight_max: spec.limits.requests_in_flight_max,
-        hosts,
+        hosts: hosts.unwrap_or_default(),
         services,
         instances,
         calls,
         workloads,
         latency,
         client_latency,
+        faults,
         spec,
     })
 }
 
+fn build_faults(ck: &mut Checker, spec: &Scenario) -> Vec<FaultDef> {
+    let names: Vec<&str> = spec.services.iter().map(|s| s.name.as_str()).collect();
+    let mut out = Vec::new();
+    for (i, f) in spec.faults.iter().enumerate() {
+        let at = At::root().field("faults").index(i);
+        let what_at = at.field("what");
+        let service = match &f.what {
+            FaultKind::Slowdown { service, .. }
+            | FaultKind::Errors { service, .. }
+            | FaultKind::Outage { service } => service,
+        };
+        let Some(si) = names.iter().position(|n| n == service) else {
+            ck.unknown(&what_at.field("service"), "service", service, &names);
+            continue;
+        };
+        let kind = match &f.what {
+            FaultKind::Slowdown { factor, .. } => {
+                if !(*factor > 0.0 && factor.is_finite()) {
+                    ck.report(
+                        &what_at.field("factor"),
+                        format!("a slowdown factor must be above zero, not `{factor}`"),
+                        None,
+                    );
+                }
+                FaultEffect::Slowdown(*factor)
+            }
+            FaultKind::Errors { rate, .. } => {
+                if !(0.0..=1.0).contains(rate) {
+                    ck.report(
+                        &what_at.field("rate"),
+                        format!("an error rate is a fraction between 0 and 1, not `{rate}`"),
+                        None,
+                    );
+                }
+                FaultEffect::Errors(*rate)
+            }
+            FaultKind::Outage { .. } => FaultEffect::Outage,
+        };
+        if f.at >= spec.horizon {
+            ck.report(
+                &at.field("at"),
+                format!(
+                    "the fault starts at {}, after the horizon ({})",
+                    f.at.0, spec.horizon.0
+                ),
+                None,
+            );
+        }
+        if f.lasts.is_some_and(|d| d.0.is_zero()) {
+            ck.report(
+                &at.field("lasts"),
+                "a fault must last longer than zero".into(),
+                None,
+            );
+        }
+        let start_ns = f.at.0.as_ns();
+        out.push(FaultDef {
+            service: si as u32,
+            start_ns,
+            end_ns: f
+                .lasts
+                .map_or(u64::MAX, |d| start_ns.saturating_add(d.0.as_ns())),
+            effect: kind,
+        });
+    }
+    out
+}
+
 fn check_times(ck: &mut Checker, spec: &Scenario) {
+    let root = At::root();
     if spec.name.trim().is_empty() {
-        ck.report("name".into(), None, Some("name"), "the scenario needs a name".into(), None);
-    }
-    if spec.horizon.0.is_zero() {
-        ck.report("horizon".into(), None, Some("horizon"), "the horizon must be longer than zero".into(), None);
-    }
-    if spec.warmup >= spec.horizon && !spec.horizon.0.is_zero() {
         ck.report(
-            "warmup".into(),
-            None,
-            Some("warmup"),
-            format!("the warm-up ({}) must end before the horizon ({})", spec.warmup.0, spec.horizon.0),
+            &root.field("name"),
+            "the scenario needs a name".into(),
             None,
         );
     }
+    let horizon = root.field("horizon");
+    if spec.horizon.0.is_zero() {
+        ck.report(
+            &horizon,
+            "the horizon must be longer than zero".into(),
+            None,
+        );
+    }
+    if spec.warmup >= spec.horizon && !spec.horizon.0.is_zero() {
+        ck.report(
+            &root.field("warmup"),
+            format!(
+                "the warm-up (`{}`) must end before the horizon (`{}`)",
+                spec.warmup.0, spec.horizon.0
+            ),
+            None,
+        );
+    }
+    let resolution = root.field("resolution");
     if spec.resolution.0.is_zero() {
-        ck.report("resolution".into(), None, Some("resolution"), "the resolution must be longer than zero".into(), None);
+        ck.report(
+            &resolution,
+            "the resolution must be longer than zero".into(),
+            None,
+        );
     } else {
         let buckets = spec.horizon.0.as_ns().div_ceil(spec.resolution.0.as_ns());
         if buckets > u64::from(spec.limits.series_points_max) {
-            ck.report(
-                "resolution".into(),
-                None,
-                Some("resolution"),
+            // Point at the resolution if the file sets it, else at the horizon.
+            let position = ck
+                .exact_position(&resolution)
+                .or_else(|| ck.position(&horizon));
+            ck.report_at(
+                &resolution,
+                position,
                 format!(
-                    "a horizon of {} at a resolution of {} makes {buckets} time-series points, more than `limits.series_points_max` ({}); use a coarser resolution",
+                    "a horizon of `{}` at a resolution of `{}` makes {buckets} time-series points, more than `limits.series_points_max` ({}); use a coarser resolution",
                     spec.horizon.0, spec.resolution.0, spec.limits.series_points_max
                 ),
                 None,
             );
         }
     }
-    if spec.limits.events_max == 0 || spec.limits.requests_in_flight_max == 0 {
-        ck.report("limits".into(), None, Some("limits"), "limits must be above zero".into(), None);
+    let limits = root.field("limits");
+    if spec.limits.events_max == 0 {
+        ck.report(
+            &limits.field("events_max"),
+            "`events_max` must be above zero".into(),
+            None,
+        );
+    }
+    if spec.limits.requests_in_flight_max == 0 {
+        ck.report(
+            &limits.field("requests_in_flight_max"),
+            "`requests_in_flight_max` must be above zero".into(),
+            None,
+        );
+    }
+    if spec.limits.series_points_max == 0 {
+        ck.report(
+            &limits.field("series_points_max"),
+            "`series_points_max` must be above zero".into(),
+            None,
+        );
     }
 }
 
-fn build_hosts(ck: &mut Checker, spec: &Scenario) -> Vec<Host> {
-    let mut hosts = Vec::new();
-    let (mut zone_idx, mut rack_idx) = (0u32, 0u32);
+/// The hosts of the topology, or `None` when it is invalid (problems reported).
+fn build_hosts(ck: &mut Checker, spec: &Scenario) -> Option<Vec<Host>> {
     let regions = &spec.topology.regions;
+    let regions_at = At::root().field("topology").field("regions");
+    let problems_before = ck.problems.len();
     if regions.is_empty() {
-        ck.report("topology.regions".into(), None, Some("regions"), "the topology needs at least one region".into(), None);
+        ck.report(
+            &regions_at,
+            "the topology needs at least one region".into(),
+            None,
+        );
     }
+    let mut total: u64 = 0;
+    let mut big_zone = false;
     for (r, region) in regions.iter().enumerate() {
-        let rpath = format!("topology.regions.{}", region.name);
-        if regions[..r].iter().any(|o| o.name == region.name) {
-            ck.report(rpath.clone(), None, Some(&quoted(&region.name)), format!("region `{}` is defined twice", region.name), None);
+        let rat = regions_at.named(r, &region.name);
+        if region.name.trim().is_empty() {
+            ck.report(&rat.field("name"), "a region needs a name".into(), None);
+        }
+        if let Some(first) = regions[..r].iter().position(|o| o.name == region.name) {
+            let first_at = ck.position(&regions_at.index(first));
+            ck.report(
+                &regions_at.index(r).field("name"),
+                format!(
+                    "region `{}` is defined twice{}",
+                    region.name,
+                    first_mention(first_at)
+                ),
+                None,
+            );
         }
         if region.zones.is_empty() {
-            ck.report(rpath.clone(), None, Some(&quoted(&region.name)), "a region needs at least one zone".into(), None);
+            ck.report(
+                &rat.field("zones"),
+                format!("region `{}` needs at least one zone", region.name),
+                None,
+            );
         }
+        let zones_at = rat.field("zones");
         for (z, zone) in region.zones.iter().enumerate() {
-            let zpath = format!("{rpath}.zones.{}", zone.name);
-            if region.zones[..z].iter().any(|o| o.name == zone.name) {
-                ck.report(zpath.clone(), Some(&quoted(&region.name)), Some(&quoted(&zone.name)), format!("zone `{}` is defined twice", zone.name), None);
+            let zat = zones_at.named(z, &zone.name);
+            if zone.name.trim().is_empty() {
+                ck.report(&zat.field("name"), "a zone needs a name".into(), None);
+            } else if zone.name.contains('/') {
+                ck.report(
+                    &zat.field("name"),
+                    format!(
+                        "zone name `{}` contains `/`, which separates a region from a zone in placements",
+                        zone.name
+                    ),
+                    None,
+                );
             }
-            if zone.racks == 0 || zone.hosts_per_rack == 0 {
-                ck.report(zpath, Some(&quoted(&region.name)), Some(&quoted(&zone.name)), "a zone needs at least one rack of at least one host".into(), None);
+            if let Some(first) = region.zones[..z].iter().position(|o| o.name == zone.name) {
+                let first_at = ck.position(&zones_at.index(first));
+                ck.report(
+                    &zones_at.index(z).field("name"),
+                    format!(
+                        "zone `{}` is defined twice in region `{}`{}",
+                        zone.name,
+                        region.name,
+                        first_mention(first_at)
+                    ),
+                    None,
+                );
             }
+            for (field, n) in [
+                ("racks", zone.racks),
+                ("hosts_per_rack", zone.hosts_per_rack),
+            ] {
+                if n == 0 {
+                    ck.report(
+                        &zat.field(field),
+                        format!("zone `{}` needs `{field}` of at least 1", zone.name),
+                        None,
+                    );
+                }
+            }
+            let zone_hosts = u64::from(zone.racks) * u64::from(zone.hosts_per_rack);
+            if zone_hosts > HOSTS_MAX {
+                big_zone = true;
+                ck.report(
+                    &zat.field("hosts_per_rack"),
+                    format!(
+                        "zone `{}` has {zone_hosts} hosts ({} racks of {}); Faultline simulates at most {HOSTS_MAX}",
+                        zone.name, zone.racks, zone.hosts_per_rack
+                    ),
+                    None,
+                );
+            }
+            total = total.saturating_add(zone_hosts);
+        }
+    }
+    if total > HOSTS_MAX && !big_zone {
+        ck.report(
+            &regions_at,
+            format!("the topology has {total} hosts; Faultline simulates at most {HOSTS_MAX}"),
+            None,
+        );
+    }
+    if ck.problems.len() > problems_before {
+        return None;
+    }
+    let mut hosts = Vec::new();
+    let (mut zone_idx, mut rack_idx) = (0u32, 0u32);
+    for (r, region) in regions.iter().enumerate() {
+        for (z, zone) in region.zones.iter().enumerate() {
             for rack in 0..zone.racks {
                 for host in 0..zone.hosts_per_rack {
                     hosts.push(Host {
@@ -220,49 +1012,86 @@ fn build_hosts(ck: &mut Checker, spec: &Scenario) -> Vec<Host> {
             zone_idx += 1;
         }
     }
-    hosts
+    Some(hosts)
+}
+
+/// `" (first at 12:9)"`, or nothing when the first is not located.
+fn first_mention(position: Option<(usize, usize)>) -> String {
+    position.map_or(String::new(), |(l, c)| format!(" (first at {l}:{c})"))
 }
 
 /// Hosts eligible for a placement, in interleaved order (spread first across regions, then zones,
 /// racks and hosts), or `None` after reporting an unknown region or zone.
-fn placement_hosts(ck: &mut Checker, spec: &Scenario, hosts: &[Host], svc_name: &str, placement: &Placement) -> Option<Vec<u32>> {
-    let path = format!("services.{svc_name}.placement");
-    let anchor = quoted(svc_name);
+fn placement_hosts(
+    ck: &mut Checker,
+    spec: &Scenario,
+    hosts: &[Host],
+    at: &At,
+    placement: &Placement,
+) -> Option<Vec<u32>> {
+    let regions = &spec.topology.regions;
     let mut eligible: Vec<u32> = match placement {
         Placement::Spread => (0..hosts.len() as u32).collect(),
         Placement::InRegion(name) => {
-            let Some(r) = spec.topology.regions.iter().position(|r| &r.name == name) else {
-                let known = spec.topology.regions.iter().map(|r| r.name.as_str());
-                let suggestion = closest(name, known);
-                ck.report(path, Some(&anchor), Some(&quoted(name)), format!("unknown region `{name}`"), suggestion);
+            let Some(r) = regions.iter().position(|r| &r.name == name) else {
+                let known: Vec<&str> = regions.iter().map(|r| r.name.as_str()).collect();
+                ck.unknown(at, "region", name, &known);
                 return None;
             };
-            (0..hosts.len() as u32).filter(|&h| hosts[h as usize].region_idx == r as u32).collect()
+            (0..hosts.len() as u32)
+                .filter(|&h| hosts[h as usize].region_idx == r as u32)
+                .collect()
         }
         Placement::InZone(name) => {
-            let mut matches = Vec::new();
-            let mut zone_idx = 0u32;
-            let mut all_names = Vec::new();
-            for region in &spec.topology.regions {
-                for zone in &region.zones {
-                    let full = format!("{}/{}", region.name, zone.name);
-                    if &zone.name == name || &full == name {
-                        matches.push(zone_idx);
-                    }
-                    all_names.push(full);
-                    all_names.push(zone.name.clone());
-                    zone_idx += 1;
-                }
-            }
-            match matches.len() {
-                1 => (0..hosts.len() as u32).filter(|&h| hosts[h as usize].zone_idx == matches[0]).collect(),
-                0 => {
-                    let suggestion = closest(name, all_names.iter().map(String::as_str));
-                    ck.report(path, Some(&anchor), Some(&quoted(name)), format!("unknown zone `{name}`"), suggestion);
+            let zones: Vec<(&str, &str)> = regions
+                .iter()
+                .flat_map(|r| {
+                    r.zones
+                        .iter()
+                        .map(move |z| (r.name.as_str(), z.name.as_str()))
+                })
+                .collect();
+            let matches: Vec<u32> = (0..zones.len() as u32)
+                .filter(|&i| {
+                    let (r, z) = zones[i as usize];
+                    z == name || name.split_once('/') == Some((r, z))
+                })
+                .collect();
+            match matches[..] {
+                [zone] => (0..hosts.len() as u32)
+                    .filter(|&h| hosts[h as usize].zone_idx == zone)
+                    .collect(),
+                [] => {
+                    // Zones by the shortest name that names them alone.
+                    let known: Vec<String> = zones
+                        .iter()
+                        .map(|&(r, z)| {
+                            if zones.iter().filter(|&&(_, o)| o == z).count() == 1
+                                && !name.contains('/')
+                            {
+                                z.to_string()
+                            } else {
+                                format!("{r}/{z}")
+                            }
+                        })
+                        .collect();
+                    let known: Vec<&str> = known.iter().map(String::as_str).collect();
+                    ck.unknown(at, "zone", name, &known);
                     return None;
                 }
                 _ => {
-                    ck.report(path, Some(&anchor), Some(&quoted(name)), format!("zone `{name}` exists in several regions; write it as `region/{name}`"), None);
+                    let options: Vec<String> = matches
+                        .iter()
+                        .map(|&i| format!("{}/{name}", zones[i as usize].0))
+                        .collect();
+                    ck.report(
+                        at,
+                        format!(
+                            "zone `{name}` exists in several regions; write {}",
+                            one_of(&options)
+                        ),
+                        None,
+                    );
                     return None;
                 }
             }
@@ -275,36 +1104,83 @@ fn placement_hosts(ck: &mut Checker, spec: &Scenario, hosts: &[Host], svc_name: 
 
 type Built = (Vec<ServiceDef>, Vec<InstanceDef>, Vec<CallDef>);
 
-fn build_services(ck: &mut Checker, spec: &Scenario, hosts: &[Host]) -> Built {
+fn build_services(ck: &mut Checker, spec: &Scenario, hosts: Option<&[Host]>) -> Built {
     let names: Vec<&str> = spec.services.iter().map(|s| s.name.as_str()).collect();
+    let services_at = At::root().field("services");
     if spec.services.is_empty() {
-        ck.report("services".into(), None, Some("services"), "the scenario needs at least one service".into(), None);
+        ck.report(
+            &services_at,
+            "the scenario needs at least one service".into(),
+            None,
+        );
+    }
+    let total_instances: u64 = spec.services.iter().map(|s| u64::from(s.instances)).sum();
+    let one_too_many = spec
+        .services
+        .iter()
+        .any(|s| u64::from(s.instances) > INSTANCES_MAX);
+    if total_instances > INSTANCES_MAX && !one_too_many {
+        ck.report(
+            &services_at,
+            format!(
+                "the services have {total_instances} instances together; Faultline simulates at most {INSTANCES_MAX}"
+            ),
+            None,
+        );
     }
     let (mut services, mut instances, mut calls) = (Vec::new(), Vec::new(), Vec::new());
     let mut graph = DiGraph::<u32, ()>::new();
-    let nodes: Vec<_> = (0..spec.services.len() as u32).map(|i| graph.add_node(i)).collect();
+    let nodes: Vec<_> = (0..spec.services.len() as u32)
+        .map(|i| graph.add_node(i))
+        .collect();
+    // Where each call edge is written, to point at the call that closes a cycle.
+    let mut edge_at: Vec<(usize, usize, At)> = Vec::new();
     for (si, svc) in spec.services.iter().enumerate() {
-        let path = format!("services.{}", svc.name);
-        let anchor = quoted(&svc.name);
+        let at = services_at.named(si, &svc.name);
         if svc.name.trim().is_empty() {
-            ck.report(format!("services[{si}].name"), None, None, "a service needs a name".into(), None);
+            ck.report(&at.field("name"), "a service needs a name".into(), None);
         }
-        if names[..si].contains(&svc.name.as_str()) {
-            ck.report(path.clone(), None, Some(&anchor), format!("service `{}` is defined twice", svc.name), None);
+        if let Some(first) = names[..si].iter().position(|&n| n == svc.name) {
+            let first_at = ck.position(&services_at.index(first));
+            ck.report(
+                &services_at.index(si).field("name"),
+                format!(
+                    "service `{}` is defined twice{}",
+                    svc.name,
+                    first_mention(first_at)
+                ),
+                None,
+            );
+        }
+        if u64::from(svc.instances) > INSTANCES_MAX {
+            ck.report(
+                &at.field("instances"),
+                format!(
+                    "`{}` instances are more than Faultline simulates (at most {INSTANCES_MAX})",
+                    svc.instances
+                ),
+                None,
+            );
         }
         if svc.instances == 0 {
-            ck.report(format!("{path}.instances"), Some(&anchor), Some("instances"), "a service needs at least one instance".into(), None);
+            ck.report(
+                &at.field("instances"),
+                "a service needs at least one instance".into(),
+                None,
+            );
         }
         if svc.workers == 0 {
-            ck.report(format!("{path}.workers"), Some(&anchor), Some("workers"), "an instance needs at least one worker".into(), None);
+            ck.report(
+                &at.field("workers"),
+                "an instance needs at least one worker".into(),
+                None,
+            );
         }
         let queue_cap = match svc.queue {
             QueueCap::Bounded(0) => {
                 ck.report(
-                    format!("{path}.queue"),
-                    Some(&anchor),
-                    Some("queue"),
-                    "a queue of 0 rejects every request that finds all workers busy; give it a length of at least 1, \"unbounded\", or write \"none\" if a loss system is what you mean".into(),
+                    &at.field("queue"),
+                    "a queue of `0` leaves no waiting room; write `\"none\"` if a loss system is what you mean, else a length of at least 1 or `\"unbounded\"`".into(),
                     None,
                 );
                 0
@@ -313,45 +1189,81 @@ fn build_services(ck: &mut Checker, spec: &Scenario, hosts: &[Host]) -> Built {
             QueueCap::NoQueue => 0,
             QueueCap::Unbounded => u32::MAX,
         };
-        let work = ck.dist(format!("{path}.work"), Some(&anchor), &svc.work);
+        let work = ck.dist(&at.field("work"), &svc.work);
         let mut steps = Vec::new();
+        let calls_at = at.field("calls");
         for (k, step) in svc.calls.iter().enumerate() {
             let start = calls.len() as u32;
-            let targets: Vec<&String> = match step {
-                Step::Call { to } => vec![to],
+            let step_at = calls_at.index(k);
+            let targets: Vec<(&Step, At)> = match step {
+                Step::Call { .. } => vec![(step, step_at.clone())],
                 Step::Parallel(inner) => {
                     if inner.is_empty() {
-                        ck.report(format!("{path}.calls[{k}]"), Some(&anchor), Some("Parallel"), "a `Parallel` step needs at least one call".into(), None);
+                        ck.report(
+                            &step_at,
+                            "a `Parallel` step needs at least one call".into(),
+                            None,
+                        );
                     }
-                    inner
-                        .iter()
-                        .filter_map(|s| match s {
-                            Step::Call { to } => Some(to),
-                            Step::Parallel(_) => {
-                                ck.report(format!("{path}.calls[{k}]"), Some(&anchor), Some("Parallel"), "a `Parallel` step holds `Call`s only, not another `Parallel`".into(), None);
-                                None
-                            }
-                        })
-                        .collect()
+                    let mut targets = Vec::new();
+                    for (j, s) in inner.iter().enumerate() {
+                        match s {
+                            Step::Call { .. } => targets.push((s, step_at.index(j))),
+                            Step::Parallel(_) => ck.report(
+                                &step_at.index(j),
+                                "a `Parallel` step holds `Call`s only, not another `Parallel`"
+                                    .into(),
+                                None,
+                            ),
+                        }
+                    }
+                    targets
                 }
             };
-            for (j, to) in targets.iter().enumerate() {
-                let cpath = match step {
-                    Step::Call { .. } => format!("{path}.calls[{k}].to"),
-                    Step::Parallel(_) => format!("{path}.calls[{k}][{j}].to"),
+            for (call, call_at) in targets {
+                let Step::Call {
+                    to,
+                    timeout,
+                    retry,
+                    breaker,
+                    bulkhead,
+                    fallback,
+                } = call
+                else {
+                    continue;
+                };
+                let to_at = call_at.field("to");
+                let policy = match CallPolicy::new(
+                    *timeout,
+                    retry.as_ref(),
+                    breaker.as_ref(),
+                    bulkhead.as_ref(),
+                    fallback.as_ref(),
+                ) {
+                    Ok(policy) => policy,
+                    Err(problems) => {
+                        for (field, message) in problems {
+                            let field_at =
+                                field.split('.').fold(call_at.clone(), |a, f| a.field(f));
+                            ck.report(&field_at, message, None);
+                        }
+                        CallPolicy::default()
+                    }
                 };
                 match names.iter().position(|n| n == to) {
                     Some(ti) if ti == si => {
-                        ck.report(cpath, Some(&anchor), Some(&format!("to: {}", quoted(to))), format!("service `{to}` calls itself"), None)
+                        ck.report(&to_at, format!("service `{to}` calls itself"), None)
                     }
                     Some(ti) => {
                         graph.update_edge(nodes[si], nodes[ti], ());
-                        calls.push(CallDef { from: si as u32, to: ti as u32 });
+                        edge_at.push((si, ti, to_at));
+                        calls.push(CallDef {
+                            from: si as u32,
+                            to: ti as u32,
+                            policy,
+                        });
                     }
-                    None => {
-                        let suggestion = closest(to, names.iter().copied());
-                        ck.report(cpath, Some(&anchor), Some(&quoted(to)), format!("unknown service `{to}`"), suggestion);
-                    }
+                    None => ck.unknown(&to_at, "service", to, &names),
                 }
             }
             let len = calls.len() as u32 - start;
@@ -360,12 +1272,22 @@ fn build_services(ck: &mut Checker, spec: &Scenario, hosts: &[Host]) -> Built {
             }
         }
         let first_instance = instances.len() as u32;
-        if let Some(eligible) = placement_hosts(ck, spec, hosts, &svc.name, &svc.placement) {
+        let placement_at = at.field("placement");
+        let eligible =
+            hosts.and_then(|hosts| placement_hosts(ck, spec, hosts, &placement_at, &svc.placement));
+        if let Some(eligible) = eligible {
             if eligible.is_empty() {
-                ck.report(format!("{path}.placement"), Some(&anchor), None, "the placement leaves no host to run on".into(), None);
-            } else {
+                ck.report(
+                    &placement_at,
+                    "the placement leaves no host to run on".into(),
+                    None,
+                );
+            } else if total_instances <= INSTANCES_MAX {
                 for i in 0..svc.instances as usize {
-                    instances.push(InstanceDef { service_idx: si as u32, host_idx: eligible[i % eligible.len()] });
+                    instances.push(InstanceDef {
+                        service_idx: si as u32,
+                        host_idx: eligible[i % eligible.len()],
+                    });
                 }
             }
         }
@@ -378,39 +1300,104 @@ fn build_services(ck: &mut Checker, spec: &Scenario, hosts: &[Host]) -> Built {
             work,
             steps,
             balancer: svc.balancer,
+            honor_deadlines: svc.honor_deadlines,
+            shed: svc.shed.as_ref().map(|shed| {
+                if shed.lifo_over == Some(0) {
+                    ck.report(&at.field("shed").field("lifo_over"), "`lifo_over` of 0 would serve every queue newest-first; give it a length of at least 1".into(), None);
+                }
+                ShedPolicy { max_wait_ns: shed.max_wait.map(|d| d.0.as_ns()), lifo_over: shed.lifo_over }
+            }),
         });
     }
     for scc in petgraph::algo::tarjan_scc(&graph) {
         if scc.len() > 1 {
-            let mut members: Vec<u32> = scc.iter().map(|&n| graph[n]).collect();
-            members.sort_unstable();
-            let cycle: Vec<&str> = members.iter().map(|&i| names[i as usize]).collect();
-            let first = cycle[0];
-            ck.report(
-                format!("services.{first}.calls"),
-                None,
-                Some(&quoted(first)),
-                format!("the call graph has a cycle through {}; a request would call itself forever", cycle.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")),
-                None,
-            );
+            report_cycle(ck, &graph, &scc, &names, &edge_at);
         }
     }
     (services, instances, calls)
 }
 
+/// Reports a cycle in the call graph as the path a request would take round it, at the call that
+/// leaves its first service.
+fn report_cycle(
+    ck: &mut Checker,
+    graph: &DiGraph<u32, ()>,
+    scc: &[petgraph::graph::NodeIndex],
+    names: &[&str],
+    edge_at: &[(usize, usize, At)],
+) {
+    let in_scc = |n: u32| scc.iter().any(|&m| graph[m] == n);
+    let start = scc.iter().map(|&n| graph[n]).min().unwrap_or(0);
+    // Breadth-first from `start` back to itself, through the cycle's members, following calls
+    // in the order they are written.
+    let mut came_from: Vec<Option<u32>> = vec![None; names.len()];
+    let mut queue = std::collections::VecDeque::from([start]);
+    let mut last = None;
+    'search: while let Some(n) = queue.pop_front() {
+        for &(from, to, _) in edge_at {
+            let (from, to) = (from as u32, to as u32);
+            if from != n || !in_scc(to) {
+                continue;
+            }
+            if to == start {
+                last = Some(n);
+                break 'search;
+            }
+            if came_from[to as usize].is_none() {
+                came_from[to as usize] = Some(n);
+                queue.push_back(to);
+            }
+        }
+    }
+    let mut path = vec![start];
+    let mut n = last.unwrap_or(start);
+    while n != start {
+        path.push(n);
+        n = came_from[n as usize].unwrap_or(start);
+    }
+    path[1..].reverse();
+    path.push(start);
+    let second = path.get(1).copied().unwrap_or(start);
+    let Some((_, _, at)) = edge_at
+        .iter()
+        .find(|(f, t, _)| *f as u32 == start && *t as u32 == second)
+    else {
+        return;
+    };
+    let mut text = format!(
+        "`{}` calls `{}`",
+        names[path[0] as usize], names[path[1] as usize]
+    );
+    for &n in &path[2..] {
+        text.push_str(&format!(", which calls `{}`", names[n as usize]));
+    }
+    ck.report(
+        at,
+        format!("the calls go round in a cycle: {text}; a request would never finish"),
+        None,
+    );
+}
+
 fn build_workloads(ck: &mut Checker, spec: &Scenario) -> Vec<WorkloadDef> {
     let names: Vec<&str> = spec.services.iter().map(|s| s.name.as_str()).collect();
+    let workload_at = At::root().field("workload");
     if spec.workload.is_empty() {
-        ck.report("workload".into(), None, Some("workload"), "the scenario needs at least one workload".into(), None);
+        ck.report(
+            &workload_at,
+            "the scenario needs at least one workload".into(),
+            None,
+        );
     }
     let mut out = Vec::new();
     for (wi, w) in spec.workload.iter().enumerate() {
-        let path = format!("workload[{wi}]");
+        let at = workload_at.index(wi);
         let entry = match names.iter().position(|n| *n == w.entry) {
             Some(i) => i as u32,
             None => {
-                let suggestion = closest(&w.entry, names.iter().copied());
-                ck.report(format!("{path}.entry"), Some("workload"), Some(&format!("entry: {}", quoted(&w.entry))), format!("unknown service `{}`", w.entry), suggestion);
+                // With no services at all, that is the problem, already reported.
+                if !names.is_empty() {
+                    ck.unknown(&at.field("entry"), "service", &w.entry, &names);
+                }
                 0
             }
         };
@@ -418,31 +1405,72 @@ fn build_workloads(ck: &mut Checker, spec: &Scenario) -> Vec<WorkloadDef> {
             Arrivals::Poisson { rate_per_s } => (ArrivalKind::Poisson, rate_per_s),
             Arrivals::Constant { rate_per_s } => (ArrivalKind::Constant, rate_per_s),
         };
-        if !(rate.is_finite() && rate > 0.0) {
-            ck.report(format!("{path}.arrivals.rate_per_s"), Some("workload"), Some("rate_per_s"), format!("the arrival rate must be above zero, not `{rate}`"), None);
+        let rate_at = at.field("arrivals").field("rate_per_s");
+        if !rate.is_finite() {
+            ck.report(
+                &rate_at,
+                format!("the arrival rate must be a finite number above zero, not `{rate}`"),
+                None,
+            );
+        } else if rate <= 0.0 {
+            ck.report(
+                &rate_at,
+                format!("the arrival rate must be above zero, not `{rate}`"),
+                None,
+            );
         }
         let mut points = vec![(0u64, rate)];
         let mut current = rate;
         let mut last_end = SimDuration::ZERO;
+        let schedule_at = at.field("schedule");
         for (k, change) in w.schedule.iter().enumerate() {
-            let cpath = format!("{path}.schedule[{k}]");
-            let (to, start, end) = match change {
-                RateChange::Step { to_per_s, at } => (*to_per_s, at.0, at.0),
-                RateChange::Ramp { to_per_s, from, over } => {
+            let cat = schedule_at.index(k);
+            let (to, start, end, start_field) = match change {
+                RateChange::Step { to_per_s, at } => (*to_per_s, at.0, at.0, "at"),
+                RateChange::Ramp {
+                    to_per_s,
+                    from,
+                    over,
+                } => {
                     if over.0.is_zero() {
-                        ck.report(cpath.clone(), Some("schedule"), None, "a ramp needs `over` above zero; use `Step` for a jump".into(), None);
+                        ck.report(
+                            &cat.field("over"),
+                            "a ramp needs `over` above zero; use `Step` for a jump".into(),
+                            None,
+                        );
                     }
-                    (*to_per_s, from.0, from.0.saturating_add(over.0))
+                    (*to_per_s, from.0, from.0.saturating_add(over.0), "from")
                 }
             };
             if !(to.is_finite() && to >= 0.0) {
-                ck.report(cpath.clone(), Some("schedule"), None, format!("a rate must be zero or more, not `{to}`"), None);
+                ck.report(
+                    &cat.field("to_per_s"),
+                    format!("a rate must be a finite number of zero or more, not `{to}`"),
+                    None,
+                );
             }
             if start < last_end {
-                ck.report(cpath.clone(), Some("schedule"), None, format!("changes must come in order of time; this one starts at {start}, before the previous one ends at {last_end}"), None);
+                ck.report(
+                    &cat.field(start_field),
+                    format!(
+                        "changes must come in order of time; this one starts at `{start}`, before the previous one ends at `{last_end}`"
+                    ),
+                    None,
+                );
             }
             if end > spec.horizon.0 {
-                ck.report(cpath, Some("schedule"), None, format!("this change ends at {end}, after the horizon ({})", spec.horizon.0), None);
+                let what = match change {
+                    RateChange::Step { .. } => "this step comes",
+                    RateChange::Ramp { .. } => "this ramp ends",
+                };
+                ck.report(
+                    &cat,
+                    format!(
+                        "{what} at `{end}`, after the horizon (`{}`)",
+                        spec.horizon.0
+                    ),
+                    None,
+                );
             }
             points.push((start.as_ns(), current));
             points.push((end.as_ns(), to));
@@ -457,4 +1485,44 @@ fn build_workloads(ck: &mut Checker, spec: &Scenario) -> Vec<WorkloadDef> {
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_variant_names_from_the_spec() {
+        assert_eq!(variants_of::<Step>(), &["Call", "Parallel"]);
+        assert!(variants_of::<DistSpec>().contains(&"LogNormal"));
+        assert!(variants_of::<Scenario>().is_empty());
+    }
+
+    #[test]
+    fn puts_quoted_values_in_backticks() {
+        assert_eq!(
+            backtick_strings(r#"write it like "250ms", not `"250"`"#),
+            r#"write it like `"250ms"`, not `"250"`"#
+        );
+        assert_eq!(backtick_strings(r#"a lone " quote"#), r#"a lone " quote"#);
+    }
+
+    #[test]
+    fn names_paths_like_the_file() {
+        let at = At::root()
+            .field("services")
+            .named(2, "db")
+            .field("calls")
+            .index(0);
+        assert_eq!(at.shown, "services.db.calls[0]");
+        assert_eq!(
+            at.segs,
+            vec![
+                Seg::Field("services".into()),
+                Seg::Index(2),
+                Seg::Field("calls".into()),
+                Seg::Index(0)
+            ]
+        );
+    }
 }

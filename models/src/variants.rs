@@ -27,12 +27,8 @@ pub struct Study {
 /// Reads a scenario file and compiles every variant.
 pub fn load_study_file(path: &Path) -> Result<Study, ScenarioError> {
     let file = path.display().to_string();
-    let source = std::fs::read_to_string(path).map_err(|e| single(&file, format!("cannot read the file: {e}")))?;
+    let source = crate::validate::read_source(path)?;
     load_study(&file, &source)
-}
-
-fn single(file: &str, message: String) -> ScenarioError {
-    ScenarioError { file: file.to_string(), problems: vec![Problem { position: None, path: None, message, suggestion: None }] }
 }
 
 /// Compiles the base scenario and each variant; checks variant names and expectations.
@@ -41,15 +37,26 @@ pub fn load_study(file: &str, source: &str) -> Result<Study, ScenarioError> {
     let base = build(file, Some(source), spec.clone())?;
     let mut problems = Vec::new();
     let designs = if spec.variants.is_empty() && spec.grid.is_empty() {
-        vec![Design { name: "base".into(), about: spec.about.clone(), world: base }]
+        vec![Design {
+            name: "base".into(),
+            about: spec.about.clone(),
+            world: base,
+        }]
     } else {
         variant_designs(file, source, &spec, &mut problems)
     };
     check_expects(&spec, &base_names(&spec), &mut problems);
     if !problems.is_empty() {
-        return Err(ScenarioError { file: file.to_string(), problems });
+        return Err(ScenarioError {
+            file: file.to_string(),
+            problems,
+        });
     }
-    Ok(Study { file: file.to_string(), spec, designs })
+    Ok(Study {
+        file: file.to_string(),
+        spec,
+        designs,
+    })
 }
 
 fn base_names(spec: &Scenario) -> Vec<String> {
@@ -67,21 +74,35 @@ struct Patch {
 /// The declared variants (or the base alone), each crossed with every point of the grid.
 fn patches(spec: &Scenario, problems: &mut Vec<Problem>) -> Vec<Patch> {
     let mut out: Vec<Patch> = if spec.variants.is_empty() {
-        vec![Patch { name: String::new(), about: spec.about.clone(), set: Vec::new(), unset: Vec::new() }]
+        vec![Patch {
+            name: String::new(),
+            about: spec.about.clone(),
+            set: Vec::new(),
+            unset: Vec::new(),
+        }]
     } else {
         spec.variants
             .iter()
             .map(|v| Patch {
                 name: v.name.clone(),
                 about: v.about.clone(),
-                set: v.set.iter().map(|(k, raw)| (k.clone(), raw.get_ron().trim().to_string())).collect(),
+                set: v
+                    .set
+                    .iter()
+                    .map(|(k, raw)| (k.clone(), raw.get_ron().trim().to_string()))
+                    .collect(),
                 unset: v.unset.clone(),
             })
             .collect()
     };
     for (i, (path, values)) in spec.grid.iter().enumerate() {
         if values.is_empty() {
-            problems.push(Problem { position: None, path: Some(format!("grid[{i}]")), message: format!("`{path}` has no values to sweep"), suggestion: None });
+            problems.push(Problem {
+                position: None,
+                path: Some(format!("grid[{i}]")),
+                message: format!("`{path}` has no values to sweep"),
+                suggestion: None,
+            });
             continue;
         }
         // A short label: the last two parts of the path (`db.workers`).
@@ -96,8 +117,17 @@ fn patches(spec: &Scenario, problems: &mut Vec<Problem>) -> Vec<Patch> {
                     let point = format!("{label}={}", value.trim_matches('"'));
                     let mut set = p.set.clone();
                     set.push((path.clone(), value));
-                    let name = if p.name.is_empty() { point } else { format!("{} {point}", p.name) };
-                    Patch { name, about: p.about.clone(), set, unset: p.unset.clone() }
+                    let name = if p.name.is_empty() {
+                        point
+                    } else {
+                        format!("{} {point}", p.name)
+                    };
+                    Patch {
+                        name,
+                        about: p.about.clone(),
+                        set,
+                        unset: p.unset.clone(),
+                    }
                 })
             })
             .collect();
@@ -105,11 +135,21 @@ fn patches(spec: &Scenario, problems: &mut Vec<Problem>) -> Vec<Patch> {
     out
 }
 
-fn variant_designs(file: &str, source: &str, spec: &Scenario, problems: &mut Vec<Problem>) -> Vec<Design> {
+fn variant_designs(
+    file: &str,
+    source: &str,
+    spec: &Scenario,
+    problems: &mut Vec<Problem>,
+) -> Vec<Design> {
     let root = match patch::parse(source) {
         Ok(root) => root,
         Err(e) => {
-            problems.push(Problem { position: e.offset.map(|o| line_col(source, o)), path: None, message: e.message, suggestion: None });
+            problems.push(Problem {
+                position: e.offset.map(|o| line_col(source, o)),
+                path: None,
+                message: e.message,
+                suggestion: None,
+            });
             return Vec::new();
         }
     };
@@ -117,9 +157,19 @@ fn variant_designs(file: &str, source: &str, spec: &Scenario, problems: &mut Vec
     let all = patches(spec, problems);
     for (i, v) in all.iter().enumerate() {
         let path = format!("variants.{}", v.name);
-        let problem = |message: String| Problem { position: None, path: Some(path.clone()), message, suggestion: None };
+        let problem = |message: String| Problem {
+            position: None,
+            path: Some(path.clone()),
+            message,
+            suggestion: None,
+        };
         if v.name.trim().is_empty() {
-            problems.push(Problem { position: None, path: Some(format!("variants[{i}].name")), message: "a variant needs a name".into(), suggestion: None });
+            problems.push(Problem {
+                position: None,
+                path: Some(format!("variants[{i}].name")),
+                message: "a variant needs a name".into(),
+                suggestion: None,
+            });
         }
         if all[..i].iter().any(|o| o.name == v.name) {
             problems.push(problem(format!("variant `{}` is defined twice", v.name)));
@@ -135,7 +185,11 @@ fn variant_designs(file: &str, source: &str, spec: &Scenario, problems: &mut Vec
         // Positions in the patched text would mislead; the variant's path says where to look.
         let world = parse(file, &text).and_then(|vspec| build(file, None, vspec));
         match world {
-            Ok(world) => designs.push(Design { name: v.name.clone(), about: v.about.clone(), world }),
+            Ok(world) => designs.push(Design {
+                name: v.name.clone(),
+                about: v.about.clone(),
+                world,
+            }),
             Err(e) => problems.extend(e.problems.into_iter().map(|p| Problem {
                 position: None,
                 path: Some(match p.path {
@@ -153,7 +207,10 @@ fn variant_designs(file: &str, source: &str, spec: &Scenario, problems: &mut Vec
 fn line_col(source: &str, offset: usize) -> (usize, usize) {
     let before = &source[..offset.min(source.len())];
     let line = before.matches('\n').count() + 1;
-    let col = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+    let col = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
     (line, col)
 }
 
@@ -161,17 +218,28 @@ fn check_expects(spec: &Scenario, services: &[String], problems: &mut Vec<Proble
     let names: Vec<String> = if spec.variants.is_empty() && spec.grid.is_empty() {
         vec!["base".to_string()]
     } else {
-        patches(spec, &mut Vec::new()).into_iter().map(|p| p.name).collect()
+        patches(spec, &mut Vec::new())
+            .into_iter()
+            .map(|p| p.name)
+            .collect()
     };
     let variant_names: Vec<&str> = names.iter().map(String::as_str).collect();
     for (i, e) in spec.expect.iter().enumerate() {
         let path = format!("expect[{i}]");
         let mut report = |message: String, suggestion: Option<String>| {
-            problems.push(Problem { position: None, path: Some(path.clone()), message, suggestion })
+            problems.push(Problem {
+                position: None,
+                path: Some(path.clone()),
+                message,
+                suggestion,
+            })
         };
         let mut service = |name: &str| {
             if !services.iter().any(|s| s == name) {
-                report(format!("unknown service `{name}`"), closest(name, services.iter().map(String::as_str)));
+                report(
+                    format!("unknown service `{name}`"),
+                    closest(name, services.iter().map(String::as_str)),
+                );
             }
         };
         match e {
@@ -184,15 +252,30 @@ fn check_expects(spec: &Scenario, services: &[String], problems: &mut Vec<Proble
         let mut variant = |name: &str| {
             if !variant_names.contains(&name) {
                 let suggestion = closest(name, variant_names.iter().copied());
-                problems.push(Problem { position: None, path: Some(path.clone()), message: format!("unknown variant `{name}`"), suggestion });
+                problems.push(Problem {
+                    position: None,
+                    path: Some(path.clone()),
+                    message: format!("unknown variant `{name}`"),
+                    suggestion,
+                });
             }
         };
         match e {
-            Expect::Availability { variant: Some(v), .. }
-            | Expect::ErrorRate { variant: Some(v), .. }
-            | Expect::Latency { variant: Some(v), .. }
-            | Expect::Throughput { variant: Some(v), .. } => variant(v),
-            Expect::Better { variant: v, than, .. } => {
+            Expect::Availability {
+                variant: Some(v), ..
+            }
+            | Expect::ErrorRate {
+                variant: Some(v), ..
+            }
+            | Expect::Latency {
+                variant: Some(v), ..
+            }
+            | Expect::Throughput {
+                variant: Some(v), ..
+            } => variant(v),
+            Expect::Better {
+                variant: v, than, ..
+            } => {
                 variant(v);
                 variant(than);
             }
@@ -200,15 +283,28 @@ fn check_expects(spec: &Scenario, services: &[String], problems: &mut Vec<Proble
         }
         let fraction = |x: f64, what: &str, problems: &mut Vec<Problem>| {
             if !(0.0..=1.0).contains(&x) {
-                problems.push(Problem { position: None, path: Some(path.clone()), message: format!("`{what}` is a fraction between 0 and 1, not `{x}`"), suggestion: None });
+                problems.push(Problem {
+                    position: None,
+                    path: Some(path.clone()),
+                    message: format!("`{what}` is a fraction between 0 and 1, not `{x}`"),
+                    suggestion: None,
+                });
             }
         };
         match e {
-            Expect::Availability { at_least: x, in_runs, .. } => {
+            Expect::Availability {
+                at_least: x,
+                in_runs,
+                ..
+            } => {
                 fraction(*x, "at_least", problems);
                 in_runs.inspect(|r| fraction(*r, "in_runs", problems));
             }
-            Expect::ErrorRate { at_most: x, in_runs, .. } => {
+            Expect::ErrorRate {
+                at_most: x,
+                in_runs,
+                ..
+            } => {
                 fraction(*x, "at_most", problems);
                 in_runs.inspect(|r| fraction(*r, "in_runs", problems));
             }
@@ -218,7 +314,9 @@ fn check_expects(spec: &Scenario, services: &[String], problems: &mut Vec<Proble
             Expect::Better { variant, than, .. } if variant == than => problems.push(Problem {
                 position: None,
                 path: Some(path.clone()),
-                message: format!("`Better` compares two different variants, not `{variant}` with itself"),
+                message: format!(
+                    "`Better` compares two different variants, not `{variant}` with itself"
+                ),
                 suggestion: None,
             }),
             Expect::Better { .. } => {}
@@ -264,21 +362,39 @@ mod tests {
         assert_eq!(names, ["small", "big", "lone"]);
         assert_eq!(study.designs[0].world.services[0].workers, 2);
         assert_eq!(study.designs[1].world.services[0].workers, 8);
-        assert!(matches!(study.designs[1].world.services[1].work, crate::dist::Dist::Exponential(_)));
+        assert!(matches!(
+            study.designs[1].world.services[1].work,
+            crate::dist::Dist::Exponential(_)
+        ));
         assert!(study.designs[2].world.services[0].steps.is_empty());
     }
 
     #[test]
     fn bad_variants_and_expects_are_reported_together() {
         let text = BASE
-            .replace(r#""services.api.workers": 8"#, r#""services.api.wokers": 8"#)
+            .replace(
+                r#""services.api.workers": 8"#,
+                r#""services.api.wokers": 8"#,
+            )
             .replace(r#"than: "small""#, r#"than: "smal""#)
-            .replace(r#"service: "api", percentile"#, r#"service: "apx", percentile"#);
+            .replace(
+                r#"service: "api", percentile"#,
+                r#"service: "apx", percentile"#,
+            );
         let e = load_study("v.ron", &text).unwrap_err().to_string();
-        assert!(e.contains("error in `variants.big") && e.contains("unknown field `wokers`"), "{e}");
+        assert!(
+            e.contains("error in `variants.big") && e.contains("unknown field `wokers`"),
+            "{e}"
+        );
         assert!(!e.contains("unknown variant `big`"), "{e}");
-        assert!(e.contains("unknown variant `smal`; did you mean `small`?"), "{e}");
-        assert!(e.contains("unknown service `apx`; did you mean `api`?"), "{e}");
+        assert!(
+            e.contains("unknown variant `smal`; did you mean `small`?"),
+            "{e}"
+        );
+        assert!(
+            e.contains("unknown service `apx`; did you mean `api`?"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -288,10 +404,20 @@ mod tests {
             .replace("variant: \"big\"", "variant: \"big db.workers=2 api.queue=unbounded\"");
         let study = load_study("v.ron", &text).unwrap();
         assert_eq!(study.designs.len(), 12);
-        assert_eq!(study.designs[1].name, "small db.workers=1 api.queue=unbounded");
+        assert_eq!(
+            study.designs[1].name,
+            "small db.workers=1 api.queue=unbounded"
+        );
         let d = &study.designs[7];
         assert_eq!(d.name, "big db.workers=2 api.queue=unbounded");
-        assert_eq!((d.world.services[0].workers, d.world.services[1].workers, d.world.services[0].queue_cap), (8, 2, u32::MAX));
+        assert_eq!(
+            (
+                d.world.services[0].workers,
+                d.world.services[1].workers,
+                d.world.services[0].queue_cap
+            ),
+            (8, 2, u32::MAX)
+        );
     }
 
     #[test]

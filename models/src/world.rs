@@ -43,6 +43,31 @@ pub struct ServiceDef {
     /// Steps in order; each is a range `calls[start .. start + len]` made at once.
     pub steps: Vec<(u32, u32)>,
     pub balancer: Balancer,
+    pub honor_deadlines: bool,
+    pub shed: Option<ShedPolicy>,
+}
+
+/// Load shedding at a service's instances.
+#[derive(Clone, Debug)]
+pub struct ShedPolicy {
+    pub max_wait_ns: Option<u64>,
+    pub lifo_over: Option<u32>,
+}
+
+/// An injected failure of one service, active in `[start_ns, end_ns)`.
+#[derive(Clone, Debug)]
+pub struct FaultDef {
+    pub service: u32,
+    pub start_ns: u64,
+    pub end_ns: u64,
+    pub effect: FaultEffect,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub enum FaultEffect {
+    Slowdown(f64),
+    Errors(f64),
+    Outage,
 }
 
 #[derive(Clone, Debug)]
@@ -51,11 +76,12 @@ pub struct InstanceDef {
     pub host_idx: u32,
 }
 
-/// A call edge: service `from` calls service `to`.
+/// A call edge: service `from` calls service `to`, with the caller's defences.
 #[derive(Clone, Debug)]
 pub struct CallDef {
     pub from: u32,
     pub to: u32,
+    pub policy: crate::policy::CallPolicy,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -120,6 +146,7 @@ pub struct World {
     /// Indexed by `Distance as usize`.
     pub latency: [Dist; 5],
     pub client_latency: Dist,
+    pub faults: Vec<FaultDef>,
     /// The spec this world was built from (reports quote it).
     pub spec: Scenario,
 }

@@ -45,7 +45,10 @@ pub fn metric_kind(m: &Metric) -> (MetricKind, &str) {
     match m {
         Metric::Availability { service } => (MetricKind::Availability, service),
         Metric::ErrorRate { service } => (MetricKind::ErrorRate, service),
-        Metric::Latency { service, percentile } => (percentile_kind(*percentile), service),
+        Metric::Latency {
+            service,
+            percentile,
+        } => (percentile_kind(*percentile), service),
         Metric::Throughput { service } => (MetricKind::Throughput, service),
         Metric::Utilization { service } => (MetricKind::Utilization, service),
     }
@@ -56,38 +59,109 @@ pub fn evaluate(expects: &[Expect], agg: &Aggregate) -> Vec<Verdict> {
     let mut out = Vec::new();
     for e in expects {
         let (kind, service, side, threshold, in_runs, variant) = match e {
-            Expect::Availability { service, variant, at_least, in_runs } => {
-                (MetricKind::Availability, service, Side::AtLeast, *at_least, *in_runs, variant)
-            }
-            Expect::ErrorRate { service, variant, at_most, in_runs } => {
-                (MetricKind::ErrorRate, service, Side::AtMost, *at_most, *in_runs, variant)
-            }
-            Expect::Latency { service, variant, percentile, at_most, in_runs } => {
-                (percentile_kind(*percentile), service, Side::AtMost, at_most.0.as_ns() as f64, *in_runs, variant)
-            }
-            Expect::Throughput { service, variant, at_least, in_runs } => {
-                (MetricKind::Throughput, service, Side::AtLeast, *at_least, *in_runs, variant)
-            }
-            Expect::Better { metric, variant, than } => {
+            Expect::Availability {
+                service,
+                variant,
+                at_least,
+                in_runs,
+            } => (
+                MetricKind::Availability,
+                service,
+                Side::AtLeast,
+                *at_least,
+                *in_runs,
+                variant,
+            ),
+            Expect::ErrorRate {
+                service,
+                variant,
+                at_most,
+                in_runs,
+            } => (
+                MetricKind::ErrorRate,
+                service,
+                Side::AtMost,
+                *at_most,
+                *in_runs,
+                variant,
+            ),
+            Expect::Latency {
+                service,
+                variant,
+                percentile,
+                at_most,
+                in_runs,
+            } => (
+                percentile_kind(*percentile),
+                service,
+                Side::AtMost,
+                at_most.0.as_ns() as f64,
+                *in_runs,
+                variant,
+            ),
+            Expect::Throughput {
+                service,
+                variant,
+                at_least,
+                in_runs,
+            } => (
+                MetricKind::Throughput,
+                service,
+                Side::AtLeast,
+                *at_least,
+                *in_runs,
+                variant,
+            ),
+            Expect::Better {
+                metric,
+                variant,
+                than,
+            } => {
                 out.push(better(agg, metric, variant, than));
                 continue;
             }
         };
-        for v in agg.variants.iter().filter(|v| variant.as_ref().is_none_or(|n| *n == v.name)) {
-            out.push(threshold_verdict(v, kind, service, side, threshold, in_runs));
+        for v in agg
+            .variants
+            .iter()
+            .filter(|v| variant.as_ref().is_none_or(|n| *n == v.name))
+        {
+            out.push(threshold_verdict(
+                v, kind, service, side, threshold, in_runs,
+            ));
         }
     }
     out
 }
 
-fn threshold_verdict(v: &VariantAggregate, kind: MetricKind, service: &str, side: Side, threshold: f64, in_runs: Option<f64>) -> Verdict {
+fn threshold_verdict(
+    v: &VariantAggregate,
+    kind: MetricKind,
+    service: &str,
+    side: Side,
+    threshold: f64,
+    in_runs: Option<f64>,
+) -> Verdict {
     let (word, holds_for) = match side {
-        Side::AtLeast => ("at least", (|x: f64, t: f64| x >= t) as fn(f64, f64) -> bool),
+        Side::AtLeast => (
+            "at least",
+            (|x: f64, t: f64| x >= t) as fn(f64, f64) -> bool,
+        ),
         Side::AtMost => ("at most", (|x: f64, t: f64| x <= t) as fn(f64, f64) -> bool),
     };
-    let what = format!("{} of `{service}` {word} {}", kind.name(), kind.format(threshold));
+    let what = format!(
+        "{} of `{service}` {word} {}",
+        kind.name(),
+        kind.format(threshold)
+    );
     let Some(s) = v.service_idx(service) else {
-        return Verdict { expectation: what, variant: v.name.clone(), holds: false, measured: "no such service in this variant".into(), margin: "-".into() };
+        return Verdict {
+            expectation: what,
+            variant: v.name.clone(),
+            holds: false,
+            measured: "no such service in this variant".into(),
+            margin: "-".into(),
+        };
     };
     let values = v.values(s, kind);
     let signed = |x: f64| match side {
@@ -96,13 +170,23 @@ fn threshold_verdict(v: &VariantAggregate, kind: MetricKind, service: &str, side
     };
     let margin_text = |m: f64| match kind {
         _ if !m.is_finite() => "-".to_string(),
-        MetricKind::Availability | MetricKind::ErrorRate | MetricKind::Utilization => format!("{:+.4} pp", m * 100.0),
-        k if k.is_latency() => format!("{}{}", if m < 0.0 { "-" } else { "+" }, crate::table::fmt_ns(m.abs())),
+        MetricKind::Availability
+        | MetricKind::ErrorRate
+        | MetricKind::DegradedRate
+        | MetricKind::Utilization => format!("{:+.4} pp", m * 100.0),
+        k if k.is_latency() => format!(
+            "{}{}",
+            if m < 0.0 { "-" } else { "+" },
+            crate::table::fmt_ns(m.abs())
+        ),
         _ => format!("{m:+.3}"),
     };
     match in_runs {
         Some(_) if values.is_empty() => Verdict {
-            expectation: format!("{what} in at least {}% of runs", trim_pct(in_runs.unwrap_or(1.0))),
+            expectation: format!(
+                "{what} in at least {}% of runs",
+                trim_pct(in_runs.unwrap_or(1.0))
+            ),
             variant: v.name.clone(),
             holds: false,
             measured: "no finished run".into(),
@@ -110,17 +194,37 @@ fn threshold_verdict(v: &VariantAggregate, kind: MetricKind, service: &str, side
         },
         Some(p) => {
             let n = values.len();
-            let k = values.iter().filter(|&&x| x.is_finite() && holds_for(x, threshold)).count();
+            let k = values
+                .iter()
+                .filter(|&&x| x.is_finite() && holds_for(x, threshold))
+                .count();
             let frac = if n == 0 { 0.0 } else { k as f64 / n as f64 };
-            let worst = values.iter().copied().map(|x| if x.is_finite() { signed(x) } else { f64::NEG_INFINITY }).fold(f64::INFINITY, f64::min);
+            let worst = values
+                .iter()
+                .copied()
+                .map(|x| {
+                    if x.is_finite() {
+                        signed(x)
+                    } else {
+                        f64::NEG_INFINITY
+                    }
+                })
+                .fold(f64::INFINITY, f64::min);
             Verdict {
                 expectation: format!("{what} in at least {}% of runs", trim_pct(p)),
                 variant: v.name.clone(),
                 holds: n > 0 && frac >= p,
-                measured: format!("{}% of runs ({k}/{n}); worst run {}", trim_pct(frac), kind.format(threshold + match side {
-                    Side::AtLeast => worst,
-                    Side::AtMost => -worst,
-                })),
+                measured: format!(
+                    "{}% of runs ({k}/{n}); worst run {}",
+                    trim_pct(frac),
+                    kind.format(
+                        threshold
+                            + match side {
+                                Side::AtLeast => worst,
+                                Side::AtMost => -worst,
+                            }
+                    )
+                ),
                 margin: format!("{:+.1} pp of runs", (frac - p) * 100.0),
             }
         }
@@ -132,7 +236,10 @@ fn threshold_verdict(v: &VariantAggregate, kind: MetricKind, service: &str, side
                     expectation,
                     variant: v.name.clone(),
                     holds: false,
-                    measured: format!("undefined in {undefined} of {} runs (no completed request)", values.len()),
+                    measured: format!(
+                        "undefined in {undefined} of {} runs (no completed request)",
+                        values.len()
+                    ),
                     margin: "-".into(),
                 },
                 Some(e) => {
@@ -144,7 +251,12 @@ fn threshold_verdict(v: &VariantAggregate, kind: MetricKind, service: &str, side
                         expectation,
                         variant: v.name.clone(),
                         holds: holds_for(bound, threshold),
-                        measured: format!("mean {} [{}, {}]", kind.format(e.mean), kind.format(e.low()), kind.format(e.high())),
+                        measured: format!(
+                            "mean {} [{}, {}]",
+                            kind.format(e.mean),
+                            kind.format(e.low()),
+                            kind.format(e.high())
+                        ),
                         margin: margin_text(signed(bound)),
                     }
                 }
@@ -155,7 +267,11 @@ fn threshold_verdict(v: &VariantAggregate, kind: MetricKind, service: &str, side
                         expectation,
                         variant: v.name.clone(),
                         holds: x.is_finite() && holds_for(x, threshold),
-                        measured: if x.is_finite() { format!("{} (one run: no interval)", kind.format(x)) } else { "no finished run with the metric defined".into() },
+                        measured: if x.is_finite() {
+                            format!("{} (one run: no interval)", kind.format(x))
+                        } else {
+                            "no finished run with the metric defined".into()
+                        },
                         margin: margin_text(signed(x)),
                     }
                 }
@@ -166,9 +282,15 @@ fn threshold_verdict(v: &VariantAggregate, kind: MetricKind, service: &str, side
 
 fn better(agg: &Aggregate, metric: &Metric, variant: &str, than: &str) -> Verdict {
     let (kind, service) = metric_kind(metric);
-    let expectation = format!("{} of `{service}` better in `{variant}` than in `{than}` (paired, {}% confidence)", kind.name(), trim_pct(CONFIDENCE));
+    let expectation = format!(
+        "{} of `{service}` better in `{variant}` than in `{than}` (paired, {}% confidence)",
+        kind.name(),
+        trim_pct(CONFIDENCE)
+    );
     let find = |n: &str| agg.variants.iter().find(|v| v.name == n);
-    let comparison = find(variant).zip(find(than)).and_then(|(a, b)| paired(a, b, service, kind));
+    let comparison = find(variant)
+        .zip(find(than))
+        .and_then(|(a, b)| paired(a, b, service, kind));
     match comparison {
         Some(c) => Verdict {
             expectation,

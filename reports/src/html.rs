@@ -378,7 +378,7 @@ fn variant_table(out: &mut String, i: usize, v: &VariantSummary, columns: &[Metr
         let _ = write!(out, "<th class=\"num\">{}</th>", escape(m.name()));
     }
     out.push_str(
-        "<th class=\"num\">arrived</th><th class=\"num\">completed</th><th class=\"num\">rejected</th><th class=\"num\">failed</th></tr></thead>\n<tbody>\n",
+        "<th class=\"num\">arrived</th><th class=\"num\">completed</th><th class=\"num\">degraded</th><th class=\"num\">rejected</th><th class=\"num\">shed</th><th class=\"num\">failed</th></tr></thead>\n<tbody>\n",
     );
     for svc in &v.services {
         let _ = write!(out, "<tr><td>{}</td>", escape(&svc.name));
@@ -387,8 +387,8 @@ fn variant_table(out: &mut String, i: usize, v: &VariantSummary, columns: &[Metr
         }
         let _ = writeln!(
             out,
-            "<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-            svc.arrived, svc.completed, svc.rejected, svc.failed
+            "<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            svc.arrived, svc.completed, svc.degraded, svc.rejected, svc.shed, svc.failed
         );
     }
     out.push_str("</tbody>\n</table>\n");
@@ -1026,8 +1026,12 @@ fn mean_series(
         .map(|b| {
             let t = (b as f64 + 0.5) * res_s;
             let y = match kind {
-                SeriesKind::Throughput => series.completed[b] as f64 / n / res_s,
-                SeriesKind::Errors => (series.rejected[b] + series.failed[b]) as f64 / n / res_s,
+                SeriesKind::Throughput => {
+                    (series.completed[b] + series.degraded[b]) as f64 / n / res_s
+                }
+                SeriesKind::Errors => {
+                    (series.rejected[b] + series.shed[b] + series.failed[b]) as f64 / n / res_s
+                }
                 SeriesKind::Queue => series.queue_len[b] as f64 / n,
             };
             (t, y)

@@ -27,7 +27,14 @@ pub fn render(s: &Summary) -> String {
         out.push_str("## Expectations\n\n| | expectation | variant | measured | margin |\n|---|---|---|---|---|\n");
         for e in &s.expectations {
             let mark = if e.holds { "pass" } else { "**FAIL**" };
-            let _ = writeln!(out, "| {mark} | {} | `{}` | {} | {} |", cell(&e.expectation), cell(&e.variant), cell(&e.measured), cell(&e.margin));
+            let _ = writeln!(
+                out,
+                "| {mark} | {} | `{}` | {} | {} |",
+                cell(&e.expectation),
+                cell(&e.variant),
+                cell(&e.measured),
+                cell(&e.margin)
+            );
         }
         out.push('\n');
     }
@@ -44,7 +51,10 @@ pub fn render(s: &Summary) -> String {
             for svc in &v.services {
                 let _ = write!(out, "| `{}` | `{}` |", cell(&v.name), cell(&svc.name));
                 for m in HEADLINE {
-                    let c = s.comparisons.iter().find(|c| c.variant == v.name && c.service == svc.name && c.metric == m);
+                    let c = s
+                        .comparisons
+                        .iter()
+                        .find(|c| c.variant == v.name && c.service == svc.name && c.metric == m);
                     let text = c.map_or("-".to_string(), |c| {
                         let t = c.text.trim_start_matches(m.name()).trim().to_string();
                         match c.outcome.as_str() {
@@ -66,14 +76,32 @@ pub fn render(s: &Summary) -> String {
             let _ = writeln!(out, "{}\n", cell(&v.about));
         }
         if v.runs_stopped_early > 0 {
-            let _ = writeln!(out, "**{} of {} runs stopped early at a guard** (see `runs.csv`, column `stop`).\n", v.runs_stopped_early, v.runs_finished);
+            let _ = writeln!(
+                out,
+                "**{} of {} runs stopped early at a guard** (see `runs.csv`, column `stop`).\n",
+                v.runs_stopped_early, v.runs_finished
+            );
         }
         out.push_str("| service | requests | availability | p50 | p99 | p99.9 | throughput | utilization |\n|---|---|---|---|---|---|---|---|\n");
         for svc in &v.services {
             let _ = write!(out, "| `{}` | {} |", cell(&svc.name), svc.arrived);
-            for m in [MetricKind::Availability, MetricKind::LatencyP50, MetricKind::LatencyP99, MetricKind::LatencyP999, MetricKind::Throughput, MetricKind::Utilization] {
+            for m in [
+                MetricKind::Availability,
+                MetricKind::LatencyP50,
+                MetricKind::LatencyP99,
+                MetricKind::LatencyP999,
+                MetricKind::Throughput,
+                MetricKind::Utilization,
+            ] {
                 let ms = svc.metrics.iter().find(|x| x.metric == m);
-                let text = ms.map_or("-".into(), |x| format!("{} [{}, {}]", m.format(x.mean), m.format(x.ci_low), m.format(x.ci_high)));
+                let text = ms.map_or("-".into(), |x| {
+                    format!(
+                        "{} [{}, {}]",
+                        m.format(x.mean),
+                        m.format(x.ci_low),
+                        m.format(x.ci_high)
+                    )
+                });
                 let _ = write!(out, " {} |", cell(&text));
             }
             out.push('\n');

@@ -46,19 +46,24 @@ fn encode(h: &Histogram<u64>) -> String {
     use base64::Engine;
     use hdrhistogram::serialization::Serializer;
     let mut bytes = Vec::new();
-    hdrhistogram::serialization::V2DeflateSerializer::new().serialize(h, &mut bytes).expect("writing to a Vec cannot fail");
+    hdrhistogram::serialization::V2DeflateSerializer::new()
+        .serialize(h, &mut bytes)
+        .expect("writing to a Vec cannot fail");
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 fn decode(text: &str) -> Result<Histogram<u64>, String> {
     use base64::Engine;
-    let bytes = base64::engine::general_purpose::STANDARD.decode(text).map_err(|e| format!("bad histogram encoding: {e}"))?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|e| format!("bad histogram encoding: {e}"))?;
     let h: Histogram<u64> = hdrhistogram::serialization::Deserializer::new()
         .deserialize(&mut bytes.as_slice())
         .map_err(|e| format!("bad histogram: {e:?}"))?;
     // Rebuild with the bounds every run uses, so that merging stays exact.
     let mut out = models::sim::new_latency_histogram();
-    out.add(&h).map_err(|e| format!("histogram out of range: {e:?}"))?;
+    out.add(&h)
+        .map_err(|e| format!("histogram out of range: {e:?}"))?;
     Ok(out)
 }
 
@@ -75,8 +80,16 @@ impl LoggedRun {
     /// The histograms, rebuilt bucket for bucket.
     pub fn histograms(&self) -> Result<RunHistograms, String> {
         Ok(RunHistograms {
-            services: self.service_latency.iter().map(|t| decode(t)).collect::<Result<_, _>>()?,
-            workloads: self.workload_latency.iter().map(|t| decode(t)).collect::<Result<_, _>>()?,
+            services: self
+                .service_latency
+                .iter()
+                .map(|t| decode(t))
+                .collect::<Result<_, _>>()?,
+            workloads: self
+                .workload_latency
+                .iter()
+                .map(|t| decode(t))
+                .collect::<Result<_, _>>()?,
         })
     }
 
@@ -108,27 +121,45 @@ pub struct ParsedLog {
 pub fn parse(text: &str) -> Result<ParsedLog, String> {
     let mut lines = text.split_inclusive('\n');
     let first = lines.next().ok_or("the run log is empty")?;
-    let version: serde_json::Value = serde_json::from_str(first).map_err(|e| format!("the first line is not a run-log header: {e}"))?;
-    match version.get("faultline_runlog").and_then(serde_json::Value::as_u64) {
+    let version: serde_json::Value = serde_json::from_str(first)
+        .map_err(|e| format!("the first line is not a run-log header: {e}"))?;
+    match version
+        .get("faultline_runlog")
+        .and_then(serde_json::Value::as_u64)
+    {
         Some(v) if v == u64::from(RUNLOG_SCHEMA_VERSION) => {}
         Some(v) => {
-            let age = if v < u64::from(RUNLOG_SCHEMA_VERSION) { "older" } else { "newer" };
+            let age = if v < u64::from(RUNLOG_SCHEMA_VERSION) {
+                "older"
+            } else {
+                "newer"
+            };
             return Err(format!(
                 "the run log has format version {v}, {age} than this faultline's version {RUNLOG_SCHEMA_VERSION}; rerun the sweep with this version"
             ));
         }
-        None => return Err("the first line is not a run-log header (no `faultline_runlog` version)".into()),
+        None => {
+            return Err(
+                "the first line is not a run-log header (no `faultline_runlog` version)".into(),
+            )
+        }
     }
-    let header: LogHeader = serde_json::from_str(first).map_err(|e| format!("bad run-log header: {e}"))?;
+    let header: LogHeader =
+        serde_json::from_str(first).map_err(|e| format!("bad run-log header: {e}"))?;
     let mut runs = Vec::new();
     let mut valid_len = first.len();
     for (i, line) in lines.enumerate() {
         if !line.ends_with('\n') {
             break; // cut short by a crash: the run will be simulated again
         }
-        let run: LoggedRun = serde_json::from_str(line).map_err(|e| format!("line {} of the run log: {e}", i + 2))?;
+        let run: LoggedRun = serde_json::from_str(line)
+            .map_err(|e| format!("line {} of the run log: {e}", i + 2))?;
         runs.push(run);
         valid_len += line.len();
     }
-    Ok(ParsedLog { header, runs, valid_len })
+    Ok(ParsedLog {
+        header,
+        runs,
+        valid_len,
+    })
 }

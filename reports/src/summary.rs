@@ -43,7 +43,9 @@ pub struct ServiceSummary {
     /// Requests over all runs, by outcome.
     pub arrived: u64,
     pub completed: u64,
+    pub degraded: u64,
     pub rejected: u64,
+    pub shed: u64,
     pub failed: u64,
     /// Latency percentiles of all completed requests of all runs pooled (merged histograms), ns.
     pub pooled_latency_ns: PooledLatency,
@@ -113,7 +115,11 @@ fn metric_summary(values: &[f64], metric: MetricKind) -> MetricSummary {
     let mut finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     finite.sort_by(f64::total_cmp);
     let n = finite.len();
-    let mean = if n == 0 { f64::NAN } else { finite.iter().sum::<f64>() / n as f64 };
+    let mean = if n == 0 {
+        f64::NAN
+    } else {
+        finite.iter().sum::<f64>() / n as f64
+    };
     let (sd, low, high) = match estimate(&finite) {
         Some(e) => (e.sd, e.low(), e.high()),
         None => (f64::NAN, mean, mean),
@@ -137,21 +143,46 @@ fn variant_summary(v: &VariantAggregate) -> VariantSummary {
         .iter()
         .enumerate()
         .map(|(s, name)| {
-            let mut sum = (0, 0, 0, 0);
+            let mut sum = (0, 0, 0, 0, 0, 0);
             for r in v.records() {
                 let x = &r.services[s];
-                sum = (sum.0 + x.arrived, sum.1 + x.completed, sum.2 + x.rejected, sum.3 + x.failed);
+                sum = (
+                    sum.0 + x.arrived,
+                    sum.1 + x.completed,
+                    sum.2 + x.degraded,
+                    sum.3 + x.rejected,
+                    sum.4 + x.shed,
+                    sum.5 + x.failed,
+                );
             }
             let h = &v.latency[s];
-            let q = |p: f64| if h.is_empty() { 0 } else { h.value_at_quantile(p) };
+            let q = |p: f64| {
+                if h.is_empty() {
+                    0
+                } else {
+                    h.value_at_quantile(p)
+                }
+            };
             ServiceSummary {
                 name: name.clone(),
                 arrived: sum.0,
                 completed: sum.1,
-                rejected: sum.2,
-                failed: sum.3,
-                pooled_latency_ns: PooledLatency { count: h.len(), p50: q(0.5), p90: q(0.9), p99: q(0.99), p999: q(0.999), max: h.max() },
-                metrics: MetricKind::ALL.iter().map(|&m| metric_summary(&v.values(s, m), m)).collect(),
+                degraded: sum.2,
+                rejected: sum.3,
+                shed: sum.4,
+                failed: sum.5,
+                pooled_latency_ns: PooledLatency {
+                    count: h.len(),
+                    p50: q(0.5),
+                    p90: q(0.9),
+                    p99: q(0.99),
+                    p999: q(0.999),
+                    max: h.max(),
+                },
+                metrics: MetricKind::ALL
+                    .iter()
+                    .map(|&m| metric_summary(&v.values(s, m), m))
+                    .collect(),
             }
         })
         .collect();
@@ -166,8 +197,16 @@ fn variant_summary(v: &VariantAggregate) -> VariantSummary {
 
 /// Paired difference of `metric` of service `service` between two variants, over the runs both
 /// finished. `None` when there are fewer than two pairs with the metric defined on both sides.
-pub fn paired(variant: &VariantAggregate, baseline: &VariantAggregate, service: &str, metric: MetricKind) -> Option<Comparison> {
-    let (sv, sb) = (variant.service_idx(service)?, baseline.service_idx(service)?);
+pub fn paired(
+    variant: &VariantAggregate,
+    baseline: &VariantAggregate,
+    service: &str,
+    metric: MetricKind,
+) -> Option<Comparison> {
+    let (sv, sb) = (
+        variant.service_idx(service)?,
+        baseline.service_idx(service)?,
+    );
     let mut diffs = Vec::new();
     let mut base_values = Vec::new();
     for (a, b) in variant.runs.iter().zip(&baseline.runs) {
@@ -183,9 +222,17 @@ pub fn paired(variant: &VariantAggregate, baseline: &VariantAggregate, service: 
     let baseline_mean = base_values.iter().sum::<f64>() / base_values.len() as f64;
     let better_if_positive = metric.higher_is_better();
     let outcome = if e.low() > 0.0 {
-        if better_if_positive { "better" } else { "worse" }
+        if better_if_positive {
+            "better"
+        } else {
+            "worse"
+        }
     } else if e.high() < 0.0 {
-        if better_if_positive { "worse" } else { "better" }
+        if better_if_positive {
+            "worse"
+        } else {
+            "better"
+        }
     } else {
         "no significant difference"
     };
@@ -206,10 +253,19 @@ pub fn paired(variant: &VariantAggregate, baseline: &VariantAggregate, service: 
 
 /// `p99 -62.1% [-65.0%, -59.2%]` for most metrics (relative to the baseline mean);
 /// `availability +0.41 pp [+0.38, +0.44]` for fractions (percentage points).
-pub fn difference_text(metric: MetricKind, mean: f64, low: f64, high: f64, baseline_mean: f64) -> String {
+pub fn difference_text(
+    metric: MetricKind,
+    mean: f64,
+    low: f64,
+    high: f64,
+    baseline_mean: f64,
+) -> String {
     let name = metric.name();
     match metric {
-        MetricKind::Availability | MetricKind::ErrorRate | MetricKind::Utilization => {
+        MetricKind::Availability
+        | MetricKind::ErrorRate
+        | MetricKind::DegradedRate
+        | MetricKind::Utilization => {
             let pp = |x: f64| signed(x * 100.0, 2);
             format!("{name} {} pp [{}, {}]", pp(mean), pp(low), pp(high))
         }
@@ -217,7 +273,12 @@ pub fn difference_text(metric: MetricKind, mean: f64, low: f64, high: f64, basel
             let rel = |x: f64| format!("{}%", signed(100.0 * x / baseline_mean, 1));
             format!("{name} {} [{}, {}]", rel(mean), rel(low), rel(high))
         }
-        _ => format!("{name} {} [{}, {}]", signed(mean, 3), signed(low, 3), signed(high, 3)),
+        _ => format!(
+            "{name} {} [{}, {}]",
+            signed(mean, 3),
+            signed(low, 3),
+            signed(high, 3)
+        ),
     }
 }
 
@@ -281,8 +342,17 @@ mod tests {
 
     #[test]
     fn difference_texts() {
-        assert_eq!(difference_text(MetricKind::LatencyP99, -62.0, -65.0, -59.0, 100.0), "p99 -62.0% [-65.0%, -59.0%]");
-        assert_eq!(difference_text(MetricKind::Availability, 0.0041, 0.0038, 0.0044, 0.99), "availability +0.41 pp [+0.38, +0.44]");
-        assert_eq!(difference_text(MetricKind::Throughput, -0.0001, -0.2, 0.2, 100.0), "throughput +0.0% [-0.2%, +0.2%]");
+        assert_eq!(
+            difference_text(MetricKind::LatencyP99, -62.0, -65.0, -59.0, 100.0),
+            "p99 -62.0% [-65.0%, -59.0%]"
+        );
+        assert_eq!(
+            difference_text(MetricKind::Availability, 0.0041, 0.0038, 0.0044, 0.99),
+            "availability +0.41 pp [+0.38, +0.44]"
+        );
+        assert_eq!(
+            difference_text(MetricKind::Throughput, -0.0001, -0.2, 0.2, 100.0),
+            "throughput +0.0% [-0.2%, +0.2%]"
+        );
     }
 }

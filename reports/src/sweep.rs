@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 pub enum MetricKind {
     Availability,
     ErrorRate,
+    DegradedRate,
     LatencyMean,
     LatencyP50,
     LatencyP90,
@@ -23,14 +24,16 @@ pub enum MetricKind {
     LatencyP999,
     LatencyMax,
     Throughput,
+    Goodput,
     Utilization,
     QueueLenMean,
 }
 
 impl MetricKind {
-    pub const ALL: [MetricKind; 11] = [
+    pub const ALL: [MetricKind; 13] = [
         MetricKind::Availability,
         MetricKind::ErrorRate,
+        MetricKind::DegradedRate,
         MetricKind::LatencyMean,
         MetricKind::LatencyP50,
         MetricKind::LatencyP90,
@@ -38,6 +41,7 @@ impl MetricKind {
         MetricKind::LatencyP999,
         MetricKind::LatencyMax,
         MetricKind::Throughput,
+        MetricKind::Goodput,
         MetricKind::Utilization,
         MetricKind::QueueLenMean,
     ];
@@ -46,6 +50,7 @@ impl MetricKind {
         match self {
             MetricKind::Availability => "availability",
             MetricKind::ErrorRate => "error rate",
+            MetricKind::DegradedRate => "degraded rate",
             MetricKind::LatencyMean => "mean latency",
             MetricKind::LatencyP50 => "p50",
             MetricKind::LatencyP90 => "p90",
@@ -53,6 +58,7 @@ impl MetricKind {
             MetricKind::LatencyP999 => "p99.9",
             MetricKind::LatencyMax => "max latency",
             MetricKind::Throughput => "throughput",
+            MetricKind::Goodput => "goodput",
             MetricKind::Utilization => "utilization",
             MetricKind::QueueLenMean => "mean queue",
         }
@@ -60,7 +66,10 @@ impl MetricKind {
 
     /// Whether a larger value is the better design.
     pub fn higher_is_better(self) -> bool {
-        matches!(self, MetricKind::Availability | MetricKind::Throughput)
+        matches!(
+            self,
+            MetricKind::Availability | MetricKind::Throughput | MetricKind::Goodput
+        )
     }
 
     pub fn is_latency(self) -> bool {
@@ -82,7 +91,10 @@ impl MetricKind {
         }
         match self {
             k if k.is_latency() => crate::table::fmt_ns(v),
-            MetricKind::Availability | MetricKind::ErrorRate | MetricKind::Utilization => {
+            MetricKind::Availability
+            | MetricKind::ErrorRate
+            | MetricKind::DegradedRate
+            | MetricKind::Utilization => {
                 let pct = v * 100.0;
                 if pct != 0.0 && pct != 100.0 && !(0.1..=99.9).contains(&pct) {
                     format!("{pct:.4}%")
@@ -90,7 +102,7 @@ impl MetricKind {
                     format!("{pct:.2}%")
                 }
             }
-            MetricKind::Throughput => format!("{v:.1}/s"),
+            MetricKind::Throughput | MetricKind::Goodput => format!("{v:.1}/s"),
             _ => format!("{v:.3}"),
         }
     }
@@ -101,10 +113,13 @@ impl MetricKind {
 pub struct ServiceRun {
     pub arrived: u64,
     pub completed: u64,
+    pub degraded: u64,
     pub rejected: u64,
+    pub shed: u64,
     pub failed: u64,
     pub in_flight: u64,
     pub throughput_per_s: f64,
+    pub goodput_per_s: f64,
     pub utilization: f64,
     pub queue_len_mean: f64,
     pub latency: LatencySummary,
@@ -113,12 +128,20 @@ pub struct ServiceRun {
 impl ServiceRun {
     /// The metric's value in this run; NaN when undefined (no answered or completed request).
     pub fn metric(&self, kind: MetricKind) -> f64 {
-        let answered = self.completed + self.rejected + self.failed;
-        let frac = |x: u64| if answered == 0 { f64::NAN } else { x as f64 / answered as f64 };
+        let answered = self.completed + self.degraded + self.rejected + self.shed + self.failed;
+        let frac = |x: u64| {
+            if answered == 0 {
+                f64::NAN
+            } else {
+                x as f64 / answered as f64
+            }
+        };
         let lat = |v: f64| if self.latency.count == 0 { f64::NAN } else { v };
         match kind {
-            MetricKind::Availability => frac(self.completed),
-            MetricKind::ErrorRate => frac(self.rejected + self.failed),
+            MetricKind::Availability => frac(self.completed + self.degraded),
+            MetricKind::ErrorRate => frac(self.rejected + self.shed + self.failed),
+            MetricKind::DegradedRate => frac(self.degraded),
+            MetricKind::Goodput => self.goodput_per_s,
             MetricKind::LatencyMean => lat(self.latency.mean_ns),
             MetricKind::LatencyP50 => lat(self.latency.p50_ns as f64),
             MetricKind::LatencyP90 => lat(self.latency.p90_ns as f64),
@@ -158,10 +181,13 @@ impl RunRecord {
                 .map(|s| ServiceRun {
                     arrived: s.measured.arrived,
                     completed: s.measured.completed,
+                    degraded: s.measured.degraded,
                     rejected: s.measured.rejected,
+                    shed: s.measured.shed,
                     failed: s.measured.failed,
                     in_flight: s.measured.in_flight,
                     throughput_per_s: s.throughput_per_s,
+                    goodput_per_s: s.goodput_per_s,
                     utilization: s.utilization,
                     queue_len_mean: s.queue_len_mean,
                     latency: s.latency,
@@ -185,20 +211,32 @@ pub struct VariantAggregate {
 }
 
 impl VariantAggregate {
-    pub fn new(name: &str, about: &str, services: Vec<String>, n_runs: usize, resolution_ns: u64, n_buckets: usize) -> Self {
+    pub fn new(
+        name: &str,
+        about: &str,
+        services: Vec<String>,
+        n_runs: usize,
+        resolution_ns: u64,
+        n_buckets: usize,
+    ) -> Self {
         let series = Series {
             resolution_ns,
             arrived: vec![0; n_buckets],
             completed: vec![0; n_buckets],
             rejected: vec![0; n_buckets],
             failed: vec![0; n_buckets],
+            degraded: vec![0; n_buckets],
+            shed: vec![0; n_buckets],
             queue_len: vec![0; n_buckets],
             busy: vec![0; n_buckets],
         };
         VariantAggregate {
             name: name.to_string(),
             about: about.to_string(),
-            latency: services.iter().map(|_| models::sim::new_latency_histogram()).collect(),
+            latency: services
+                .iter()
+                .map(|_| models::sim::new_latency_histogram())
+                .collect(),
             series: vec![series; services.len()],
             services,
             runs: vec![None; n_runs],
@@ -208,9 +246,15 @@ impl VariantAggregate {
     /// Folds one finished run in.
     pub fn add(&mut self, result: &RunResult, histograms: &RunHistograms) {
         let idx = result.run as usize;
-        assert!(self.runs[idx].is_none(), "run {idx} of `{}` added twice", self.name);
+        assert!(
+            self.runs[idx].is_none(),
+            "run {idx} of `{}` added twice",
+            self.name
+        );
         for (s, svc) in result.services.iter().enumerate() {
-            self.latency[s].add(&histograms.services[s]).expect("histograms share bounds");
+            self.latency[s]
+                .add(&histograms.services[s])
+                .expect("histograms share bounds");
             let sum = &mut self.series[s];
             let add = |into: &mut Vec<u64>, from: &[u64]| {
                 for (a, b) in into.iter_mut().zip(from) {
@@ -221,6 +265,8 @@ impl VariantAggregate {
             add(&mut sum.completed, &svc.series.completed);
             add(&mut sum.rejected, &svc.series.rejected);
             add(&mut sum.failed, &svc.series.failed);
+            add(&mut sum.degraded, &svc.series.degraded);
+            add(&mut sum.shed, &svc.series.shed);
             add(&mut sum.queue_len, &svc.series.queue_len);
             add(&mut sum.busy, &svc.series.busy);
         }

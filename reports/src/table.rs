@@ -186,12 +186,34 @@ pub fn render_run(r: &RunResult) -> String {
 pub fn render_summary(s: &crate::summary::Summary) -> String {
     use crate::sweep::MetricKind as M;
     let mut out = String::new();
-    let _ = writeln!(out, "scenario `{}`  {} runs per variant  seed {}  (mean [95% CI] across runs)", s.scenario, s.runs, s.seed);
-    let mut t = Table::new(&["variant", "service", "requests", "availability", "p50", "p99", "throughput", "util"]);
+    let _ = writeln!(
+        out,
+        "scenario `{}`  {} runs per variant  seed {}  (mean [95% CI] across runs)",
+        s.scenario, s.runs, s.seed
+    );
+    let mut t = Table::new(&[
+        "variant",
+        "service",
+        "requests",
+        "availability",
+        "p50",
+        "p99",
+        "throughput",
+        "util",
+    ]);
     for v in &s.variants {
         for svc in &v.services {
             let get = |m: M| svc.metrics.iter().find(|x| x.metric == m);
-            let ci = |m: M| get(m).map_or("-".into(), |x| format!("{} [{}, {}]", m.format(x.mean), m.format(x.ci_low), m.format(x.ci_high)));
+            let ci = |m: M| {
+                get(m).map_or("-".into(), |x| {
+                    format!(
+                        "{} [{}, {}]",
+                        m.format(x.mean),
+                        m.format(x.ci_low),
+                        m.format(x.ci_high)
+                    )
+                })
+            };
             let mean = |m: M| get(m).map_or("-".into(), |x| m.format(x.mean));
             t.row(vec![
                 v.name.clone(),
@@ -207,16 +229,29 @@ pub fn render_summary(s: &crate::summary::Summary) -> String {
     }
     out.push_str(&t.render());
     for v in s.variants.iter().filter(|v| v.runs_stopped_early > 0) {
-        let _ = writeln!(out, "warning: {} of {} runs of `{}` stopped early at a guard", v.runs_stopped_early, v.runs_finished, v.name);
+        let _ = writeln!(
+            out,
+            "warning: {} of {} runs of `{}` stopped early at a guard",
+            v.runs_stopped_early, v.runs_finished, v.name
+        );
     }
     if !s.expectations.is_empty() {
         out.push('\n');
         for e in &s.expectations {
             let mark = if e.holds { "pass" } else { "FAIL" };
-            let _ = writeln!(out, "{mark}  [{}] {}\n      measured {}; margin {}", e.variant, e.expectation, e.measured, e.margin);
+            let _ = writeln!(
+                out,
+                "{mark}  [{}] {}\n      measured {}; margin {}",
+                e.variant, e.expectation, e.measured, e.margin
+            );
         }
         let failed = s.expectations.iter().filter(|e| !e.holds).count();
-        let _ = writeln!(out, "\n{} of {} expectations hold", s.expectations.len() - failed, s.expectations.len());
+        let _ = writeln!(
+            out,
+            "\n{} of {} expectations hold",
+            s.expectations.len() - failed,
+            s.expectations.len()
+        );
     }
     out
 }

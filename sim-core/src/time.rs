@@ -94,6 +94,9 @@ impl SimDuration {
             reason,
         };
         let s = text.trim();
+        if s.starts_with('-') {
+            return Err(err(Reason::Negative));
+        }
         if s == "0" {
             return Ok(SimDuration::ZERO);
         }
@@ -158,6 +161,7 @@ pub struct ParseDurationError {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reason {
+    Negative,
     MissingUnit,
     MissingNumber,
     UnknownUnit(String),
@@ -169,6 +173,7 @@ impl fmt::Display for ParseDurationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = &self.text;
         match &self.reason {
+            Reason::Negative => write!(f, "duration `{text}` is negative"),
             Reason::MissingUnit => write!(
                 f,
                 "duration `{text}` has no unit; write it like `250ms`, `1.5s`, `2m` or `1h`"

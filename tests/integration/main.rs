@@ -1,7 +1,9 @@
 //! All integration tests in one binary (it builds and links once). Most tests are scenario files
 //! plus assertions: the catalog in `scenarios/` is documentation, test data and regression suite.
 
+mod cli;
 mod determinism;
+mod errors;
 mod queueing;
 mod sweep;
 

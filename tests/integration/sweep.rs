@@ -4,7 +4,11 @@ use crate::repo_path;
 use faultline::SweepOptions;
 
 fn opts(runs: u32, jobs: usize) -> SweepOptions {
-    SweepOptions { runs: Some(runs), jobs: Some(jobs), ..Default::default() }
+    SweepOptions {
+        runs: Some(runs),
+        jobs: Some(jobs),
+        ..Default::default()
+    }
 }
 
 /// All report files of a sweep of `rel`, as bytes, in a fixed order.
@@ -12,9 +16,20 @@ fn report_bytes(rel: &str, o: &SweepOptions, dir: &std::path::Path) -> Vec<(Stri
     let study = faultline::load_study(&repo_path(rel)).unwrap();
     let (summary, agg) = faultline::study_summary(&study, o, &|| {}).unwrap();
     faultline::write_reports(dir, &summary, &agg).unwrap();
-    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
-    files.into_iter().map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap())).collect()
+    files
+        .into_iter()
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -23,7 +38,13 @@ fn reports_are_identical_for_any_number_of_jobs() {
     let one = report_bytes("scenarios/quickstart.ron", &opts(6, 1), &tmp.join("j1"));
     let two = report_bytes("scenarios/quickstart.ron", &opts(6, 2), &tmp.join("j2"));
     let names: Vec<&str> = one.iter().map(|(n, _)| n.as_str()).collect();
-    assert!(names.contains(&"summary.json") && names.contains(&"runs.csv") && names.contains(&"report.md") && names.contains(&"report.html"), "{names:?}");
+    assert!(
+        names.contains(&"summary.json")
+            && names.contains(&"runs.csv")
+            && names.contains(&"report.md")
+            && names.contains(&"report.html"),
+        "{names:?}"
+    );
     assert_eq!(one, two, "reports differ between --jobs 1 and --jobs 2");
     let _ = std::fs::remove_dir_all(tmp);
 }
@@ -34,22 +55,46 @@ fn variants_share_random_numbers() {
     // the same run index offers the same requests to every variant.
     let study = faultline::load_study(&repo_path("scenarios/quickstart.ron")).unwrap();
     let (_, agg) = faultline::study_summary(&study, &opts(3, 2), &|| {}).unwrap();
-    let arrivals = |v: usize| agg.variants[v].records().map(|r| r.services[0].arrived).collect::<Vec<_>>();
+    let arrivals = |v: usize| {
+        agg.variants[v]
+            .records()
+            .map(|r| r.services[0].arrived)
+            .collect::<Vec<_>>()
+    };
     assert_eq!(arrivals(0), arrivals(1));
-    let digests = |v: usize| agg.variants[v].records().map(|r| r.digest.clone()).collect::<Vec<_>>();
+    let digests = |v: usize| {
+        agg.variants[v]
+            .records()
+            .map(|r| r.digest.clone())
+            .collect::<Vec<_>>()
+    };
     assert_ne!(digests(0), digests(1), "the variants do differ");
 }
 
 #[test]
 fn check_fails_when_expectations_do_not_hold() {
     let outcome = faultline::check(&repo_path("tests/data/violated.ron"), &opts(8, 2)).unwrap();
-    let holds: Vec<bool> = outcome.summary.expectations.iter().map(|v| v.holds).collect();
+    let holds: Vec<bool> = outcome
+        .summary
+        .expectations
+        .iter()
+        .map(|v| v.holds)
+        .collect();
     // Overloaded: availability and latency fail; one worker is not better than two; two workers
     // (rho = 0.6) keep availability.
-    assert_eq!(holds, [false, false, false, true], "{:#?}", outcome.summary.expectations);
+    assert_eq!(
+        holds,
+        [false, false, false, true],
+        "{:#?}",
+        outcome.summary.expectations
+    );
     assert!(!outcome.all_hold);
     let availability = &outcome.summary.expectations[0];
-    assert!(availability.measured.starts_with("0% of runs (0/8)"), "{}", availability.measured);
+    assert!(
+        availability.measured.starts_with("0% of runs (0/8)"),
+        "{}",
+        availability.measured
+    );
 }
 
 #[test]
@@ -94,22 +139,51 @@ fn merged_shards_equal_one_machine_byte_for_byte() {
     let tmp = tmp_dir("shards");
     let file = repo_path("scenarios/quickstart.ron");
     let compare = |extra: &[&str], out: &str| {
-        let status = bin().arg("compare").arg(&file).args(["--runs", "5", "-q", "--out"]).arg(tmp.join(out)).args(extra).stdout(std::process::Stdio::null()).status().unwrap();
+        let status = bin()
+            .arg("compare")
+            .arg(&file)
+            .args(["--runs", "5", "-q", "--out"])
+            .arg(tmp.join(out))
+            .args(extra)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
         assert!(status.success());
     };
     compare(&[], "all");
     for i in 0..3 {
         compare(&["--shard", &format!("{i}/3")], &format!("s{i}"));
     }
-    let status = bin().arg("merge").args((0..3).map(|i| tmp.join(format!("s{i}")))).arg("--out").arg(tmp.join("merged")).stdout(std::process::Stdio::null()).status().unwrap();
+    let status = bin()
+        .arg("merge")
+        .args((0..3).map(|i| tmp.join(format!("s{i}"))))
+        .arg("--out")
+        .arg(tmp.join("merged"))
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
     assert!(status.success());
     for f in ["summary.json", "runs.csv", "report.md", "report.html"] {
-        assert!(read(&tmp.join("all"), f) == read(&tmp.join("merged"), f), "{f} differs after merge");
+        assert!(
+            read(&tmp.join("all"), f) == read(&tmp.join("merged"), f),
+            "{f} differs after merge"
+        );
     }
     // A missing shard is an error that says so, not a partial report.
-    let out = bin().arg("merge").arg(tmp.join("s0")).arg(tmp.join("s1")).arg("--out").arg(tmp.join("partial")).output().unwrap();
+    let out = bin()
+        .arg("merge")
+        .arg(tmp.join("s0"))
+        .arg(tmp.join("s1"))
+        .arg("--out")
+        .arg(tmp.join("partial"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("missing"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("missing"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let _ = std::fs::remove_dir_all(tmp);
 }
 
@@ -117,10 +191,31 @@ fn merged_shards_equal_one_machine_byte_for_byte() {
 fn a_killed_sweep_resumes_to_the_same_report() {
     let tmp = tmp_dir("resume");
     let file = repo_path("scenarios/quickstart.ron");
-    let args = |out: &str| vec!["compare".to_string(), file.display().to_string(), "--runs".into(), "12".into(), "-j".into(), "1".into(), "-q".into(), "--out".into(), tmp.join(out).display().to_string()];
-    assert!(bin().args(args("whole")).stdout(std::process::Stdio::null()).status().unwrap().success());
+    let args = |out: &str| {
+        vec![
+            "compare".to_string(),
+            file.display().to_string(),
+            "--runs".into(),
+            "12".into(),
+            "-j".into(),
+            "1".into(),
+            "-q".into(),
+            "--out".into(),
+            tmp.join(out).display().to_string(),
+        ]
+    };
+    assert!(bin()
+        .args(args("whole"))
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success());
     // Start the same sweep, kill it once a few runs are logged, then resume.
-    let mut child = bin().args(args("killed")).stdout(std::process::Stdio::null()).spawn().unwrap();
+    let mut child = bin()
+        .args(args("killed"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let log = tmp.join("killed/runs.jsonl");
     let deadline = std::time::Duration::from_secs(60);
     let mut waited = std::time::Duration::ZERO;
@@ -132,17 +227,27 @@ fn a_killed_sweep_resumes_to_the_same_report() {
     child.kill().unwrap();
     let _ = child.wait();
     let logged = std::fs::read_to_string(&log).unwrap().lines().count() - 1;
-    assert!(logged < 24, "the sweep finished before it was killed ({logged} runs); nothing was tested");
+    assert!(
+        logged < 24,
+        "the sweep finished before it was killed ({logged} runs); nothing was tested"
+    );
     // Simulate a crash in the middle of a write: a half line at the end.
     let mut text = std::fs::read_to_string(&log).unwrap();
     text.push_str("{\"variant\":\"base\",\"res");
     std::fs::write(&log, text).unwrap();
     let mut resume = args("killed");
     resume.push("--resume".into());
-    let status = bin().args(&resume).stdout(std::process::Stdio::null()).status().unwrap();
+    let status = bin()
+        .args(&resume)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
     assert!(status.success());
     for f in ["summary.json", "runs.csv", "report.md", "report.html"] {
-        assert!(read(&tmp.join("whole"), f) == read(&tmp.join("killed"), f), "{f} differs after resume");
+        assert!(
+            read(&tmp.join("whole"), f) == read(&tmp.join("killed"), f),
+            "{f} differs after resume"
+        );
     }
     let lines = std::fs::read_to_string(&log).unwrap().lines().count();
     assert_eq!(lines, 1 + 24, "header plus each run once");
@@ -151,8 +256,23 @@ fn a_killed_sweep_resumes_to_the_same_report() {
 
 #[test]
 fn shard_specs_are_checked() {
-    for (spec, message) in [("3/2", "must be below the count"), ("1/0", "at least 1"), ("x", "INDEX/COUNT")] {
-        let out = bin().args(["compare", "scenarios/quickstart.ron", "--out", "/tmp/unused", "--shard", spec]).current_dir(crate::root()).output().unwrap();
+    for (spec, message) in [
+        ("3/2", "must be below the count"),
+        ("1/0", "at least 1"),
+        ("x", "INDEX/COUNT"),
+    ] {
+        let out = bin()
+            .args([
+                "compare",
+                "scenarios/quickstart.ron",
+                "--out",
+                "/tmp/unused",
+                "--shard",
+                spec,
+            ])
+            .current_dir(crate::root())
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(2), "{spec}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(message), "{spec}: {err}");
@@ -163,7 +283,12 @@ fn shard_specs_are_checked() {
 fn precision_target_doubles_runs_until_reached() {
     let loaded = faultline::load_study(&repo_path("scenarios/quickstart.ron")).unwrap();
     let precision = faultline::sweep::Precision::parse("p99:frontend:1%", 64).unwrap();
-    let o = SweepOptions { runs: Some(4), jobs: Some(2), precision: Some(precision.clone()), ..Default::default() };
+    let o = SweepOptions {
+        runs: Some(4),
+        jobs: Some(2),
+        precision: Some(precision.clone()),
+        ..Default::default()
+    };
     let agg = faultline::sweep(&loaded.study, &loaded.source, &o, &|| {}).unwrap();
     let n = agg.n_runs;
     assert!([4, 8, 16, 32, 64].contains(&n), "runs double from 4: {n}");
@@ -171,15 +296,31 @@ fn precision_target_doubles_runs_until_reached() {
         agg.variants
             .iter()
             .map(|v| {
-                let e = reports::summary::estimate(&v.values(0, reports::sweep::MetricKind::LatencyP99)).unwrap();
+                let e = reports::summary::estimate(
+                    &v.values(0, reports::sweep::MetricKind::LatencyP99),
+                )
+                .unwrap();
                 e.half_width / e.mean
             })
             .fold(0.0, f64::max)
     };
-    assert!(n == 64 || half(&agg) <= 0.01, "stopped at {n} runs without reaching the target");
+    assert!(
+        n == 64 || half(&agg) <= 0.01,
+        "stopped at {n} runs without reaching the target"
+    );
     // One doubling fewer would not have been enough.
-    let fewer = SweepOptions { runs: Some((n / 2) as u32), jobs: Some(2), ..Default::default() };
+    let fewer = SweepOptions {
+        runs: Some((n / 2) as u32),
+        jobs: Some(2),
+        ..Default::default()
+    };
     let agg_fewer = faultline::sweep(&loaded.study, &loaded.source, &fewer, &|| {}).unwrap();
-    assert!(half(&agg_fewer) > 0.01, "{} runs were already enough", n / 2);
-    assert!(faultline::sweep::Precision::parse("p98:frontend:1%", 10).unwrap_err().contains("unknown metric `p98`"));
+    assert!(
+        half(&agg_fewer) > 0.01,
+        "{} runs were already enough",
+        n / 2
+    );
+    assert!(faultline::sweep::Precision::parse("p98:frontend:1%", 10)
+        .unwrap_err()
+        .contains("unknown metric `p98`"));
 }

@@ -1,0 +1,201 @@
+//! The command line as a user meets it: exit codes, output formats, and what bad input prints.
+
+use crate::{load, repo_path, root};
+use std::process::{Command, Output};
+
+const QUICKSTART: &str = "scenarios/quickstart.ron";
+
+/// Runs the built `faultline` binary from the repository root, so that paths in its messages are
+/// the relative ones given here.
+fn faultline(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .current_dir(root())
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("the faultline binary runs")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).expect("stderr is UTF-8")
+}
+
+/// What a crash looks like on stderr; a user must never see it, whatever the input.
+fn assert_no_panic(args: &[&str], out: &Output) {
+    let err = stderr(out);
+    for sign in ["panicked", "RUST_BACKTRACE", "stack backtrace"] {
+        assert!(
+            !err.contains(sign),
+            "`faultline {}` crashed:\n{err}",
+            args.join(" ")
+        );
+    }
+    assert_ne!(
+        out.status.code(),
+        Some(101),
+        "`faultline {}` panicked",
+        args.join(" ")
+    );
+}
+
+fn json(args: &[&str]) -> (Vec<u8>, serde_json::Value) {
+    let out = faultline(args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("`faultline {}` does not print JSON: {e}", args.join(" ")));
+    (out.stdout, doc)
+}
+
+#[test]
+fn run_prints_a_table_naming_every_service() {
+    let out = faultline(&["run", QUICKSTART]);
+    assert_no_panic(&["run", QUICKSTART], &out);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let table = stdout(&out);
+    let world = load(QUICKSTART);
+    assert!(!world.services.is_empty());
+    for service in &world.services {
+        assert!(
+            table.contains(&service.name),
+            "the table does not name service `{}`:\n{table}",
+            service.name
+        );
+    }
+}
+
+#[test]
+fn json_output_is_deterministic_and_versioned() {
+    let args = ["run", QUICKSTART, "--format", "json"];
+    let (first, doc) = json(&args);
+    let (second, _) = json(&args);
+    assert!(
+        first == second,
+        "two runs of the same seed print different JSON"
+    );
+    assert_eq!(doc["schema_version"], 1, "{doc:#}");
+    assert!(doc["digest"].is_string(), "no digest in {doc:#}");
+}
+
+#[test]
+fn seed_flag_changes_the_digest() {
+    let (_, base) = json(&["run", QUICKSTART, "--format", "json"]);
+    let (_, seven) = json(&["run", QUICKSTART, "--format", "json", "--seed", "7"]);
+    assert_eq!(seven["seed"], 7);
+    assert_ne!(
+        base["digest"], seven["digest"],
+        "--seed 7 did not change the run"
+    );
+}
+
+#[test]
+fn validate_accepts_a_good_file() {
+    let out = faultline(&["validate", QUICKSTART]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("ok: "), "{}", stdout(&out));
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+}
+
+#[test]
+fn validate_rejects_a_bad_file_with_its_location() {
+    let file = "tests/bad/call-unknown-service.ron";
+    let out = faultline(&["validate", file]);
+    assert_no_panic(&["validate", file], &out);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    // The first line of the expected error: file:line:col, field path, message, suggestion.
+    let expected = std::fs::read_to_string(repo_path("tests/bad/call-unknown-service.err"))
+        .expect("the expected error exists");
+    let first = expected
+        .lines()
+        .next()
+        .expect("the expected error is not empty");
+    assert!(first.starts_with(&format!("{file}:10:30: ")), "{first}");
+    assert!(err.contains(first), "stderr lacks `{first}`:\n{err}");
+    assert!(err.contains("did you mean `catalog`?"), "{err}");
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+}
+
+/// Every broken file of the corpus, through both commands that read a scenario: exit code 2, a
+/// located message on stderr, never a crash.
+#[test]
+fn every_bad_file_exits_2_without_a_panic() {
+    let dir = repo_path("tests/bad");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .expect("tests/bad is readable")
+        .map(|e| {
+            e.expect("readable entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|n| n.ends_with(".ron"))
+        .map(|n| format!("tests/bad/{n}"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    for file in &files {
+        for command in ["validate", "run"] {
+            let args = [command, file.as_str()];
+            let out = faultline(&args);
+            assert_no_panic(&args, &out);
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "`faultline {command} {file}`:\n{}",
+                stderr(&out)
+            );
+            let err = stderr(&out);
+            assert!(
+                err.starts_with(&format!("{file}:")),
+                "`faultline {command} {file}` does not name the file first:\n{err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_missing_file_exits_2_with_a_clear_message() {
+    let file = "scenarios/no-such-scenario.ron";
+    for command in ["run", "validate"] {
+        let args = [command, file];
+        let out = faultline(&args);
+        assert_no_panic(&args, &out);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.starts_with(&format!("{file}: ")), "{err}");
+        assert!(err.to_lowercase().contains("no such file"), "{err}");
+    }
+}
+
+#[test]
+fn a_directory_is_not_a_scenario() {
+    let out = faultline(&["run", "scenarios"]);
+    assert_no_panic(&["run", "scenarios"], &out);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("directory"), "{}", stderr(&out));
+}
+
+#[test]
+fn an_unknown_flag_exits_2() {
+    let args = ["run", QUICKSTART, "--sed", "7"];
+    let out = faultline(&args);
+    assert_no_panic(&args, &out);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("--sed"), "{err}");
+    assert!(err.contains("--seed"), "no suggestion of `--seed`:\n{err}");
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+}
+
+#[test]
+fn a_bad_seed_value_exits_2() {
+    let args = ["run", QUICKSTART, "--seed", "seven"];
+    let out = faultline(&args);
+    assert_no_panic(&args, &out);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("seven"), "{}", stderr(&out));
+}

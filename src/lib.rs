@@ -59,6 +59,45 @@ pub fn run_file(path: &Path, seed: Option<u64>) -> Result<RunResult, Error> {
     run_world(&world, seed)
 }
 
+/// Runs one simulation of a variant of a scenario file (the scenario as written when `None`),
+/// with run index `run`: the same run a sweep makes as its run `run` of that variant.
+pub fn run_variant(
+    path: &Path,
+    variant: Option<&str>,
+    seed: Option<u64>,
+    run: u64,
+) -> Result<RunResult, Error> {
+    let Some(name) = variant else {
+        let world = load(path)?;
+        return Ok(models::run_world(&world, seed.unwrap_or(world.seed), run)?);
+    };
+    let loaded = load_study(path)?;
+    let seed = seed.unwrap_or(loaded.study.spec.seed);
+    match loaded.study.designs.iter().find(|d| d.name == name) {
+        Some(d) => Ok(models::run_world(&d.world, seed, run)?),
+        None => {
+            let names: Vec<&str> = loaded
+                .study
+                .designs
+                .iter()
+                .map(|d| d.name.as_str())
+                .collect();
+            let hint = models::error::closest(name, names.iter().copied())
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_default();
+            Err(Error::Usage(format!(
+                "{}: no variant `{name}`{hint} (variants: {})",
+                path.display(),
+                names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )))
+        }
+    }
+}
+
 /// Runs one simulation of a loaded world; `seed` overrides the world's seed.
 pub fn run_world(world: &World, seed: Option<u64>) -> Result<RunResult, Error> {
     Ok(models::run_world(world, seed.unwrap_or(world.seed), 0)?)

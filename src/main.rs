@@ -26,6 +26,12 @@ enum Command {
         /// Seed for every random stream; overrides the file's `seed`.
         #[arg(long)]
         seed: Option<u64>,
+        /// Run this variant of the scenario instead of the scenario as written.
+        #[arg(long)]
+        variant: Option<String>,
+        /// Run index within a sweep (a sweep's run K uses the same streams as `--run K`).
+        #[arg(long, default_value_t = 0)]
+        run: u64,
         /// Output format: a table for people, or one JSON document for machines.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -169,8 +175,14 @@ fn sweep_with_progress(
 fn run(cli: Cli) -> Result<ExitCode, faultline::Error> {
     let mut code = ExitCode::SUCCESS;
     let text = match cli.command {
-        Command::Run { file, seed, format } => {
-            let result = faultline::run_file(&file, seed)?;
+        Command::Run {
+            file,
+            seed,
+            variant,
+            run,
+            format,
+        } => {
+            let result = faultline::run_variant(&file, variant.as_deref(), seed, run)?;
             match format {
                 Format::Table => reports::table::render_run(&result),
                 Format::Json => reports::run_json(&result),

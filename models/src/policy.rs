@@ -10,8 +10,10 @@ use sim_core::Stream;
 use std::collections::VecDeque;
 
 /// Everything a caller does around one call edge.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct CallPolicy {
+    /// Share of requests that make the call.
+    pub probability: f64,
     pub timeout_ns: Option<u64>,
     pub retry: Option<RetryPolicy>,
     pub breaker: Option<BreakerPolicy>,
@@ -23,6 +25,7 @@ pub struct CallPolicy {
 impl CallPolicy {
     /// Compiles the defences of a call; returns the problems found (field, message).
     pub fn new(
+        probability: f64,
         timeout: Option<crate::spec::Dur>,
         retry: Option<&RetrySpec>,
         breaker: Option<&BreakerSpec>,
@@ -30,6 +33,12 @@ impl CallPolicy {
         fallback: Option<&Fallback>,
     ) -> Result<CallPolicy, Vec<(&'static str, String)>> {
         let mut problems = Vec::new();
+        if !(0.0..=1.0).contains(&probability) {
+            problems.push((
+                "probability",
+                format!("`probability` is a fraction between 0 and 1, not `{probability}`"),
+            ));
+        }
         let timeout_ns = timeout.map(|d| d.0.as_ns());
         if timeout_ns == Some(0) {
             problems.push(("timeout", "a timeout must be longer than zero".to_string()));
@@ -56,6 +65,7 @@ impl CallPolicy {
         let fallback = fallback.map(|Fallback::Degrade(label)| label.clone());
         if problems.is_empty() {
             Ok(CallPolicy {
+                probability,
                 timeout_ns,
                 retry,
                 breaker,
@@ -64,6 +74,19 @@ impl CallPolicy {
             })
         } else {
             Err(problems)
+        }
+    }
+}
+
+impl Default for CallPolicy {
+    fn default() -> Self {
+        CallPolicy {
+            probability: 1.0,
+            timeout_ns: None,
+            retry: None,
+            breaker: None,
+            bulkhead: None,
+            fallback: None,
         }
     }
 }

@@ -135,7 +135,8 @@ pub struct ServiceResult {
     pub throughput_per_s: f64,
     /// Full, useful answers per second (completed, not degraded).
     pub goodput_per_s: f64,
-    /// Worker time spent on requests whose caller had already given up, in the measured window.
+    /// Worker time spent on requests whose answer nobody used: their caller had given up by the
+    /// time they finished, or their work was cut short at a deadline. In the measured window.
     pub wasted_work_ns: u64,
     /// Busy workers / all workers, time-averaged over the measured window.
     pub utilization: f64,

@@ -116,6 +116,8 @@ struct Request {
     doomed: bool,
     /// It holds a bulkhead permit of its caller.
     holds_permit: bool,
+    /// Its local work was cut short at its deadline (the service honours deadlines).
+    cut: bool,
     /// The breaker state it was let through in (for recording its outcome).
     breaker_state: &'static str,
     timer: Option<TimerId>,
@@ -259,6 +261,8 @@ struct EdgeState {
     /// Latency of requests `[0]` and of replies `[1]`.
     rngs: [Stream; 2],
     backoff_rng: Stream,
+    /// Whether a request makes this call (for `probability` below 1).
+    skip_rng: Stream,
     /// One per caller instance, or one if shared.
     breakers: Vec<Breaker>,
     /// Calls in flight and calls waiting, per caller instance.
@@ -420,6 +424,7 @@ impl<'w> ServiceModel<'w> {
                 EdgeState {
                     rngs: [rngs.stream(&name, "request"), rngs.stream(&name, "reply")],
                     backoff_rng: rngs.stream(&name, "backoff"),
+                    skip_rng: rngs.stream(&name, "skip"),
                     breakers,
                     bulkhead_in_use: vec![0; callers],
                     bulkhead_waiting: vec![
@@ -590,6 +595,7 @@ impl<'w> ServiceModel<'w> {
             abandoned: false,
             doomed: false,
             holds_permit: false,
+            cut: false,
             breaker_state: "closed",
             timer: None,
         }
@@ -721,6 +727,13 @@ impl<'w> ServiceModel<'w> {
         if st.slowdown != 1.0 {
             work = SimDuration::from_ns((work.as_ns() as f64 * st.slowdown).round() as u64);
         }
+        // A service that honours deadlines stops local work when its caller's deadline passes
+        // (a handler checking its cancelled context).
+        let deadline = self.requests[req as usize].deadline_ns;
+        if self.world.services[s].honor_deadlines && now.saturating_add(work.as_ns()) > deadline {
+            work = SimDuration::from_ns(deadline.saturating_sub(now));
+            self.requests[req as usize].cut = true;
+        }
         sim.schedule_in(work, Event::WorkDone { req });
     }
 
@@ -770,6 +783,9 @@ impl<'w> ServiceModel<'w> {
         if r.doomed {
             return self.finish(sim, req, Outcome::Failed);
         }
+        if r.cut {
+            return self.finish(sim, req, Outcome::Shed);
+        }
         let st = &mut self.services[s];
         if st.error_rate > 0.0 && st.error_rng.random::<f64>() < st.error_rate {
             return self.finish(sim, req, Outcome::Failed);
@@ -800,12 +816,27 @@ impl<'w> ServiceModel<'w> {
         {
             return self.finish(sim, req, Outcome::Shed);
         }
+        // Calls made with a probability below one are drawn first; a step whose calls are all
+        // skipped is over at once.
+        // (A step holds at most 64 calls, so a bit mask records which are made.)
+        let mut made: u64 = 0;
+        for k in 0..len {
+            let edge = start + k;
+            let p = self.world.calls[edge as usize].policy.probability;
+            if p >= 1.0 || self.edges[edge as usize].skip_rng.random::<f64>() < p {
+                made |= 1 << k;
+            }
+        }
+        if made == 0 {
+            self.requests[req as usize].step += 1;
+            return self.advance(sim, req);
+        }
         let p = &mut self.requests[req as usize];
         p.phase = Phase::Calling;
-        p.pending = len as u16;
+        p.pending = made.count_ones() as u16;
         let measured = now >= self.world.warmup.as_ns();
         let caller_offset = r.instance - self.world.services[r.service as usize].first_instance;
-        for edge in start..start + len {
+        for edge in (0..len).filter(|k| made & (1 << k) != 0).map(|k| start + k) {
             let policy = &self.world.calls[edge as usize].policy;
             let slot = match &policy.breaker {
                 Some(b) if b.shared => 0,
@@ -978,7 +1009,8 @@ impl<'w> ServiceModel<'w> {
             if outcome.is_success() {
                 st.latency.record(latency);
             }
-            if abandoned {
+            // Work whose answer nobody uses: the caller had left, or the work was dropped.
+            if abandoned || outcome == Outcome::Shed {
                 st.wasted_ns += worked;
             }
         }

@@ -164,22 +164,27 @@ pub enum Percentile {
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum Metric {
-    /// Completed / (completed + rejected + failed).
+    /// Answered successfully (completed or degraded) out of all answered.
     Availability { service: String },
-    /// (Rejected + failed) / (completed + rejected + failed).
+    /// Rejected, shed or failed out of all answered.
     ErrorRate { service: String },
-    /// A latency percentile of completed requests, in seconds.
+    /// Degraded answers out of all answered.
+    DegradedRate { service: String },
+    /// A latency percentile of successful answers.
     Latency {
         service: String,
         percentile: Percentile,
     },
-    /// Completions per second.
+    /// Answers per second.
     Throughput { service: String },
+    /// Full (not degraded) answers per second.
+    Goodput { service: String },
     /// Busy share of the workers.
     Utilization { service: String },
 }
 
-/// An assertion over the runs of a variant, with a stated statistical meaning.
+/// An assertion over the runs of a variant, with a stated statistical meaning. Thresholds are
+/// `at_least`, `at_most`, or both (each is checked).
 ///
 /// With `in_runs: p`, the condition must hold in at least a fraction `p` of the runs. Without it,
 /// it must hold for the mean across runs at 95% confidence: the whole 95% interval of the mean
@@ -187,22 +192,41 @@ pub enum Metric {
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum Expect {
-    /// `Availability(service: "checkout", at_least: 0.999, in_runs: 0.99)`.
+    /// `Availability(service: "checkout", at_least: 0.999, in_runs: 0.99)`: answered
+    /// successfully (completed or degraded) out of all answered.
     Availability {
         service: String,
         /// The variant it is about; all variants when absent.
         #[serde(default)]
         variant: Option<String>,
-        at_least: f64,
+        #[serde(default)]
+        at_least: Option<f64>,
+        #[serde(default)]
+        at_most: Option<f64>,
         #[serde(default)]
         in_runs: Option<f64>,
     },
-    /// `ErrorRate(service: "checkout", at_most: 0.01)`.
+    /// `ErrorRate(service: "checkout", at_most: 0.01)`: rejected, shed or failed out of all answered.
     ErrorRate {
         service: String,
         #[serde(default)]
         variant: Option<String>,
-        at_most: f64,
+        #[serde(default)]
+        at_least: Option<f64>,
+        #[serde(default)]
+        at_most: Option<f64>,
+        #[serde(default)]
+        in_runs: Option<f64>,
+    },
+    /// `DegradedRate(service: "checkout", at_most: 0.05)`: answered degraded out of all answered.
+    DegradedRate {
+        service: String,
+        #[serde(default)]
+        variant: Option<String>,
+        #[serde(default)]
+        at_least: Option<f64>,
+        #[serde(default)]
+        at_most: Option<f64>,
         #[serde(default)]
         in_runs: Option<f64>,
     },
@@ -212,16 +236,22 @@ pub enum Expect {
         #[serde(default)]
         variant: Option<String>,
         percentile: Percentile,
-        at_most: Dur,
+        #[serde(default)]
+        at_least: Option<Dur>,
+        #[serde(default)]
+        at_most: Option<Dur>,
         #[serde(default)]
         in_runs: Option<f64>,
     },
-    /// `Throughput(service: "checkout", at_least: 750)`, completions per second.
+    /// `Throughput(service: "checkout", at_least: 750)`: answers per second.
     Throughput {
         service: String,
         #[serde(default)]
         variant: Option<String>,
-        at_least: f64,
+        #[serde(default)]
+        at_least: Option<f64>,
+        #[serde(default)]
+        at_most: Option<f64>,
         #[serde(default)]
         in_runs: Option<f64>,
     },
@@ -521,6 +551,10 @@ pub enum Step {
     /// its defences give up). `Call(to: "db", timeout: "50ms", retry: (attempts: 3))`.
     Call {
         to: String,
+        /// Share of requests that make this call (the others skip it), e.g. `0.3` when only
+        /// product pages show recommendations. Default 1.
+        #[serde(default = "one_f")]
+        probability: f64,
         /// Time the caller waits for one attempt before giving up on it (gRPC deadline,
         /// resilience4j TimeLimiter `timeoutDuration`). No timeout when absent: the caller waits
         /// as long as it takes.

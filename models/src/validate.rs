@@ -1198,6 +1198,16 @@ fn build_services(ck: &mut Checker, spec: &Scenario, hosts: Option<&[Host]>) -> 
             let targets: Vec<(&Step, At)> = match step {
                 Step::Call { .. } => vec![(step, step_at.clone())],
                 Step::Parallel(inner) => {
+                    if inner.len() > 64 {
+                        ck.report(
+                            &step_at,
+                            format!(
+                                "a `Parallel` step holds at most 64 calls, not {}",
+                                inner.len()
+                            ),
+                            None,
+                        );
+                    }
                     if inner.is_empty() {
                         ck.report(
                             &step_at,
@@ -1223,6 +1233,7 @@ fn build_services(ck: &mut Checker, spec: &Scenario, hosts: Option<&[Host]>) -> 
             for (call, call_at) in targets {
                 let Step::Call {
                     to,
+                    probability,
                     timeout,
                     retry,
                     breaker,
@@ -1234,6 +1245,7 @@ fn build_services(ck: &mut Checker, spec: &Scenario, hosts: Option<&[Host]>) -> 
                 };
                 let to_at = call_at.field("to");
                 let policy = match CallPolicy::new(
+                    *probability,
                     *timeout,
                     retry.as_ref(),
                     breaker.as_ref(),

@@ -242,13 +242,64 @@ fn check_expects(spec: &Scenario, services: &[String], problems: &mut Vec<Proble
                 );
             }
         };
-        match e {
-            Expect::Availability { service: s, .. }
-            | Expect::ErrorRate { service: s, .. }
-            | Expect::Latency { service: s, .. }
-            | Expect::Throughput { service: s, .. } => service(s),
-            Expect::Better { metric, .. } => service(metric_service(metric)),
-        }
+        let (service_name, variant_name, bounds_given, fractions, in_runs) = match e {
+            Expect::Availability {
+                service,
+                variant,
+                at_least,
+                at_most,
+                in_runs,
+            }
+            | Expect::ErrorRate {
+                service,
+                variant,
+                at_least,
+                at_most,
+                in_runs,
+            }
+            | Expect::DegradedRate {
+                service,
+                variant,
+                at_least,
+                at_most,
+                in_runs,
+            } => (
+                service.as_str(),
+                variant.as_deref(),
+                at_least.is_some() || at_most.is_some(),
+                vec![("at_least", *at_least), ("at_most", *at_most)],
+                *in_runs,
+            ),
+            Expect::Throughput {
+                service,
+                variant,
+                at_least,
+                at_most,
+                in_runs,
+            } => (
+                service.as_str(),
+                variant.as_deref(),
+                at_least.is_some() || at_most.is_some(),
+                Vec::new(),
+                *in_runs,
+            ),
+            Expect::Latency {
+                service,
+                variant,
+                at_least,
+                at_most,
+                in_runs,
+                ..
+            } => (
+                service.as_str(),
+                variant.as_deref(),
+                at_least.is_some() || at_most.is_some(),
+                Vec::new(),
+                *in_runs,
+            ),
+            Expect::Better { metric, .. } => (metric_service(metric), None, true, Vec::new(), None),
+        };
+        service(service_name);
         let mut variant = |name: &str| {
             if !variant_names.contains(&name) {
                 let suggestion = closest(name, variant_names.iter().copied());
@@ -260,28 +311,17 @@ fn check_expects(spec: &Scenario, services: &[String], problems: &mut Vec<Proble
                 });
             }
         };
-        match e {
-            Expect::Availability {
-                variant: Some(v), ..
-            }
-            | Expect::ErrorRate {
-                variant: Some(v), ..
-            }
-            | Expect::Latency {
-                variant: Some(v), ..
-            }
-            | Expect::Throughput {
-                variant: Some(v), ..
-            } => variant(v),
-            Expect::Better {
-                variant: v, than, ..
-            } => {
-                variant(v);
-                variant(than);
-            }
-            _ => {}
+        if let Some(v) = variant_name {
+            variant(v);
         }
-        let fraction = |x: f64, what: &str, problems: &mut Vec<Problem>| {
+        if let Expect::Better {
+            variant: v, than, ..
+        } = e
+        {
+            variant(v);
+            variant(than);
+        }
+        let mut fraction = |x: f64, what: &str| {
             if !(0.0..=1.0).contains(&x) {
                 problems.push(Problem {
                     position: None,
@@ -291,35 +331,33 @@ fn check_expects(spec: &Scenario, services: &[String], problems: &mut Vec<Proble
                 });
             }
         };
-        match e {
-            Expect::Availability {
-                at_least: x,
-                in_runs,
-                ..
-            } => {
-                fraction(*x, "at_least", problems);
-                in_runs.inspect(|r| fraction(*r, "in_runs", problems));
+        for (name, value) in fractions {
+            if let Some(x) = value {
+                fraction(x, name);
             }
-            Expect::ErrorRate {
-                at_most: x,
-                in_runs,
-                ..
-            } => {
-                fraction(*x, "at_most", problems);
-                in_runs.inspect(|r| fraction(*r, "in_runs", problems));
-            }
-            Expect::Latency { in_runs, .. } | Expect::Throughput { in_runs, .. } => {
-                in_runs.inspect(|r| fraction(*r, "in_runs", problems));
-            }
-            Expect::Better { variant, than, .. } if variant == than => problems.push(Problem {
+        }
+        if let Some(r) = in_runs {
+            fraction(r, "in_runs");
+        }
+        if !bounds_given {
+            problems.push(Problem {
                 position: None,
                 path: Some(path.clone()),
-                message: format!(
-                    "`Better` compares two different variants, not `{variant}` with itself"
-                ),
+                message: "give a threshold: `at_least`, `at_most` or both".into(),
                 suggestion: None,
-            }),
-            Expect::Better { .. } => {}
+            });
+        }
+        if let Expect::Better { variant, than, .. } = e {
+            if variant == than {
+                problems.push(Problem {
+                    position: None,
+                    path: Some(path.clone()),
+                    message: format!(
+                        "`Better` compares two different variants, not `{variant}` with itself"
+                    ),
+                    suggestion: None,
+                });
+            }
         }
     }
 }
@@ -329,8 +367,10 @@ pub fn metric_service(m: &Metric) -> &str {
     match m {
         Metric::Availability { service }
         | Metric::ErrorRate { service }
+        | Metric::DegradedRate { service }
         | Metric::Latency { service, .. }
         | Metric::Throughput { service }
+        | Metric::Goodput { service }
         | Metric::Utilization { service } => service,
     }
 }

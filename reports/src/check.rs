@@ -49,68 +49,90 @@ pub fn metric_kind(m: &Metric) -> (MetricKind, &str) {
             service,
             percentile,
         } => (percentile_kind(*percentile), service),
+        Metric::DegradedRate { service } => (MetricKind::DegradedRate, service),
         Metric::Throughput { service } => (MetricKind::Throughput, service),
+        Metric::Goodput { service } => (MetricKind::Goodput, service),
         Metric::Utilization { service } => (MetricKind::Utilization, service),
     }
 }
 
-/// Evaluates every expectation against every variant it names (all variants when it names none).
+/// Evaluates every expectation against every variant it names (all variants when it names none),
+/// one verdict per threshold given.
 pub fn evaluate(expects: &[Expect], agg: &Aggregate) -> Vec<Verdict> {
     let mut out = Vec::new();
     for e in expects {
-        let (kind, service, side, threshold, in_runs, variant) = match e {
+        let ns = |d: &Option<models::spec::Dur>| d.map(|d| d.0.as_ns() as f64);
+        let (kind, service, variant, at_least, at_most, in_runs) = match e {
             Expect::Availability {
                 service,
                 variant,
                 at_least,
+                at_most,
                 in_runs,
             } => (
                 MetricKind::Availability,
                 service,
-                Side::AtLeast,
-                *at_least,
-                *in_runs,
                 variant,
+                *at_least,
+                *at_most,
+                *in_runs,
             ),
             Expect::ErrorRate {
                 service,
                 variant,
+                at_least,
                 at_most,
                 in_runs,
             } => (
                 MetricKind::ErrorRate,
                 service,
-                Side::AtMost,
+                variant,
+                *at_least,
                 *at_most,
                 *in_runs,
+            ),
+            Expect::DegradedRate {
+                service,
                 variant,
+                at_least,
+                at_most,
+                in_runs,
+            } => (
+                MetricKind::DegradedRate,
+                service,
+                variant,
+                *at_least,
+                *at_most,
+                *in_runs,
             ),
             Expect::Latency {
                 service,
                 variant,
                 percentile,
+                at_least,
                 at_most,
                 in_runs,
             } => (
                 percentile_kind(*percentile),
                 service,
-                Side::AtMost,
-                at_most.0.as_ns() as f64,
-                *in_runs,
                 variant,
+                ns(at_least),
+                ns(at_most),
+                *in_runs,
             ),
             Expect::Throughput {
                 service,
                 variant,
                 at_least,
+                at_most,
                 in_runs,
             } => (
                 MetricKind::Throughput,
                 service,
-                Side::AtLeast,
-                *at_least,
-                *in_runs,
                 variant,
+                *at_least,
+                *at_most,
+                *in_runs,
             ),
             Expect::Better {
                 metric,
@@ -126,9 +148,26 @@ pub fn evaluate(expects: &[Expect], agg: &Aggregate) -> Vec<Verdict> {
             .iter()
             .filter(|v| variant.as_ref().is_none_or(|n| *n == v.name))
         {
-            out.push(threshold_verdict(
-                v, kind, service, side, threshold, in_runs,
-            ));
+            if let Some(t) = at_least {
+                out.push(threshold_verdict(
+                    v,
+                    kind,
+                    service,
+                    Side::AtLeast,
+                    t,
+                    in_runs,
+                ));
+            }
+            if let Some(t) = at_most {
+                out.push(threshold_verdict(
+                    v,
+                    kind,
+                    service,
+                    Side::AtMost,
+                    t,
+                    in_runs,
+                ));
+            }
         }
     }
     out

@@ -1,0 +1,225 @@
+//! Each defence in isolation on small deterministic scenarios, and the outcomes of the catalog's
+//! cascade scenarios.
+
+use crate::repo_path;
+use models::results::RunResult;
+
+fn run_text(text: &str) -> RunResult {
+    let world = models::load_str("inline.ron", text).unwrap_or_else(|e| panic!("{e}"));
+    models::run_world(&world, world.seed, 0).unwrap()
+}
+
+fn run_variant(rel: &str, variant: &str) -> RunResult {
+    faultline::run_variant(&repo_path(rel), Some(variant), None, 0).unwrap()
+}
+
+/// A caller `api` and a callee `dep` doing constant work, with `call` as api's call.
+fn pair(call: &str, dep_work: &str, extra: &str) -> String {
+    format!(
+        r#"Scenario(
+    name: "pair", horizon: "20s", warmup: "1s",
+    services: [
+        (name: "api", workers: 1000, queue: "unbounded", work: Constant("0"), calls: [{call}]),
+        (name: "dep", workers: 1000, queue: "unbounded", work: Constant("{dep_work}")),
+    ],
+    workload: [(entry: "api", arrivals: Constant(rate_per_s: 100))],
+    {extra}
+)"#
+    )
+}
+
+#[test]
+fn timeouts_with_retries_make_exactly_the_configured_attempts() {
+    // dep always takes 50 ms; the timeout is 10 ms: every attempt times out, three per call.
+    let r = run_text(&pair(
+        r#"Call(to: "dep", timeout: "10ms", retry: (attempts: 3, backoff: Constant("5ms"), jitter: None))"#,
+        "50ms",
+        "",
+    ));
+    let e = &r.edges[0];
+    assert!(e.calls > 1800, "{e:?}");
+    // Every finished call made exactly three attempts; a few calls are still going at the end.
+    assert_eq!(e.ok, 0);
+    assert!(e.calls - e.failed <= 5, "{e:?}");
+    assert!(
+        e.attempts >= 3 * e.failed && e.attempts <= 3 * e.calls,
+        "{e:?}"
+    );
+    assert!(
+        e.timeouts >= 3 * e.failed && e.timeouts <= e.attempts,
+        "{e:?}"
+    );
+    assert!((e.amplification - 3.0).abs() < 0.01);
+    let api = &r.services[0];
+    assert_eq!(
+        api.measured.failed,
+        api.measured.arrived - api.measured.in_flight
+    );
+    // Each user request waits 10 + 5 + 10 + 5 + 10 ms.
+    assert_eq!(r.services[1].latency.max_ns, 50_000_000);
+    // dep did all its work for callers that had left.
+    let dep = &r.services[1];
+    assert_eq!(
+        dep.wasted_work_ns,
+        50_000_000 * dep.measured.completed,
+        "{}",
+        dep.wasted_work_ns
+    );
+}
+
+#[test]
+fn honoring_deadlines_drops_abandoned_work() {
+    // With one worker at dep and 30 ms of work per request at 100 requests per second, the queue
+    // grows without bound; callers give up after 100 ms.
+    let call = r#"Call(to: "dep", timeout: "100ms")"#;
+    let dep = |settings: &str| {
+        run_text(&pair(call, "30ms", "").replace(
+            r#"(name: "dep", workers: 1000, queue: "unbounded","#,
+            &format!(r#"(name: "dep", workers: 1, queue: "unbounded", {settings}"#),
+        ))
+    };
+    let ignoring = dep("");
+    let honoring = dep("honor_deadlines: true,");
+    let lifo = dep("honor_deadlines: true, shed: (lifo_over: 5),");
+    let (i, h, l) = (
+        &ignoring.services[1],
+        &honoring.services[1],
+        &lifo.services[1],
+    );
+    // Ignoring deadlines, nearly all of dep's work is for callers that have left.
+    assert!(i.wasted_work_ns > 15_000_000_000, "{}", i.wasted_work_ns);
+    assert_eq!(ignoring.edges[0].ok, 0);
+    // Honouring them, dep drops what has expired and stops work at the deadline; but serving the
+    // oldest first, it always starts on requests about to expire: nearly all work is still lost.
+    assert!(h.measured.shed > 0 && i.measured.shed == 0);
+    assert!(
+        h.wasted_work_ns as f64 > 0.8 * i.wasted_work_ns as f64,
+        "{} vs {}",
+        h.wasted_work_ns,
+        i.wasted_work_ns
+    );
+    // Newest first under overload (adaptive LIFO), fresh requests meet their deadlines: most
+    // work is useful, and a third of the calls succeed (the capacity, 33 of 100 per second).
+    assert!(
+        l.wasted_work_ns < i.wasted_work_ns / 5,
+        "{} vs {}",
+        l.wasted_work_ns,
+        i.wasted_work_ns
+    );
+    let e = &lifo.edges[0];
+    assert!(e.ok as f64 > 0.3 * e.calls as f64, "{e:?}");
+}
+
+#[test]
+fn a_semaphore_bulkhead_caps_concurrent_calls() {
+    // One call every 10 ms, each in flight 100 ms, at most 2 at once: 2 of every 10 pass.
+    let r = run_text(&pair(
+        r#"Call(to: "dep", bulkhead: Semaphore(max_concurrent: 2), fallback: Degrade("cached"))"#,
+        "100ms",
+        "",
+    ));
+    let e = &r.edges[0];
+    let passed = e.ok as f64 / e.calls as f64;
+    assert!((passed - 0.2).abs() < 0.01, "{e:?}");
+    assert_eq!(e.bulkhead_rejected, e.degraded);
+    assert_eq!(
+        r.services[0].measured.degraded, e.degraded,
+        "each refused call is answered degraded"
+    );
+    // Waiting up to 100 ms for a permit, every call eventually gets one... until the wait queue
+    // outgrows the wait: with 2 permits freed per 100 ms and 10 calls arriving, most still time out.
+    let waiting = run_text(&pair(
+        r#"Call(to: "dep", bulkhead: Semaphore(max_concurrent: 2, max_wait: "100ms"))"#,
+        "100ms",
+        "",
+    ));
+    let w = &waiting.edges[0];
+    assert!(
+        w.bulkhead_rejected > 0 && w.ok + 15 >= e.ok,
+        "{w:?} vs {e:?}"
+    );
+}
+
+#[test]
+fn load_shedding_drops_requests_that_waited_too_long() {
+    let text = pair(r#"Call(to: "dep")"#, "30ms", "").replace(
+        r#"(name: "dep", workers: 1000, queue: "unbounded","#,
+        r#"(name: "dep", workers: 1, queue: "unbounded", shed: (max_wait: "50ms"),"#,
+    );
+    let r = run_text(&text);
+    let dep = &r.services[1];
+    assert!(dep.measured.shed > 0, "{:?}", dep.measured);
+    // Whatever is served waited at most 50 ms: latency at most 50 ms wait + 30 ms work.
+    assert!(dep.latency.max_ns <= 80_000_000, "{:?}", dep.latency);
+}
+
+#[test]
+fn injected_errors_are_retried_and_fall_back() {
+    let r = run_text(&pair(
+        r#"Call(to: "dep", retry: (attempts: 2, backoff: Constant("0ms"), jitter: None), fallback: Degrade("default"))"#,
+        "1ms",
+        r#"faults: [(at: "0s", what: Errors(service: "dep", rate: 0.5))],"#,
+    ));
+    let e = &r.edges[0];
+    // Each attempt fails with probability 1/2: calls fail for good with probability 1/4.
+    let degraded = e.degraded as f64 / e.calls as f64;
+    let sd = (0.25 * 0.75 / e.calls as f64).sqrt();
+    assert!(
+        (degraded - 0.25).abs() < 4.0 * sd,
+        "{degraded} vs 0.25 ± {}",
+        4.0 * sd
+    );
+    assert_eq!(
+        e.retries,
+        e.errors - e.degraded,
+        "every error but the last of a call is retried"
+    );
+    assert_eq!(r.services[0].measured.failed, 0);
+}
+
+#[test]
+fn breaker_opens_on_failures_and_closes_after_recovery() {
+    let r = run_variant("scenarios/defences/circuit-breaker.ron", "breaker");
+    let t = &r.edges[0].breaker_transitions;
+    for instance in 0..3 {
+        let mine: Vec<(u64, &str, &str)> = t
+            .iter()
+            .filter(|x| x.instance == Some(instance))
+            .map(|x| (x.t_ns, x.from.as_str(), x.to.as_str()))
+            .collect();
+        assert!(mine.len() >= 4, "instance {instance}: {mine:?}");
+        // It opens only after payments starts hanging at 60 s ...
+        assert_eq!((mine[0].1, mine[0].2), ("closed", "open"));
+        assert!(mine[0].0 > 60_000_000_000);
+        // ... alternates open -> half-open -> (open | closed) ...
+        for w in mine.windows(2) {
+            assert_eq!(w[0].2, w[1].1, "transitions chain: {mine:?}");
+        }
+        // ... and ends closed, after payments recovered at 90 s, ten seconds or so after.
+        let last = mine.last().unwrap();
+        assert_eq!((last.1, last.2), ("half_open", "closed"));
+        assert!(
+            last.0 > 90_000_000_000 && last.0 < 105_000_000_000,
+            "{mine:?}"
+        );
+    }
+    let e = &r.edges[0];
+    assert!(e.breaker_rejected > 1000 && e.timeouts < 500, "{e:?}");
+}
+
+#[test]
+fn a_retry_budget_caps_amplification() {
+    let storm = run_variant("scenarios/defences/retry-storm.ron", "storm");
+    let cured = run_variant("scenarios/defences/retry-storm.ron", "cured");
+    let (s, c) = (&storm.edges[0], &cured.edges[0]);
+    assert!(s.amplification > 2.0, "the storm amplifies: {s:?}");
+    // Budget: retries at most 10% of calls plus 10 per second over the measured window.
+    let measured_s = cured.measured_ns as f64 / 1e9;
+    assert!(
+        c.retries as f64 <= 0.1 * c.calls as f64 + 10.0 * (measured_s + 10.0),
+        "{c:?}"
+    );
+    assert!(c.amplification < 1.15, "{c:?}");
+    // The storm's db works mostly for callers that have left.
+    assert!(storm.services[1].wasted_work_ns > 10 * cured.services[1].wasted_work_ns.max(1));
+}

@@ -97,6 +97,7 @@ pub enum AttemptFailure {
     Timeout,
     Error,
     Rejected,
+    RateLimited,
     BreakerOpen,
     BulkheadFull,
 }
@@ -109,6 +110,7 @@ impl AttemptFailure {
             AttemptFailure::Rejected => 4,
             AttemptFailure::BreakerOpen => 8,
             AttemptFailure::BulkheadFull => 16,
+            AttemptFailure::RateLimited => 32,
         }
     }
 }
@@ -120,6 +122,7 @@ pub struct RetryPolicy {
     backoff: Backoff,
     jitter: Jitter,
     pub budget: Option<BudgetPolicy>,
+    pub honor_retry_after: bool,
 }
 
 impl RetryPolicy {
@@ -164,8 +167,10 @@ impl RetryPolicy {
             _ => {}
         }
         let budget = r.budget.as_ref().map(|b| {
-            if !(b.ratio >= 0.0 && b.ratio.is_finite())
-                || !(b.min_per_s >= 0.0 && b.min_per_s.is_finite())
+            if !(b.ratio >= 0.0
+                && b.ratio.is_finite()
+                && b.min_per_s >= 0.0
+                && b.min_per_s.is_finite())
             {
                 problems.push((
                     "retry.budget",
@@ -195,6 +200,7 @@ impl RetryPolicy {
                         RetryOn::Timeout => AttemptFailure::Timeout,
                         RetryOn::Error => AttemptFailure::Error,
                         RetryOn::Rejected => AttemptFailure::Rejected,
+                        RetryOn::RateLimited => AttemptFailure::RateLimited,
                         RetryOn::BreakerOpen => AttemptFailure::BreakerOpen,
                         RetryOn::BulkheadFull => AttemptFailure::BulkheadFull,
                     }
@@ -204,6 +210,7 @@ impl RetryPolicy {
             backoff: r.backoff.clone(),
             jitter: r.jitter,
             budget,
+            honor_retry_after: r.honor_retry_after,
         }
     }
 
@@ -762,6 +769,7 @@ mod tests {
             backoff,
             jitter,
             budget: None::<RetryBudget>,
+            honor_retry_after: true,
         };
         let mut problems = Vec::new();
         let exp = Backoff::Exponential {
@@ -808,5 +816,76 @@ mod tests {
             .all(|x| (10_000_000..=150_000_000).contains(&x)));
         assert!(problems.is_empty());
         assert!(full.retries(AttemptFailure::Timeout) && !full.retries(AttemptFailure::Error));
+    }
+}
+
+/// A token bucket's state: refilled continuously, starting full.
+#[derive(Clone, Debug)]
+pub struct Bucket {
+    rate_per_ns: f64,
+    burst: f64,
+    tokens: f64,
+    last_ns: u64,
+}
+
+impl Bucket {
+    pub fn new(rate_per_s: f64, burst: u32) -> Self {
+        Bucket {
+            rate_per_ns: rate_per_s / 1e9,
+            burst: f64::from(burst),
+            tokens: f64::from(burst),
+            last_ns: 0,
+        }
+    }
+
+    fn refill(&mut self, now_ns: u64) {
+        self.tokens =
+            (self.tokens + (now_ns - self.last_ns) as f64 * self.rate_per_ns).min(self.burst);
+        self.last_ns = now_ns;
+    }
+
+    /// Whether a token is there (without taking it); else the wait until one is, in ns.
+    pub fn check(&mut self, now_ns: u64) -> Result<(), u64> {
+        self.refill(now_ns);
+        if self.tokens >= 1.0 {
+            Ok(())
+        } else if self.rate_per_ns > 0.0 {
+            Err(((1.0 - self.tokens) / self.rate_per_ns).ceil() as u64)
+        } else {
+            Err(u64::MAX)
+        }
+    }
+
+    pub fn take(&mut self) {
+        self.tokens -= 1.0;
+    }
+}
+
+#[cfg(test)]
+mod bucket_tests {
+    use super::Bucket;
+
+    #[test]
+    fn a_bucket_passes_its_burst_then_its_rate() {
+        let mut b = Bucket::new(10.0, 5);
+        for _ in 0..5 {
+            assert!(b.check(0).is_ok());
+            b.take();
+        }
+        // Empty: the next token comes in 100 ms.
+        assert_eq!(b.check(0), Err(100_000_000));
+        assert!(b.check(100_000_000).is_ok());
+        b.take();
+        // Over ten seconds, 10 per second pass (it cannot save more than its burst).
+        let passed = (1..=10_000u64)
+            .filter(|i| {
+                let ok = b.check(100_000_000 + i * 1_000_000).is_ok();
+                if ok {
+                    b.take();
+                }
+                ok
+            })
+            .count();
+        assert!((99..=101).contains(&passed), "{passed}");
     }
 }

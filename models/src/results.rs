@@ -52,6 +52,7 @@ pub struct EdgeResult {
     pub timeouts: u64,
     pub errors: u64,
     pub rejected: u64,
+    pub rate_limited: u64,
     pub breaker_rejected: u64,
     pub bulkhead_rejected: u64,
     /// Attempts per call: retry amplification.
@@ -71,7 +72,7 @@ pub struct BreakerTransition {
 }
 
 /// Counts of requests by outcome.
-/// `arrived = completed + degraded + rejected + shed + failed + in_flight`, always.
+/// `arrived = completed + degraded + rejected + rate_limited + shed + failed + in_flight`, always.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ledger {
     pub arrived: u64,
@@ -81,6 +82,8 @@ pub struct Ledger {
     pub degraded: u64,
     /// Turned away on arrival: queue full, or the service down.
     pub rejected: u64,
+    /// Turned away by a rate limiter (429).
+    pub rate_limited: u64,
     /// Dropped after it was accepted, unserved: it waited too long (load shedding) or its caller's
     /// deadline had passed.
     pub shed: u64,
@@ -93,18 +96,12 @@ pub struct Ledger {
 
 impl Ledger {
     pub fn balanced(&self) -> bool {
-        self.arrived
-            == self.completed
-                + self.degraded
-                + self.rejected
-                + self.shed
-                + self.failed
-                + self.in_flight
+        self.arrived == self.answered() + self.in_flight
     }
 
     /// Requests that got an answer, good or bad.
     pub fn answered(&self) -> u64 {
-        self.completed + self.degraded + self.rejected + self.shed + self.failed
+        self.completed + self.degraded + self.rejected + self.rate_limited + self.shed + self.failed
     }
 }
 

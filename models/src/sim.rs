@@ -22,7 +22,7 @@
 //! belongs to one component and purpose, so a change in one never shifts another's draws (common
 //! random numbers across variants).
 
-use crate::policy::{AttemptFailure, Breaker, BreakerState, Budget};
+use crate::policy::{AttemptFailure, Breaker, BreakerState, Bucket, Budget};
 use crate::results::{
     BreakerTransition, EdgeResult, LatencySummary, Ledger, RunResult, Series, ServiceResult,
     WorkloadResult, SCHEMA_VERSION,
@@ -76,6 +76,7 @@ enum Outcome {
     Completed,
     Degraded,
     Rejected,
+    RateLimited,
     Shed,
     Failed,
 }
@@ -118,6 +119,8 @@ struct Request {
     holds_permit: bool,
     /// Its local work was cut short at its deadline (the service honours deadlines).
     cut: bool,
+    /// With a 429 answer: the time until the limiter has a token again.
+    retry_after_ns: u64,
     /// The breaker state it was let through in (for recording its outcome).
     breaker_state: &'static str,
     timer: Option<TimerId>,
@@ -205,6 +208,10 @@ struct ServiceState {
     slowdown: f64,
     error_rate: f64,
     outages: u32,
+    /// Rate limiters: global, per client (workload), per tier.
+    global_bucket: Option<Bucket>,
+    client_buckets: Vec<Bucket>,
+    tier_buckets: Vec<Option<Bucket>>,
 }
 
 impl ServiceState {
@@ -221,7 +228,7 @@ impl ServiceState {
         let series = match outcome {
             Outcome::Completed => &mut self.series.completed,
             Outcome::Degraded => &mut self.series.degraded,
-            Outcome::Rejected => &mut self.series.rejected,
+            Outcome::Rejected | Outcome::RateLimited => &mut self.series.rejected,
             Outcome::Shed => &mut self.series.shed,
             Outcome::Failed => &mut self.series.failed,
             Outcome::Pending => unreachable!("only final outcomes are counted"),
@@ -239,6 +246,7 @@ fn count(l: &mut Ledger, outcome: Outcome) {
         Outcome::Completed => l.completed += 1,
         Outcome::Degraded => l.degraded += 1,
         Outcome::Rejected => l.rejected += 1,
+        Outcome::RateLimited => l.rate_limited += 1,
         Outcome::Shed => l.shed += 1,
         Outcome::Failed => l.failed += 1,
         Outcome::Pending => unreachable!("only final outcomes are counted"),
@@ -392,6 +400,27 @@ impl<'w> ServiceModel<'w> {
                     slowdown: 1.0,
                     error_rate: 0.0,
                     outages: 0,
+                    global_bucket: s
+                        .rate_limit
+                        .as_ref()
+                        .and_then(|r| r.global)
+                        .map(|(rate, burst)| Bucket::new(rate, burst)),
+                    client_buckets: match s.rate_limit.as_ref().and_then(|r| r.per_client) {
+                        Some((rate, burst)) => {
+                            vec![Bucket::new(rate, burst); world.workloads.len()]
+                        }
+                        None => Vec::new(),
+                    },
+                    tier_buckets: s
+                        .rate_limit
+                        .as_ref()
+                        .map(|r| {
+                            r.per_tier
+                                .iter()
+                                .map(|t| t.map(|(rate, burst)| Bucket::new(rate, burst)))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                 }
             })
             .collect();
@@ -596,6 +625,7 @@ impl<'w> ServiceModel<'w> {
             doomed: false,
             holds_permit: false,
             cut: false,
+            retry_after_ns: 0,
             breaker_state: "closed",
             timer: None,
         }
@@ -679,6 +709,14 @@ impl<'w> ServiceModel<'w> {
         }
         if def.honor_deadlines && now >= deadline {
             return self.turn_away(sim, req, Outcome::Shed);
+        }
+        if def.rate_limit.is_some() {
+            let workload = self.requests[req as usize].workload as usize;
+            let tier = self.world.workloads[workload].tier;
+            if let Err(wait) = take_tokens(st, workload, tier, now) {
+                self.requests[req as usize].retry_after_ns = wait;
+                return self.turn_away(sim, req, Outcome::RateLimited);
+            }
         }
         let inst = &mut self.instances[i];
         if inst.busy < def.workers {
@@ -912,7 +950,7 @@ impl<'w> ServiceModel<'w> {
                 if c.measured {
                     es.stats.bulkhead_rejected += 1;
                 }
-                return self.attempt_failed(sim, call, AttemptFailure::BulkheadFull);
+                return self.attempt_failed(sim, call, AttemptFailure::BulkheadFull, 0);
             }
             es.bulkhead_in_use[slot] += 1;
             took_permit = true;
@@ -931,7 +969,7 @@ impl<'w> ServiceModel<'w> {
                     es.stats.breaker_rejected += 1;
                 }
                 self.release_permit(sim, call, took_permit);
-                return self.attempt_failed(sim, call, AttemptFailure::BreakerOpen);
+                return self.attempt_failed(sim, call, AttemptFailure::BreakerOpen, 0);
             }
             breaker_state = breaker.state.name();
         }
@@ -1066,6 +1104,7 @@ impl<'w> ServiceModel<'w> {
         let failure = match c.outcome {
             Outcome::Completed | Outcome::Degraded => None,
             Outcome::Rejected | Outcome::Shed => Some(AttemptFailure::Rejected),
+            Outcome::RateLimited => Some(AttemptFailure::RateLimited),
             Outcome::Failed => Some(AttemptFailure::Error),
             Outcome::Pending => unreachable!("a reply carries a final outcome"),
         };
@@ -1081,13 +1120,14 @@ impl<'w> ServiceModel<'w> {
             let stats = &mut self.edges[call.edge as usize].stats;
             match failure {
                 Some(AttemptFailure::Rejected) => stats.rejected += 1,
+                Some(AttemptFailure::RateLimited) => stats.rate_limited += 1,
                 Some(_) => stats.errors += 1,
                 None => {}
             }
         }
         match failure {
             None => self.call_done(sim, c.call, Outcome::Completed),
-            Some(f) => self.attempt_failed(sim, c.call, f),
+            Some(f) => self.attempt_failed(sim, c.call, f, c.retry_after_ns),
         }
     }
 
@@ -1107,7 +1147,7 @@ impl<'w> ServiceModel<'w> {
                 .stats
                 .timeouts += 1;
         }
-        self.attempt_failed(sim, call, AttemptFailure::Timeout);
+        self.attempt_failed(sim, call, AttemptFailure::Timeout, 0);
     }
 
     fn record_breaker(
@@ -1170,11 +1210,17 @@ impl<'w> ServiceModel<'w> {
                 es.stats.retries += 1;
             }
         }
-        self.attempt_failed(sim, call, AttemptFailure::BulkheadFull);
+        self.attempt_failed(sim, call, AttemptFailure::BulkheadFull, 0);
     }
 
     /// An attempt failed: retry it after its backoff, or end the call.
-    fn attempt_failed(&mut self, sim: &mut Sim<Event>, call: u32, failure: AttemptFailure) {
+    fn attempt_failed(
+        &mut self,
+        sim: &mut Sim<Event>,
+        call: u32,
+        failure: AttemptFailure,
+        retry_after_ns: u64,
+    ) {
         let now = sim.now().as_ns();
         let c = self.calls[call as usize];
         let policy = &self.world.calls[c.edge as usize].policy;
@@ -1186,6 +1232,11 @@ impl<'w> ServiceModel<'w> {
                 if in_budget {
                     let delay =
                         retry.delay_ns(c.attempts, c.previous_backoff_ns, &mut es.backoff_rng);
+                    let delay = if retry.honor_retry_after {
+                        delay.max(retry_after_ns)
+                    } else {
+                        delay
+                    };
                     self.calls[call as usize].previous_backoff_ns = delay;
                     sim.schedule_in(SimDuration::from_ns(delay), Event::Retry { call });
                     return;
@@ -1434,6 +1485,44 @@ impl<'w> ServiceModel<'w> {
         };
         (result, histograms)
     }
+}
+
+/// Takes a token from every rate limiter of a service that applies to the request, or none of
+/// them: on refusal, the wait until all would have one.
+fn take_tokens(
+    st: &mut ServiceState,
+    workload: usize,
+    tier: Option<u32>,
+    now: u64,
+) -> Result<(), u64> {
+    let mut wait = 0;
+    let mut check = |b: Option<&mut Bucket>| {
+        if let Some(b) = b {
+            if let Err(w) = b.check(now) {
+                wait = wait.max(w);
+            }
+        }
+    };
+    check(st.global_bucket.as_mut());
+    check(st.client_buckets.get_mut(workload));
+    check(
+        tier.and_then(|t| st.tier_buckets.get_mut(t as usize))
+            .and_then(Option::as_mut),
+    );
+    if wait > 0 {
+        return Err(wait);
+    }
+    st.global_bucket.iter_mut().for_each(Bucket::take);
+    if let Some(b) = st.client_buckets.get_mut(workload) {
+        b.take();
+    }
+    if let Some(b) = tier
+        .and_then(|t| st.tier_buckets.get_mut(t as usize))
+        .and_then(Option::as_mut)
+    {
+        b.take();
+    }
+    Ok(())
 }
 
 fn transition(

@@ -453,6 +453,35 @@ pub struct Service {
     /// Load shedding at this service's instances.
     #[serde(default)]
     pub shed: Option<ShedSpec>,
+    /// Token-bucket rate limits, enforced for the service as a whole (as a shared limiter such as
+    /// Envoy's global rate limit service does). A limited request is answered 429 at once, with
+    /// the time until a token is free as its Retry-After.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimitSpec>,
+}
+
+/// Rate limits of a service. Every limit that applies must have a token for a request to pass.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSpec {
+    /// One bucket for all requests.
+    #[serde(default)]
+    pub global: Option<TokenBucket>,
+    /// One bucket per client (per workload: each workload is one client, and the calls its
+    /// requests cause carry its identity downstream).
+    #[serde(default)]
+    pub per_client: Option<TokenBucket>,
+    /// One bucket per tier (workloads name their `tier`): `{"free": (rate_per_s: 100, burst: 20)}`.
+    #[serde(default)]
+    pub per_tier: std::collections::BTreeMap<String, TokenBucket>,
+}
+
+/// A token bucket: `rate_per_s` tokens a second, holding at most `burst`; starts full.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenBucket {
+    pub rate_per_s: f64,
+    pub burst: u32,
 }
 
 /// Load shedding: turn work away early rather than serve it too late.
@@ -546,6 +575,8 @@ pub enum Placement {
 /// One step of a service's call sequence.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
+// The spec is read once per file; boxing the defences would only make the format types harder to read.
+#[allow(clippy::large_enum_variant)]
 pub enum Step {
     /// A call to another service, with the caller's defences; the step ends when it answers (or
     /// its defences give up). `Call(to: "db", timeout: "50ms", retry: (attempts: 3))`.
@@ -593,7 +624,7 @@ pub struct RetrySpec {
     /// Attempts in all, the first included (resilience4j `maxAttempts`). Default 3.
     #[serde(default = "three")]
     pub attempts: u32,
-    /// Outcomes of an attempt that are retried. Default `[Timeout, Error, Rejected]`.
+    /// Outcomes of an attempt that are retried. Default `[Timeout, Error, Rejected, RateLimited]`.
     #[serde(default = "default_retry_on")]
     pub on: Vec<RetryOn>,
     /// Wait before each retry. Default `Exponential(base: "25ms", cap: "1s")`.
@@ -605,13 +636,25 @@ pub struct RetrySpec {
     /// A cap on retries relative to calls, shared by all instances of the caller.
     #[serde(default)]
     pub budget: Option<RetryBudget>,
+    /// Wait at least the Retry-After of a 429 answer before retrying. Default true.
+    #[serde(default = "yes")]
+    pub honor_retry_after: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn three() -> u32 {
     3
 }
 fn default_retry_on() -> Vec<RetryOn> {
-    vec![RetryOn::Timeout, RetryOn::Error, RetryOn::Rejected]
+    vec![
+        RetryOn::Timeout,
+        RetryOn::Error,
+        RetryOn::Rejected,
+        RetryOn::RateLimited,
+    ]
 }
 fn default_backoff() -> Backoff {
     Backoff::Exponential {
@@ -633,6 +676,8 @@ pub enum RetryOn {
     Error,
     /// The dependency turned the request away: queue full, shed, down (503 / connection refused).
     Rejected,
+    /// The dependency's rate limiter answered 429.
+    RateLimited,
     /// The caller's circuit breaker refused the attempt.
     BreakerOpen,
     /// The caller's bulkhead refused the attempt.
@@ -798,6 +843,9 @@ pub struct Workload {
     pub entry: String,
     /// The arrival process and its initial rate.
     pub arrivals: Arrivals,
+    /// The client's tier, for per-tier rate limits (`"premium"`, `"free"`). Default: none.
+    #[serde(default)]
+    pub tier: Option<String>,
     /// Changes of rate over time, applied in order of time.
     #[serde(default)]
     pub schedule: Vec<RateChange>,

@@ -13,8 +13,8 @@ use crate::spec::{
     Arrivals, Balancer, DistSpec, FaultKind, Placement, QueueCap, RateChange, Scenario, Step,
 };
 use crate::world::{
-    ArrivalKind, CallDef, FaultDef, FaultEffect, Host, InstanceDef, RateFn, ServiceDef, ShedPolicy,
-    WorkloadDef, World,
+    ArrivalKind, CallDef, FaultDef, FaultEffect, Host, InstanceDef, RateFn, RateLimitDef,
+    ServiceDef, ShedPolicy, WorkloadDef, World,
 };
 use petgraph::graph::DiGraph;
 use sim_core::{SimDuration, SimTime};
@@ -714,7 +714,8 @@ pub fn build(file: &str, source: Option<&str>, spec: Scenario) -> Result<World, 
         lat("cross_region", &latency_spec.cross_region),
     ];
     let client_latency = lat("client", &latency_spec.client);
-    let (services, instances, calls) = build_services(&mut ck, &spec, hosts.as_deref());
+    let tiers = tier_names(&spec);
+    let (services, instances, calls) = build_services(&mut ck, &spec, hosts.as_deref(), &tiers);
     let workloads = build_workloads(&mut ck, &spec);
     let faults = build_faults(&mut ck, &spec);
     if !ck.problems.is_empty() {
@@ -742,6 +743,7 @@ pub fn build(file: &str, source: Option<&str>, spec: Scenario) -> Result<World, 
         latency,
         client_latency,
         faults,
+        tiers,
         spec,
     })
 }
@@ -1104,7 +1106,23 @@ fn placement_hosts(
 
 type Built = (Vec<ServiceDef>, Vec<InstanceDef>, Vec<CallDef>);
 
-fn build_services(ck: &mut Checker, spec: &Scenario, hosts: Option<&[Host]>) -> Built {
+/// The workloads' tiers, in order of first appearance.
+fn tier_names(spec: &Scenario) -> Vec<String> {
+    let mut tiers: Vec<String> = Vec::new();
+    for t in spec.workload.iter().filter_map(|w| w.tier.as_ref()) {
+        if !tiers.contains(t) {
+            tiers.push(t.clone());
+        }
+    }
+    tiers
+}
+
+fn build_services(
+    ck: &mut Checker,
+    spec: &Scenario,
+    hosts: Option<&[Host]>,
+    tiers: &[String],
+) -> Built {
     let names: Vec<&str> = spec.services.iter().map(|s| s.name.as_str()).collect();
     let services_at = At::root().field("services");
     if spec.services.is_empty() {
@@ -1313,6 +1331,32 @@ fn build_services(ck: &mut Checker, spec: &Scenario, hosts: Option<&[Host]>) -> 
             steps,
             balancer: svc.balancer,
             honor_deadlines: svc.honor_deadlines,
+            rate_limit: svc.rate_limit.as_ref().map(|rl| {
+                let rl_at = at.field("rate_limit");
+                let bucket = |ck: &mut Checker, b: &crate::spec::TokenBucket, b_at: At| {
+                    if !(b.rate_per_s > 0.0 && b.rate_per_s.is_finite()) {
+                        ck.report(&b_at.field("rate_per_s"), format!("a token bucket needs a rate above zero, not `{}`", b.rate_per_s), None);
+                    }
+                    if b.burst == 0 {
+                        ck.report(&b_at.field("burst"), "a token bucket needs a burst of at least 1".into(), None);
+                    }
+                    (b.rate_per_s, b.burst)
+                };
+                let global = rl.global.as_ref().map(|b| bucket(ck, b, rl_at.field("global")));
+                let per_client = rl.per_client.as_ref().map(|b| bucket(ck, b, rl_at.field("per_client")));
+                let mut per_tier = vec![None; tiers.len()];
+                for (name, b) in &rl.per_tier {
+                    let limits = bucket(ck, b, rl_at.field("per_tier").field(name));
+                    match tiers.iter().position(|t| t == name) {
+                        Some(t) => per_tier[t] = Some(limits),
+                        None => {
+                            let known: Vec<&str> = tiers.iter().map(String::as_str).collect();
+                            ck.unknown(&rl_at.field("per_tier").field(name), "tier (no workload has it)", name, &known);
+                        }
+                    }
+                }
+                RateLimitDef { global, per_client, per_tier }
+            }),
             shed: svc.shed.as_ref().map(|shed| {
                 if shed.lifo_over == Some(0) {
                     ck.report(&at.field("shed").field("lifo_over"), "`lifo_over` of 0 would serve every queue newest-first; give it a length of at least 1".into(), None);
@@ -1491,6 +1535,11 @@ fn build_workloads(ck: &mut Checker, spec: &Scenario) -> Vec<WorkloadDef> {
         }
         out.push(WorkloadDef {
             name: w.name.clone().unwrap_or_else(|| w.entry.clone()),
+            tier: w
+                .tier
+                .as_ref()
+                .and_then(|t| tier_names(spec).iter().position(|x| x == t))
+                .map(|t| t as u32),
             entry,
             kind,
             rate: RateFn { points },

@@ -45,6 +45,16 @@ pub struct ServiceDef {
     pub balancer: Balancer,
     pub honor_deadlines: bool,
     pub shed: Option<ShedPolicy>,
+    pub rate_limit: Option<RateLimitDef>,
+}
+
+/// Token buckets of a service: (rate per second, burst).
+#[derive(Clone, Debug, Default)]
+pub struct RateLimitDef {
+    pub global: Option<(f64, u32)>,
+    pub per_client: Option<(f64, u32)>,
+    /// Indexed by tier (`World::tiers`).
+    pub per_tier: Vec<Option<(f64, u32)>>,
 }
 
 /// Load shedding at a service's instances.
@@ -93,6 +103,8 @@ pub enum ArrivalKind {
 #[derive(Clone, Debug)]
 pub struct WorkloadDef {
     pub name: String,
+    /// Index into `World::tiers`.
+    pub tier: Option<u32>,
     pub entry: u32,
     pub kind: ArrivalKind,
     pub rate: RateFn,
@@ -147,6 +159,8 @@ pub struct World {
     pub latency: [Dist; 5],
     pub client_latency: Dist,
     pub faults: Vec<FaultDef>,
+    /// Names of the clients' tiers, in order of first appearance among the workloads.
+    pub tiers: Vec<String>,
     /// The spec this world was built from (reports quote it).
     pub spec: Scenario,
 }

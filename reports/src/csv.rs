@@ -3,7 +3,7 @@
 use crate::sweep::Aggregate;
 use std::fmt::Write;
 
-pub const HEADER: &str = "variant,run,seed,digest,stop,service,arrived,completed,degraded,rejected,shed,failed,in_flight,availability,throughput_per_s,goodput_per_s,utilization,queue_len_mean,latency_mean_ns,latency_p50_ns,latency_p90_ns,latency_p99_ns,latency_p999_ns,latency_max_ns";
+pub const HEADER: &str = "variant,run,seed,digest,stop,service,arrived,completed,degraded,rejected,rate_limited,shed,failed,in_flight,availability,throughput_per_s,goodput_per_s,utilization,queue_len_mean,latency_mean_ns,latency_p50_ns,latency_p90_ns,latency_p99_ns,latency_p999_ns,latency_max_ns";
 
 /// Quotes a field if it holds a comma, quote or newline (RFC 4180).
 fn field(s: &str) -> String {
@@ -31,7 +31,7 @@ pub fn render(agg: &Aggregate) -> String {
                 let l = &svc.latency;
                 let _ = writeln!(
                     out,
-                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                     field(&v.name),
                     r.run,
                     r.seed,
@@ -42,6 +42,7 @@ pub fn render(agg: &Aggregate) -> String {
                     svc.completed,
                     svc.degraded,
                     svc.rejected,
+                    svc.rate_limited,
                     svc.shed,
                     svc.failed,
                     svc.in_flight,

@@ -45,6 +45,7 @@ pub struct ServiceSummary {
     pub completed: u64,
     pub degraded: u64,
     pub rejected: u64,
+    pub rate_limited: u64,
     pub shed: u64,
     pub failed: u64,
     /// Latency percentiles of all completed requests of all runs pooled (merged histograms), ns.
@@ -143,7 +144,7 @@ fn variant_summary(v: &VariantAggregate) -> VariantSummary {
         .iter()
         .enumerate()
         .map(|(s, name)| {
-            let mut sum = (0, 0, 0, 0, 0, 0);
+            let mut sum = (0, 0, 0, 0, 0, 0, 0);
             for r in v.records() {
                 let x = &r.services[s];
                 sum = (
@@ -153,6 +154,7 @@ fn variant_summary(v: &VariantAggregate) -> VariantSummary {
                     sum.3 + x.rejected,
                     sum.4 + x.shed,
                     sum.5 + x.failed,
+                    sum.6 + x.rate_limited,
                 );
             }
             let h = &v.latency[s];
@@ -171,6 +173,7 @@ fn variant_summary(v: &VariantAggregate) -> VariantSummary {
                 rejected: sum.3,
                 shed: sum.4,
                 failed: sum.5,
+                rate_limited: sum.6,
                 pooled_latency_ns: PooledLatency {
                     count: h.len(),
                     p50: q(0.5),

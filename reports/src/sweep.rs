@@ -115,6 +115,7 @@ pub struct ServiceRun {
     pub completed: u64,
     pub degraded: u64,
     pub rejected: u64,
+    pub rate_limited: u64,
     pub shed: u64,
     pub failed: u64,
     pub in_flight: u64,
@@ -128,7 +129,12 @@ pub struct ServiceRun {
 impl ServiceRun {
     /// The metric's value in this run; NaN when undefined (no answered or completed request).
     pub fn metric(&self, kind: MetricKind) -> f64 {
-        let answered = self.completed + self.degraded + self.rejected + self.shed + self.failed;
+        let answered = self.completed
+            + self.degraded
+            + self.rejected
+            + self.rate_limited
+            + self.shed
+            + self.failed;
         let frac = |x: u64| {
             if answered == 0 {
                 f64::NAN
@@ -139,7 +145,9 @@ impl ServiceRun {
         let lat = |v: f64| if self.latency.count == 0 { f64::NAN } else { v };
         match kind {
             MetricKind::Availability => frac(self.completed + self.degraded),
-            MetricKind::ErrorRate => frac(self.rejected + self.shed + self.failed),
+            MetricKind::ErrorRate => {
+                frac(self.rejected + self.rate_limited + self.shed + self.failed)
+            }
             MetricKind::DegradedRate => frac(self.degraded),
             MetricKind::Goodput => self.goodput_per_s,
             MetricKind::LatencyMean => lat(self.latency.mean_ns),
@@ -183,6 +191,7 @@ impl RunRecord {
                     completed: s.measured.completed,
                     degraded: s.measured.degraded,
                     rejected: s.measured.rejected,
+                    rate_limited: s.measured.rate_limited,
                     shed: s.measured.shed,
                     failed: s.measured.failed,
                     in_flight: s.measured.in_flight,

@@ -23,6 +23,17 @@ pub struct TimerId {
 
 const NO_TIMER: u32 = u32::MAX;
 
+/// What [`EventQueue::pop_until`] found.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Next<E> {
+    /// The earliest live event, at or before the limit; it has been removed.
+    Event(SimTime, E),
+    /// The earliest entry lies after the limit (nothing was removed but cancelled timers).
+    Later,
+    /// No entry is left.
+    Empty,
+}
+
 struct Entry<E> {
     time: u64,
     seq: u64,
@@ -31,21 +42,52 @@ struct Entry<E> {
     event: E,
 }
 
+impl<E> Entry<E> {
+    /// `(time, seq)` as one integer: the heap compares this single key. A `u128` compare compiles
+    /// to one compare-with-borrow pair instead of the branchy lexicographic tuple compare, and it
+    /// is exactly the same order (time first, then insertion sequence).
+    #[inline(always)]
+    fn key(&self) -> u128 {
+        (u128::from(self.time) << 64) | u128::from(self.seq)
+    }
+}
+
+// The order is reversed, because `BinaryHeap` is a max-heap and we want the earliest
+// (time, seq) first. Every comparison goes through `key`; the operators are spelled out so that
+// none falls back to building an `Ordering`.
 impl<E> PartialEq for Entry<E> {
+    #[inline(always)]
     fn eq(&self, other: &Self) -> bool {
-        self.seq == other.seq
+        self.key() == other.key()
     }
 }
 impl<E> Eq for Entry<E> {}
 impl<E> PartialOrd for Entry<E> {
+    #[inline(always)]
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
+    #[inline(always)]
+    fn lt(&self, other: &Self) -> bool {
+        other.key() < self.key()
+    }
+    #[inline(always)]
+    fn le(&self, other: &Self) -> bool {
+        other.key() <= self.key()
+    }
+    #[inline(always)]
+    fn gt(&self, other: &Self) -> bool {
+        other.key() > self.key()
+    }
+    #[inline(always)]
+    fn ge(&self, other: &Self) -> bool {
+        other.key() >= self.key()
+    }
 }
 impl<E> Ord for Entry<E> {
-    /// Reversed, because `BinaryHeap` is a max-heap and we want the earliest (time, seq) first.
+    #[inline(always)]
     fn cmp(&self, other: &Self) -> Ordering {
-        (other.time, other.seq).cmp(&(self.time, self.seq))
+        other.key().cmp(&self.key())
     }
 }
 
@@ -127,15 +169,41 @@ impl<E> EventQueue<E> {
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
         while let Some(entry) = self.heap.pop() {
             if entry.timer_slot != NO_TIMER {
-                let idx = entry.timer_slot as usize;
-                if !self.timer_live[idx] || self.timer_gens[idx] != entry.timer_gen {
+                if !self.timer_is(entry.timer_slot, entry.timer_gen) {
                     continue; // cancelled: skip the inert entry
                 }
-                self.release_slot(idx);
+                self.release_slot(entry.timer_slot as usize);
             }
             return Some((SimTime::from_ns(entry.time), entry.event));
         }
         None
+    }
+
+    /// Removes and returns the earliest live event if its time is at or before `limit`: the run
+    /// loop's one call per event.
+    ///
+    /// Cancelled timers at the front are dropped on the way. [`Next::Later`] is returned as soon
+    /// as the front entry (live or cancelled) lies after `limit`, and that entry stays queued;
+    /// [`Next::Empty`] when no entry is left.
+    #[inline]
+    pub fn pop_until(&mut self, limit: SimTime) -> Next<E> {
+        loop {
+            let Some(top) = self.heap.peek() else {
+                return Next::Empty;
+            };
+            if top.time > limit.as_ns() {
+                return Next::Later;
+            }
+            let slot = top.timer_slot;
+            let live = slot == NO_TIMER || self.timer_is(slot, top.timer_gen);
+            let entry = self.heap.pop().expect("peeked an entry");
+            if live {
+                if slot != NO_TIMER {
+                    self.release_slot(slot as usize);
+                }
+                return Next::Event(SimTime::from_ns(entry.time), entry.event);
+            }
+        }
     }
 
     /// The time of the earliest entry, live or cancelled (a lower bound on the next event's time).
@@ -167,6 +235,13 @@ impl<E> EventQueue<E> {
             timer_gen,
             event,
         });
+    }
+
+    /// Whether the heap entry of timer `slot` with generation `gen` is still pending.
+    #[inline]
+    fn timer_is(&self, slot: u32, gen: u32) -> bool {
+        let idx = slot as usize;
+        self.timer_live[idx] && self.timer_gens[idx] == gen
     }
 
     fn release_slot(&mut self, idx: usize) {
@@ -224,6 +299,69 @@ mod tests {
         let fired: Vec<u32> = drain(&mut q).into_iter().map(|(_, e)| e).collect();
         assert_eq!(fired, (0..1000).filter(|i| i % 3 == 0).collect::<Vec<_>>());
         assert_eq!(q.timers_pending(), 0);
+    }
+
+    #[test]
+    fn pop_until_stops_at_the_limit_and_skips_cancelled_timers() {
+        let mut q = EventQueue::new();
+        let a = q.schedule_timer(SimTime::from_ns(1), 1);
+        q.schedule(SimTime::from_ns(2), 2);
+        q.schedule(SimTime::from_ns(2), 3);
+        let b = q.schedule_timer(SimTime::from_ns(5), 5);
+        q.schedule(SimTime::from_ns(7), 7);
+        assert!(q.cancel(a));
+        let limit = SimTime::from_ns(6);
+        assert_eq!(q.pop_until(limit), Next::Event(SimTime::from_ns(2), 2));
+        assert_eq!(q.pop_until(limit), Next::Event(SimTime::from_ns(2), 3));
+        assert_eq!(q.pop_until(limit), Next::Event(SimTime::from_ns(5), 5));
+        assert!(!q.cancel(b), "a fired timer cannot be cancelled");
+        assert_eq!(q.pop_until(limit), Next::Later);
+        assert_eq!(q.len(), 1, "the event after the limit stays queued");
+        assert_eq!(
+            q.pop_until(SimTime::MAX),
+            Next::Event(SimTime::from_ns(7), 7)
+        );
+        assert_eq!(q.pop_until(SimTime::MAX), Next::Empty);
+
+        // A cancelled timer after the limit still reads as `Later`; before it, it is dropped.
+        let c = q.schedule_timer(SimTime::from_ns(10), 10);
+        assert!(q.cancel(c));
+        assert_eq!(q.pop_until(SimTime::from_ns(9)), Next::Later);
+        assert_eq!(q.pop_until(SimTime::from_ns(10)), Next::Empty);
+        assert!(q.is_empty());
+        assert_eq!(q.timers_pending(), 0);
+    }
+
+    #[test]
+    fn order_matches_a_reference_sort() {
+        // Many ties and a wide spread of times, with timers cancelled along the way: the queue
+        // must pop exactly the stable sort by time of the live events.
+        let mut q = EventQueue::new();
+        let mut reference = Vec::new();
+        let mut x: u64 = 7;
+        let mut ids = Vec::new();
+        for i in 0..5_000u32 {
+            x = crate::rng::splitmix64(x);
+            // Times above 2^32 too, so that the high half of the time matters in the key.
+            let spread = if x.is_multiple_of(3) { 16 } else { 1_000_000 };
+            let t = x % spread + (((x >> 20) & 1) << 40);
+            if i % 4 == 0 {
+                ids.push((q.schedule_timer(SimTime::from_ns(t), i), t, i));
+            } else {
+                q.schedule(SimTime::from_ns(t), i);
+                reference.push((t, i));
+            }
+        }
+        for (k, (id, t, i)) in ids.into_iter().enumerate() {
+            if k % 2 == 0 {
+                assert!(q.cancel(id));
+            } else {
+                reference.push((t, i));
+            }
+        }
+        // Events were scheduled in the order of `i`, so FIFO among ties is the order of `i`.
+        reference.sort_by_key(|&(t, i)| (t, i));
+        assert_eq!(drain(&mut q), reference);
     }
 
     #[test]

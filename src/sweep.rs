@@ -208,14 +208,16 @@ pub fn empty_aggregate(study: &Study, n_runs: usize, seed: u64) -> Aggregate {
             .iter()
             .map(|d| {
                 let services = d.world.services.iter().map(|s| s.name.clone()).collect();
-                VariantAggregate::new(
+                let mut v = VariantAggregate::new(
                     &d.name,
                     &d.about,
                     services,
                     n_runs,
                     d.world.resolution.as_ns(),
                     d.world.n_buckets(),
-                )
+                );
+                v.grid = d.grid.clone();
+                v
             })
             .collect(),
     }

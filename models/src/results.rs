@@ -12,6 +12,9 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunResult {
     pub schema_version: u32,
+    /// Injected faults, for shading charts: (description, start, end) in ns; `end` is the horizon
+    /// for a fault that lasts to the end.
+    pub faults: Vec<(String, u64, u64)>,
     pub scenario: String,
     pub seed: u64,
     pub run: u64,
@@ -59,6 +62,9 @@ pub struct EdgeResult {
     pub amplification: f64,
     /// Every state change of this edge's breakers (the whole run, warm-up included).
     pub breaker_transitions: Vec<BreakerTransition>,
+    /// Breakers of this edge not closed (open or half-open) at the end of each time-series
+    /// bucket; empty when the edge has no breaker.
+    pub breaker_open: Vec<u32>,
 }
 
 /// A circuit breaker changed state.

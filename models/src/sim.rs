@@ -473,6 +473,11 @@ impl<'w> ServiceModel<'w> {
                     stats: EdgeResult {
                         from: from.clone(),
                         to: to.clone(),
+                        breaker_open: if c.policy.breaker.is_some() {
+                            vec![0; n_buckets]
+                        } else {
+                            Vec::new()
+                        },
                         ..EdgeResult::default()
                     },
                 }
@@ -1346,6 +1351,15 @@ impl<'w> ServiceModel<'w> {
             st.series.queue_len[b] = st.queue_now;
             st.series.busy[b] = st.busy_now;
         }
+        for e in &mut self.edges {
+            if !e.breakers.is_empty() {
+                e.stats.breaker_open[b] = e
+                    .breakers
+                    .iter()
+                    .filter(|x| x.state != BreakerState::Closed)
+                    .count() as u32;
+            }
+        }
         if b + 1 < self.n_buckets {
             self.bucket = b + 1;
             sim.schedule_in(self.world.resolution, Event::Tick);
@@ -1468,8 +1482,27 @@ impl<'w> ServiceModel<'w> {
             services: self.services.into_iter().map(|s| s.latency.hist).collect(),
             workloads: self.workloads.into_iter().map(|w| w.latency.hist).collect(),
         };
+        let faults = self
+            .world
+            .faults
+            .iter()
+            .zip(&self.world.spec.faults)
+            .map(|(f, spec)| {
+                let what = match &spec.what {
+                    crate::spec::FaultKind::Slowdown { service, factor } => {
+                        format!("{service} {factor}x slower")
+                    }
+                    crate::spec::FaultKind::Errors { service, rate } => {
+                        format!("{service} errors {:.0}%", rate * 100.0)
+                    }
+                    crate::spec::FaultKind::Outage { service } => format!("{service} down"),
+                };
+                (what, f.start_ns, f.end_ns.min(self.world.horizon.as_ns()))
+            })
+            .collect();
         let result = RunResult {
             schema_version: SCHEMA_VERSION,
+            faults,
             scenario: self.world.name.clone(),
             seed,
             run,

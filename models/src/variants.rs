@@ -14,6 +14,8 @@ pub struct Design {
     pub name: String,
     pub about: String,
     pub world: World,
+    /// For a grid point: (parameter label, value) of each grid parameter, in grid order.
+    pub grid: Vec<(String, String)>,
 }
 
 /// A scenario with everything needed for many runs: its designs and its assertions.
@@ -41,6 +43,7 @@ pub fn load_study(file: &str, source: &str) -> Result<Study, ScenarioError> {
             name: "base".into(),
             about: spec.about.clone(),
             world: base,
+            grid: Vec::new(),
         }]
     } else {
         variant_designs(file, source, &spec, &mut problems)
@@ -69,6 +72,7 @@ struct Patch {
     about: String,
     set: Vec<(String, String)>,
     unset: Vec<String>,
+    grid: Vec<(String, String)>,
 }
 
 /// The declared variants (or the base alone), each crossed with every point of the grid.
@@ -79,6 +83,7 @@ fn patches(spec: &Scenario, problems: &mut Vec<Problem>) -> Vec<Patch> {
             about: spec.about.clone(),
             set: Vec::new(),
             unset: Vec::new(),
+            grid: Vec::new(),
         }]
     } else {
         spec.variants
@@ -92,6 +97,7 @@ fn patches(spec: &Scenario, problems: &mut Vec<Problem>) -> Vec<Patch> {
                     .map(|(k, raw)| (k.clone(), raw.get_ron().trim().to_string()))
                     .collect(),
                 unset: v.unset.clone(),
+                grid: Vec::new(),
             })
             .collect()
     };
@@ -116,7 +122,9 @@ fn patches(spec: &Scenario, problems: &mut Vec<Problem>) -> Vec<Patch> {
                     let value = raw.get_ron().trim().to_string();
                     let point = format!("{label}={}", value.trim_matches('"'));
                     let mut set = p.set.clone();
-                    set.push((path.clone(), value));
+                    set.push((path.clone(), value.clone()));
+                    let mut grid = p.grid.clone();
+                    grid.push((label.clone(), value.trim_matches('"').to_string()));
                     let name = if p.name.is_empty() {
                         point
                     } else {
@@ -127,6 +135,7 @@ fn patches(spec: &Scenario, problems: &mut Vec<Problem>) -> Vec<Patch> {
                         about: p.about.clone(),
                         set,
                         unset: p.unset.clone(),
+                        grid,
                     }
                 })
             })
@@ -189,6 +198,7 @@ fn variant_designs(
                 name: v.name.clone(),
                 about: v.about.clone(),
                 world,
+                grid: v.grid.clone(),
             }),
             Err(e) => problems.extend(e.problems.into_iter().map(|p| Problem {
                 position: None,

@@ -217,6 +217,12 @@ pub struct VariantAggregate {
     pub latency: Vec<Histogram<u64>>,
     /// Per-bucket sums over runs, per service.
     pub series: Vec<Series>,
+    /// For a grid point: (parameter, value) per grid parameter.
+    pub grid: Vec<(String, String)>,
+    /// Injected faults (the same in every run): (description, start ns, end ns).
+    pub faults: Vec<(String, u64, u64)>,
+    /// Per call edge with a breaker: (from, to, breakers not closed per bucket, summed over runs).
+    pub breakers: Vec<(String, String, Vec<u64>)>,
 }
 
 impl VariantAggregate {
@@ -249,6 +255,9 @@ impl VariantAggregate {
             series: vec![series; services.len()],
             services,
             runs: vec![None; n_runs],
+            grid: Vec::new(),
+            faults: Vec::new(),
+            breakers: Vec::new(),
         }
     }
 
@@ -260,6 +269,21 @@ impl VariantAggregate {
             "run {idx} of `{}` added twice",
             self.name
         );
+        if self.faults.is_empty() {
+            self.faults = result.faults.clone();
+        }
+        let with_breaker = result.edges.iter().filter(|e| !e.breaker_open.is_empty());
+        if self.breakers.is_empty() {
+            self.breakers = with_breaker
+                .clone()
+                .map(|e| (e.from.clone(), e.to.clone(), vec![0; e.breaker_open.len()]))
+                .collect();
+        }
+        for (sum, e) in self.breakers.iter_mut().zip(with_breaker) {
+            for (a, &b) in sum.2.iter_mut().zip(&e.breaker_open) {
+                *a += u64::from(b);
+            }
+        }
         for (s, svc) in result.services.iter().enumerate() {
             self.latency[s]
                 .add(&histograms.services[s])

@@ -3,7 +3,8 @@
 //! times and random draws, so it is tested here in isolation and the simulation only wires it.
 
 use crate::spec::{
-    Backoff, BreakerSpec, BulkheadSpec, Fallback, Jitter, RetryOn, RetrySpec, Window,
+    Backoff, BreakerSpec, BulkheadSpec, Fallback, Jitter, RetryOn, RetrySpec, Step, ThrottleSpec,
+    Window,
 };
 use rand::RngExt;
 use sim_core::Stream;
@@ -20,19 +21,65 @@ pub struct CallPolicy {
     pub bulkhead: Option<BulkheadPolicy>,
     /// The label of a degraded answer, when the call has a fallback.
     pub fallback: Option<String>,
+    /// Hedging: (delay in ns, extra attempts at most).
+    pub hedge: Option<(u64, u32)>,
+    pub throttle: Option<ThrottleSpec>,
 }
 
 impl CallPolicy {
     /// Compiles the defences of a call; returns the problems found (field, message).
-    pub fn new(
-        probability: f64,
-        timeout: Option<crate::spec::Dur>,
-        retry: Option<&RetrySpec>,
-        breaker: Option<&BreakerSpec>,
-        bulkhead: Option<&BulkheadSpec>,
-        fallback: Option<&Fallback>,
-    ) -> Result<CallPolicy, Vec<(&'static str, String)>> {
+    pub fn new(call: &Step) -> Result<CallPolicy, Vec<(&'static str, String)>> {
+        let Step::Call {
+            probability,
+            timeout,
+            retry,
+            breaker,
+            bulkhead,
+            fallback,
+            hedge,
+            throttle,
+            ..
+        } = call
+        else {
+            return Ok(CallPolicy::default());
+        };
+        let (probability, timeout, retry, breaker, bulkhead, fallback) = (
+            *probability,
+            *timeout,
+            retry.as_ref(),
+            breaker.as_ref(),
+            bulkhead.as_ref(),
+            fallback.as_ref(),
+        );
         let mut problems = Vec::new();
+        let hedge = hedge.as_ref().map(|h| {
+            if h.after.0.is_zero() || h.max == 0 || h.max > 3 {
+                problems.push((
+                    "hedge",
+                    "a hedge needs `after` above zero and `max` from 1 to 3".to_string(),
+                ));
+            }
+            (h.after.0.as_ns(), h.max)
+        });
+        match throttle {
+            Some(ThrottleSpec::GrpcRetry {
+                max_tokens,
+                token_ratio,
+            }) if *max_tokens == 0 || !(*token_ratio > 0.0 && *token_ratio <= 1.0) => {
+                problems.push(("throttle", "gRPC retry throttling needs `max_tokens` of at least 1 and `token_ratio` above 0 and at most 1".to_string()));
+            }
+            Some(ThrottleSpec::Adaptive { k, window })
+                if !(*k >= 1.0 && k.is_finite()) || window.0.as_ns() < 1_000_000_000 =>
+            {
+                problems.push((
+                    "throttle",
+                    "adaptive throttling needs `k` of at least 1 and a `window` of at least 1s"
+                        .to_string(),
+                ));
+            }
+            _ => {}
+        }
+        let throttle = throttle.clone();
         if !(0.0..=1.0).contains(&probability) {
             problems.push((
                 "probability",
@@ -71,6 +118,8 @@ impl CallPolicy {
                 breaker,
                 bulkhead,
                 fallback,
+                hedge,
+                throttle,
             })
         } else {
             Err(problems)
@@ -87,6 +136,8 @@ impl Default for CallPolicy {
             breaker: None,
             bulkhead: None,
             fallback: None,
+            hedge: None,
+            throttle: None,
         }
     }
 }
@@ -100,6 +151,7 @@ pub enum AttemptFailure {
     RateLimited,
     BreakerOpen,
     BulkheadFull,
+    Throttled,
 }
 
 impl AttemptFailure {
@@ -111,6 +163,7 @@ impl AttemptFailure {
             AttemptFailure::BreakerOpen => 8,
             AttemptFailure::BulkheadFull => 16,
             AttemptFailure::RateLimited => 32,
+            AttemptFailure::Throttled => 64,
         }
     }
 }
@@ -203,6 +256,7 @@ impl RetryPolicy {
                         RetryOn::RateLimited => AttemptFailure::RateLimited,
                         RetryOn::BreakerOpen => AttemptFailure::BreakerOpen,
                         RetryOn::BulkheadFull => AttemptFailure::BulkheadFull,
+                        RetryOn::Throttled => AttemptFailure::Throttled,
                     }
                     .bit()
                 })
@@ -887,5 +941,210 @@ mod bucket_tests {
             })
             .count();
         assert!((99..=101).contains(&passed), "{passed}");
+    }
+}
+
+/// A client-side throttle's state (per caller instance and call edge).
+#[derive(Clone, Debug)]
+pub enum Throttle {
+    /// gRPC retry throttling: tokens, with the maximum and the ratio given back per success.
+    Grpc { tokens: f64, max: f64, ratio: f64 },
+    /// SRE adaptive throttling: per-second buckets of (second, requests, accepts) over the window.
+    Adaptive {
+        k: f64,
+        window_s: u64,
+        buckets: VecDeque<(u64, u64, u64)>,
+        requests: u64,
+        accepts: u64,
+    },
+}
+
+impl Throttle {
+    pub fn new(spec: &ThrottleSpec) -> Self {
+        match spec {
+            ThrottleSpec::GrpcRetry {
+                max_tokens,
+                token_ratio,
+            } => Throttle::Grpc {
+                tokens: f64::from(*max_tokens),
+                max: f64::from(*max_tokens),
+                ratio: *token_ratio,
+            },
+            ThrottleSpec::Adaptive { k, window } => Throttle::Adaptive {
+                k: *k,
+                window_s: (window.0.as_ns() / 1_000_000_000).max(1),
+                buckets: VecDeque::new(),
+                requests: 0,
+                accepts: 0,
+            },
+        }
+    }
+
+    fn roll(
+        buckets: &mut VecDeque<(u64, u64, u64)>,
+        requests: &mut u64,
+        accepts: &mut u64,
+        window_s: u64,
+        now_ns: u64,
+    ) {
+        let second = now_ns / 1_000_000_000;
+        while let Some(&(s, r, a)) = buckets.front() {
+            if s + window_s > second {
+                break;
+            }
+            *requests -= r;
+            *accepts -= a;
+            buckets.pop_front();
+        }
+        if buckets.back().is_none_or(|b| b.0 != second) {
+            buckets.push_back((second, 0, 0));
+        }
+    }
+
+    /// Whether an attempt may be sent. `first` is the first attempt of a call (gRPC throttling
+    /// only limits retries and hedges); `draw` is a uniform number in [0, 1).
+    pub fn allow(&mut self, now_ns: u64, first: bool, draw: f64) -> bool {
+        match self {
+            Throttle::Grpc { tokens, max, .. } => first || *tokens > *max / 2.0,
+            Throttle::Adaptive {
+                k,
+                window_s,
+                buckets,
+                requests,
+                accepts,
+            } => {
+                Self::roll(buckets, requests, accepts, *window_s, now_ns);
+                let reject =
+                    ((*requests as f64 - *k * *accepts as f64) / (*requests as f64 + 1.0)).max(0.0);
+                // The attempt counts as a request whether or not it is sent (the book's rule).
+                *requests += 1;
+                buckets.back_mut().expect("rolled").1 += 1;
+                draw >= reject
+            }
+        }
+    }
+
+    /// Records the answer of a sent attempt.
+    pub fn record(&mut self, now_ns: u64, success: bool) {
+        match self {
+            Throttle::Grpc { tokens, max, ratio } => {
+                *tokens = if success {
+                    (*tokens + *ratio).min(*max)
+                } else {
+                    (*tokens - 1.0).max(0.0)
+                };
+            }
+            Throttle::Adaptive {
+                window_s,
+                buckets,
+                requests,
+                accepts,
+                ..
+            } => {
+                if success {
+                    Self::roll(buckets, requests, accepts, *window_s, now_ns);
+                    *accepts += 1;
+                    buckets.back_mut().expect("rolled").2 += 1;
+                }
+            }
+        }
+    }
+}
+
+/// An adaptive concurrency limit's state (per instance), as Netflix `AIMDLimit`.
+#[derive(Clone, Debug)]
+pub struct AimdLimit {
+    pub limit: f64,
+    min: f64,
+    max: f64,
+    decrease: f64,
+    pub latency_over_ns: u64,
+}
+
+impl AimdLimit {
+    pub fn new(initial: u32, min: u32, max: u32, decrease: f64, latency_over_ns: u64) -> Self {
+        AimdLimit {
+            limit: f64::from(initial),
+            min: f64::from(min),
+            max: f64::from(max),
+            decrease,
+            latency_over_ns,
+        }
+    }
+
+    /// Whether another request may start with `in_flight` already in progress.
+    pub fn admits(&self, in_flight: u32) -> bool {
+        f64::from(in_flight) < self.limit.floor()
+    }
+
+    /// Adjusts the limit after a request that took `latency_ns` (dropped: it failed or was shed).
+    pub fn on_done(&mut self, latency_ns: u64, dropped: bool, in_flight: u32) {
+        if dropped || latency_ns > self.latency_over_ns {
+            self.limit = (self.limit * self.decrease).floor().max(self.min);
+        } else if f64::from(in_flight) * 2.0 >= self.limit {
+            self.limit = (self.limit + 1.0).min(self.max);
+        }
+    }
+}
+
+#[cfg(test)]
+mod throttle_tests {
+    use super::*;
+    use crate::spec::Dur;
+    use sim_core::SimDuration;
+
+    #[test]
+    fn grpc_throttling_stops_retries_below_half_the_tokens() {
+        let mut t = Throttle::new(&ThrottleSpec::GrpcRetry {
+            max_tokens: 10,
+            token_ratio: 0.1,
+        });
+        for _ in 0..5 {
+            assert!(t.allow(0, false, 0.5));
+            t.record(0, false);
+        }
+        // 5 tokens left: not more than half; retries stop, first attempts still go.
+        assert!(!t.allow(0, false, 0.5) && t.allow(0, true, 0.5));
+        // Eleven successes give back 1.1 tokens.
+        for _ in 0..11 {
+            t.record(0, true);
+        }
+        assert!(t.allow(0, false, 0.5));
+    }
+
+    #[test]
+    fn adaptive_throttling_follows_the_formula() {
+        let mut t = Throttle::new(&ThrottleSpec::Adaptive {
+            k: 2.0,
+            window: Dur(SimDuration::from_secs(10)),
+        });
+        // 100 requests, 10 accepted: p = (100 - 20) / 101.
+        for i in 0..100 {
+            t.allow(0, true, 0.0);
+            if i < 10 {
+                t.record(0, true);
+            }
+        }
+        let p = 80.0 / 101.0;
+        assert!(!t.allow(0, true, p - 0.01), "a draw below p is refused");
+        assert!(t.allow(0, true, 0.99));
+        // After the window, the history is forgotten.
+        assert!(t.allow(20_000_000_000, true, 0.0));
+    }
+
+    #[test]
+    fn aimd_grows_slowly_and_falls_fast() {
+        let mut l = AimdLimit::new(10, 2, 20, 0.5, 100);
+        l.on_done(50, false, 6);
+        assert_eq!(l.limit, 11.0);
+        l.on_done(50, false, 2); // little in use: no growth
+        assert_eq!(l.limit, 11.0);
+        l.on_done(500, false, 6);
+        assert_eq!(l.limit, 5.0);
+        for _ in 0..3 {
+            l.on_done(0, true, 0);
+        }
+        assert_eq!(l.limit, 2.0, "never below the minimum");
+        assert!(l.admits(1) && !l.admits(2));
     }
 }

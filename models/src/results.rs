@@ -58,6 +58,10 @@ pub struct EdgeResult {
     pub rate_limited: u64,
     pub breaker_rejected: u64,
     pub bulkhead_rejected: u64,
+    /// Attempts the caller's own throttle refused.
+    pub throttled: u64,
+    /// Extra attempts sent by hedging.
+    pub hedges: u64,
     /// Attempts per call: retry amplification.
     pub amplification: f64,
     /// Every state change of this edge's breakers (the whole run, warm-up included).

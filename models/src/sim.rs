@@ -22,7 +22,7 @@
 //! belongs to one component and purpose, so a change in one never shifts another's draws (common
 //! random numbers across variants).
 
-use crate::policy::{AttemptFailure, Breaker, BreakerState, Bucket, Budget};
+use crate::policy::{AimdLimit, AttemptFailure, Breaker, BreakerState, Bucket, Budget, Throttle};
 use crate::results::{
     BreakerTransition, EdgeResult, LatencySummary, Ledger, RunResult, Series, ServiceResult,
     WorkloadResult, SCHEMA_VERSION,
@@ -51,6 +51,7 @@ pub enum Event {
     Reply { req: u32 },
     Timeout { req: u32 },
     Retry { call: u32 },
+    Hedge { call: u32 },
     BulkheadWait { call: u32 },
     Fault { fault: u32, start: bool },
     Tick,
@@ -137,9 +138,16 @@ struct Call {
     /// Index of the breaker and bulkhead used (per caller instance unless shared).
     slot: u32,
     wait_timer: Option<TimerId>,
+    /// Attempts sent and not yet answered (more than one when hedging), and which.
+    outstanding: u8,
+    children: [u32; 4],
+    hedges: u8,
+    hedge_timer: Option<TimerId>,
 }
 
 struct InstanceState {
+    /// The adaptive concurrency limit, if the service has one.
+    limit: Option<AimdLimit>,
     busy: u32,
     /// Requests queued or being served here: the load balancers' view.
     outstanding: u32,
@@ -271,6 +279,9 @@ struct EdgeState {
     backoff_rng: Stream,
     /// Whether a request makes this call (for `probability` below 1).
     skip_rng: Stream,
+    /// Client-side throttles, one per caller instance, and their draws.
+    throttles: Vec<Throttle>,
+    throttle_rng: Stream,
     /// One per caller instance, or one if shared.
     breakers: Vec<Breaker>,
     /// Calls in flight and calls waiting, per caller instance.
@@ -454,6 +465,11 @@ impl<'w> ServiceModel<'w> {
                     rngs: [rngs.stream(&name, "request"), rngs.stream(&name, "reply")],
                     backoff_rng: rngs.stream(&name, "backoff"),
                     skip_rng: rngs.stream(&name, "skip"),
+                    throttles: match &c.policy.throttle {
+                        Some(t) => vec![Throttle::new(t); callers],
+                        None => Vec::new(),
+                    },
+                    throttle_rng: rngs.stream(&name, "throttle"),
                     breakers,
                     bulkhead_in_use: vec![0; callers],
                     bulkhead_waiting: vec![
@@ -486,7 +502,8 @@ impl<'w> ServiceModel<'w> {
         let instances = world
             .instances
             .iter()
-            .map(|_| InstanceState {
+            .map(|i| InstanceState {
+                limit: world.services[i.service_idx as usize].concurrency.clone(),
                 busy: 0,
                 outstanding: 0,
                 queue: VecDeque::new(),
@@ -724,6 +741,13 @@ impl<'w> ServiceModel<'w> {
             }
         }
         let inst = &mut self.instances[i];
+        if inst
+            .limit
+            .as_ref()
+            .is_some_and(|l| !l.admits(inst.outstanding))
+        {
+            return self.turn_away(sim, req, Outcome::Shed);
+        }
         if inst.busy < def.workers {
             inst.outstanding += 1;
             self.start_work(sim, req, false);
@@ -893,6 +917,10 @@ impl<'w> ServiceModel<'w> {
                 measured,
                 slot,
                 wait_timer: None,
+                outstanding: 0,
+                children: [NONE; 4],
+                hedges: 0,
+                hedge_timer: None,
             };
             let call = match self.free_calls.pop() {
                 Some(c) => {
@@ -911,12 +939,12 @@ impl<'w> ServiceModel<'w> {
             if let Some(b) = &mut es.budget {
                 b.record_call(now);
             }
-            self.attempt(sim, call);
+            self.attempt(sim, call, false);
         }
     }
 
     /// Makes one attempt of a call, through its breaker and bulkhead.
-    fn attempt(&mut self, sim: &mut Sim<Event>, call: u32) {
+    fn attempt(&mut self, sim: &mut Sim<Event>, call: u32, hedge: bool) {
         let now = sim.now().as_ns();
         let c = self.calls[call as usize];
         let policy = &self.world.calls[c.edge as usize].policy;
@@ -924,6 +952,16 @@ impl<'w> ServiceModel<'w> {
             - self.world.services[self.world.calls[c.edge as usize].from as usize].first_instance;
         let es = &mut self.edges[c.edge as usize];
         self.calls[call as usize].attempts += 1;
+        if let Some(t) = es.throttles.get_mut(caller_offset as usize) {
+            let draw = es.throttle_rng.random::<f64>();
+            if !t.allow(now, c.attempts == 0 && !hedge, draw) {
+                if c.measured {
+                    es.stats.attempts += 1;
+                    es.stats.throttled += 1;
+                }
+                return self.attempt_failed(sim, call, AttemptFailure::Throttled, 0);
+            }
+        }
         if c.measured {
             es.stats.attempts += 1;
             if c.attempts > 0 {
@@ -1006,7 +1044,19 @@ impl<'w> ServiceModel<'w> {
             .timeout_ns
             .map_or(inherited, |t| inherited.min(now.saturating_add(t)));
         let timeout = def.policy.timeout_ns;
+        let hedge = def.policy.hedge;
         let req = self.alloc(sim, child);
+        let cs = &mut self.calls[call as usize];
+        if let Some(free) = cs.children.iter_mut().find(|c| **c == NONE) {
+            *free = req;
+        }
+        cs.outstanding += 1;
+        if let Some((after, max)) = hedge {
+            if cs.hedge_timer.is_none() && u32::from(cs.hedges) < max {
+                cs.hedge_timer =
+                    Some(sim.timer_in(SimDuration::from_ns(after), Event::Hedge { call }));
+            }
+        }
         if let Some(t) = timeout {
             let timer = sim.timer_in(SimDuration::from_ns(t), Event::Timeout { req });
             self.requests[req as usize].timer = Some(timer);
@@ -1062,6 +1112,10 @@ impl<'w> ServiceModel<'w> {
         let inst = &mut self.instances[i];
         inst.busy -= 1;
         inst.outstanding -= 1;
+        let in_flight = inst.outstanding;
+        if let Some(l) = &mut inst.limit {
+            l.on_done(latency, !outcome.is_success(), in_flight);
+        }
         self.next_from_queue(sim, i);
         self.respond(sim, req);
     }
@@ -1106,6 +1160,7 @@ impl<'w> ServiceModel<'w> {
         }
         let now = sim.now().as_ns();
         self.release_permit(sim, c.call, c.holds_permit);
+        self.forget_attempt(c.call, child);
         let failure = match c.outcome {
             Outcome::Completed | Outcome::Degraded => None,
             Outcome::Rejected | Outcome::Shed => Some(AttemptFailure::Rejected),
@@ -1121,6 +1176,7 @@ impl<'w> ServiceModel<'w> {
             now - c.created_ns,
         );
         let call = self.calls[c.call as usize];
+        self.record_throttle(c.call, now, failure.is_none());
         if call.measured {
             let stats = &mut self.edges[call.edge as usize].stats;
             match failure {
@@ -1145,6 +1201,8 @@ impl<'w> ServiceModel<'w> {
         let (call, holds, state, created) = (c.call, c.holds_permit, c.breaker_state, c.created_ns);
         self.requests[child as usize].holds_permit = false;
         self.release_permit(sim, call, holds);
+        self.forget_attempt(call, child);
+        self.record_throttle(call, now, false);
         self.record_breaker(call, now, state, true, now - created);
         let measured = self.calls[call as usize].measured;
         if measured {
@@ -1153,6 +1211,41 @@ impl<'w> ServiceModel<'w> {
                 .timeouts += 1;
         }
         self.attempt_failed(sim, call, AttemptFailure::Timeout, 0);
+    }
+
+    /// An attempt is no longer outstanding for its call.
+    fn forget_attempt(&mut self, call: u32, child: u32) {
+        let c = &mut self.calls[call as usize];
+        if let Some(slot) = c.children.iter_mut().find(|x| **x == child) {
+            *slot = NONE;
+            c.outstanding -= 1;
+        }
+    }
+
+    fn record_throttle(&mut self, call: u32, now: u64, success: bool) {
+        let c = self.calls[call as usize];
+        let es = &mut self.edges[c.edge as usize];
+        if es.throttles.is_empty() {
+            return;
+        }
+        let offset = self.requests[c.parent as usize].instance
+            - self.world.services[self.world.calls[c.edge as usize].from as usize].first_instance;
+        es.throttles[offset as usize].record(now, success);
+    }
+
+    /// The hedge delay passed with the call still unanswered: send one more attempt.
+    fn on_hedge(&mut self, sim: &mut Sim<Event>, call: u32) {
+        let c = &mut self.calls[call as usize];
+        c.hedge_timer = None;
+        if c.outstanding == 0 {
+            return; // between a failure and its retry: the retry goes out by itself
+        }
+        c.hedges += 1;
+        let (measured, edge) = (c.measured, c.edge);
+        if measured {
+            self.edges[edge as usize].stats.hedges += 1;
+        }
+        self.attempt(sim, call, true);
     }
 
     fn record_breaker(
@@ -1193,7 +1286,7 @@ impl<'w> ServiceModel<'w> {
             if let Some(t) = self.calls[next as usize].wait_timer.take() {
                 sim.cancel(t);
             }
-            self.attempt(sim, next);
+            self.attempt(sim, next, false);
         }
     }
 
@@ -1226,6 +1319,9 @@ impl<'w> ServiceModel<'w> {
         failure: AttemptFailure,
         retry_after_ns: u64,
     ) {
+        if self.calls[call as usize].outstanding > 0 {
+            return; // another attempt of the call (a hedge) may still answer
+        }
         let now = sim.now().as_ns();
         let c = self.calls[call as usize];
         let policy = &self.world.calls[c.edge as usize].policy;
@@ -1262,6 +1358,20 @@ impl<'w> ServiceModel<'w> {
     /// A call is over: `Completed`, `Degraded` (its fallback answered) or `Failed`.
     fn call_done(&mut self, sim: &mut Sim<Event>, call: u32, outcome: Outcome) {
         let c = self.calls[call as usize];
+        if let Some(t) = c.hedge_timer {
+            sim.cancel(t);
+        }
+        // Attempts still out (hedges) lost the race: nobody waits for them any more.
+        for &child in c.children.iter().filter(|&&x| x != NONE) {
+            let r = &mut self.requests[child as usize];
+            r.abandoned = true;
+            let (timer, holds) = (r.timer.take(), r.holds_permit);
+            r.holds_permit = false;
+            if let Some(t) = timer {
+                sim.cancel(t);
+            }
+            self.release_permit(sim, call, holds);
+        }
         self.free_calls.push(call);
         if c.measured {
             let stats = &mut self.edges[c.edge as usize].stats;
@@ -1601,7 +1711,8 @@ impl Model for ServiceModel<'_> {
             Event::WorkDone { req } => self.on_work_done(sim, req),
             Event::Reply { req } => self.on_reply(sim, req),
             Event::Timeout { req } => self.on_timeout(sim, req),
-            Event::Retry { call } => self.attempt(sim, call),
+            Event::Retry { call } => self.attempt(sim, call, false),
+            Event::Hedge { call } => self.on_hedge(sim, call),
             Event::BulkheadWait { call } => self.on_bulkhead_wait(sim, call),
             Event::Fault { fault, start } => self.on_fault(sim, fault, start),
             Event::Tick => self.on_tick(sim),
@@ -1617,6 +1728,7 @@ impl Model for ServiceModel<'_> {
             Event::Reply { req } => (4, u64::from(req)),
             Event::Timeout { req } => (7, u64::from(req)),
             Event::Retry { call } => (8, u64::from(call)),
+            Event::Hedge { call } => (11, u64::from(call)),
             Event::BulkheadWait { call } => (9, u64::from(call)),
             Event::Fault { fault, start } => (10, u64::from(fault) << 1 | u64::from(start)),
             Event::Tick => (5, 0),

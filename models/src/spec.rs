@@ -458,6 +458,40 @@ pub struct Service {
     /// the time until a token is free as its Retry-After.
     #[serde(default)]
     pub rate_limit: Option<RateLimitSpec>,
+    /// An adaptive limit on requests in progress at each instance (queued or served); requests
+    /// over it are shed at once.
+    #[serde(default)]
+    pub concurrency_limit: Option<ConcurrencyLimitSpec>,
+}
+
+/// Adaptive concurrency limits, as in Netflix `concurrency-limits`.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum ConcurrencyLimitSpec {
+    /// `AIMDLimit`: after a request that took longer than `latency_over` (or was dropped), the
+    /// limit is multiplied by `decrease`; after a good one, while at least half the limit is in
+    /// use, it grows by one. Kept within `[min, max]`, starting at `initial`.
+    Aimd {
+        #[serde(default = "twenty")]
+        initial: u32,
+        #[serde(default = "one")]
+        min: u32,
+        #[serde(default = "two_hundred")]
+        max: u32,
+        #[serde(default = "point_nine")]
+        decrease: f64,
+        latency_over: Dur,
+    },
+}
+
+fn twenty() -> u32 {
+    20
+}
+fn two_hundred() -> u32 {
+    200
+}
+fn point_nine() -> f64 {
+    0.9
 }
 
 /// Rate limits of a service. Every limit that applies must have a token for a request to pass.
@@ -604,9 +638,49 @@ pub enum Step {
         /// fails; with a fallback it is answered degraded.
         #[serde(default)]
         fallback: Option<Fallback>,
+        /// Hedged requests: a second attempt when the first has not answered in time.
+        #[serde(default)]
+        hedge: Option<HedgeSpec>,
+        /// Client-side throttling of this call.
+        #[serde(default)]
+        throttle: Option<ThrottleSpec>,
     },
     /// Calls made at once; the step ends when all have answered. Holds `Call`s only.
     Parallel(Vec<Step>),
+}
+
+/// Hedging ("The Tail at Scale"): if the call has not answered after `after`, send another
+/// attempt (up to `max` extra ones); the first good answer wins, the others are abandoned.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HedgeSpec {
+    pub after: Dur,
+    /// Extra attempts at most. Default 1.
+    #[serde(default = "one")]
+    pub max: u32,
+}
+
+/// Client-side throttling, per caller instance.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum ThrottleSpec {
+    /// gRPC `retryThrottling`: tokens start at `max_tokens`; a failed attempt takes one, a good
+    /// answer gives back `token_ratio`; retries (and hedges) are sent only while more than half
+    /// the tokens are left.
+    GrpcRetry { max_tokens: u32, token_ratio: f64 },
+    /// The adaptive throttling of the Google SRE book: over the last `window`, with `requests`
+    /// attempted and `accepts` answered well, refuse a new attempt locally with probability
+    /// `max(0, (requests - k * accepts) / (requests + 1))`.
+    Adaptive {
+        #[serde(default = "two")]
+        k: f64,
+        #[serde(default = "two_min")]
+        window: Dur,
+    },
+}
+
+fn two_min() -> Dur {
+    Dur(SimDuration::from_mins(2))
 }
 
 /// What a failed call turns into.
@@ -682,6 +756,8 @@ pub enum RetryOn {
     BreakerOpen,
     /// The caller's bulkhead refused the attempt.
     BulkheadFull,
+    /// The caller's own throttle refused the attempt.
+    Throttled,
 }
 
 /// Wait before a retry (resilience4j `IntervalFunction`).

@@ -1249,27 +1249,11 @@ fn build_services(
                 }
             };
             for (call, call_at) in targets {
-                let Step::Call {
-                    to,
-                    probability,
-                    timeout,
-                    retry,
-                    breaker,
-                    bulkhead,
-                    fallback,
-                } = call
-                else {
+                let Step::Call { to, .. } = call else {
                     continue;
                 };
                 let to_at = call_at.field("to");
-                let policy = match CallPolicy::new(
-                    *probability,
-                    *timeout,
-                    retry.as_ref(),
-                    breaker.as_ref(),
-                    bulkhead.as_ref(),
-                    fallback.as_ref(),
-                ) {
+                let policy = match CallPolicy::new(call) {
                     Ok(policy) => policy,
                     Err(problems) => {
                         for (field, message) in problems {
@@ -1331,6 +1315,17 @@ fn build_services(
             steps,
             balancer: svc.balancer,
             honor_deadlines: svc.honor_deadlines,
+            concurrency: svc.concurrency_limit.as_ref().map(|c| {
+                let crate::spec::ConcurrencyLimitSpec::Aimd { initial, min, max, decrease, latency_over } = c;
+                if !(*min >= 1 && min <= initial && initial <= max && *decrease > 0.0 && *decrease < 1.0) {
+                    ck.report(
+                        &at.field("concurrency_limit"),
+                        "an AIMD limit needs 1 <= `min` <= `initial` <= `max` and `decrease` between 0 and 1".into(),
+                        None,
+                    );
+                }
+                crate::policy::AimdLimit::new(*initial, *min, *max, *decrease, latency_over.0.as_ns())
+            }),
             rate_limit: svc.rate_limit.as_ref().map(|rl| {
                 let rl_at = at.field("rate_limit");
                 let bucket = |ck: &mut Checker, b: &crate::spec::TokenBucket, b_at: At| {

@@ -46,6 +46,8 @@ pub struct ServiceDef {
     pub honor_deadlines: bool,
     pub shed: Option<ShedPolicy>,
     pub rate_limit: Option<RateLimitDef>,
+    /// The adaptive concurrency limit each instance starts with.
+    pub concurrency: Option<crate::policy::AimdLimit>,
 }
 
 /// Token buckets of a service: (rate per second, burst).

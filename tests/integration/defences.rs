@@ -223,3 +223,68 @@ fn a_retry_budget_caps_amplification() {
     // The storm's db works mostly for callers that have left.
     assert!(storm.services[1].wasted_work_ns > 10 * cured.services[1].wasted_work_ns.max(1));
 }
+
+#[test]
+fn hedging_cuts_the_tail() {
+    // A dependency with a heavy tail: 1% of answers take 200 ms. A hedge after 20 ms sends a
+    // second attempt for those, which is usually fast.
+    let base = pair(r#"Call(to: "dep")"#, "1ms", "").replace(
+        r#"work: Constant("1ms")"#,
+        r#"work: Empirical([(0.0, "1ms"), (0.99, "3ms"), (0.9901, "200ms"), (1.0, "200ms")])"#,
+    );
+    let hedged = base.replace(
+        r#"Call(to: "dep")"#,
+        r#"Call(to: "dep", hedge: (after: "20ms"))"#,
+    );
+    let (plain, with) = (run_text(&base), run_text(&hedged));
+    let p999 = |r: &RunResult| r.services[0].latency.p999_ns;
+    assert!(p999(&plain) >= 200_000_000, "{}", p999(&plain));
+    assert!(p999(&with) < 30_000_000, "hedged p99.9 {}", p999(&with));
+    let e = &with.edges[0];
+    // About 1% of calls hedge.
+    assert!(
+        e.hedges > 0 && (e.hedges as f64) < 0.03 * e.calls as f64,
+        "{e:?}"
+    );
+    assert_eq!(e.ok, e.calls - (e.calls - e.ok), "every call answered once");
+    assert_eq!(with.services[0].measured.failed, 0);
+}
+
+#[test]
+fn adaptive_throttling_refuses_calls_to_a_dependency_that_keeps_failing() {
+    let failing = |throttle: &str| {
+        run_text(&pair(
+            &format!(r#"Call(to: "dep", fallback: Degrade("later"){throttle})"#),
+            "1ms",
+            r#"faults: [(at: "0s", what: Errors(service: "dep", rate: 1.0))],"#,
+        ))
+    };
+    let open = failing("");
+    let throttled = failing(r#", throttle: Adaptive(k: 2, window: "10s")"#);
+    // Without throttling every call reaches the failing dependency; with it, most are refused
+    // locally (accepts are zero, so the refusal probability tends to requests / (requests + 1)).
+    assert_eq!(open.edges[0].throttled, 0);
+    let t = &throttled.edges[0];
+    assert!(t.throttled as f64 > 0.9 * t.calls as f64, "{t:?}");
+    assert!(throttled.services[1].measured.arrived < open.services[1].measured.arrived / 10);
+}
+
+#[test]
+fn an_aimd_limit_sheds_when_latency_grows() {
+    // One worker, 12 ms of work, 100 requests per second: overloaded. An AIMD limit that backs off
+    // when latency exceeds 50 ms keeps the queue short and the latency of what it serves low,
+    // at the price of some idle time (the limit probes downwards, then climbs by one at a time).
+    let text = pair(r#"Call(to: "dep")"#, "12ms", "").replace(
+        r#"(name: "dep", workers: 1000, queue: "unbounded","#,
+        r#"(name: "dep", workers: 1, queue: "unbounded", concurrency_limit: Aimd(initial: 10, min: 1, max: 50, latency_over: "50ms"),"#,
+    );
+    let r = run_text(&text);
+    let dep = &r.services[1];
+    assert!(dep.measured.shed > 0, "{:?}", dep.measured);
+    assert!(dep.latency.p99_ns < 150_000_000, "{:?}", dep.latency);
+    assert!(
+        dep.utilization > 0.5,
+        "still busy serving: {}",
+        dep.utilization
+    );
+}

@@ -93,6 +93,19 @@ impl CallPolicy {
         let retry = retry.map(|r| RetryPolicy::new(r, &mut problems));
         let breaker = breaker.map(|b| BreakerPolicy::new(b, &mut problems));
         let bulkhead = bulkhead.map(|b| match b {
+            BulkheadSpec::Pool { workers, queue } => {
+                if *workers == 0 {
+                    problems.push((
+                        "bulkhead",
+                        "a pool bulkhead needs at least 1 worker".to_string(),
+                    ));
+                }
+                BulkheadPolicy {
+                    max_concurrent: *workers,
+                    max_wait_ns: if *queue > 0 { u64::MAX } else { 0 },
+                    queue_cap: *queue,
+                }
+            }
             BulkheadSpec::Semaphore {
                 max_concurrent,
                 max_wait,
@@ -106,6 +119,7 @@ impl CallPolicy {
                 BulkheadPolicy {
                     max_concurrent: *max_concurrent,
                     max_wait_ns: max_wait.0.as_ns(),
+                    queue_cap: u32::MAX,
                 }
             }
         });
@@ -371,7 +385,10 @@ impl Budget {
 #[derive(Clone, Debug)]
 pub struct BulkheadPolicy {
     pub max_concurrent: u32,
+    /// How long a call may wait for a permit (`u64::MAX`: as long as it takes).
     pub max_wait_ns: u64,
+    /// How many calls may wait at once.
+    pub queue_cap: u32,
 }
 
 #[derive(Clone, Debug)]

@@ -973,12 +973,15 @@ impl<'w> ServiceModel<'w> {
         if let Some(bh) = &policy.bulkhead {
             let slot = caller_offset as usize;
             if es.bulkhead_in_use[slot] >= bh.max_concurrent {
-                if bh.max_wait_ns > 0 {
+                if bh.max_wait_ns > 0 && es.bulkhead_waiting[slot].len() < bh.queue_cap as usize {
                     es.bulkhead_waiting[slot].push_back(call);
-                    let timer = sim.timer_in(
-                        SimDuration::from_ns(bh.max_wait_ns),
-                        Event::BulkheadWait { call },
-                    );
+                    // A pool bulkhead's queue has no time limit: its timer never fires first.
+                    let timer = (bh.max_wait_ns < u64::MAX).then(|| {
+                        sim.timer_in(
+                            SimDuration::from_ns(bh.max_wait_ns),
+                            Event::BulkheadWait { call },
+                        )
+                    });
                     // The attempt is counted when it leaves the queue, one way or the other.
                     self.calls[call as usize].attempts -= 1;
                     if c.measured {
@@ -987,7 +990,7 @@ impl<'w> ServiceModel<'w> {
                             es.stats.retries -= 1;
                         }
                     }
-                    self.calls[call as usize].wait_timer = Some(timer);
+                    self.calls[call as usize].wait_timer = timer;
                     return;
                 }
                 if c.measured {

@@ -892,6 +892,10 @@ pub enum BulkheadSpec {
         #[serde(default)]
         max_wait: Dur,
     },
+    /// resilience4j `ThreadPoolBulkhead`: calls to the dependency run on their own `workers`
+    /// (`maxThreadPoolSize`); when all are busy a call waits in a queue of `queue` places
+    /// (`queueCapacity`), and is refused when that is full too.
+    Pool { workers: u32, queue: u32 },
 }
 
 /// Load-balancing policy used by callers of a service.

@@ -170,6 +170,24 @@ pub struct WorkloadResult {
     pub latency: LatencySummary,
 }
 
+impl Series {
+    /// `n_buckets` empty buckets of `resolution_ns`.
+    pub fn zeros(resolution_ns: u64, n_buckets: usize) -> Series {
+        let z = vec![0; n_buckets];
+        Series {
+            resolution_ns,
+            arrived: z.clone(),
+            completed: z.clone(),
+            rejected: z.clone(),
+            failed: z.clone(),
+            degraded: z.clone(),
+            shed: z.clone(),
+            queue_len: z.clone(),
+            busy: z,
+        }
+    }
+}
+
 /// Time series at the scenario's resolution; bucket `i` covers `[i * resolution_ns, (i+1) * resolution_ns)`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Series {

@@ -374,17 +374,7 @@ pub fn new_latency_histogram() -> Histogram<u64> {
 impl<'w> ServiceModel<'w> {
     fn new(world: &'w World, rngs: RngFactory) -> Self {
         let n_buckets = world.n_buckets();
-        let series = Series {
-            resolution_ns: world.resolution.as_ns(),
-            arrived: vec![0; n_buckets],
-            completed: vec![0; n_buckets],
-            rejected: vec![0; n_buckets],
-            failed: vec![0; n_buckets],
-            degraded: vec![0; n_buckets],
-            shed: vec![0; n_buckets],
-            queue_len: vec![0; n_buckets],
-            busy: vec![0; n_buckets],
-        };
+        let series = Series::zeros(world.resolution.as_ns(), n_buckets);
         let services = world
             .services
             .iter()

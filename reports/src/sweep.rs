@@ -234,17 +234,7 @@ impl VariantAggregate {
         resolution_ns: u64,
         n_buckets: usize,
     ) -> Self {
-        let series = Series {
-            resolution_ns,
-            arrived: vec![0; n_buckets],
-            completed: vec![0; n_buckets],
-            rejected: vec![0; n_buckets],
-            failed: vec![0; n_buckets],
-            degraded: vec![0; n_buckets],
-            shed: vec![0; n_buckets],
-            queue_len: vec![0; n_buckets],
-            busy: vec![0; n_buckets],
-        };
+        let series = Series::zeros(resolution_ns, n_buckets);
         VariantAggregate {
             name: name.to_string(),
             about: about.to_string(),

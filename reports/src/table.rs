@@ -108,7 +108,10 @@ pub fn render_run(r: &RunResult) -> String {
         "service",
         "arrived",
         "ok",
+        "degraded",
         "rejected",
+        "429",
+        "shed",
         "failed",
         "in flight",
         "ok/s",
@@ -125,7 +128,10 @@ pub fn render_run(r: &RunResult) -> String {
             s.name.clone(),
             m.arrived.to_string(),
             m.completed.to_string(),
+            m.degraded.to_string(),
             m.rejected.to_string(),
+            m.rate_limited.to_string(),
+            m.shed.to_string(),
             m.failed.to_string(),
             m.in_flight.to_string(),
             format!("{:.1}", s.throughput_per_s),
@@ -141,7 +147,8 @@ pub fn render_run(r: &RunResult) -> String {
         "workload (end to end)",
         "requests",
         "ok",
-        "rejected",
+        "degraded",
+        "refused",
         "failed",
         "availability",
         "p50",
@@ -151,11 +158,14 @@ pub fn render_run(r: &RunResult) -> String {
     ]);
     for w in &r.workloads {
         let m = &w.measured;
-        let answered = m.completed + m.rejected + m.failed;
+        let answered = m.answered();
         let availability = if answered == 0 {
             "-".to_string()
         } else {
-            format!("{:.4}%", 100.0 * m.completed as f64 / answered as f64)
+            format!(
+                "{:.4}%",
+                100.0 * (m.completed + m.degraded) as f64 / answered as f64
+            )
         };
         let mut row = vec![
             if w.name == w.entry {
@@ -165,7 +175,8 @@ pub fn render_run(r: &RunResult) -> String {
             },
             m.arrived.to_string(),
             m.completed.to_string(),
-            m.rejected.to_string(),
+            m.degraded.to_string(),
+            (m.rejected + m.rate_limited + m.shed).to_string(),
             m.failed.to_string(),
             availability,
         ];

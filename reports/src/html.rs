@@ -78,10 +78,14 @@ pub fn render_html(summary: &Summary, agg: &Aggregate) -> String {
         escape(&title)
     );
     header(&mut out, summary);
+    faults_line(&mut out, agg);
+    out.push_str("</header>\n");
     verdicts(&mut out, summary);
+    grid_section(&mut out, summary, agg);
     comparisons(&mut out, summary);
     service_tables(&mut out, summary);
     charts(&mut out, summary, agg);
+    breakers_section(&mut out, agg);
     let _ = write!(
         out,
         "<footer>Made by Faultline from scenario <code>{}</code>, seed {}. The same scenario and seed \
@@ -127,6 +131,8 @@ td.neutral { color: var(--neutral); }
 figure { margin: 0; border: 1px solid var(--line); border-radius: 4px; padding: 4px; background: #fff; }
 svg.chart { display: block; width: 100%; height: auto; }
 .err { color: var(--worse); }
+.scroll { max-width: 100%; overflow-x: auto; }
+.faults .band { display: inline-block; width: 16px; height: 12px; margin-right: 6px; vertical-align: -1px; background: rgba(214, 45, 32, 0.14); border-left: 1px solid rgba(214, 45, 32, 0.5); border-right: 1px solid rgba(214, 45, 32, 0.5); }
 footer { margin-top: 36px; color: var(--muted); font-size: 12px; border-top: 1px solid var(--line); padding-top: 8px; }
 @media print { main { max-width: none; padding: 0; } figure, table { break-inside: avoid; } }
 "#;
@@ -210,7 +216,138 @@ fn header(out: &mut String, s: &Summary) {
             s.runs
         );
     }
-    out.push_str("</ul>\n</header>\n");
+    out.push_str("</ul>\n");
+}
+
+/// A time in the run for people: `60s`, `90s`, `2m`, `2m30s`, `1.5s`, `250ms`.
+fn fmt_time(ns: u64) -> String {
+    if !ns.is_multiple_of(1_000_000_000) {
+        if ns < 1_000_000_000 {
+            return format!("{}ms", trim_decimals(ns as f64 / 1e6, 3));
+        }
+        return format!("{}s", trim_decimals(ns as f64 / 1e9, 3));
+    }
+    let s = ns / 1_000_000_000;
+    if s < 120 {
+        return format!("{s}s");
+    }
+    let (h, m, sec) = (s / 3600, (s / 60) % 60, s % 60);
+    let mut out = String::new();
+    if h > 0 {
+        let _ = write!(out, "{h}h");
+    }
+    if m > 0 {
+        let _ = write!(out, "{m}m");
+    }
+    if sec > 0 {
+        let _ = write!(out, "{sec}s");
+    }
+    out
+}
+
+/// `x` with at most `decimals` decimals, trailing zeros cut.
+fn trim_decimals(x: f64, decimals: usize) -> String {
+    let s = format!("{x:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// One injected fault of the sweep, with the variants (indices) that have it.
+struct FaultWindow {
+    what: String,
+    start_ns: u64,
+    end_ns: u64,
+    variants: Vec<usize>,
+}
+
+impl FaultWindow {
+    /// Whether some variant (with a finished run) lacks this fault.
+    fn partial(&self, agg: &Aggregate) -> bool {
+        agg.variants
+            .iter()
+            .enumerate()
+            .any(|(i, v)| v.n_finished() > 0 && !self.variants.contains(&i))
+    }
+
+    /// The label of its band on a chart: the description, and which variants have it when not all.
+    fn label(&self, agg: &Aggregate) -> String {
+        if !self.partial(agg) {
+            return self.what.clone();
+        }
+        match self.variants.as_slice() {
+            [i] => format!("{} (only {})", self.what, agg.variants[*i].name),
+            many => format!("{} ({} variants)", self.what, many.len()),
+        }
+    }
+}
+
+/// The union of the faults of every variant, in order of first appearance (baseline first). A
+/// variant with no finished run has no known faults and counts for none.
+fn fault_windows(agg: &Aggregate) -> Vec<FaultWindow> {
+    let mut out: Vec<FaultWindow> = Vec::new();
+    for (i, v) in agg.variants.iter().enumerate() {
+        for (what, start, end) in &v.faults {
+            match out
+                .iter_mut()
+                .find(|f| f.what == *what && f.start_ns == *start && f.end_ns == *end)
+            {
+                Some(f) => {
+                    if !f.variants.contains(&i) {
+                        f.variants.push(i);
+                    }
+                }
+                None => out.push(FaultWindow {
+                    what: what.clone(),
+                    start_ns: *start,
+                    end_ns: *end,
+                    variants: vec![i],
+                }),
+            }
+        }
+    }
+    out
+}
+
+/// `Injected faults: payments 100x slower, 60s–90s.` under the variants, when there are any.
+fn faults_line(out: &mut String, agg: &Aggregate) {
+    let faults = fault_windows(agg);
+    if faults.is_empty() {
+        return;
+    }
+    let items: Vec<String> = faults
+        .iter()
+        .map(|f| {
+            let only = if f.partial(agg) {
+                let names: Vec<String> = f
+                    .variants
+                    .iter()
+                    .map(|&i| format!("<b>{}</b>", escape(&agg.variants[i].name)))
+                    .collect();
+                format!(
+                    " <span class=\"meta\">(only in {})</span>",
+                    names.join(", ")
+                )
+            } else {
+                String::new()
+            };
+            format!(
+                "{}, {}–{}{only}",
+                escape(&f.what),
+                fmt_time(f.start_ns),
+                fmt_time(f.end_ns)
+            )
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "<p class=\"faults\"><span class=\"band\"></span>Injected fault{}: {}. <span class=\"meta\">Shaded on the \
+         charts over time.</span></p>",
+        if faults.len() == 1 { "" } else { "s" },
+        items.join("; ")
+    );
 }
 
 fn verdicts(out: &mut String, s: &Summary) {
@@ -373,7 +510,7 @@ fn variant_table(out: &mut String, i: usize, v: &VariantSummary, columns: &[Metr
         1 => out.push_str("<p class=\"meta\">One finished run: values without an interval.</p>\n"),
         _ => {}
     }
-    out.push_str("<table>\n<thead><tr><th>service</th>");
+    out.push_str("<div class=\"scroll\">\n<table>\n<thead><tr><th>service</th>");
     for m in columns {
         let _ = write!(out, "<th class=\"num\">{}</th>", escape(m.name()));
     }
@@ -391,7 +528,7 @@ fn variant_table(out: &mut String, i: usize, v: &VariantSummary, columns: &[Metr
             svc.arrived, svc.completed, svc.degraded, svc.rejected, svc.shed, svc.failed
         );
     }
-    out.push_str("</tbody>\n</table>\n");
+    out.push_str("</tbody>\n</table>\n</div>\n");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -634,6 +771,597 @@ fn charts(out: &mut String, summary: &Summary, agg: &Aggregate) {
             SeriesKind::Queue,
         ] {
             out.push_str(&series_chart(agg, s, kind));
+        }
+        out.push_str("</div>\n");
+    }
+    out.push_str("</section>\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parameter grids
+// ---------------------------------------------------------------------------------------------
+
+/// Variants of a parameter grid that differ only in the grid point (indices into the sweep).
+struct GridGroup {
+    name: String,
+    members: Vec<usize>,
+}
+
+/// A grid variant's name without its grid point: `breaker` for `breaker a.b=1 c.d=2`, empty for
+/// a grid over the base scenario alone.
+fn grid_group_name(v: &VariantAggregate) -> String {
+    let point: Vec<String> = v.grid.iter().map(|(l, x)| format!("{l}={x}")).collect();
+    if let Some(prefix) = v.name.strip_suffix(&point.join(" ")) {
+        return prefix.trim_end().to_string();
+    }
+    if let Some((label, _)) = v.grid.first() {
+        if let Some(k) = v.name.find(&format!("{label}=")) {
+            return v.name[..k].trim_end().to_string();
+        }
+    }
+    v.name.clone()
+}
+
+/// The grid's parameters and its groups of variants, when every variant is a point of the same
+/// grid of one or two parameters.
+fn grid_groups(agg: &Aggregate) -> Option<(Vec<String>, Vec<GridGroup>)> {
+    let params: Vec<String> = agg
+        .variants
+        .first()?
+        .grid
+        .iter()
+        .map(|p| p.0.clone())
+        .collect();
+    if !(1..=2).contains(&params.len()) {
+        return None;
+    }
+    let same = |v: &VariantAggregate| {
+        v.grid.len() == params.len() && v.grid.iter().zip(&params).all(|(g, p)| g.0 == *p)
+    };
+    if !agg.variants.iter().all(same) {
+        return None;
+    }
+    let mut groups: Vec<GridGroup> = Vec::new();
+    for (i, v) in agg.variants.iter().enumerate() {
+        let name = grid_group_name(v);
+        match groups.iter_mut().find(|g| g.name == name) {
+            Some(g) => g.members.push(i),
+            None => groups.push(GridGroup {
+                name,
+                members: vec![i],
+            }),
+        }
+    }
+    Some((params, groups))
+}
+
+/// Distinct values of grid parameter `p` among `members`, in order of appearance.
+fn grid_values(agg: &Aggregate, members: &[usize], p: usize) -> Vec<String> {
+    let mut values: Vec<String> = Vec::new();
+    for &i in members {
+        let x = &agg.variants[i].grid[p].1;
+        if !values.contains(x) {
+            values.push(x.clone());
+        }
+    }
+    values
+}
+
+/// The summary of `kind` for `service` in variant `i`, when some run defines it.
+fn variant_metric<'a>(
+    summary: &'a Summary,
+    agg: &Aggregate,
+    i: usize,
+    service: &str,
+    kind: MetricKind,
+) -> Option<&'a MetricSummary> {
+    let name = &agg.variants[i].name;
+    summary
+        .variants
+        .iter()
+        .find(|v| v.name == *name)?
+        .services
+        .iter()
+        .find(|s| s.name == service)
+        .and_then(|s| metric(s, kind))
+        .filter(|m| m.n > 0 && m.mean.is_finite())
+}
+
+/// A cell's value for people: `99.95%`, `1.01s`.
+fn grid_cell_text(kind: MetricKind, v: f64) -> String {
+    if kind.is_latency() {
+        crate::table::fmt_ns(v)
+    } else {
+        kind.format(v)
+    }
+}
+
+/// Viridis (matplotlib), sampled at ninths: dark purple to yellow, perceptually uniform, readable
+/// by the colour-blind and in grey.
+const VIRIDIS: [(u8, u8, u8); 9] = [
+    (0x44, 0x01, 0x54),
+    (0x48, 0x28, 0x78),
+    (0x3e, 0x49, 0x89),
+    (0x31, 0x68, 0x8e),
+    (0x26, 0x82, 0x8e),
+    (0x1f, 0x9e, 0x89),
+    (0x35, 0xb7, 0x79),
+    (0x6e, 0xce, 0x58),
+    (0xfd, 0xe7, 0x25),
+];
+
+fn viridis(t: f64) -> RGBColor {
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.5
+    };
+    let x = t * (VIRIDIS.len() - 1) as f64;
+    let k = (x.floor() as usize).min(VIRIDIS.len() - 2);
+    let f = x - k as f64;
+    let (a, b) = (VIRIDIS[k], VIRIDIS[k + 1]);
+    let mix = |p: u8, q: u8| (f64::from(p) + (f64::from(q) - f64::from(p)) * f).round() as u8;
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// Dark text on light colours, white on dark ones.
+fn ink_on(c: RGBColor) -> RGBColor {
+    let l = 0.2126 * f64::from(c.0) + 0.7152 * f64::from(c.1) + 0.0722 * f64::from(c.2);
+    if l > 140.0 {
+        INK
+    } else {
+        WHITE
+    }
+}
+
+/// A colour scale over `[lo, hi]` from worse (0, dark) to better (1, bright); logarithmic for
+/// latencies.
+struct Scale {
+    lo: f64,
+    hi: f64,
+    log: bool,
+    higher_is_better: bool,
+}
+
+impl Scale {
+    fn new(values: &[f64], kind: MetricKind) -> Option<Scale> {
+        let finite = values.iter().copied().filter(|v| v.is_finite());
+        let mut lo = finite.clone().fold(f64::INFINITY, f64::min);
+        let mut hi = finite.fold(f64::NEG_INFINITY, f64::max);
+        if lo > hi {
+            return None;
+        }
+        let log = kind.is_latency() && lo > 0.0;
+        // A least span, so that values a rounding apart do not get opposite colours: a factor of
+        // 1.26 for latencies (centred), 0.1 percentage point below the highest for fractions.
+        if log {
+            let (a, b) = (lo.log10(), hi.log10());
+            if b - a < 0.1 {
+                let c = (a + b) / 2.0;
+                (lo, hi) = (10f64.powf(c - 0.05), 10f64.powf(c + 0.05));
+            }
+        } else if !kind.is_latency() {
+            lo = lo.min(hi - 0.001);
+        }
+        Some(Scale {
+            lo,
+            hi,
+            log,
+            higher_is_better: kind.higher_is_better(),
+        })
+    }
+
+    fn f(&self, v: f64) -> f64 {
+        if self.log {
+            v.log10()
+        } else {
+            v
+        }
+    }
+
+    fn single(&self) -> bool {
+        self.f(self.hi) - self.f(self.lo) <= f64::EPSILON * self.f(self.hi).abs().max(1e-300)
+    }
+
+    /// Position of `v` on the scale, 1 the better end.
+    fn t(&self, v: f64) -> f64 {
+        if self.single() {
+            return 0.5;
+        }
+        let u = (self.f(v) - self.f(self.lo)) / (self.f(self.hi) - self.f(self.lo));
+        if self.higher_is_better {
+            u
+        } else {
+            1.0 - u
+        }
+    }
+
+    /// The value at position `t`.
+    fn value(&self, t: f64) -> f64 {
+        let u = if self.higher_is_better { t } else { 1.0 - t };
+        let x = self.f(self.lo) + u * (self.f(self.hi) - self.f(self.lo));
+        if self.log {
+            10f64.powf(x)
+        } else {
+            x
+        }
+    }
+}
+
+/// A heatmap of `kind` of `service` over a two-parameter grid: parameter 1 across, parameter 2
+/// up, one cell per grid point with its value, and a colour legend (one scale for the whole sweep).
+fn heatmap(
+    summary: &Summary,
+    agg: &Aggregate,
+    group: &GridGroup,
+    params: &[String],
+    service: &str,
+    kind: MetricKind,
+) -> String {
+    let xs = grid_values(agg, &group.members, 0);
+    let ys = grid_values(agg, &group.members, 1);
+    let cells: Vec<(usize, usize, f64)> = group
+        .members
+        .iter()
+        .map(|&i| {
+            let g = &agg.variants[i].grid;
+            let x = xs.iter().position(|v| *v == g[0].1).unwrap_or(0);
+            let y = ys.iter().position(|v| *v == g[1].1).unwrap_or(0);
+            let v = variant_metric(summary, agg, i, service, kind).map_or(f64::NAN, |m| m.mean);
+            (x, y, v)
+        })
+        .collect();
+    // One scale for every group, so that a colour means the same value in each heatmap.
+    let values: Vec<f64> = (0..agg.variants.len())
+        .map(|i| variant_metric(summary, agg, i, service, kind).map_or(f64::NAN, |m| m.mean))
+        .collect();
+    let scale = Scale::new(&values, kind);
+    let what = format!("mean {}", kind.name());
+    let title = if group.name.is_empty() {
+        format!("{service} · {what}")
+    } else {
+        format!("{} · {service} · {what}", group.name)
+    };
+    // Layout, in pixels.
+    let w: i32 = 560;
+    let top = 48;
+    let y_tick_w = ys
+        .iter()
+        .map(|v| text_width(v, 11.0))
+        .max()
+        .unwrap_or(0)
+        .min(120);
+    let left = 30 + y_tick_w + 8;
+    let legend_x = w - 98;
+    let right = legend_x - 20;
+    let nx = xs.len().max(1) as i32;
+    let ny = ys.len().max(1) as i32;
+    let cell_w = (right - left) / nx;
+    let cell_h = ((f64::from(cell_w) * 0.5) as i32).clamp(30, 46);
+    let bottom = top + ny * cell_h;
+    let h = (bottom + 50).max(top + 150);
+    chart(w as u32, h as u32, &title, Key::Dot, &[], &[], |root, _| {
+        let x_at = |k: usize| left + k as i32 * cell_w;
+        // Row 0 at the bottom, as on an axis.
+        let y_at = |k: usize| bottom - (k as i32 + 1) * cell_h;
+        for &(x, y, v) in &cells {
+            let (x0, y0) = (x_at(x), y_at(y));
+            let fill = match &scale {
+                Some(s) if v.is_finite() => viridis(s.t(v)),
+                _ => RGBColor(0xee, 0xee, 0xee),
+            };
+            root.draw(&Rectangle::new(
+                [(x0 + 1, y0 + 1), (x0 + cell_w - 1, y0 + cell_h - 1)],
+                fill.filled(),
+            ))?;
+            let (text, color) = if v.is_finite() {
+                (grid_cell_text(kind, v), ink_on(fill))
+            } else {
+                ("-".to_string(), MUTED)
+            };
+            let size = if text_width(&text, 12.0) <= cell_w - 8 {
+                12.0
+            } else {
+                10.0
+            };
+            let max_chars = ((f64::from(cell_w) - 6.0) / (size * 0.55)).max(2.0) as usize;
+            root.draw(&Text::new(
+                shorten(&text, max_chars),
+                (x0 + cell_w / 2, y0 + cell_h / 2),
+                text_style(size, color, HPos::Center, VPos::Center),
+            ))?;
+        }
+        // Axes: values of parameter 1 below, of parameter 2 on the left.
+        let max_x_chars = ((f64::from(cell_w) - 4.0) / (11.0 * 0.55)).max(3.0) as usize;
+        for (k, v) in xs.iter().enumerate() {
+            let cx = x_at(k) + cell_w / 2;
+            root.draw(&PathElement::new(
+                vec![(cx, bottom), (cx, bottom + 4)],
+                MUTED,
+            ))?;
+            root.draw(&Text::new(
+                shorten(v, max_x_chars),
+                (cx, bottom + 7),
+                text_style(11.0, INK, HPos::Center, VPos::Top),
+            ))?;
+        }
+        let max_y_chars = ((f64::from(y_tick_w)) / (11.0 * 0.55)).max(3.0) as usize;
+        for (k, v) in ys.iter().enumerate() {
+            let cy = y_at(k) + cell_h / 2;
+            root.draw(&PathElement::new(vec![(left - 4, cy), (left, cy)], MUTED))?;
+            root.draw(&Text::new(
+                shorten(v, max_y_chars),
+                (left - 7, cy),
+                text_style(11.0, INK, HPos::Right, VPos::Center),
+            ))?;
+        }
+        let grid_right = x_at(xs.len());
+        root.draw(&Text::new(
+            params[0].clone(),
+            ((left + grid_right) / 2, bottom + 26),
+            text_style(12.0, INK, HPos::Center, VPos::Top),
+        ))?;
+        root.draw(&Text::new(
+            params[1].clone(),
+            (14, (top + bottom) / 2),
+            font(12.0)
+                .color(&INK)
+                .transform(FontTransform::Rotate270)
+                .pos(Pos::new(HPos::Center, VPos::Center)),
+        ))?;
+        // Legend: the colour bar, better at the top.
+        let Some(scale) = &scale else {
+            return Ok(());
+        };
+        let (lt, lb) = (top, bottom.max(top + 100));
+        root.draw(&Text::new(
+            "better",
+            (legend_x, lt - 14),
+            text_style(10.0, MUTED, HPos::Left, VPos::Top),
+        ))?;
+        let steps = 40;
+        for k in 0..steps {
+            let ya = lt + (lb - lt) * k / steps;
+            let yb = lt + (lb - lt) * (k + 1) / steps;
+            let t = 1.0 - (f64::from(k) + 0.5) / f64::from(steps);
+            let color = if scale.single() {
+                viridis(0.5)
+            } else {
+                viridis(t)
+            };
+            root.draw(&Rectangle::new(
+                [(legend_x, ya), (legend_x + 14, yb)],
+                color.filled(),
+            ))?;
+        }
+        root.draw(&Rectangle::new(
+            [(legend_x, lt), (legend_x + 14, lb)],
+            MUTED,
+        ))?;
+        let n_labels = if scale.single() {
+            1
+        } else {
+            ((lb - lt) / 24).clamp(2, 5)
+        };
+        let mut last = String::new();
+        for k in 0..n_labels {
+            let (t, y) = if n_labels == 1 {
+                (0.5, (lt + lb) / 2)
+            } else {
+                let t = 1.0 - f64::from(k) / f64::from(n_labels - 1);
+                (t, lt + (lb - lt) * k / (n_labels - 1))
+            };
+            let v = if n_labels == 1 {
+                scale.lo
+            } else {
+                scale.value(t)
+            };
+            let text = grid_cell_text(kind, v);
+            if text == last {
+                continue;
+            }
+            last = text.clone();
+            root.draw(&PathElement::new(
+                vec![(legend_x + 14, y), (legend_x + 18, y)],
+                MUTED,
+            ))?;
+            root.draw(&Text::new(
+                text,
+                (legend_x + 21, y),
+                text_style(10.0, INK, HPos::Left, VPos::Center),
+            ))?;
+        }
+        if scale.log {
+            root.draw(&Text::new(
+                "log scale",
+                (legend_x, lb + 6),
+                text_style(10.0, MUTED, HPos::Left, VPos::Top),
+            ))?;
+        }
+        Ok(())
+    })
+}
+
+/// `kind` of `service` against the one grid parameter (values in order), one line per group,
+/// with each point's confidence interval.
+fn grid_line_chart(
+    summary: &Summary,
+    agg: &Aggregate,
+    groups: &[GridGroup],
+    param: &str,
+    service: &str,
+    kind: MetricKind,
+) -> String {
+    let all: Vec<usize> = groups
+        .iter()
+        .flat_map(|g| g.members.iter().copied())
+        .collect();
+    let xs = grid_values(agg, &all, 0);
+    let (scale, axis) = if kind.is_latency() {
+        (1e-6, format!("mean {} (ms)", kind.name()))
+    } else {
+        (100.0, format!("mean {} (%)", kind.name()))
+    };
+    /// A grid point: x, mean, interval low and high.
+    type Point = (f64, f64, f64, f64);
+    let mut lines: Vec<(usize, Vec<Point>)> = Vec::new();
+    for (k, g) in groups.iter().enumerate() {
+        let mut points = Vec::new();
+        for &i in &g.members {
+            let x = xs
+                .iter()
+                .position(|v| *v == agg.variants[i].grid[0].1)
+                .unwrap_or(0) as f64;
+            if let Some(m) = variant_metric(summary, agg, i, service, kind) {
+                let (lo, hi) = if m.n >= 2 {
+                    (m.ci_low, m.ci_high)
+                } else {
+                    (m.mean, m.mean)
+                };
+                points.push((x, m.mean * scale, lo * scale, hi * scale));
+            }
+        }
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        lines.push((k, points));
+    }
+    let title = format!("{service} · mean {} by {param}", kind.name());
+    let names: Vec<String> = groups
+        .iter()
+        .map(|g| {
+            if g.name.is_empty() {
+                "grid".to_string()
+            } else {
+                g.name.clone()
+            }
+        })
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let legend: Vec<usize> = if groups.len() > 1 {
+        (0..groups.len()).collect()
+    } else {
+        Vec::new()
+    };
+    let values = || {
+        lines
+            .iter()
+            .flat_map(|(_, p)| p.iter().flat_map(|q| [q.2, q.3]))
+    };
+    let lo = values().fold(f64::INFINITY, f64::min);
+    let hi = values().fold(f64::NEG_INFINITY, f64::max);
+    let (y0, mut y1) = padded_range(lo, hi, false);
+    if kind == MetricKind::Availability {
+        y1 = y1.min(100.0);
+    }
+    let decimals = decimals_for(y1 - y0);
+    let n = xs.len().max(1);
+    chart(
+        640,
+        360,
+        &title,
+        Key::Line,
+        &legend,
+        &names,
+        |root, body| {
+            let mut c = ChartBuilder::on(body)
+                .margin_left(8)
+                .margin_right(24)
+                .margin_bottom(4)
+                .x_label_area_size(46)
+                .y_label_area_size(66)
+                .build_cartesian_2d(-0.5..(n as f64 - 0.5), y0..y1)?;
+            c.configure_mesh()
+                .disable_x_mesh()
+                .x_labels(0)
+                .y_labels(7)
+                .max_light_lines(0)
+                .bold_line_style(GRID)
+                .axis_style(MUTED)
+                .label_style(text_style(11.0, INK, HPos::Center, VPos::Center))
+                .axis_desc_style(font(12.0).color(&INK))
+                .y_label_formatter(&|v| axis_number(*v, decimals))
+                .x_desc(param)
+                .y_desc(axis.as_str())
+                .draw()?;
+            let (left, _) = c.backend_coord(&(-0.5, y0));
+            let (right, _) = c.backend_coord(&(n as f64 - 0.5, y0));
+            let max_chars =
+                ((f64::from(right - left) / n as f64 - 6.0) / (11.0 * 0.55)).max(3.0) as usize;
+            for (k, v) in xs.iter().enumerate() {
+                let (px, py) = c.backend_coord(&(k as f64, y0));
+                root.draw(&PathElement::new(vec![(px, py), (px, py + 5)], MUTED))?;
+                root.draw(&Text::new(
+                    shorten(v, max_chars),
+                    (px, py + 8),
+                    text_style(11.0, INK, HPos::Center, VPos::Top),
+                ))?;
+            }
+            for (k, points) in &lines {
+                let color = variant_color(*k);
+                // Groups side by side, so that their intervals do not hide each other.
+                let offset = if lines.len() > 1 {
+                    (*k as f64 - (lines.len() - 1) as f64 / 2.0) * 0.06
+                } else {
+                    0.0
+                };
+                let line: Vec<(f64, f64)> = points.iter().map(|p| (p.0 + offset, p.1)).collect();
+                variant_line(&mut c, *k, &line)?;
+                c.draw_series(points.iter().map(|p| {
+                    PathElement::new(
+                        vec![(p.0 + offset, p.2), (p.0 + offset, p.3)],
+                        color.stroke_width(2),
+                    )
+                }))?;
+                c.draw_series(line.iter().map(|&p| Circle::new(p, 4, color.filled())))?;
+            }
+            Ok(())
+        },
+    )
+}
+
+/// Heatmaps (two parameters) or line charts (one) of the first service over the grid.
+fn grid_section(out: &mut String, summary: &Summary, agg: &Aggregate) {
+    let Some((params, groups)) = grid_groups(agg) else {
+        return;
+    };
+    let services = all_services(agg);
+    let Some(service) = services.first() else {
+        return;
+    };
+    out.push_str("<section>\n<h2>Parameter grid</h2>\n");
+    if params.len() == 2 {
+        let _ = writeln!(
+            out,
+            "<p class=\"note\">One cell per grid point: the mean across runs of <code>{}</code>, the first service, \
+             with <code>{}</code> across and <code>{}</code> up. Colours run from dark (worse) to bright (better) \
+             on one scale for every heatmap of a metric; the latency scale is logarithmic. A grey cell has no value.</p>",
+            escape(service),
+            escape(&params[0]),
+            escape(&params[1])
+        );
+        for g in &groups {
+            if groups.len() > 1 || !g.name.is_empty() {
+                let _ = writeln!(out, "<h3>{}</h3>", escape(&g.name));
+            }
+            out.push_str("<div class=\"charts two\">\n");
+            for kind in [MetricKind::Availability, MetricKind::LatencyP99] {
+                out.push_str(&heatmap(summary, agg, g, &params, service, kind));
+            }
+            out.push_str("</div>\n");
+        }
+    } else {
+        let _ = writeln!(
+            out,
+            "<p class=\"note\">The mean across runs of <code>{}</code>, the first service, at each value of \
+             <code>{}</code>, with its {}% interval.</p>",
+            escape(service),
+            escape(&params[0]),
+            trim_pct(summary.confidence)
+        );
+        out.push_str("<div class=\"charts two\">\n");
+        for kind in [MetricKind::Availability, MetricKind::LatencyP99] {
+            out.push_str(&grid_line_chart(
+                summary, agg, &groups, &params[0], service, kind,
+            ));
         }
         out.push_str("</div>\n");
     }
@@ -930,10 +1658,22 @@ enum SeriesKind {
 }
 
 fn series_chart(agg: &Aggregate, service: &str, kind: SeriesKind) -> String {
-    let (what, axis) = match kind {
-        SeriesKind::Throughput => ("throughput", "completed per second"),
-        SeriesKind::Errors => ("errors", "rejected + failed per second"),
-        SeriesKind::Queue => ("queue length", "requests waiting"),
+    let (what, axis, empty) = match kind {
+        SeriesKind::Throughput => (
+            "throughput",
+            "completed per second",
+            "no request completed in any run",
+        ),
+        SeriesKind::Errors => (
+            "errors",
+            "rejected + failed per second",
+            "no rejected or failed request in any run",
+        ),
+        SeriesKind::Queue => (
+            "queue length",
+            "requests waiting",
+            "no request waiting at any bucket end",
+        ),
     };
     let mut lines: Vec<(usize, Vec<(f64, f64)>)> = Vec::new();
     let mut t_end: f64 = 0.0;
@@ -952,6 +1692,104 @@ fn series_chart(agg: &Aggregate, service: &str, kind: SeriesKind) -> String {
         lines.push((i, points));
     }
     let title = format!("{service} · {what}");
+    time_chart(agg, (460, 320), &title, axis, &lines, t_end, empty)
+}
+
+/// A fault window on a time chart, in seconds.
+struct Band {
+    label: String,
+    start: f64,
+    end: f64,
+}
+
+fn bands(agg: &Aggregate) -> Vec<Band> {
+    fault_windows(agg)
+        .iter()
+        .map(|f| Band {
+            label: f.label(agg),
+            start: f.start_ns as f64 / 1e9,
+            end: f.end_ns as f64 / 1e9,
+        })
+        .collect()
+}
+
+const BAND_FILL: RGBColor = RGBColor(0xd6, 0x2d, 0x20);
+const BAND_INK: RGBColor = RGBColor(0x9b, 0x1c, 0x1c);
+/// Band labels: text size, row pitch and number of rows (pixels).
+const BAND_TEXT: f64 = 10.0;
+const BAND_ROW: i32 = 13;
+const BAND_ROWS: usize = 3;
+
+/// Where a band's label goes: `x` pixels from the plot's left edge, in row `row` from the top.
+#[derive(Debug, PartialEq)]
+struct BandLabel {
+    text: String,
+    x: i32,
+    row: i32,
+}
+
+/// Places the labels of `bands` along the top of a plot `width` pixels wide showing `[x0, x1]`
+/// seconds: each at its band's left edge (moved left when it would run off the plot), in the first
+/// of three rows where it overlaps no other label. When every row is taken there, it goes after
+/// the label that ends first, cut to the room left, if that is still within its band; else it is
+/// left out (the header lists every fault).
+fn layout_band_labels(bands: &[Band], x0: f64, x1: f64, width: i32) -> Vec<BandLabel> {
+    let span = (x1 - x0).max(f64::MIN_POSITIVE);
+    let px = |t: f64| (((t - x0) / span).clamp(0.0, 1.0) * f64::from(width)).round() as i32;
+    let chars_in = |room: i32| (f64::from(room) / (BAND_TEXT * 0.55)).floor().max(0.0) as usize;
+    let mut order: Vec<usize> = (0..bands.len()).collect();
+    order.sort_by(|&a, &b| bands[a].start.total_cmp(&bands[b].start).then(a.cmp(&b)));
+    let mut free = [i32::MIN; BAND_ROWS];
+    let mut out = Vec::new();
+    for k in order {
+        let b = &bands[k];
+        if b.end <= x0 || b.start >= x1 {
+            continue;
+        }
+        let (left, right) = (px(b.start), px(b.end));
+        let text = shorten(&b.label, chars_in(width - 6));
+        let full = text_width(&text, BAND_TEXT);
+        let x = (left + 3).min(width - 3 - full).max(2);
+        if let Some(row) = free.iter().position(|&f| f <= x) {
+            free[row] = x + full + 8;
+            out.push(BandLabel {
+                text,
+                x,
+                row: row as i32,
+            });
+            continue;
+        }
+        let (row, f) = free
+            .iter()
+            .copied()
+            .enumerate()
+            .min_by_key(|&(r, f)| (f, r))
+            .expect("rows");
+        let chars = chars_in(width - 3 - f);
+        if f < right && chars >= 4 {
+            let text = shorten(&b.label, chars);
+            free[row] = f + text_width(&text, BAND_TEXT) + 8;
+            out.push(BandLabel {
+                text,
+                x: f,
+                row: row as i32,
+            });
+        }
+    }
+    out
+}
+
+/// A chart over time: one line per variant (`lines` by variant index, in seconds), the fault
+/// windows shaded and labelled at the top, `empty` written across when every value is zero.
+fn time_chart(
+    agg: &Aggregate,
+    (w, h): (u32, u32),
+    title: &str,
+    axis: &str,
+    lines: &[(usize, Vec<(f64, f64)>)],
+    t_end: f64,
+    empty: &str,
+) -> String {
     let names: Vec<&str> = agg.variants.iter().map(|v| v.name.as_str()).collect();
     let legend: Vec<usize> = lines.iter().map(|(i, _)| *i).collect();
     let hi = lines
@@ -960,56 +1798,179 @@ fn series_chart(agg: &Aggregate, service: &str, kind: SeriesKind) -> String {
         .fold(0.0, f64::max);
     let (y0, y1) = padded_range(0.0, hi, true);
     let y1 = if hi <= 0.0 { 1.0 } else { y1 };
-    let decimals = decimals_for(y1 - y0);
     let t_end = if t_end > 0.0 { t_end } else { 1.0 };
     let t_decimals = decimals_for(t_end);
-    chart(
-        460,
-        320,
-        &title,
-        Key::Line,
-        &legend,
-        &names,
-        |root, body| {
-            let mut c = ChartBuilder::on(body)
-                .margin_left(6)
-                .margin_right(18)
-                .margin_bottom(4)
-                .x_label_area_size(40)
-                .y_label_area_size(60)
-                .build_cartesian_2d(0.0..t_end, y0..y1)?;
-            c.configure_mesh()
-                .x_labels(7)
-                .y_labels(6)
-                .max_light_lines(0)
-                .bold_line_style(GRID)
-                .axis_style(MUTED)
-                .label_style(text_style(11.0, INK, HPos::Center, VPos::Center))
-                .axis_desc_style(font(12.0).color(&INK))
-                .x_label_formatter(&|v| axis_number(*v, t_decimals))
-                .y_label_formatter(&|v| axis_number(*v, decimals))
-                .x_desc("time (s)")
-                .y_desc(axis)
-                .draw()?;
-            for (i, points) in &lines {
-                variant_line(&mut c, *i, points)?;
+    let bands = bands(agg);
+    // Plot margins, to place the band labels before the chart is built.
+    let (margin_left, margin_right, margin_bottom, x_area, y_area) = (6, 18, 4, 40, 60);
+    chart(w, h, title, Key::Line, &legend, &names, |root, body| {
+        let (bw, bh) = body.dim_in_pixel();
+        let plot_w = bw as i32 - margin_left - margin_right - y_area;
+        let plot_h = bh as i32 - margin_bottom - x_area;
+        let labels = layout_band_labels(&bands, 0.0, t_end, plot_w);
+        // Room above the data for the labels.
+        let rows = labels.iter().map(|l| l.row + 1).max().unwrap_or(0);
+        let need = if rows > 0 { rows * BAND_ROW + 4 } else { 0 };
+        let y1 = if need > 0 && plot_h > 2 * need {
+            y0 + (y1 - y0) * f64::from(plot_h) / f64::from(plot_h - need)
+        } else {
+            y1
+        };
+        let decimals = decimals_for(y1 - y0);
+        let mut c = ChartBuilder::on(body)
+            .margin_left(margin_left)
+            .margin_right(margin_right)
+            .margin_bottom(margin_bottom)
+            .x_label_area_size(x_area)
+            .y_label_area_size(y_area)
+            .build_cartesian_2d(0.0..t_end, y0..y1)?;
+        c.configure_mesh()
+            .x_labels(7)
+            .y_labels(6)
+            .max_light_lines(0)
+            .bold_line_style(GRID)
+            .axis_style(MUTED)
+            .label_style(text_style(11.0, INK, HPos::Center, VPos::Center))
+            .axis_desc_style(font(12.0).color(&INK))
+            .x_label_formatter(&|v| axis_number(*v, t_decimals))
+            .y_label_formatter(&|v| axis_number(*v, decimals))
+            .x_desc("time (s)")
+            .y_desc(axis)
+            .draw()?;
+        let clip = |t: f64| t.clamp(0.0, t_end);
+        for b in &bands {
+            let (a, z) = (clip(b.start), clip(b.end));
+            if z <= a {
+                continue;
             }
-            if hi <= 0.0 && !lines.is_empty() {
-                let (px, py) = c.backend_coord(&(t_end / 2.0, 0.5));
-                let what = match kind {
-                    SeriesKind::Throughput => "no request completed in any run",
-                    SeriesKind::Errors => "no rejected or failed request in any run",
-                    SeriesKind::Queue => "no request waiting at any bucket end",
-                };
-                root.draw(&Text::new(
-                    what,
-                    (px, py),
-                    text_style(12.0, MUTED, HPos::Center, VPos::Center),
-                ))?;
+            c.draw_series(std::iter::once(Rectangle::new(
+                [(a, y0), (z, y1)],
+                BAND_FILL.mix(0.1).filled(),
+            )))?;
+            let edge = BAND_FILL.mix(0.45);
+            for t in [a, z] {
+                if t > 0.0 && t < t_end {
+                    c.draw_series(std::iter::once(PathElement::new(
+                        vec![(t, y0), (t, y1)],
+                        edge,
+                    )))?;
+                }
             }
-            Ok(())
-        },
-    )
+        }
+        for (i, points) in lines {
+            variant_line(&mut c, *i, points)?;
+        }
+        let (xs, ys) = c.plotting_area().get_pixel_range();
+        for l in &labels {
+            let (x, y) = (xs.start + l.x, ys.start + 3 + l.row * BAND_ROW);
+            root.draw(&Rectangle::new(
+                [
+                    (x - 2, y - 1),
+                    (x + text_width(&l.text, BAND_TEXT) + 2, y + 11),
+                ],
+                WHITE.mix(0.75).filled(),
+            ))?;
+            root.draw(&Text::new(
+                l.text.clone(),
+                (x, y),
+                text_style(BAND_TEXT, BAND_INK, HPos::Left, VPos::Top),
+            ))?;
+        }
+        if hi <= 0.0 && !lines.is_empty() {
+            let (px, py) = c.backend_coord(&(t_end / 2.0, 0.5));
+            root.draw(&Text::new(
+                empty.to_string(),
+                (px, py),
+                text_style(12.0, MUTED, HPos::Center, VPos::Center),
+            ))?;
+        }
+        Ok(())
+    })
+}
+
+/// Call edges with a breaker in some variant, in order of first appearance.
+fn breaker_edges(agg: &Aggregate) -> Vec<(String, String)> {
+    let mut edges: Vec<(String, String)> = Vec::new();
+    for v in &agg.variants {
+        for (from, to, _) in &v.breakers {
+            if !edges.iter().any(|(f, t)| f == from && t == to) {
+                edges.push((from.clone(), to.clone()));
+            }
+        }
+    }
+    edges
+}
+
+/// Per call edge with a breaker, the breakers not closed over time.
+fn breakers_section(out: &mut String, agg: &Aggregate) {
+    let edges = breaker_edges(agg);
+    if edges.is_empty() {
+        return;
+    }
+    out.push_str("<section>\n<h2>Circuit breakers</h2>\n");
+    out.push_str(
+        "<p class=\"note\">Per call edge with a breaker: how many of its breakers (one per caller instance, or one \
+         shared) are open or half-open at the end of each time bucket, mean across runs. Zero: every breaker \
+         closed.</p>\n",
+    );
+    let mut missing_notes = Vec::new();
+    out.push_str("<div class=\"charts two\">\n");
+    for (from, to) in &edges {
+        let mut lines: Vec<(usize, Vec<(f64, f64)>)> = Vec::new();
+        let mut missing = Vec::new();
+        let mut t_end: f64 = 0.0;
+        for (i, v) in agg.variants.iter().enumerate() {
+            let n = v.n_finished();
+            let Some((_, _, open)) = v.breakers.iter().find(|(f, t, _)| f == from && t == to)
+            else {
+                if n > 0 {
+                    missing.push(i);
+                }
+                continue;
+            };
+            if n == 0 {
+                continue;
+            }
+            let res_s = v.series.first().map_or(1, |s| s.resolution_ns.max(1)) as f64 / 1e9;
+            // Sampled at each bucket's end; every breaker starts closed.
+            let points = std::iter::once((0.0, 0.0))
+                .chain(
+                    open.iter()
+                        .enumerate()
+                        .map(|(b, &x)| ((b + 1) as f64 * res_s, x as f64 / n as f64)),
+                )
+                .collect();
+            t_end = t_end.max(open.len() as f64 * res_s);
+            lines.push((i, points));
+        }
+        let title = format!("{from} → {to} · breakers open or half-open");
+        out.push_str(&time_chart(
+            agg,
+            (640, 340),
+            &title,
+            "breakers (mean per run)",
+            &lines,
+            t_end,
+            "every breaker stayed closed in every run",
+        ));
+        if !missing.is_empty() {
+            let names: Vec<String> = missing
+                .iter()
+                .map(|&i| format!("{}<b>{}</b>", swatch(i), escape(&agg.variants[i].name)))
+                .collect();
+            missing_notes.push(format!(
+                "No breaker on <code>{}</code> → <code>{}</code> in {}.",
+                escape(from),
+                escape(to),
+                names.join(", ")
+            ));
+        }
+    }
+    out.push_str("</div>\n");
+    for note in missing_notes {
+        let _ = writeln!(out, "<p class=\"meta\">{note}</p>");
+    }
+    out.push_str("</section>\n");
 }
 
 /// Mean across `n` runs per bucket, at the bucket's middle: (seconds, value).
@@ -1110,6 +2071,7 @@ mod tests {
                 w.resolution.as_ns(),
                 w.n_buckets(),
             );
+            v.grid = d.grid.clone();
             let finished = if name.starts_with('-') { 0 } else { finished };
             for run in 0..finished as u64 {
                 let (result, hists) =
@@ -1124,6 +2086,294 @@ mod tests {
 
     fn count(hay: &str, needle: &str) -> usize {
         hay.matches(needle).count()
+    }
+
+    /// Every tag in `tags` is used and closed as often as it is opened.
+    fn assert_balanced(html: &str, tags: &[&str]) {
+        for tag in tags {
+            let open = count(html, &format!("<{tag}>")) + count(html, &format!("<{tag} "));
+            let close = count(html, &format!("</{tag}>"));
+            assert!(open > 0, "<{tag}> is used");
+            assert_eq!(
+                open, close,
+                "<{tag}> opened {open} times, closed {close} times"
+            );
+        }
+    }
+
+    /// The circuit-breaker scenario cut to 30 s (payments hangs from 10 s to 20 s), crossed with a
+    /// 2x2 grid of worker counts.
+    fn breaker_grid_source() -> String {
+        let src = include_str!("../../scenarios/defences/circuit-breaker.ron");
+        let mut src = src[..src.find("    expect: [").expect("expectations")].to_string();
+        for (from, to) in [
+            ("horizon: \"3m\"", "horizon: \"30s\""),
+            ("warmup: \"30s\"", "warmup: \"5s\""),
+            ("at: \"60s\", lasts: \"30s\"", "at: \"10s\", lasts: \"10s\""),
+        ] {
+            assert!(src.contains(from), "{from}");
+            src = src.replacen(from, to, 1);
+        }
+        src.push_str(
+            "    grid: [(\"services.checkout.workers\", [32, 64]), (\"services.payments.workers\", [16, 32])],\n    \
+             expect: [Availability(service: \"checkout\", at_least: 0.5, in_runs: 1.0)],\n)\n",
+        );
+        src
+    }
+
+    /// Every design of a study, `n_runs` runs each, aggregated as the sweep does.
+    fn sweep_study(
+        file: &str,
+        src: &str,
+        n_runs: usize,
+    ) -> (Aggregate, Vec<crate::check::Verdict>) {
+        let study = models::variants::load_study(file, src).expect("the scenario loads");
+        let world = &study.designs[0].world;
+        let mut agg = Aggregate {
+            scenario: study.spec.name.clone(),
+            about: study.spec.about.clone(),
+            seed: world.seed,
+            n_runs,
+            variants: Vec::new(),
+        };
+        for d in &study.designs {
+            let w = &d.world;
+            let names = w.services.iter().map(|s| s.name.clone()).collect();
+            let mut v = VariantAggregate::new(
+                &d.name,
+                &d.about,
+                names,
+                n_runs,
+                w.resolution.as_ns(),
+                w.n_buckets(),
+            );
+            v.grid = d.grid.clone();
+            for run in 0..n_runs as u64 {
+                let (result, hists) =
+                    models::run_world_with_histograms(w, w.seed, run).expect("the run finishes");
+                v.add(&result, &hists);
+            }
+            agg.variants.push(v);
+        }
+        let verdicts = crate::check::evaluate(&study.spec.expect, &agg);
+        (agg, verdicts)
+    }
+
+    /// Faults, breakers and a two-parameter grid: bands on every chart over time, a breaker
+    /// chart, a heatmap per group and metric; escaped, balanced and deterministic.
+    #[test]
+    fn renders_faults_breakers_and_a_grid_heatmap() {
+        let (mut agg, verdicts) = sweep_study("circuit-breaker.ron", &breaker_grid_source(), 2);
+        assert_eq!(agg.variants.len(), 8);
+        assert_eq!(
+            agg.variants[4].name,
+            "breaker checkout.workers=32 payments.workers=16"
+        );
+        for v in &agg.variants {
+            assert_eq!(v.grid.len(), 2);
+            assert_eq!(v.faults.len(), 1, "{}", v.name);
+        }
+        assert!(agg.variants[..4].iter().all(|v| v.breakers.is_empty()));
+        assert!(agg.variants[4..].iter().all(|v| v.breakers.len() == 1));
+        // Markup in a group's name and in a fault's description.
+        for v in &mut agg.variants[4..] {
+            v.name = v.name.replacen("breaker", "<i>br</i> & co", 1);
+        }
+        for v in &mut agg.variants {
+            v.faults[0].0 = format!("<b>{}</b>", v.faults[0].0);
+        }
+        let summary = summarize(&agg, verdicts.clone());
+        let html = render_html(&summary, &agg);
+        assert_balanced(
+            &html,
+            &[
+                "html", "head", "body", "main", "header", "section", "table", "thead", "tbody",
+                "tr", "svg", "figure", "text", "div", "p", "h2", "h3",
+            ],
+        );
+        assert!(!html.contains("<i>br") && !html.contains("<b>payments"));
+        assert!(html.contains("&lt;i&gt;br&lt;/i&gt; &amp; co checkout.workers=32"));
+
+        // Faults: in the header, and a labelled band on each of the 6 charts over time and the
+        // breaker chart.
+        assert!(
+            html.contains("Injected fault: &lt;b&gt;payments 100x slower&lt;/b&gt;, 10s–20s."),
+            "the header lists the fault"
+        );
+        assert!(!html.contains("(only in"), "every variant has the fault");
+        assert_eq!(
+            count(&html, "&gt;payments 100x slower&lt;/b&gt;\n</text>"),
+            7
+        );
+        assert_eq!(
+            count(&html, "fill=\"#D62D20\""),
+            7,
+            "one band per time chart"
+        );
+
+        // Breakers: one chart, with lines for the variants that have one, and a note for others.
+        assert_eq!(count(&html, "<h2>Circuit breakers</h2>"), 1);
+        assert!(html.contains("checkout → payments · breakers open or half-open"));
+        assert!(html.contains("breakers (mean per run)"));
+        assert!(html.contains("No breaker on <code>checkout</code> → <code>payments</code> in"));
+
+        // The grid: a heatmap of each metric per group, the first service, four cells each.
+        assert_eq!(count(&html, "<h2>Parameter grid</h2>"), 1);
+        for group in ["no-breaker", "&lt;i&gt;br&lt;/i&gt; &amp; co"] {
+            assert!(html.contains(&format!("<h3>{group}</h3>")), "{group}");
+            for what in ["mean availability", "mean p99"] {
+                let title = format!("aria-label=\"{group} · checkout · {what}\"");
+                assert_eq!(count(&html, &title), 1, "{title}");
+            }
+        }
+        assert_eq!(count(&html, "\nbetter\n</text>"), 4, "a legend per heatmap");
+        let grid = &html[html.find("<h2>Parameter grid</h2>").unwrap()..];
+        let grid = &grid[..grid.find("</section>").unwrap()];
+        for axis in ["checkout.workers", "payments.workers"] {
+            assert_eq!(count(grid, &format!("\n{axis}\n</text>")), 4, "{axis}");
+        }
+        // Cell labels: the means of the summary.
+        let p99 = variant_metric(&summary, &agg, 0, "checkout", MetricKind::LatencyP99)
+            .expect("p99 is defined")
+            .mean;
+        assert!(grid.contains(&format!("\n{}\n</text>", crate::table::fmt_ns(p99))));
+
+        let again = render_html(&summarize(&agg, verdicts), &agg);
+        assert!(html == again, "rendering twice gives the same bytes");
+    }
+
+    /// Variants that differ in their faults: the union is shaded, the partial one says where it is;
+    /// a one-parameter grid gets line charts instead of heatmaps.
+    #[test]
+    fn renders_partial_faults_and_a_one_parameter_grid() {
+        let src = source(true);
+        let cut = src.find("    // What must hold").expect("expectations");
+        let src = format!(
+            "{}    grid: [(\"services.cart.workers\", [8, 16, 32])],\n)\n",
+            &src[..cut]
+        );
+        let (mut agg, verdicts) = sweep_study("quickstart.ron", &src, 2);
+        assert_eq!(agg.variants.len(), 6);
+        assert_eq!(agg.variants[3].name, "db-8-workers cart.workers=8");
+        let s = 1_000_000_000;
+        agg.variants[0].faults = vec![("db down".into(), 5 * s, 7 * s)];
+        agg.variants[1].faults = vec![
+            ("db down".into(), 5 * s, 7 * s),
+            ("cart 3x slower".into(), 6 * s, 18 * s),
+        ];
+        let html = render_html(&summarize(&agg, verdicts), &agg);
+        assert_balanced(&html, &["section", "svg", "figure", "text", "div", "p"]);
+        assert!(html.contains(
+            "Injected faults: db down, 5s–7s <span class=\"meta\">(only in <b>base cart.workers=8</b>, \
+             <b>base cart.workers=16</b>)</span>; cart 3x slower, 6s–18s <span class=\"meta\">(only in \
+             <b>base cart.workers=16</b>)</span>."
+        ));
+        let n_time_charts = 4 * 3;
+        assert_eq!(
+            count(&html, "\ndb down (2 variants)\n</text>"),
+            n_time_charts
+        );
+        assert_eq!(
+            count(
+                &html,
+                "\ncart 3x slower (only base cart.workers=16)\n</text>"
+            ),
+            n_time_charts
+        );
+        assert!(!html.contains("Circuit breakers"));
+        assert_eq!(count(&html, "<h2>Parameter grid</h2>"), 1);
+        assert!(!html.contains("\nbetter\n</text>"), "no heatmap");
+        assert!(html.contains("aria-label=\"frontend · mean availability by cart.workers\""));
+        assert!(html.contains("aria-label=\"frontend · mean p99 by cart.workers\""));
+    }
+
+    #[test]
+    fn band_labels_do_not_overlap() {
+        let band = |label: &str, start: f64, end: f64| Band {
+            label: label.to_string(),
+            start,
+            end,
+        };
+        let bands = [
+            band("payments 100x slower", 60.0, 90.0),
+            band("checkout errors 20%", 62.0, 70.0),
+            band("late", 170.0, 200.0),
+            band("payments down", 64.0, 66.0),
+            band("a fourth fault in the same place", 65.0, 67.0),
+            band("before the start", -10.0, -5.0),
+        ];
+        let labels = layout_band_labels(&bands, 0.0, 180.0, 360);
+        let texts: Vec<&str> = labels.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "payments 100x slower",
+                "checkout errors 20%",
+                "payments down",
+                "late"
+            ]
+        );
+        assert_eq!(
+            labels.iter().map(|l| l.row).collect::<Vec<_>>(),
+            [0, 1, 2, 0]
+        );
+        assert_eq!(labels[0].x, 123, "at the band's left edge");
+        assert!(
+            labels[3].x + text_width("late", BAND_TEXT) <= 360,
+            "kept inside the plot"
+        );
+        for (k, a) in labels.iter().enumerate() {
+            for b in &labels[k + 1..] {
+                let (ea, eb) = (
+                    a.x + text_width(&a.text, BAND_TEXT),
+                    b.x + text_width(&b.text, BAND_TEXT),
+                );
+                assert!(a.row != b.row || ea <= b.x || eb <= a.x, "{a:?} {b:?}");
+            }
+        }
+        // A label longer than the plot is cut.
+        let long = layout_band_labels(&[band(&"x".repeat(200), 10.0, 20.0)], 0.0, 100.0, 200);
+        assert!(long[0].text.ends_with('…'));
+        assert!(long[0].x + text_width(&long[0].text, BAND_TEXT) <= 200);
+    }
+
+    #[test]
+    fn grid_group_names_and_times() {
+        let mut v = VariantAggregate::new("breaker a.b=1 c.d=x y", "", Vec::new(), 0, 1, 0);
+        v.grid = vec![("a.b".into(), "1".into()), ("c.d".into(), "x y".into())];
+        assert_eq!(grid_group_name(&v), "breaker");
+        v.name = "a.b=1 c.d=x y".into();
+        assert_eq!(grid_group_name(&v), "");
+        v.name = "odd a.b=1 renamed".into();
+        assert_eq!(grid_group_name(&v), "odd");
+        assert_eq!(fmt_time(60_000_000_000), "60s");
+        assert_eq!(fmt_time(90_000_000_000), "90s");
+        assert_eq!(fmt_time(120_000_000_000), "2m");
+        assert_eq!(fmt_time(150_000_000_000), "2m30s");
+        assert_eq!(fmt_time(3_600_000_000_000), "1h");
+        assert_eq!(fmt_time(1_500_000_000), "1.5s");
+        assert_eq!(fmt_time(250_000_000), "250ms");
+        assert_eq!(fmt_time(0), "0s");
+    }
+
+    #[test]
+    fn colour_scales() {
+        assert_eq!(viridis(0.0), RGBColor(0x44, 0x01, 0x54));
+        assert_eq!(viridis(1.0), RGBColor(0xfd, 0xe7, 0x25));
+        assert_eq!(ink_on(viridis(0.0)), WHITE);
+        assert_eq!(ink_on(viridis(1.0)), INK);
+        // Latency: lower is better, logarithmic.
+        let s = Scale::new(&[1e6, f64::NAN, 100e6], MetricKind::LatencyP99).unwrap();
+        assert!(s.log);
+        assert_eq!(s.t(1e6), 1.0);
+        assert_eq!(s.t(100e6), 0.0);
+        assert!((s.t(10e6) - 0.5).abs() < 1e-12);
+        assert!((s.value(0.5) - 10e6).abs() < 1e-3);
+        // Availability: higher is better, at least 0.1 pp wide.
+        let s = Scale::new(&[1.0, 1.0], MetricKind::Availability).unwrap();
+        assert_eq!(s.t(1.0), 1.0);
+        assert!((s.lo - 0.999).abs() < 1e-12);
+        assert!(Scale::new(&[f64::NAN], MetricKind::Availability).is_none());
     }
 
     #[test]

@@ -22,6 +22,8 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::hint::black_box;
 
+mod common;
+
 /// Mean of the exponential delays, in nanoseconds (1 ms).
 const MEAN_NS: f64 = 1e6;
 /// Pre-drawn delays, read round-robin (a power of two, so the index is a mask).
@@ -335,82 +337,10 @@ fn timers<M: Measurement>(c: &mut Criterion<M>) {
     g.finish();
 }
 
-/// The clock of the measurements: wall time by default (criterion's own), or the CPU time of the
-/// benchmark thread with `FAULTLINE_BENCH_CLOCK=cpu`, which is immune to other processes taking
-/// turns on the cores (on a busy shared machine, wall time mostly measures the scheduler).
-mod clock {
-    use criterion::measurement::{Measurement, ValueFormatter, WallTime};
-
-    pub fn use_cpu_time() -> bool {
-        std::env::var("FAULTLINE_BENCH_CLOCK").is_ok_and(|v| v == "cpu")
-    }
-
-    /// CPU time of the calling thread (`CLOCK_THREAD_CPUTIME_ID`), in nanoseconds.
-    pub struct ThreadCpu(WallTime);
-
-    impl ThreadCpu {
-        pub fn new() -> Self {
-            eprintln!("clock: thread CPU time");
-            ThreadCpu(WallTime)
-        }
-    }
-
-    #[cfg(target_os = "linux")]
-    fn now_ns() -> u64 {
-        #[repr(C)]
-        struct Timespec {
-            tv_sec: i64,
-            tv_nsec: i64,
-        }
-        extern "C" {
-            fn clock_gettime(clock: i32, tp: *mut Timespec) -> i32;
-        }
-        const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-        let mut ts = Timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
-        let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-        assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
-        ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-    }
-
-    #[cfg(not(target_os = "linux"))]
-    fn now_ns() -> u64 {
-        panic!("FAULTLINE_BENCH_CLOCK=cpu is only supported on Linux")
-    }
-
-    impl Measurement for ThreadCpu {
-        type Intermediate = u64;
-        type Value = u64;
-
-        fn start(&self) -> u64 {
-            now_ns()
-        }
-        fn end(&self, start: u64) -> u64 {
-            now_ns() - start
-        }
-        fn add(&self, a: &u64, b: &u64) -> u64 {
-            a + b
-        }
-        fn zero(&self) -> u64 {
-            0
-        }
-        fn to_f64(&self, v: &u64) -> f64 {
-            *v as f64
-        }
-        /// Nanoseconds, like wall time: criterion's own formatter applies.
-        fn formatter(&self) -> &dyn ValueFormatter {
-            self.0.formatter()
-        }
-    }
-}
-
 fn main() {
-    if clock::use_cpu_time() {
+    if common::clock::use_cpu_time() {
         let mut c = Criterion::default()
-            .with_measurement(clock::ThreadCpu::new())
+            .with_measurement(common::clock::ThreadCpu::new())
             .configure_from_args();
         hold(&mut c);
         timers(&mut c);

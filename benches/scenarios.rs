@@ -9,9 +9,11 @@
 
 use criterion::measurement::Measurement;
 use criterion::{Criterion, Throughput};
-use faultline::{RunResult, World};
+use faultline::World;
 use std::hint::black_box;
 use std::path::Path;
+
+mod common;
 
 const QUICKSTART: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/quickstart.ron");
 const MM4: &str = concat!(
@@ -19,27 +21,10 @@ const MM4: &str = concat!(
     "/scenarios/queueing/mm4-rho90.ron"
 );
 
-/// Requests the workloads sent in one run, warm-up included: the `arrived` count of every
-/// workload's entry service over the whole run (entry services are not called by other services
-/// in these scenarios, so this counts workload requests only).
-fn workload_requests(r: &RunResult) -> u64 {
-    r.workloads
-        .iter()
-        .map(|w| {
-            r.services
-                .iter()
-                .find(|s| s.name == w.entry)
-                .expect("the entry service is in the results")
-                .ledger
-                .arrived
-        })
-        .sum()
-}
-
 /// One run first, outside the measurement: its request count is the throughput unit.
 fn probe(name: &str, world: &World) -> u64 {
     let r = faultline::run_world(world, None).expect("the scenario runs");
-    let n = workload_requests(&r);
+    let n = common::workload_requests(&r);
     let measured: u64 = r.workloads.iter().map(|w| w.measured.arrived).sum();
     assert!(
         n >= measured,
@@ -74,82 +59,10 @@ fn scenarios<M: Measurement>(c: &mut Criterion<M>) {
     g.finish();
 }
 
-/// The clock of the measurements: wall time by default (criterion's own), or the CPU time of the
-/// benchmark thread with `FAULTLINE_BENCH_CLOCK=cpu`, which is immune to other processes taking
-/// turns on the cores (on a busy shared machine, wall time mostly measures the scheduler).
-mod clock {
-    use criterion::measurement::{Measurement, ValueFormatter, WallTime};
-
-    pub fn use_cpu_time() -> bool {
-        std::env::var("FAULTLINE_BENCH_CLOCK").is_ok_and(|v| v == "cpu")
-    }
-
-    /// CPU time of the calling thread (`CLOCK_THREAD_CPUTIME_ID`), in nanoseconds.
-    pub struct ThreadCpu(WallTime);
-
-    impl ThreadCpu {
-        pub fn new() -> Self {
-            eprintln!("clock: thread CPU time");
-            ThreadCpu(WallTime)
-        }
-    }
-
-    #[cfg(target_os = "linux")]
-    fn now_ns() -> u64 {
-        #[repr(C)]
-        struct Timespec {
-            tv_sec: i64,
-            tv_nsec: i64,
-        }
-        extern "C" {
-            fn clock_gettime(clock: i32, tp: *mut Timespec) -> i32;
-        }
-        const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-        let mut ts = Timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
-        let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-        assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
-        ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-    }
-
-    #[cfg(not(target_os = "linux"))]
-    fn now_ns() -> u64 {
-        panic!("FAULTLINE_BENCH_CLOCK=cpu is only supported on Linux")
-    }
-
-    impl Measurement for ThreadCpu {
-        type Intermediate = u64;
-        type Value = u64;
-
-        fn start(&self) -> u64 {
-            now_ns()
-        }
-        fn end(&self, start: u64) -> u64 {
-            now_ns() - start
-        }
-        fn add(&self, a: &u64, b: &u64) -> u64 {
-            a + b
-        }
-        fn zero(&self) -> u64 {
-            0
-        }
-        fn to_f64(&self, v: &u64) -> f64 {
-            *v as f64
-        }
-        /// Nanoseconds, like wall time: criterion's own formatter applies.
-        fn formatter(&self) -> &dyn ValueFormatter {
-            self.0.formatter()
-        }
-    }
-}
-
 fn main() {
-    if clock::use_cpu_time() {
+    if common::clock::use_cpu_time() {
         let mut c = Criterion::default()
-            .with_measurement(clock::ThreadCpu::new())
+            .with_measurement(common::clock::ThreadCpu::new())
             .configure_from_args();
         scenarios(&mut c);
         c.final_summary();

@@ -644,16 +644,18 @@ impl<'w> ServiceModel<'w> {
     }
 
     /// Chooses an instance of service `s` by its balancer.
-    fn pick_instance(&mut self, s: u32) -> u32 {
+    /// Chooses an instance of service `s` for a request of `workload`, within the instance
+    /// group of the workload's tier when the service has tier groups.
+    fn pick_instance(&mut self, s: u32, workload: u32) -> u32 {
         let def = &self.world.services[s as usize];
         let st = &mut self.services[s as usize];
-        let n = def.n_instances;
-        let first = def.first_instance;
+        let tier = self.world.workloads[workload as usize].tier;
+        let (first, n) = def.instances_for(tier);
         let offset = match def.balancer {
             _ if n == 1 => 0,
             Balancer::RoundRobin => {
-                let k = st.round_robin;
-                st.round_robin = (k + 1) % n;
+                let k = st.round_robin % n;
+                st.round_robin = st.round_robin.wrapping_add(1);
                 k
             }
             Balancer::Random => st.balance_rng.random_range(0..n),
@@ -677,7 +679,7 @@ impl<'w> ServiceModel<'w> {
     fn on_arrival(&mut self, sim: &mut Sim<Event>, w: u32) {
         let now = sim.now().as_ns();
         let entry = self.world.workloads[w as usize].entry;
-        let instance = self.pick_instance(entry);
+        let instance = self.pick_instance(entry, w);
         let request = self.new_request(entry, instance, w, now);
         let measured = request.measured;
         let req = self.alloc(sim, request);
@@ -1019,7 +1021,7 @@ impl<'w> ServiceModel<'w> {
         let def = &self.world.calls[c.edge as usize];
         let parent = self.requests[c.parent as usize];
         let caller_host = self.world.instances[parent.instance as usize].host_idx;
-        let instance = self.pick_instance(def.to);
+        let instance = self.pick_instance(def.to, parent.workload);
         let mut child = self.new_request(def.to, instance, parent.workload, now);
         child.call = call;
         child.edge = c.edge;

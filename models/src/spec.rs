@@ -458,6 +458,11 @@ pub struct Service {
     /// the time until a token is free as its Retry-After.
     #[serde(default)]
     pub rate_limit: Option<RateLimitSpec>,
+    /// Instances set apart per client tier: `{"premium": 2}` makes the first two instances serve
+    /// premium requests alone (requests carry the tier of the workload that caused them); the
+    /// other instances serve everyone else. A bulkhead between tiers.
+    #[serde(default)]
+    pub tier_groups: std::collections::BTreeMap<String, u32>,
     /// An adaptive limit on requests in progress at each instance (queued or served); requests
     /// over it are shed at once.
     #[serde(default)]

@@ -1315,6 +1315,36 @@ fn build_services(
             steps,
             balancer: svc.balancer,
             honor_deadlines: svc.honor_deadlines,
+            tier_groups: {
+                let mut groups = vec![None; tiers.len()];
+                let mut offset = 0u32;
+                for (name, count) in &svc.tier_groups {
+                    let g_at = at.field("tier_groups").field(name);
+                    if *count == 0 {
+                        ck.report(&g_at, "a tier group needs at least one instance".into(), None);
+                    }
+                    match tiers.iter().position(|t| t == name) {
+                        Some(t) => groups[t] = Some((offset, *count)),
+                        None => {
+                            let known: Vec<&str> = tiers.iter().map(String::as_str).collect();
+                            ck.unknown(&g_at, "tier (no workload has it)", name, &known);
+                        }
+                    }
+                    offset = offset.saturating_add(*count);
+                }
+                if offset >= svc.instances && !svc.tier_groups.is_empty() {
+                    ck.report(
+                        &at.field("tier_groups"),
+                        format!("the tier groups take {offset} of the {} instances; leave at least one for the other requests", svc.instances),
+                        None,
+                    );
+                }
+                groups
+            },
+            other_group: {
+                let grouped: u32 = svc.tier_groups.values().fold(0u32, |a, b| a.saturating_add(*b));
+                (grouped.min(svc.instances), svc.instances.saturating_sub(grouped).max(1).min(svc.instances.max(1)))
+            },
             concurrency: svc.concurrency_limit.as_ref().map(|c| {
                 let crate::spec::ConcurrencyLimitSpec::Aimd { initial, min, max, decrease, latency_over } = c;
                 if !(*min >= 1 && min <= initial && initial <= max && *decrease > 0.0 && *decrease < 1.0) {

@@ -48,6 +48,20 @@ pub struct ServiceDef {
     pub rate_limit: Option<RateLimitDef>,
     /// The adaptive concurrency limit each instance starts with.
     pub concurrency: Option<crate::policy::AimdLimit>,
+    /// Instance groups by tier: `tier_groups[t] = Some((offset, count))` of the service's
+    /// instances that serve tier `t` alone; `other_group` serves every other request.
+    pub tier_groups: Vec<Option<(u32, u32)>>,
+    pub other_group: (u32, u32),
+}
+
+impl ServiceDef {
+    /// The first instance and the number of instances that serve a request of `tier`.
+    pub fn instances_for(&self, tier: Option<u32>) -> (u32, u32) {
+        let (offset, count) = tier
+            .and_then(|t| self.tier_groups.get(t as usize).copied().flatten())
+            .unwrap_or(self.other_group);
+        (self.first_instance + offset, count)
+    }
 }
 
 /// Token buckets of a service: (rate per second, burst).

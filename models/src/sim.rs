@@ -122,6 +122,8 @@ struct Request {
     cut: bool,
     /// With a 429 answer: the time until the limiter has a token again.
     retry_after_ns: u64,
+    /// The worker pool of its instance that serves it.
+    pool: u8,
     /// The breaker state it was let through in (for recording its outcome).
     breaker_state: &'static str,
     timer: Option<TimerId>,
@@ -145,13 +147,19 @@ struct Call {
     hedge_timer: Option<TimerId>,
 }
 
+/// One worker pool of an instance.
+struct PoolState {
+    busy: u32,
+    queue: VecDeque<u32>,
+}
+
 struct InstanceState {
     /// The adaptive concurrency limit, if the service has one.
     limit: Option<AimdLimit>,
-    busy: u32,
+    /// Pool 0 is the service's main pool; the others are its named `pools`.
+    pools: Vec<PoolState>,
     /// Requests queued or being served here: the load balancers' view.
     outstanding: u32,
-    queue: VecDeque<u32>,
 }
 
 struct LatencyStats {
@@ -494,9 +502,13 @@ impl<'w> ServiceModel<'w> {
             .iter()
             .map(|i| InstanceState {
                 limit: world.services[i.service_idx as usize].concurrency.clone(),
-                busy: 0,
+                pools: (0..=world.services[i.service_idx as usize].pools.len())
+                    .map(|_| PoolState {
+                        busy: 0,
+                        queue: VecDeque::new(),
+                    })
+                    .collect(),
                 outstanding: 0,
-                queue: VecDeque::new(),
             })
             .collect();
         ServiceModel {
@@ -638,6 +650,7 @@ impl<'w> ServiceModel<'w> {
             holds_permit: false,
             cut: false,
             retry_after_ns: 0,
+            pool: 0,
             breaker_state: "closed",
             timer: None,
         }
@@ -680,7 +693,8 @@ impl<'w> ServiceModel<'w> {
         let now = sim.now().as_ns();
         let entry = self.world.workloads[w as usize].entry;
         let instance = self.pick_instance(entry, w);
-        let request = self.new_request(entry, instance, w, now);
+        let mut request = self.new_request(entry, instance, w, now);
+        request.pool = self.world.workloads[w as usize].pool as u8;
         let measured = request.measured;
         let req = self.alloc(sim, request);
         let ws = &mut self.workloads[w as usize];
@@ -740,12 +754,14 @@ impl<'w> ServiceModel<'w> {
         {
             return self.turn_away(sim, req, Outcome::Shed);
         }
-        if inst.busy < def.workers {
+        let pool = self.requests[req as usize].pool as usize;
+        let (workers, queue_cap, _) = def.pool(pool);
+        if inst.pools[pool].busy < workers {
             inst.outstanding += 1;
             self.start_work(sim, req, false);
-        } else if (inst.queue.len() as u64) < u64::from(def.queue_cap) {
+        } else if (inst.pools[pool].queue.len() as u64) < u64::from(queue_cap) {
             inst.outstanding += 1;
-            inst.queue.push_back(req);
+            inst.pools[pool].queue.push_back(req);
             st.touch(now);
             st.queue_now += 1;
             self.requests[req as usize].phase = Phase::Queued;
@@ -770,7 +786,7 @@ impl<'w> ServiceModel<'w> {
         let r = &mut self.requests[req as usize];
         r.phase = Phase::Working;
         r.started_ns = now;
-        let (s, i) = (r.service as usize, r.instance as usize);
+        let (s, i, pool) = (r.service as usize, r.instance as usize, r.pool as usize);
         let st = &mut self.services[s];
         if r.measured {
             st.started += 1;
@@ -781,8 +797,8 @@ impl<'w> ServiceModel<'w> {
         }
         st.touch(now);
         st.busy_now += 1;
-        self.instances[i].busy += 1;
-        let mut work = self.world.services[s].work.sample(&mut st.work_rng);
+        self.instances[i].pools[pool].busy += 1;
+        let mut work = self.world.services[s].pool(pool).2.sample(&mut st.work_rng);
         if st.slowdown != 1.0 {
             work = SimDuration::from_ns((work.as_ns() as f64 * st.slowdown).round() as u64);
         }
@@ -798,7 +814,7 @@ impl<'w> ServiceModel<'w> {
 
     /// Takes the next request from an instance's queue for a free worker, shedding those that
     /// waited too long or whose caller's deadline has passed.
-    fn next_from_queue(&mut self, sim: &mut Sim<Event>, i: usize) {
+    fn next_from_queue(&mut self, sim: &mut Sim<Event>, i: usize, pool: usize) {
         let now = sim.now().as_ns();
         loop {
             let s = self.world.instances[i].service_idx as usize;
@@ -808,11 +824,11 @@ impl<'w> ServiceModel<'w> {
                 .shed
                 .as_ref()
                 .and_then(|p| p.lifo_over)
-                .is_some_and(|n| inst.queue.len() > n as usize);
+                .is_some_and(|n| inst.pools[pool].queue.len() > n as usize);
             let next = if lifo {
-                inst.queue.pop_back()
+                inst.pools[pool].queue.pop_back()
             } else {
-                inst.queue.pop_front()
+                inst.pools[pool].queue.pop_front()
             };
             let Some(next) = next else { return };
             let st = &mut self.services[s];
@@ -1025,6 +1041,7 @@ impl<'w> ServiceModel<'w> {
         let mut child = self.new_request(def.to, instance, parent.workload, now);
         child.call = call;
         child.edge = c.edge;
+        child.pool = def.pool as u8;
         child.caller_host = caller_host;
         child.measured = c.measured;
         child.holds_permit = def.policy.bulkhead.is_some();
@@ -1104,14 +1121,15 @@ impl<'w> ServiceModel<'w> {
         }
         st.touch(now);
         st.busy_now -= 1;
+        let pool = self.requests[req as usize].pool as usize;
         let inst = &mut self.instances[i];
-        inst.busy -= 1;
+        inst.pools[pool].busy -= 1;
         inst.outstanding -= 1;
         let in_flight = inst.outstanding;
         if let Some(l) = &mut inst.limit {
             l.on_done(latency, !outcome.is_success(), in_flight);
         }
-        self.next_from_queue(sim, i);
+        self.next_from_queue(sim, i, pool);
         self.respond(sim, req);
     }
 
@@ -1435,7 +1453,11 @@ impl<'w> ServiceModel<'w> {
     fn lose_work(&mut self, sim: &mut Sim<Event>, s: usize) {
         let def = &self.world.services[s];
         for i in def.first_instance..def.first_instance + def.n_instances {
-            while let Some(req) = self.instances[i as usize].queue.pop_front() {
+            while let Some(req) = self.instances[i as usize]
+                .pools
+                .iter_mut()
+                .find_map(|p| p.queue.pop_front())
+            {
                 let st = &mut self.services[s];
                 st.touch(sim.now().as_ns());
                 st.queue_now -= 1;
@@ -1532,11 +1554,11 @@ impl<'w> ServiceModel<'w> {
                 st.measured.in_flight = in_flight[s].1;
                 check_ledger(&st.all, &def.name, seed, run);
                 check_ledger(&st.measured, &def.name, seed, run);
-                let capacity = f64::from(def.workers) * f64::from(def.n_instances);
+                let capacity = f64::from(def.workers_total()) * f64::from(def.n_instances);
                 ServiceResult {
                     name: def.name.clone(),
                     n_instances: def.n_instances,
-                    workers: def.workers,
+                    workers: def.workers_total(),
                     measured: st.measured,
                     ledger: st.all,
                     offered_per_s: st.measured.arrived as f64 / secs,

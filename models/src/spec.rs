@@ -458,6 +458,11 @@ pub struct Service {
     /// the time until a token is free as its Retry-After.
     #[serde(default)]
     pub rate_limit: Option<RateLimitSpec>,
+    /// Extra worker pools, each with its own workers and queue (and, optionally, its own work),
+    /// for a bulkhead inside the service: `[(name: "write", workers: 4, queue: 50)]`. Calls choose
+    /// one with `pool: "write"`; requests that name none use the service's own `workers` and `queue`.
+    #[serde(default)]
+    pub pools: Vec<PoolSpec>,
     /// Instances set apart per client tier: `{"premium": 2}` makes the first two instances serve
     /// premium requests alone (requests carry the tier of the workload that caused them); the
     /// other instances serve everyone else. A bulkhead between tiers.
@@ -535,6 +540,22 @@ pub struct ShedSpec {
     /// Facebook): under overload fresh requests still meet their deadlines.
     #[serde(default)]
     pub lifo_over: Option<u32>,
+}
+
+/// A separate worker pool of a service's instances (e.g. writes apart from reads).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolSpec {
+    pub name: String,
+    /// Workers of this pool per instance. Default 1.
+    #[serde(default = "one")]
+    pub workers: u32,
+    /// Waiting room of this pool per instance. Default 1000.
+    #[serde(default)]
+    pub queue: QueueCap,
+    /// Local work of requests in this pool; the service's `work` when absent.
+    #[serde(default)]
+    pub work: Option<DistSpec>,
 }
 
 /// Capacity of an instance's queue.
@@ -621,6 +642,10 @@ pub enum Step {
     /// its defences give up). `Call(to: "db", timeout: "50ms", retry: (attempts: 3))`.
     Call {
         to: String,
+        /// The callee's worker pool this call uses (`pools` of the callee); its main pool when
+        /// absent.
+        #[serde(default)]
+        pool: Option<String>,
         /// Share of requests that make this call (the others skip it), e.g. `0.3` when only
         /// product pages show recommendations. Default 1.
         #[serde(default = "one_f")]
@@ -928,6 +953,9 @@ pub struct Workload {
     pub entry: String,
     /// The arrival process and its initial rate.
     pub arrivals: Arrivals,
+    /// The entry service's worker pool these requests use; its main pool when absent.
+    #[serde(default)]
+    pub pool: Option<String>,
     /// The client's tier, for per-tier rate limits (`"premium"`, `"free"`). Default: none.
     #[serde(default)]
     pub tier: Option<String>,

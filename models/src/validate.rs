@@ -13,7 +13,7 @@ use crate::spec::{
     Arrivals, Balancer, DistSpec, FaultKind, Placement, QueueCap, RateChange, Scenario, Step,
 };
 use crate::world::{
-    ArrivalKind, CallDef, FaultDef, FaultEffect, Host, InstanceDef, RateFn, RateLimitDef,
+    ArrivalKind, CallDef, FaultDef, FaultEffect, Host, InstanceDef, PoolDef, RateFn, RateLimitDef,
     ServiceDef, ShedPolicy, WorkloadDef, World,
 };
 use petgraph::graph::DiGraph;
@@ -1106,6 +1106,19 @@ fn placement_hosts(
 
 type Built = (Vec<ServiceDef>, Vec<InstanceDef>, Vec<CallDef>);
 
+/// The index of a worker pool of `svc` by name (0, its main pool, when no name is given).
+fn pool_index(ck: &mut Checker, svc: &crate::spec::Service, name: Option<&str>, at: &At) -> u32 {
+    let Some(name) = name else { return 0 };
+    match svc.pools.iter().position(|p| p.name == name) {
+        Some(k) => k as u32 + 1,
+        None => {
+            let known: Vec<&str> = svc.pools.iter().map(|p| p.name.as_str()).collect();
+            ck.unknown(at, &format!("pool of `{}`", svc.name), name, &known);
+            0
+        }
+    }
+}
+
 /// The workloads' tiers, in order of first appearance.
 fn tier_names(spec: &Scenario) -> Vec<String> {
     let mut tiers: Vec<String> = Vec::new();
@@ -1249,7 +1262,7 @@ fn build_services(
                 }
             };
             for (call, call_at) in targets {
-                let Step::Call { to, .. } = call else {
+                let Step::Call { to, pool, .. } = call else {
                     continue;
                 };
                 let to_at = call_at.field("to");
@@ -1271,9 +1284,16 @@ fn build_services(
                     Some(ti) => {
                         graph.update_edge(nodes[si], nodes[ti], ());
                         edge_at.push((si, ti, to_at));
+                        let pool = pool_index(
+                            ck,
+                            &spec.services[ti],
+                            pool.as_deref(),
+                            &call_at.field("pool"),
+                        );
                         calls.push(CallDef {
                             from: si as u32,
                             to: ti as u32,
+                            pool,
                             policy,
                         });
                     }
@@ -1305,6 +1325,41 @@ fn build_services(
                 }
             }
         }
+        let pools = svc
+            .pools
+            .iter()
+            .enumerate()
+            .map(|(k, p)| {
+                let p_at = at.field("pools").index(k);
+                if p.workers == 0 {
+                    ck.report(
+                        &p_at.field("workers"),
+                        "a pool needs at least one worker".into(),
+                        None,
+                    );
+                }
+                if svc.pools[..k].iter().any(|o| o.name == p.name) {
+                    ck.report(
+                        &p_at.field("name"),
+                        format!("pool `{}` is defined twice", p.name),
+                        None,
+                    );
+                }
+                PoolDef {
+                    name: p.name.clone(),
+                    workers: p.workers,
+                    queue_cap: match p.queue {
+                        QueueCap::Bounded(n) => n,
+                        QueueCap::NoQueue => 0,
+                        QueueCap::Unbounded => u32::MAX,
+                    },
+                    work: match &p.work {
+                        Some(d) => ck.dist(&p_at.field("work"), d),
+                        None => work.clone(),
+                    },
+                }
+            })
+            .collect();
         services.push(ServiceDef {
             name: svc.name.clone(),
             first_instance,
@@ -1312,6 +1367,7 @@ fn build_services(
             workers: svc.workers,
             queue_cap,
             work,
+            pools,
             steps,
             balancer: svc.balancer,
             honor_deadlines: svc.honor_deadlines,
@@ -1558,7 +1614,17 @@ fn build_workloads(ck: &mut Checker, spec: &Scenario) -> Vec<WorkloadDef> {
             current = to;
             last_end = end;
         }
+        let pool = match spec.services.get(entry as usize) {
+            Some(svc) => pool_index(
+                ck,
+                svc,
+                w.pool.as_deref(),
+                &workload_at.index(wi).field("pool"),
+            ),
+            None => 0,
+        };
         out.push(WorkloadDef {
+            pool,
             name: w.name.clone().unwrap_or_else(|| w.entry.clone()),
             tier: w
                 .tier

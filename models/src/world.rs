@@ -40,6 +40,8 @@ pub struct ServiceDef {
     /// Most requests waiting per instance; `u32::MAX` for unbounded, 0 for none (a loss system).
     pub queue_cap: u32,
     pub work: Dist,
+    /// Extra worker pools (pool 0 is the service's own `workers`, `queue_cap` and `work`).
+    pub pools: Vec<PoolDef>,
     /// Steps in order; each is a range `calls[start .. start + len]` made at once.
     pub steps: Vec<(u32, u32)>,
     pub balancer: Balancer,
@@ -71,6 +73,42 @@ pub struct RateLimitDef {
     pub per_client: Option<(f64, u32)>,
     /// Indexed by tier (`World::tiers`).
     pub per_tier: Vec<Option<(f64, u32)>>,
+}
+
+/// A named worker pool of a service's instances.
+#[derive(Clone, Debug)]
+pub struct PoolDef {
+    pub name: String,
+    pub workers: u32,
+    pub queue_cap: u32,
+    pub work: Dist,
+}
+
+impl ServiceDef {
+    /// Workers, queue capacity and work of pool `p` (0: the service's own).
+    #[inline]
+    pub fn pool(&self, p: usize) -> (u32, u32, &Dist) {
+        match p {
+            0 => (self.workers, self.queue_cap, &self.work),
+            _ => {
+                let x = &self.pools[p - 1];
+                (x.workers, x.queue_cap, &x.work)
+            }
+        }
+    }
+
+    /// Workers per instance over all pools.
+    pub fn workers_total(&self) -> u32 {
+        self.workers + self.pools.iter().map(|p| p.workers).sum::<u32>()
+    }
+
+    /// The index of the pool named `name`.
+    pub fn pool_idx(&self, name: &str) -> Option<usize> {
+        self.pools
+            .iter()
+            .position(|p| p.name == name)
+            .map(|i| i + 1)
+    }
 }
 
 /// Load shedding at a service's instances.
@@ -107,6 +145,8 @@ pub struct InstanceDef {
 pub struct CallDef {
     pub from: u32,
     pub to: u32,
+    /// The callee's worker pool.
+    pub pool: u32,
     pub policy: crate::policy::CallPolicy,
 }
 
@@ -121,6 +161,8 @@ pub struct WorkloadDef {
     pub name: String,
     /// Index into `World::tiers`.
     pub tier: Option<u32>,
+    /// The entry service's worker pool.
+    pub pool: u32,
     pub entry: u32,
     pub kind: ArrivalKind,
     pub rate: RateFn,

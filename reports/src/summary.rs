@@ -121,10 +121,20 @@ fn metric_summary(values: &[f64], metric: MetricKind) -> MetricSummary {
     } else {
         finite.iter().sum::<f64>() / n as f64
     };
-    let (sd, low, high) = match estimate(&finite) {
+    let (sd, mut low, mut high) = match estimate(&finite) {
         Some(e) => (e.sd, e.low(), e.high()),
         None => (f64::NAN, mean, mean),
     };
+    // A share cannot leave [0, 1]; the t interval of its mean can, near the ends.
+    if matches!(
+        metric,
+        MetricKind::Availability
+            | MetricKind::ErrorRate
+            | MetricKind::DegradedRate
+            | MetricKind::Utilization
+    ) {
+        (low, high) = (low.clamp(0.0, 1.0), high.clamp(0.0, 1.0));
+    }
     MetricSummary {
         metric,
         n,

@@ -193,6 +193,17 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// Compiles retry settings; returns the problems found (field, message).
+    pub fn compile(r: &RetrySpec) -> Result<RetryPolicy, Vec<(&'static str, String)>> {
+        let mut problems = Vec::new();
+        let p = RetryPolicy::new(r, &mut problems);
+        if problems.is_empty() {
+            Ok(p)
+        } else {
+            Err(problems)
+        }
+    }
+
     fn new(r: &RetrySpec, problems: &mut Vec<(&'static str, String)>) -> RetryPolicy {
         if r.attempts == 0 {
             problems.push((

@@ -166,7 +166,10 @@ pub struct ServiceResult {
 pub struct WorkloadResult {
     pub name: String,
     pub entry: String,
+    /// User requests by final outcome.
     pub measured: Ledger,
+    /// Retries the clients sent (measured user requests).
+    pub retries: u64,
     pub latency: LatencySummary,
 }
 

@@ -45,15 +45,38 @@ const HIST_MAX_NS: u64 = 3_600_000_000_000;
 /// One event of the service model.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Event {
-    Arrival { workload: u32 },
-    Deliver { req: u32 },
-    WorkDone { req: u32 },
-    Reply { req: u32 },
-    Timeout { req: u32 },
-    Retry { call: u32 },
-    Hedge { call: u32 },
-    BulkheadWait { call: u32 },
-    Fault { fault: u32, start: bool },
+    Arrival {
+        workload: u32,
+    },
+    Deliver {
+        req: u32,
+    },
+    WorkDone {
+        req: u32,
+    },
+    Reply {
+        req: u32,
+    },
+    Timeout {
+        req: u32,
+    },
+    Retry {
+        call: u32,
+    },
+    Hedge {
+        call: u32,
+    },
+    /// A client's backoff before retrying a workload request ends.
+    ClientRetry {
+        req: u32,
+    },
+    BulkheadWait {
+        call: u32,
+    },
+    Fault {
+        fault: u32,
+        start: bool,
+    },
     Tick,
     WarmupEnd,
 }
@@ -124,6 +147,9 @@ struct Request {
     retry_after_ns: u64,
     /// The worker pool of its instance that serves it.
     pool: u8,
+    /// For a workload's request: attempts the client has made so far, and its last backoff.
+    client_attempts: u8,
+    client_backoff_ns: u64,
     /// The breaker state it was let through in (for recording its outcome).
     breaker_state: &'static str,
     timer: Option<TimerId>,
@@ -275,6 +301,8 @@ struct WorkloadState {
     /// answers come back (which differs between designs) never shifts the requests' draws.
     client_out_rng: Stream,
     client_back_rng: Stream,
+    retry_rng: Stream,
+    retries: u64,
     measured: Ledger,
     all: Ledger,
     latency: LatencyStats,
@@ -440,6 +468,8 @@ impl<'w> ServiceModel<'w> {
                 arrival_rng: rngs.stream(&format!("workload:{}", w.name), "arrivals"),
                 client_out_rng: rngs.stream(&format!("workload:{}", w.name), "client-out"),
                 client_back_rng: rngs.stream(&format!("workload:{}", w.name), "client-back"),
+                retry_rng: rngs.stream(&format!("workload:{}", w.name), "retry"),
+                retries: 0,
                 measured: Ledger::default(),
                 all: Ledger::default(),
                 latency: LatencyStats::new(),
@@ -651,6 +681,8 @@ impl<'w> ServiceModel<'w> {
             cut: false,
             retry_after_ns: 0,
             pool: 0,
+            client_attempts: 1,
+            client_backoff_ns: 0,
             breaker_state: "closed",
             timer: None,
         }
@@ -1142,6 +1174,9 @@ impl<'w> ServiceModel<'w> {
             sim.schedule_in(delay, Event::Reply { req });
             return;
         }
+        if self.client_retries(sim, req) {
+            return;
+        }
         let ws = &mut self.workloads[r.workload as usize];
         let back = if self.world.client_latency.is_zero() {
             0
@@ -1159,6 +1194,62 @@ impl<'w> ServiceModel<'w> {
             }
         }
         self.release(req);
+    }
+
+    /// A workload's request was answered badly: if its client retries that, schedule the retry
+    /// (after the backoff, and at least the Retry-After of a 429) and keep the request.
+    fn client_retries(&mut self, sim: &mut Sim<Event>, req: u32) -> bool {
+        let r = self.requests[req as usize];
+        let Some(retry) = &self.world.workloads[r.workload as usize].retry else {
+            return false;
+        };
+        let failure = match r.outcome {
+            Outcome::Completed | Outcome::Degraded | Outcome::Pending => return false,
+            Outcome::Rejected | Outcome::Shed => AttemptFailure::Rejected,
+            Outcome::RateLimited => AttemptFailure::RateLimited,
+            Outcome::Failed => AttemptFailure::Error,
+        };
+        if u32::from(r.client_attempts) >= retry.attempts || !retry.retries(failure) {
+            return false;
+        }
+        let ws = &mut self.workloads[r.workload as usize];
+        let mut delay = retry.delay_ns(
+            u32::from(r.client_attempts),
+            r.client_backoff_ns,
+            &mut ws.retry_rng,
+        );
+        if retry.honor_retry_after {
+            delay = delay.max(r.retry_after_ns);
+        }
+        if r.measured {
+            ws.retries += 1;
+        }
+        let q = &mut self.requests[req as usize];
+        q.client_attempts += 1;
+        q.client_backoff_ns = delay;
+        sim.schedule_in(SimDuration::from_ns(delay), Event::ClientRetry { req });
+        true
+    }
+
+    /// A client sends its request again: a new attempt at a (possibly other) instance.
+    fn on_client_retry(&mut self, sim: &mut Sim<Event>, req: u32) {
+        let now = sim.now().as_ns();
+        let old = self.requests[req as usize];
+        let instance = self.pick_instance(old.service, old.workload);
+        let mut fresh = self.new_request(old.service, instance, old.workload, now);
+        fresh.created_ns = old.created_ns;
+        fresh.measured = old.measured;
+        fresh.pool = old.pool;
+        fresh.client_attempts = old.client_attempts;
+        fresh.client_backoff_ns = old.client_backoff_ns;
+        self.requests[req as usize] = fresh;
+        if self.world.client_latency.is_zero() {
+            self.deliver(sim, req);
+        } else {
+            let ws = &mut self.workloads[old.workload as usize];
+            let delay = self.world.client_latency.sample(&mut ws.client_out_rng);
+            sim.schedule_in(delay, Event::Deliver { req });
+        }
     }
 
     /// An attempt's answer reaches the caller.
@@ -1592,6 +1683,7 @@ impl<'w> ServiceModel<'w> {
                     name: def.name.clone(),
                     entry: self.world.services[def.entry as usize].name.clone(),
                     measured: ws.measured,
+                    retries: ws.retries,
                     latency: ws.latency.summary(),
                 }
             })
@@ -1730,6 +1822,7 @@ impl Model for ServiceModel<'_> {
             Event::Timeout { req } => self.on_timeout(sim, req),
             Event::Retry { call } => self.attempt(sim, call, false),
             Event::Hedge { call } => self.on_hedge(sim, call),
+            Event::ClientRetry { req } => self.on_client_retry(sim, req),
             Event::BulkheadWait { call } => self.on_bulkhead_wait(sim, call),
             Event::Fault { fault, start } => self.on_fault(sim, fault, start),
             Event::Tick => self.on_tick(sim),
@@ -1746,6 +1839,7 @@ impl Model for ServiceModel<'_> {
             Event::Timeout { req } => (7, u64::from(req)),
             Event::Retry { call } => (8, u64::from(call)),
             Event::Hedge { call } => (11, u64::from(call)),
+            Event::ClientRetry { req } => (12, u64::from(req)),
             Event::BulkheadWait { call } => (9, u64::from(call)),
             Event::Fault { fault, start } => (10, u64::from(fault) << 1 | u64::from(start)),
             Event::Tick => (5, 0),

@@ -1623,8 +1623,24 @@ fn build_workloads(ck: &mut Checker, spec: &Scenario) -> Vec<WorkloadDef> {
             ),
             None => 0,
         };
+        let retry = w
+            .retry
+            .as_ref()
+            .and_then(|r| match crate::policy::RetryPolicy::compile(r) {
+                Ok(p) => Some(p),
+                Err(problems) => {
+                    for (field, message) in problems {
+                        let field_at = field
+                            .split('.')
+                            .fold(workload_at.index(wi), |a, f| a.field(f));
+                        ck.report(&field_at, message, None);
+                    }
+                    None
+                }
+            });
         out.push(WorkloadDef {
             pool,
+            retry,
             name: w.name.clone().unwrap_or_else(|| w.entry.clone()),
             tier: w
                 .tier

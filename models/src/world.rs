@@ -163,6 +163,8 @@ pub struct WorkloadDef {
     pub tier: Option<u32>,
     /// The entry service's worker pool.
     pub pool: u32,
+    /// The clients' retries.
+    pub retry: Option<crate::policy::RetryPolicy>,
     pub entry: u32,
     pub kind: ArrivalKind,
     pub rate: RateFn,

@@ -288,3 +288,43 @@ fn an_aimd_limit_sheds_when_latency_grows() {
         dep.utilization
     );
 }
+
+#[test]
+fn clients_honour_retry_after() {
+    // Two short spikes (200 requests in 0.2 s each) against a per-client limit of 100 per second.
+    // Clients retry 429s up to 20 times with no backoff of their own. Honouring Retry-After, a
+    // retry comes back when a token is free and some get through; retrying at once, all twenty
+    // attempts meet the same empty bucket.
+    let scenario = |honor: bool| {
+        format!(
+            r#"Scenario(
+    name: "retry-after", horizon: "20s", warmup: "1s",
+    services: [(name: "api", workers: 100, work: Constant("1ms"),
+                rate_limit: (per_client: (rate_per_s: 100, burst: 5)))],
+    workload: [(entry: "api", arrivals: Constant(rate_per_s: 20),
+                schedule: [Step(to_per_s: 1000, at: "5s"), Step(to_per_s: 20, at: "5.2s"),
+                           Step(to_per_s: 1000, at: "12s"), Step(to_per_s: 20, at: "12.2s")],
+                retry: (attempts: 20, on: [RateLimited], backoff: Constant("0ms"), jitter: None, honor_retry_after: {honor}))],
+)"#
+        )
+    };
+    let (honoring, eager) = (run_text(&scenario(true)), run_text(&scenario(false)));
+    let ok = |r: &RunResult| r.workloads[0].measured.completed;
+    assert!(
+        ok(&honoring) > ok(&eager) + 20,
+        "{} vs {}",
+        ok(&honoring),
+        ok(&eager)
+    );
+    assert!(honoring.workloads[0].retries > 0 && eager.workloads[0].retries > 0);
+    // The service counts every attempt; the workload counts each user request once.
+    let (svc, wl) = (
+        &honoring.services[0].measured,
+        &honoring.workloads[0].measured,
+    );
+    assert!(svc.arrived > wl.arrived, "{svc:?} {wl:?}");
+    assert_eq!(
+        wl.completed, svc.completed,
+        "one completion per user request"
+    );
+}

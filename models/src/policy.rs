@@ -21,8 +21,8 @@ pub struct CallPolicy {
     pub bulkhead: Option<BulkheadPolicy>,
     /// The label of a degraded answer, when the call has a fallback.
     pub fallback: Option<String>,
-    /// Hedging: (delay in ns, extra attempts at most).
-    pub hedge: Option<(u64, u32)>,
+    /// Hedging: (fixed or initial delay in ns, percentile of observed latency, extra attempts).
+    pub hedge: Option<(Option<u64>, Option<f64>, u32)>,
     pub throttle: Option<ThrottleSpec>,
 }
 
@@ -53,13 +53,25 @@ impl CallPolicy {
         );
         let mut problems = Vec::new();
         let hedge = hedge.as_ref().map(|h| {
-            if h.after.0.is_zero() || h.max == 0 || h.max > 3 {
+            if h.after.is_some_and(|a| a.0.is_zero()) || h.max == 0 || h.max > 3 {
                 problems.push((
                     "hedge",
                     "a hedge needs `after` above zero and `max` from 1 to 3".to_string(),
                 ));
             }
-            (h.after.0.as_ns(), h.max)
+            if h.after.is_none() && h.percentile.is_none() {
+                problems.push((
+                    "hedge",
+                    "a hedge needs `after`, `percentile`, or both".to_string(),
+                ));
+            }
+            if h.percentile.is_some_and(|p| !(p > 0.0 && p < 100.0)) {
+                problems.push((
+                    "hedge.percentile",
+                    "the percentile lies between 0 and 100 (e.g. `95.0`)".to_string(),
+                ));
+            }
+            (h.after.map(|a| a.0.as_ns()), h.percentile, h.max)
         });
         match throttle {
             Some(ThrottleSpec::GrpcRetry {

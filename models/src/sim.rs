@@ -318,6 +318,8 @@ struct EdgeState {
     /// Client-side throttles, one per caller instance, and their draws.
     throttles: Vec<Throttle>,
     throttle_rng: Stream,
+    /// Latency of good attempts as the caller sees it, for percentile hedging.
+    observed: Option<Histogram<u64>>,
     /// One per caller instance, or one if shared.
     breakers: Vec<Breaker>,
     /// Calls in flight and calls waiting, per caller instance.
@@ -498,6 +500,10 @@ impl<'w> ServiceModel<'w> {
                         None => Vec::new(),
                     },
                     throttle_rng: rngs.stream(&name, "throttle"),
+                    observed: c.policy.hedge.filter(|h| h.1.is_some()).map(|_| {
+                        Histogram::new_with_bounds(1, HIST_MAX_NS, 2)
+                            .expect("valid histogram bounds")
+                    }),
                     breakers,
                     bulkhead_in_use: vec![0; callers],
                     bulkhead_waiting: vec![
@@ -1095,10 +1101,17 @@ impl<'w> ServiceModel<'w> {
             *free = req;
         }
         cs.outstanding += 1;
-        if let Some((after, max)) = hedge {
-            if cs.hedge_timer.is_none() && u32::from(cs.hedges) < max {
-                cs.hedge_timer =
-                    Some(sim.timer_in(SimDuration::from_ns(after), Event::Hedge { call }));
+        if let Some((after, percentile, max)) = hedge {
+            let learned = match (percentile, &self.edges[c.edge as usize].observed) {
+                (Some(p), Some(h)) if h.len() >= 50 => Some(h.value_at_quantile(p / 100.0)),
+                _ => None,
+            };
+            let cs = &mut self.calls[call as usize];
+            if let Some(delay) = learned.or(after) {
+                if cs.hedge_timer.is_none() && u32::from(cs.hedges) < max {
+                    cs.hedge_timer =
+                        Some(sim.timer_in(SimDuration::from_ns(delay), Event::Hedge { call }));
+                }
             }
         }
         if let Some(t) = timeout {
@@ -1281,6 +1294,11 @@ impl<'w> ServiceModel<'w> {
         );
         let call = self.calls[c.call as usize];
         self.record_throttle(c.call, now, failure.is_none());
+        if failure.is_none() {
+            if let Some(h) = &mut self.edges[call.edge as usize].observed {
+                h.saturating_record(now - c.created_ns);
+            }
+        }
         if call.measured {
             let stats = &mut self.edges[call.edge as usize].stats;
             match failure {

@@ -679,12 +679,19 @@ pub enum Step {
     Parallel(Vec<Step>),
 }
 
-/// Hedging ("The Tail at Scale"): if the call has not answered after `after`, send another
-/// attempt (up to `max` extra ones); the first good answer wins, the others are abandoned.
+/// Hedging ("The Tail at Scale"): if the call has not answered after a delay — fixed (`after`),
+/// or a percentile of its observed latency (`percentile`) — send another attempt (up to `max`
+/// extra ones); the first good answer wins, the others are abandoned.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HedgeSpec {
-    pub after: Dur,
+    /// A fixed delay; with `percentile`, the delay used until enough answers have been seen.
+    #[serde(default)]
+    pub after: Option<Dur>,
+    /// Hedge after this percentile of the call's observed latency (e.g. `95.0`), learned from
+    /// its answers as the run goes (at least 50 of them).
+    #[serde(default)]
+    pub percentile: Option<f64>,
     /// Extra attempts at most. Default 1.
     #[serde(default = "one")]
     pub max: u32,

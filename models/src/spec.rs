@@ -339,6 +339,7 @@ fn default_regions() -> Vec<Region> {
     }]
 }
 
+/// A region: a name and its availability zones.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Region {

@@ -6,6 +6,7 @@ mod defences;
 mod determinism;
 mod errors;
 mod queueing;
+mod reference;
 mod sweep;
 
 use std::path::{Path, PathBuf};

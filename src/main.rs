@@ -74,6 +74,18 @@ Writes report.html, report.md, summary.json, runs.csv and the run log runs.jsonl
         #[arg(long)]
         out: PathBuf,
     },
+    /// Write a commented starter scenario to NAME.ron.
+    #[command(after_help = "Example: faultline new checkout\n\n".to_owned() + EXIT_CODES)]
+    New {
+        /// Name of the scenario; the file is NAME.ron (or NAME, if it ends in .ron).
+        name: String,
+    },
+    /// Print a shell completion script.
+    #[command(after_help = "Example: faultline completions bash > ~/.local/share/bash-completion/completions/faultline\n\n".to_owned() + EXIT_CODES)]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Check a scenario file without running it.
     #[command(after_help = "Example: faultline validate scenarios/quickstart.ron\n\n".to_owned() + EXIT_CODES)]
     Validate {
@@ -249,6 +261,45 @@ fn run(cli: Cli) -> Result<ExitCode, faultline::Error> {
                 logs.len(),
                 out.display()
             )
+        }
+        Command::New { name } => {
+            let path = PathBuf::from(if name.ends_with(".ron") {
+                name.clone()
+            } else {
+                format!("{name}.ron")
+            });
+            let stem = path
+                .file_stem()
+                .map_or(name.clone(), |s| s.to_string_lossy().into_owned());
+            let text = include_str!("starter.ron").replace("NAME", &stem);
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .map_err(|e| {
+                    faultline::Error::Io(match e.kind() {
+                        std::io::ErrorKind::AlreadyExists => format!(
+                            "`{}` exists already; choose another name or remove it",
+                            path.display()
+                        ),
+                        _ => format!("cannot write `{}`: {e}", path.display()),
+                    })
+                })?;
+            file.write_all(text.as_bytes()).map_err(|e| {
+                faultline::Error::Io(format!("cannot write `{}`: {e}", path.display()))
+            })?;
+            format!(
+                "wrote {}; next: faultline validate {} && faultline check {}\n",
+                path.display(),
+                path.display(),
+                path.display()
+            )
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut buffer = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "faultline", &mut buffer);
+            String::from_utf8_lossy(&buffer).into_owned()
         }
         Command::Validate { file } => {
             let loaded = faultline::load_study(&file)?;

@@ -199,3 +199,49 @@ fn a_bad_seed_value_exits_2() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("seven"), "{}", stderr(&out));
 }
+
+#[test]
+fn new_writes_a_starter_that_passes_its_own_check() {
+    let dir = std::env::temp_dir().join(format!("faultline-new-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = env!("CARGO_BIN_EXE_faultline");
+    let out = std::process::Command::new(bin)
+        .args(["new", "shop"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let check = std::process::Command::new(bin)
+        .args(["check", "shop.ron", "--quiet", "--runs", "8"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    // It never overwrites a file.
+    let again = std::process::Command::new(bin)
+        .args(["new", "shop"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
+    let completions = std::process::Command::new(bin)
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    assert!(
+        completions.status.success()
+            && String::from_utf8_lossy(&completions.stdout).contains("faultline")
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -427,6 +427,11 @@ pub struct BreakerPolicy {
 }
 
 impl BreakerPolicy {
+    /// Calls let through in half-open state.
+    pub fn half_open_calls(&self) -> u32 {
+        self.half_open_calls
+    }
+
     fn new(b: &BreakerSpec, problems: &mut Vec<(&'static str, String)>) -> BreakerPolicy {
         for (name, x) in [
             ("failure_rate", b.failure_rate),

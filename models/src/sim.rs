@@ -166,6 +166,10 @@ struct Call {
     /// Index of the breaker and bulkhead used (per caller instance unless shared).
     slot: u32,
     wait_timer: Option<TimerId>,
+    /// Waiting in its bulkhead's queue.
+    waiting: bool,
+    /// A retry scheduled after a backoff.
+    retry_timer: Option<TimerId>,
     /// Attempts sent and not yet answered (more than one when hedging), and which.
     outstanding: u8,
     children: [u32; 4],
@@ -963,6 +967,8 @@ impl<'w> ServiceModel<'w> {
                 measured,
                 slot,
                 wait_timer: None,
+                waiting: false,
+                retry_timer: None,
                 outstanding: 0,
                 children: [NONE; 4],
                 hedges: 0,
@@ -1037,6 +1043,7 @@ impl<'w> ServiceModel<'w> {
                         }
                     }
                     self.calls[call as usize].wait_timer = timer;
+                    self.calls[call as usize].waiting = true;
                     return;
                 }
                 if c.measured {
@@ -1405,6 +1412,7 @@ impl<'w> ServiceModel<'w> {
         let es = &mut self.edges[c.edge as usize];
         es.bulkhead_in_use[slot] -= 1;
         if let Some(next) = es.bulkhead_waiting[slot].pop_front() {
+            self.calls[next as usize].waiting = false;
             if let Some(t) = self.calls[next as usize].wait_timer.take() {
                 sim.cancel(t);
             }
@@ -1416,6 +1424,7 @@ impl<'w> ServiceModel<'w> {
     fn on_bulkhead_wait(&mut self, sim: &mut Sim<Event>, call: u32) {
         let c = &mut self.calls[call as usize];
         c.wait_timer = None;
+        c.waiting = false;
         c.attempts += 1; // the attempt that could not start
         let c = *c;
         let slot = (self.requests[c.parent as usize].instance
@@ -1441,8 +1450,11 @@ impl<'w> ServiceModel<'w> {
         failure: AttemptFailure,
         retry_after_ns: u64,
     ) {
-        if self.calls[call as usize].outstanding > 0 {
-            return; // another attempt of the call (a hedge) may still answer
+        let c = &self.calls[call as usize];
+        if c.outstanding > 0 || c.waiting || c.retry_timer.is_some() {
+            // Another attempt of the call is still on its way (a hedge sent or waiting for its
+            // bulkhead, or a retry after its backoff): the call goes on.
+            return;
         }
         let now = sim.now().as_ns();
         let c = self.calls[call as usize];
@@ -1461,7 +1473,8 @@ impl<'w> ServiceModel<'w> {
                         delay
                     };
                     self.calls[call as usize].previous_backoff_ns = delay;
-                    sim.schedule_in(SimDuration::from_ns(delay), Event::Retry { call });
+                    self.calls[call as usize].retry_timer =
+                        Some(sim.timer_in(SimDuration::from_ns(delay), Event::Retry { call }));
                     return;
                 }
                 if c.measured {
@@ -1482,6 +1495,19 @@ impl<'w> ServiceModel<'w> {
         let c = self.calls[call as usize];
         if let Some(t) = c.hedge_timer {
             sim.cancel(t);
+        }
+        // An attempt (a hedge) may still be waiting for a bulkhead permit: it is not needed now.
+        if let Some(t) = c.wait_timer {
+            sim.cancel(t);
+        }
+        if let Some(t) = c.retry_timer {
+            sim.cancel(t);
+        }
+        if c.waiting {
+            let slot = (self.requests[c.parent as usize].instance
+                - self.world.services[self.world.calls[c.edge as usize].from as usize]
+                    .first_instance) as usize;
+            self.edges[c.edge as usize].bulkhead_waiting[slot].retain(|&w| w != call);
         }
         // Attempts still out (hedges) lost the race: nobody waits for them any more.
         for &child in c.children.iter().filter(|&&x| x != NONE) {
@@ -1619,6 +1645,7 @@ impl<'w> ServiceModel<'w> {
         events: u64,
         digest: String,
     ) -> (RunResult, RunHistograms) {
+        self.audit(seed, run);
         let end_ns = end.as_ns();
         let measured_ns = end_ns.saturating_sub(self.world.warmup.as_ns()).max(1);
         let secs = measured_ns as f64 / 1e9;
@@ -1795,6 +1822,66 @@ fn take_tokens(
     Ok(())
 }
 
+impl ServiceModel<'_> {
+    /// Checks the state invariants at the end of a run: no pool has more busy workers than it
+    /// has, no queue holds more than its bound, the load balancers' counts match what is queued
+    /// and served, the live-request count matches the slab, and no breaker has let more half-open
+    /// probes through than configured. A failure is a bug in the model, so it is an assertion.
+    fn audit(&self, seed: u64, run: u64) {
+        let fail = |what: String| panic!("invariant broken in seed {seed} run {run}: {what}");
+        for (i, inst) in self.instances.iter().enumerate() {
+            let def = &self.world.services[self.world.instances[i].service_idx as usize];
+            let mut held = 0;
+            for (p, pool) in inst.pools.iter().enumerate() {
+                let (workers, queue_cap, _) = def.pool(p);
+                if pool.busy > workers {
+                    fail(format!(
+                        "instance {i} of `{}` pool {p}: {} busy of {workers} workers",
+                        def.name, pool.busy
+                    ));
+                }
+                if pool.queue.len() as u64 > u64::from(queue_cap) {
+                    fail(format!(
+                        "instance {i} of `{}` pool {p}: {} queued, bound {queue_cap}",
+                        def.name,
+                        pool.queue.len()
+                    ));
+                }
+                held += u64::from(pool.busy) + pool.queue.len() as u64;
+            }
+            if held != u64::from(inst.outstanding) {
+                fail(format!(
+                    "instance {i} of `{}`: outstanding {} but {held} queued or busy",
+                    def.name, inst.outstanding
+                ));
+            }
+        }
+        if self.live as usize + self.free.len() != self.requests.len() {
+            fail(format!(
+                "{} live + {} free requests, slab of {}",
+                self.live,
+                self.free.len(),
+                self.requests.len()
+            ));
+        }
+        for (e, es) in self.edges.iter().enumerate() {
+            let Some(bp) = &self.world.calls[e].policy.breaker else {
+                continue;
+            };
+            for b in &es.breakers {
+                if let BreakerState::HalfOpen { permitted, .. } = b.state {
+                    if permitted > bp.half_open_calls() {
+                        fail(format!(
+                            "edge {e}: {permitted} half-open probes of {}",
+                            bp.half_open_calls()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn transition(
     now: u64,
     shared: bool,
@@ -1838,7 +1925,10 @@ impl Model for ServiceModel<'_> {
             Event::WorkDone { req } => self.on_work_done(sim, req),
             Event::Reply { req } => self.on_reply(sim, req),
             Event::Timeout { req } => self.on_timeout(sim, req),
-            Event::Retry { call } => self.attempt(sim, call, false),
+            Event::Retry { call } => {
+                self.calls[call as usize].retry_timer = None;
+                self.attempt(sim, call, false)
+            }
             Event::Hedge { call } => self.on_hedge(sim, call),
             Event::ClientRetry { req } => self.on_client_retry(sim, req),
             Event::BulkheadWait { call } => self.on_bulkhead_wait(sim, call),

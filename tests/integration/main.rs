@@ -5,6 +5,7 @@ mod cli;
 mod defences;
 mod determinism;
 mod errors;
+mod props;
 mod queueing;
 mod reference;
 mod sweep;

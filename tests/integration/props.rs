@@ -1,0 +1,343 @@
+//! Property tests over generated scenarios: random topologies of services with random defences,
+//! faults and load, run for a short horizon. None may panic; every run must keep its ledger and
+//! state invariants (checked inside every run) and replay to the same digest. And no text —
+//! mutated catalog files included — may make loading panic.
+
+use proptest::prelude::*;
+
+/// A random call: target (a later service), and which defences it has.
+#[derive(Debug, Clone)]
+struct CallGen {
+    to_offset: usize,
+    timeout_ms: Option<u32>,
+    retries: Option<(u32, bool)>,
+    breaker: bool,
+    bulkhead: Option<(u32, bool)>,
+    fallback: bool,
+    hedge_ms: Option<u32>,
+    throttle: Option<bool>,
+    probability: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+struct ServiceGen {
+    instances: u32,
+    workers: u32,
+    queue: Option<u32>,
+    work_ms: u32,
+    lognormal: bool,
+    calls: Vec<CallGen>,
+    parallel: bool,
+    honor_deadlines: bool,
+    shed_ms: Option<u32>,
+    lifo: bool,
+    rate_limit: Option<u32>,
+    aimd: bool,
+    pool: bool,
+}
+
+#[derive(Debug, Clone)]
+struct FaultGen {
+    service: usize,
+    kind: u8,
+    at_s: u32,
+    lasts_s: u32,
+}
+
+#[derive(Debug, Clone)]
+struct ScenarioGen {
+    services: Vec<ServiceGen>,
+    rate: u32,
+    faults: Vec<FaultGen>,
+    client_retry: bool,
+    zones: u32,
+}
+
+fn call_gen() -> impl Strategy<Value = CallGen> {
+    (
+        0usize..4,
+        proptest::option::of(1u32..200),
+        proptest::option::of((1u32..5, any::<bool>())),
+        any::<bool>(),
+        proptest::option::of((1u32..8, any::<bool>())),
+        any::<bool>(),
+        proptest::option::of(1u32..50),
+        proptest::option::of(any::<bool>()),
+        proptest::option::of(0.0f64..1.0),
+    )
+        .prop_map(
+            |(
+                to_offset,
+                timeout_ms,
+                retries,
+                breaker,
+                bulkhead,
+                fallback,
+                hedge_ms,
+                throttle,
+                probability,
+            )| CallGen {
+                to_offset,
+                timeout_ms,
+                retries,
+                breaker,
+                bulkhead,
+                fallback,
+                hedge_ms,
+                throttle,
+                probability,
+            },
+        )
+}
+
+fn service_gen() -> impl Strategy<Value = ServiceGen> {
+    (
+        (
+            1u32..4,
+            1u32..8,
+            proptest::option::of(0u32..20),
+            1u32..20,
+            any::<bool>(),
+        ),
+        proptest::collection::vec(call_gen(), 0..3),
+        (
+            any::<bool>(),
+            any::<bool>(),
+            proptest::option::of(1u32..100),
+            any::<bool>(),
+        ),
+        (
+            proptest::option::of(10u32..500),
+            any::<bool>(),
+            any::<bool>(),
+        ),
+    )
+        .prop_map(
+            |(
+                (instances, workers, queue, work_ms, lognormal),
+                calls,
+                (parallel, honor_deadlines, shed_ms, lifo),
+                (rate_limit, aimd, pool),
+            )| ServiceGen {
+                instances,
+                workers,
+                queue,
+                work_ms,
+                lognormal,
+                calls,
+                parallel,
+                honor_deadlines,
+                shed_ms,
+                lifo,
+                rate_limit,
+                aimd,
+                pool,
+            },
+        )
+}
+
+fn scenario_gen() -> impl Strategy<Value = ScenarioGen> {
+    (
+        proptest::collection::vec(service_gen(), 1..5),
+        10u32..400,
+        proptest::collection::vec((0usize..5, 0u8..3, 0u32..8, 1u32..6), 0..4),
+        any::<bool>(),
+        1u32..4,
+    )
+        .prop_map(
+            |(services, rate, faults, client_retry, zones)| ScenarioGen {
+                services,
+                rate,
+                faults: faults
+                    .into_iter()
+                    .map(|(service, kind, at_s, lasts_s)| FaultGen {
+                        service,
+                        kind,
+                        at_s,
+                        lasts_s,
+                    })
+                    .collect(),
+                client_retry,
+                zones,
+            },
+        )
+}
+
+/// The scenario as RON text. Calls go only to later services, so the graph has no cycle.
+fn render(g: &ScenarioGen) -> String {
+    let n = g.services.len();
+    let mut services = String::new();
+    for (i, s) in g.services.iter().enumerate() {
+        let calls: Vec<String> = s
+            .calls
+            .iter()
+            .filter(|_| i + 1 < n)
+            .map(|c| {
+                let to = i + 1 + c.to_offset % (n - i - 1);
+                let mut fields = vec![format!("to: \"s{to}\"")];
+                if let Some(t) = c.timeout_ms {
+                    fields.push(format!("timeout: \"{t}ms\""));
+                }
+                if let Some((attempts, budget)) = c.retries {
+                    let budget = if budget { ", budget: (ratio: 0.2)" } else { "" };
+                    fields.push(format!("retry: (attempts: {attempts}, backoff: Exponential(base: \"2ms\", cap: \"50ms\"){budget})"));
+                }
+                if c.breaker {
+                    fields.push("breaker: (window: Count(10), min_calls: 5, open_for: \"1s\", half_open_calls: 2)".into());
+                }
+                if let Some((k, pool)) = c.bulkhead {
+                    fields.push(if pool { format!("bulkhead: Pool(workers: {k}, queue: 3)") } else { format!("bulkhead: Semaphore(max_concurrent: {k}, max_wait: \"5ms\")") });
+                }
+                if c.fallback {
+                    fields.push("fallback: Degrade(\"cached\")".into());
+                }
+                if let Some(h) = c.hedge_ms {
+                    fields.push(format!("hedge: (after: \"{h}ms\")"));
+                }
+                match c.throttle {
+                    Some(true) => fields.push("throttle: GrpcRetry(max_tokens: 10, token_ratio: 0.1)".into()),
+                    Some(false) => fields.push("throttle: Adaptive(k: 2, window: \"2s\")".into()),
+                    None => {}
+                }
+                if let Some(p) = c.probability {
+                    fields.push(format!("probability: {p}"));
+                }
+                // A callee with a pool named "side" gets some of its calls there.
+                if g.services[to].pool && c.timeout_ms.is_some_and(|t| t % 2 == 1) {
+                    fields.push("pool: \"side\"".into());
+                }
+                format!("Call({})", fields.join(", "))
+            })
+            .collect();
+        let calls = if s.parallel && calls.len() > 1 {
+            format!("[Parallel([{}])]", calls.join(", "))
+        } else {
+            format!("[{}]", calls.join(", "))
+        };
+        let queue = match s.queue {
+            Some(0) => "\"none\"".to_string(),
+            Some(q) => q.to_string(),
+            None => "\"unbounded\"".into(),
+        };
+        let work = if s.lognormal {
+            format!(
+                "LogNormal(median: \"{}ms\", p99: \"{}ms\")",
+                s.work_ms,
+                s.work_ms * 5
+            )
+        } else {
+            format!("Exponential(mean: \"{}ms\")", s.work_ms)
+        };
+        let mut extra = Vec::new();
+        if s.honor_deadlines {
+            extra.push("honor_deadlines: true".to_string());
+        }
+        if s.shed_ms.is_some() || s.lifo {
+            let max_wait = s
+                .shed_ms
+                .map(|m| format!("max_wait: \"{m}ms\", "))
+                .unwrap_or_default();
+            let lifo = if s.lifo { "lifo_over: 3" } else { "" };
+            extra.push(format!("shed: ({max_wait}{lifo})"));
+        }
+        if let Some(r) = s.rate_limit {
+            extra.push(format!("rate_limit: (global: (rate_per_s: {r}, burst: 10), per_client: (rate_per_s: {r}, burst: 5))"));
+        }
+        if s.aimd {
+            extra.push("concurrency_limit: Aimd(initial: 10, latency_over: \"50ms\")".into());
+        }
+        if s.pool {
+            extra.push("pools: [(name: \"side\", workers: 2, queue: 5)]".into());
+        }
+        let extra = if extra.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", extra.join(", "))
+        };
+        services.push_str(&format!(
+            "        (name: \"s{i}\", instances: {}, workers: {}, queue: {queue}, work: {work}, calls: {calls}{extra}),\n",
+            s.instances, s.workers
+        ));
+    }
+    let faults: Vec<String> = g
+        .faults
+        .iter()
+        .map(|f| {
+            let svc = format!("s{}", f.service % n);
+            let what = match f.kind {
+                0 => format!("Slowdown(service: \"{svc}\", factor: 5)"),
+                1 => format!("Errors(service: \"{svc}\", rate: 0.5)"),
+                _ => format!("Outage(service: \"{svc}\")"),
+            };
+            format!(
+                "(at: \"{}s\", lasts: \"{}s\", what: {what})",
+                f.at_s, f.lasts_s
+            )
+        })
+        .collect();
+    let zones: Vec<String> = (0..g.zones)
+        .map(|z| format!("(name: \"z{z}\", racks: 2, hosts_per_rack: 2)"))
+        .collect();
+    let retry = if g.client_retry {
+        ", retry: (attempts: 2)"
+    } else {
+        ""
+    };
+    format!(
+        "Scenario(\n    name: \"generated\",\n    horizon: \"10s\",\n    warmup: \"1s\",\n    topology: (regions: [(name: \"r\", zones: [{}])], latency: (same_zone: Constant(\"100us\"), cross_zone: Exponential(mean: \"1ms\"))),\n    services: [\n{services}    ],\n    workload: [(entry: \"s0\", tier: \"t\", arrivals: Poisson(rate_per_s: {}){retry})],\n    faults: [{}],\n)\n",
+        zones.join(", "),
+        g.rate,
+        faults.join(", ")
+    )
+}
+
+proptest! {
+    // A fixed seed: CI runs the same cases every time (a failure prints the minimal scenario).
+    #![proptest_config(ProptestConfig {
+        cases: 128,
+        failure_persistence: None,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x0fa1_7115),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn generated_scenarios_run_and_keep_their_invariants(g in scenario_gen()) {
+        let text = render(&g);
+        let world = models::load_str("generated.ron", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        // The ledger and the state invariants are asserted inside every run.
+        let a = models::run_world(&world, 7, 0).unwrap();
+        let b = models::run_world(&world, 7, 0).unwrap();
+        prop_assert_eq!(&a.digest, &b.digest, "not deterministic:\n{}", text);
+        for s in &a.services {
+            prop_assert!(s.ledger.balanced() && s.measured.balanced());
+            prop_assert!(s.utilization <= 1.0 + 1e-9, "utilization {} of {}", s.utilization, s.name);
+        }
+        for e in &a.edges {
+            prop_assert!(e.ok + e.degraded + e.failed <= e.calls);
+            prop_assert!(e.timeouts + e.errors + e.rejected + e.rate_limited + e.breaker_rejected + e.bulkhead_rejected + e.throttled <= e.attempts + e.calls);
+        }
+    }
+
+    #[test]
+    fn mutated_scenario_text_never_panics(
+        file in prop::sample::select(vec!["quickstart.ron", "defences/circuit-breaker.ron", "defences/retry-storm.ron", "defences/noisy-client.ron"]),
+        cuts in proptest::collection::vec((0usize..4000, 0usize..3, any::<u8>()), 1..6),
+    ) {
+        let mut text = std::fs::read(crate::repo_path(&format!("scenarios/{file}"))).unwrap();
+        for (at, op, byte) in cuts {
+            let at = at % (text.len() + 1);
+            match op {
+                0 if at < text.len() => { text.remove(at); }
+                1 => text.insert(at, byte),
+                _ => text.truncate(at),
+            }
+        }
+        let text = String::from_utf8_lossy(&text);
+        // Loading returns Ok or Err; a valid mutant must also run.
+        if let Ok(world) = models::load_str("mutant.ron", &text) {
+            if world.horizon.as_ns() <= 300_000_000_000 {
+                let _ = models::run_world(&world, 1, 0);
+            }
+        }
+    }
+}

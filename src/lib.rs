@@ -69,12 +69,12 @@ pub fn run_variant(
 ) -> Result<RunResult, Error> {
     let Some(name) = variant else {
         let world = load(path)?;
-        return Ok(models::run_world(&world, seed.unwrap_or(world.seed), run)?);
+        return Ok(run_guarded(&world, seed.unwrap_or(world.seed), run)?.0);
     };
     let loaded = load_study(path)?;
     let seed = seed.unwrap_or(loaded.study.spec.seed);
     match loaded.study.designs.iter().find(|d| d.name == name) {
-        Some(d) => Ok(models::run_world(&d.world, seed, run)?),
+        Some(d) => Ok(run_guarded(&d.world, seed, run)?.0),
         None => {
             let names: Vec<&str> = loaded
                 .study
@@ -98,9 +98,30 @@ pub fn run_variant(
     }
 }
 
+/// Runs one simulation with the scenario's wall-clock guard (`limits.wall_time_max`), if any.
+pub fn run_guarded(
+    world: &World,
+    seed: u64,
+    run: u64,
+) -> Result<(RunResult, models::RunHistograms), Error> {
+    let outcome = match world.wall_time_max_ns {
+        None => models::run_world_with_histograms(world, seed, run),
+        Some(max_ns) => {
+            // The guard reads the host's clock, outside the simulation: nothing simulated
+            // depends on it, only whether the run is cut short.
+            #[allow(clippy::disallowed_methods)]
+            let start = std::time::Instant::now();
+            let keep_going =
+                || u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX) < max_ns;
+            models::run_world_controlled(world, seed, run, &keep_going)
+        }
+    };
+    Ok(outcome?)
+}
+
 /// Runs one simulation of a loaded world; `seed` overrides the world's seed.
 pub fn run_world(world: &World, seed: Option<u64>) -> Result<RunResult, Error> {
-    Ok(models::run_world(world, seed.unwrap_or(world.seed), 0)?)
+    Ok(run_guarded(world, seed.unwrap_or(world.seed), 0)?.0)
 }
 
 /// A scenario with its variants and expectations, and the text it was read from.

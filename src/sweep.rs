@@ -371,7 +371,7 @@ fn run_missing(
     let outcome = pool.install(|| {
         tasks.par_iter().try_for_each(|&(v, k)| {
             let design = &study.designs[v];
-            let (result, histograms) = models::run_world_with_histograms(&design.world, seed, k)?;
+            let (result, histograms) = crate::run_guarded(&design.world, seed, k)?;
             if let Some(log) = log {
                 let line = LoggedRun::new(&design.name, result.clone(), &histograms).to_line();
                 let mut file = log.lock().expect("no thread panicked holding the log");

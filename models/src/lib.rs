@@ -18,6 +18,8 @@ pub mod world;
 
 pub use error::{Problem, ScenarioError};
 pub use results::RunResult;
-pub use sim::{run_world, run_world_with_histograms, RunError, RunHistograms};
+pub use sim::{
+    run_world, run_world_controlled, run_world_with_histograms, RunError, RunHistograms,
+};
 pub use validate::{load_file, load_str};
 pub use world::World;

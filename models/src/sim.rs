@@ -364,6 +364,7 @@ pub struct ServiceModel<'w> {
     bucket: usize,
     n_buckets: usize,
     guard_hit: Option<&'static str>,
+    keep_going: Option<&'w dyn Fn() -> bool>,
 }
 
 /// Latency histograms of one run (nanoseconds, 3 significant digits), for merging across runs.
@@ -385,7 +386,20 @@ pub fn run_world_with_histograms(
     seed: u64,
     run: u64,
 ) -> Result<(RunResult, RunHistograms), RunError> {
+    run_world_controlled(world, seed, run, &|| true)
+}
+
+/// Simulates one run; `keep_going` is asked at every time-series tick whether the run may go on
+/// (the caller's wall-clock guard: the model itself never reads a clock). A `false` stops the
+/// run early with `stop: "wall_time_max"`.
+pub fn run_world_controlled(
+    world: &World,
+    seed: u64,
+    run: u64,
+    keep_going: &dyn Fn() -> bool,
+) -> Result<(RunResult, RunHistograms), RunError> {
     let mut model = ServiceModel::new(world, RngFactory::new(seed, run));
+    model.keep_going = Some(keep_going);
     let mut sim = Sim::new::<ServiceModel>();
     model.start(&mut sim);
     let limits = Limits {
@@ -565,6 +579,7 @@ impl<'w> ServiceModel<'w> {
             bucket: 0,
             n_buckets,
             guard_hit: None,
+            keep_going: None,
         }
     }
 
@@ -1608,6 +1623,10 @@ impl<'w> ServiceModel<'w> {
     }
 
     fn on_tick(&mut self, sim: &mut Sim<Event>) {
+        if self.keep_going.is_some_and(|f| !f()) && self.guard_hit.is_none() {
+            self.guard_hit = Some("wall_time_max");
+            sim.request_stop();
+        }
         let b = self.bucket;
         for st in &mut self.services {
             st.series.queue_len[b] = st.queue_now;

@@ -285,6 +285,14 @@ pub struct RunLimits {
     /// Most time-series buckets per run (horizon / resolution). Default 100,000.
     #[serde(default = "default_series_points_max")]
     pub series_points_max: u32,
+    /// Most memory one run may need, in MiB, as estimated before it starts from the scenario's
+    /// size and the limits above (a sweep needs this per job, plus its aggregate). Default 4096.
+    #[serde(default = "default_memory_mib_max")]
+    pub memory_mib_max: u32,
+    /// Most wall-clock time one run may take, checked at every time-series tick; a run over it
+    /// stops early and says so (`stop: "wall_time_max"`). Default: no limit.
+    #[serde(default)]
+    pub wall_time_max: Option<Dur>,
 }
 
 impl Default for RunLimits {
@@ -293,6 +301,8 @@ impl Default for RunLimits {
             events_max: default_events_max(),
             requests_in_flight_max: default_in_flight_max(),
             series_points_max: default_series_points_max(),
+            memory_mib_max: default_memory_mib_max(),
+            wall_time_max: None,
         }
     }
 }
@@ -305,6 +315,9 @@ fn default_in_flight_max() -> u32 {
 }
 fn default_series_points_max() -> u32 {
     100_000
+}
+fn default_memory_mib_max() -> u32 {
+    4096
 }
 
 /// Regions, zones, racks and hosts, and the network latency between them.

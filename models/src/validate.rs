@@ -727,7 +727,7 @@ pub fn build(file: &str, source: Option<&str>, spec: Scenario) -> Result<World, 
             problems,
         });
     }
-    Ok(World {
+    let world = World {
         name: spec.name.clone(),
         seed: spec.seed,
         horizon: SimTime::ZERO.after(spec.horizon.0),
@@ -744,8 +744,30 @@ pub fn build(file: &str, source: Option<&str>, spec: Scenario) -> Result<World, 
         client_latency,
         faults,
         tiers,
+        wall_time_max_ns: spec.limits.wall_time_max.map(|d| d.0.as_ns()),
         spec,
-    })
+    };
+    // Refuse, before it starts, a run that would not fit.
+    let mib = world.memory_estimate_bytes().div_ceil(1 << 20);
+    if mib > u64::from(world.spec.limits.memory_mib_max) {
+        let mut ck = Checker {
+            map: source.map(SourceMap::new),
+            problems: Vec::new(),
+        };
+        ck.report(
+            &At::root().field("limits").field("memory_mib_max"),
+            format!(
+                "a run of this scenario may need about {mib} MiB, more than `limits.memory_mib_max` ({}); use a coarser `resolution` or a lower `limits.requests_in_flight_max`, or raise the limit",
+                world.spec.limits.memory_mib_max
+            ),
+            None,
+        );
+        return Err(ScenarioError {
+            file: file.to_string(),
+            problems: ck.problems,
+        });
+    }
+    Ok(world)
 }
 
 fn build_faults(ck: &mut Checker, spec: &Scenario) -> Vec<FaultDef> {

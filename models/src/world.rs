@@ -210,6 +210,8 @@ pub struct World {
     pub resolution: SimDuration,
     pub events_max: u64,
     pub requests_in_flight_max: u32,
+    /// Wall-clock limit of one run, in ns (checked at time-series ticks).
+    pub wall_time_max_ns: Option<u64>,
     pub hosts: Vec<Host>,
     pub services: Vec<ServiceDef>,
     pub instances: Vec<InstanceDef>,
@@ -245,6 +247,21 @@ impl World {
     pub fn n_buckets(&self) -> usize {
         let res = self.resolution.as_ns().max(1);
         self.horizon.as_ns().div_ceil(res).max(1) as usize
+    }
+
+    /// The most memory one run of this world can take, in bytes: time series, histograms, the
+    /// per-instance and per-edge state, and the request slab at its guard
+    /// (`requests_in_flight_max`). An over-estimate by design.
+    pub fn memory_estimate_bytes(&self) -> u64 {
+        let buckets = self.n_buckets() as u64;
+        let services = self.services.len() as u64;
+        let series = services * buckets * 8 * 8 + self.calls.len() as u64 * buckets * 4;
+        // An HDR histogram of 1 ns .. 1 h at 3 significant digits: about 34k counters of 8 bytes.
+        let histograms = (services + self.workloads.len() as u64) * 34_000 * 8;
+        let instances = self.instances.len() as u64 * 256;
+        let edges = self.calls.len() as u64 * 4096;
+        let requests = u64::from(self.requests_in_flight_max) * 160;
+        series + histograms + instances + edges + requests
     }
 
     pub fn service_idx(&self, name: &str) -> Option<usize> {

@@ -344,3 +344,27 @@ fn clients_honour_retry_after() {
         "one completion per user request"
     );
 }
+
+#[test]
+fn guards_refuse_what_would_not_fit_and_cut_runs_that_take_too_long() {
+    // Memory: a fine resolution over a long horizon with a huge in-flight guard is refused before
+    // anything runs, with the estimate and what to change.
+    let huge = r#"Scenario(name: "m", horizon: "1h", resolution: "100ms",
+        limits: (requests_in_flight_max: 100000000, memory_mib_max: 1000),
+        services: [(name: "a", work: Constant("1ms"))], workload: [(entry: "a", arrivals: Poisson(rate_per_s: 1))])"#;
+    let e = models::load_str("huge.ron", huge).unwrap_err().to_string();
+    assert!(
+        e.contains("may need about") && e.contains("`limits.memory_mib_max` (1000)"),
+        "{e}"
+    );
+    // Wall clock: a run of an hour of simulated traffic with a 1 ms wall-clock budget stops at
+    // the first tick past its budget, and says so.
+    let long = r#"Scenario(name: "w", horizon: "1h", limits: (wall_time_max: "1ms"),
+        services: [(name: "a", workers: 10, work: Exponential(mean: "1ms"))],
+        workload: [(entry: "a", arrivals: Poisson(rate_per_s: 2000))])"#;
+    let world = models::load_str("long.ron", long).unwrap();
+    let (r, _) = faultline::run_guarded(&world, 1, 0).unwrap();
+    assert_eq!(r.stop, "wall_time_max");
+    assert!(r.measured_ns < 3_600_000_000_000);
+    assert!(r.services[0].ledger.balanced());
+}

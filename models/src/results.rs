@@ -109,6 +109,18 @@ impl Ledger {
         self.arrived == self.answered() + self.in_flight
     }
 
+    /// Adds another ledger's counts to this one.
+    pub fn add(&mut self, o: &Ledger) {
+        self.arrived += o.arrived;
+        self.completed += o.completed;
+        self.degraded += o.degraded;
+        self.rejected += o.rejected;
+        self.rate_limited += o.rate_limited;
+        self.shed += o.shed;
+        self.failed += o.failed;
+        self.in_flight += o.in_flight;
+    }
+
     /// Requests that got an answer, good or bad.
     pub fn answered(&self) -> u64 {
         self.completed + self.degraded + self.rejected + self.rate_limited + self.shed + self.failed

@@ -515,7 +515,7 @@ fn variant_table(out: &mut String, i: usize, v: &VariantSummary, columns: &[Metr
         let _ = write!(out, "<th class=\"num\">{}</th>", escape(m.name()));
     }
     out.push_str(
-        "<th class=\"num\">arrived</th><th class=\"num\">completed</th><th class=\"num\">degraded</th><th class=\"num\">rejected</th><th class=\"num\">shed</th><th class=\"num\">failed</th></tr></thead>\n<tbody>\n",
+        "<th class=\"num\">arrived</th><th class=\"num\">completed</th><th class=\"num\">degraded</th><th class=\"num\">rejected or 429</th><th class=\"num\">shed</th><th class=\"num\">failed</th></tr></thead>\n<tbody>\n",
     );
     for svc in &v.services {
         let _ = write!(out, "<tr><td>{}</td>", escape(&svc.name));
@@ -525,7 +525,7 @@ fn variant_table(out: &mut String, i: usize, v: &VariantSummary, columns: &[Metr
         let _ = writeln!(
             out,
             "<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-            svc.arrived, svc.completed, svc.degraded, svc.rejected, svc.shed, svc.failed
+            svc.totals.arrived, svc.totals.completed, svc.totals.degraded, svc.totals.rejected + svc.totals.rate_limited, svc.totals.shed, svc.totals.failed
         );
     }
     out.push_str("</tbody>\n</table>\n</div>\n");

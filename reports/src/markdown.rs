@@ -84,7 +84,7 @@ pub fn render(s: &Summary) -> String {
         }
         out.push_str("| service | requests | availability | p50 | p99 | p99.9 | throughput | utilization |\n|---|---|---|---|---|---|---|---|\n");
         for svc in &v.services {
-            let _ = write!(out, "| `{}` | {} |", cell(&svc.name), svc.arrived);
+            let _ = write!(out, "| `{}` | {} |", cell(&svc.name), svc.totals.arrived);
             for m in [
                 MetricKind::Availability,
                 MetricKind::LatencyP50,

@@ -4,6 +4,7 @@
 
 use crate::stats::Estimate;
 use crate::sweep::{Aggregate, MetricKind, VariantAggregate};
+use models::results::Ledger;
 use serde::{Deserialize, Serialize};
 
 /// Version of `summary.json`; bumped when a field changes meaning or goes away.
@@ -40,14 +41,9 @@ pub struct VariantSummary {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServiceSummary {
     pub name: String,
-    /// Requests over all runs, by outcome.
-    pub arrived: u64,
-    pub completed: u64,
-    pub degraded: u64,
-    pub rejected: u64,
-    pub rate_limited: u64,
-    pub shed: u64,
-    pub failed: u64,
+    /// Requests over all runs, by outcome (in flight: at the ends of the runs).
+    #[serde(flatten)]
+    pub totals: Ledger,
     /// Latency percentiles of all completed requests of all runs pooled (merged histograms), ns.
     pub pooled_latency_ns: PooledLatency,
     pub metrics: Vec<MetricSummary>,
@@ -154,18 +150,9 @@ fn variant_summary(v: &VariantAggregate) -> VariantSummary {
         .iter()
         .enumerate()
         .map(|(s, name)| {
-            let mut sum = (0, 0, 0, 0, 0, 0, 0);
+            let mut totals = Ledger::default();
             for r in v.records() {
-                let x = &r.services[s];
-                sum = (
-                    sum.0 + x.arrived,
-                    sum.1 + x.completed,
-                    sum.2 + x.degraded,
-                    sum.3 + x.rejected,
-                    sum.4 + x.shed,
-                    sum.5 + x.failed,
-                    sum.6 + x.rate_limited,
-                );
+                totals.add(&r.services[s].counts);
             }
             let h = &v.latency[s];
             let q = |p: f64| {
@@ -177,13 +164,7 @@ fn variant_summary(v: &VariantAggregate) -> VariantSummary {
             };
             ServiceSummary {
                 name: name.clone(),
-                arrived: sum.0,
-                completed: sum.1,
-                degraded: sum.2,
-                rejected: sum.3,
-                shed: sum.4,
-                failed: sum.5,
-                rate_limited: sum.6,
+                totals,
                 pooled_latency_ns: PooledLatency {
                     count: h.len(),
                     p50: q(0.5),

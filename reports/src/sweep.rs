@@ -6,7 +6,7 @@
 //! runs finish in: reports are byte-identical for any number of jobs.
 
 use hdrhistogram::Histogram;
-use models::results::{LatencySummary, RunResult, Series};
+use models::results::{LatencySummary, Ledger, RunResult, Series};
 use models::RunHistograms;
 use serde::{Deserialize, Serialize};
 
@@ -111,14 +111,9 @@ impl MetricKind {
 /// One service in one run, reduced to what reports need.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServiceRun {
-    pub arrived: u64,
-    pub completed: u64,
-    pub degraded: u64,
-    pub rejected: u64,
-    pub rate_limited: u64,
-    pub shed: u64,
-    pub failed: u64,
-    pub in_flight: u64,
+    /// Requests of the measured window by outcome.
+    #[serde(flatten)]
+    pub counts: Ledger,
     pub throughput_per_s: f64,
     pub goodput_per_s: f64,
     pub utilization: f64,
@@ -129,12 +124,8 @@ pub struct ServiceRun {
 impl ServiceRun {
     /// The metric's value in this run; NaN when undefined (no answered or completed request).
     pub fn metric(&self, kind: MetricKind) -> f64 {
-        let answered = self.completed
-            + self.degraded
-            + self.rejected
-            + self.rate_limited
-            + self.shed
-            + self.failed;
+        let c = &self.counts;
+        let answered = c.answered();
         let frac = |x: u64| {
             if answered == 0 {
                 f64::NAN
@@ -144,11 +135,9 @@ impl ServiceRun {
         };
         let lat = |v: f64| if self.latency.count == 0 { f64::NAN } else { v };
         match kind {
-            MetricKind::Availability => frac(self.completed + self.degraded),
-            MetricKind::ErrorRate => {
-                frac(self.rejected + self.rate_limited + self.shed + self.failed)
-            }
-            MetricKind::DegradedRate => frac(self.degraded),
+            MetricKind::Availability => frac(c.completed + c.degraded),
+            MetricKind::ErrorRate => frac(c.rejected + c.rate_limited + c.shed + c.failed),
+            MetricKind::DegradedRate => frac(c.degraded),
             MetricKind::Goodput => self.goodput_per_s,
             MetricKind::LatencyMean => lat(self.latency.mean_ns),
             MetricKind::LatencyP50 => lat(self.latency.p50_ns as f64),
@@ -187,14 +176,7 @@ impl RunRecord {
                 .services
                 .iter()
                 .map(|s| ServiceRun {
-                    arrived: s.measured.arrived,
-                    completed: s.measured.completed,
-                    degraded: s.measured.degraded,
-                    rejected: s.measured.rejected,
-                    rate_limited: s.measured.rate_limited,
-                    shed: s.measured.shed,
-                    failed: s.measured.failed,
-                    in_flight: s.measured.in_flight,
+                    counts: s.measured,
                     throughput_per_s: s.throughput_per_s,
                     goodput_per_s: s.goodput_per_s,
                     utilization: s.utilization,

@@ -229,7 +229,7 @@ pub fn render_summary(s: &crate::summary::Summary) -> String {
             t.row(vec![
                 v.name.clone(),
                 svc.name.clone(),
-                svc.arrived.to_string(),
+                svc.totals.arrived.to_string(),
                 ci(M::Availability),
                 mean(M::LatencyP50),
                 ci(M::LatencyP99),

@@ -58,7 +58,7 @@ fn variants_share_random_numbers() {
     let arrivals = |v: usize| {
         agg.variants[v]
             .records()
-            .map(|r| r.services[0].arrived)
+            .map(|r| r.services[0].counts.arrived)
             .collect::<Vec<_>>()
     };
     assert_eq!(arrivals(0), arrivals(1));

@@ -75,6 +75,9 @@ struct Patch {
     grid: Vec<(String, String)>,
 }
 
+/// Most designs (variants times grid points) one scenario may make.
+pub const DESIGNS_MAX: u64 = 1000;
+
 /// The declared variants (or the base alone), each crossed with every point of the grid.
 fn patches(spec: &Scenario, problems: &mut Vec<Problem>) -> Vec<Patch> {
     let mut out: Vec<Patch> = if spec.variants.is_empty() {
@@ -101,6 +104,19 @@ fn patches(spec: &Scenario, problems: &mut Vec<Problem>) -> Vec<Patch> {
             })
             .collect()
     };
+    // Each design is compiled and simulated: put a limit on how many a grid may make.
+    let designs = spec.grid.iter().fold(out.len() as u64, |n, (_, values)| {
+        n.saturating_mul(values.len().max(1) as u64)
+    });
+    if designs > DESIGNS_MAX {
+        problems.push(Problem {
+            position: None,
+            path: Some("grid".into()),
+            message: format!("the grid makes {designs} variants, more than the limit of {DESIGNS_MAX}; sweep fewer values"),
+            suggestion: None,
+        });
+        return Vec::new();
+    }
     for (i, (path, values)) in spec.grid.iter().enumerate() {
         if values.is_empty() {
             problems.push(Problem {
@@ -467,6 +483,23 @@ mod tests {
                 d.world.services[0].queue_cap
             ),
             (8, 2, u32::MAX)
+        );
+    }
+
+    #[test]
+    fn a_grid_too_large_is_refused() {
+        let values = (1..=11)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let text = BASE.replace(
+            "    expect:",
+            &format!("    grid: [(\"services.api.workers\", [{values}]), (\"services.db.workers\", [{values}]), (\"services.api.queue\", [{values}])],\n    expect:"),
+        );
+        let e = load_study("v.ron", &text).unwrap_err().to_string();
+        assert!(
+            e.contains("the grid makes 3993 variants, more than the limit of 1000"),
+            "{e}"
         );
     }
 

@@ -341,3 +341,25 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn fuzz_regressions_load_without_panic_or_blowup() {
+    // Inputs the fuzzer once found harmful (fuzz/regressions/): each must now load (or be refused)
+    // at once, and run when valid.
+    let dir = crate::repo_path("fuzz/regressions");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    for path in files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "ron"))
+    {
+        let text = std::fs::read_to_string(path).unwrap();
+        if let Ok(study) = models::variants::load_study("regression.ron", &text) {
+            for d in &study.designs {
+                let _ = models::run_world(&d.world, 1, 0);
+            }
+        }
+    }
+}

@@ -598,7 +598,13 @@ pub fn apply(
     }
     edits.sort_by_key(|e| (e.start, e.end));
     for w in edits.windows(2) {
-        if w[1].start < w[0].end {
+        // Two insertions of the same absent field at one place conflict too.
+        let field = |e: &Edit| e.text.split(':').next().map(str::trim).map(str::to_string);
+        let same_insert = w[0].start == w[0].end
+            && w[1].start == w[1].end
+            && w[0].start == w[1].start
+            && field(&w[0]) == field(&w[1]);
+        if w[1].start < w[0].end || same_insert {
             return err(
                 "two changes of this variant touch the same part of the scenario".into(),
                 None,

@@ -344,7 +344,7 @@ proptest! {
 
 #[test]
 fn fuzz_regressions_load_without_panic_or_blowup() {
-    // Inputs the fuzzer once found harmful (fuzz/regressions/): each must now load (or be refused)
+    // Inputs found harmful while fuzzing (fuzz/regressions/): each must now load (or be refused)
     // at once, and run when valid.
     let dir = crate::repo_path("fuzz/regressions");
     let mut files: Vec<_> = std::fs::read_dir(&dir)

@@ -56,7 +56,10 @@ fn with_fault(all: &World) -> World {
         what: FaultKind::Slowdown {
             service: SLOWED.into(),
             factor: SLOWDOWN,
+            instance: None,
         },
+        mtbf: None,
+        mttr: None,
     });
     models::validate::build("defences-all.ron + fault", None, spec).expect("the fault is valid")
 }

@@ -31,6 +31,59 @@ pub struct RunResult {
     pub workloads: Vec<WorkloadResult>,
     /// One per call edge (caller -> dependency), in the order calls appear in the scenario.
     pub edges: Vec<EdgeResult>,
+    /// Every firing of an alert rule, in order of time.
+    #[serde(default)]
+    pub alerts: Vec<AlertFiring>,
+    /// Notable events of the run in order of time: faults, health verdicts, ejections,
+    /// replacements, failovers, alerts, deployments, rollbacks. At most `LOG_MAX` entries.
+    #[serde(default)]
+    pub log: Vec<LogEntry>,
+}
+
+/// Most entries of a run's notable-event log (the rest are counted in a last entry).
+pub const LOG_MAX: usize = 10_000;
+
+/// One firing of an alert: when it fired, and when it resolved (`None`: still firing at the end).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertFiring {
+    pub name: String,
+    pub fired_ns: u64,
+    pub resolved_ns: Option<u64>,
+}
+
+/// A notable event: `kind` is one of `fault_start`, `fault_end`, `unhealthy`, `healthy`,
+/// `ejected`, `returned`, `replacing`, `replaced`, `failover`, `alert`, `alert_resolved`,
+/// `deploy`, `rollback`, `breaker`; `what` names the subject (`checkout/2`, an alert, a fault).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEntry {
+    pub t_ns: u64,
+    pub kind: String,
+    pub what: String,
+}
+
+/// The data ledger of a datastore, over the whole run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreResult {
+    /// Writes acknowledged to their callers.
+    pub writes_acked: u64,
+    /// Acknowledged writes that no surviving copy held when a replica was promoted (RPO as a count).
+    pub lost_writes: u64,
+    /// Reads answered by a replica that had not yet applied the last acknowledged write.
+    pub stale_reads: u64,
+    pub failovers: u32,
+    /// Time with no reachable primary to take writes (RTO, summed over incidents).
+    pub write_unavailable_ns: u64,
+}
+
+/// What recovery mechanisms did at a service.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryResult {
+    /// Instances found unhealthy by health checks.
+    pub unhealthy: u64,
+    /// Ejections by outlier detection.
+    pub ejections: u64,
+    /// Instances replaced by the orchestrator.
+    pub replacements: u64,
 }
 
 /// What callers saw of one dependency, counted over calls made in the measured window.
@@ -171,6 +224,29 @@ pub struct ServiceResult {
     /// successfully (completed or degraded).
     pub latency: LatencySummary,
     pub series: Series,
+    /// Time (measured window) with exactly `i` instances up, at index `i`: an instance is up when
+    /// its process runs, its host is up and it is not hung.
+    #[serde(default)]
+    pub instances_up_ns: Vec<u64>,
+    /// Answers with corrupt data that their callers did not detect.
+    #[serde(default)]
+    pub corrupt: u64,
+    #[serde(default)]
+    pub recovery: RecoveryResult,
+    /// For a datastore: its data ledger.
+    #[serde(default)]
+    pub store: Option<StoreResult>,
+}
+
+impl ServiceResult {
+    /// Fraction of the measured window with at least `k` instances up.
+    pub fn up_at_least(&self, k: usize) -> f64 {
+        let total: u64 = self.instances_up_ns.iter().sum();
+        if total == 0 {
+            return 0.0;
+        }
+        self.instances_up_ns.iter().skip(k).sum::<u64>() as f64 / total as f64
+    }
 }
 
 /// User-facing view of a workload: end-to-end, including the client's network latency.
@@ -183,6 +259,12 @@ pub struct WorkloadResult {
     /// Retries the clients sent (measured user requests).
     pub retries: u64,
     pub latency: LatencySummary,
+    /// Requests the clients gave up on at their `timeout` (counted as failed).
+    #[serde(default)]
+    pub timeouts: u64,
+    /// Answers that carried corrupt data nobody detected (counted as completed).
+    #[serde(default)]
+    pub corrupt: u64,
 }
 
 impl Series {

@@ -28,8 +28,9 @@ use crate::results::{
     WorkloadResult, SCHEMA_VERSION,
 };
 use crate::spec::Balancer;
-use crate::world::{ArrivalKind, FaultEffect, World};
+use crate::world::{ArrivalKind, World};
 use hdrhistogram::Histogram;
+use ops::{AlertState, DeployState, FaultProc, HostState, ReplMsg, StoreState};
 use rand::RngExt;
 use rand_distr::Exp1;
 use sim_core::{
@@ -37,6 +38,8 @@ use sim_core::{
 };
 use std::collections::VecDeque;
 use std::fmt;
+
+mod ops;
 
 const NONE: u32 = u32::MAX;
 /// Latencies above this are clamped in the histograms (the exact maximum is kept apart).
@@ -73,9 +76,53 @@ pub enum Event {
     BulkheadWait {
         call: u32,
     },
+    /// A fault starts or ends; `unit` is the target of a fault whose targets fail on their own
+    /// (an instance), or 0.
     Fault {
         fault: u32,
+        unit: u32,
         start: bool,
+    },
+    /// Health checks of a service's instances are due.
+    Health {
+        service: u32,
+    },
+    /// Outlier ejections of a service are reviewed.
+    OutlierReview {
+        service: u32,
+    },
+    /// A replacement instance has started.
+    Replaced {
+        instance: u32,
+    },
+    /// A replication message reaches a replica.
+    Replicate {
+        msg: u32,
+    },
+    /// A replica's acknowledgement reaches the primary.
+    ReplicaAck {
+        msg: u32,
+    },
+    /// A write waited too long for its replicas.
+    ReplTimeout {
+        req: u32,
+    },
+    /// A datastore's failover completes (if still needed).
+    Failover {
+        service: u32,
+        epoch: u32,
+    },
+    /// A client gives up on its request.
+    ClientTimeout {
+        req: u32,
+    },
+    /// Step `step` of a rollout.
+    Deploy {
+        deploy: u32,
+        step: u32,
+    },
+    Rollback {
+        deploy: u32,
     },
     Tick,
     WarmupEnd,
@@ -152,7 +199,21 @@ struct Request {
     client_backoff_ns: u64,
     /// The breaker state it was let through in (for recording its outcome).
     breaker_state: &'static str,
+    /// For an attempt: its caller's timeout. For a workload's request: the client's timeout.
     timer: Option<TimerId>,
+    /// The message carrying it (or its answer) was lost in the network.
+    lost: bool,
+    /// Its instance's host died: its answer will never leave.
+    silent: bool,
+    /// It carries corrupt data its callers did not detect.
+    corrupt: bool,
+    /// A write to a datastore; with its sequence number once stored, and its identity for
+    /// matching replica acknowledgements.
+    write: bool,
+    write_seq: u64,
+    write_id: u32,
+    /// Waiting for replica acknowledgements, with its timer.
+    repl_timer: Option<TimerId>,
 }
 
 /// One logical call of a parent request, across its attempts.
@@ -190,6 +251,47 @@ struct InstanceState {
     pools: Vec<PoolState>,
     /// Requests queued or being served here: the load balancers' view.
     outstanding: u32,
+    host: u32,
+    /// Crash faults in force, and how many of them a replacement has cleared (it is down while
+    /// `crashed > crash_cleared`). The same for hangs.
+    crashed: u32,
+    crash_cleared: u32,
+    hung: u32,
+    hang_cleared: u32,
+    /// Product of instance-level slowdowns.
+    slow: f64,
+    /// A leak's growth per minute, and since when it grows.
+    leak_per_min: f64,
+    leak_since_ns: u64,
+    /// When the process last started, and until when its cache is cold.
+    started_ns: u64,
+    warm_until_ns: u64,
+    /// Health checks: consecutive failed and good probes, the verdict, a replacement under way.
+    probe_fails: u32,
+    probe_oks: u32,
+    unhealthy: bool,
+    replacing: bool,
+    /// Outlier detection: consecutive failures seen by callers, ejection state.
+    consecutive_failures: u32,
+    ejected: bool,
+    ejections: u32,
+    ejected_until_ns: u64,
+    /// When it last came back into load balancing (for slow start).
+    back_since_ns: u64,
+    /// Running the new version of a rollout: its error rate and work factor.
+    version_errors: f64,
+    version_slow: f64,
+    /// Requests whose work ended while the instance hung: answered when the hang ends.
+    frozen: Vec<u32>,
+    /// Datastore replica: the last write it applied, whether its copy is complete up to it, when
+    /// the last replication message to it arrives (messages keep their order), and whether its
+    /// data was lost with its disk.
+    applied: u64,
+    in_sync: bool,
+    last_ship_ns: u64,
+    data_lost: bool,
+    /// When its work was last lost (a crash, its host dying).
+    last_down_ns: u64,
 }
 
 struct LatencyStats {
@@ -254,6 +356,23 @@ struct ServiceState {
     slowdown: f64,
     error_rate: f64,
     outages: u32,
+    /// Corrupt answers (share, and whether callers detect them); fail-fast faults in force.
+    corrupt_rate: f64,
+    corrupt_detected: bool,
+    fail_fast: u32,
+    /// Draws for instance- and host-level fault effects (corruption, new versions' errors).
+    fault_rng: Stream,
+    corrupt: u64,
+    /// Instances up now, and time by number of instances up since the last change.
+    up_now: u32,
+    up_ns: Vec<u64>,
+    up_since_ns: u64,
+    /// Instances out of load balancing (unhealthy or ejected), and ramping back (slow start).
+    out_of_rotation: u32,
+    recovery: crate::results::RecoveryResult,
+    /// Latency over each alert's threshold, per bucket: `(alert, series)`.
+    slow_series: Vec<(u32, u64, Vec<u64>)>,
+    store: Option<StoreState>,
     /// Rate limiters: global, per client (workload), per tier.
     global_bucket: Option<Bucket>,
     client_buckets: Vec<Bucket>,
@@ -306,6 +425,10 @@ struct WorkloadState {
     client_out_rng: Stream,
     client_back_rng: Stream,
     retry_rng: Stream,
+    /// Extra latency to an entry instance outside the clients' region.
+    far_rng: Stream,
+    timeouts: u64,
+    corrupt: u64,
     retries: u64,
     measured: Ledger,
     all: Ledger,
@@ -365,6 +488,31 @@ pub struct ServiceModel<'w> {
     n_buckets: usize,
     guard_hit: Option<&'static str>,
     keep_going: Option<&'w dyn Fn() -> bool>,
+    hosts: Vec<HostState>,
+    /// Instances on each host.
+    host_instances: Vec<Vec<u32>>,
+    /// Link faults in force (partitions, delays, losses).
+    active_links: Vec<u32>,
+    net_rng: Stream,
+    /// Failure processes: those of fault `f` are `fault_procs[proc_base[f] ..]`.
+    fault_procs: Vec<FaultProc>,
+    proc_base: Vec<u32>,
+    /// Feature flags in force per call edge (a call with one is not made).
+    edge_off: Vec<u32>,
+    alert_states: Vec<AlertState>,
+    firings: Vec<crate::results::AlertFiring>,
+    deploy_states: Vec<DeployState>,
+    log: Vec<crate::results::LogEntry>,
+    log_dropped: u64,
+    msgs: Vec<ReplMsg>,
+    free_msgs: Vec<u32>,
+    write_ids: u32,
+    /// Fault occurrences: (fault, unit, label, start, end).
+    occurrences: Vec<(u32, u32, String, u64, u64)>,
+    scratch: Vec<u32>,
+    pending_failovers: Vec<(u64, u32, u32)>,
+    /// The time of the event being handled.
+    now_ns: u64,
 }
 
 /// Latency histograms of one run (nanoseconds, 3 significant digits), for merging across runs.
@@ -434,7 +582,8 @@ impl<'w> ServiceModel<'w> {
         let services = world
             .services
             .iter()
-            .map(|s| {
+            .enumerate()
+            .map(|(si, s)| {
                 let name = format!("svc:{}", s.name);
                 ServiceState {
                     work_rng: rngs.stream(&name, "work"),
@@ -457,6 +606,39 @@ impl<'w> ServiceModel<'w> {
                     slowdown: 1.0,
                     error_rate: 0.0,
                     outages: 0,
+                    corrupt_rate: 0.0,
+                    corrupt_detected: false,
+                    fail_fast: 0,
+                    fault_rng: rngs.stream(&name, "faults"),
+                    corrupt: 0,
+                    up_now: s.n_instances,
+                    up_ns: vec![0; s.n_instances as usize + 1],
+                    up_since_ns: 0,
+                    out_of_rotation: 0,
+                    recovery: Default::default(),
+                    slow_series: world
+                        .alerts
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, a)| a.service as usize == si)
+                        .filter_map(|(k, a)| match a.rule {
+                            crate::world::AlertKind::LatencyP99(t) => {
+                                Some((k as u32, t, vec![0; n_buckets]))
+                            }
+                            _ => None,
+                        })
+                        .collect(),
+                    store: s.store.as_ref().map(|_| StoreState {
+                        primary: s.first_instance,
+                        epoch: 0,
+                        written: 0,
+                        acked_max: 0,
+                        base: 0,
+                        acked: VecDeque::new(),
+                        rng: rngs.stream(&format!("store:{}", s.name), "replication"),
+                        down_since: None,
+                        result: Default::default(),
+                    }),
                     global_bucket: s
                         .rate_limit
                         .as_ref()
@@ -489,6 +671,9 @@ impl<'w> ServiceModel<'w> {
                 client_out_rng: rngs.stream(&format!("workload:{}", w.name), "client-out"),
                 client_back_rng: rngs.stream(&format!("workload:{}", w.name), "client-back"),
                 retry_rng: rngs.stream(&format!("workload:{}", w.name), "retry"),
+                far_rng: rngs.stream(&format!("workload:{}", w.name), "cross-region"),
+                timeouts: 0,
+                corrupt: 0,
                 retries: 0,
                 measured: Ledger::default(),
                 all: Ledger::default(),
@@ -563,9 +748,101 @@ impl<'w> ServiceModel<'w> {
                     })
                     .collect(),
                 outstanding: 0,
+                host: i.host_idx,
+                crashed: 0,
+                crash_cleared: 0,
+                hung: 0,
+                hang_cleared: 0,
+                slow: 1.0,
+                leak_per_min: 0.0,
+                leak_since_ns: 0,
+                started_ns: 0,
+                warm_until_ns: 0,
+                probe_fails: 0,
+                probe_oks: 0,
+                unhealthy: false,
+                replacing: false,
+                consecutive_failures: 0,
+                ejected: false,
+                ejections: 0,
+                ejected_until_ns: 0,
+                back_since_ns: 0,
+                version_errors: 0.0,
+                version_slow: 1.0,
+                frozen: Vec::new(),
+                applied: 0,
+                in_sync: true,
+                last_ship_ns: 0,
+                data_lost: false,
+                last_down_ns: u64::MAX,
             })
             .collect();
+        let mut host_instances = vec![Vec::new(); world.hosts.len()];
+        for (i, inst) in world.instances.iter().enumerate() {
+            host_instances[inst.host_idx as usize].push(i as u32);
+        }
+        let mut fault_procs = Vec::new();
+        let mut proc_base = Vec::new();
+        let mut seen: Vec<&str> = Vec::new();
+        for f in &world.faults {
+            proc_base.push(fault_procs.len() as u32);
+            // Streams are named by the fault's label and its rank among faults of that label,
+            // so adding a fault elsewhere never shifts this one's draws.
+            let rank = seen.iter().filter(|l| **l == f.label).count();
+            seen.push(&f.label);
+            let units = if f.per_instance {
+                f.instances.len().max(1)
+            } else {
+                1
+            };
+            for u in 0..units {
+                fault_procs.push(FaultProc {
+                    rng: rngs.stream(&format!("fault:{}#{rank}", f.label), &u.to_string()),
+                });
+            }
+        }
         ServiceModel {
+            hosts: vec![
+                HostState {
+                    down: 0,
+                    slow: 1.0,
+                    corrupt: 0.0
+                };
+                world.hosts.len()
+            ],
+            host_instances,
+            active_links: Vec::new(),
+            net_rng: rngs.stream("net", "loss"),
+            fault_procs,
+            proc_base,
+            edge_off: vec![0; world.calls.len()],
+            alert_states: world
+                .alerts
+                .iter()
+                .map(|_| AlertState {
+                    firing: None,
+                    holds_since: None,
+                })
+                .collect(),
+            firings: Vec::new(),
+            deploy_states: world
+                .deploys
+                .iter()
+                .map(|_| DeployState {
+                    started: false,
+                    rolled_back: false,
+                    switched: 0,
+                })
+                .collect(),
+            log: Vec::new(),
+            log_dropped: 0,
+            msgs: Vec::new(),
+            free_msgs: Vec::new(),
+            write_ids: 0,
+            occurrences: Vec::new(),
+            scratch: Vec::new(),
+            pending_failovers: Vec::new(),
+            now_ns: 0,
             world,
             requests: Vec::with_capacity(1024),
             free: Vec::with_capacity(1024),
@@ -593,24 +870,7 @@ impl<'w> ServiceModel<'w> {
         if self.world.warmup > SimTime::ZERO {
             sim.schedule_at(self.world.warmup, Event::WarmupEnd);
         }
-        for (i, f) in self.world.faults.iter().enumerate() {
-            sim.schedule_at(
-                SimTime::from_ns(f.start_ns),
-                Event::Fault {
-                    fault: i as u32,
-                    start: true,
-                },
-            );
-            if f.end_ns <= self.world.horizon.as_ns() {
-                sim.schedule_at(
-                    SimTime::from_ns(f.end_ns),
-                    Event::Fault {
-                        fault: i as u32,
-                        start: false,
-                    },
-                );
-            }
-        }
+        self.start_ops(sim);
     }
 
     /// The time of the next arrival of workload `w` after `t_ns`, or `None` when there is none
@@ -710,17 +970,46 @@ impl<'w> ServiceModel<'w> {
             client_backoff_ns: 0,
             breaker_state: "closed",
             timer: None,
+            lost: false,
+            silent: false,
+            corrupt: false,
+            write: false,
+            write_seq: 0,
+            write_id: 0,
+            repl_timer: None,
         }
     }
 
-    /// Chooses an instance of service `s` by its balancer.
     /// Chooses an instance of service `s` for a request of `workload`, within the instance
-    /// group of the workload's tier when the service has tier groups.
-    fn pick_instance(&mut self, s: u32, workload: u32) -> u32 {
+    /// group of the workload's tier when the service has tier groups, preferring instances in
+    /// the caller's `region` and in load balancing. A datastore routes writes to its primary.
+    fn pick_instance(&mut self, s: u32, workload: u32, region: u32, write: bool) -> u32 {
         let def = &self.world.services[s as usize];
-        let st = &mut self.services[s as usize];
         let tier = self.world.workloads[workload as usize].tier;
         let (first, n) = def.instances_for(tier);
+        if def.store.is_some() {
+            let read_replicas = def.store.as_ref().is_some_and(|d| d.reads_from_replicas);
+            let picked = if !write && read_replicas {
+                self.pick_balanced(s, first, n, region)
+            } else {
+                first
+            };
+            return self.store_route(s as usize, write, picked);
+        }
+        self.pick_balanced(s, first, n, region)
+    }
+
+    #[inline]
+    fn pick_balanced(&mut self, s: u32, first: u32, n: u32, region: u32) -> u32 {
+        let def = &self.world.services[s as usize];
+        if self.services[s as usize].out_of_rotation > 0
+            || def.multi_region
+            || def.recovery.slow_start.is_some()
+        {
+            let now = self.now_ns;
+            return self.pick_slow(s as usize, first, n, region, now);
+        }
+        let st = &mut self.services[s as usize];
         let offset = match def.balancer {
             _ if n == 1 => 0,
             Balancer::RoundRobin => {
@@ -748,31 +1037,61 @@ impl<'w> ServiceModel<'w> {
 
     fn on_arrival(&mut self, sim: &mut Sim<Event>, w: u32) {
         let now = sim.now().as_ns();
-        let entry = self.world.workloads[w as usize].entry;
-        let instance = self.pick_instance(entry, w);
+        let wdef = &self.world.workloads[w as usize];
+        let entry = wdef.entry;
+        let instance = self.pick_instance(entry, w, wdef.region, false);
         let mut request = self.new_request(entry, instance, w, now);
-        request.pool = self.world.workloads[w as usize].pool as u8;
+        request.pool = wdef.pool as u8;
         let measured = request.measured;
         let req = self.alloc(sim, request);
+        if let Some(t) = wdef.timeout_ns {
+            let timer = sim.timer_in(SimDuration::from_ns(t), Event::ClientTimeout { req });
+            self.requests[req as usize].timer = Some(timer);
+        }
         let ws = &mut self.workloads[w as usize];
         ws.all.arrived += 1;
         if measured {
             ws.measured.arrived += 1;
         }
-        if self.world.client_latency.is_zero() {
-            self.deliver(sim, req);
-        } else {
-            let delay = self.world.client_latency.sample(&mut ws.client_out_rng);
-            sim.schedule_in(delay, Event::Deliver { req });
-        }
+        self.send_from_client(sim, req);
         if let Some(t) = self.next_arrival(w, now) {
             sim.schedule_at(SimTime::from_ns(t), Event::Arrival { workload: w });
+        }
+    }
+
+    /// A client's request travels to its entry instance (farther when that instance is in
+    /// another region than the client's).
+    fn send_from_client(&mut self, sim: &mut Sim<Event>, req: u32) {
+        let r = self.requests[req as usize];
+        let w = r.workload as usize;
+        let host = self.instances[r.instance as usize].host;
+        let far = self.world.hosts[host as usize].region_idx != self.world.workloads[w].region;
+        let ws = &mut self.workloads[w];
+        let mut delay = if self.world.client_latency.is_zero() {
+            SimDuration::ZERO
+        } else {
+            self.world.client_latency.sample(&mut ws.client_out_rng)
+        };
+        if far {
+            let extra = self.world.latency[crate::world::Distance::CrossRegion as usize]
+                .sample(&mut ws.far_rng);
+            delay = SimDuration::from_ns(delay.as_ns() + extra.as_ns());
+        }
+        if delay.is_zero() {
+            self.deliver(sim, req);
+        } else {
+            sim.schedule_in(delay, Event::Deliver { req });
         }
     }
 
     /// A request reaches its instance: serve, queue or turn it away.
     fn deliver(&mut self, sim: &mut Sim<Event>, req: u32) {
         let now = sim.now().as_ns();
+        let inst_idx = self.requests[req as usize].instance;
+        if self.hosts[self.instances[inst_idx as usize].host as usize].down > 0 {
+            // Its host is dead: the message goes nowhere and nobody counts it there.
+            return self.drop_message(req);
+        }
         let r = &mut self.requests[req as usize];
         r.arrived_ns = now;
         let (s, i, measured, deadline) = (
@@ -792,6 +1111,22 @@ impl<'w> ServiceModel<'w> {
         if st.outages > 0 {
             return self.turn_away(sim, req, Outcome::Rejected);
         }
+        let inst = &self.instances[i];
+        if inst.crashed > inst.crash_cleared {
+            // Nothing listens: the connection is refused at once.
+            return self.turn_away(sim, req, Outcome::Rejected);
+        }
+        if def.store.is_some()
+            && self.requests[req as usize].write
+            && self.services[s]
+                .store
+                .as_ref()
+                .is_some_and(|x| x.primary != i as u32)
+        {
+            // A write that reached a replica (the primary changed on the way): refused.
+            return self.turn_away(sim, req, Outcome::Failed);
+        }
+        let st = &mut self.services[s];
         if def.honor_deadlines && now >= deadline {
             return self.turn_away(sim, req, Outcome::Shed);
         }
@@ -813,7 +1148,8 @@ impl<'w> ServiceModel<'w> {
         }
         let pool = self.requests[req as usize].pool as usize;
         let (workers, queue_cap, _) = def.pool(pool);
-        if inst.pools[pool].busy < workers {
+        let hung = inst.hung > inst.hang_cleared;
+        if inst.pools[pool].busy < workers && !hung {
             inst.outstanding += 1;
             self.start_work(sim, req, false);
         } else if (inst.pools[pool].queue.len() as u64) < u64::from(queue_cap) {
@@ -855,9 +1191,15 @@ impl<'w> ServiceModel<'w> {
         st.touch(now);
         st.busy_now += 1;
         self.instances[i].pools[pool].busy += 1;
-        let mut work = self.world.services[s].pool(pool).2.sample(&mut st.work_rng);
-        if st.slowdown != 1.0 {
-            work = SimDuration::from_ns((work.as_ns() as f64 * st.slowdown).round() as u64);
+        let def = &self.world.services[s];
+        let dist = match &def.store {
+            Some(d) if self.requests[req as usize].write => &d.write,
+            _ => def.pool(pool).2,
+        };
+        let mut work = dist.sample(&mut st.work_rng);
+        let factor = st.slowdown * self.instance_factor(i as u32, now);
+        if factor != 1.0 {
+            work = SimDuration::from_ns((work.as_ns() as f64 * factor).round() as u64);
         }
         // A service that honours deadlines stops local work when its caller's deadline passes
         // (a handler checking its cancelled context).
@@ -873,6 +1215,10 @@ impl<'w> ServiceModel<'w> {
     /// waited too long or whose caller's deadline has passed.
     fn next_from_queue(&mut self, sim: &mut Sim<Event>, i: usize, pool: usize) {
         let now = sim.now().as_ns();
+        let inst = &self.instances[i];
+        if inst.hung > inst.hang_cleared {
+            return; // a hung process takes nothing from its queue
+        }
         loop {
             let s = self.world.instances[i].service_idx as usize;
             let def = &self.world.services[s];
@@ -915,6 +1261,11 @@ impl<'w> ServiceModel<'w> {
         if r.doomed {
             return self.finish(sim, req, Outcome::Failed);
         }
+        let inst = &mut self.instances[r.instance as usize];
+        if inst.hung > inst.hang_cleared {
+            inst.frozen.push(req); // answered when the hang ends
+            return;
+        }
         if r.cut {
             return self.finish(sim, req, Outcome::Shed);
         }
@@ -922,8 +1273,30 @@ impl<'w> ServiceModel<'w> {
         if st.error_rate > 0.0 && st.error_rng.random::<f64>() < st.error_rate {
             return self.finish(sim, req, Outcome::Failed);
         }
+        // Instance- and host-level effects: a bad new version, a disk that corrupts.
+        let inst = &self.instances[r.instance as usize];
+        let local =
+            1.0 - (1.0 - inst.version_errors) * (1.0 - self.hosts[inst.host as usize].corrupt);
+        if local > 0.0 && st.fault_rng.random::<f64>() < local {
+            return self.finish(sim, req, Outcome::Failed);
+        }
+        if st.corrupt_rate > 0.0 && st.fault_rng.random::<f64>() < st.corrupt_rate {
+            if st.corrupt_detected {
+                return self.finish(sim, req, Outcome::Failed);
+            }
+            self.requests[req as usize].corrupt = true;
+        }
         if self.world.services[s].honor_deadlines && now >= r.deadline_ns {
             return self.finish(sim, req, Outcome::Shed);
+        }
+        if self.world.services[s].store.is_some() {
+            if r.write {
+                if self.store_write(sim, req) {
+                    self.finish(sim, req, Outcome::Completed);
+                }
+                return;
+            }
+            self.store_read(s, r.instance);
         }
         self.requests[req as usize].step = 0;
         self.advance(sim, req);
@@ -955,6 +1328,9 @@ impl<'w> ServiceModel<'w> {
         for k in 0..len {
             let edge = start + k;
             let p = self.world.calls[edge as usize].policy.probability;
+            if self.edge_off[edge as usize] > 0 {
+                continue; // switched off by a feature flag
+            }
             if p >= 1.0 || self.edges[edge as usize].skip_rng.random::<f64>() < p {
                 made |= 1 << k;
             }
@@ -1096,9 +1472,22 @@ impl<'w> ServiceModel<'w> {
         let c = self.calls[call as usize];
         let def = &self.world.calls[c.edge as usize];
         let parent = self.requests[c.parent as usize];
-        let caller_host = self.world.instances[parent.instance as usize].host_idx;
-        let instance = self.pick_instance(def.to, parent.workload);
+        let caller_host = self.instances[parent.instance as usize].host;
+        if self.services[def.to as usize].fail_fast > 0 {
+            // The call fails before it leaves the caller (a name that does not resolve, a
+            // certificate that has expired).
+            let holds = def.policy.bulkhead.is_some();
+            self.release_permit(sim, call, holds);
+            self.record_breaker(call, now, breaker_state, true, 0);
+            if c.measured {
+                self.edges[c.edge as usize].stats.errors += 1;
+            }
+            return self.attempt_failed(sim, call, AttemptFailure::Error, 0);
+        }
+        let region = self.world.hosts[caller_host as usize].region_idx;
+        let instance = self.pick_instance(def.to, parent.workload, region, def.write);
         let mut child = self.new_request(def.to, instance, parent.workload, now);
+        child.write = def.write;
         child.call = call;
         child.edge = c.edge;
         child.pool = def.pool as u8;
@@ -1140,13 +1529,16 @@ impl<'w> ServiceModel<'w> {
             let timer = sim.timer_in(SimDuration::from_ns(t), Event::Timeout { req });
             self.requests[req as usize].timer = Some(timer);
         }
-        let delay = self.network_delay(
-            c.edge,
-            false,
-            caller_host,
-            self.world.instances[instance as usize].host_idx,
+        let callee_host = self.instances[instance as usize].host;
+        let delay = self.network_delay(c.edge, false, caller_host, callee_host);
+        let (lost, add) = self.link(caller_host, callee_host);
+        if lost {
+            return self.drop_message(req);
+        }
+        sim.schedule_in(
+            SimDuration::from_ns(delay.as_ns() + add),
+            Event::Deliver { req },
         );
-        sim.schedule_in(delay, Event::Deliver { req });
     }
 
     #[inline]
@@ -1175,8 +1567,22 @@ impl<'w> ServiceModel<'w> {
             r.abandoned,
             now - r.started_ns,
         );
+        let (corrupt, write, seq) = (r.corrupt, r.write, r.write_seq);
+        if write && outcome == Outcome::Completed && self.services[s].store.is_some() {
+            self.store_acked(s, seq);
+        }
         let st = &mut self.services[s];
         st.count(outcome, measured, self.bucket);
+        if outcome.is_success() {
+            for (_, threshold, series) in &mut st.slow_series {
+                if latency > *threshold {
+                    series[self.bucket] += 1;
+                }
+            }
+            if corrupt && measured {
+                st.corrupt += 1;
+            }
+        }
         if measured {
             if outcome.is_success() {
                 st.latency.record(latency);
@@ -1203,14 +1609,31 @@ impl<'w> ServiceModel<'w> {
     /// Sends the answer of a finished or turned-away request to its caller.
     fn respond(&mut self, sim: &mut Sim<Event>, req: u32) {
         let r = self.requests[req as usize];
+        let host = self.instances[r.instance as usize].host;
+        if r.silent || self.hosts[host as usize].down > 0 {
+            return self.drop_message(req); // nothing leaves a dead host
+        }
         if r.call != NONE {
-            let host = self.world.instances[r.instance as usize].host_idx;
             let delay = self.network_delay(r.edge, true, host, r.caller_host);
-            sim.schedule_in(delay, Event::Reply { req });
+            let (lost, add) = self.link(host, r.caller_host);
+            if lost {
+                return self.drop_message(req);
+            }
+            sim.schedule_in(
+                SimDuration::from_ns(delay.as_ns() + add),
+                Event::Reply { req },
+            );
             return;
+        }
+        if r.abandoned {
+            // The client gave up at its timeout and counted the request then.
+            return self.release(req);
         }
         if self.client_retries(sim, req) {
             return;
+        }
+        if let Some(t) = r.timer {
+            sim.cancel(t);
         }
         let ws = &mut self.workloads[r.workload as usize];
         let back = if self.world.client_latency.is_zero() {
@@ -1223,6 +1646,9 @@ impl<'w> ServiceModel<'w> {
         };
         count(&mut ws.all, r.outcome);
         if r.measured {
+            if r.corrupt && r.outcome.is_success() {
+                ws.corrupt += 1;
+            }
             count(&mut ws.measured, r.outcome);
             if r.outcome.is_success() {
                 ws.latency.record(sim.now().as_ns() - r.created_ns + back);
@@ -1270,20 +1696,39 @@ impl<'w> ServiceModel<'w> {
     fn on_client_retry(&mut self, sim: &mut Sim<Event>, req: u32) {
         let now = sim.now().as_ns();
         let old = self.requests[req as usize];
-        let instance = self.pick_instance(old.service, old.workload);
+        if old.abandoned {
+            return self.release(req); // the client's timeout came first
+        }
+        let region = self.world.workloads[old.workload as usize].region;
+        let instance = self.pick_instance(old.service, old.workload, region, false);
         let mut fresh = self.new_request(old.service, instance, old.workload, now);
         fresh.created_ns = old.created_ns;
         fresh.measured = old.measured;
         fresh.pool = old.pool;
         fresh.client_attempts = old.client_attempts;
         fresh.client_backoff_ns = old.client_backoff_ns;
+        fresh.timer = old.timer;
         self.requests[req as usize] = fresh;
-        if self.world.client_latency.is_zero() {
-            self.deliver(sim, req);
-        } else {
-            let ws = &mut self.workloads[old.workload as usize];
-            let delay = self.world.client_latency.sample(&mut ws.client_out_rng);
-            sim.schedule_in(delay, Event::Deliver { req });
+        self.send_from_client(sim, req);
+    }
+
+    /// A client stops waiting for its request: counted failed now; whatever still runs in the
+    /// system for it is ignored when it ends.
+    fn on_client_timeout(&mut self, req: u32) {
+        let r = &mut self.requests[req as usize];
+        r.timer = None;
+        r.abandoned = true;
+        let (w, measured, lost) = (r.workload as usize, r.measured, r.lost);
+        let ws = &mut self.workloads[w];
+        count(&mut ws.all, Outcome::Failed);
+        if measured {
+            count(&mut ws.measured, Outcome::Failed);
+            ws.timeouts += 1;
+        }
+        // Lost on the way: nothing else will free the slot. (Between a client's retries, the
+        // pending retry frees it.)
+        if lost {
+            self.release(req);
         }
     }
 
@@ -1300,6 +1745,9 @@ impl<'w> ServiceModel<'w> {
         let now = sim.now().as_ns();
         self.release_permit(sim, c.call, c.holds_permit);
         self.forget_attempt(c.call, child);
+        if c.corrupt {
+            self.requests[self.calls[c.call as usize].parent as usize].corrupt = true;
+        }
         let failure = match c.outcome {
             Outcome::Completed | Outcome::Degraded => None,
             Outcome::Rejected | Outcome::Shed => Some(AttemptFailure::Rejected),
@@ -1315,6 +1763,7 @@ impl<'w> ServiceModel<'w> {
             now - c.created_ns,
         );
         let call = self.calls[c.call as usize];
+        self.outlier_observe(c.instance, failure.is_some(), now);
         self.record_throttle(c.call, now, failure.is_none());
         if failure.is_none() {
             if let Some(h) = &mut self.edges[call.edge as usize].observed {
@@ -1343,7 +1792,12 @@ impl<'w> ServiceModel<'w> {
         c.timer = None;
         c.abandoned = true;
         let (call, holds, state, created) = (c.call, c.holds_permit, c.breaker_state, c.created_ns);
+        let (instance, lost) = (c.instance, c.lost);
         self.requests[child as usize].holds_permit = false;
+        self.outlier_observe(instance, true, now);
+        if lost {
+            self.release(child); // its message (or its answer) was lost: nothing else holds it
+        }
         self.release_permit(sim, call, holds);
         self.forget_attempt(call, child);
         self.record_throttle(call, now, false);
@@ -1528,12 +1982,15 @@ impl<'w> ServiceModel<'w> {
         for &child in c.children.iter().filter(|&&x| x != NONE) {
             let r = &mut self.requests[child as usize];
             r.abandoned = true;
-            let (timer, holds) = (r.timer.take(), r.holds_permit);
+            let (timer, holds, lost) = (r.timer.take(), r.holds_permit, r.lost);
             r.holds_permit = false;
             if let Some(t) = timer {
                 sim.cancel(t);
             }
             self.release_permit(sim, call, holds);
+            if lost {
+                self.release(child);
+            }
         }
         self.free_calls.push(call);
         if c.measured {
@@ -1560,41 +2017,6 @@ impl<'w> ServiceModel<'w> {
         } else {
             p.step += 1;
             self.advance(sim, c.parent);
-        }
-    }
-
-    fn on_fault(&mut self, sim: &mut Sim<Event>, fault: u32, start: bool) {
-        let f = &self.world.faults[fault as usize];
-        let s = f.service as usize;
-        let st = &mut self.services[s];
-        match f.effect {
-            FaultEffect::Slowdown(k) => {
-                st.slowdown = if start {
-                    st.slowdown * k
-                } else {
-                    st.slowdown / k
-                }
-            }
-            FaultEffect::Errors(rate) => {
-                // Independent error sources combine: 1 - (1 - a)(1 - b).
-                st.error_rate = if start {
-                    1.0 - (1.0 - st.error_rate) * (1.0 - rate)
-                } else if rate >= 1.0 {
-                    0.0
-                } else {
-                    1.0 - (1.0 - st.error_rate) / (1.0 - rate)
-                };
-            }
-            FaultEffect::Outage => {
-                if start {
-                    st.outages += 1;
-                    if st.outages == 1 {
-                        self.lose_work(sim, s);
-                    }
-                } else {
-                    st.outages -= 1;
-                }
-            }
         }
     }
 
@@ -1631,6 +2053,9 @@ impl<'w> ServiceModel<'w> {
         for st in &mut self.services {
             st.series.queue_len[b] = st.queue_now;
             st.series.busy[b] = st.busy_now;
+        }
+        if !self.world.alerts.is_empty() {
+            self.evaluate_alerts(sim, b);
         }
         for e in &mut self.edges {
             if !e.breakers.is_empty() {
@@ -1684,7 +2109,7 @@ impl<'w> ServiceModel<'w> {
                 in_flight[r.service as usize].0 += 1;
                 in_flight[r.service as usize].1 += u64::from(r.measured);
             }
-            if r.call == NONE {
+            if r.call == NONE && !r.abandoned {
                 wl_in_flight[r.workload as usize].0 += 1;
                 wl_in_flight[r.workload as usize].1 += u64::from(r.measured);
             }
@@ -1695,6 +2120,15 @@ impl<'w> ServiceModel<'w> {
                 if st.series.busy[b] == 0 && st.series.queue_len[b] == 0 {
                     st.series.queue_len[b] = st.queue_now;
                     st.series.busy[b] = st.busy_now;
+                }
+            }
+        }
+        for s in 0..self.services.len() {
+            self.recount_up(s, end_ns);
+            let st = &mut self.services[s];
+            if let Some(store) = &mut st.store {
+                if let Some(t) = store.down_since.take() {
+                    store.result.write_unavailable_ns += end_ns - t;
                 }
             }
         }
@@ -1731,6 +2165,10 @@ impl<'w> ServiceModel<'w> {
                     },
                     latency: st.latency.summary(),
                     series: std::mem::take(&mut st.series),
+                    instances_up_ns: std::mem::take(&mut st.up_ns),
+                    corrupt: st.corrupt,
+                    recovery: st.recovery.clone(),
+                    store: st.store.as_ref().map(|x| x.result.clone()),
                 }
             })
             .collect();
@@ -1749,6 +2187,8 @@ impl<'w> ServiceModel<'w> {
                     measured: ws.measured,
                     retries: ws.retries,
                     latency: ws.latency.summary(),
+                    timeouts: ws.timeouts,
+                    corrupt: ws.corrupt,
                 }
             })
             .collect();
@@ -1761,28 +2201,19 @@ impl<'w> ServiceModel<'w> {
                 stats
             })
             .collect();
+        let faults = self.occurrence_list();
+        if self.log_dropped > 0 {
+            let what = format!("{} more entries not kept", self.log_dropped);
+            self.log.push(crate::results::LogEntry {
+                t_ns: end_ns,
+                kind: "truncated".into(),
+                what,
+            });
+        }
         let histograms = RunHistograms {
             services: self.services.into_iter().map(|s| s.latency.hist).collect(),
             workloads: self.workloads.into_iter().map(|w| w.latency.hist).collect(),
         };
-        let faults = self
-            .world
-            .faults
-            .iter()
-            .zip(&self.world.spec.faults)
-            .map(|(f, spec)| {
-                let what = match &spec.what {
-                    crate::spec::FaultKind::Slowdown { service, factor } => {
-                        format!("{service} {factor}x slower")
-                    }
-                    crate::spec::FaultKind::Errors { service, rate } => {
-                        format!("{service} errors {:.0}%", rate * 100.0)
-                    }
-                    crate::spec::FaultKind::Outage { service } => format!("{service} down"),
-                };
-                (what, f.start_ns, f.end_ns.min(self.world.horizon.as_ns()))
-            })
-            .collect();
         let result = RunResult {
             schema_version: SCHEMA_VERSION,
             faults,
@@ -1798,6 +2229,8 @@ impl<'w> ServiceModel<'w> {
             services,
             workloads,
             edges,
+            alerts: std::mem::take(&mut self.firings),
+            log: std::mem::take(&mut self.log),
         };
         (result, histograms)
     }
@@ -1938,6 +2371,7 @@ impl Model for ServiceModel<'_> {
 
     #[inline]
     fn handle(&mut self, sim: &mut Sim<Event>, event: Event) {
+        self.now_ns = sim.now().as_ns();
         match event {
             Event::Arrival { workload } => self.on_arrival(sim, workload),
             Event::Deliver { req } => self.deliver(sim, req),
@@ -1951,9 +2385,22 @@ impl Model for ServiceModel<'_> {
             Event::Hedge { call } => self.on_hedge(sim, call),
             Event::ClientRetry { req } => self.on_client_retry(sim, req),
             Event::BulkheadWait { call } => self.on_bulkhead_wait(sim, call),
-            Event::Fault { fault, start } => self.on_fault(sim, fault, start),
+            Event::Fault { fault, unit, start } => self.on_fault(sim, fault, unit, start),
+            Event::Health { service } => self.on_health(sim, service),
+            Event::OutlierReview { service } => self.on_outlier_review(sim, service),
+            Event::Replaced { instance } => self.on_replaced(sim, instance),
+            Event::Replicate { msg } => self.on_replicate(sim, msg),
+            Event::ReplicaAck { msg } => self.on_replica_ack(sim, msg),
+            Event::ReplTimeout { req } => self.on_repl_timeout(sim, req),
+            Event::Failover { service, epoch } => self.on_failover(sim, service, epoch),
+            Event::ClientTimeout { req } => self.on_client_timeout(req),
+            Event::Deploy { deploy, step } => self.on_deploy(sim, deploy, step),
+            Event::Rollback { deploy } => self.on_rollback(sim, deploy),
             Event::Tick => self.on_tick(sim),
             Event::WarmupEnd => self.on_warmup_end(sim.now().as_ns()),
+        }
+        if !self.pending_failovers.is_empty() {
+            self.flush_failovers(sim);
         }
     }
 
@@ -1968,7 +2415,20 @@ impl Model for ServiceModel<'_> {
             Event::Hedge { call } => (11, u64::from(call)),
             Event::ClientRetry { req } => (12, u64::from(req)),
             Event::BulkheadWait { call } => (9, u64::from(call)),
-            Event::Fault { fault, start } => (10, u64::from(fault) << 1 | u64::from(start)),
+            Event::Fault { fault, unit, start } => (
+                10,
+                u64::from(fault) << 33 | u64::from(unit) << 1 | u64::from(start),
+            ),
+            Event::Health { service } => (13, u64::from(service)),
+            Event::OutlierReview { service } => (14, u64::from(service)),
+            Event::Replaced { instance } => (15, u64::from(instance)),
+            Event::Replicate { msg } => (16, u64::from(msg)),
+            Event::ReplicaAck { msg } => (17, u64::from(msg)),
+            Event::ReplTimeout { req } => (18, u64::from(req)),
+            Event::Failover { service, epoch } => (19, u64::from(service) << 32 | u64::from(epoch)),
+            Event::ClientTimeout { req } => (20, u64::from(req)),
+            Event::Deploy { deploy, step } => (21, u64::from(deploy) << 32 | u64::from(step)),
+            Event::Rollback { deploy } => (22, u64::from(deploy)),
             Event::Tick => (5, 0),
             Event::WarmupEnd => (6, 0),
         }

@@ -101,6 +101,87 @@ pub struct Scenario {
     /// Assertions that `faultline check` evaluates over the runs.
     #[serde(default)]
     pub expect: Vec<Expect>,
+    /// Symptom-based alert rules, evaluated in simulated time at the end of every time-series
+    /// bucket; every firing is recorded.
+    #[serde(default)]
+    pub alerts: Vec<AlertSpec>,
+    /// Rollouts of new versions, possibly bad ones, possibly rolled back by an alert.
+    #[serde(default)]
+    pub deployments: Vec<DeploySpec>,
+}
+
+/// An alert rule: `(name: "checkout-errors", when: ErrorRate(service: "checkout", above: 0.01,
+/// over: "1m"))`. The window `over` is rounded up to whole time-series buckets; the rule is
+/// evaluated when a bucket closes and fires when its condition holds, after `for` when given.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertSpec {
+    pub name: String,
+    pub when: AlertRule,
+    /// The condition must hold this long before the alert fires. Default 0.
+    #[serde(default, rename = "for")]
+    pub for_: Dur,
+}
+
+/// The condition of an alert, over the last `over` of simulated time.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum AlertRule {
+    /// Share of answers that are errors (failed, rejected, shed, rate-limited) above `above`.
+    ErrorRate {
+        service: String,
+        above: f64,
+        over: Dur,
+    },
+    /// More than 1% of the successful answers took longer than `above` (the p99 is above it).
+    LatencyP99 {
+        service: String,
+        above: Dur,
+        over: Dur,
+    },
+    /// The error budget of an availability SLO (`slo: 0.999`) burns more than `factor` times
+    /// faster than the rate that would spend it exactly (the Google SRE workbook's burn rate).
+    BurnRate {
+        service: String,
+        slo: f64,
+        factor: f64,
+        over: Dur,
+    },
+}
+
+/// A rollout of a new version of a service: at `at`, a `canary` share of its instances (at least
+/// one) switch to it; after `bake`, the rest switch, one every `interval`. The new version
+/// carries its own error rate and slowdown. With `rollback_on`, when that alert fires after the
+/// rollout started, every instance goes back to the old version `rollback_in` later.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploySpec {
+    pub service: String,
+    pub at: Dur,
+    /// Default 0.1.
+    #[serde(default = "tenth")]
+    pub canary: f64,
+    /// Default `"2m"`.
+    #[serde(default = "two_min")]
+    pub bake: Dur,
+    /// Default `"10s"`.
+    #[serde(default = "ten_s")]
+    pub interval: Dur,
+    /// Share of requests that fail at the new version. Default 0.
+    #[serde(default)]
+    pub errors: f64,
+    /// Work factor of the new version. Default 1.
+    #[serde(default = "one_f")]
+    pub slowdown: f64,
+    #[serde(default)]
+    pub rollback_on: Option<String>,
+    /// Default `"30s"`.
+    #[serde(default = "thirty_s")]
+    pub rollback_in: Dur,
+}
+
+fn tenth() -> f64 {
+    0.1
 }
 
 fn default_runs() -> u32 {
@@ -126,26 +207,130 @@ pub struct Variant {
     pub unset: Vec<String>,
 }
 
-/// A failure injected at `at` for `lasts` (until the end of the run when absent).
+/// A failure injected at `at` for `lasts` (until the end of the run when absent), or, with
+/// `mtbf` and `mttr`, again and again at random: each target (each instance of a service, or the
+/// host, rack, zone or region named) fails after a time drawn from `mtbf` and is repaired after a
+/// time drawn from `mttr`, independently of the others. Every draw comes from the fault's own
+/// random stream, so every variant of a scenario sees the same fault schedule.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSpec {
+    /// When the fault starts (for a stochastic fault: when its failure process starts). Default 0.
+    #[serde(default)]
     pub at: Dur,
     #[serde(default)]
     pub lasts: Option<Dur>,
     pub what: FaultKind,
+    /// Time between failures of each target, for a stochastic fault: `Exponential(mean: "1000h")`.
+    #[serde(default)]
+    pub mtbf: Option<DistSpec>,
+    /// Time to repair each failure of a stochastic fault: `Exponential(mean: "10h")`.
+    #[serde(default)]
+    pub mttr: Option<DistSpec>,
 }
 
-/// What goes wrong.
+/// What goes wrong. Places are named as in the topology: a region `"eu-west"`, a zone `"a"` (or
+/// `"eu-west/a"` when zone names repeat), a rack `"eu-west/a/r0"`, a host `"eu-west/a/r0/h3"`.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum FaultKind {
-    /// Local work of every instance takes `factor` times longer: `Slowdown(service: "recs", factor: 10)`.
-    Slowdown { service: String, factor: f64 },
+    /// Local work takes `factor` times longer, at every instance or at one:
+    /// `Slowdown(service: "recs", factor: 10)`.
+    Slowdown {
+        service: String,
+        factor: f64,
+        #[serde(default)]
+        instance: Option<u32>,
+    },
     /// A share of requests fail after their local work: `Errors(service: "payments", rate: 0.5)`.
     Errors { service: String, rate: f64 },
     /// Every instance is down: arrivals are refused at once, and work in progress is lost.
     Outage { service: String },
+    /// An instance's process dies: connections are refused at once, queued and running requests
+    /// fail. It restarts when the fault ends, or when the orchestrator (`replace`) replaces it.
+    /// Without `instance`, every instance of the service (with `mtbf`: each on its own).
+    Crash {
+        service: String,
+        #[serde(default)]
+        instance: Option<u32>,
+    },
+    /// An instance stops answering but keeps its connections: requests wait, unanswered, until
+    /// the hang ends (callers see timeouts).
+    Hang {
+        service: String,
+        #[serde(default)]
+        instance: Option<u32>,
+    },
+    /// A leak: local work slows down by `per_min` (0.5: 50% more) for every minute since the
+    /// fault started or the instance last restarted, whichever is later.
+    Leak {
+        service: String,
+        per_min: f64,
+        #[serde(default)]
+        instance: Option<u32>,
+    },
+    /// Stop-the-world pauses (GC): every instance pauses for `pause` after gaps drawn from `every`.
+    Pauses {
+        service: String,
+        every: DistSpec,
+        pause: DistSpec,
+    },
+    /// A host dies: its instances stop answering, and messages to them are lost (callers time
+    /// out); work in progress is lost.
+    HostCrash { host: String },
+    /// A disk dies: as a host crash for the instances on it, and a datastore replica there loses
+    /// its data (it rejoins empty and copies it back).
+    DiskFailure { host: String },
+    /// A disk is slow: local work of the instances on the host takes `factor` times longer.
+    SlowDisk { host: String, factor: f64 },
+    /// A disk corrupts data: a share `rate` of the requests served on the host fail their checksum.
+    CorruptDisk { host: String, rate: f64 },
+    /// A rack loses power: every host in it crashes at once.
+    RackPower { rack: String },
+    /// An availability zone goes down: every host placed there.
+    ZoneOutage { zone: String },
+    /// A region goes down: every host placed there.
+    RegionOutage { region: String },
+    /// Messages between the places in `between` and those in `and` are lost (both ways, or only
+    /// from `between` to `and` with `one_way: true`): `Partition(between: ["a"], and: ["b", "c"])`.
+    Partition {
+        between: Vec<String>,
+        and: Vec<String>,
+        #[serde(default)]
+        one_way: bool,
+    },
+    /// Messages between the two sets of places take `add` longer, both ways.
+    NetworkDelay {
+        between: Vec<String>,
+        and: Vec<String>,
+        add: Dur,
+    },
+    /// A share `rate` of messages between the two sets of places is lost (the sender times out).
+    PacketLoss {
+        between: Vec<String>,
+        and: Vec<String>,
+        rate: f64,
+    },
+    /// A share `rate` of answers are wrong. Callers that check them (`detected: true`) treat them
+    /// as errors; otherwise they are counted as completed and as corrupt answers.
+    Corrupt {
+        service: String,
+        rate: f64,
+        #[serde(default)]
+        detected: bool,
+    },
+    /// Every call to the service fails at once, before it leaves the caller: an expired
+    /// certificate, a DNS name that no longer resolves. `why` is shown in reports.
+    FailFast { service: String, why: String },
+    /// A chaos monkey: kills a random instance of the services at random, `mean_between` apart
+    /// on average (Poisson). A killed instance restarts after `lasts` when given, when the
+    /// orchestrator replaces it, or never.
+    ChaosMonkey {
+        services: Vec<String>,
+        mean_between: Dur,
+    },
+    /// A feature flag switched off: the call `from` → `to` is no longer made.
+    FeatureOff { from: String, to: String },
 }
 
 /// A percentile of latency.
@@ -181,6 +366,10 @@ pub enum Metric {
     Goodput { service: String },
     /// Busy share of the workers.
     Utilization { service: String },
+    /// A datastore's acknowledged writes lost.
+    LostWrites { service: String },
+    /// A datastore's time without a primary to take writes.
+    WriteUnavailable { service: String },
 }
 
 /// An assertion over the runs of a variant, with a stated statistical meaning. Thresholds are
@@ -252,6 +441,32 @@ pub enum Expect {
         at_least: Option<f64>,
         #[serde(default)]
         at_most: Option<f64>,
+        #[serde(default)]
+        in_runs: Option<f64>,
+    },
+    /// `LostWrites(service: "cart-db", at_most: 0, in_runs: 1.0)`: acknowledged writes of a
+    /// datastore that no surviving copy held at a failover (RPO, as a count).
+    LostWrites {
+        service: String,
+        #[serde(default)]
+        variant: Option<String>,
+        #[serde(default)]
+        at_least: Option<f64>,
+        #[serde(default)]
+        at_most: Option<f64>,
+        #[serde(default)]
+        in_runs: Option<f64>,
+    },
+    /// `WriteUnavailable(service: "cart-db", at_most: "30s")`: time a datastore had no reachable
+    /// primary to take writes (RTO, summed over the run).
+    WriteUnavailable {
+        service: String,
+        #[serde(default)]
+        variant: Option<String>,
+        #[serde(default)]
+        at_least: Option<Dur>,
+        #[serde(default)]
+        at_most: Option<Dur>,
         #[serde(default)]
         in_runs: Option<f64>,
     },
@@ -486,6 +701,197 @@ pub struct Service {
     /// over it are shed at once.
     #[serde(default)]
     pub concurrency_limit: Option<ConcurrencyLimitSpec>,
+    /// Active health checks: instances that fail them leave load balancing.
+    #[serde(default)]
+    pub health: Option<HealthSpec>,
+    /// Passive outlier ejection (Envoy `outlier_detection`), from the callers' view of each
+    /// instance's answers.
+    #[serde(default)]
+    pub outlier: Option<OutlierSpec>,
+    /// An orchestrator that replaces instances its health checks find unhealthy (needs `health`).
+    #[serde(default)]
+    pub replace: Option<ReplaceSpec>,
+    /// Traffic to an instance that comes back (after a restart, replacement or ejection) is
+    /// ramped up in `steps` equal steps over `over` (Envoy slow start), instead of all at once.
+    #[serde(default)]
+    pub slow_start: Option<SlowStartSpec>,
+    /// This service is a datastore: its instances are a primary (the first) and replicas.
+    #[serde(default)]
+    pub datastore: Option<DatastoreSpec>,
+    /// Where user sessions live. `Local`: on the instance that served the user (sticky); an
+    /// instance that dies loses the sessions it held. `External`: in a shared cache; none lost.
+    /// Default: the service keeps no sessions.
+    #[serde(default)]
+    pub sessions: Option<SessionStore>,
+}
+
+/// Active health checks of a service's instances (Kubernetes readiness probe, Envoy active
+/// health checking): every `interval`, each instance is probed; a probe fails when the instance
+/// is down, hung, unreachable, or would take longer than `timeout` to do `probe` work.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthSpec {
+    /// Time between probes. Default `"5s"`.
+    #[serde(default = "five_s")]
+    pub interval: Dur,
+    /// A probe slower than this fails. Default `"1s"`.
+    #[serde(default = "one_s")]
+    pub timeout: Dur,
+    /// Consecutive failed probes that take an instance out of load balancing. Default 3.
+    #[serde(default = "three")]
+    pub unhealthy_after: u32,
+    /// Consecutive good probes that put it back. Default 2.
+    #[serde(default = "two_u")]
+    pub healthy_after: u32,
+    /// Work a probe asks of the instance (scaled by its slowdowns). Default `"1ms"`.
+    #[serde(default = "one_ms")]
+    pub probe: Dur,
+}
+
+/// Envoy's outlier detection, consecutive-5xx flavour: an instance whose answers fail (errors,
+/// refusals, timeouts) `consecutive_5xx` times in a row is ejected from load balancing for
+/// `base_ejection_time` times the number of times it has been ejected; at most
+/// `max_ejection_percent` of the instances are ejected at once (but at least one may be).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutlierSpec {
+    /// Default 5.
+    #[serde(default = "five")]
+    pub consecutive_5xx: u32,
+    /// How often ejections are reviewed (and ended). Default `"10s"`.
+    #[serde(default = "ten_s")]
+    pub interval: Dur,
+    /// Default `"30s"`.
+    #[serde(default = "thirty_s")]
+    pub base_ejection_time: Dur,
+    /// Default 10.
+    #[serde(default = "ten_pct")]
+    pub max_ejection_percent: u32,
+}
+
+/// Replacement of unhealthy instances by an orchestrator.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaceSpec {
+    /// Time from the unhealthy verdict until the replacement is up (scheduling, image pull,
+    /// start-up). Default `"30s"`.
+    #[serde(default = "thirty_s")]
+    pub start_up: Dur,
+    /// A fresh instance has a cold cache: its work takes `cold_factor` times longer at first,
+    /// falling linearly to normal over `warm_up`. Default: no warm-up.
+    #[serde(default)]
+    pub warm_up: Option<Dur>,
+    /// Default 3.
+    #[serde(default = "three_f")]
+    pub cold_factor: f64,
+}
+
+/// Incremental recovery: a returning instance takes 1/steps, 2/steps, ... of its share of traffic.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlowStartSpec {
+    pub over: Dur,
+    /// Default 4.
+    #[serde(default = "four")]
+    pub steps: u32,
+}
+
+/// A replicated datastore. Writes go to the primary; it stores them (`write` work) and ships
+/// them to the replicas over the network. It acknowledges a write according to `replication`.
+/// When the primary is lost, `failover` promotes the most up-to-date replica that is up; the
+/// acknowledged writes it never received are lost, and counted.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatastoreSpec {
+    /// `Sync` (every replica has it), `Async` (acknowledged at once; replicas follow with the
+    /// network's lag plus `lag`) or `Quorum(2)` (that many copies, the primary's included).
+    pub replication: Replication,
+    /// Asynchronous replication only: how long a write waits at the primary before it is shipped
+    /// (log batching, a busy replica); a primary that dies meanwhile never sends it. Default 0.
+    #[serde(default)]
+    pub lag: DistSpec,
+    /// Local work of a write. Default: the service's `work`.
+    #[serde(default)]
+    pub write: Option<DistSpec>,
+    /// Where reads go: `Primary`, or `Replicas` (any instance, by the balancer). Default `Primary`.
+    #[serde(default)]
+    pub reads: ReadFrom,
+    /// With reads from replicas: a replica that lags behind the last acknowledged write passes
+    /// the read to the primary (read-your-writes, conservatively). Default false: it answers
+    /// with stale data, counted as a stale read.
+    #[serde(default)]
+    pub read_your_writes: bool,
+    /// A write waiting for replicas fails after this long. Default `"1s"`.
+    #[serde(default = "one_s")]
+    pub replication_timeout: Dur,
+    /// Automatic failover. Without it, writes wait for the primary to come back.
+    #[serde(default)]
+    pub failover: Option<FailoverSpec>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub enum Replication {
+    Sync,
+    Async,
+    Quorum(u32),
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+pub enum ReadFrom {
+    #[default]
+    Primary,
+    Replicas,
+}
+
+/// Failover of a datastore's primary: noticed `detect_after` it became unreachable, done
+/// `promote_in` later.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailoverSpec {
+    /// Default `"10s"`.
+    #[serde(default = "ten_s")]
+    pub detect_after: Dur,
+    /// Default `"5s"`.
+    #[serde(default = "five_s")]
+    pub promote_in: Dur,
+}
+
+/// Where user sessions live.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum SessionStore {
+    /// On the instance; a session lasts `ttl` after the user's last request.
+    Local { ttl: Dur },
+    /// In an external store (a cache): sessions survive any instance.
+    External,
+}
+
+fn five_s() -> Dur {
+    Dur(SimDuration::from_secs(5))
+}
+fn one_s() -> Dur {
+    Dur(SimDuration::from_secs(1))
+}
+fn thirty_s() -> Dur {
+    Dur(SimDuration::from_secs(30))
+}
+fn one_ms() -> Dur {
+    Dur(SimDuration::from_ms(1))
+}
+fn two_u() -> u32 {
+    2
+}
+fn four() -> u32 {
+    4
+}
+fn five() -> u32 {
+    5
+}
+fn ten_pct() -> u32 {
+    10
+}
+fn three_f() -> f64 {
+    3.0
 }
 
 /// Adaptive concurrency limits, as in Netflix `concurrency-limits`.
@@ -688,9 +1094,20 @@ pub enum Step {
         /// Client-side throttling of this call.
         #[serde(default)]
         throttle: Option<ThrottleSpec>,
+        /// For a call to a datastore: `Read` or `Write`. Default `Read`.
+        #[serde(default)]
+        op: Op,
     },
     /// Calls made at once; the step ends when all have answered. Holds `Call`s only.
     Parallel(Vec<Step>),
+}
+
+/// What a call asks of a datastore.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum Op {
+    #[default]
+    Read,
+    Write,
 }
 
 /// Hedging ("The Tail at Scale"): if the call has not answered after a delay — fixed (`after`),
@@ -988,6 +1405,15 @@ pub struct Workload {
     /// Changes of rate over time, applied in order of time.
     #[serde(default)]
     pub schedule: Vec<RateChange>,
+    /// The clients' home region: global routing sends them to entry instances there while any
+    /// is in load balancing, else to the other regions (paying cross-region latency). Default:
+    /// the first region.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// The client gives up waiting after this long and counts the request failed (its answer, if
+    /// it ever comes, is ignored). Default: it waits as long as it takes.
+    #[serde(default)]
+    pub timeout: Option<Dur>,
 }
 
 /// An arrival process.

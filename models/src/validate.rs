@@ -9,12 +9,10 @@
 use crate::dist::{self, Dist};
 use crate::error::{closest, one_of, Problem, ScenarioError, Seg, SourceMap, Token, TokenKind};
 use crate::policy::CallPolicy;
-use crate::spec::{
-    Arrivals, Balancer, DistSpec, FaultKind, Placement, QueueCap, RateChange, Scenario, Step,
-};
+use crate::spec::{Arrivals, Balancer, DistSpec, Placement, QueueCap, RateChange, Scenario, Step};
 use crate::world::{
-    ArrivalKind, CallDef, FaultDef, FaultEffect, Host, InstanceDef, PoolDef, RateFn, RateLimitDef,
-    ServiceDef, ShedPolicy, WorkloadDef, World,
+    ArrivalKind, CallDef, Host, InstanceDef, PoolDef, RateFn, RateLimitDef, ServiceDef, ShedPolicy,
+    WorkloadDef, World,
 };
 use petgraph::graph::DiGraph;
 use sim_core::{SimDuration, SimTime};
@@ -695,6 +693,8 @@ impl Checker<'_> {
     }
 }
 
+mod ops;
+
 /// Checks the meaning of a parsed scenario and compiles it into a [`World`].
 pub fn build(file: &str, source: Option<&str>, spec: Scenario) -> Result<World, ScenarioError> {
     let mut ck = Checker {
@@ -717,7 +717,30 @@ pub fn build(file: &str, source: Option<&str>, spec: Scenario) -> Result<World, 
     let tiers = tier_names(&spec);
     let (services, instances, calls) = build_services(&mut ck, &spec, hosts.as_deref(), &tiers);
     let workloads = build_workloads(&mut ck, &spec);
-    let faults = build_faults(&mut ck, &spec);
+    let mut services = services;
+    if let Some(h) = &hosts {
+        for s in &mut services {
+            let range = s.first_instance as usize..(s.first_instance + s.n_instances) as usize;
+            let first = instances
+                .get(range.start)
+                .map(|i| h[i.host_idx as usize].region_idx);
+            s.multi_region = instances.get(range).is_some_and(|x| {
+                x.iter()
+                    .any(|i| Some(h[i.host_idx as usize].region_idx) != first)
+            });
+        }
+    }
+    let service_ranges: Vec<(u32, u32)> = services
+        .iter()
+        .map(|s| (s.first_instance, s.n_instances))
+        .collect();
+    let instance_hosts: Vec<u32> = instances.iter().map(|i| i.host_idx).collect();
+    let faults = match &hosts {
+        Some(h) => ops::build_faults(&mut ck, &spec, h, &service_ranges, &instance_hosts, &calls),
+        None => Vec::new(),
+    };
+    let alerts = ops::build_alerts(&mut ck, &spec);
+    let deploys = ops::build_deploys(&mut ck, &spec, &service_ranges);
     if !ck.problems.is_empty() {
         let mut problems = ck.problems;
         // In the order of the file; problems without a position last, in the order found.
@@ -743,6 +766,8 @@ pub fn build(file: &str, source: Option<&str>, spec: Scenario) -> Result<World, 
         latency,
         client_latency,
         faults,
+        alerts,
+        deploys,
         tiers,
         wall_time_max_ns: spec.limits.wall_time_max.map(|d| d.0.as_ns()),
         spec,
@@ -768,74 +793,6 @@ pub fn build(file: &str, source: Option<&str>, spec: Scenario) -> Result<World, 
         });
     }
     Ok(world)
-}
-
-fn build_faults(ck: &mut Checker, spec: &Scenario) -> Vec<FaultDef> {
-    let names: Vec<&str> = spec.services.iter().map(|s| s.name.as_str()).collect();
-    let mut out = Vec::new();
-    for (i, f) in spec.faults.iter().enumerate() {
-        let at = At::root().field("faults").index(i);
-        let what_at = at.field("what");
-        let service = match &f.what {
-            FaultKind::Slowdown { service, .. }
-            | FaultKind::Errors { service, .. }
-            | FaultKind::Outage { service } => service,
-        };
-        let Some(si) = names.iter().position(|n| n == service) else {
-            ck.unknown(&what_at.field("service"), "service", service, &names);
-            continue;
-        };
-        let kind = match &f.what {
-            FaultKind::Slowdown { factor, .. } => {
-                if !(*factor > 0.0 && factor.is_finite()) {
-                    ck.report(
-                        &what_at.field("factor"),
-                        format!("a slowdown factor must be above zero, not `{factor}`"),
-                        None,
-                    );
-                }
-                FaultEffect::Slowdown(*factor)
-            }
-            FaultKind::Errors { rate, .. } => {
-                if !(0.0..=1.0).contains(rate) {
-                    ck.report(
-                        &what_at.field("rate"),
-                        format!("an error rate is a fraction between 0 and 1, not `{rate}`"),
-                        None,
-                    );
-                }
-                FaultEffect::Errors(*rate)
-            }
-            FaultKind::Outage { .. } => FaultEffect::Outage,
-        };
-        if f.at >= spec.horizon {
-            ck.report(
-                &at.field("at"),
-                format!(
-                    "the fault starts at {}, after the horizon ({})",
-                    f.at.0, spec.horizon.0
-                ),
-                None,
-            );
-        }
-        if f.lasts.is_some_and(|d| d.0.is_zero()) {
-            ck.report(
-                &at.field("lasts"),
-                "a fault must last longer than zero".into(),
-                None,
-            );
-        }
-        let start_ns = f.at.0.as_ns();
-        out.push(FaultDef {
-            service: si as u32,
-            start_ns,
-            end_ns: f
-                .lasts
-                .map_or(u64::MAX, |d| start_ns.saturating_add(d.0.as_ns())),
-            effect: kind,
-        });
-    }
-    out
 }
 
 fn check_times(ck: &mut Checker, spec: &Scenario) {
@@ -1284,7 +1241,7 @@ fn build_services(
                 }
             };
             for (call, call_at) in targets {
-                let Step::Call { to, pool, .. } = call else {
+                let Step::Call { to, pool, op, .. } = call else {
                     continue;
                 };
                 let to_at = call_at.field("to");
@@ -1312,9 +1269,18 @@ fn build_services(
                             pool.as_deref(),
                             &call_at.field("pool"),
                         );
+                        let is_store = spec.services[ti].datastore.is_some();
+                        if *op == crate::spec::Op::Write && !is_store {
+                            ck.report(
+                                &call_at.field("op"),
+                                format!("`{to}` is not a datastore; only a datastore takes writes (give it `datastore: (...)`)"),
+                                None,
+                            );
+                        }
                         calls.push(CallDef {
                             from: si as u32,
                             to: ti as u32,
+                            write: *op == crate::spec::Op::Write,
                             pool,
                             policy,
                         });
@@ -1382,7 +1348,15 @@ fn build_services(
                 }
             })
             .collect();
+        let recovery = ops::build_recovery(ck, svc, &at);
+        let store = svc
+            .datastore
+            .as_ref()
+            .map(|d| ops::build_store(ck, svc, d, &at, &work));
         services.push(ServiceDef {
+            recovery,
+            store,
+            multi_region: false,
             name: svc.name.clone(),
             first_instance,
             n_instances: instances.len() as u32 - first_instance,
@@ -1660,7 +1634,32 @@ fn build_workloads(ck: &mut Checker, spec: &Scenario) -> Vec<WorkloadDef> {
                     None
                 }
             });
+        let region = match &w.region {
+            None => 0,
+            Some(name) => match spec.topology.regions.iter().position(|r| &r.name == name) {
+                Some(r) => r as u32,
+                None => {
+                    let known: Vec<&str> = spec
+                        .topology
+                        .regions
+                        .iter()
+                        .map(|r| r.name.as_str())
+                        .collect();
+                    ck.unknown(&at.field("region"), "region", name, &known);
+                    0
+                }
+            },
+        };
+        if w.timeout.is_some_and(|t| t.0.is_zero()) {
+            ck.report(
+                &at.field("timeout"),
+                "a client timeout must be longer than zero".into(),
+                None,
+            );
+        }
         out.push(WorkloadDef {
+            region,
+            timeout_ns: w.timeout.map(|t| t.0.as_ns()),
             pool,
             retry,
             name: w.name.clone().unwrap_or_else(|| w.entry.clone()),

@@ -302,6 +302,13 @@ fn check_expects(spec: &Scenario, services: &[String], problems: &mut Vec<Proble
                 at_least,
                 at_most,
                 in_runs,
+            }
+            | Expect::LostWrites {
+                service,
+                variant,
+                at_least,
+                at_most,
+                in_runs,
             } => (
                 service.as_str(),
                 variant.as_deref(),
@@ -316,6 +323,13 @@ fn check_expects(spec: &Scenario, services: &[String], problems: &mut Vec<Proble
                 at_most,
                 in_runs,
                 ..
+            }
+            | Expect::WriteUnavailable {
+                service,
+                variant,
+                at_least,
+                at_most,
+                in_runs,
             } => (
                 service.as_str(),
                 variant.as_deref(),
@@ -397,7 +411,9 @@ pub fn metric_service(m: &Metric) -> &str {
         | Metric::Latency { service, .. }
         | Metric::Throughput { service }
         | Metric::Goodput { service }
-        | Metric::Utilization { service } => service,
+        | Metric::Utilization { service }
+        | Metric::LostWrites { service }
+        | Metric::WriteUnavailable { service } => service,
     }
 }
 

@@ -54,6 +54,10 @@ pub struct ServiceDef {
     /// instances that serve tier `t` alone; `other_group` serves every other request.
     pub tier_groups: Vec<Option<(u32, u32)>>,
     pub other_group: (u32, u32),
+    pub recovery: RecoveryDef,
+    pub store: Option<StoreDef>,
+    /// Whether its instances span more than one region (then callers prefer their own).
+    pub multi_region: bool,
 }
 
 impl ServiceDef {
@@ -118,20 +122,141 @@ pub struct ShedPolicy {
     pub lifo_over: Option<u32>,
 }
 
-/// An injected failure of one service, active in `[start_ns, end_ns)`.
+/// An injected failure, active in `[start_ns, end_ns)`, or recurring at random (`stochastic`).
 #[derive(Clone, Debug)]
 pub struct FaultDef {
-    pub service: u32,
+    /// What it is, for reports: `crash checkout/2`, `zone eu-west/b down`.
+    pub label: String,
     pub start_ns: u64,
     pub end_ns: u64,
     pub effect: FaultEffect,
+    /// The service it acts on (`u32::MAX` when it acts on places or links).
+    pub service: u32,
+    /// Instances it acts on (instance-level effects).
+    pub instances: Vec<u32>,
+    /// Hosts it acts on (host-level effects).
+    pub hosts: Vec<u32>,
+    /// Call edges it acts on (`FeatureOff`).
+    pub edges: Vec<u32>,
+    /// Hosts on each side of a link fault, and whether only `a → b` is affected.
+    pub link: Option<LinkDef>,
+    /// Time between failures and time to repair, for a stochastic fault.
+    pub stochastic: Option<(Dist, Dist)>,
+    /// Whether each instance fails on its own (instance-level stochastic faults, pauses);
+    /// otherwise the targets fail together.
+    pub per_instance: bool,
 }
 
-#[derive(Copy, Clone, Debug, PartialEq)]
+/// The two sides of a network fault, as sorted host lists.
+#[derive(Clone, Debug)]
+pub struct LinkDef {
+    pub a: Vec<u32>,
+    pub b: Vec<u32>,
+    pub one_way: bool,
+}
+
+impl LinkDef {
+    /// Whether a message from host `from` to host `to` crosses this link.
+    pub fn cuts(&self, from: u32, to: u32) -> bool {
+        let (fa, tb) = (
+            self.a.binary_search(&from).is_ok(),
+            self.b.binary_search(&to).is_ok(),
+        );
+        if fa && tb {
+            return true;
+        }
+        !self.one_way && self.b.binary_search(&from).is_ok() && self.a.binary_search(&to).is_ok()
+    }
+}
+
+#[derive(Clone, Debug)]
 pub enum FaultEffect {
     Slowdown(f64),
     Errors(f64),
     Outage,
+    Crash,
+    Hang,
+    /// Extra work factor per minute of uptime.
+    Leak(f64),
+    /// Gaps between pauses, and their lengths.
+    Pauses(Dist, Dist),
+    HostDown,
+    DiskLost,
+    SlowDisk(f64),
+    CorruptDisk(f64),
+    Partition,
+    Delay(u64),
+    Loss(f64),
+    /// Rate, and whether callers detect it.
+    Corrupt(f64, bool),
+    FailFast,
+    /// Mean time between kills, in ns.
+    ChaosMonkey(u64),
+    FeatureOff,
+}
+
+/// Health checking, outlier ejection, replacement and slow start of a service, compiled.
+#[derive(Clone, Debug, Default)]
+pub struct RecoveryDef {
+    /// (interval, timeout, unhealthy_after, healthy_after, probe work), ns.
+    pub health: Option<(u64, u64, u32, u32, u64)>,
+    /// (consecutive failures, interval, base ejection time, max ejection percent).
+    pub outlier: Option<(u32, u64, u64, u32)>,
+    /// (start-up, warm-up, cold factor).
+    pub replace: Option<(u64, u64, f64)>,
+    /// (over, steps).
+    pub slow_start: Option<(u64, u32)>,
+    /// Sessions kept on the instance, with their time to live.
+    pub local_sessions_ttl_ns: Option<u64>,
+}
+
+/// A datastore, compiled.
+#[derive(Clone, Debug)]
+pub struct StoreDef {
+    /// Copies that must hold a write before it is acknowledged, the primary's included
+    /// (1: asynchronous; all instances: synchronous).
+    pub acks_needed: u32,
+    pub lag: Dist,
+    pub write: Dist,
+    pub reads_from_replicas: bool,
+    pub read_your_writes: bool,
+    pub replication_timeout_ns: u64,
+    /// (detect after, promote in), ns.
+    pub failover: Option<(u64, u64)>,
+}
+
+/// An alert rule, compiled.
+#[derive(Clone, Debug)]
+pub struct AlertDef {
+    pub name: String,
+    pub service: u32,
+    pub rule: AlertKind,
+    /// Window in buckets.
+    pub buckets: u32,
+    pub for_ns: u64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum AlertKind {
+    ErrorRate(f64),
+    /// Latency threshold in ns.
+    LatencyP99(u64),
+    /// Allowed error share (1 - SLO) and burn factor.
+    BurnRate(f64, f64),
+}
+
+/// A rollout, compiled.
+#[derive(Clone, Debug)]
+pub struct DeployDef {
+    pub service: u32,
+    pub at_ns: u64,
+    pub canary: u32,
+    pub bake_ns: u64,
+    pub interval_ns: u64,
+    pub errors: f64,
+    pub slowdown: f64,
+    pub rollback_on: Option<u32>,
+    pub rollback_in_ns: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -145,6 +270,8 @@ pub struct InstanceDef {
 pub struct CallDef {
     pub from: u32,
     pub to: u32,
+    /// A write to a datastore.
+    pub write: bool,
     /// The callee's worker pool.
     pub pool: u32,
     pub policy: crate::policy::CallPolicy,
@@ -168,6 +295,8 @@ pub struct WorkloadDef {
     pub entry: u32,
     pub kind: ArrivalKind,
     pub rate: RateFn,
+    pub region: u32,
+    pub timeout_ns: Option<u64>,
 }
 
 /// A piecewise-linear arrival rate over time: breakpoints `(t_ns, rate_per_s)`, constant after
@@ -221,6 +350,8 @@ pub struct World {
     pub latency: [Dist; 5],
     pub client_latency: Dist,
     pub faults: Vec<FaultDef>,
+    pub alerts: Vec<AlertDef>,
+    pub deploys: Vec<DeployDef>,
     /// Names of the clients' tiers, in order of first appearance among the workloads.
     pub tiers: Vec<String>,
     /// The spec this world was built from (reports quote it).

@@ -53,6 +53,8 @@ pub fn metric_kind(m: &Metric) -> (MetricKind, &str) {
         Metric::Throughput { service } => (MetricKind::Throughput, service),
         Metric::Goodput { service } => (MetricKind::Goodput, service),
         Metric::Utilization { service } => (MetricKind::Utilization, service),
+        Metric::LostWrites { service } => (MetricKind::LostWrites, service),
+        Metric::WriteUnavailable { service } => (MetricKind::WriteUnavailable, service),
     }
 }
 
@@ -134,6 +136,34 @@ pub fn evaluate(expects: &[Expect], agg: &Aggregate) -> Vec<Verdict> {
                 *at_most,
                 *in_runs,
             ),
+            Expect::LostWrites {
+                service,
+                variant,
+                at_least,
+                at_most,
+                in_runs,
+            } => (
+                MetricKind::LostWrites,
+                service,
+                variant,
+                *at_least,
+                *at_most,
+                *in_runs,
+            ),
+            Expect::WriteUnavailable {
+                service,
+                variant,
+                at_least,
+                at_most,
+                in_runs,
+            } => (
+                MetricKind::WriteUnavailable,
+                service,
+                variant,
+                ns(at_least),
+                ns(at_most),
+                *in_runs,
+            ),
             Expect::Better {
                 metric,
                 variant,
@@ -213,7 +243,7 @@ fn threshold_verdict(
         | MetricKind::ErrorRate
         | MetricKind::DegradedRate
         | MetricKind::Utilization => format!("{:+.4} pp", m * 100.0),
-        k if k.is_latency() => format!(
+        k if k.is_latency() || k == MetricKind::WriteUnavailable => format!(
             "{}{}",
             if m < 0.0 { "-" } else { "+" },
             crate::table::fmt_ns(m.abs())

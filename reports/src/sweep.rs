@@ -27,10 +27,14 @@ pub enum MetricKind {
     Goodput,
     Utilization,
     QueueLenMean,
+    /// A datastore's acknowledged writes lost (count per run).
+    LostWrites,
+    /// A datastore's time without a primary to take writes (ns per run).
+    WriteUnavailable,
 }
 
 impl MetricKind {
-    pub const ALL: [MetricKind; 13] = [
+    pub const ALL: [MetricKind; 15] = [
         MetricKind::Availability,
         MetricKind::ErrorRate,
         MetricKind::DegradedRate,
@@ -44,6 +48,8 @@ impl MetricKind {
         MetricKind::Goodput,
         MetricKind::Utilization,
         MetricKind::QueueLenMean,
+        MetricKind::LostWrites,
+        MetricKind::WriteUnavailable,
     ];
 
     pub fn name(self) -> &'static str {
@@ -61,6 +67,8 @@ impl MetricKind {
             MetricKind::Goodput => "goodput",
             MetricKind::Utilization => "utilization",
             MetricKind::QueueLenMean => "mean queue",
+            MetricKind::LostWrites => "lost writes",
+            MetricKind::WriteUnavailable => "writes unavailable",
         }
     }
 
@@ -103,6 +111,8 @@ impl MetricKind {
                 }
             }
             MetricKind::Throughput | MetricKind::Goodput => format!("{v:.1}/s"),
+            MetricKind::WriteUnavailable => crate::table::fmt_ns(v),
+            MetricKind::LostWrites => format!("{v:.1}"),
             _ => format!("{v:.3}"),
         }
     }
@@ -119,6 +129,9 @@ pub struct ServiceRun {
     pub utilization: f64,
     pub queue_len_mean: f64,
     pub latency: LatencySummary,
+    /// For a datastore: its data ledger.
+    #[serde(default)]
+    pub store: Option<models::results::StoreResult>,
 }
 
 impl ServiceRun {
@@ -148,6 +161,14 @@ impl ServiceRun {
             MetricKind::Throughput => self.throughput_per_s,
             MetricKind::Utilization => self.utilization,
             MetricKind::QueueLenMean => self.queue_len_mean,
+            MetricKind::LostWrites => self
+                .store
+                .as_ref()
+                .map_or(f64::NAN, |x| x.lost_writes as f64),
+            MetricKind::WriteUnavailable => self
+                .store
+                .as_ref()
+                .map_or(f64::NAN, |x| x.write_unavailable_ns as f64),
         }
     }
 }
@@ -182,6 +203,7 @@ impl RunRecord {
                     utilization: s.utilization,
                     queue_len_mean: s.queue_len_mean,
                     latency: s.latency,
+                    store: s.store.clone(),
                 })
                 .collect(),
         }

@@ -207,7 +207,7 @@ pub fn empty_aggregate(study: &Study, n_runs: usize, seed: u64) -> Aggregate {
             .designs
             .iter()
             .map(|d| {
-                let services = d.world.services.iter().map(|s| s.name.clone()).collect();
+                let services = d.world.report_names();
                 let mut v = VariantAggregate::new(
                     &d.name,
                     &d.about,

@@ -63,7 +63,13 @@ pub fn load_study(file: &str, source: &str) -> Result<Study, ScenarioError> {
 }
 
 fn base_names(spec: &Scenario) -> Vec<String> {
-    spec.services.iter().map(|s| s.name.clone()).collect()
+    spec.services
+        .iter()
+        .map(|s| s.name.clone())
+        .chain(spec.workload.iter().map(|w| {
+            crate::world::users_name(w.name.as_deref().unwrap_or(&w.entry))
+        }))
+        .collect()
 }
 
 /// A variant to build: its name, description and patch.

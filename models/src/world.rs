@@ -329,6 +329,12 @@ impl RateFn {
     }
 }
 
+/// The name under which reports and expectations show a workload's users (end to end, as the
+/// clients see it, client latency, timeouts and lost requests included): `users:<workload>`.
+pub fn users_name(workload: &str) -> String {
+    format!("users:{workload}")
+}
+
 /// Everything a run needs, resolved and checked.
 #[derive(Clone, Debug)]
 pub struct World {
@@ -393,6 +399,15 @@ impl World {
         let edges = self.calls.len() as u64 * 4096;
         let requests = u64::from(self.requests_in_flight_max) * 160;
         series + histograms + instances + edges + requests
+    }
+
+    /// Names of what reports show per run: the services, then the users of each workload.
+    pub fn report_names(&self) -> Vec<String> {
+        self.services
+            .iter()
+            .map(|s| s.name.clone())
+            .chain(self.workloads.iter().map(|w| users_name(&w.name)))
+            .collect()
     }
 
     pub fn service_idx(&self, name: &str) -> Option<usize> {

@@ -205,6 +205,19 @@ impl RunRecord {
                     latency: s.latency,
                     store: s.store.clone(),
                 })
+                .chain(r.workloads.iter().map(|w| {
+                    let secs = r.measured_ns.max(1) as f64 / 1e9;
+                    let m = &w.measured;
+                    ServiceRun {
+                        counts: *m,
+                        throughput_per_s: (m.completed + m.degraded) as f64 / secs,
+                        goodput_per_s: m.completed as f64 / secs,
+                        utilization: f64::NAN,
+                        queue_len_mean: f64::NAN,
+                        latency: w.latency,
+                        store: None,
+                    }
+                }))
                 .collect(),
         }
     }
@@ -276,6 +289,12 @@ impl VariantAggregate {
         for (sum, e) in self.breakers.iter_mut().zip(with_breaker) {
             for (a, &b) in sum.2.iter_mut().zip(&e.breaker_open) {
                 *a += u64::from(b);
+            }
+        }
+        // The users of each workload follow the services, without time series.
+        for (w, h) in histograms.workloads.iter().enumerate() {
+            if let Some(l) = self.latency.get_mut(result.services.len() + w) {
+                l.add(h).expect("histograms share bounds");
             }
         }
         for (s, svc) in result.services.iter().enumerate() {

@@ -66,9 +66,11 @@ fn base_names(spec: &Scenario) -> Vec<String> {
     spec.services
         .iter()
         .map(|s| s.name.clone())
-        .chain(spec.workload.iter().map(|w| {
-            crate::world::users_name(w.name.as_deref().unwrap_or(&w.entry))
-        }))
+        .chain(
+            spec.workload
+                .iter()
+                .map(|w| crate::world::users_name(w.name.as_deref().unwrap_or(&w.entry))),
+        )
         .collect()
 }
 

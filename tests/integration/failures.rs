@@ -31,7 +31,10 @@ fn k_of_n_availability_matches_the_reference() {
         (2, 2, 0.980296, 0.05),
     ] {
         let analytic = binomial_availability(k, n, p);
-        assert!((analytic - table).abs() < 1e-6, "formula {analytic} vs table {table}");
+        assert!(
+            (analytic - table).abs() < 1e-6,
+            "formula {analytic} vs table {table}"
+        );
         let mut spec = base.spec.clone();
         spec.services[0].instances = n;
         let world = models::validate::build("availability", None, spec).expect("valid");
@@ -89,14 +92,19 @@ fn a_shared_rack_lowers_availability() {
     let e = Estimate::of(&values, 0.999);
     let independent = binomial_availability(1, 2, 1000.0 / 1010.0);
     println!("1 of 2 on one rack: {:.6} ± {:.6}", e.mean, e.half_width);
-    assert!(e.high() < independent, "{} not below {independent}", e.high());
+    assert!(
+        e.high() < independent,
+        "{} not below {independent}",
+        e.high()
+    );
 }
 
 /// Every variant of a scenario sees the same faults at the same times, stochastic ones included.
 #[test]
 fn the_fault_schedule_is_the_same_in_every_variant() {
-    let study = models::variants::load_study_file(&repo_path("scenarios/failures/chaos-monkey.ron"))
-        .expect("loads");
+    let study =
+        models::variants::load_study_file(&repo_path("scenarios/failures/chaos-monkey.ron"))
+            .expect("loads");
     assert!(study.designs.len() >= 2);
     let schedule = |r: &RunResult| -> Vec<(String, u64)> {
         r.log
@@ -127,7 +135,14 @@ fn a_partition_cuts_exactly_the_traffic_it_names() {
     assert_eq!(near.timeouts, 1000, "{near:?}");
     assert_eq!(far.timeouts, 0, "{far:?}");
     assert_eq!(far.ok, far.calls);
-    let arrived = |name: &str| r.services.iter().find(|s| s.name == name).unwrap().ledger.arrived;
+    let arrived = |name: &str| {
+        r.services
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap()
+            .ledger
+            .arrived
+    };
     assert_eq!(arrived("near") + 1000, arrived("far"));
     // One way (replies from b to a lost, requests through): near serves them, callers still wait.
     let mut spec = world.spec.clone();
@@ -142,7 +157,10 @@ fn a_partition_cuts_exactly_the_traffic_it_names() {
     let near = r.services.iter().find(|s| s.name == "near").unwrap();
     let far = r.services.iter().find(|s| s.name == "far").unwrap();
     assert_eq!(near.ledger.arrived, far.ledger.arrived);
-    assert_eq!(near.ledger.completed, near.ledger.arrived - near.ledger.in_flight);
+    assert_eq!(
+        near.ledger.completed,
+        near.ledger.arrived - near.ledger.in_flight
+    );
 }
 
 /// The data ledger on a case computed by hand: writes stored at 9.901 s .. 9.991 s had not left
@@ -159,8 +177,12 @@ fn the_data_ledger_is_exact_on_a_hand_built_case() {
     // No lag: the replicas have every write the instant it is stored.
     let mut spec = world.spec.clone();
     spec.services[1].datastore.as_mut().unwrap().lag = models::spec::DistSpec::default();
-    let r = models::run_world(&models::validate::build("no-lag", None, spec.clone()).unwrap(), 1, 0)
-        .unwrap();
+    let r = models::run_world(
+        &models::validate::build("no-lag", None, spec.clone()).unwrap(),
+        1,
+        0,
+    )
+    .unwrap();
     assert_eq!(r.services[1].store.as_ref().unwrap().lost_writes, 0);
     // Synchronous: none lost, with the lag or without.
     spec.services[1].datastore.as_mut().unwrap().replication = models::spec::Replication::Sync;

@@ -594,11 +594,7 @@ impl ServiceModel<'_> {
             match def.effect {
                 FaultEffect::Partition => return (true, 0),
                 FaultEffect::Delay(d) => add += d,
-                FaultEffect::Loss(rate) => {
-                    if self.net_rng.random::<f64>() < rate {
-                        return (true, 0);
-                    }
-                }
+                FaultEffect::Loss(rate) if self.net_rng.random::<f64>() < rate => return (true, 0),
                 _ => {}
             }
         }

@@ -4,11 +4,15 @@
 use std::fmt;
 use std::path::Path;
 
+pub mod replay;
+pub mod shrink;
 pub mod sweep;
 
 pub use models::variants::Study;
 pub use models::{results, RunResult, ScenarioError, World};
+pub use replay::{replay, Replay, ReplayOptions};
 pub use reports::summary::Summary;
+pub use shrink::{shrink, ShrinkOptions, ShrinkOutcome};
 pub use sweep::{merge_logs, sweep, Shard, SweepOptions};
 
 /// Anything that can go wrong in an operation.

@@ -74,6 +74,43 @@ Writes report.html, report.md, summary.json, runs.csv and the run log runs.jsonl
         #[arg(long)]
         out: PathBuf,
     },
+    /// Simulate one run of a sweep again (run K of variant V) and check its digest against the run log.
+    #[command(after_help = "Example: faultline replay scenarios/quickstart.ron --variant db-8-workers --run 17 --log out/quickstart/runs.jsonl\n\n\
+Prints the run as `faultline run` does, and its digest. With --log, the seed is the logged sweep's and the replayed\n\
+digest is compared with the log's record of the run: exit 1 when they differ; exit 2 when the log has no record of\n\
+the run or records a sweep of another scenario text. With --format json the digest verdict goes to stderr.\n\n"
+        .to_owned() + EXIT_CODES)]
+    Replay {
+        /// The scenario file (RON).
+        file: PathBuf,
+        #[command(flatten)]
+        pick: RunPick,
+        /// The sweep's run log (`OUT/runs.jsonl`): use its seed and compare the digest with its record.
+        #[arg(long, value_name = "PATH")]
+        log: Option<PathBuf>,
+        /// Output format: a table for people, or one JSON document for machines.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Find the fewest faults, in the shortest windows, with which a run still breaks an expectation.
+    #[command(after_help = "Example: faultline shrink scenarios/defences/retry-storm.ron --variant cured --run 3\n\n\
+Delta debugging (ddmin) over the scenario's faults, then a binary search of each remaining fault's window, with the\n\
+run's seed and index fixed. Prints the minimal schedule as a `faults: [ ... ],` block to paste into the scenario.\n\
+Exit 1 when the run breaks an expectation (after printing the minimal schedule), 0 when it breaks none.\n\n"
+        .to_owned() + EXIT_CODES)]
+    Shrink {
+        /// The scenario file (RON).
+        file: PathBuf,
+        #[command(flatten)]
+        pick: RunPick,
+        /// The expectation to keep broken: its place in the scenario's `expect` list, from 0.
+        /// Default: the first one the run breaks.
+        #[arg(long, value_name = "N")]
+        expect: Option<usize>,
+        /// Most runs the search may make; past it, the best schedule so far is printed.
+        #[arg(long, default_value_t = faultline::shrink::RUNS_MAX_DEFAULT)]
+        runs_max: u32,
+    },
     /// Write a commented starter scenario to NAME.ron.
     #[command(after_help = "Example: faultline new checkout\n\n".to_owned() + EXIT_CODES)]
     New {
@@ -116,6 +153,20 @@ struct SweepArgs {
     /// No progress bar.
     #[arg(long, short = 'q')]
     quiet: bool,
+}
+
+/// One run of a sweep: which variant, which run index, which seed.
+#[derive(clap::Args)]
+struct RunPick {
+    /// The variant; may be left out when the scenario has only one.
+    #[arg(long)]
+    variant: Option<String>,
+    /// The run index within the sweep (0-based).
+    #[arg(long, default_value_t = 0)]
+    run: u64,
+    /// The sweep's seed; overrides the file's `seed`.
+    #[arg(long)]
+    seed: Option<u64>,
 }
 
 #[derive(Copy, Clone, ValueEnum)]
@@ -262,6 +313,52 @@ fn run(cli: Cli) -> Result<ExitCode, faultline::Error> {
                 out.display()
             )
         }
+        Command::Replay {
+            file,
+            pick,
+            log,
+            format,
+        } => {
+            let opts = faultline::ReplayOptions {
+                variant: pick.variant,
+                run: pick.run,
+                seed: pick.seed,
+                log: log.clone(),
+            };
+            let replay = faultline::replay(&file, &opts)?;
+            let (verdict, matches) = replay_verdict(&replay, log.as_deref());
+            if !matches {
+                code = ExitCode::from(1);
+            }
+            match format {
+                Format::Table => {
+                    format!("{}\n{verdict}", reports::table::render_run(&replay.result))
+                }
+                Format::Json => {
+                    eprint!("{verdict}");
+                    reports::run_json(&replay.result)
+                }
+            }
+        }
+        Command::Shrink {
+            file,
+            pick,
+            expect,
+            runs_max,
+        } => {
+            let opts = faultline::ShrinkOptions {
+                variant: pick.variant,
+                run: pick.run,
+                seed: pick.seed,
+                expect,
+                runs_max,
+            };
+            let outcome = shrink_with_progress(&file, &opts)?;
+            if outcome.shrunk.is_some() {
+                code = ExitCode::from(1);
+            }
+            render_shrink(&file, &outcome)
+        }
         Command::New { name } => {
             let path = PathBuf::from(if name.ends_with(".ron") {
                 name.clone()
@@ -320,4 +417,123 @@ fn run(cli: Cli) -> Result<ExitCode, faultline::Error> {
     // A closed pipe (`faultline run ... | head`) is not an error worth a message.
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     Ok(code)
+}
+
+/// The lines that name the replayed run and its digest, and whether the digest matches the log's
+/// record (`true` without a log).
+fn replay_verdict(replay: &faultline::Replay, log: Option<&std::path::Path>) -> (String, bool) {
+    let mut out = format!(
+        "replayed run {} of `{}` (seed {}): digest {}\n",
+        replay.run, replay.variant, replay.seed, replay.result.digest
+    );
+    let log = log.map_or(String::new(), |p| p.display().to_string());
+    match (replay.digest_matches(), &replay.logged_digest) {
+        (Some(true), _) => {
+            out.push_str(&format!("digest matches the sweep's record in {log}\n"));
+            (out, true)
+        }
+        (Some(false), Some(logged)) => {
+            out.push_str(&format!(
+                "digest differs from the sweep's record in {log} ({logged}): this is not the run the sweep made (another faultline version or platform?)\n"
+            ));
+            (out, false)
+        }
+        _ => (out, true),
+    }
+}
+
+/// Shrinks with a spinner on stderr when it is a terminal; stdout is left alone.
+fn shrink_with_progress(
+    file: &std::path::Path,
+    opts: &faultline::ShrinkOptions,
+) -> Result<faultline::ShrinkOutcome, faultline::Error> {
+    use std::io::IsTerminal;
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new_spinner()
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let outcome = faultline::shrink(file, opts, &|runs, faults| {
+        bar.set_message(format!(
+            "{runs} runs, smallest failing schedule so far: {faults} faults"
+        ));
+        bar.tick();
+    });
+    bar.finish_and_clear();
+    outcome
+}
+
+/// What `faultline shrink` prints: the run's verdicts, then the minimal schedule and its cost.
+fn render_shrink(file: &std::path::Path, o: &faultline::ShrinkOutcome) -> String {
+    let mut out = String::new();
+    let verdict = |i: usize, v: &reports::check::Verdict| {
+        format!(
+            "{}  expect[{i}] [{}] {}\n      measured {}; margin {}\n",
+            if v.holds { "pass" } else { "FAIL" },
+            v.variant,
+            v.expectation,
+            v.measured,
+            v.margin
+        )
+    };
+    let run = format!(
+        "run {} of `{}` (seed {}, digest {})",
+        o.run, o.variant, o.seed, o.digest
+    );
+    if !o.skipped.is_empty() {
+        let list: Vec<String> = o.skipped.iter().map(|i| format!("expect[{i}]")).collect();
+        out.push_str(&format!(
+            "note: left out {}: `Better` compares variants over many runs, which one run cannot break\n",
+            list.join(", ")
+        ));
+    }
+    let Some(s) = &o.shrunk else {
+        out.push_str(&if o.verdicts.is_empty() {
+            format!(
+                "{run}: no expectation that one run can break applies to `{}`: nothing to shrink\n",
+                o.variant
+            )
+        } else {
+            format!("{run} breaks no expectation that one run can break: nothing to shrink\n")
+        });
+        for (i, v) in &o.verdicts {
+            out.push_str(&verdict(*i, v));
+        }
+        return out;
+    };
+    out.push_str(&format!("{run} breaks expect[{}]:\n", s.expect));
+    for (i, v) in o.verdicts.iter().filter(|(i, _)| *i == s.expect) {
+        out.push_str(&verdict(*i, v));
+    }
+    out.push_str(&format!(
+        "\nminimal schedule: {} of {} faults, found in {} runs; paste it into the scenario:\n\n{}\n",
+        s.faults.len(),
+        s.original.len(),
+        s.runs,
+        s.text
+    ));
+    if s.limit_hit {
+        out.push_str(&format!(
+            "the search stopped at its limit of {} runs (--runs-max): the schedule still breaks the expectation, but a smaller one may exist\n",
+            s.runs
+        ));
+    }
+    if !s.text_verified {
+        out.push_str("note: this text does not read back as the schedule found; check it against the scenario before pasting\n");
+    }
+    if s.faults.is_empty() {
+        out.push_str("the run breaks the expectation without any fault\n");
+    }
+    out.push_str("with the minimal schedule:\n");
+    for v in &s.verdicts {
+        out.push_str(&verdict(s.expect, v));
+    }
+    out.push_str(&format!(
+        "after pasting, `faultline run {} --variant {} --run {} --seed {}` replays it\n",
+        file.display(),
+        o.variant,
+        o.run,
+        o.seed
+    ));
+    out
 }

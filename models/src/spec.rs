@@ -718,11 +718,6 @@ pub struct Service {
     /// This service is a datastore: its instances are a primary (the first) and replicas.
     #[serde(default)]
     pub datastore: Option<DatastoreSpec>,
-    /// Where user sessions live. `Local`: on the instance that served the user (sticky); an
-    /// instance that dies loses the sessions it held. `External`: in a shared cache; none lost.
-    /// Default: the service keeps no sessions.
-    #[serde(default)]
-    pub sessions: Option<SessionStore>,
 }
 
 /// Active health checks of a service's instances (Kubernetes readiness probe, Envoy active
@@ -854,16 +849,6 @@ pub struct FailoverSpec {
     /// Default `"5s"`.
     #[serde(default = "five_s")]
     pub promote_in: Dur,
-}
-
-/// Where user sessions live.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub enum SessionStore {
-    /// On the instance; a session lasts `ttl` after the user's last request.
-    Local { ttl: Dur },
-    /// In an external store (a cache): sessions survive any instance.
-    External,
 }
 
 fn five_s() -> Dur {

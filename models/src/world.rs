@@ -206,8 +206,6 @@ pub struct RecoveryDef {
     pub replace: Option<(u64, u64, f64)>,
     /// (over, steps).
     pub slow_start: Option<(u64, u32)>,
-    /// Sessions kept on the instance, with their time to live.
-    pub local_sessions_ttl_ns: Option<u64>,
 }
 
 /// A datastore, compiled.

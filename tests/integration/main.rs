@@ -5,9 +5,11 @@ mod cli;
 mod defences;
 mod determinism;
 mod errors;
+mod failures;
 mod props;
 mod queueing;
 mod reference;
+mod replay;
 mod sweep;
 
 use std::path::{Path, PathBuf};

@@ -533,9 +533,6 @@ impl ServiceModel<'_> {
                 r.silent |= silent;
             }
         }
-        if let Some(ttl) = self.world.services[s].recovery.local_sessions_ttl_ns {
-            let _ = ttl;
-        }
     }
 
     /// A host goes down (`start`) or comes back.

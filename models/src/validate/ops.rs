@@ -3,9 +3,7 @@
 //! alerts and deployments.
 
 use super::{At, Checker};
-use crate::spec::{
-    AlertRule, DatastoreSpec, FaultKind, Replication, Scenario, Service, SessionStore,
-};
+use crate::spec::{AlertRule, DatastoreSpec, FaultKind, Replication, Scenario, Service};
 use crate::world::{
     AlertDef, AlertKind, CallDef, DeployDef, FaultDef, FaultEffect, Host, LinkDef, RecoveryDef,
     StoreDef,
@@ -582,9 +580,6 @@ pub(super) fn build_recovery(ck: &mut Checker, svc: &Service, at: &At) -> Recove
         }
         def.slow_start = Some((s.over.0.as_ns().max(1), s.steps.max(1)));
     }
-    if let Some(SessionStore::Local { ttl }) = &svc.sessions {
-        def.local_sessions_ttl_ns = Some(ttl.0.as_ns());
-    }
     def
 }
 
@@ -618,6 +613,13 @@ pub(super) fn build_store(
         ck.report(
             &d_at.field("failover"),
             "failover needs a replica to promote: give the datastore at least 2 instances".into(),
+            None,
+        );
+    }
+    if !svc.calls.is_empty() {
+        ck.report(
+            &at.field("calls"),
+            "a datastore makes no calls of its own; put them in a service in front of it".into(),
             None,
         );
     }

@@ -30,7 +30,7 @@ use crate::results::{
 use crate::spec::Balancer;
 use crate::world::{ArrivalKind, World};
 use hdrhistogram::Histogram;
-use ops::{AlertState, DeployState, FaultProc, HostState, ReplMsg, StoreState};
+use ops::{AlertState, DeployState, FaultProc, HostState, ReplMsg, StoreState, Wait};
 use rand::RngExt;
 use rand_distr::Exp1;
 use sim_core::{
@@ -42,6 +42,8 @@ use std::fmt;
 mod ops;
 
 const NONE: u32 = u32::MAX;
+/// Names of the breaker states, as `BreakerState::name` gives them.
+const BREAKER_STATES: [&str; 3] = ["closed", "open", "half_open"];
 /// Latencies above this are clamped in the histograms (the exact maximum is kept apart).
 const HIST_MAX_NS: u64 = 3_600_000_000_000;
 
@@ -76,11 +78,10 @@ pub enum Event {
     BulkheadWait {
         call: u32,
     },
-    /// A fault starts or ends; `unit` is the target of a fault whose targets fail on their own
-    /// (an instance), or 0.
+    /// A fault starts or ends at one of its targets: `proc` is a failure process, one per fault
+    /// and target (see `ServiceModel::proc_owner`). Events stay 8 bytes: the queue moves them.
     Fault {
-        fault: u32,
-        unit: u32,
+        proc: u32,
         start: bool,
     },
     /// Health checks of a service's instances are due.
@@ -105,12 +106,13 @@ pub enum Event {
     },
     /// A write waited too long for its replicas.
     ReplTimeout {
-        req: u32,
+        wait: u32,
     },
     /// A datastore's failover completes (if still needed).
     Failover {
         service: u32,
-        epoch: u32,
+        /// The low 16 bits of the epoch it was started in.
+        epoch: u16,
     },
     /// A client gives up on its request.
     ClientTimeout {
@@ -118,7 +120,7 @@ pub enum Event {
     },
     /// Step `step` of a rollout.
     Deploy {
-        deploy: u32,
+        deploy: u16,
         step: u32,
     },
     Rollback {
@@ -197,8 +199,9 @@ struct Request {
     /// For a workload's request: attempts the client has made so far, and its last backoff.
     client_attempts: u8,
     client_backoff_ns: u64,
-    /// The breaker state it was let through in (for recording its outcome).
-    breaker_state: &'static str,
+    /// The breaker state it was let through in (for recording its outcome): an index into
+    /// `BREAKER_STATES`, so that the request stays small.
+    breaker_state: u8,
     /// For an attempt: its caller's timeout. For a workload's request: the client's timeout.
     timer: Option<TimerId>,
     /// The message carrying it (or its answer) was lost in the network.
@@ -207,13 +210,10 @@ struct Request {
     silent: bool,
     /// It carries corrupt data its callers did not detect.
     corrupt: bool,
-    /// A write to a datastore; with its sequence number once stored, and its identity for
-    /// matching replica acknowledgements.
+    /// A write to a datastore.
     write: bool,
-    write_seq: u64,
-    write_id: u32,
-    /// Waiting for replica acknowledgements, with its timer.
-    repl_timer: Option<TimerId>,
+    /// While a write waits for its replicas: its slot in `ServiceModel::waits` (else `NONE`).
+    wait: u32,
 }
 
 /// One logical call of a parent request, across its attempts.
@@ -497,6 +497,8 @@ pub struct ServiceModel<'w> {
     /// Failure processes: those of fault `f` are `fault_procs[proc_base[f] ..]`.
     fault_procs: Vec<FaultProc>,
     proc_base: Vec<u32>,
+    /// The (fault, unit) of each failure process.
+    proc_owner: Vec<(u32, u32)>,
     /// Feature flags in force per call edge (a call with one is not made).
     edge_off: Vec<u32>,
     alert_states: Vec<AlertState>,
@@ -506,11 +508,13 @@ pub struct ServiceModel<'w> {
     log_dropped: u64,
     msgs: Vec<ReplMsg>,
     free_msgs: Vec<u32>,
+    waits: Vec<Wait>,
+    free_waits: Vec<u32>,
     write_ids: u32,
     /// Fault occurrences: (fault, unit, label, start, end).
     occurrences: Vec<(u32, u32, String, u64, u64)>,
     scratch: Vec<u32>,
-    pending_failovers: Vec<(u64, u32, u32)>,
+    pending_failovers: Vec<(u64, u32, u16)>,
     /// The time of the event being handled.
     now_ns: u64,
 }
@@ -783,6 +787,7 @@ impl<'w> ServiceModel<'w> {
         }
         let mut fault_procs = Vec::new();
         let mut proc_base = Vec::new();
+        let mut proc_owner = Vec::new();
         let mut seen: Vec<&str> = Vec::new();
         for f in &world.faults {
             proc_base.push(fault_procs.len() as u32);
@@ -790,12 +795,14 @@ impl<'w> ServiceModel<'w> {
             // so adding a fault elsewhere never shifts this one's draws.
             let rank = seen.iter().filter(|l| **l == f.label).count();
             seen.push(&f.label);
-            let units = if f.per_instance {
-                f.instances.len().max(1)
-            } else {
-                1
+            // A chaos monkey's unit 0 kills; unit k + 1 ends the kill of its k-th target.
+            let units = match f.effect {
+                crate::world::FaultEffect::ChaosMonkey(_) => f.instances.len() + 1,
+                _ if f.per_instance => f.instances.len().max(1),
+                _ => 1,
             };
             for u in 0..units {
+                proc_owner.push((proc_base.len() as u32 - 1, u as u32));
                 fault_procs.push(FaultProc {
                     rng: rngs.stream(&format!("fault:{}#{rank}", f.label), &u.to_string()),
                 });
@@ -815,6 +822,7 @@ impl<'w> ServiceModel<'w> {
             net_rng: rngs.stream("net", "loss"),
             fault_procs,
             proc_base,
+            proc_owner,
             edge_off: vec![0; world.calls.len()],
             alert_states: world
                 .alerts
@@ -838,6 +846,8 @@ impl<'w> ServiceModel<'w> {
             log_dropped: 0,
             msgs: Vec::new(),
             free_msgs: Vec::new(),
+            waits: Vec::new(),
+            free_waits: Vec::new(),
             write_ids: 0,
             occurrences: Vec::new(),
             scratch: Vec::new(),
@@ -968,15 +978,13 @@ impl<'w> ServiceModel<'w> {
             pool: 0,
             client_attempts: 1,
             client_backoff_ns: 0,
-            breaker_state: "closed",
+            breaker_state: 0,
             timer: None,
             lost: false,
             silent: false,
             corrupt: false,
             write: false,
-            write_seq: 0,
-            write_id: 0,
-            repl_timer: None,
+            wait: NONE,
         }
     }
 
@@ -1291,7 +1299,9 @@ impl<'w> ServiceModel<'w> {
         }
         if self.world.services[s].store.is_some() {
             if r.write {
-                if self.store_write(sim, req) {
+                // Acknowledged now (asynchronous), or when enough replicas have it.
+                if let Some(seq) = self.store_write(sim, req) {
+                    self.store_acked(s, seq);
                     self.finish(sim, req, Outcome::Completed);
                 }
                 return;
@@ -1494,7 +1504,10 @@ impl<'w> ServiceModel<'w> {
         child.caller_host = caller_host;
         child.measured = c.measured;
         child.holds_permit = def.policy.bulkhead.is_some();
-        child.breaker_state = breaker_state;
+        child.breaker_state = BREAKER_STATES
+            .iter()
+            .position(|&n| n == breaker_state)
+            .unwrap_or(0) as u8;
         let inherited = if self.world.services[def.from as usize].honor_deadlines {
             parent.deadline_ns
         } else {
@@ -1567,10 +1580,7 @@ impl<'w> ServiceModel<'w> {
             r.abandoned,
             now - r.started_ns,
         );
-        let (corrupt, write, seq) = (r.corrupt, r.write, r.write_seq);
-        if write && outcome == Outcome::Completed && self.services[s].store.is_some() {
-            self.store_acked(s, seq);
-        }
+        let corrupt = r.corrupt;
         let st = &mut self.services[s];
         st.count(outcome, measured, self.bucket);
         if outcome.is_success() {
@@ -1714,6 +1724,8 @@ impl<'w> ServiceModel<'w> {
 
     /// A client stops waiting for its request: counted failed now; whatever still runs in the
     /// system for it is ignored when it ends.
+    #[cold]
+    #[inline(never)]
     fn on_client_timeout(&mut self, req: u32) {
         let r = &mut self.requests[req as usize];
         r.timer = None;
@@ -1758,7 +1770,7 @@ impl<'w> ServiceModel<'w> {
         self.record_breaker(
             c.call,
             now,
-            c.breaker_state,
+            BREAKER_STATES[c.breaker_state as usize],
             failure.is_some(),
             now - c.created_ns,
         );
@@ -1791,7 +1803,12 @@ impl<'w> ServiceModel<'w> {
         let c = &mut self.requests[child as usize];
         c.timer = None;
         c.abandoned = true;
-        let (call, holds, state, created) = (c.call, c.holds_permit, c.breaker_state, c.created_ns);
+        let (call, holds, state, created) = (
+            c.call,
+            c.holds_permit,
+            BREAKER_STATES[c.breaker_state as usize],
+            c.created_ns,
+        );
         let (instance, lost) = (c.instance, c.lost);
         self.requests[child as usize].holds_permit = false;
         self.outlier_observe(instance, true, now);
@@ -2334,6 +2351,11 @@ impl ServiceModel<'_> {
     }
 }
 
+/// The request slab is copied and scanned on every event: keep a request small.
+const _: () = assert!(std::mem::size_of::<Request>() <= 128);
+/// Events are moved through the heap on every push and pop: keep them 8 bytes.
+const _: () = assert!(std::mem::size_of::<Event>() <= 8);
+
 fn transition(
     now: u64,
     shared: bool,
@@ -2385,16 +2407,19 @@ impl Model for ServiceModel<'_> {
             Event::Hedge { call } => self.on_hedge(sim, call),
             Event::ClientRetry { req } => self.on_client_retry(sim, req),
             Event::BulkheadWait { call } => self.on_bulkhead_wait(sim, call),
-            Event::Fault { fault, unit, start } => self.on_fault(sim, fault, unit, start),
+            Event::Fault { proc, start } => {
+                let (fault, unit) = self.proc_owner[proc as usize];
+                self.on_fault(sim, fault, unit, start)
+            }
             Event::Health { service } => self.on_health(sim, service),
             Event::OutlierReview { service } => self.on_outlier_review(sim, service),
             Event::Replaced { instance } => self.on_replaced(sim, instance),
             Event::Replicate { msg } => self.on_replicate(sim, msg),
             Event::ReplicaAck { msg } => self.on_replica_ack(sim, msg),
-            Event::ReplTimeout { req } => self.on_repl_timeout(sim, req),
+            Event::ReplTimeout { wait } => self.on_repl_timeout(sim, wait),
             Event::Failover { service, epoch } => self.on_failover(sim, service, epoch),
             Event::ClientTimeout { req } => self.on_client_timeout(req),
-            Event::Deploy { deploy, step } => self.on_deploy(sim, deploy, step),
+            Event::Deploy { deploy, step } => self.on_deploy(sim, u32::from(deploy), step),
             Event::Rollback { deploy } => self.on_rollback(sim, deploy),
             Event::Tick => self.on_tick(sim),
             Event::WarmupEnd => self.on_warmup_end(sim.now().as_ns()),
@@ -2404,6 +2429,7 @@ impl Model for ServiceModel<'_> {
         }
     }
 
+    #[inline]
     fn digest_key(event: &Event) -> (u32, u64) {
         match *event {
             Event::Arrival { workload } => (1, u64::from(workload)),
@@ -2415,16 +2441,13 @@ impl Model for ServiceModel<'_> {
             Event::Hedge { call } => (11, u64::from(call)),
             Event::ClientRetry { req } => (12, u64::from(req)),
             Event::BulkheadWait { call } => (9, u64::from(call)),
-            Event::Fault { fault, unit, start } => (
-                10,
-                u64::from(fault) << 33 | u64::from(unit) << 1 | u64::from(start),
-            ),
+            Event::Fault { proc, start } => (10, u64::from(proc) << 1 | u64::from(start)),
             Event::Health { service } => (13, u64::from(service)),
             Event::OutlierReview { service } => (14, u64::from(service)),
             Event::Replaced { instance } => (15, u64::from(instance)),
             Event::Replicate { msg } => (16, u64::from(msg)),
             Event::ReplicaAck { msg } => (17, u64::from(msg)),
-            Event::ReplTimeout { req } => (18, u64::from(req)),
+            Event::ReplTimeout { wait } => (18, u64::from(wait)),
             Event::Failover { service, epoch } => (19, u64::from(service) << 32 | u64::from(epoch)),
             Event::ClientTimeout { req } => (20, u64::from(req)),
             Event::Deploy { deploy, step } => (21, u64::from(deploy) << 32 | u64::from(step)),

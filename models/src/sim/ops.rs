@@ -66,13 +66,24 @@ pub(super) struct ReplMsg {
     pub from: u32,
     pub seq: u64,
     pub epoch: u32,
-    /// The write waiting for it (`NONE` when nobody waits), and the write's identity.
-    pub req: u32,
+    /// The slot of the write waiting for it in `ServiceModel::waits` (`NONE` when nobody
+    /// waits), and the write's identity (slots are reused).
+    pub wait: u32,
     pub write_id: u32,
     /// When the write was stored, and when its message leaves the primary (after `lag`): a
     /// primary that dies in between never sends it.
     pub stored_ns: u64,
     pub leaves_ns: u64,
+}
+
+/// A write waiting for its replicas' acknowledgements.
+#[derive(Copy, Clone, Debug)]
+pub(super) struct Wait {
+    pub req: u32,
+    pub write_id: u32,
+    pub seq: u64,
+    /// `None` once the wait is over.
+    pub timer: Option<sim_core::TimerId>,
 }
 
 pub(super) struct AlertState {
@@ -125,7 +136,7 @@ impl ServiceModel<'_> {
                     let gap = exp_ns(&mut self.fault_procs[p].rng, *mean);
                     let t = def.start_ns.saturating_add(gap);
                     if t < def.end_ns.min(horizon) {
-                        sim.schedule_at(SimTime::from_ns(t), fault_event(f, 0, true));
+                        sim.schedule_at(SimTime::from_ns(t), self.fault_event(f, 0, true));
                     }
                 }
                 (FaultEffect::Pauses(every, _), _) => {
@@ -134,7 +145,7 @@ impl ServiceModel<'_> {
                         let gap = every.sample(&mut self.fault_procs[p].rng).as_ns();
                         let t = def.start_ns.saturating_add(gap);
                         if t < def.end_ns.min(horizon) {
-                            sim.schedule_at(SimTime::from_ns(t), fault_event(f, u, true));
+                            sim.schedule_at(SimTime::from_ns(t), self.fault_event(f, u, true));
                         }
                     }
                 }
@@ -144,14 +155,17 @@ impl ServiceModel<'_> {
                         let gap = mtbf.sample(&mut self.fault_procs[p].rng).as_ns();
                         let t = def.start_ns.saturating_add(gap);
                         if t < horizon {
-                            sim.schedule_at(SimTime::from_ns(t), fault_event(f, u, true));
+                            sim.schedule_at(SimTime::from_ns(t), self.fault_event(f, u, true));
                         }
                     }
                 }
                 (_, None) => {
-                    sim.schedule_at(SimTime::from_ns(def.start_ns), fault_event(f, 0, true));
+                    sim.schedule_at(SimTime::from_ns(def.start_ns), self.fault_event(f, 0, true));
                     if def.end_ns <= horizon {
-                        sim.schedule_at(SimTime::from_ns(def.end_ns), fault_event(f, 0, false));
+                        sim.schedule_at(
+                            SimTime::from_ns(def.end_ns),
+                            self.fault_event(f, 0, false),
+                        );
                     }
                 }
             }
@@ -174,7 +188,7 @@ impl ServiceModel<'_> {
             sim.schedule_at(
                 SimTime::from_ns(def.at_ns),
                 Event::Deploy {
-                    deploy: d as u32,
+                    deploy: d as u16,
                     step: 0,
                 },
             );
@@ -182,6 +196,8 @@ impl ServiceModel<'_> {
     }
 
     /// A fault starts or ends at unit `unit` of its targets.
+    #[cold]
+    #[inline(never)]
     pub(super) fn on_fault(&mut self, sim: &mut Sim<Event>, fault: u32, unit: u32, start: bool) {
         let now = sim.now().as_ns();
         let world = self.world;
@@ -325,12 +341,15 @@ impl ServiceModel<'_> {
                     }
                     self.crash(sim, victim, true);
                     if end <= horizon {
-                        sim.schedule_at(SimTime::from_ns(end), fault_event(fault, k + 1, false));
+                        sim.schedule_at(
+                            SimTime::from_ns(end),
+                            self.fault_event(fault, k + 1, false),
+                        );
                     }
                     // A monkey with `lasts` restores its victims after `lasts`; it keeps
                     // killing until the end of the run.
                     if next < horizon {
-                        sim.schedule_at(SimTime::from_ns(next), fault_event(fault, 0, true));
+                        sim.schedule_at(SimTime::from_ns(next), self.fault_event(fault, 0, true));
                     }
                 } else if !start && unit > 0 {
                     let victim = def.instances[(unit - 1) as usize];
@@ -372,7 +391,7 @@ impl ServiceModel<'_> {
                 def.end_ns.min(horizon)
             };
             if t <= until || (start && t <= horizon) {
-                sim.schedule_at(SimTime::from_ns(t), fault_event(fault, unit, !start));
+                sim.schedule_at(SimTime::from_ns(t), self.fault_event(fault, unit, !start));
             }
         }
     }
@@ -507,6 +526,8 @@ impl ServiceModel<'_> {
 
     /// Work at an instance is lost: queued requests fail (at once, or silently when the host
     /// died and nothing leaves it), running ones fail when their work or calls end.
+    #[cold]
+    #[inline(never)]
     pub(super) fn lose_instance(&mut self, sim: &mut Sim<Event>, i: u32, silent: bool) {
         let now = sim.now().as_ns();
         self.instances[i as usize].last_down_ns = now;
@@ -600,6 +621,8 @@ impl ServiceModel<'_> {
 
     /// A message carrying `req` (or its answer) is lost. The request stays until whoever waits
     /// for it gives up: its caller's timeout, or its client's. If nobody waits any more, it goes.
+    #[cold]
+    #[inline(never)]
     pub(super) fn drop_message(&mut self, req: u32) {
         let r = &mut self.requests[req as usize];
         r.lost = true;
@@ -650,6 +673,8 @@ impl ServiceModel<'_> {
     /// Picks an instance among `first .. first + n` when some are out of load balancing, ramping
     /// back, or in another region: prefers instances in rotation in `region`, then in rotation
     /// anywhere, then any (Envoy's panic mode).
+    #[cold]
+    #[inline(never)]
     pub(super) fn pick_slow(&mut self, s: usize, first: u32, n: u32, region: u32, now: u64) -> u32 {
         let mut cands = std::mem::take(&mut self.scratch);
         cands.clear();
@@ -715,6 +740,8 @@ impl ServiceModel<'_> {
     }
 
     /// Probes every instance of service `s`.
+    #[cold]
+    #[inline(never)]
     pub(super) fn on_health(&mut self, sim: &mut Sim<Event>, s: u32) {
         let now = sim.now().as_ns();
         let def = &self.world.services[s as usize];
@@ -773,6 +800,8 @@ impl ServiceModel<'_> {
     }
 
     /// A replacement is up: a fresh process (crashes and hangs cleared, no leak, cold cache).
+    #[cold]
+    #[inline(never)]
     pub(super) fn on_replaced(&mut self, sim: &mut Sim<Event>, i: u32) {
         let now = sim.now().as_ns();
         let s = self.world.instances[i as usize].service_idx as usize;
@@ -801,6 +830,7 @@ impl ServiceModel<'_> {
 
     /// A caller saw an answer (or no answer) from instance `i`: outlier detection counts
     /// consecutive failures.
+    #[inline]
     pub(super) fn outlier_observe(&mut self, i: u32, failed: bool, now: u64) {
         let s = self.world.instances[i as usize].service_idx as usize;
         let Some((limit, _, base, max_pct)) = self.world.services[s].recovery.outlier else {
@@ -838,6 +868,8 @@ impl ServiceModel<'_> {
     }
 
     /// Ends the ejections that have run their time.
+    #[cold]
+    #[inline(never)]
     pub(super) fn on_outlier_review(&mut self, sim: &mut Sim<Event>, s: u32) {
         let now = sim.now().as_ns();
         let def = &self.world.services[s as usize];
@@ -890,7 +922,7 @@ impl ServiceModel<'_> {
                     self.pending_failovers.push((
                         now.saturating_add(detect + promote),
                         s as u32,
-                        epoch,
+                        epoch as u16,
                     ));
                 }
             }
@@ -908,6 +940,8 @@ impl ServiceModel<'_> {
     }
 
     /// Schedules failovers noted while recounting (which has no access to the engine).
+    #[cold]
+    #[inline(never)]
     pub(super) fn flush_failovers(&mut self, sim: &mut Sim<Event>) {
         while let Some((t, service, epoch)) = self.pending_failovers.pop() {
             sim.schedule_at(SimTime::from_ns(t), Event::Failover { service, epoch });
@@ -915,11 +949,13 @@ impl ServiceModel<'_> {
     }
 
     /// The failover timer ends: promote the most up-to-date replica that is up.
-    pub(super) fn on_failover(&mut self, sim: &mut Sim<Event>, s: u32, epoch: u32) {
+    #[cold]
+    #[inline(never)]
+    pub(super) fn on_failover(&mut self, sim: &mut Sim<Event>, s: u32, epoch: u16) {
         let now = sim.now().as_ns();
         let s = s as usize;
         let store = self.services[s].store.as_ref().expect("a datastore");
-        if store.epoch != epoch || store.down_since.is_none() {
+        if store.epoch as u16 != epoch || store.down_since.is_none() {
             return;
         }
         let def = &self.world.services[s];
@@ -997,7 +1033,9 @@ impl ServiceModel<'_> {
 
     /// A write finished its local work at the primary: store it and ship it. Returns whether the
     /// write is acknowledged now (otherwise it waits for replicas).
-    pub(super) fn store_write(&mut self, sim: &mut Sim<Event>, req: u32) -> bool {
+    #[cold]
+    #[inline(never)]
+    pub(super) fn store_write(&mut self, sim: &mut Sim<Event>, req: u32) -> Option<u64> {
         let now = sim.now().as_ns();
         let r = self.requests[req as usize];
         let s = r.service as usize;
@@ -1013,13 +1051,32 @@ impl ServiceModel<'_> {
             store.base += 1;
         }
         self.instances[r.instance as usize].applied = seq;
-        self.requests[req as usize].write_seq = seq;
         let sync = def.acks_needed == svc.n_instances && svc.n_instances > 1;
         let mut shipped = 0u32;
         self.write_ids = self.write_ids.wrapping_add(1);
         let write_id = self.write_ids;
         let from_host = self.instances[r.instance as usize].host;
         let wait_for_acks = def.acks_needed > 1;
+        let wait = if wait_for_acks {
+            let w = Wait {
+                req,
+                write_id,
+                seq,
+                timer: None,
+            };
+            match self.free_waits.pop() {
+                Some(k) => {
+                    self.waits[k as usize] = w;
+                    k
+                }
+                None => {
+                    self.waits.push(w);
+                    (self.waits.len() - 1) as u32
+                }
+            }
+        } else {
+            NONE
+        };
         for i in svc.first_instance..svc.first_instance + svc.n_instances {
             if i == r.instance {
                 continue;
@@ -1056,7 +1113,7 @@ impl ServiceModel<'_> {
                 from: r.instance,
                 seq,
                 epoch,
-                req: if wait_for_acks { req } else { NONE },
+                wait,
                 write_id,
                 stored_ns: now,
                 leaves_ns: now.saturating_add(lag),
@@ -1075,20 +1132,25 @@ impl ServiceModel<'_> {
         }
         let needed = if sync { shipped } else { def.acks_needed - 1 };
         if needed == 0 {
-            return true;
+            if wait != NONE {
+                self.free_waits.push(wait);
+            }
+            return Some(seq);
         }
         let q = &mut self.requests[req as usize];
-        q.write_id = write_id;
+        q.wait = wait;
         q.phase = Phase::Calling;
         q.pending = needed as u16;
-        q.repl_timer = Some(sim.timer_in(
+        self.waits[wait as usize].timer = Some(sim.timer_in(
             SimDuration::from_ns(def.replication_timeout_ns),
-            Event::ReplTimeout { req },
+            Event::ReplTimeout { wait },
         ));
-        false
+        None
     }
 
     /// A replication message reaches its replica.
+    #[cold]
+    #[inline(never)]
     pub(super) fn on_replicate(&mut self, sim: &mut Sim<Event>, m: u32) {
         let msg = self.msgs[m as usize];
         let s = msg.service as usize;
@@ -1108,7 +1170,7 @@ impl ServiceModel<'_> {
         let inst = &mut self.instances[msg.replica as usize];
         inst.applied = inst.applied.max(msg.seq);
         inst.in_sync = true;
-        if msg.req == NONE {
+        if msg.wait == NONE {
             self.free_msgs.push(m);
             return;
         }
@@ -1130,35 +1192,50 @@ impl ServiceModel<'_> {
     }
 
     /// A replica's acknowledgement reaches the primary.
+    #[cold]
+    #[inline(never)]
     pub(super) fn on_replica_ack(&mut self, sim: &mut Sim<Event>, m: u32) {
         let msg = self.msgs[m as usize];
         self.free_msgs.push(m);
-        let r = &mut self.requests[msg.req as usize];
-        if r.write_id != msg.write_id || r.repl_timer.is_none() || r.phase != Phase::Calling {
-            return; // the write has ended (timed out, or its slot holds another request)
+        let w = self.waits[msg.wait as usize];
+        if w.write_id != msg.write_id || w.timer.is_none() {
+            return; // the write has ended (timed out; or the slot holds another write)
         }
+        let r = &mut self.requests[w.req as usize];
         r.pending -= 1;
         if r.pending > 0 {
             return;
         }
-        if let Some(t) = r.repl_timer.take() {
+        r.wait = NONE;
+        let doomed = r.doomed;
+        if let Some(t) = self.waits[msg.wait as usize].timer.take() {
             sim.cancel(t);
         }
-        let outcome = if r.doomed {
+        self.free_waits.push(msg.wait);
+        let outcome = if doomed {
             Outcome::Failed
         } else {
+            let s = self.requests[w.req as usize].service as usize;
+            self.store_acked(s, w.seq);
             Outcome::Completed
         };
-        self.finish(sim, msg.req, outcome);
+        self.finish(sim, w.req, outcome);
     }
 
     /// A write waited too long for its replicas: it fails (unacknowledged).
-    pub(super) fn on_repl_timeout(&mut self, sim: &mut Sim<Event>, req: u32) {
-        self.requests[req as usize].repl_timer = None;
+    #[cold]
+    #[inline(never)]
+    pub(super) fn on_repl_timeout(&mut self, sim: &mut Sim<Event>, wait: u32) {
+        let req = self.waits[wait as usize].req;
+        self.waits[wait as usize].timer = None;
+        self.free_waits.push(wait);
+        self.requests[req as usize].wait = NONE;
         self.finish(sim, req, Outcome::Failed);
     }
 
     /// Notes an acknowledged write.
+    #[cold]
+    #[inline(never)]
     pub(super) fn store_acked(&mut self, s: usize, seq: u64) {
         let store = self.services[s].store.as_mut().expect("a datastore");
         if seq > store.base {
@@ -1171,6 +1248,8 @@ impl ServiceModel<'_> {
     }
 
     /// A read was answered by instance `i`: stale when it lags the last acknowledged write.
+    #[cold]
+    #[inline(never)]
     pub(super) fn store_read(&mut self, s: usize, i: u32) {
         let applied = self.instances[i as usize].applied;
         let store = self.services[s].store.as_mut().expect("a datastore");
@@ -1182,6 +1261,8 @@ impl ServiceModel<'_> {
     // ---- alerts and rollouts ----
 
     /// Evaluates the alert rules over the windows ending with bucket `b`.
+    #[cold]
+    #[inline(never)]
     pub(super) fn evaluate_alerts(&mut self, sim: &mut Sim<Event>, b: usize) {
         let end_ns =
             ((b as u64 + 1) * self.world.resolution.as_ns()).min(self.world.horizon.as_ns());
@@ -1251,6 +1332,8 @@ impl ServiceModel<'_> {
     }
 
     /// Step `step` of a rollout: the canary first, then one more instance per interval.
+    #[cold]
+    #[inline(never)]
     pub(super) fn on_deploy(&mut self, sim: &mut Sim<Event>, d: u32, step: u32) {
         let now = sim.now().as_ns();
         let def = &self.world.deploys[d as usize];
@@ -1286,7 +1369,7 @@ impl ServiceModel<'_> {
             sim.schedule_in(
                 SimDuration::from_ns(wait.max(1)),
                 Event::Deploy {
-                    deploy: d,
+                    deploy: d as u16,
                     step: step + 1,
                 },
             );
@@ -1294,6 +1377,8 @@ impl ServiceModel<'_> {
     }
 
     /// Every instance goes back to the old version.
+    #[cold]
+    #[inline(never)]
     pub(super) fn on_rollback(&mut self, sim: &mut Sim<Event>, d: u32) {
         let now = sim.now().as_ns();
         let def = &self.world.deploys[d as usize];
@@ -1329,8 +1414,13 @@ fn count_acked_above(store: &StoreState, seq: u64) -> u64 {
     lost
 }
 
-fn fault_event(fault: u32, unit: u32, start: bool) -> Event {
-    Event::Fault { fault, unit, start }
+impl ServiceModel<'_> {
+    fn fault_event(&self, fault: u32, unit: u32, start: bool) -> Event {
+        Event::Fault {
+            proc: self.proc_base[fault as usize] + unit,
+            start,
+        }
+    }
 }
 
 fn exp_ns(rng: &mut Stream, mean_ns: u64) -> u64 {

@@ -718,6 +718,9 @@ pub(super) fn build_alerts(ck: &mut Checker, spec: &Scenario) -> Vec<AlertDef> {
     out
 }
 
+/// Most rollouts in one scenario (their events carry a 16-bit index).
+const DEPLOYS_MAX: usize = 1000;
+
 /// Compiles the deployments.
 pub(super) fn build_deploys(
     ck: &mut Checker,
@@ -727,6 +730,17 @@ pub(super) fn build_deploys(
     let names: Vec<&str> = spec.services.iter().map(|s| s.name.as_str()).collect();
     let alerts: Vec<&str> = spec.alerts.iter().map(|a| a.name.as_str()).collect();
     let mut out = Vec::new();
+    if spec.deployments.len() > DEPLOYS_MAX {
+        ck.report(
+            &At::root().field("deployments"),
+            format!(
+                "{} deployments are more than Faultline simulates (at most {DEPLOYS_MAX})",
+                spec.deployments.len()
+            ),
+            None,
+        );
+        return out;
+    }
     for (i, d) in spec.deployments.iter().enumerate() {
         let at = At::root().field("deployments").index(i);
         let Some(s) = names.iter().position(|n| *n == d.service) else {

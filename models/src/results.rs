@@ -265,6 +265,12 @@ pub struct WorkloadResult {
     /// Answers that carried corrupt data nobody detected (counted as completed).
     #[serde(default)]
     pub corrupt: u64,
+    /// Per time-series bucket (by the time of the answer): good answers (completed or degraded)
+    /// and bad ones (failed, refused, timed out).
+    #[serde(default)]
+    pub series_ok: Vec<u64>,
+    #[serde(default)]
+    pub series_bad: Vec<u64>,
 }
 
 impl Series {

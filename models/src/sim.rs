@@ -429,6 +429,8 @@ struct WorkloadState {
     far_rng: Stream,
     timeouts: u64,
     corrupt: u64,
+    series_ok: Vec<u64>,
+    series_bad: Vec<u64>,
     retries: u64,
     measured: Ledger,
     all: Ledger,
@@ -678,6 +680,8 @@ impl<'w> ServiceModel<'w> {
                 far_rng: rngs.stream(&format!("workload:{}", w.name), "cross-region"),
                 timeouts: 0,
                 corrupt: 0,
+                series_ok: vec![0; n_buckets],
+                series_bad: vec![0; n_buckets],
                 retries: 0,
                 measured: Ledger::default(),
                 all: Ledger::default(),
@@ -1655,6 +1659,11 @@ impl<'w> ServiceModel<'w> {
                 .as_ns()
         };
         count(&mut ws.all, r.outcome);
+        if r.outcome.is_success() {
+            ws.series_ok[self.bucket] += 1;
+        } else {
+            ws.series_bad[self.bucket] += 1;
+        }
         if r.measured {
             if r.corrupt && r.outcome.is_success() {
                 ws.corrupt += 1;
@@ -1733,6 +1742,7 @@ impl<'w> ServiceModel<'w> {
         let (w, measured, lost) = (r.workload as usize, r.measured, r.lost);
         let ws = &mut self.workloads[w];
         count(&mut ws.all, Outcome::Failed);
+        ws.series_bad[self.bucket] += 1;
         if measured {
             count(&mut ws.measured, Outcome::Failed);
             ws.timeouts += 1;
@@ -2206,6 +2216,8 @@ impl<'w> ServiceModel<'w> {
                     latency: ws.latency.summary(),
                     timeouts: ws.timeouts,
                     corrupt: ws.corrupt,
+                    series_ok: std::mem::take(&mut ws.series_ok),
+                    series_bad: std::mem::take(&mut ws.series_bad),
                 }
             })
             .collect();

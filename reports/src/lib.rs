@@ -12,6 +12,7 @@ pub mod stats;
 pub mod summary;
 pub mod sweep;
 pub mod table;
+pub mod timeline;
 
 use models::RunResult;
 

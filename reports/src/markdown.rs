@@ -108,5 +108,20 @@ pub fn render(s: &Summary) -> String {
         }
         out.push('\n');
     }
+    if s.variants.iter().any(|v| !v.failure_modes.is_empty()) {
+        out.push_str("## Failure modes
+
+One row per injected fault (and rollout), across runs. Users are within the SLO while 99% of a bucket's answers are good.\n\n");
+        let cols = crate::summary::FAILURE_MODE_COLUMNS;
+        let _ = writeln!(out, "| variant | {} |", cols.join(" | "));
+        let _ = writeln!(out, "|---|{}", "---|".repeat(cols.len()));
+        for v in &s.variants {
+            for f in &v.failure_modes {
+                let cells: Vec<String> = f.cells().iter().map(|c| cell(c)).collect();
+                let _ = writeln!(out, "| `{}` | {} |", cell(&v.name), cells.join(" | "));
+            }
+        }
+        out.push('\n');
+    }
     out
 }

@@ -36,6 +36,149 @@ pub struct VariantSummary {
     /// Runs stopped early by a guard (`events_max`, `requests_in_flight_max`).
     pub runs_stopped_early: usize,
     pub services: Vec<ServiceSummary>,
+    /// Failure-mode analysis: one row per injected fault (and rollout), across runs.
+    #[serde(default)]
+    pub failure_modes: Vec<FailureMode>,
+}
+
+/// How one fault played out across the runs of a variant: how it was detected and how soon, what
+/// it cost users, and how long until they were back within the SLO (99% good answers per bucket).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FailureMode {
+    pub fault: String,
+    /// Occurrences over all runs (a stochastic fault may strike several times a run).
+    pub occurrences: usize,
+    /// The most frequent first detection (`health check`, `outlier ejection`, `alert <name>`,
+    /// `failover`), and the share of occurrences detected at all.
+    pub detected_by: Option<String>,
+    pub detected_share: f64,
+    /// Time to detect, over detected occurrences: median and 95th percentile, ns.
+    pub ttd_ns_p50: Option<f64>,
+    pub ttd_ns_p95: Option<f64>,
+    /// Share of occurrences with errors users could see beyond the SLO.
+    pub user_visible_share: f64,
+    /// Failed user requests per occurrence: mean and 95th percentile.
+    pub failed_mean: f64,
+    pub failed_p95: f64,
+    /// Time to recover (back within the SLO), over occurrences users saw and recovered from.
+    pub ttr_ns_p50: Option<f64>,
+    pub ttr_ns_p95: Option<f64>,
+    /// Occurrences users saw that had not recovered by the end of their run.
+    pub unrecovered: usize,
+}
+
+/// Column headings of the failure-mode table.
+pub const FAILURE_MODE_COLUMNS: [&str; 7] = [
+    "fault",
+    "occurrences",
+    "detected by",
+    "time to detect p50 / p95",
+    "users saw errors",
+    "failed user requests mean / p95",
+    "time to recover p50 / p95",
+];
+
+impl FailureMode {
+    /// The row's cells as text, in the order of `FAILURE_MODE_COLUMNS`.
+    pub fn cells(&self) -> Vec<String> {
+        let t = |x: Option<f64>| x.map_or("-".to_string(), crate::table::fmt_ns);
+        let detected = match &self.detected_by {
+            Some(by) => format!("{by} ({:.0}%)", self.detected_share * 100.0),
+            None => "not detected".into(),
+        };
+        let mut recover = format!("{} / {}", t(self.ttr_ns_p50), t(self.ttr_ns_p95));
+        if self.unrecovered > 0 {
+            recover.push_str(&format!(" ({} not recovered)", self.unrecovered));
+        }
+        vec![
+            self.fault.clone(),
+            self.occurrences.to_string(),
+            detected,
+            format!("{} / {}", t(self.ttd_ns_p50), t(self.ttd_ns_p95)),
+            format!("{:.0}%", self.user_visible_share * 100.0),
+            format!("{:.1} / {:.0}", self.failed_mean, self.failed_p95),
+            recover,
+        ]
+    }
+}
+
+/// The q-quantile of sorted values (nearest rank).
+fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let k = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    Some(sorted[k - 1])
+}
+
+/// Failure modes of a variant, in order of first appearance.
+pub fn failure_modes(v: &VariantAggregate) -> Vec<FailureMode> {
+    let mut faults: Vec<String> = Vec::new();
+    for r in v.records() {
+        for i in &r.incidents {
+            if !faults.contains(&i.fault) {
+                faults.push(i.fault.clone());
+            }
+        }
+    }
+    faults
+        .into_iter()
+        .map(|fault| {
+            let all: Vec<&crate::timeline::IncidentRecord> = v
+                .records()
+                .flat_map(|r| r.incidents.iter())
+                .filter(|i| i.fault == fault)
+                .collect();
+            let n = all.len().max(1) as f64;
+            let sorted = |mut x: Vec<f64>| {
+                x.sort_by(f64::total_cmp);
+                x
+            };
+            let ttd = sorted(
+                all.iter()
+                    .filter_map(|i| i.ttd_ns)
+                    .map(|t| t as f64)
+                    .collect(),
+            );
+            let ttr = sorted(
+                all.iter()
+                    .filter_map(|i| i.ttr_ns)
+                    .map(|t| t as f64)
+                    .collect(),
+            );
+            let failed = sorted(all.iter().map(|i| i.failed as f64).collect());
+            let mut by: Vec<(String, usize)> = Vec::new();
+            for d in all.iter().filter_map(|i| i.detected_by.clone()) {
+                match by.iter_mut().find(|x| x.0 == d) {
+                    Some(x) => x.1 += 1,
+                    None => by.push((d, 1)),
+                }
+            }
+            // Most frequent; ties to the first seen.
+            let detected_by = by
+                .iter()
+                .enumerate()
+                .max_by_key(|(k, x)| (x.1, std::cmp::Reverse(*k)))
+                .map(|(_, x)| x.0.clone());
+            FailureMode {
+                occurrences: all.len(),
+                detected_by,
+                detected_share: ttd.len() as f64 / n,
+                ttd_ns_p50: quantile(&ttd, 0.5),
+                ttd_ns_p95: quantile(&ttd, 0.95),
+                user_visible_share: all.iter().filter(|i| i.user_visible).count() as f64 / n,
+                failed_mean: failed.iter().sum::<f64>() / n,
+                failed_p95: quantile(&failed, 0.95).unwrap_or(0.0),
+                ttr_ns_p50: quantile(&ttr, 0.5),
+                ttr_ns_p95: quantile(&ttr, 0.95),
+                unrecovered: all
+                    .iter()
+                    .filter(|i| i.user_visible && i.ttr_ns.is_none())
+                    .count(),
+                fault,
+            }
+        })
+        .collect()
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -185,6 +328,7 @@ fn variant_summary(v: &VariantAggregate) -> VariantSummary {
         about: v.about.clone(),
         runs_finished: v.n_finished(),
         runs_stopped_early: v.records().filter(|r| r.stop != "horizon").count(),
+        failure_modes: failure_modes(v),
         services,
     }
 }

@@ -183,6 +183,9 @@ pub struct RunRecord {
     pub stop: String,
     /// In the order of the variant's services.
     pub services: Vec<ServiceRun>,
+    /// One per injected fault (and rollout): detection, recovery and damage in this run.
+    #[serde(default)]
+    pub incidents: Vec<crate::timeline::IncidentRecord>,
 }
 
 impl RunRecord {
@@ -193,6 +196,7 @@ impl RunRecord {
             digest: r.digest.clone(),
             events: r.events,
             stop: r.stop.clone(),
+            incidents: crate::timeline::records(r),
             services: r
                 .services
                 .iter()

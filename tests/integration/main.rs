@@ -6,6 +6,7 @@ mod defences;
 mod determinism;
 mod errors;
 mod failures;
+mod incidents;
 mod props;
 mod queueing;
 mod reference;

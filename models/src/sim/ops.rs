@@ -335,7 +335,7 @@ impl ServiceModel<'_> {
                     } else {
                         now.saturating_add(def.end_ns - def.start_ns)
                     };
-                    self.occurrence_start(fault, k + 1, now, format!("chaos monkey kills {name}"));
+                    self.occurrence_start(fault, k + 1, now, format!("{} ({name})", def.label));
                     if end != u64::MAX {
                         self.occurrence_end(fault, k + 1, end.min(horizon));
                     }

@@ -34,6 +34,8 @@ struct ServiceGen {
     rate_limit: Option<u32>,
     aimd: bool,
     pool: bool,
+    /// Bits: 1 health checks, 2 replacement (with health checks), 4 outlier ejection, 8 slow start.
+    recovery: u8,
 }
 
 #[derive(Debug, Clone)]
@@ -51,6 +53,11 @@ struct ScenarioGen {
     faults: Vec<FaultGen>,
     client_retry: bool,
     zones: u32,
+    /// The last service is a datastore: 0 sync, 1 async, 2 quorum of 2; with failover or not.
+    store: Option<(u8, bool)>,
+    client_timeout: bool,
+    /// An alert on the entry service, and a rollout rolled back by it.
+    deploy: bool,
 }
 
 fn call_gen() -> impl Strategy<Value = CallGen> {
@@ -110,6 +117,7 @@ fn service_gen() -> impl Strategy<Value = ServiceGen> {
             proptest::option::of(10u32..500),
             any::<bool>(),
             any::<bool>(),
+            0u8..16,
         ),
     )
         .prop_map(
@@ -117,8 +125,9 @@ fn service_gen() -> impl Strategy<Value = ServiceGen> {
                 (instances, workers, queue, work_ms, lognormal),
                 calls,
                 (parallel, honor_deadlines, shed_ms, lifo),
-                (rate_limit, aimd, pool),
+                (rate_limit, aimd, pool, recovery),
             )| ServiceGen {
+                recovery,
                 instances,
                 workers,
                 queue,
@@ -140,25 +149,35 @@ fn scenario_gen() -> impl Strategy<Value = ScenarioGen> {
     (
         proptest::collection::vec(service_gen(), 1..5),
         10u32..400,
-        proptest::collection::vec((0usize..5, 0u8..3, 0u32..8, 1u32..6), 0..4),
+        proptest::collection::vec((0usize..5, 0u8..20, 0u32..8, 1u32..6), 0..4),
         any::<bool>(),
         1u32..4,
+        (
+            proptest::option::of((0u8..3, any::<bool>())),
+            any::<bool>(),
+            any::<bool>(),
+        ),
     )
         .prop_map(
-            |(services, rate, faults, client_retry, zones)| ScenarioGen {
-                services,
-                rate,
-                faults: faults
-                    .into_iter()
-                    .map(|(service, kind, at_s, lasts_s)| FaultGen {
-                        service,
-                        kind,
-                        at_s,
-                        lasts_s,
-                    })
-                    .collect(),
-                client_retry,
-                zones,
+            |(services, rate, faults, client_retry, zones, (store, client_timeout, deploy))| {
+                ScenarioGen {
+                    store,
+                    client_timeout,
+                    deploy,
+                    services,
+                    rate,
+                    faults: faults
+                        .into_iter()
+                        .map(|(service, kind, at_s, lasts_s)| FaultGen {
+                            service,
+                            kind,
+                            at_s,
+                            lasts_s,
+                        })
+                        .collect(),
+                    client_retry,
+                    zones,
+                }
             },
         )
 }
@@ -202,9 +221,13 @@ fn render(g: &ScenarioGen) -> String {
                 if let Some(p) = c.probability {
                     fields.push(format!("probability: {p}"));
                 }
+                let is_store = g.store.is_some() && to == n - 1 && n > 1;
                 // A callee with a pool named "side" gets some of its calls there.
-                if g.services[to].pool && c.timeout_ms.is_some_and(|t| t % 2 == 1) {
+                if !is_store && g.services[to].pool && c.timeout_ms.is_some_and(|t| t % 2 == 1) {
                     fields.push("pool: \"side\"".into());
+                }
+                if is_store && c.hedge_ms.is_none_or(|h| h % 2 == 0) {
+                    fields.push("op: Write".into());
                 }
                 format!("Call({})", fields.join(", "))
             })
@@ -246,17 +269,44 @@ fn render(g: &ScenarioGen) -> String {
         if s.aimd {
             extra.push("concurrency_limit: Aimd(initial: 10, latency_over: \"50ms\")".into());
         }
-        if s.pool {
+        let is_store = g.store.is_some() && i == n - 1 && n > 1;
+        if s.pool && !is_store {
             extra.push("pools: [(name: \"side\", workers: 2, queue: 5)]".into());
+        }
+        if s.recovery & 1 != 0 {
+            extra.push("health: (interval: \"1s\", unhealthy_after: 2, healthy_after: 1)".into());
+            if s.recovery & 2 != 0 {
+                extra.push("replace: (start_up: \"2s\", warm_up: \"2s\")".into());
+            }
+        }
+        if s.recovery & 4 != 0 {
+            extra.push("outlier: (consecutive_5xx: 3, interval: \"1s\", base_ejection_time: \"1s\", max_ejection_percent: 50)".into());
+        }
+        if s.recovery & 8 != 0 {
+            extra.push("slow_start: (over: \"2s\", steps: 2)".into());
+        }
+        if let (true, Some((kind, failover))) = (is_store, g.store) {
+            let replication = ["Sync", "Async", "Quorum(2)"][kind as usize % 3];
+            let failover = if failover {
+                ", failover: (detect_after: \"1s\", promote_in: \"500ms\")"
+            } else {
+                ""
+            };
+            extra.push(format!("datastore: (replication: {replication}, lag: Exponential(mean: \"20ms\"), reads: Replicas, read_your_writes: {}, replication_timeout: \"200ms\"{failover})", kind == 1));
         }
         let extra = if extra.is_empty() {
             String::new()
         } else {
             format!(", {}", extra.join(", "))
         };
+        let (instances, calls) = if is_store {
+            (s.instances.max(2), "[]".to_string())
+        } else {
+            (s.instances, calls)
+        };
         services.push_str(&format!(
-            "        (name: \"s{i}\", instances: {}, workers: {}, queue: {queue}, work: {work}, calls: {calls}{extra}),\n",
-            s.instances, s.workers
+            "        (name: \"s{i}\", instances: {instances}, workers: {}, queue: {queue}, work: {work}, calls: {calls}{extra}),\n",
+            s.workers
         ));
     }
     let faults: Vec<String> = g
@@ -264,11 +314,33 @@ fn render(g: &ScenarioGen) -> String {
         .iter()
         .map(|f| {
             let svc = format!("s{}", f.service % n);
+            let other = if g.zones > 1 { "z1" } else { "r/z0/r1" };
             let what = match f.kind {
                 0 => format!("Slowdown(service: \"{svc}\", factor: 5)"),
                 1 => format!("Errors(service: \"{svc}\", rate: 0.5)"),
-                _ => format!("Outage(service: \"{svc}\")"),
+                2 => format!("Outage(service: \"{svc}\")"),
+                3 => format!("Crash(service: \"{svc}\", instance: 0)"),
+                4 => format!("Hang(service: \"{svc}\")"),
+                5 => format!("Leak(service: \"{svc}\", per_min: 5.0)"),
+                6 => format!("Pauses(service: \"{svc}\", every: Exponential(mean: \"500ms\"), pause: Constant(\"50ms\"))"),
+                7 => "HostCrash(host: \"r/z0/r0/h0\")".into(),
+                8 => "DiskFailure(host: \"r/z0/r0/h1\")".into(),
+                9 => "SlowDisk(host: \"r/z0/r1/h0\", factor: 4)".into(),
+                10 => "CorruptDisk(host: \"r/z0/r1/h1\", rate: 0.3)".into(),
+                11 => "RackPower(rack: \"r/z0/r0\")".into(),
+                12 => "ZoneOutage(zone: \"z0\")".into(),
+                13 => format!("Partition(between: [\"r/z0/r0\"], and: [\"{other}\"], one_way: {})", f.at_s % 2 == 0),
+                14 => format!("NetworkDelay(between: [\"r/z0/r0\"], and: [\"{other}\"], add: \"20ms\")"),
+                15 => format!("PacketLoss(between: [\"r/z0/r0\"], and: [\"{other}\"], rate: 0.2)"),
+                16 => format!("Corrupt(service: \"{svc}\", rate: 0.2, detected: {})", f.at_s % 2 == 0),
+                17 => format!("FailFast(service: \"{svc}\", why: \"dns\")"),
+                18 => format!("ChaosMonkey(services: [\"{svc}\"], mean_between: \"2s\")"),
+                _ => "RegionOutage(region: \"r\")".into(),
             };
+            if f.kind == 3 && f.lasts_s % 2 == 0 {
+                // Stochastic: every instance fails and is repaired at random.
+                return format!("(what: Crash(service: \"{svc}\"), mtbf: Exponential(mean: \"{}s\"), mttr: Exponential(mean: \"{}s\"))", f.at_s + 1, f.lasts_s);
+            }
             format!(
                 "(at: \"{}s\", lasts: \"{}s\", what: {what})",
                 f.at_s, f.lasts_s
@@ -278,13 +350,21 @@ fn render(g: &ScenarioGen) -> String {
     let zones: Vec<String> = (0..g.zones)
         .map(|z| format!("(name: \"z{z}\", racks: 2, hosts_per_rack: 2)"))
         .collect();
-    let retry = if g.client_retry {
-        ", retry: (attempts: 2)"
+    let mut retry = if g.client_retry {
+        ", retry: (attempts: 2)".to_string()
+    } else {
+        String::new()
+    };
+    if g.client_timeout {
+        retry.push_str(", timeout: \"300ms\"");
+    }
+    let ops = if g.deploy {
+        "    alerts: [(name: \"errors\", when: ErrorRate(service: \"s0\", above: 0.05, over: \"2s\"))],\n    deployments: [(service: \"s0\", at: \"2s\", bake: \"2s\", interval: \"1s\", errors: 0.3, rollback_on: \"errors\", rollback_in: \"1s\")],\n"
     } else {
         ""
     };
     format!(
-        "Scenario(\n    name: \"generated\",\n    horizon: \"10s\",\n    warmup: \"1s\",\n    topology: (regions: [(name: \"r\", zones: [{}])], latency: (same_zone: Constant(\"100us\"), cross_zone: Exponential(mean: \"1ms\"))),\n    services: [\n{services}    ],\n    workload: [(entry: \"s0\", tier: \"t\", arrivals: Poisson(rate_per_s: {}){retry})],\n    faults: [{}],\n)\n",
+        "Scenario(\n    name: \"generated\",\n    horizon: \"10s\",\n    warmup: \"1s\",\n    topology: (regions: [(name: \"r\", zones: [{}])], latency: (same_zone: Constant(\"100us\"), cross_zone: Exponential(mean: \"1ms\"))),\n    services: [\n{services}    ],\n    workload: [(entry: \"s0\", tier: \"t\", arrivals: Poisson(rate_per_s: {}){retry})],\n    faults: [{}],\n{ops})\n",
         zones.join(", "),
         g.rate,
         faults.join(", ")
@@ -294,7 +374,7 @@ fn render(g: &ScenarioGen) -> String {
 proptest! {
     // A fixed seed: CI runs the same cases every time (a failure prints the minimal scenario).
     #![proptest_config(ProptestConfig {
-        cases: 128,
+        cases: 256,
         failure_persistence: None,
         rng_seed: proptest::test_runner::RngSeed::Fixed(0x0fa1_7115),
         ..ProptestConfig::default()
@@ -311,6 +391,12 @@ proptest! {
         for s in &a.services {
             prop_assert!(s.ledger.balanced() && s.measured.balanced());
             prop_assert!(s.utilization <= 1.0 + 1e-9, "utilization {} of {}", s.utilization, s.name);
+        }
+        for w in &a.workloads {
+            prop_assert!(w.measured.balanced(), "{:?}", w.measured);
+        }
+        for st in a.services.iter().filter_map(|s| s.store.as_ref()) {
+            prop_assert!(st.lost_writes <= st.writes_acked, "{:?}", st);
         }
         for e in &a.edges {
             prop_assert!(e.ok + e.degraded + e.failed <= e.calls);

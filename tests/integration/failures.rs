@@ -192,3 +192,202 @@ fn the_data_ledger_is_exact_on_a_hand_built_case() {
     // Acknowledged: one write per 10 ms, except during the 7 s without a primary.
     assert_eq!(store.writes_acked, 3999 - 700, "{store:?}");
 }
+
+/// Runs tests/data/fault-kinds.ron with one fault from 10 s to 20 s (and `edit` applied).
+fn with_fault(what: &str, edit: impl Fn(&mut models::spec::Scenario)) -> RunResult {
+    let text = std::fs::read_to_string(repo_path("tests/data/fault-kinds.ron")).unwrap();
+    let text = if what.is_empty() {
+        text
+    } else {
+        text.replacen(
+            "    workload:",
+            &format!("    faults: [(at: \"10s\", lasts: \"10s\", what: {what})],\n    workload:"),
+            1,
+        )
+    };
+    let mut spec = models::validate::parse("fault-kinds.ron", &text).unwrap();
+    edit(&mut spec);
+    let world = models::validate::build("fault-kinds.ron", None, spec).unwrap();
+    models::run_world(&world, 1, 0).unwrap()
+}
+
+fn svc<'a>(r: &'a RunResult, name: &str) -> &'a models::results::ServiceResult {
+    r.services.iter().find(|s| s.name == name).unwrap()
+}
+
+/// Each fault kind does what it says, measured on a small bench against the same run without it.
+#[test]
+fn each_fault_kind_has_its_effect() {
+    let none = |_: &mut models::spec::Scenario| {};
+    let base = with_fault("", none);
+    let users = |r: &RunResult| r.workloads[0].measured;
+    assert_eq!(users(&base).failed, 0);
+    let base_p50 = svc(&base, "web").latency.p50_ns;
+
+    // A hang: api/0 holds 10 s of requests; web times out on them, then they are answered.
+    let r = with_fault("Hang(service: \"api\", instance: 0)", none);
+    assert!(r.edges[0].timeouts >= 400, "{:?}", r.edges[0]);
+    assert_eq!(svc(&r, "api").ledger.in_flight, 0);
+    // A crash: api/0 refuses at once; no timeouts.
+    let r = with_fault("Crash(service: \"api\", instance: 0)", none);
+    assert_eq!(r.edges[0].timeouts, 0);
+    assert!(svc(&r, "api").ledger.rejected >= 400);
+    // A host crash: messages to api/1's host are lost, so web's calls time out.
+    let r = with_fault("HostCrash(host: \"r/b/r0/h0\")", none);
+    assert!(r.edges[0].timeouts >= 400, "{:?}", r.edges[0]);
+    // A slow disk on api/1's host: its work takes 4x longer.
+    let r = with_fault("SlowDisk(host: \"r/b/r0/h0\", factor: 4)", none);
+    assert_eq!(svc(&r, "api").latency.max_ns, 20_000_000);
+    // A disk that corrupts every read on api/1's host: half the requests fail for 10 s.
+    let r = with_fault("CorruptDisk(host: \"r/b/r0/h0\", rate: 1.0)", none);
+    assert_eq!(svc(&r, "api").ledger.failed, 500);
+    // A leak: work grows 100% per minute of uptime, to 1 + 10/60 after 10 s.
+    let r = with_fault("Leak(service: \"api\", per_min: 1.0)", none);
+    let max = svc(&r, "api").latency.max_ns;
+    assert!((5_800_000..=5_900_000).contains(&max), "{max}");
+    // Pauses of 50 ms: some requests wait for one.
+    let r = with_fault(
+        "Pauses(service: \"api\", every: Constant(\"1s\"), pause: Constant(\"50ms\"))",
+        none,
+    );
+    assert!(svc(&r, "api").latency.max_ns >= 50_000_000);
+    // Added latency between the zones: calls to api/1 pay 30 ms more each way.
+    let r = with_fault(
+        "NetworkDelay(between: [\"a\"], and: [\"b\"], add: \"30ms\")",
+        none,
+    );
+    assert!(svc(&r, "web").latency.max_ns >= 66_000_000 && base_p50 < 10_000_000);
+    // Lost packets: a fifth of the messages across the zones, each a timeout.
+    let r = with_fault(
+        "PacketLoss(between: [\"a\"], and: [\"b\"], rate: 0.2)",
+        none,
+    );
+    let t = r.edges[0].timeouts;
+    assert!((100..=260).contains(&t), "{t} timeouts");
+    // Corrupt answers: detected ones are errors; undetected ones reach users as completed.
+    let r = with_fault(
+        "Corrupt(service: \"api\", rate: 0.5, detected: false)",
+        none,
+    );
+    assert!(r.workloads[0].corrupt >= 400 && users(&r).failed == 0);
+    let r = with_fault("Corrupt(service: \"api\", rate: 0.5, detected: true)", none);
+    assert!(users(&r).failed >= 400 && r.workloads[0].corrupt == 0);
+    // A dependency that cannot be reached at all: every call fails before it leaves.
+    let r = with_fault(
+        "FailFast(service: \"api\", why: \"certificate expired\")",
+        none,
+    );
+    assert_eq!(
+        svc(&r, "api").ledger.arrived,
+        svc(&base, "api").ledger.arrived - 1000
+    );
+    assert_eq!(users(&r).failed, 1000);
+    // A feature flag: the call is not made for 10 s, and nothing fails.
+    let r = with_fault("FeatureOff(from: \"web\", to: \"api\")", none);
+    assert_eq!(r.edges[0].calls, base.edges[0].calls - 1000);
+    assert_eq!(users(&r).failed, 0);
+}
+
+/// Outlier ejection takes a failing instance out of load balancing; health checks and
+/// replacement bring a crashed one back.
+#[test]
+fn ejection_and_replacement_recover() {
+    let corrupt = "CorruptDisk(host: \"r/b/r0/h0\", rate: 1.0)";
+    let plain = with_fault(corrupt, |_| {});
+    let ejecting = with_fault(corrupt, |s| {
+        s.services[1].outlier = Some(models::spec::OutlierSpec {
+            consecutive_5xx: 5,
+            interval: models::spec::Dur(sim_core::SimDuration::from_secs(1)),
+            base_ejection_time: models::spec::Dur(sim_core::SimDuration::from_secs(30)),
+            max_ejection_percent: 50,
+        });
+    });
+    assert_eq!(svc(&ejecting, "api").recovery.ejections, 1);
+    assert!(
+        svc(&ejecting, "api").ledger.failed <= 5,
+        "{:?}",
+        svc(&ejecting, "api").ledger
+    );
+    assert_eq!(svc(&plain, "api").ledger.failed, 500);
+    // A crash that lasts: without replacement, api/0 refuses until the end; with health checks
+    // and replacement it is back 2 s after its unhealthy verdict.
+    let crash = "Crash(service: \"api\", instance: 0)";
+    let healed = with_fault(crash, |s| {
+        s.faults[0].lasts = None;
+        s.services[1].health = Some(models::spec::HealthSpec {
+            interval: models::spec::Dur(sim_core::SimDuration::from_secs(1)),
+            timeout: models::spec::Dur(sim_core::SimDuration::from_secs(1)),
+            unhealthy_after: 2,
+            healthy_after: 1,
+            probe: models::spec::Dur(sim_core::SimDuration::from_ms(1)),
+        });
+        s.services[1].replace = Some(models::spec::ReplaceSpec {
+            start_up: models::spec::Dur(sim_core::SimDuration::from_secs(2)),
+            warm_up: None,
+            cold_factor: 1.0,
+        });
+    });
+    let api = svc(&healed, "api");
+    assert_eq!(api.recovery.replacements, 1);
+    let kinds: Vec<(&str, u64)> = healed
+        .log
+        .iter()
+        .map(|l| (l.kind.as_str(), l.t_ns))
+        .collect();
+    // Probes every second: those at 10 s (just after the crash) and 11 s fail, so it is unhealthy
+    // at 11 s; replaced 2 s later, at 13 s, where the next probe passes.
+    let s = 1_000_000_000;
+    assert!(kinds.contains(&("unhealthy", 11 * s)), "{kinds:?}");
+    assert!(kinds.contains(&("replaced", 13 * s)), "{kinds:?}");
+    assert!(kinds.contains(&("healthy", 13 * s)), "{kinds:?}");
+    // Between the crash and the verdict, half the calls (100 a second) are refused.
+    assert!((49..=51).contains(&api.ledger.rejected), "{:?}", api.ledger);
+}
+
+/// Reads from replicas can be stale; read-your-writes sends a lagging replica's reads to the
+/// primary; a quorum of two out of three loses no acknowledged write when the primary dies.
+#[test]
+fn replicas_reads_and_quorums() {
+    let base = load("tests/data/lost-writes.ron");
+    let mut spec = base.spec.clone();
+    // Half the calls read, from any copy.
+    if let models::spec::Step::Call { to, op, .. } = &spec.services[0].calls[0] {
+        let read = models::spec::Step::Call {
+            to: to.clone(),
+            op: models::spec::Op::Read,
+            pool: None,
+            probability: 1.0,
+            timeout: None,
+            retry: None,
+            breaker: None,
+            bulkhead: None,
+            fallback: None,
+            hedge: None,
+            throttle: None,
+        };
+        assert_eq!(*op, models::spec::Op::Write);
+        spec.services[0].calls.push(read);
+    }
+    let store = spec.services[1].datastore.as_mut().unwrap();
+    store.reads = models::spec::ReadFrom::Replicas;
+    let run = |spec: &models::spec::Scenario| {
+        let world = models::validate::build("replicas", None, spec.clone()).unwrap();
+        models::run_world(&world, 1, 0).unwrap().services[1]
+            .store
+            .clone()
+            .unwrap()
+    };
+    let stale = run(&spec);
+    // Two thirds of the reads go to replicas 100 ms behind, which lag every acknowledged write.
+    assert!(stale.stale_reads > 1_000, "{stale:?}");
+    spec.services[1]
+        .datastore
+        .as_mut()
+        .unwrap()
+        .read_your_writes = true;
+    assert_eq!(run(&spec).stale_reads, 0);
+    spec.services[1].datastore.as_mut().unwrap().replication = models::spec::Replication::Quorum(2);
+    let quorum = run(&spec);
+    assert_eq!(quorum.lost_writes, 0, "{quorum:?}");
+    assert_eq!(quorum.failovers, 1);
+}

@@ -470,6 +470,18 @@ pub enum Expect {
         #[serde(default)]
         in_runs: Option<f64>,
     },
+    /// `Detected(fault: "zone b down", within: "1m", in_runs: 0.95)`: every occurrence of the
+    /// fault (its label, as reports show it; a prefix is enough) was detected — by an alert, a
+    /// health verdict, an ejection or a failover — within `within` of its start, in at least
+    /// `in_runs` of the runs (default: all). Rollouts are faults named `deploy <service>`.
+    Detected {
+        fault: String,
+        #[serde(default)]
+        variant: Option<String>,
+        within: Dur,
+        #[serde(default)]
+        in_runs: Option<f64>,
+    },
     /// `Better(metric: Availability(service: "checkout"), variant: "defended", than: "baseline")`:
     /// the paired difference (same seeds) has a 95% interval wholly on the better side (higher
     /// availability, throughput; lower error rate, latency, utilization).

@@ -346,6 +346,16 @@ fn check_expects(spec: &Scenario, services: &[String], problems: &mut Vec<Proble
                 *in_runs,
             ),
             Expect::Better { metric, .. } => (metric_service(metric), None, true, Vec::new(), None),
+            Expect::Detected {
+                variant, in_runs, ..
+            } => (
+                // Not about a service: checked against the faults when the runs are in.
+                services.first().map_or("", String::as_str),
+                variant.as_deref(),
+                true,
+                vec![("in_runs", *in_runs)],
+                *in_runs,
+            ),
         };
         service(service_name);
         let mut variant = |name: &str| {

@@ -23,6 +23,71 @@ pub struct Verdict {
     pub margin: String,
 }
 
+/// Whether every occurrence of `fault` was detected within `within_ns`, in enough runs.
+fn detected_verdict(v: &VariantAggregate, fault: &str, within_ns: u64, in_runs: f64) -> Verdict {
+    let expectation = format!(
+        "`{fault}` detected within {} in at least {:.0}% of runs",
+        crate::table::fmt_ns(within_ns as f64),
+        in_runs * 100.0
+    );
+    let mut runs = 0usize;
+    let mut good = 0usize;
+    let mut worst: Option<u64> = None;
+    let mut missed = 0usize;
+    for r in v.records() {
+        let hits: Vec<_> = r
+            .incidents
+            .iter()
+            .filter(|i| i.fault.starts_with(fault))
+            .collect();
+        if hits.is_empty() {
+            continue;
+        }
+        runs += 1;
+        let mut ok = true;
+        for i in hits {
+            match i.ttd_ns {
+                Some(t) => {
+                    worst = Some(worst.map_or(t, |w| w.max(t)));
+                    ok &= t <= within_ns;
+                }
+                None => {
+                    missed += 1;
+                    ok = false;
+                }
+            }
+        }
+        good += usize::from(ok);
+    }
+    if runs == 0 {
+        return Verdict {
+            expectation,
+            variant: v.name.clone(),
+            holds: false,
+            measured: format!("no run injected a fault named `{fault}`"),
+            margin: "-".into(),
+        };
+    }
+    let share = good as f64 / runs as f64;
+    let mut measured = format!("{:.0}% of runs ({good}/{runs})", share * 100.0);
+    if let Some(w) = worst {
+        measured.push_str(&format!(
+            "; slowest detection {}",
+            crate::table::fmt_ns(w as f64)
+        ));
+    }
+    if missed > 0 {
+        measured.push_str(&format!("; {missed} occurrences never detected"));
+    }
+    Verdict {
+        expectation,
+        variant: v.name.clone(),
+        holds: share + 1e-12 >= in_runs,
+        measured,
+        margin: format!("{:+.1} pp of runs", (share - in_runs) * 100.0),
+    }
+}
+
 #[derive(Copy, Clone, PartialEq)]
 enum Side {
     AtLeast,
@@ -170,6 +235,26 @@ pub fn evaluate(expects: &[Expect], agg: &Aggregate) -> Vec<Verdict> {
                 than,
             } => {
                 out.push(better(agg, metric, variant, than));
+                continue;
+            }
+            Expect::Detected {
+                fault,
+                variant,
+                within,
+                in_runs,
+            } => {
+                for v in agg
+                    .variants
+                    .iter()
+                    .filter(|v| variant.as_ref().is_none_or(|n| *n == v.name))
+                {
+                    out.push(detected_verdict(
+                        v,
+                        fault,
+                        within.0.as_ns(),
+                        in_runs.unwrap_or(1.0),
+                    ));
+                }
                 continue;
             }
         };

@@ -104,6 +104,17 @@ impl SimDuration {
             .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
             .ok_or_else(|| err(Reason::MissingUnit))?;
         let (number, unit) = s.split_at(split);
+        // Compound durations, largest unit first: `2m30s`, `1h15m`, `1s500ms`.
+        if let Some(next) = unit.find(|c: char| c.is_ascii_digit() || c == '.') {
+            let (unit, rest) = unit.split_at(next);
+            let head = SimDuration::parse(&format!("{number}{unit}")).map_err(|e| err(e.reason))?;
+            let tail = SimDuration::parse(rest).map_err(|e| err(e.reason))?;
+            return head
+                .as_ns()
+                .checked_add(tail.as_ns())
+                .map(SimDuration::from_ns)
+                .ok_or_else(|| err(Reason::TooLarge));
+        }
         let unit_ns = match unit.trim() {
             "ns" => 1,
             "us" | "µs" => NS_PER_US,
@@ -253,6 +264,9 @@ mod tests {
             (".5ms", 500_000),
             ("1.25ms", 1_250_000),
             ("1d", 86_400_000_000_000),
+            ("2m30s", 150_000_000_000),
+            ("1h15m", 4_500_000_000_000),
+            ("1s500ms", 1_500_000_000),
         ];
         for (text, ns) in cases {
             assert_eq!(

@@ -121,7 +121,7 @@ fn render(items: &[Item]) -> String {
     let mut out = String::from(
         "# Scenario reference\n\nGenerated from the doc comments of `models/src/spec.rs` by \
          `tests/integration/reference.rs`; do not edit by hand. Durations are strings with a unit \
-         (`\"250ms\"`, `\"1.5s\"`, `\"2m\"`); rates are per second. A field marked *optional* may be \
+         (`\"250ms\"`, `\"1.5s\"`, `\"2m30s\"`); rates are per second. A field marked *optional* may be \
          left out: its default is given in its description.\n",
     );
     for item in items.iter().filter(|i| i.name != "Dur") {

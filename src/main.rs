@@ -78,7 +78,12 @@ Writes report.html, report.md, summary.json, runs.csv and the run log runs.jsonl
     #[command(after_help = "Example: faultline replay scenarios/quickstart.ron --variant db-8-workers --run 17 --log out/quickstart/runs.jsonl\n\n\
 Prints the run as `faultline run` does, and its digest. With --log, the seed is the logged sweep's and the replayed\n\
 digest is compared with the log's record of the run: exit 1 when they differ; exit 2 when the log has no record of\n\
-the run or records a sweep of another scenario text. With --format json the digest verdict goes to stderr.\n\n"
+the run or records a sweep of another scenario text. With --format json the digest verdict goes to stderr.\n\n\
+With --trace the run is traced (the same run: same digest) and written as Chrome trace-event JSON: open it in\n\
+Perfetto (https://ui.perfetto.dev, Open trace file) or chrome://tracing. One process per service with a track per\n\
+instance, the users' requests end to end, arrows from caller to callee, timeouts and retries as instants, and tracks\n\
+for faults, breaker states, alerts and the run's log. Example:\n\
+  faultline replay scenarios/quickstart.ron --run 3 --trace out/trace.json --trace-sample 10 --trace-window 55s..85s\n\n"
         .to_owned() + EXIT_CODES)]
     Replay {
         /// The scenario file (RON).
@@ -91,6 +96,24 @@ the run or records a sweep of another scenario text. With --format json the dige
         /// Output format: a table for people, or one JSON document for machines.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// Write a trace of the run (Chrome trace-event JSON, for Perfetto) to PATH.
+        #[arg(long, value_name = "PATH")]
+        trace: Option<PathBuf>,
+        /// Trace one user request in N (each traced through every service it reaches).
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..), requires = "trace")]
+        trace_sample: u32,
+        /// Trace only user requests arriving in FROM..TO (simulated time, e.g. `10s..20s`).
+        #[arg(long, value_name = "FROM..TO", value_parser = faultline::replay::parse_window, requires = "trace")]
+        trace_window: Option<(u64, u64)>,
+        /// Most spans in the trace; past it no new user request is traced.
+        #[arg(long, value_name = "N", default_value_t = models::trace::TraceOptions::default().max_spans, requires = "trace")]
+        trace_spans_max: usize,
+        /// Write the run's notable events (faults, health, ejections, alerts, breakers, ...) as JSON lines to PATH.
+        #[arg(long, value_name = "PATH")]
+        events: Option<PathBuf>,
+        /// Print the run's incident timeline (per fault: detection, recovery, damage).
+        #[arg(long)]
+        timeline: bool,
     },
     /// Find the fewest faults, in the shortest windows, with which a run still breaks an expectation.
     #[command(after_help = "Example: faultline shrink scenarios/defences/retry-storm.ron --variant cured --run 3\n\n\
@@ -318,17 +341,39 @@ fn run(cli: Cli) -> Result<ExitCode, faultline::Error> {
             pick,
             log,
             format,
+            trace,
+            trace_sample,
+            trace_window,
+            trace_spans_max,
+            events,
+            timeline,
         } => {
             let opts = faultline::ReplayOptions {
                 variant: pick.variant,
                 run: pick.run,
                 seed: pick.seed,
                 log: log.clone(),
+                trace: trace.as_ref().map(|_| models::trace::TraceOptions {
+                    sample_one_in: trace_sample,
+                    window: trace_window,
+                    max_spans: trace_spans_max,
+                }),
             };
             let replay = faultline::replay(&file, &opts)?;
-            let (verdict, matches) = replay_verdict(&replay, log.as_deref());
+            let (mut verdict, matches) = replay_verdict(&replay, log.as_deref());
             if !matches {
                 code = ExitCode::from(1);
+            }
+            if let (Some(path), Some(t)) = (&trace, &replay.trace) {
+                verdict.push_str(&write_trace(path, t)?);
+            }
+            if let Some(path) = &events {
+                create_parent(path)?;
+                faultline::write_atomic(path, &reports::timeline::events_jsonl(&replay.result))?;
+                verdict.push_str(&format!("events written to {}\n", path.display()));
+            }
+            if timeline {
+                verdict.push_str(&format!("\n{}", reports::timeline::render(&replay.result)));
             }
             match format {
                 Format::Table => {
@@ -417,6 +462,46 @@ fn run(cli: Cli) -> Result<ExitCode, faultline::Error> {
     // A closed pipe (`faultline run ... | head`) is not an error worth a message.
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     Ok(code)
+}
+
+/// Creates the folder a file goes into, if it is missing.
+fn create_parent(path: &std::path::Path) -> Result<(), faultline::Error> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir)
+            .map_err(|e| faultline::Error::Io(format!("cannot create `{}`: {e}", dir.display()))),
+        _ => Ok(()),
+    }
+}
+
+/// Writes a trace to `path` (through a buffer; a trace can be tens of megabytes) and says what it
+/// holds.
+fn write_trace(
+    path: &std::path::Path,
+    trace: &models::trace::Trace,
+) -> Result<String, faultline::Error> {
+    create_parent(path)?;
+    let io_error =
+        |e: std::io::Error| faultline::Error::Io(format!("cannot write `{}`: {e}", path.display()));
+    let file = std::fs::File::create(path).map_err(io_error)?;
+    let mut out = std::io::BufWriter::new(file);
+    trace.write_json(&mut out).map_err(io_error)?;
+    out.flush().map_err(io_error)?;
+    let over = if trace.users_over_max > 0 {
+        format!(
+            "; {} more user requests not traced past {} spans (--trace-spans-max)",
+            trace.users_over_max, trace.options.max_spans
+        )
+    } else {
+        String::new()
+    };
+    Ok(format!(
+        "trace written to {}: {} spans of {} user requests (of {}, one in {}){over}; open it at https://ui.perfetto.dev\n",
+        path.display(),
+        trace.spans.len(),
+        trace.users_traced,
+        trace.users,
+        trace.options.sample_one_in
+    ))
 }
 
 /// The lines that name the replayed run and its digest, and whether the digest matches the log's

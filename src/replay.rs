@@ -5,11 +5,14 @@
 //! a replay that does not reproduce it means the run is not the run the sweep made (another
 //! scenario text, another seed, another faultline version or platform).
 //!
-//! Everything a replay does is in [`ReplayOptions`], so that a new way to look at the run (a
-//! trace of its events, say) is one more option and one more branch in [`replay`].
+//! Everything a replay does is in [`ReplayOptions`], so that a new way to look at the run is one
+//! more option and one more branch in [`replay`]. With `trace`, the run is simulated with a
+//! tracer ([`models::trace`]): the same run, same digest, plus its spans.
 
 use crate::{Error, LoadedStudy, RunResult};
+use models::trace::{Trace, TraceOptions};
 use models::variants::Design;
+use models::World;
 use reports::runlog::ParsedLog;
 use std::path::{Path, PathBuf};
 
@@ -24,6 +27,8 @@ pub struct ReplayOptions {
     pub seed: Option<u64>,
     /// The sweep's run log (`runs.jsonl`), to check the replayed digest against its record.
     pub log: Option<PathBuf>,
+    /// Record a trace of the run with these options.
+    pub trace: Option<TraceOptions>,
 }
 
 /// A replayed run.
@@ -34,6 +39,8 @@ pub struct Replay {
     pub result: RunResult,
     /// The digest the run log records for this run, when a log was given.
     pub logged_digest: Option<String>,
+    /// The run's trace, when `ReplayOptions::trace` asked for one.
+    pub trace: Option<Trace>,
 }
 
 impl Replay {
@@ -58,7 +65,13 @@ pub fn replay(path: &Path, opts: &ReplayOptions) -> Result<Replay, Error> {
             (seed, Some(digest))
         }
     };
-    let (result, _) = crate::run_guarded(&design.world, seed, opts.run)?;
+    let (result, trace) = match &opts.trace {
+        None => (crate::run_guarded(&design.world, seed, opts.run)?.0, None),
+        Some(t) => {
+            let (result, trace) = run_traced(&design.world, seed, opts.run, t)?;
+            (result, Some(trace))
+        }
+    };
     assert_eq!(result.run, opts.run, "the result names the run it replays");
     assert_eq!(result.seed, seed, "the result names the seed it replays");
     Ok(Replay {
@@ -67,7 +80,54 @@ pub fn replay(path: &Path, opts: &ReplayOptions) -> Result<Replay, Error> {
         run: opts.run,
         result,
         logged_digest,
+        trace,
     })
+}
+
+/// Runs one traced simulation with the scenario's wall-clock guard, as `run_guarded` does.
+fn run_traced(
+    world: &World,
+    seed: u64,
+    run: u64,
+    options: &TraceOptions,
+) -> Result<(RunResult, Trace), Error> {
+    let outcome = match world.wall_time_max_ns {
+        None => models::run_world_traced(world, seed, run, options),
+        Some(max_ns) => {
+            // The guard reads the host's clock, outside the simulation: nothing simulated
+            // depends on it, only whether the run is cut short.
+            #[allow(clippy::disallowed_methods)]
+            let start = std::time::Instant::now();
+            let keep_going =
+                || u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX) < max_ns;
+            models::sim::run_world_traced_controlled(world, seed, run, options, &keep_going)
+        }
+    };
+    Ok(outcome?)
+}
+
+/// Parses a trace window, `10s..20s` (either end may be left out: `..20s`, `10s..`).
+pub fn parse_window(text: &str) -> Result<(u64, u64), String> {
+    let Some((a, b)) = text.split_once("..") else {
+        return Err(format!(
+            "trace window `{text}` is not of the form `FROM..TO` (for example `10s..20s`)"
+        ));
+    };
+    let parse = |part: &str, default: u64| -> Result<u64, String> {
+        if part.trim().is_empty() {
+            return Ok(default);
+        }
+        sim_core::SimDuration::parse(part)
+            .map(|d| d.as_ns())
+            .map_err(|e| format!("trace window `{text}`: {e}"))
+    };
+    let (from, to) = (parse(a, 0)?, parse(b, u64::MAX)?);
+    if from >= to {
+        return Err(format!(
+            "trace window `{text}` is empty: its start is not before its end"
+        ));
+    }
+    Ok((from, to))
 }
 
 /// The design named `variant`, or the only one when `variant` is `None`.
@@ -203,7 +263,20 @@ fn ranges(sorted: &[u64]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::ranges;
+    use super::{parse_window, ranges};
+
+    #[test]
+    fn trace_windows_parse() {
+        assert_eq!(
+            parse_window("10s..20s"),
+            Ok((10_000_000_000, 20_000_000_000))
+        );
+        assert_eq!(parse_window("..1ms"), Ok((0, 1_000_000)));
+        assert_eq!(parse_window("1m.."), Ok((60_000_000_000, u64::MAX)));
+        assert!(parse_window("20s..10s").unwrap_err().contains("empty"));
+        assert!(parse_window("10s").unwrap_err().contains("FROM..TO"));
+        assert!(parse_window("10x..20s").is_err());
+    }
 
     #[test]
     fn runs_are_listed_as_ranges() {

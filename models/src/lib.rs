@@ -12,6 +12,7 @@ pub mod policy;
 pub mod results;
 pub mod sim;
 pub mod spec;
+pub mod trace;
 pub mod validate;
 pub mod variants;
 pub mod world;
@@ -19,7 +20,8 @@ pub mod world;
 pub use error::{Problem, ScenarioError};
 pub use results::RunResult;
 pub use sim::{
-    run_world, run_world_controlled, run_world_with_histograms, RunError, RunHistograms,
+    run_world, run_world_controlled, run_world_traced, run_world_with_histograms, RunError,
+    RunHistograms,
 };
 pub use validate::{load_file, load_str};
 pub use world::World;

@@ -28,6 +28,7 @@ use crate::results::{
     WorkloadResult, SCHEMA_VERSION,
 };
 use crate::spec::Balancer;
+use crate::trace::{Place, Trace, TraceOptions, Tracer};
 use crate::world::{ArrivalKind, World};
 use hdrhistogram::Histogram;
 use ops::{AlertState, DeployState, FaultProc, HostState, ReplMsg, StoreState, Wait};
@@ -157,6 +158,19 @@ enum Outcome {
 impl Outcome {
     fn is_success(self) -> bool {
         matches!(self, Outcome::Completed | Outcome::Degraded)
+    }
+
+    /// The name in traces and ledgers.
+    fn name(self) -> &'static str {
+        match self {
+            Outcome::Pending => "in_flight",
+            Outcome::Completed => "completed",
+            Outcome::Degraded => "degraded",
+            Outcome::Rejected => "rejected",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::Shed => "shed",
+            Outcome::Failed => "failed",
+        }
     }
 }
 
@@ -519,6 +533,8 @@ pub struct ServiceModel<'w> {
     pending_failovers: Vec<(u64, u32, u16)>,
     /// The time of the event being handled.
     now_ns: u64,
+    /// Records spans when the run is traced (`run_world_traced`); never changes the run.
+    tracer: Option<Box<Tracer>>,
 }
 
 /// Latency histograms of one run (nanoseconds, 3 significant digits), for merging across runs.
@@ -543,6 +559,31 @@ pub fn run_world_with_histograms(
     run_world_controlled(world, seed, run, &|| true)
 }
 
+/// Simulates one run and records its trace (see [`crate::trace`]). The run is the same as
+/// without the trace: same events, same digest.
+pub fn run_world_traced(
+    world: &World,
+    seed: u64,
+    run: u64,
+    options: &TraceOptions,
+) -> Result<(RunResult, Trace), RunError> {
+    run_world_traced_controlled(world, seed, run, options, &|| true)
+}
+
+/// [`run_world_traced`] with the caller's wall-clock guard (see [`run_world_controlled`]).
+pub fn run_world_traced_controlled(
+    world: &World,
+    seed: u64,
+    run: u64,
+    options: &TraceOptions,
+    keep_going: &dyn Fn() -> bool,
+) -> Result<(RunResult, Trace), RunError> {
+    let (result, _, tracer) = run_model(world, seed, run, keep_going, Some(Tracer::new(options)))?;
+    let tracer = tracer.expect("a traced run keeps its tracer");
+    let trace = tracer.finish(world, &result);
+    Ok((result, trace))
+}
+
 /// Simulates one run; `keep_going` is asked at every time-series tick whether the run may go on
 /// (the caller's wall-clock guard: the model itself never reads a clock). A `false` stops the
 /// run early with `stop: "wall_time_max"`.
@@ -552,8 +593,21 @@ pub fn run_world_controlled(
     run: u64,
     keep_going: &dyn Fn() -> bool,
 ) -> Result<(RunResult, RunHistograms), RunError> {
+    run_model(world, seed, run, keep_going, None).map(|(r, h, _)| (r, h))
+}
+
+type ModelOutcome = (RunResult, RunHistograms, Option<Box<Tracer>>);
+
+fn run_model(
+    world: &World,
+    seed: u64,
+    run: u64,
+    keep_going: &dyn Fn() -> bool,
+    tracer: Option<Box<Tracer>>,
+) -> Result<ModelOutcome, RunError> {
     let mut model = ServiceModel::new(world, RngFactory::new(seed, run));
     model.keep_going = Some(keep_going);
+    model.tracer = tracer;
     let mut sim = Sim::new::<ServiceModel>();
     model.start(&mut sim);
     let limits = Limits {
@@ -566,14 +620,19 @@ pub fn run_world_controlled(
         (Stop::EventsMax, _) => "events_max",
         _ => "horizon",
     };
-    Ok(model.into_result(
+    if model.tracer.is_some() {
+        model.trace_in_flight(outcome.end.as_ns());
+    }
+    let mut tracer = model.tracer.take();
+    let (result, histograms) = model.into_result(
         seed,
         run,
         outcome.end,
         stop,
         outcome.events,
         outcome.digest.hex(),
-    ))
+    );
+    Ok((result, histograms, tracer.take()))
 }
 
 /// An empty histogram with the bounds every run uses, so that histograms of runs merge exactly.
@@ -857,6 +916,7 @@ impl<'w> ServiceModel<'w> {
             scratch: Vec::new(),
             pending_failovers: Vec::new(),
             now_ns: 0,
+            tracer: None,
             world,
             requests: Vec::with_capacity(1024),
             free: Vec::with_capacity(1024),
@@ -1056,6 +1116,9 @@ impl<'w> ServiceModel<'w> {
         request.pool = wdef.pool as u8;
         let measured = request.measured;
         let req = self.alloc(sim, request);
+        if let Some(t) = &mut self.tracer {
+            t.user_arrived(req, now);
+        }
         if let Some(t) = wdef.timeout_ns {
             let timer = sim.timer_in(SimDuration::from_ns(t), Event::ClientTimeout { req });
             self.requests[req as usize].timer = Some(timer);
@@ -1182,6 +1245,9 @@ impl<'w> ServiceModel<'w> {
         r.outcome = outcome;
         let (s, measured) = (r.service as usize, r.measured);
         self.services[s].count(outcome, measured, self.bucket);
+        if self.tracer.is_some() {
+            self.trace_answer(req, sim.now().as_ns(), false);
+        }
         self.respond(sim, req);
     }
 
@@ -1524,6 +1590,9 @@ impl<'w> ServiceModel<'w> {
         let timeout = def.policy.timeout_ns;
         let hedge = def.policy.hedge;
         let req = self.alloc(sim, child);
+        if let Some(t) = &mut self.tracer {
+            t.attempt_sent(req, c.parent, self.calls[call as usize].attempts, now);
+        }
         let cs = &mut self.calls[call as usize];
         if let Some(free) = cs.children.iter_mut().find(|c| **c == NONE) {
             *free = req;
@@ -1617,6 +1686,9 @@ impl<'w> ServiceModel<'w> {
             l.on_done(latency, !outcome.is_success(), in_flight);
         }
         self.next_from_queue(sim, i, pool);
+        if self.tracer.is_some() {
+            self.trace_answer(req, now, true);
+        }
         self.respond(sim, req);
     }
 
@@ -1658,6 +1730,10 @@ impl<'w> ServiceModel<'w> {
                 .sample(&mut ws.client_back_rng)
                 .as_ns()
         };
+        if let Some(t) = &mut self.tracer {
+            let end = sim.now().as_ns() + back;
+            t.user_done(req, r.workload, r.created_ns, r.outcome.name(), end);
+        }
         count(&mut ws.all, r.outcome);
         if r.outcome.is_success() {
             ws.series_ok[self.bucket] += 1;
@@ -1728,6 +1804,9 @@ impl<'w> ServiceModel<'w> {
         fresh.client_backoff_ns = old.client_backoff_ns;
         fresh.timer = old.timer;
         self.requests[req as usize] = fresh;
+        if let Some(t) = &mut self.tracer {
+            t.client_retry(req, u32::from(old.client_attempts), now);
+        }
         self.send_from_client(sim, req);
     }
 
@@ -1740,6 +1819,11 @@ impl<'w> ServiceModel<'w> {
         r.timer = None;
         r.abandoned = true;
         let (w, measured, lost) = (r.workload as usize, r.measured, r.lost);
+        if let Some(t) = &mut self.tracer {
+            let (now, created) = (self.now_ns, r.created_ns);
+            t.mark_attempt(req, "timeout", None, now);
+            t.user_done(req, w as u32, created, "timeout", now);
+        }
         let ws = &mut self.workloads[w];
         count(&mut ws.all, Outcome::Failed);
         ws.series_bad[self.bucket] += 1;
@@ -1820,6 +1904,9 @@ impl<'w> ServiceModel<'w> {
             c.created_ns,
         );
         let (instance, lost) = (c.instance, c.lost);
+        if let Some(t) = &mut self.tracer {
+            t.mark_attempt(child, "timeout", Some(c.service), now);
+        }
         self.requests[child as usize].holds_permit = false;
         self.outlier_observe(instance, true, now);
         if lost {
@@ -1867,6 +1954,16 @@ impl<'w> ServiceModel<'w> {
         }
         c.hedges += 1;
         let (measured, edge) = (c.measured, c.edge);
+        if let Some(t) = &mut self.tracer {
+            let (parent, attempt) = (c.parent, c.attempts + 1);
+            t.mark_call(
+                parent,
+                "hedge",
+                self.world.calls[edge as usize].to,
+                attempt,
+                self.now_ns,
+            );
+        }
         if measured {
             self.edges[edge as usize].stats.hedges += 1;
         }
@@ -1946,6 +2043,17 @@ impl<'w> ServiceModel<'w> {
         failure: AttemptFailure,
         retry_after_ns: u64,
     ) {
+        if self.tracer.is_some() {
+            let name = match failure {
+                AttemptFailure::BreakerOpen => Some("breaker_open"),
+                AttemptFailure::BulkheadFull => Some("bulkhead_full"),
+                AttemptFailure::Throttled => Some("throttled"),
+                _ => None,
+            };
+            if let Some(name) = name {
+                self.trace_call(call, name, self.calls[call as usize].attempts);
+            }
+        }
         let c = &self.calls[call as usize];
         if c.outstanding > 0 || c.waiting || c.retry_timer.is_some() {
             // Another attempt of the call is still on its way (a hedge sent or waiting for its
@@ -2363,6 +2471,71 @@ impl ServiceModel<'_> {
     }
 }
 
+/// Hooks of the tracer that need the model's state: out of line, as tracing is rare.
+impl ServiceModel<'_> {
+    /// The request in `req` was answered at its instance at `now`, after a worker took it
+    /// (`worked`) or not.
+    #[cold]
+    #[inline(never)]
+    fn trace_answer(&mut self, req: u32, now: u64, worked: bool) {
+        let r = self.requests[req as usize];
+        let first = self.world.services[r.service as usize].first_instance;
+        let place = Place::Instance {
+            service: r.service,
+            offset: r.instance - first,
+        };
+        // A request that never took a worker waited until it was turned away.
+        let wait = if worked {
+            r.started_ns - r.arrived_ns
+        } else {
+            now - r.arrived_ns
+        };
+        let outcome = if r.phase == Phase::Done {
+            r.outcome.name()
+        } else {
+            "in_flight"
+        };
+        if let Some(t) = &mut self.tracer {
+            t.answered(req, place, r.arrived_ns, wait, outcome, now);
+        }
+    }
+
+    /// A call retries, or an attempt of it is refused before it leaves: `attempt` is its number.
+    #[cold]
+    #[inline(never)]
+    fn trace_call(&mut self, call: u32, name: &'static str, attempt: u32) {
+        let c = self.calls[call as usize];
+        let to = self.world.calls[c.edge as usize].to;
+        if let Some(t) = &mut self.tracer {
+            t.mark_call(c.parent, name, to, attempt, self.now_ns);
+        }
+    }
+
+    /// At the end of a traced run, the requests still in the system end their spans there.
+    #[cold]
+    #[inline(never)]
+    fn trace_in_flight(&mut self, end_ns: u64) {
+        let mut is_free = vec![false; self.requests.len()];
+        for &f in &self.free {
+            is_free[f as usize] = true;
+        }
+        for req in 0..self.requests.len() as u32 {
+            let r = self.requests[req as usize];
+            if is_free[req as usize] {
+                continue;
+            }
+            if matches!(r.phase, Phase::Queued | Phase::Working | Phase::Calling) {
+                self.trace_answer(req, end_ns, r.phase != Phase::Queued);
+            }
+            if r.call == NONE && !r.abandoned {
+                if let Some(t) = &mut self.tracer {
+                    t.user_done(req, r.workload, r.created_ns, "in_flight", end_ns);
+                }
+            }
+        }
+    }
+}
+
 /// The request slab is copied and scanned on every event: keep a request small.
 const _: () = assert!(std::mem::size_of::<Request>() <= 128);
 /// Events are moved through the heap on every push and pop: keep them 8 bytes.
@@ -2414,6 +2587,9 @@ impl Model for ServiceModel<'_> {
             Event::Timeout { req } => self.on_timeout(sim, req),
             Event::Retry { call } => {
                 self.calls[call as usize].retry_timer = None;
+                if self.tracer.is_some() {
+                    self.trace_call(call, "retry", self.calls[call as usize].attempts + 1);
+                }
                 self.attempt(sim, call, false)
             }
             Event::Hedge { call } => self.on_hedge(sim, call),

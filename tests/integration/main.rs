@@ -12,6 +12,7 @@ mod queueing;
 mod reference;
 mod replay;
 mod sweep;
+mod trace;
 
 use std::path::{Path, PathBuf};
 

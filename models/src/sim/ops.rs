@@ -628,6 +628,9 @@ impl ServiceModel<'_> {
         r.lost = true;
         if r.abandoned {
             self.release(req);
+        } else if let Some(t) = &mut self.tracer {
+            let to = (r.call != NONE).then_some(r.service);
+            t.mark_attempt(req, "lost", to, self.now_ns);
         }
     }
 
@@ -728,10 +731,14 @@ impl ServiceModel<'_> {
             cands[k as usize]
         };
         let mut chosen = pick(self);
-        // Slow start: an instance ramping back takes only its share; otherwise pick again once.
+        // Slow start: an instance ramping back is kept with the probability of its weight, else
+        // the balancer picks again (a few times at most), so it takes about its share.
         if self.world.services[s].recovery.slow_start.is_some() && m > 1 {
-            let w = self.weight(s, chosen, now);
-            if w < 1.0 && self.services[s].balance_rng.random::<f64>() >= w {
+            for _ in 0..4 {
+                let w = self.weight(s, chosen, now);
+                if w >= 1.0 || self.services[s].balance_rng.random::<f64>() < w {
+                    break;
+                }
                 chosen = pick(self);
             }
         }

@@ -84,6 +84,11 @@ pub struct RecoveryResult {
     pub ejections: u64,
     /// Instances replaced by the orchestrator.
     pub replacements: u64,
+    /// Instances the autoscaler added and removed.
+    #[serde(default)]
+    pub scale_ups: u64,
+    #[serde(default)]
+    pub scale_downs: u64,
 }
 
 /// What callers saw of one dependency, counted over calls made in the measured window.
@@ -233,6 +238,12 @@ pub struct ServiceResult {
     pub corrupt: u64,
     #[serde(default)]
     pub recovery: RecoveryResult,
+    /// User sessions lost with the instances that held them (`sessions: Local`).
+    #[serde(default)]
+    pub sessions_lost: u64,
+    /// Whether it declares where its sessions live (then `sessions_lost` is meaningful).
+    #[serde(default)]
+    pub keeps_sessions: bool,
     /// For a datastore: its data ledger.
     #[serde(default)]
     pub store: Option<StoreResult>,

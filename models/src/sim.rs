@@ -127,6 +127,14 @@ pub enum Event {
     Rollback {
         deploy: u32,
     },
+    /// An autoscaler looks at a service's utilization.
+    Autoscale {
+        service: u32,
+    },
+    /// An instance the autoscaler started takes load.
+    ScaleUp {
+        instance: u32,
+    },
     Tick,
     WarmupEnd,
 }
@@ -226,6 +234,8 @@ struct Request {
     corrupt: bool,
     /// A write to a datastore.
     write: bool,
+    /// The user a workload's request comes from (for sessions).
+    user: u32,
     /// While a write waits for its replicas: its slot in `ServiceModel::waits` (else `NONE`).
     wait: u32,
 }
@@ -306,6 +316,9 @@ struct InstanceState {
     data_lost: bool,
     /// When its work was last lost (a crash, its host dying).
     last_down_ns: u64,
+    /// Part of the service now (autoscaling adds and removes instances), and starting up.
+    active: bool,
+    starting: bool,
 }
 
 struct LatencyStats {
@@ -384,6 +397,9 @@ struct ServiceState {
     /// Instances out of load balancing (unhealthy or ejected), and ramping back (slow start).
     out_of_rotation: u32,
     recovery: crate::results::RecoveryResult,
+    /// The busy-worker time at the autoscaler's last look.
+    autoscale_busy: u128,
+    sessions_lost: u64,
     /// Latency over each alert's threshold, per bucket: `(alert, series)`.
     slow_series: Vec<(u32, u64, Vec<u64>)>,
     store: Option<StoreState>,
@@ -445,6 +461,10 @@ struct WorkloadState {
     corrupt: u64,
     series_ok: Vec<u64>,
     series_bad: Vec<u64>,
+    /// Which user each request comes from, and each user's session: (instance, last request);
+    /// only when the entry service keeps sessions locally.
+    users_rng: Stream,
+    sessions: Vec<(u32, u64)>,
     retries: u64,
     measured: Ledger,
     all: Ledger,
@@ -681,6 +701,8 @@ impl<'w> ServiceModel<'w> {
                     up_since_ns: 0,
                     out_of_rotation: 0,
                     recovery: Default::default(),
+                    autoscale_busy: 0,
+                    sessions_lost: 0,
                     slow_series: world
                         .alerts
                         .iter()
@@ -741,6 +763,16 @@ impl<'w> ServiceModel<'w> {
                 corrupt: 0,
                 series_ok: vec![0; n_buckets],
                 series_bad: vec![0; n_buckets],
+                users_rng: rngs.stream(&format!("workload:{}", w.name), "users"),
+                sessions: if world.services[w.entry as usize]
+                    .recovery
+                    .local_sessions_ttl_ns
+                    .is_some()
+                {
+                    vec![(NONE, 0); w.users as usize]
+                } else {
+                    Vec::new()
+                },
                 retries: 0,
                 measured: Ledger::default(),
                 all: Ledger::default(),
@@ -806,7 +838,8 @@ impl<'w> ServiceModel<'w> {
         let instances = world
             .instances
             .iter()
-            .map(|i| InstanceState {
+            .enumerate()
+            .map(|(k, i)| InstanceState {
                 limit: world.services[i.service_idx as usize].concurrency.clone(),
                 pools: (0..=world.services[i.service_idx as usize].pools.len())
                     .map(|_| PoolState {
@@ -842,6 +875,13 @@ impl<'w> ServiceModel<'w> {
                 last_ship_ns: 0,
                 data_lost: false,
                 last_down_ns: u64::MAX,
+                active: world.services[i.service_idx as usize]
+                    .recovery
+                    .autoscale
+                    .is_none_or(|a| {
+                        (k as u32 - world.services[i.service_idx as usize].first_instance) < a.0
+                    }),
+                starting: false,
             })
             .collect();
         let mut host_instances = vec![Vec::new(); world.hosts.len()];
@@ -935,6 +975,10 @@ impl<'w> ServiceModel<'w> {
     }
 
     fn start(&mut self, sim: &mut Sim<Event>) {
+        for s in 0..self.services.len() {
+            self.recount_rotation(s);
+            self.recount_up(s, 0);
+        }
         for w in 0..self.world.workloads.len() as u32 {
             if let Some(t) = self.next_arrival(w, 0) {
                 sim.schedule_at(SimTime::from_ns(t), Event::Arrival { workload: w });
@@ -1048,6 +1092,7 @@ impl<'w> ServiceModel<'w> {
             silent: false,
             corrupt: false,
             write: false,
+            user: 0,
             wait: NONE,
         }
     }
@@ -1111,8 +1156,15 @@ impl<'w> ServiceModel<'w> {
         let now = sim.now().as_ns();
         let wdef = &self.world.workloads[w as usize];
         let entry = wdef.entry;
-        let instance = self.pick_instance(entry, w, wdef.region, false);
+        let (user, sticky) = self.session_of(w, now);
+        let wdef = &self.world.workloads[w as usize];
+        let instance = match sticky {
+            Some(i) => i,
+            None => self.pick_instance(entry, w, wdef.region, false),
+        };
+        let wdef = &self.world.workloads[w as usize];
         let mut request = self.new_request(entry, instance, w, now);
+        request.user = user;
         request.pool = wdef.pool as u8;
         let measured = request.measured;
         let req = self.alloc(sim, request);
@@ -1721,6 +1773,14 @@ impl<'w> ServiceModel<'w> {
         if let Some(t) = r.timer {
             sim.cancel(t);
         }
+        if r.outcome.is_success() {
+            if let Some(s) = self.workloads[r.workload as usize]
+                .sessions
+                .get_mut(r.user as usize)
+            {
+                *s = (r.instance, sim.now().as_ns());
+            }
+        }
         let ws = &mut self.workloads[r.workload as usize];
         let back = if self.world.client_latency.is_zero() {
             0
@@ -2303,6 +2363,8 @@ impl<'w> ServiceModel<'w> {
                     instances_up_ns: std::mem::take(&mut st.up_ns),
                     corrupt: st.corrupt,
                     recovery: st.recovery.clone(),
+                    sessions_lost: st.sessions_lost,
+                    keeps_sessions: def.recovery.sessions,
                     store: st.store.as_ref().map(|x| x.result.clone()),
                 }
             })
@@ -2609,6 +2671,8 @@ impl Model for ServiceModel<'_> {
             Event::ClientTimeout { req } => self.on_client_timeout(req),
             Event::Deploy { deploy, step } => self.on_deploy(sim, u32::from(deploy), step),
             Event::Rollback { deploy } => self.on_rollback(sim, deploy),
+            Event::Autoscale { service } => self.on_autoscale(sim, service),
+            Event::ScaleUp { instance } => self.on_scale_up(sim, instance),
             Event::Tick => self.on_tick(sim),
             Event::WarmupEnd => self.on_warmup_end(sim.now().as_ns()),
         }
@@ -2640,6 +2704,8 @@ impl Model for ServiceModel<'_> {
             Event::ClientTimeout { req } => (20, u64::from(req)),
             Event::Deploy { deploy, step } => (21, u64::from(deploy) << 32 | u64::from(step)),
             Event::Rollback { deploy } => (22, u64::from(deploy)),
+            Event::Autoscale { service } => (23, u64::from(service)),
+            Event::ScaleUp { instance } => (24, u64::from(instance)),
             Event::Tick => (5, 0),
             Event::WarmupEnd => (6, 0),
         }

@@ -370,6 +370,8 @@ pub enum Metric {
     LostWrites { service: String },
     /// A datastore's time without a primary to take writes.
     WriteUnavailable { service: String },
+    /// User sessions lost with the instances that held them.
+    SessionsLost { service: String },
 }
 
 /// An assertion over the runs of a variant, with a stated statistical meaning. Thresholds are
@@ -467,6 +469,19 @@ pub enum Expect {
         at_least: Option<Dur>,
         #[serde(default)]
         at_most: Option<Dur>,
+        #[serde(default)]
+        in_runs: Option<f64>,
+    },
+    /// `SessionsLost(service: "web", at_most: 0)`: user sessions lost with the instances that
+    /// held them (`sessions: Local`).
+    SessionsLost {
+        service: String,
+        #[serde(default)]
+        variant: Option<String>,
+        #[serde(default)]
+        at_least: Option<f64>,
+        #[serde(default)]
+        at_most: Option<f64>,
         #[serde(default)]
         in_runs: Option<f64>,
     },
@@ -730,6 +745,51 @@ pub struct Service {
     /// This service is a datastore: its instances are a primary (the first) and replicas.
     #[serde(default)]
     pub datastore: Option<DatastoreSpec>,
+    /// Autoscaling on utilization: `instances` is where it starts.
+    #[serde(default)]
+    pub autoscale: Option<AutoscaleSpec>,
+    /// Where the sessions of the users who come to this service live. `Local(ttl: "30m")`: on
+    /// the instance that served the user (requests of a user with a session go back to it while
+    /// it is in load balancing); an instance that dies loses the sessions it holds, counted as
+    /// `sessions_lost`. `External`: in a shared store (model it as a call to a cache): none lost.
+    /// Default: no sessions.
+    #[serde(default)]
+    pub sessions: Option<SessionStore>,
+}
+
+/// A horizontal autoscaler (Kubernetes HPA, simplified): every `every`, the desired count is
+/// `ceil(active * utilization / target_utilization)` within `[min, max]`; new instances take
+/// load after `delay` (scheduling and start-up); surplus ones leave load balancing at once and
+/// finish what they hold.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoscaleSpec {
+    pub min: u32,
+    pub max: u32,
+    /// Default 0.6.
+    #[serde(default = "point_six")]
+    pub target_utilization: f64,
+    /// Default `"30s"`.
+    #[serde(default = "thirty_s")]
+    pub every: Dur,
+    /// Default `"1m"`.
+    #[serde(default = "one_min")]
+    pub delay: Dur,
+}
+
+/// Where user sessions live.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum SessionStore {
+    Local { ttl: Dur },
+    External,
+}
+
+fn point_six() -> f64 {
+    0.6
+}
+fn one_min() -> Dur {
+    Dur(SimDuration::from_mins(1))
 }
 
 /// Active health checks of a service's instances (Kubernetes readiness probe, Envoy active
@@ -1411,6 +1471,14 @@ pub struct Workload {
     /// it ever comes, is ignored). Default: it waits as long as it takes.
     #[serde(default)]
     pub timeout: Option<Dur>,
+    /// Distinct users the requests come from (each request from one drawn at random), for
+    /// sessions. Default 10,000; at most 1,000,000.
+    #[serde(default = "ten_thousand")]
+    pub users: u32,
+}
+
+fn ten_thousand() -> u32 {
+    10_000
 }
 
 /// An arrival process.

@@ -1305,7 +1305,13 @@ fn build_services(
                     None,
                 );
             } else if total_instances <= INSTANCES_MAX {
-                for i in 0..svc.instances as usize {
+                // An autoscaled service has room for `max` instances; those beyond `instances`
+                // start inactive.
+                let n = svc
+                    .autoscale
+                    .as_ref()
+                    .map_or(svc.instances, |a| a.max.max(svc.instances));
+                for i in 0..n as usize {
                     instances.push(InstanceDef {
                         service_idx: si as u32,
                         host_idx: eligible[i % eligible.len()],
@@ -1441,6 +1447,12 @@ fn build_services(
                 ShedPolicy { max_wait_ns: shed.max_wait.map(|d| d.0.as_ns()), lifo_over: shed.lifo_over }
             }),
         });
+    }
+    // An autoscaled service balances over every instance it may have (inactive ones are skipped).
+    for (svc, def) in spec.services.iter().zip(services.iter_mut()) {
+        if svc.autoscale.is_some() {
+            def.other_group = (0, def.n_instances);
+        }
     }
     for scc in petgraph::algo::tarjan_scc(&graph) {
         if scc.len() > 1 {
@@ -1657,7 +1669,15 @@ fn build_workloads(ck: &mut Checker, spec: &Scenario) -> Vec<WorkloadDef> {
                 None,
             );
         }
+        if w.users == 0 || w.users > 1_000_000 {
+            ck.report(
+                &at.field("users"),
+                format!("`users` is between 1 and 1,000,000, not `{}`", w.users),
+                None,
+            );
+        }
         out.push(WorkloadDef {
+            users: w.users.clamp(1, 1_000_000),
             region,
             timeout_ns: w.timeout.map(|t| t.0.as_ns()),
             pool,

@@ -317,6 +317,13 @@ fn check_expects(spec: &Scenario, services: &[String], problems: &mut Vec<Proble
                 at_least,
                 at_most,
                 in_runs,
+            }
+            | Expect::SessionsLost {
+                service,
+                variant,
+                at_least,
+                at_most,
+                in_runs,
             } => (
                 service.as_str(),
                 variant.as_deref(),
@@ -431,7 +438,8 @@ pub fn metric_service(m: &Metric) -> &str {
         | Metric::Goodput { service }
         | Metric::Utilization { service }
         | Metric::LostWrites { service }
-        | Metric::WriteUnavailable { service } => service,
+        | Metric::WriteUnavailable { service }
+        | Metric::SessionsLost { service } => service,
     }
 }
 

@@ -206,6 +206,12 @@ pub struct RecoveryDef {
     pub replace: Option<(u64, u64, f64)>,
     /// (over, steps).
     pub slow_start: Option<(u64, u32)>,
+    /// (initial instances, min, max, target utilization, every, delay).
+    pub autoscale: Option<(u32, u32, u32, f64, u64, u64)>,
+    /// Sessions kept on the instances, with their time to live.
+    pub local_sessions_ttl_ns: Option<u64>,
+    /// Whether the service declares where its sessions live (locally or not).
+    pub sessions: bool,
 }
 
 /// A datastore, compiled.
@@ -295,6 +301,7 @@ pub struct WorkloadDef {
     pub rate: RateFn,
     pub region: u32,
     pub timeout_ns: Option<u64>,
+    pub users: u32,
 }
 
 /// A piecewise-linear arrival rate over time: breakpoints `(t_ns, rate_per_s)`, constant after
@@ -396,7 +403,8 @@ impl World {
         let instances = self.instances.len() as u64 * 256;
         let edges = self.calls.len() as u64 * 4096;
         let requests = u64::from(self.requests_in_flight_max) * 160;
-        series + histograms + instances + edges + requests
+        let users: u64 = self.workloads.iter().map(|w| u64::from(w.users) * 16).sum();
+        series + histograms + instances + edges + requests + users
     }
 
     /// Names of what reports show per run: the services, then the users of each workload.

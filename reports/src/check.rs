@@ -120,6 +120,7 @@ pub fn metric_kind(m: &Metric) -> (MetricKind, &str) {
         Metric::Utilization { service } => (MetricKind::Utilization, service),
         Metric::LostWrites { service } => (MetricKind::LostWrites, service),
         Metric::WriteUnavailable { service } => (MetricKind::WriteUnavailable, service),
+        Metric::SessionsLost { service } => (MetricKind::SessionsLost, service),
     }
 }
 
@@ -209,6 +210,20 @@ pub fn evaluate(expects: &[Expect], agg: &Aggregate) -> Vec<Verdict> {
                 in_runs,
             } => (
                 MetricKind::LostWrites,
+                service,
+                variant,
+                *at_least,
+                *at_most,
+                *in_runs,
+            ),
+            Expect::SessionsLost {
+                service,
+                variant,
+                at_least,
+                at_most,
+                in_runs,
+            } => (
+                MetricKind::SessionsLost,
                 service,
                 variant,
                 *at_least,

@@ -31,10 +31,12 @@ pub enum MetricKind {
     LostWrites,
     /// A datastore's time without a primary to take writes (ns per run).
     WriteUnavailable,
+    /// User sessions lost with their instances (count per run).
+    SessionsLost,
 }
 
 impl MetricKind {
-    pub const ALL: [MetricKind; 15] = [
+    pub const ALL: [MetricKind; 16] = [
         MetricKind::Availability,
         MetricKind::ErrorRate,
         MetricKind::DegradedRate,
@@ -50,6 +52,7 @@ impl MetricKind {
         MetricKind::QueueLenMean,
         MetricKind::LostWrites,
         MetricKind::WriteUnavailable,
+        MetricKind::SessionsLost,
     ];
 
     pub fn name(self) -> &'static str {
@@ -69,6 +72,7 @@ impl MetricKind {
             MetricKind::QueueLenMean => "mean queue",
             MetricKind::LostWrites => "lost writes",
             MetricKind::WriteUnavailable => "writes unavailable",
+            MetricKind::SessionsLost => "sessions lost",
         }
     }
 
@@ -112,7 +116,7 @@ impl MetricKind {
             }
             MetricKind::Throughput | MetricKind::Goodput => format!("{v:.1}/s"),
             MetricKind::WriteUnavailable => crate::table::fmt_ns(v),
-            MetricKind::LostWrites => format!("{v:.1}"),
+            MetricKind::LostWrites | MetricKind::SessionsLost => format!("{v:.1}"),
             _ => format!("{v:.3}"),
         }
     }
@@ -132,6 +136,9 @@ pub struct ServiceRun {
     /// For a datastore: its data ledger.
     #[serde(default)]
     pub store: Option<models::results::StoreResult>,
+    /// For a service that keeps sessions locally: sessions lost.
+    #[serde(default)]
+    pub sessions_lost: Option<u64>,
 }
 
 impl ServiceRun {
@@ -169,6 +176,7 @@ impl ServiceRun {
                 .store
                 .as_ref()
                 .map_or(f64::NAN, |x| x.write_unavailable_ns as f64),
+            MetricKind::SessionsLost => self.sessions_lost.map_or(f64::NAN, |x| x as f64),
         }
     }
 }
@@ -208,6 +216,7 @@ impl RunRecord {
                     queue_len_mean: s.queue_len_mean,
                     latency: s.latency,
                     store: s.store.clone(),
+                    sessions_lost: Some(s.sessions_lost).filter(|_| s.keeps_sessions),
                 })
                 .chain(r.workloads.iter().map(|w| {
                     let secs = r.measured_ns.max(1) as f64 / 1e9;
@@ -220,6 +229,7 @@ impl RunRecord {
                         queue_len_mean: f64::NAN,
                         latency: w.latency,
                         store: None,
+                        sessions_lost: None,
                     }
                 }))
                 .collect(),

@@ -391,3 +391,51 @@ fn replicas_reads_and_quorums() {
     assert_eq!(quorum.lost_writes, 0, "{quorum:?}");
     assert_eq!(quorum.failovers, 1);
 }
+
+/// The autoscaler adds instances when the load grows and gives them back when it falls.
+#[test]
+fn the_autoscaler_follows_the_load() {
+    let study = models::variants::load_study_file(&repo_path("scenarios/failures/autoscaling.ron"))
+        .unwrap();
+    let r = models::run_world(&study.designs[0].world, 1, 0).unwrap();
+    let api = svc(&r, "api");
+    assert!(api.recovery.scale_ups >= 6, "{:?}", api.recovery);
+    assert!(api.recovery.scale_downs >= 3, "{:?}", api.recovery);
+    // Time with more than the initial two instances up, and never more than the sixteen allowed.
+    assert!(api.instances_up_ns[3..].iter().sum::<u64>() > 0);
+    assert_eq!(api.instances_up_ns.len(), 17);
+    let first_up = r.log.iter().find(|l| l.kind == "scale_up").unwrap();
+    assert!(
+        first_up.t_ns > 60_000_000_000,
+        "scaled before the ramp: {first_up:?}"
+    );
+}
+
+/// Sessions kept on instances are lost with them; sessions in an external store are not.
+#[test]
+fn sessions_die_with_their_instances_only_when_kept_there() {
+    let study =
+        models::variants::load_study_file(&repo_path("scenarios/failures/sessions.ron")).unwrap();
+    let local = models::run_world(&study.designs[0].world, 1, 0).unwrap();
+    let web = svc(&local, "web");
+    assert!(web.keeps_sessions);
+    let kills = local
+        .log
+        .iter()
+        .filter(|l| l.kind == "sessions_lost")
+        .count() as u64;
+    assert!(kills >= 2, "{kills}");
+    // No more than the 20,000 users each time an instance dies.
+    assert!(web.sessions_lost > 0 && web.sessions_lost <= 20_000 * kills);
+    let external = models::run_world(&study.designs[1].world, 1, 0).unwrap();
+    assert_eq!(svc(&external, "web").sessions_lost, 0);
+    // The same kills in both designs (the fault schedule does not depend on the design).
+    let kills_of = |r: &RunResult| -> Vec<u64> {
+        r.log
+            .iter()
+            .filter(|l| l.kind == "fault_start")
+            .map(|l| l.t_ns)
+            .collect()
+    };
+    assert_eq!(kills_of(&local), kills_of(&external));
+}

@@ -171,6 +171,12 @@ impl ServiceModel<'_> {
             }
         }
         for (s, def) in self.world.services.iter().enumerate() {
+            if let Some((.., every, _)) = def.recovery.autoscale {
+                sim.schedule_at(
+                    SimTime::from_ns(every),
+                    Event::Autoscale { service: s as u32 },
+                );
+            }
             if let Some((interval, ..)) = def.recovery.health {
                 sim.schedule_at(
                     SimTime::from_ns(interval),
@@ -418,7 +424,8 @@ impl ServiceModel<'_> {
     #[inline]
     pub(super) fn is_up(&self, i: u32) -> bool {
         let inst = &self.instances[i as usize];
-        inst.crashed <= inst.crash_cleared
+        inst.active
+            && inst.crashed <= inst.crash_cleared
             && inst.hung <= inst.hang_cleared
             && self.hosts[inst.host as usize].down == 0
     }
@@ -531,6 +538,7 @@ impl ServiceModel<'_> {
     pub(super) fn lose_instance(&mut self, sim: &mut Sim<Event>, i: u32, silent: bool) {
         let now = sim.now().as_ns();
         self.instances[i as usize].last_down_ns = now;
+        self.lose_sessions(i, now);
         let s = self.world.instances[i as usize].service_idx as usize;
         let frozen = std::mem::take(&mut self.instances[i as usize].frozen);
         for &req in &frozen {
@@ -657,7 +665,17 @@ impl ServiceModel<'_> {
     #[inline]
     pub(super) fn in_rotation(&self, i: u32) -> bool {
         let inst = &self.instances[i as usize];
-        !inst.unhealthy && !inst.ejected
+        !inst.unhealthy && !inst.ejected && inst.active
+    }
+
+    /// Recounts the instances of service `s` out of load balancing (the balancers' fast path
+    /// needs the count to be zero).
+    pub(super) fn recount_rotation(&mut self, s: usize) {
+        let def = &self.world.services[s];
+        self.services[s].out_of_rotation = (def.first_instance
+            ..def.first_instance + def.n_instances)
+            .filter(|&i| !self.in_rotation(i))
+            .count() as u32;
     }
 
     /// Share of its traffic an instance takes while it ramps back (slow start).
@@ -756,6 +774,9 @@ impl ServiceModel<'_> {
             return;
         };
         for i in def.first_instance..def.first_instance + def.n_instances {
+            if !self.instances[i as usize].active {
+                continue;
+            }
             let ok = self.is_up(i)
                 && (probe as f64
                     * self.instance_factor(i, now)
@@ -768,9 +789,7 @@ impl ServiceModel<'_> {
                 if inst.unhealthy && inst.probe_oks >= good_after {
                     inst.unhealthy = false;
                     inst.back_since_ns = now;
-                    if !inst.ejected {
-                        self.services[s as usize].out_of_rotation -= 1;
-                    }
+                    self.recount_rotation(s as usize);
                     let name = self.instance_name(i);
                     self.log(now, "healthy", name);
                 }
@@ -779,9 +798,7 @@ impl ServiceModel<'_> {
                 inst.probe_fails += 1;
                 if !inst.unhealthy && inst.probe_fails >= bad_after {
                     inst.unhealthy = true;
-                    if !inst.ejected {
-                        self.services[s as usize].out_of_rotation += 1;
-                    }
+                    self.recount_rotation(s as usize);
                     self.services[s as usize].recovery.unhealthy += 1;
                     let name = self.instance_name(i);
                     self.log(now, "unhealthy", name);
@@ -866,9 +883,7 @@ impl ServiceModel<'_> {
         inst.ejections += 1;
         inst.consecutive_failures = 0;
         inst.ejected_until_ns = now.saturating_add(base.saturating_mul(u64::from(inst.ejections)));
-        if !inst.unhealthy {
-            self.services[s].out_of_rotation += 1;
-        }
+        self.recount_rotation(s);
         self.services[s].recovery.ejections += 1;
         let name = self.instance_name(i);
         self.log(now, "ejected", name);
@@ -888,9 +903,7 @@ impl ServiceModel<'_> {
             if inst.ejected && inst.ejected_until_ns <= now {
                 inst.ejected = false;
                 inst.back_since_ns = now;
-                if !inst.unhealthy {
-                    self.services[s as usize].out_of_rotation -= 1;
-                }
+                self.recount_rotation(s as usize);
                 let name = self.instance_name(i);
                 self.log(now, "returned", name);
             }
@@ -901,6 +914,147 @@ impl ServiceModel<'_> {
                 Event::OutlierReview { service: s },
             );
         }
+    }
+
+    // ---- sessions and autoscaling ----
+
+    /// The user of a workload's next request, and the instance holding that user's session
+    /// when the entry service keeps sessions locally and that instance is in load balancing.
+    #[inline]
+    pub(super) fn session_of(&mut self, w: u32, now: u64) -> (u32, Option<u32>) {
+        if self.workloads[w as usize].sessions.is_empty() {
+            return (0, None);
+        }
+        self.sticky_session(w, now)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn sticky_session(&mut self, w: u32, now: u64) -> (u32, Option<u32>) {
+        let def = &self.world.workloads[w as usize];
+        let ws = &mut self.workloads[w as usize];
+        let user = ws.users_rng.random_range(0..def.users);
+        let ttl = self.world.services[def.entry as usize]
+            .recovery
+            .local_sessions_ttl_ns
+            .unwrap_or(0);
+        let (owner, last) = ws.sessions[user as usize];
+        let live = owner != NONE && now.saturating_sub(last) <= ttl;
+        (user, (live && self.in_rotation(owner)).then_some(owner))
+    }
+
+    /// Instance `i` dies: the live sessions it held are lost.
+    fn lose_sessions(&mut self, i: u32, now: u64) {
+        let s = self.world.instances[i as usize].service_idx as usize;
+        let Some(ttl) = self.world.services[s].recovery.local_sessions_ttl_ns else {
+            return;
+        };
+        let mut lost = 0;
+        for (w, ws) in self.workloads.iter_mut().enumerate() {
+            if self.world.workloads[w].entry as usize != s {
+                continue;
+            }
+            for sess in ws.sessions.iter_mut().filter(|x| x.0 == i) {
+                if now.saturating_sub(sess.1) <= ttl {
+                    lost += 1;
+                }
+                *sess = (NONE, 0);
+            }
+        }
+        self.services[s].sessions_lost += lost;
+        if lost > 0 {
+            let name = self.instance_name(i);
+            self.log(now, "sessions_lost", format!("{name}: {lost}"));
+        }
+    }
+
+    /// The autoscaler's look at service `s`: utilization over the last period against the target.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn on_autoscale(&mut self, sim: &mut Sim<Event>, s: u32) {
+        let now = sim.now().as_ns();
+        let si = s as usize;
+        let def = &self.world.services[si];
+        let Some((_, min, max, target, every, delay)) = def.recovery.autoscale else {
+            return;
+        };
+        let range = def.first_instance..def.first_instance + def.n_instances;
+        let active = range
+            .clone()
+            .filter(|&i| self.instances[i as usize].active)
+            .count() as u32;
+        let starting = range
+            .clone()
+            .filter(|&i| self.instances[i as usize].starting)
+            .count() as u32;
+        let st = &mut self.services[si];
+        st.touch(now);
+        // The warm-up resets the busy time: then all of it belongs to this period.
+        let busy = st.busy_area;
+        let delta = if busy >= st.autoscale_busy {
+            busy - st.autoscale_busy
+        } else {
+            busy
+        };
+        st.autoscale_busy = busy;
+        let capacity = f64::from(def.workers_total()) * f64::from(active.max(1)) * every as f64;
+        let utilization = delta as f64 / capacity;
+        let desired = ((f64::from(active) * utilization / target).ceil() as u32).clamp(min, max);
+        let what = format!(
+            "{}: {active} -> {desired} instances (utilization {:.0}%)",
+            def.name,
+            utilization * 100.0
+        );
+        if desired > active + starting {
+            let mut more = desired - active - starting;
+            for i in range.clone() {
+                if more == 0 {
+                    break;
+                }
+                let inst = &mut self.instances[i as usize];
+                if !inst.active && !inst.starting {
+                    inst.starting = true;
+                    more -= 1;
+                    self.services[si].recovery.scale_ups += 1;
+                    sim.schedule_in(SimDuration::from_ns(delay), Event::ScaleUp { instance: i });
+                }
+            }
+            self.log(now, "scale_up", what);
+        } else if desired < active && starting == 0 {
+            let mut fewer = active - desired;
+            for i in range.clone().rev() {
+                if fewer == 0 {
+                    break;
+                }
+                if self.instances[i as usize].active {
+                    self.instances[i as usize].active = false;
+                    fewer -= 1;
+                    self.services[si].recovery.scale_downs += 1;
+                }
+            }
+            self.log(now, "scale_down", what);
+            self.recount_rotation(si);
+            self.recount_up(si, now);
+        }
+        if now.saturating_add(every) <= self.world.horizon.as_ns() {
+            sim.schedule_in(SimDuration::from_ns(every), Event::Autoscale { service: s });
+        }
+    }
+
+    /// A new instance has started: it takes load (ramped, with slow start), cold if the service
+    /// warms up.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn on_scale_up(&mut self, sim: &mut Sim<Event>, i: u32) {
+        let now = sim.now().as_ns();
+        let s = self.world.instances[i as usize].service_idx as usize;
+        let inst = &mut self.instances[i as usize];
+        inst.starting = false;
+        inst.active = true;
+        inst.back_since_ns = now;
+        self.restarted(i, now);
+        self.recount_rotation(s);
+        self.recount_up(s, now);
     }
 
     // ---- datastores ----

@@ -570,6 +570,55 @@ pub(super) fn build_recovery(ck: &mut Checker, svc: &Service, at: &At) -> Recove
             r.cold_factor,
         ));
     }
+    if let Some(a) = &svc.autoscale {
+        let a_at = at.field("autoscale");
+        if !(a.min >= 1 && a.min <= svc.instances && svc.instances <= a.max) {
+            ck.report(
+                &a_at,
+                format!(
+                    "autoscaling needs 1 <= `min` <= `instances` <= `max`; here min {}, instances {}, max {}",
+                    a.min, svc.instances, a.max
+                ),
+                None,
+            );
+        }
+        if !(a.target_utilization > 0.0 && a.target_utilization < 1.0) {
+            ck.report(
+                &a_at.field("target_utilization"),
+                format!(
+                    "the target utilization is a fraction between 0 and 1, not `{}`",
+                    a.target_utilization
+                ),
+                None,
+            );
+        }
+        if a.every.0.is_zero() {
+            ck.report(
+                &a_at.field("every"),
+                "`every` must be above zero".into(),
+                None,
+            );
+        }
+        if svc.datastore.is_some() || !svc.tier_groups.is_empty() {
+            ck.report(
+                &a_at,
+                "a datastore or a service with tier groups cannot autoscale".into(),
+                None,
+            );
+        }
+        def.autoscale = Some((
+            svc.instances,
+            a.min.max(1),
+            a.max.max(svc.instances),
+            a.target_utilization,
+            a.every.0.as_ns().max(1),
+            a.delay.0.as_ns(),
+        ));
+    }
+    def.sessions = svc.sessions.is_some();
+    if let Some(crate::spec::SessionStore::Local { ttl }) = &svc.sessions {
+        def.local_sessions_ttl_ns = Some(ttl.0.as_ns());
+    }
     if let Some(s) = &svc.slow_start {
         if s.steps == 0 || s.over.0.is_zero() {
             ck.report(

@@ -24,6 +24,9 @@ pub struct CallPolicy {
     /// Hedging: (fixed or initial delay in ns, percentile of observed latency, extra attempts).
     pub hedge: Option<(Option<u64>, Option<f64>, u32)>,
     pub throttle: Option<ThrottleSpec>,
+    /// Time the caller's connection pool takes to reconnect to a callee instance that restarted
+    /// (its pooled connections broke); attempts to it fail at once meanwhile. 0: at once.
+    pub reconnect_ns: u64,
 }
 
 impl CallPolicy {
@@ -38,6 +41,7 @@ impl CallPolicy {
             fallback,
             hedge,
             throttle,
+            reconnect_after,
             ..
         } = call
         else {
@@ -146,6 +150,7 @@ impl CallPolicy {
                 fallback,
                 hedge,
                 throttle,
+                reconnect_ns: reconnect_after.map_or(0, |d| d.0.as_ns()),
             })
         } else {
             Err(problems)
@@ -164,6 +169,7 @@ impl Default for CallPolicy {
             fallback: None,
             hedge: None,
             throttle: None,
+            reconnect_ns: 0,
         }
     }
 }

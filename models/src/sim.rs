@@ -319,6 +319,8 @@ struct InstanceState {
     /// Part of the service now (autoscaling adds and removes instances), and starting up.
     active: bool,
     starting: bool,
+    /// Times its process restarted (broken connection pools need one).
+    restarts: u32,
 }
 
 struct LatencyStats {
@@ -882,6 +884,7 @@ impl<'w> ServiceModel<'w> {
                         (k as u32 - world.services[i.service_idx as usize].first_instance) < a.0
                     }),
                 starting: false,
+                restarts: 0,
             })
             .collect();
         let mut host_instances = vec![Vec::new(); world.hosts.len()];
@@ -1618,6 +1621,19 @@ impl<'w> ServiceModel<'w> {
         }
         let region = self.world.hosts[caller_host as usize].region_idx;
         let instance = self.pick_instance(def.to, parent.workload, region, def.write);
+        if def.policy.reconnect_ns > 0 && self.reconnecting(instance, def.policy.reconnect_ns, now)
+        {
+            // The pooled connections to a restarted instance are broken until the pool
+            // reconnects: the attempt fails at once.
+            let holds = def.policy.bulkhead.is_some();
+            self.release_permit(sim, call, holds);
+            self.record_breaker(call, now, breaker_state, true, 0);
+            if c.measured {
+                self.edges[c.edge as usize].stats.errors += 1;
+            }
+            self.outlier_observe(instance, true, now);
+            return self.attempt_failed(sim, call, AttemptFailure::Error, 0);
+        }
         let mut child = self.new_request(def.to, instance, parent.workload, now);
         child.write = def.write;
         child.call = call;

@@ -1154,6 +1154,12 @@ pub enum Step {
         /// For a call to a datastore: `Read` or `Write`. Default `Read`.
         #[serde(default)]
         op: Op,
+        /// The caller's connection pool: when a callee instance restarts (after a crash, its
+        /// host's return, a replacement), the pooled connections to it are broken, and attempts
+        /// to it fail at once until the pool has reconnected, this long after the restart.
+        /// Default: reconnects at once.
+        #[serde(default)]
+        reconnect_after: Option<Dur>,
     },
     /// Calls made at once; the step ends when all have answered. Holds `Call`s only.
     Parallel(Vec<Step>),

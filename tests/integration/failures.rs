@@ -364,6 +364,7 @@ fn replicas_reads_and_quorums() {
             fallback: None,
             hedge: None,
             throttle: None,
+            reconnect_after: None,
         };
         assert_eq!(*op, models::spec::Op::Write);
         spec.services[0].calls.push(read);
@@ -438,4 +439,26 @@ fn sessions_die_with_their_instances_only_when_kept_there() {
             .collect()
     };
     assert_eq!(kills_of(&local), kills_of(&external));
+}
+
+/// A connection pool that takes 5 s to reconnect after its callee restarts: calls to that instance
+/// fail at once for those 5 s (half the calls at 100 a second: 250), and none without it.
+#[test]
+fn broken_connection_pools_fail_calls_until_they_reconnect() {
+    let crash = "Crash(service: \"api\", instance: 0)";
+    let instant = with_fault(crash, |_| {});
+    let slow = with_fault(crash, |s| {
+        if let models::spec::Step::Call {
+            reconnect_after, ..
+        } = &mut s.services[0].calls[0]
+        {
+            *reconnect_after = Some(models::spec::Dur(sim_core::SimDuration::from_secs(5)));
+        }
+    });
+    // The crash itself: api/0 refuses half the calls for 10 s in both.
+    let refused = svc(&instant, "api").ledger.rejected;
+    assert_eq!(refused, 500);
+    assert_eq!(svc(&slow, "api").ledger.rejected, 500);
+    assert_eq!(instant.edges[0].errors, 0);
+    assert_eq!(slow.edges[0].errors, 250, "{:?}", slow.edges[0]);
 }

@@ -218,6 +218,9 @@ fn render(g: &ScenarioGen) -> String {
                     Some(false) => fields.push("throttle: Adaptive(k: 2, window: \"2s\")".into()),
                     None => {}
                 }
+                if c.timeout_ms.is_some_and(|t| t % 3 == 0) {
+                    fields.push("reconnect_after: \"500ms\"".into());
+                }
                 if let Some(p) = c.probability {
                     fields.push(format!("probability: {p}"));
                 }

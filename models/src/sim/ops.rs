@@ -522,6 +522,7 @@ impl ServiceModel<'_> {
             .map_or(0, |(_, warm, _)| warm);
         let inst = &mut self.instances[i as usize];
         inst.started_ns = now;
+        inst.restarts += 1;
         inst.leak_since_ns = now;
         inst.warm_until_ns = now.saturating_add(warm);
         inst.in_sync = false;
@@ -659,6 +660,14 @@ impl ServiceModel<'_> {
             }
         }
         k
+    }
+
+    /// Whether callers' pooled connections to instance `i` are still broken after its restart.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn reconnecting(&self, i: u32, reconnect_ns: u64, now: u64) -> bool {
+        let inst = &self.instances[i as usize];
+        inst.restarts > 0 && now < inst.started_ns.saturating_add(reconnect_ns)
     }
 
     /// Whether instance `i` takes part in load balancing.

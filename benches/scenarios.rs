@@ -4,6 +4,9 @@
 //! - `quickstart`: `scenarios/quickstart.ron` as shipped (four services, 2 minutes simulated).
 //! - `mm4-rho90`: `scenarios/queueing/mm4-rho90.ron` as shipped (360/s, 4 workers, exp 10 ms,
 //!   20 minutes simulated).
+//! - `game-day`: `scenarios/failures/game-day.ron` (health checks, alerts, a replicated
+//!   datastore with failover, four faults; 9 minutes simulated): the cost of the operational
+//!   machinery beside the plain scenarios above.
 //!
 //! Run: `cargo bench --bench scenarios -- --warm-up-time 1 --measurement-time 3`.
 
@@ -16,6 +19,10 @@ use std::path::Path;
 mod common;
 
 const QUICKSTART: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/quickstart.ron");
+const GAME_DAY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/scenarios/failures/game-day.ron"
+);
 const MM4: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/scenarios/queueing/mm4-rho90.ron"
@@ -47,9 +54,15 @@ fn scenarios<M: Measurement>(c: &mut Criterion<M>) {
     // M/M/4 at rho 0.9 as shipped: 20 minutes simulated, ~432k customers, ~70 ms a run.
     let mm4 = faultline::load(Path::new(MM4)).expect("mm4-rho90 loads");
 
+    let game_day = faultline::load(Path::new(GAME_DAY)).expect("game-day loads");
+
     let mut g = c.benchmark_group("scenarios");
     g.sample_size(10);
-    for (name, world) in [("quickstart", &quickstart), ("mm4-rho90", &mm4)] {
+    for (name, world) in [
+        ("quickstart", &quickstart),
+        ("mm4-rho90", &mm4),
+        ("game-day", &game_day),
+    ] {
         let n = probe(name, world);
         g.throughput(Throughput::Elements(n));
         g.bench_function(name, |b| {

@@ -9,6 +9,7 @@ mod failures;
 mod incidents;
 mod props;
 mod queueing;
+mod readme;
 mod reference;
 mod replay;
 mod sweep;

@@ -773,6 +773,13 @@ impl ServiceModel<'_> {
         chosen
     }
 
+    /// Schedules the next round of a periodic check, unless it would fall after the horizon.
+    fn again(&self, sim: &mut Sim<Event>, every_ns: u64, event: Event) {
+        if sim.now().as_ns().saturating_add(every_ns) <= self.world.horizon.as_ns() {
+            sim.schedule_in(SimDuration::from_ns(every_ns), event);
+        }
+    }
+
     /// Probes every instance of service `s`.
     #[cold]
     #[inline(never)]
@@ -827,9 +834,7 @@ impl ServiceModel<'_> {
                 }
             }
         }
-        if now.saturating_add(interval) <= self.world.horizon.as_ns() {
-            sim.schedule_in(SimDuration::from_ns(interval), Event::Health { service: s });
-        }
+        self.again(sim, interval, Event::Health { service: s });
     }
 
     /// A replacement is up: a fresh process (crashes and hangs cleared, no leak, cold cache).
@@ -917,12 +922,7 @@ impl ServiceModel<'_> {
                 self.log(now, "returned", name);
             }
         }
-        if now.saturating_add(interval) <= self.world.horizon.as_ns() {
-            sim.schedule_in(
-                SimDuration::from_ns(interval),
-                Event::OutlierReview { service: s },
-            );
-        }
+        self.again(sim, interval, Event::OutlierReview { service: s });
     }
 
     // ---- sessions and autoscaling ----
@@ -1045,9 +1045,7 @@ impl ServiceModel<'_> {
             self.recount_rotation(si);
             self.recount_up(si, now);
         }
-        if now.saturating_add(every) <= self.world.horizon.as_ns() {
-            sim.schedule_in(SimDuration::from_ns(every), Event::Autoscale { service: s });
-        }
+        self.again(sim, every, Event::Autoscale { service: s });
     }
 
     /// A new instance has started: it takes load (ramped, with slow start), cold if the service

@@ -102,6 +102,20 @@ fn places(
     out
 }
 
+/// Reports `at.at` when it is not before the horizon.
+fn starts_in_time(ck: &mut Checker, at: &At, what: &str, start: crate::spec::Dur, spec: &Scenario) {
+    if start >= spec.horizon {
+        ck.report(
+            &at.field("at"),
+            format!(
+                "{what} starts at {}, after the horizon ({})",
+                start.0, spec.horizon.0
+            ),
+            None,
+        );
+    }
+}
+
 fn rate(ck: &mut Checker, at: &At, what: &str, r: f64) {
     if !(0.0..=1.0).contains(&r) {
         ck.report(
@@ -468,16 +482,7 @@ pub(super) fn build_faults(
                 None,
             ),
         }
-        if f.at >= spec.horizon {
-            ck.report(
-                &at.field("at"),
-                format!(
-                    "the fault starts at {}, after the horizon ({})",
-                    f.at.0, spec.horizon.0
-                ),
-                None,
-            );
-        }
+        starts_in_time(ck, &at, "the fault", f.at, spec);
         if f.lasts.is_some_and(|d| d.0.is_zero()) {
             ck.report(
                 &at.field("lasts"),
@@ -815,16 +820,7 @@ pub(super) fn build_deploys(
             }
             found.map(|a| a as u32)
         });
-        if d.at >= spec.horizon {
-            ck.report(
-                &at.field("at"),
-                format!(
-                    "the rollout starts at {}, after the horizon ({})",
-                    d.at.0, spec.horizon.0
-                ),
-                None,
-            );
-        }
+        starts_in_time(ck, &at, "the rollout", d.at, spec);
         let n = services.get(s).map_or(1, |x| x.1);
         out.push(DeployDef {
             service: s as u32,

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const EXIT_CODES: &str = "Exit codes: 0 success, 1 an expectation does not hold (check), 2 bad input (scenario file or arguments), 3 internal error.";
+const EXIT_CODES: &str = "Exit codes: 0 success, 1 an expectation does not hold (check), 2 bad input (scenario file or arguments), 3 internal error.\nFaultline prints no colour (NO_COLOR is honoured by having none); -v prints timings on stderr.";
 
 /// Deterministic simulator for the resilience of distributed systems.
 #[derive(Parser)]
@@ -14,6 +14,10 @@ const EXIT_CODES: &str = "Exit codes: 0 success, 1 an expectation does not hold 
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Also print what the work took on stderr: wall time, runs or events per second, where the
+    /// run log is.
+    #[arg(long, short = 'v', global = true)]
+    verbose: bool,
 }
 
 #[derive(Subcommand)]
@@ -259,8 +263,40 @@ fn sweep_with_progress(
 }
 
 fn run(cli: Cli) -> Result<ExitCode, faultline::Error> {
+    // The wall clock measures the command for `--verbose`; nothing simulated reads it.
+    #[allow(clippy::disallowed_methods)]
+    let started = std::time::Instant::now();
+    let verbose = cli.verbose;
+    let what = verbose_subject(&cli.command);
+    let code = run_command(cli.command)?;
+    if verbose {
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!("{what}: {secs:.2} s wall time");
+    }
+    Ok(code)
+}
+
+/// What `--verbose` says the time was spent on.
+fn verbose_subject(command: &Command) -> String {
+    match command {
+        Command::Run { file, .. } => format!("one run of {}", file.display()),
+        Command::Check { file, sweep } | Command::Compare { file, sweep, .. } => format!(
+            "sweep of {} ({} runs per variant, {} jobs)",
+            file.display(),
+            sweep
+                .runs
+                .map_or("the scenario's".to_string(), |r| r.to_string()),
+            sweep
+                .jobs
+                .map_or("all cores'".to_string(), |j| j.to_string())
+        ),
+        _ => "faultline".to_string(),
+    }
+}
+
+fn run_command(command: Command) -> Result<ExitCode, faultline::Error> {
     let mut code = ExitCode::SUCCESS;
-    let text = match cli.command {
+    let text = match command {
         Command::Run {
             file,
             seed,

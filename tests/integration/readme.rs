@@ -45,6 +45,8 @@ fn every_readme_command_works() {
 
     // Set-up and a first run.
     assert!(ok(&["run", "scenarios/quickstart.ron"]).contains("ledger balanced"));
+    let (code, _, err) = faultline(&["run", "scenarios/quickstart.ron", "-v"]);
+    assert!(code == 0 && err.contains("wall time"), "{err}");
     ok(&["completions", "bash"]);
     // A first scenario of one's own: it runs and passes its own expectations.
     let starter = t("shop");

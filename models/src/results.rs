@@ -34,10 +34,17 @@ pub struct RunResult {
     /// Every firing of an alert rule, in order of time.
     #[serde(default)]
     pub alerts: Vec<AlertFiring>,
+    /// The scenario's users' SLO (share of good answers per bucket), for incident timelines.
+    #[serde(default = "default_slo")]
+    pub slo: f64,
     /// Notable events of the run in order of time: faults, health verdicts, ejections,
     /// replacements, failovers, alerts, deployments, rollbacks. At most `LOG_MAX` entries.
     #[serde(default)]
     pub log: Vec<LogEntry>,
+}
+
+fn default_slo() -> f64 {
+    0.99
 }
 
 /// Most entries of a run's notable-event log (the rest are counted in a last entry).

@@ -2444,6 +2444,7 @@ impl<'w> ServiceModel<'w> {
             services,
             workloads,
             edges,
+            slo: self.world.spec.slo,
             alerts: std::mem::take(&mut self.firings),
             log: std::mem::take(&mut self.log),
         };

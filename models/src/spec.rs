@@ -101,6 +101,10 @@ pub struct Scenario {
     /// Assertions that `faultline check` evaluates over the runs.
     #[serde(default)]
     pub expect: Vec<Expect>,
+    /// The users' SLO for incident timelines and failure-mode tables: the share of a time-series
+    /// bucket's answers (to the workloads' users) that must be good. Default 0.99.
+    #[serde(default = "point_nine_nine")]
+    pub slo: f64,
     /// Symptom-based alert rules, evaluated in simulated time at the end of every time-series
     /// bucket; every firing is recorded.
     #[serde(default)]
@@ -785,6 +789,9 @@ pub enum SessionStore {
     External,
 }
 
+fn point_nine_nine() -> f64 {
+    0.99
+}
 fn point_six() -> f64 {
     0.6
 }

@@ -1124,7 +1124,18 @@ fn build_services(
             None,
         );
     }
-    let total_instances: u64 = spec.services.iter().map(|s| u64::from(s.instances)).sum();
+    // An autoscaled service has room for its `max`.
+    let total_instances: u64 = spec
+        .services
+        .iter()
+        .map(|s| {
+            u64::from(
+                s.autoscale
+                    .as_ref()
+                    .map_or(s.instances, |a| a.max.max(s.instances)),
+            )
+        })
+        .sum();
     let one_too_many = spec
         .services
         .iter()

@@ -105,7 +105,7 @@ fn failure_modes(out: &mut String, s: &Summary) {
     out.push_str("<section>\n<h2>Failure modes</h2>\n");
     out.push_str(
         "<p class=\"note\">One row per injected fault (and rollout), across runs: what detected it first \
-         and how soon, whether users saw errors (more than 1% of a bucket's answers bad), what it cost \
+         and how soon, whether users saw errors (a bucket below the scenario's <code>slo</code>, 99% good answers by default), what it cost \
          them, and how long until they were back within that SLO.</p>\n<table>\n<tr><th>variant</th>",
     );
     for c in crate::summary::FAILURE_MODE_COLUMNS {

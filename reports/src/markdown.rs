@@ -111,7 +111,7 @@ pub fn render(s: &Summary) -> String {
     if s.variants.iter().any(|v| !v.failure_modes.is_empty()) {
         out.push_str("## Failure modes
 
-One row per injected fault (and rollout), across runs. Users are within the SLO while 99% of a bucket's answers are good.\n\n");
+One row per injected fault (and rollout), across runs. Users are within the SLO while a bucket's share of good answers is at least the scenario's `slo` (99% by default).\n\n");
         let cols = crate::summary::FAILURE_MODE_COLUMNS;
         let _ = writeln!(out, "| variant | {} |", cols.join(" | "));
         let _ = writeln!(out, "|---|{}", "---|".repeat(cols.len()));

@@ -42,7 +42,8 @@ pub struct VariantSummary {
 }
 
 /// How one fault played out across the runs of a variant: how it was detected and how soon, what
-/// it cost users, and how long until they were back within the SLO (99% good answers per bucket).
+/// it cost users, and how long until they were back within the scenario's SLO (`slo`: the share
+/// of good answers per bucket, 99% by default).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FailureMode {
     pub fault: String,

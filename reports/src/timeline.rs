@@ -9,7 +9,8 @@ use models::results::{LogEntry, RunResult};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 
-/// Share of good answers per time bucket that counts as "within the SLO" for timelines.
+/// Share of good answers per time bucket that counts as "within the SLO" when the scenario does
+/// not say (`slo`).
 pub const SLO_DEFAULT: f64 = 0.99;
 /// Buckets in a row within the SLO that count as recovered.
 const STABLE_BUCKETS: usize = 3;
@@ -198,7 +199,7 @@ fn span(ns: u64) -> String {
 
 /// The run as a blameless postmortem: per injected fault, in order of time.
 pub fn render(r: &RunResult) -> String {
-    let slo = SLO_DEFAULT;
+    let slo = r.slo;
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -345,7 +346,7 @@ pub struct IncidentRecord {
 
 /// The incidents of a run, reduced for aggregation.
 pub fn records(r: &RunResult) -> Vec<IncidentRecord> {
-    incidents(r, SLO_DEFAULT)
+    incidents(r, r.slo)
         .into_iter()
         .map(|i| IncidentRecord {
             fault: i.fault.split(" (").next().unwrap_or(&i.fault).to_string(),

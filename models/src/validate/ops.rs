@@ -703,6 +703,16 @@ pub(super) fn build_store(
 
 /// Compiles the alert rules.
 pub(super) fn build_alerts(ck: &mut Checker, spec: &Scenario) -> Vec<AlertDef> {
+    if !(spec.slo > 0.0 && spec.slo < 1.0) {
+        ck.report(
+            &At::root().field("slo"),
+            format!(
+                "an SLO is a fraction between 0 and 1 (0.99), not `{}`",
+                spec.slo
+            ),
+            None,
+        );
+    }
     let names: Vec<&str> = spec.services.iter().map(|s| s.name.as_str()).collect();
     let res = spec.resolution.0.as_ns().max(1);
     let mut out = Vec::new();

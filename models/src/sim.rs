@@ -112,7 +112,7 @@ pub enum Event {
     /// A datastore's failover completes (if still needed).
     Failover {
         service: u32,
-        /// The low 16 bits of the epoch it was started in.
+        /// Which loss of the primary it is for (`StoreState::down_gen`).
         epoch: u16,
     },
     /// A client gives up on its request.
@@ -276,12 +276,11 @@ struct InstanceState {
     /// Requests queued or being served here: the load balancers' view.
     outstanding: u32,
     host: u32,
-    /// Crash faults in force, and how many of them a replacement has cleared (it is down while
-    /// `crashed > crash_cleared`). The same for hangs.
+    /// Crash and hang faults in force on its current process (it is down while `crashed > 0`,
+    /// hung while `hung > 0`); faults that started before its last replacement no longer count.
     crashed: u32,
-    crash_cleared: u32,
     hung: u32,
-    hang_cleared: u32,
+    replaced_ns: Option<u64>,
     /// Product of instance-level slowdowns.
     slow: f64,
     /// A leak's growth per minute, and since when it grows.
@@ -307,6 +306,8 @@ struct InstanceState {
     version_slow: f64,
     /// Requests whose work ended while the instance hung: answered when the hang ends.
     frozen: Vec<u32>,
+    /// Requests whose calls all answered while the instance hung: they go on when it ends.
+    parked: Vec<u32>,
     /// Datastore replica: the last write it applied, whether its copy is complete up to it, when
     /// the last replication message to it arrives (messages keep their order), and whether its
     /// data was lost with its disk.
@@ -535,6 +536,8 @@ pub struct ServiceModel<'w> {
     /// Failure processes: those of fault `f` are `fault_procs[proc_base[f] ..]`.
     fault_procs: Vec<FaultProc>,
     proc_base: Vec<u32>,
+    /// When each failure process's current occurrence started.
+    proc_started: Vec<u64>,
     /// The (fault, unit) of each failure process.
     proc_owner: Vec<(u32, u32)>,
     /// Feature flags in force per call edge (a call with one is not made).
@@ -726,6 +729,7 @@ impl<'w> ServiceModel<'w> {
                         acked: VecDeque::new(),
                         rng: rngs.stream(&format!("store:{}", s.name), "replication"),
                         down_since: None,
+                        down_gen: 0,
                         result: Default::default(),
                     }),
                     global_bucket: s
@@ -852,9 +856,8 @@ impl<'w> ServiceModel<'w> {
                 outstanding: 0,
                 host: i.host_idx,
                 crashed: 0,
-                crash_cleared: 0,
+                replaced_ns: None,
                 hung: 0,
-                hang_cleared: 0,
                 slow: 1.0,
                 leak_per_min: 0.0,
                 leak_since_ns: 0,
@@ -872,6 +875,7 @@ impl<'w> ServiceModel<'w> {
                 version_errors: 0.0,
                 version_slow: 1.0,
                 frozen: Vec::new(),
+                parked: Vec::new(),
                 applied: 0,
                 in_sync: true,
                 last_ship_ns: 0,
@@ -897,10 +901,11 @@ impl<'w> ServiceModel<'w> {
         let mut seen: Vec<&str> = Vec::new();
         for f in &world.faults {
             proc_base.push(fault_procs.len() as u32);
-            // Streams are named by the fault's label and its rank among faults of that label,
-            // so adding a fault elsewhere never shifts this one's draws.
-            let rank = seen.iter().filter(|l| **l == f.label).count();
-            seen.push(&f.label);
+            // Streams are named by the fault's kind and targets (not its parameters) and its rank
+            // among faults with that key, so adding a fault elsewhere, or changing a rate in a
+            // variant, never shifts this one's draws.
+            let rank = seen.iter().filter(|l| **l == f.key).count();
+            seen.push(&f.key);
             // A chaos monkey's unit 0 kills; unit k + 1 ends the kill of its k-th target.
             let units = match f.effect {
                 crate::world::FaultEffect::ChaosMonkey(_) => f.instances.len() + 1,
@@ -910,7 +915,7 @@ impl<'w> ServiceModel<'w> {
             for u in 0..units {
                 proc_owner.push((proc_base.len() as u32 - 1, u as u32));
                 fault_procs.push(FaultProc {
-                    rng: rngs.stream(&format!("fault:{}#{rank}", f.label), &u.to_string()),
+                    rng: rngs.stream(&format!("fault:{}#{rank}", f.key), &u.to_string()),
                 });
             }
         }
@@ -926,6 +931,7 @@ impl<'w> ServiceModel<'w> {
             host_instances,
             active_links: Vec::new(),
             net_rng: rngs.stream("net", "loss"),
+            proc_started: vec![0; fault_procs.len()],
             fault_procs,
             proc_base,
             proc_owner,
@@ -1242,7 +1248,7 @@ impl<'w> ServiceModel<'w> {
             return self.turn_away(sim, req, Outcome::Rejected);
         }
         let inst = &self.instances[i];
-        if inst.crashed > inst.crash_cleared {
+        if inst.crashed > 0 {
             // Nothing listens: the connection is refused at once.
             return self.turn_away(sim, req, Outcome::Rejected);
         }
@@ -1278,7 +1284,7 @@ impl<'w> ServiceModel<'w> {
         }
         let pool = self.requests[req as usize].pool as usize;
         let (workers, queue_cap, _) = def.pool(pool);
-        let hung = inst.hung > inst.hang_cleared;
+        let hung = inst.hung > 0;
         if inst.pools[pool].busy < workers && !hung {
             inst.outstanding += 1;
             self.start_work(sim, req, false);
@@ -1349,7 +1355,7 @@ impl<'w> ServiceModel<'w> {
     fn next_from_queue(&mut self, sim: &mut Sim<Event>, i: usize, pool: usize) {
         let now = sim.now().as_ns();
         let inst = &self.instances[i];
-        if inst.hung > inst.hang_cleared {
+        if inst.hung > 0 {
             return; // a hung process takes nothing from its queue
         }
         loop {
@@ -1395,7 +1401,7 @@ impl<'w> ServiceModel<'w> {
             return self.finish(sim, req, Outcome::Failed);
         }
         let inst = &mut self.instances[r.instance as usize];
-        if inst.hung > inst.hang_cleared {
+        if inst.hung > 0 {
             inst.frozen.push(req); // answered when the hang ends
             return;
         }
@@ -1424,6 +1430,14 @@ impl<'w> ServiceModel<'w> {
         }
         if self.world.services[s].store.is_some() {
             if r.write {
+                if self.services[s]
+                    .store
+                    .as_ref()
+                    .is_some_and(|x| x.primary != r.instance)
+                {
+                    // It lost leadership (failed over while hung): it must not take the write.
+                    return self.finish(sim, req, Outcome::Failed);
+                }
                 // Acknowledged now (asynchronous), or when enough replicas have it.
                 if let Some(seq) = self.store_write(sim, req) {
                     self.store_acked(s, seq);
@@ -1879,6 +1893,7 @@ impl<'w> ServiceModel<'w> {
         fresh.client_attempts = old.client_attempts;
         fresh.client_backoff_ns = old.client_backoff_ns;
         fresh.timer = old.timer;
+        fresh.user = old.user;
         self.requests[req as usize] = fresh;
         if let Some(t) = &mut self.tracer {
             t.client_retry(req, u32::from(old.client_attempts), now);
@@ -2223,11 +2238,23 @@ impl<'w> ServiceModel<'w> {
         if p.pending > 0 {
             return;
         }
+        let i = p.instance as usize;
+        if self.instances[i].hung > 0 {
+            // A hung process does nothing with the answers until the hang ends.
+            self.instances[i].parked.push(c.parent);
+            return;
+        }
+        self.after_calls(sim, c.parent);
+    }
+
+    /// Every call of the request's step has answered: fail it, or go on to its next step.
+    fn after_calls(&mut self, sim: &mut Sim<Event>, req: u32) {
+        let p = &mut self.requests[req as usize];
         if p.failed_call || p.doomed {
-            self.finish(sim, c.parent, Outcome::Failed);
+            self.finish(sim, req, Outcome::Failed);
         } else {
             p.step += 1;
-            self.advance(sim, c.parent);
+            self.advance(sim, req);
         }
     }
 
@@ -2523,6 +2550,16 @@ impl ServiceModel<'_> {
                     def.name, inst.outstanding
                 ));
             }
+        }
+        let mut free = self.free.clone();
+        free.sort_unstable();
+        if let Some(w) = free.windows(2).find(|w| w[0] == w[1]) {
+            fail(format!("request slot {} released twice", w[0]));
+        }
+        let mut free_calls = self.free_calls.clone();
+        free_calls.sort_unstable();
+        if let Some(w) = free_calls.windows(2).find(|w| w[0] == w[1]) {
+            fail(format!("call slot {} released twice", w[0]));
         }
         if self.live as usize + self.free.len() != self.requests.len() {
             fail(format!(

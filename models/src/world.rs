@@ -140,6 +140,9 @@ pub struct FaultDef {
     pub edges: Vec<u32>,
     /// Hosts on each side of a link fault, and whether only `a → b` is affected.
     pub link: Option<LinkDef>,
+    /// Names the fault's random streams: its kind and targets, not its parameters, so that a
+    /// variant changing a rate or a factor keeps the same failure and repair times.
+    pub key: String,
     /// Time between failures and time to repair, for a stochastic fault.
     pub stochastic: Option<(Dist, Dist)>,
     /// Whether each instance fails on its own (instance-level stochastic faults, pauses);
@@ -220,6 +223,8 @@ pub struct StoreDef {
     /// Copies that must hold a write before it is acknowledged, the primary's included
     /// (1: asynchronous; all instances: synchronous).
     pub acks_needed: u32,
+    /// Synchronous: every replica the primary believes up (a quorum counts copies instead).
+    pub sync: bool,
     pub lag: Dist,
     pub write: Dist,
     pub reads_from_replicas: bool,

@@ -150,9 +150,11 @@ pub fn incidents(r: &RunResult, slo: f64) -> Vec<Incident> {
             .take(50)
             .cloned()
             .collect();
-        let lost_writes = actions
+        let window_end = until_ns.max(end.min(r.horizon_ns));
+        let lost_writes = r
+            .log
             .iter()
-            .filter(|l| l.kind == "failover")
+            .filter(|l| l.t_ns >= start && l.t_ns <= window_end && l.kind == "failover")
             .filter_map(|l| {
                 l.what
                     .split(", ")

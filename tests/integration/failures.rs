@@ -462,3 +462,48 @@ fn broken_connection_pools_fail_calls_until_they_reconnect() {
     assert_eq!(instant.edges[0].errors, 0);
     assert_eq!(slow.edges[0].errors, 250, "{:?}", slow.edges[0]);
 }
+
+/// Bugs a review found, each with the scenario that showed it.
+#[test]
+fn review_regressions() {
+    let s = 1_000_000_000u64;
+    let run = |name: &str| {
+        models::run_world(&load(&format!("tests/data/review-{name}.ron")), 1, 0).unwrap()
+    };
+    // A primary that hangs, is failed over, then resumes: it must not take the writes it held.
+    let r = run("hangdb");
+    let db = svc(&r, "db");
+    assert_eq!(db.store.as_ref().unwrap().failovers, 1);
+    assert!(db.ledger.failed >= 30, "{:?}", db.ledger);
+    // A primary back without its disk: the best replica takes over, and only the writes no
+    // replica had are lost (not every acknowledged write).
+    let r = run("disk");
+    let store = svc(&r, "db").store.clone().unwrap();
+    assert!(
+        store.lost_writes <= 2 && store.writes_acked > 5000,
+        "{store:?}"
+    );
+    assert_eq!(store.failovers, 1);
+    // Two overlapping crashes: the end of the first one must not revive an instance the second
+    // one still holds (it stays down until its replacement at 54 s).
+    let r = run("crash2");
+    let healthy: Vec<u64> = r
+        .log
+        .iter()
+        .filter(|l| l.kind == "healthy")
+        .map(|l| l.t_ns)
+        .collect();
+    assert_eq!(healthy, vec![31 * s, 54 * s], "{:?}", r.log);
+    // A failover timer from an earlier loss of the primary must not fire in a later one.
+    let r = run("stalefo");
+    let failover: Vec<u64> = r
+        .log
+        .iter()
+        .filter(|l| l.kind == "failover")
+        .map(|l| l.t_ns)
+        .collect();
+    assert_eq!(failover, vec![28 * s]);
+    // A hung instance answers nobody until the hang ends, even when its calls come back.
+    let r = run("hangcall");
+    assert_eq!(&r.workloads[0].series_ok[10..14], &[0, 0, 0, 0]);
+}

@@ -13,8 +13,9 @@
 //!  Tick ─▶ alert rules over the last window ─▶ firing ─▶ Rollback of a rollout
 //! ```
 //!
-//! Randomness: `fault:<label>#<k>/<unit>` per fault and target (failure and repair times,
-//! chaos-monkey picks), so every variant sees the same fault schedule; `net/loss` for lost
+//! Randomness: `fault:<kind and targets>#<k>/<unit>` per fault and target (failure and repair
+//! times, chaos-monkey picks), so every variant sees the same fault schedule, whatever its
+//! parameters; `net/loss` for lost
 //! messages; `store:<name>/replication` for replication delays; `svc:<name>/faults` for draws of
 //! instance-level effects.
 
@@ -55,6 +56,9 @@ pub(super) struct StoreState {
     pub rng: Stream,
     /// Since when the primary has been unreachable.
     pub down_since: Option<u64>,
+    /// Bumped each time the primary is lost, so that the failover timer of an earlier loss
+    /// (the primary came back meanwhile) does nothing.
+    pub down_gen: u16,
     pub result: crate::results::StoreResult,
 }
 
@@ -82,6 +86,8 @@ pub(super) struct Wait {
     pub req: u32,
     pub write_id: u32,
     pub seq: u64,
+    /// The store's epoch when the write was stored: a failover since then makes it fail.
+    pub epoch: u32,
     /// `None` once the wait is over.
     pub timer: Option<sim_core::TimerId>,
 }
@@ -217,6 +223,12 @@ impl ServiceModel<'_> {
                 &def.instances
             }
         };
+        // When this occurrence started (for its end: whether a replacement has cleared it since).
+        let p = (self.proc_base[fault as usize] + unit) as usize;
+        if start {
+            self.proc_started[p] = now;
+        }
+        let started = self.proc_started[p];
         let label = if def.per_instance && def.instances.len() > 1 {
             format!(
                 "{} ({})",
@@ -269,12 +281,12 @@ impl ServiceModel<'_> {
             }
             FaultEffect::Crash => {
                 for &i in one(unit) {
-                    self.crash(sim, i, start);
+                    self.crash(sim, i, start, started);
                 }
             }
             FaultEffect::Hang | FaultEffect::Pauses(..) => {
                 for &i in one(unit) {
-                    self.hang(sim, i, start);
+                    self.hang(sim, i, start, started);
                 }
             }
             FaultEffect::Leak(rate) => {
@@ -345,7 +357,8 @@ impl ServiceModel<'_> {
                     if end != u64::MAX {
                         self.occurrence_end(fault, k + 1, end.min(horizon));
                     }
-                    self.crash(sim, victim, true);
+                    self.proc_started[p + 1 + k as usize] = now;
+                    self.crash(sim, victim, true, now);
                     if end <= horizon {
                         sim.schedule_at(
                             SimTime::from_ns(end),
@@ -359,7 +372,7 @@ impl ServiceModel<'_> {
                     }
                 } else if !start && unit > 0 {
                     let victim = def.instances[(unit - 1) as usize];
-                    self.crash(sim, victim, false);
+                    self.crash(sim, victim, false, started);
                 }
                 return;
             }
@@ -425,8 +438,8 @@ impl ServiceModel<'_> {
     pub(super) fn is_up(&self, i: u32) -> bool {
         let inst = &self.instances[i as usize];
         inst.active
-            && inst.crashed <= inst.crash_cleared
-            && inst.hung <= inst.hang_cleared
+            && inst.crashed == 0
+            && inst.hung == 0
             && self.hosts[inst.host as usize].down == 0
     }
 
@@ -448,39 +461,45 @@ impl ServiceModel<'_> {
         }
     }
 
-    /// An instance's process dies (`start`) or a crash fault ends.
-    pub(super) fn crash(&mut self, sim: &mut Sim<Event>, i: u32, start: bool) {
+    /// Whether a fault that started at `started_ns` still holds instance `i`: a replacement
+    /// since then gave it a fresh process the fault no longer touches.
+    fn still_holds(&self, i: u32, started_ns: u64) -> bool {
+        self.instances[i as usize]
+            .replaced_ns
+            .is_none_or(|r| started_ns > r)
+    }
+
+    /// An instance's process dies (`start`), or a crash fault that started at `started_ns` ends.
+    pub(super) fn crash(&mut self, sim: &mut Sim<Event>, i: u32, start: bool, started_ns: u64) {
         let now = sim.now().as_ns();
         let s = self.world.instances[i as usize].service_idx as usize;
         let was_up = self.is_up(i);
-        let inst = &mut self.instances[i as usize];
         if start {
-            let was_crashed = inst.crashed > inst.crash_cleared;
+            let inst = &mut self.instances[i as usize];
             inst.crashed += 1;
-            if !was_crashed {
+            if inst.crashed == 1 {
                 self.lose_instance(sim, i, false);
             }
-        } else {
+        } else if self.still_holds(i, started_ns) {
+            let inst = &mut self.instances[i as usize];
             inst.crashed -= 1;
-            inst.crash_cleared = inst.crash_cleared.min(inst.crashed);
-            if inst.crashed <= inst.crash_cleared && was_up != self.is_up(i) {
+            if inst.crashed == 0 && !was_up && self.is_up(i) {
                 self.restarted(i, now);
             }
         }
         self.recount_up(s, now);
     }
 
-    /// An instance stops answering (`start`) or resumes.
-    pub(super) fn hang(&mut self, sim: &mut Sim<Event>, i: u32, start: bool) {
+    /// An instance stops answering (`start`), or a hang that started at `started_ns` ends.
+    pub(super) fn hang(&mut self, sim: &mut Sim<Event>, i: u32, start: bool, started_ns: u64) {
         let now = sim.now().as_ns();
         let s = self.world.instances[i as usize].service_idx as usize;
-        let inst = &mut self.instances[i as usize];
         if start {
-            inst.hung += 1;
-        } else {
+            self.instances[i as usize].hung += 1;
+        } else if self.still_holds(i, started_ns) {
+            let inst = &mut self.instances[i as usize];
             inst.hung -= 1;
-            inst.hang_cleared = inst.hang_cleared.min(inst.hung);
-            if inst.hung <= inst.hang_cleared {
+            if inst.hung == 0 {
                 self.resume(sim, i);
             }
         }
@@ -489,6 +508,7 @@ impl ServiceModel<'_> {
 
     /// A hung instance resumes: held answers go out, free workers take queued requests.
     pub(super) fn resume(&mut self, sim: &mut Sim<Event>, i: u32) {
+        self.unpark(sim, i);
         let frozen = std::mem::take(&mut self.instances[i as usize].frozen);
         for &req in &frozen {
             sim.schedule_in(SimDuration::ZERO, Event::WorkDone { req });
@@ -536,6 +556,14 @@ impl ServiceModel<'_> {
     /// died and nothing leaves it), running ones fail when their work or calls end.
     #[cold]
     #[inline(never)]
+    /// Requests parked at a hung instance go on (or, doomed, fail).
+    fn unpark(&mut self, sim: &mut Sim<Event>, i: u32) {
+        let parked = std::mem::take(&mut self.instances[i as usize].parked);
+        for &req in &parked {
+            self.after_calls(sim, req);
+        }
+    }
+
     pub(super) fn lose_instance(&mut self, sim: &mut Sim<Event>, i: u32, silent: bool) {
         let now = sim.now().as_ns();
         self.instances[i as usize].last_down_ns = now;
@@ -563,6 +591,8 @@ impl ServiceModel<'_> {
                 r.silent |= silent;
             }
         }
+        // Requests that waited on a hung process for nothing: they fail now.
+        self.unpark(sim, i);
     }
 
     /// A host goes down (`start`) or comes back.
@@ -850,12 +880,14 @@ impl ServiceModel<'_> {
         // Whatever the old process held is gone.
         let was_hung = {
             let inst = &self.instances[i as usize];
-            inst.hung > inst.hang_cleared
+            inst.hung > 0
         };
         self.lose_instance(sim, i, false);
         let inst = &mut self.instances[i as usize];
-        inst.crash_cleared = inst.crashed;
-        inst.hang_cleared = inst.hung;
+        // The new process is touched by no fault in force now (`still_holds`).
+        inst.crashed = 0;
+        inst.hung = 0;
+        inst.replaced_ns = Some(now);
         self.restarted(i, now);
         if was_hung {
             self.resume(sim, i);
@@ -1076,7 +1108,7 @@ impl ServiceModel<'_> {
         let Some(store) = &self.services[s].store else {
             return;
         };
-        let (primary, epoch, down_since) = (store.primary, store.epoch, store.down_since);
+        let (primary, down_since) = (store.primary, store.down_since);
         let up = self.store_up(primary);
         let failover = self.world.services[s]
             .store
@@ -1086,11 +1118,13 @@ impl ServiceModel<'_> {
         match (up, down_since) {
             (false, None) => {
                 store.down_since = Some(now);
+                store.down_gen = store.down_gen.wrapping_add(1);
+                let generation = store.down_gen;
                 if let Some((detect, promote)) = failover {
                     self.pending_failovers.push((
                         now.saturating_add(detect + promote),
                         s as u32,
-                        epoch as u16,
+                        generation,
                     ));
                 }
             }
@@ -1098,9 +1132,22 @@ impl ServiceModel<'_> {
                 store.result.write_unavailable_ns += now - t;
                 store.down_since = None;
                 if self.instances[primary as usize].applied < store.written {
-                    // The primary came back without the writes it had (its disk was lost):
-                    // it recovers from the best copy left.
-                    self.promote(s, primary, now);
+                    // The primary came back without the writes it had (its disk was lost): the
+                    // most up-to-date copy that is up takes over, the primary's included.
+                    let def = &self.world.services[s];
+                    let best = (def.first_instance..def.first_instance + def.n_instances)
+                        .filter(|&i| self.store_up(i))
+                        .max_by_key(|&i| (self.instances[i as usize].applied, std::cmp::Reverse(i)))
+                        .unwrap_or(primary);
+                    if best != primary {
+                        self.services[s]
+                            .store
+                            .as_mut()
+                            .expect("a datastore")
+                            .result
+                            .failovers += 1;
+                    }
+                    self.promote(s, best, now);
                 }
             }
             _ => {}
@@ -1123,7 +1170,7 @@ impl ServiceModel<'_> {
         let now = sim.now().as_ns();
         let s = s as usize;
         let store = self.services[s].store.as_ref().expect("a datastore");
-        if store.epoch as u16 != epoch || store.down_since.is_none() {
+        if store.down_gen != epoch || store.down_since.is_none() {
             return;
         }
         let def = &self.world.services[s];
@@ -1219,7 +1266,7 @@ impl ServiceModel<'_> {
             store.base += 1;
         }
         self.instances[r.instance as usize].applied = seq;
-        let sync = def.acks_needed == svc.n_instances && svc.n_instances > 1;
+        let sync = def.sync && svc.n_instances > 1;
         let mut shipped = 0u32;
         self.write_ids = self.write_ids.wrapping_add(1);
         let write_id = self.write_ids;
@@ -1230,6 +1277,7 @@ impl ServiceModel<'_> {
                 req,
                 write_id,
                 seq,
+                epoch,
                 timer: None,
             };
             match self.free_waits.pop() {
@@ -1380,7 +1428,12 @@ impl ServiceModel<'_> {
             sim.cancel(t);
         }
         self.free_waits.push(msg.wait);
-        let outcome = if doomed {
+        let s = self.requests[w.req as usize].service as usize;
+        let deposed = self.services[s]
+            .store
+            .as_ref()
+            .is_some_and(|x| x.epoch != w.epoch);
+        let outcome = if doomed || deposed {
             Outcome::Failed
         } else {
             let s = self.requests[w.req as usize].service as usize;

@@ -149,6 +149,7 @@ pub(super) fn build_faults(
         let w = at.field("what");
         let mut def = FaultDef {
             label: String::new(),
+            key: String::new(),
             start_ns: f.at.0.as_ns(),
             end_ns: f
                 .lasts
@@ -446,6 +447,23 @@ pub(super) fn build_faults(
             }
         }
         let _ = instance_hosts;
+        // The kind without its parameters, and the targets.
+        let kind = format!("{:?}", f.what);
+        let kind = kind.split([' ', '(', '{']).next().unwrap_or_default();
+        let span = |v: &[u32]| match (v.first(), v.last()) {
+            (Some(a), Some(b)) => format!("{a}-{b}x{}", v.len()),
+            _ => "-".to_string(),
+        };
+        let link = def.link.as_ref().map_or("-".to_string(), |l| {
+            format!("{}>{}{}", span(&l.a), span(&l.b), l.one_way)
+        });
+        def.key = format!(
+            "{kind} s{} i{} h{} e{} l{link}",
+            def.service,
+            span(&def.instances),
+            span(&def.hosts),
+            span(&def.edges)
+        );
         match (&f.mtbf, &f.mttr) {
             (Some(mtbf), Some(mttr)) => {
                 if matches!(
@@ -686,6 +704,7 @@ pub(super) fn build_store(
     }
     StoreDef {
         acks_needed,
+        sync: d.replication == Replication::Sync,
         lag: ck.dist(&d_at.field("lag"), &d.lag),
         write: match &d.write {
             Some(w) => ck.dist(&d_at.field("write"), w),

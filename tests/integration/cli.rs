@@ -7,7 +7,7 @@ const QUICKSTART: &str = "scenarios/quickstart.ron";
 
 /// Runs the built `faultline` binary from the repository root, so that paths in its messages are
 /// the relative ones given here.
-fn faultline(args: &[&str]) -> Output {
+pub(crate) fn faultline(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_faultline"))
         .args(args)
         .current_dir(root())

@@ -1,22 +1,14 @@
 //! `replay` reproduces a sweep's run bit for bit; `shrink` finds the faults a failure needs.
 
-use crate::{repo_path, root};
+use crate::repo_path;
 use faultline::shrink::ShrinkOptions;
 use faultline::{ReplayOptions, SweepOptions};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 const QUICKSTART: &str = "scenarios/quickstart.ron";
 const CULPRIT: &str = "tests/data/shrink-culprit.ron";
 
-fn faultline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .current_dir(root())
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .expect("the faultline binary runs")
-}
+use crate::cli::faultline;
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).expect("output is UTF-8")

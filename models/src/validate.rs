@@ -1308,7 +1308,7 @@ fn build_services(
         let placement_at = at.field("placement");
         let eligible =
             hosts.and_then(|hosts| placement_hosts(ck, spec, hosts, &placement_at, &svc.placement));
-        if let Some(eligible) = eligible {
+        if let Some(eligible) = eligible.as_ref() {
             if eligible.is_empty() {
                 ck.report(
                     &placement_at,
@@ -1365,6 +1365,7 @@ fn build_services(
                 }
             })
             .collect();
+        let eligible_hosts = eligible.clone().unwrap_or_default();
         let recovery = ops::build_recovery(ck, svc, &at);
         let store = svc
             .datastore
@@ -1374,6 +1375,7 @@ fn build_services(
             recovery,
             store,
             multi_region: false,
+            hosts: eligible_hosts,
             name: svc.name.clone(),
             first_instance,
             n_instances: instances.len() as u32 - first_instance,

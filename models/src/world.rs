@@ -58,6 +58,9 @@ pub struct ServiceDef {
     pub store: Option<StoreDef>,
     /// Whether its instances span more than one region (then callers prefer their own).
     pub multi_region: bool,
+    /// Hosts its placement allows, in placement order: where the orchestrator may start a
+    /// replacement when an instance's own host is dead.
+    pub hosts: Vec<u32>,
 }
 
 impl ServiceDef {

@@ -851,8 +851,11 @@ impl ServiceModel<'_> {
                 }
                 let inst = &self.instances[i as usize];
                 if let Some((start_up, ..)) = def.recovery.replace {
-                    if inst.unhealthy && !inst.replacing && self.hosts[inst.host as usize].down == 0
-                    {
+                    // On its own host, or, when that host is dead, on another one its placement
+                    // allows (Kubernetes reschedules the pod).
+                    let placeable = self.hosts[inst.host as usize].down == 0
+                        || def.hosts.iter().any(|&h| self.hosts[h as usize].down == 0);
+                    if inst.unhealthy && !inst.replacing && placeable {
                         self.instances[i as usize].replacing = true;
                         let name = self.instance_name(i);
                         self.log(now, "replacing", name);
@@ -874,8 +877,39 @@ impl ServiceModel<'_> {
         let now = sim.now().as_ns();
         let s = self.world.instances[i as usize].service_idx as usize;
         self.instances[i as usize].replacing = false;
-        if self.hosts[self.instances[i as usize].host as usize].down > 0 {
-            return; // its host died meanwhile: the orchestrator tries again after the next probes
+        let old_host = self.instances[i as usize].host;
+        if self.hosts[old_host as usize].down > 0 {
+            // Its host is dead: start it on the live host its placement allows that runs the
+            // fewest instances of this service (the first such in placement order).
+            let def = &self.world.services[s];
+            let count = |h: u32| {
+                self.host_instances[h as usize]
+                    .iter()
+                    .filter(|&&k| self.world.instances[k as usize].service_idx as usize == s)
+                    .count()
+            };
+            let Some(new_host) = def
+                .hosts
+                .iter()
+                .copied()
+                .filter(|&h| self.hosts[h as usize].down == 0)
+                .min_by_key(|&h| count(h))
+            else {
+                return; // nowhere to go: the orchestrator tries again after the next probes
+            };
+            self.lose_instance(sim, i, true);
+            self.host_instances[old_host as usize].retain(|&k| k != i);
+            self.host_instances[new_host as usize].push(i);
+            let inst = &mut self.instances[i as usize];
+            inst.host = new_host;
+            // A datastore copy starts empty on a new host and copies the data back.
+            inst.data_lost = self.world.services[s].store.is_some();
+            let what = format!(
+                "{} to {}",
+                self.instance_name(i),
+                self.world.hosts[new_host as usize].name
+            );
+            self.log(now, "moved", what);
         }
         // Whatever the old process held is gone.
         let was_hung = {

@@ -248,6 +248,167 @@ fn line_col(source: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// The parts of a threshold assertion (every `Expect` but `Better` and `Detected`), in one shape.
+pub struct Threshold<'a> {
+    pub metric: crate::spec::Metric,
+    pub variant: Option<&'a str>,
+    /// Durations in ns.
+    pub at_least: Option<f64>,
+    pub at_most: Option<f64>,
+    pub in_runs: Option<f64>,
+    /// Whether the bounds are fractions between 0 and 1.
+    pub fraction: bool,
+}
+
+impl Expect {
+    /// This assertion as a threshold on a metric, or `None` for `Better` and `Detected`.
+    pub fn threshold(&self) -> Option<Threshold<'_>> {
+        let ns = |d: &Option<crate::spec::Dur>| d.map(|d| d.0.as_ns() as f64);
+        let s = |service: &String| service.clone();
+        let (metric, variant, at_least, at_most, in_runs, fraction) = match self {
+            Expect::Availability {
+                service,
+                variant,
+                at_least,
+                at_most,
+                in_runs,
+            } => (
+                crate::spec::Metric::Availability {
+                    service: s(service),
+                },
+                variant,
+                *at_least,
+                *at_most,
+                in_runs,
+                true,
+            ),
+            Expect::ErrorRate {
+                service,
+                variant,
+                at_least,
+                at_most,
+                in_runs,
+            } => (
+                crate::spec::Metric::ErrorRate {
+                    service: s(service),
+                },
+                variant,
+                *at_least,
+                *at_most,
+                in_runs,
+                true,
+            ),
+            Expect::DegradedRate {
+                service,
+                variant,
+                at_least,
+                at_most,
+                in_runs,
+            } => (
+                crate::spec::Metric::DegradedRate {
+                    service: s(service),
+                },
+                variant,
+                *at_least,
+                *at_most,
+                in_runs,
+                true,
+            ),
+            Expect::Latency {
+                service,
+                variant,
+                percentile,
+                at_least,
+                at_most,
+                in_runs,
+            } => (
+                crate::spec::Metric::Latency {
+                    service: s(service),
+                    percentile: *percentile,
+                },
+                variant,
+                ns(at_least),
+                ns(at_most),
+                in_runs,
+                false,
+            ),
+            Expect::Throughput {
+                service,
+                variant,
+                at_least,
+                at_most,
+                in_runs,
+            } => (
+                crate::spec::Metric::Throughput {
+                    service: s(service),
+                },
+                variant,
+                *at_least,
+                *at_most,
+                in_runs,
+                false,
+            ),
+            Expect::LostWrites {
+                service,
+                variant,
+                at_least,
+                at_most,
+                in_runs,
+            } => (
+                crate::spec::Metric::LostWrites {
+                    service: s(service),
+                },
+                variant,
+                *at_least,
+                *at_most,
+                in_runs,
+                false,
+            ),
+            Expect::WriteUnavailable {
+                service,
+                variant,
+                at_least,
+                at_most,
+                in_runs,
+            } => (
+                crate::spec::Metric::WriteUnavailable {
+                    service: s(service),
+                },
+                variant,
+                ns(at_least),
+                ns(at_most),
+                in_runs,
+                false,
+            ),
+            Expect::SessionsLost {
+                service,
+                variant,
+                at_least,
+                at_most,
+                in_runs,
+            } => (
+                crate::spec::Metric::SessionsLost {
+                    service: s(service),
+                },
+                variant,
+                *at_least,
+                *at_most,
+                in_runs,
+                false,
+            ),
+            Expect::Better { .. } | Expect::Detected { .. } => return None,
+        };
+        Some(Threshold {
+            metric,
+            variant: variant.as_deref(),
+            at_least,
+            at_most,
+            in_runs: *in_runs,
+            fraction,
+        })
+    }
+}
+
 fn check_expects(spec: &Scenario, services: &[String], problems: &mut Vec<Problem>) {
     let names: Vec<String> = if spec.variants.is_empty() && spec.grid.is_empty() {
         vec!["base".to_string()]
@@ -276,95 +437,46 @@ fn check_expects(spec: &Scenario, services: &[String], problems: &mut Vec<Proble
                 );
             }
         };
+        // (service, variant, whether a bound is given, bounds that are fractions, in_runs)
         let (service_name, variant_name, bounds_given, fractions, in_runs) = match e {
-            Expect::Availability {
-                service,
-                variant,
-                at_least,
-                at_most,
-                in_runs,
-            }
-            | Expect::ErrorRate {
-                service,
-                variant,
-                at_least,
-                at_most,
-                in_runs,
-            }
-            | Expect::DegradedRate {
-                service,
-                variant,
-                at_least,
-                at_most,
-                in_runs,
-            } => (
-                service.as_str(),
-                variant.as_deref(),
-                at_least.is_some() || at_most.is_some(),
-                vec![("at_least", *at_least), ("at_most", *at_most)],
-                *in_runs,
-            ),
-            Expect::Throughput {
-                service,
-                variant,
-                at_least,
-                at_most,
-                in_runs,
-            }
-            | Expect::LostWrites {
-                service,
-                variant,
-                at_least,
-                at_most,
-                in_runs,
-            }
-            | Expect::SessionsLost {
-                service,
-                variant,
-                at_least,
-                at_most,
-                in_runs,
-            } => (
-                service.as_str(),
-                variant.as_deref(),
-                at_least.is_some() || at_most.is_some(),
+            Expect::Better { metric, .. } => (
+                metric_service(metric).to_string(),
+                None,
+                true,
                 Vec::new(),
-                *in_runs,
+                None,
             ),
-            Expect::Latency {
-                service,
-                variant,
-                at_least,
-                at_most,
-                in_runs,
-                ..
-            }
-            | Expect::WriteUnavailable {
-                service,
-                variant,
-                at_least,
-                at_most,
-                in_runs,
-            } => (
-                service.as_str(),
-                variant.as_deref(),
-                at_least.is_some() || at_most.is_some(),
-                Vec::new(),
-                *in_runs,
-            ),
-            Expect::Better { metric, .. } => (metric_service(metric), None, true, Vec::new(), None),
+            // About faults, not a service: checked against the incidents when the runs are in.
             Expect::Detected {
                 variant, in_runs, ..
             } => (
-                // Not about a service: checked against the faults when the runs are in.
-                services.first().map_or("", String::as_str),
+                String::new(),
                 variant.as_deref(),
                 true,
-                vec![("in_runs", *in_runs)],
+                Vec::new(),
                 *in_runs,
             ),
+            _ => {
+                let t = e
+                    .threshold()
+                    .expect("every other expectation is a threshold");
+                let fractions = if t.fraction {
+                    vec![("at_least", t.at_least), ("at_most", t.at_most)]
+                } else {
+                    Vec::new()
+                };
+                (
+                    metric_service(&t.metric).to_string(),
+                    t.variant,
+                    t.at_least.is_some() || t.at_most.is_some(),
+                    fractions,
+                    t.in_runs,
+                )
+            }
         };
-        service(service_name);
+        if !service_name.is_empty() {
+            service(&service_name);
+        }
         let mut variant = |name: &str| {
             if !variant_names.contains(&name) {
                 let suggestion = closest(name, variant_names.iter().copied());

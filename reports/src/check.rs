@@ -129,121 +129,7 @@ pub fn metric_kind(m: &Metric) -> (MetricKind, &str) {
 pub fn evaluate(expects: &[Expect], agg: &Aggregate) -> Vec<Verdict> {
     let mut out = Vec::new();
     for e in expects {
-        let ns = |d: &Option<models::spec::Dur>| d.map(|d| d.0.as_ns() as f64);
-        let (kind, service, variant, at_least, at_most, in_runs) = match e {
-            Expect::Availability {
-                service,
-                variant,
-                at_least,
-                at_most,
-                in_runs,
-            } => (
-                MetricKind::Availability,
-                service,
-                variant,
-                *at_least,
-                *at_most,
-                *in_runs,
-            ),
-            Expect::ErrorRate {
-                service,
-                variant,
-                at_least,
-                at_most,
-                in_runs,
-            } => (
-                MetricKind::ErrorRate,
-                service,
-                variant,
-                *at_least,
-                *at_most,
-                *in_runs,
-            ),
-            Expect::DegradedRate {
-                service,
-                variant,
-                at_least,
-                at_most,
-                in_runs,
-            } => (
-                MetricKind::DegradedRate,
-                service,
-                variant,
-                *at_least,
-                *at_most,
-                *in_runs,
-            ),
-            Expect::Latency {
-                service,
-                variant,
-                percentile,
-                at_least,
-                at_most,
-                in_runs,
-            } => (
-                percentile_kind(*percentile),
-                service,
-                variant,
-                ns(at_least),
-                ns(at_most),
-                *in_runs,
-            ),
-            Expect::Throughput {
-                service,
-                variant,
-                at_least,
-                at_most,
-                in_runs,
-            } => (
-                MetricKind::Throughput,
-                service,
-                variant,
-                *at_least,
-                *at_most,
-                *in_runs,
-            ),
-            Expect::LostWrites {
-                service,
-                variant,
-                at_least,
-                at_most,
-                in_runs,
-            } => (
-                MetricKind::LostWrites,
-                service,
-                variant,
-                *at_least,
-                *at_most,
-                *in_runs,
-            ),
-            Expect::SessionsLost {
-                service,
-                variant,
-                at_least,
-                at_most,
-                in_runs,
-            } => (
-                MetricKind::SessionsLost,
-                service,
-                variant,
-                *at_least,
-                *at_most,
-                *in_runs,
-            ),
-            Expect::WriteUnavailable {
-                service,
-                variant,
-                at_least,
-                at_most,
-                in_runs,
-            } => (
-                MetricKind::WriteUnavailable,
-                service,
-                variant,
-                ns(at_least),
-                ns(at_most),
-                *in_runs,
-            ),
+        let t = match e {
             Expect::Better {
                 metric,
                 variant,
@@ -272,31 +158,20 @@ pub fn evaluate(expects: &[Expect], agg: &Aggregate) -> Vec<Verdict> {
                 }
                 continue;
             }
+            _ => e
+                .threshold()
+                .expect("every other expectation is a threshold"),
         };
+        let (kind, service) = metric_kind(&t.metric);
         for v in agg
             .variants
             .iter()
-            .filter(|v| variant.as_ref().is_none_or(|n| *n == v.name))
+            .filter(|v| t.variant.is_none_or(|n| n == v.name))
         {
-            if let Some(t) = at_least {
-                out.push(threshold_verdict(
-                    v,
-                    kind,
-                    service,
-                    Side::AtLeast,
-                    t,
-                    in_runs,
-                ));
-            }
-            if let Some(t) = at_most {
-                out.push(threshold_verdict(
-                    v,
-                    kind,
-                    service,
-                    Side::AtMost,
-                    t,
-                    in_runs,
-                ));
+            for (side, bound) in [(Side::AtLeast, t.at_least), (Side::AtMost, t.at_most)] {
+                if let Some(bound) = bound {
+                    out.push(threshold_verdict(v, kind, service, side, bound, t.in_runs));
+                }
             }
         }
     }

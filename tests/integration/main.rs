@@ -6,6 +6,7 @@ mod defences;
 mod determinism;
 mod errors;
 mod failures;
+mod golden;
 mod incidents;
 mod props;
 mod queueing;

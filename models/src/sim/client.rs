@@ -1,0 +1,275 @@
+//! Workload clients: open-loop arrivals (Poisson by thinning over the rate function, or
+//! constant), the client's latency to its entry instance (farther in another region), its
+//! retries and Retry-After, its timeout, and users' sessions kept on instances.
+//!
+//! Randomness: `workload:<name>/arrivals`, `/client-out`, `/client-back`, `/retry`,
+//! `/cross-region`, `/users`.
+
+use super::*;
+
+pub(super) struct WorkloadState {
+    pub(super) arrival_rng: Stream,
+    /// Client latency towards the service, and back: two streams, so that the order in which
+    /// answers come back (which differs between designs) never shifts the requests' draws.
+    pub(super) client_out_rng: Stream,
+    pub(super) client_back_rng: Stream,
+    pub(super) retry_rng: Stream,
+    /// Extra latency to an entry instance outside the clients' region.
+    pub(super) far_rng: Stream,
+    pub(super) timeouts: u64,
+    pub(super) corrupt: u64,
+    pub(super) series_ok: Vec<u64>,
+    pub(super) series_bad: Vec<u64>,
+    /// Which user each request comes from, and each user's session: (instance, last request);
+    /// only when the entry service keeps sessions locally.
+    pub(super) users_rng: Stream,
+    pub(super) sessions: Vec<(u32, u64)>,
+    pub(super) retries: u64,
+    pub(super) measured: Ledger,
+    pub(super) all: Ledger,
+    pub(super) latency: LatencyStats,
+}
+
+impl ServiceModel<'_> {
+    /// The time of the next arrival of workload `w` after `t_ns`, or `None` when there is none
+    /// before the horizon. Poisson arrivals with a changing rate are drawn by thinning, segment by
+    /// segment of the rate function (exact for steps and ramps).
+    pub(super) fn next_arrival(&mut self, w: u32, t_ns: u64) -> Option<u64> {
+        let def = &self.world.workloads[w as usize];
+        let rng = &mut self.workloads[w as usize].arrival_rng;
+        let horizon = self.world.horizon.as_ns();
+        let mut t = t_ns;
+        while t <= horizon {
+            let (_, end, r0, r1) = def.rate.segment(t);
+            let r_max = r0.max(r1);
+            if r_max <= 0.0 {
+                if end == u64::MAX {
+                    return None;
+                }
+                t = end;
+                continue;
+            }
+            let candidate = match def.kind {
+                ArrivalKind::Poisson => {
+                    let x: f64 = rng.sample(Exp1);
+                    t.saturating_add((x * 1e9 / r_max).round() as u64)
+                }
+                ArrivalKind::Constant => {
+                    let r = def.rate.at(t);
+                    if r <= 0.0 {
+                        t = end; // a ramp up from zero: start at its end
+                        continue;
+                    }
+                    return Some(t.saturating_add(((1e9 / r).round() as u64).max(1)))
+                        .filter(|&c| c <= horizon);
+                }
+            };
+            if end != u64::MAX && candidate >= end {
+                t = end; // memoryless: restart at the segment boundary with the next rate
+                continue;
+            }
+            if r0 == r1 || rng.random::<f64>() * r_max <= def.rate.at(candidate) {
+                return Some(candidate).filter(|&c| c <= horizon);
+            }
+            t = candidate;
+        }
+        None
+    }
+
+    pub(super) fn on_arrival(&mut self, sim: &mut Sim<Event>, w: u32) {
+        let now = sim.now().as_ns();
+        let wdef = &self.world.workloads[w as usize];
+        let entry = wdef.entry;
+        let (user, sticky) = self.session_of(w, now);
+        let wdef = &self.world.workloads[w as usize];
+        let instance = match sticky {
+            Some(i) => i,
+            None => self.pick_instance(entry, w, wdef.region, false),
+        };
+        let wdef = &self.world.workloads[w as usize];
+        let mut request = self.new_request(entry, instance, w, now);
+        request.user = user;
+        request.pool = wdef.pool as u8;
+        let measured = request.measured;
+        let req = self.alloc(sim, request);
+        if let Some(t) = &mut self.tracer {
+            t.user_arrived(req, now);
+        }
+        if let Some(t) = wdef.timeout_ns {
+            let timer = sim.timer_in(SimDuration::from_ns(t), Event::ClientTimeout { req });
+            self.requests[req as usize].timer = Some(timer);
+        }
+        let ws = &mut self.workloads[w as usize];
+        ws.all.arrived += 1;
+        if measured {
+            ws.measured.arrived += 1;
+        }
+        self.send_from_client(sim, req);
+        if let Some(t) = self.next_arrival(w, now) {
+            sim.schedule_at(SimTime::from_ns(t), Event::Arrival { workload: w });
+        }
+    }
+
+    /// A client's request travels to its entry instance (farther when that instance is in
+    /// another region than the client's).
+    pub(super) fn send_from_client(&mut self, sim: &mut Sim<Event>, req: u32) {
+        let r = self.requests[req as usize];
+        let w = r.workload as usize;
+        let host = self.instances[r.instance as usize].host;
+        let far = self.world.hosts[host as usize].region_idx != self.world.workloads[w].region;
+        let ws = &mut self.workloads[w];
+        let mut delay = if self.world.client_latency.is_zero() {
+            SimDuration::ZERO
+        } else {
+            self.world.client_latency.sample(&mut ws.client_out_rng)
+        };
+        if far {
+            let extra = self.world.latency[crate::world::Distance::CrossRegion as usize]
+                .sample(&mut ws.far_rng);
+            delay = SimDuration::from_ns(delay.as_ns() + extra.as_ns());
+        }
+        if delay.is_zero() {
+            self.deliver(sim, req);
+        } else {
+            sim.schedule_in(delay, Event::Deliver { req });
+        }
+    }
+
+    /// A workload's request was answered badly: if its client retries that, schedule the retry
+    /// (after the backoff, and at least the Retry-After of a 429) and keep the request.
+    pub(super) fn client_retries(&mut self, sim: &mut Sim<Event>, req: u32) -> bool {
+        let r = self.requests[req as usize];
+        let Some(retry) = &self.world.workloads[r.workload as usize].retry else {
+            return false;
+        };
+        let failure = match r.outcome {
+            Outcome::Completed | Outcome::Degraded | Outcome::Pending => return false,
+            Outcome::Rejected | Outcome::Shed => AttemptFailure::Rejected,
+            Outcome::RateLimited => AttemptFailure::RateLimited,
+            Outcome::Failed => AttemptFailure::Error,
+        };
+        if u32::from(r.client_attempts) >= retry.attempts || !retry.retries(failure) {
+            return false;
+        }
+        let ws = &mut self.workloads[r.workload as usize];
+        let mut delay = retry.delay_ns(
+            u32::from(r.client_attempts),
+            r.client_backoff_ns,
+            &mut ws.retry_rng,
+        );
+        if retry.honor_retry_after {
+            delay = delay.max(r.retry_after_ns);
+        }
+        if r.measured {
+            ws.retries += 1;
+        }
+        let q = &mut self.requests[req as usize];
+        q.client_attempts += 1;
+        q.client_backoff_ns = delay;
+        sim.schedule_in(SimDuration::from_ns(delay), Event::ClientRetry { req });
+        true
+    }
+
+    /// A client sends its request again: a new attempt at a (possibly other) instance.
+    pub(super) fn on_client_retry(&mut self, sim: &mut Sim<Event>, req: u32) {
+        let now = sim.now().as_ns();
+        let old = self.requests[req as usize];
+        if old.abandoned {
+            return self.release(req); // the client's timeout came first
+        }
+        let region = self.world.workloads[old.workload as usize].region;
+        let instance = self.pick_instance(old.service, old.workload, region, false);
+        let mut fresh = self.new_request(old.service, instance, old.workload, now);
+        fresh.created_ns = old.created_ns;
+        fresh.measured = old.measured;
+        fresh.pool = old.pool;
+        fresh.client_attempts = old.client_attempts;
+        fresh.client_backoff_ns = old.client_backoff_ns;
+        fresh.timer = old.timer;
+        fresh.user = old.user;
+        self.requests[req as usize] = fresh;
+        if let Some(t) = &mut self.tracer {
+            t.client_retry(req, u32::from(old.client_attempts), now);
+        }
+        self.send_from_client(sim, req);
+    }
+
+    /// A client stops waiting for its request: counted failed now; whatever still runs in the
+    /// system for it is ignored when it ends.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn on_client_timeout(&mut self, req: u32) {
+        let r = &mut self.requests[req as usize];
+        r.timer = None;
+        r.abandoned = true;
+        let (w, measured, lost) = (r.workload as usize, r.measured, r.lost);
+        if let Some(t) = &mut self.tracer {
+            let (now, created) = (self.now_ns, r.created_ns);
+            t.mark_attempt(req, "timeout", None, now);
+            t.user_done(req, w as u32, created, "timeout", now);
+        }
+        let ws = &mut self.workloads[w];
+        count(&mut ws.all, Outcome::Failed);
+        ws.series_bad[self.bucket] += 1;
+        if measured {
+            count(&mut ws.measured, Outcome::Failed);
+            ws.timeouts += 1;
+        }
+        // Lost on the way: nothing else will free the slot. (Between a client's retries, the
+        // pending retry frees it.)
+        if lost {
+            self.release(req);
+        }
+    }
+
+    // ---- sessions and autoscaling ----
+    /// The user of a workload's next request, and the instance holding that user's session
+    /// when the entry service keeps sessions locally and that instance is in load balancing.
+    #[inline]
+    pub(super) fn session_of(&mut self, w: u32, now: u64) -> (u32, Option<u32>) {
+        if self.workloads[w as usize].sessions.is_empty() {
+            return (0, None);
+        }
+        self.sticky_session(w, now)
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(super) fn sticky_session(&mut self, w: u32, now: u64) -> (u32, Option<u32>) {
+        let def = &self.world.workloads[w as usize];
+        let ws = &mut self.workloads[w as usize];
+        let user = ws.users_rng.random_range(0..def.users);
+        let ttl = self.world.services[def.entry as usize]
+            .recovery
+            .local_sessions_ttl_ns
+            .unwrap_or(0);
+        let (owner, last) = ws.sessions[user as usize];
+        let live = owner != NONE && now.saturating_sub(last) <= ttl;
+        (user, (live && self.in_rotation(owner)).then_some(owner))
+    }
+
+    /// Instance `i` dies: the live sessions it held are lost.
+    pub(super) fn lose_sessions(&mut self, i: u32, now: u64) {
+        let s = self.world.instances[i as usize].service_idx as usize;
+        let Some(ttl) = self.world.services[s].recovery.local_sessions_ttl_ns else {
+            return;
+        };
+        let mut lost = 0;
+        for (w, ws) in self.workloads.iter_mut().enumerate() {
+            if self.world.workloads[w].entry as usize != s {
+                continue;
+            }
+            for sess in ws.sessions.iter_mut().filter(|x| x.0 == i) {
+                if now.saturating_sub(sess.1) <= ttl {
+                    lost += 1;
+                }
+                *sess = (NONE, 0);
+            }
+        }
+        self.services[s].sessions_lost += lost;
+        if lost > 0 {
+            let name = self.instance_name(i);
+            self.log(now, "sessions_lost", format!("{name}: {lost}"));
+        }
+    }
+}

@@ -1,0 +1,580 @@
+//! Injected faults: the schedule of each failure process (fixed windows, MTBF/MTTR draws, chaos
+//! monkey picks) and its effects on instances (crash, hang, slowdown, leak, pauses, a bad
+//! version), hosts and places (down, slow disk, corrupt disk), links (partitions, delay, loss)
+//! and dependency behaviour (errors, corruption, fail-fast, feature flags).
+//!
+//! ```text
+//!  Fault(start) ─▶ crash: refuse connections, fail work │ host down: messages lost, work lost
+//!                  hang: hold requests │ slow/leak/pauses: longer work │ link: lose/delay messages
+//! ```
+//!
+//! Randomness: `fault:<kind and targets>#<k>/<unit>` per fault and target (failure and repair
+//! times, chaos-monkey picks), so every variant sees the same fault schedule, whatever its
+//! parameters; `net/loss` for lost messages; `svc:<name>/faults` for draws of instance-level
+//! effects.
+
+use super::*;
+
+/// A host's state.
+#[derive(Clone, Debug, Default)]
+pub(super) struct HostState {
+    /// Host-level faults in force (host crash, disk lost, rack, zone, region).
+    pub(super) down: u32,
+    pub(super) slow: f64,
+    pub(super) corrupt: f64,
+}
+
+/// One stochastic failure process: a fault's target failing and being repaired at random.
+pub(super) struct FaultProc {
+    pub(super) rng: Stream,
+}
+
+pub(super) fn exp_ns(rng: &mut Stream, mean_ns: u64) -> u64 {
+    let x: f64 = rng.sample(rand_distr::Exp1);
+    ((x * mean_ns as f64).round() as u64).max(1)
+}
+
+/// Independent error sources combine: 1 - (1 - a)(1 - b); removing one divides it out.
+pub(super) fn combine(current: f64, rate: f64, add: bool) -> f64 {
+    if add {
+        1.0 - (1.0 - current) * (1.0 - rate)
+    } else if rate >= 1.0 {
+        0.0
+    } else {
+        (1.0 - (1.0 - current) / (1.0 - rate)).max(0.0)
+    }
+}
+
+impl ServiceModel<'_> {
+    /// A service goes down: its queued requests are answered with an error at once, and the work
+    /// in progress is lost (those requests fail when their work or calls end).
+    pub(super) fn lose_work(&mut self, sim: &mut Sim<Event>, s: usize) {
+        let def = &self.world.services[s];
+        for i in def.first_instance..def.first_instance + def.n_instances {
+            while let Some(req) = self.instances[i as usize]
+                .pools
+                .iter_mut()
+                .find_map(|p| p.queue.pop_front())
+            {
+                let st = &mut self.services[s];
+                st.touch(sim.now().as_ns());
+                st.queue_now -= 1;
+                self.instances[i as usize].outstanding -= 1;
+                self.turn_away(sim, req, Outcome::Failed);
+            }
+        }
+        for r in &mut self.requests {
+            if r.service as usize == s && matches!(r.phase, Phase::Working | Phase::Calling) {
+                r.doomed = true;
+            }
+        }
+    }
+
+    /// A fault starts or ends at unit `unit` of its targets.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn on_fault(&mut self, sim: &mut Sim<Event>, fault: u32, unit: u32, start: bool) {
+        let now = sim.now().as_ns();
+        let world = self.world;
+        let def = &world.faults[fault as usize];
+        let horizon = world.horizon.as_ns();
+        // The instances this event acts on.
+        let one = |u: u32| -> &[u32] {
+            if def.per_instance {
+                std::slice::from_ref(&def.instances[u as usize])
+            } else {
+                &def.instances
+            }
+        };
+        // When this occurrence started (for its end: whether a replacement has cleared it since).
+        let p = (self.proc_base[fault as usize] + unit) as usize;
+        if start {
+            self.proc_started[p] = now;
+        }
+        let started = self.proc_started[p];
+        let label = if def.per_instance && def.instances.len() > 1 {
+            format!(
+                "{} ({})",
+                def.label,
+                self.instance_name(def.instances[unit as usize])
+            )
+        } else {
+            def.label.clone()
+        };
+        if !matches!(def.effect, FaultEffect::ChaosMonkey(_)) {
+            if start {
+                self.log(now, "fault_start", label.clone());
+                self.occurrence_start(fault, unit, now, label);
+            } else {
+                self.log(now, "fault_end", label);
+                self.occurrence_end(fault, unit, now);
+            }
+        }
+        match &def.effect {
+            FaultEffect::Slowdown(k) => {
+                if def.instances.is_empty() {
+                    let st = &mut self.services[def.service as usize];
+                    st.slowdown = if start {
+                        st.slowdown * k
+                    } else {
+                        st.slowdown / k
+                    };
+                } else {
+                    for &i in one(unit) {
+                        let inst = &mut self.instances[i as usize];
+                        inst.slow = if start { inst.slow * k } else { inst.slow / k };
+                    }
+                }
+            }
+            FaultEffect::Errors(rate) => {
+                let st = &mut self.services[def.service as usize];
+                st.error_rate = combine(st.error_rate, *rate, start);
+            }
+            FaultEffect::Outage => {
+                let s = def.service as usize;
+                let st = &mut self.services[s];
+                if start {
+                    st.outages += 1;
+                    if st.outages == 1 {
+                        self.lose_work(sim, s);
+                    }
+                } else {
+                    st.outages -= 1;
+                }
+            }
+            FaultEffect::Crash => {
+                for &i in one(unit) {
+                    self.crash(sim, i, start, started);
+                }
+            }
+            FaultEffect::Hang | FaultEffect::Pauses(..) => {
+                for &i in one(unit) {
+                    self.hang(sim, i, start, started);
+                }
+            }
+            FaultEffect::Leak(rate) => {
+                for &i in one(unit) {
+                    let inst = &mut self.instances[i as usize];
+                    if start {
+                        inst.leak_per_min = *rate;
+                        inst.leak_since_ns = now.max(inst.started_ns);
+                    } else {
+                        inst.leak_per_min = 0.0;
+                    }
+                }
+            }
+            FaultEffect::HostDown | FaultEffect::DiskLost => {
+                let disk = matches!(def.effect, FaultEffect::DiskLost);
+                for &h in &def.hosts {
+                    self.host_down(sim, h, start, disk);
+                }
+            }
+            FaultEffect::SlowDisk(k) => {
+                for &h in &def.hosts {
+                    let hs = &mut self.hosts[h as usize];
+                    hs.slow = if start { hs.slow * k } else { hs.slow / k };
+                }
+            }
+            FaultEffect::CorruptDisk(rate) => {
+                for &h in &def.hosts {
+                    let hs = &mut self.hosts[h as usize];
+                    hs.corrupt = combine(hs.corrupt, *rate, start);
+                }
+            }
+            FaultEffect::Partition | FaultEffect::Delay(_) | FaultEffect::Loss(_) => {
+                if start {
+                    self.active_links.push(fault);
+                } else if let Some(k) = self.active_links.iter().position(|&x| x == fault) {
+                    self.active_links.remove(k);
+                }
+            }
+            FaultEffect::Corrupt(rate, detected) => {
+                let st = &mut self.services[def.service as usize];
+                st.corrupt_rate = combine(st.corrupt_rate, *rate, start);
+                st.corrupt_detected = *detected;
+            }
+            FaultEffect::FailFast => {
+                let st = &mut self.services[def.service as usize];
+                if start {
+                    st.fail_fast += 1;
+                } else {
+                    st.fail_fast -= 1;
+                }
+            }
+            FaultEffect::ChaosMonkey(mean) => {
+                let p = self.proc_base[fault as usize] as usize;
+                if start && unit == 0 {
+                    // A kill: a random instance among the targets.
+                    let rng = &mut self.fault_procs[p].rng;
+                    let k = rng.random_range(0..def.instances.len() as u32);
+                    let next = now.saturating_add(exp_ns(rng, *mean));
+                    let victim = def.instances[k as usize];
+                    let name = self.instance_name(victim);
+                    self.log(now, "fault_start", format!("{} kills {name}", def.label));
+                    let end = if def.end_ns == u64::MAX {
+                        u64::MAX
+                    } else {
+                        now.saturating_add(def.end_ns - def.start_ns)
+                    };
+                    self.occurrence_start(fault, k + 1, now, format!("{} ({name})", def.label));
+                    if end != u64::MAX {
+                        self.occurrence_end(fault, k + 1, end.min(horizon));
+                    }
+                    self.proc_started[p + 1 + k as usize] = now;
+                    self.crash(sim, victim, true, now);
+                    if end <= horizon {
+                        sim.schedule_at(
+                            SimTime::from_ns(end),
+                            self.fault_event(fault, k + 1, false),
+                        );
+                    }
+                    // A monkey with `lasts` restores its victims after `lasts`; it keeps
+                    // killing until the end of the run.
+                    if next < horizon {
+                        sim.schedule_at(SimTime::from_ns(next), self.fault_event(fault, 0, true));
+                    }
+                } else if !start && unit > 0 {
+                    let victim = def.instances[(unit - 1) as usize];
+                    self.crash(sim, victim, false, started);
+                }
+                return;
+            }
+            FaultEffect::FeatureOff => {
+                for &e in &def.edges {
+                    let off = &mut self.edge_off[e as usize];
+                    if start {
+                        *off += 1;
+                    } else {
+                        *off -= 1;
+                    }
+                }
+            }
+        }
+        // A recurring fault schedules its next transition from its own stream.
+        let p = (self.proc_base[fault as usize] + unit) as usize;
+        let next = match (&def.effect, &def.stochastic) {
+            (FaultEffect::Pauses(every, pause), _) => Some(if start {
+                pause.sample(&mut self.fault_procs[p].rng).as_ns()
+            } else {
+                every.sample(&mut self.fault_procs[p].rng).as_ns()
+            }),
+            (_, Some((mtbf, mttr))) => Some(if start {
+                mttr.sample(&mut self.fault_procs[p].rng).as_ns()
+            } else {
+                mtbf.sample(&mut self.fault_procs[p].rng).as_ns()
+            }),
+            _ => None,
+        };
+        if let Some(gap) = next {
+            let t = now.saturating_add(gap.max(1));
+            let until = if def.stochastic.is_some() {
+                horizon
+            } else {
+                def.end_ns.min(horizon)
+            };
+            if t <= until || (start && t <= horizon) {
+                sim.schedule_at(SimTime::from_ns(t), self.fault_event(fault, unit, !start));
+            }
+        }
+    }
+
+    pub(super) fn occurrence_start(&mut self, fault: u32, unit: u32, now: u64, label: String) {
+        if self.occurrences.len() < 1000 {
+            self.occurrences
+                .push((fault, unit, label, now, self.world.horizon.as_ns()));
+        }
+    }
+
+    pub(super) fn occurrence_end(&mut self, fault: u32, unit: u32, t: u64) {
+        if let Some(o) = self
+            .occurrences
+            .iter_mut()
+            .rev()
+            .find(|o| o.0 == fault && o.1 == unit)
+        {
+            o.4 = o.4.min(t);
+        }
+    }
+
+    /// Whether instance `i` runs: its process is up, its host is up, and it is not hung.
+    #[inline]
+    pub(super) fn is_up(&self, i: u32) -> bool {
+        let inst = &self.instances[i as usize];
+        inst.active
+            && inst.crashed == 0
+            && inst.hung == 0
+            && self.hosts[inst.host as usize].down == 0
+    }
+
+    /// Recounts the instances of service `s` that are up, folding the time since the last change.
+    pub(super) fn recount_up(&mut self, s: usize, now: u64) {
+        let def = &self.world.services[s];
+        let up = (def.first_instance..def.first_instance + def.n_instances)
+            .filter(|&i| self.is_up(i))
+            .count() as u32;
+        let st = &mut self.services[s];
+        let from = st.up_since_ns.max(self.world.warmup.as_ns());
+        if now > from {
+            st.up_ns[st.up_now as usize] += now - from;
+        }
+        st.up_since_ns = now;
+        st.up_now = up;
+        if self.world.services[s].store.is_some() {
+            self.check_primary(s, now);
+        }
+    }
+
+    /// Whether a fault that started at `started_ns` still holds instance `i`: a replacement
+    /// since then gave it a fresh process the fault no longer touches.
+    pub(super) fn still_holds(&self, i: u32, started_ns: u64) -> bool {
+        self.instances[i as usize]
+            .replaced_ns
+            .is_none_or(|r| started_ns > r)
+    }
+
+    /// An instance's process dies (`start`), or a crash fault that started at `started_ns` ends.
+    pub(super) fn crash(&mut self, sim: &mut Sim<Event>, i: u32, start: bool, started_ns: u64) {
+        let now = sim.now().as_ns();
+        let s = self.world.instances[i as usize].service_idx as usize;
+        let was_up = self.is_up(i);
+        if start {
+            let inst = &mut self.instances[i as usize];
+            inst.crashed += 1;
+            if inst.crashed == 1 {
+                self.lose_instance(sim, i, false);
+            }
+        } else if self.still_holds(i, started_ns) {
+            let inst = &mut self.instances[i as usize];
+            inst.crashed -= 1;
+            if inst.crashed == 0 && !was_up && self.is_up(i) {
+                self.restarted(i, now);
+            }
+        }
+        self.recount_up(s, now);
+    }
+
+    /// An instance stops answering (`start`), or a hang that started at `started_ns` ends.
+    pub(super) fn hang(&mut self, sim: &mut Sim<Event>, i: u32, start: bool, started_ns: u64) {
+        let now = sim.now().as_ns();
+        let s = self.world.instances[i as usize].service_idx as usize;
+        if start {
+            self.instances[i as usize].hung += 1;
+        } else if self.still_holds(i, started_ns) {
+            let inst = &mut self.instances[i as usize];
+            inst.hung -= 1;
+            if inst.hung == 0 {
+                self.resume(sim, i);
+            }
+        }
+        self.recount_up(s, now);
+    }
+
+    /// A hung instance resumes: held answers go out, free workers take queued requests.
+    pub(super) fn resume(&mut self, sim: &mut Sim<Event>, i: u32) {
+        self.unpark(sim, i);
+        let frozen = std::mem::take(&mut self.instances[i as usize].frozen);
+        for &req in &frozen {
+            sim.schedule_in(SimDuration::ZERO, Event::WorkDone { req });
+        }
+        let mut frozen = frozen;
+        frozen.clear();
+        self.instances[i as usize].frozen = frozen;
+        let pools = self.instances[i as usize].pools.len();
+        let s = self.world.instances[i as usize].service_idx as usize;
+        for p in 0..pools {
+            let (workers, ..) = self.world.services[s].pool(p);
+            while self.instances[i as usize].pools[p].busy < workers
+                && !self.instances[i as usize].pools[p].queue.is_empty()
+            {
+                let before = self.instances[i as usize].pools[p].queue.len();
+                self.next_from_queue(sim, i as usize, p);
+                if self.instances[i as usize].pools[p].queue.len() == before {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// A process (re)starts at `now`: fresh memory (no leak), a cold cache when the service
+    /// warms up.
+    pub(super) fn restarted(&mut self, i: u32, now: u64) {
+        let s = self.world.instances[i as usize].service_idx as usize;
+        let warm = self.world.services[s]
+            .recovery
+            .replace
+            .map_or(0, |(_, warm, _)| warm);
+        let inst = &mut self.instances[i as usize];
+        inst.started_ns = now;
+        inst.restarts += 1;
+        inst.leak_since_ns = now;
+        inst.warm_until_ns = now.saturating_add(warm);
+        inst.in_sync = false;
+        if inst.data_lost {
+            inst.applied = 0;
+            inst.data_lost = false;
+        }
+    }
+
+    /// Work at an instance is lost: queued requests fail (at once, or silently when the host
+    /// died and nothing leaves it), running ones fail when their work or calls end.
+    #[cold]
+    #[inline(never)]
+    /// Requests parked at a hung instance go on (or, doomed, fail).
+    pub(super) fn unpark(&mut self, sim: &mut Sim<Event>, i: u32) {
+        let parked = std::mem::take(&mut self.instances[i as usize].parked);
+        for &req in &parked {
+            self.after_calls(sim, req);
+        }
+    }
+
+    pub(super) fn lose_instance(&mut self, sim: &mut Sim<Event>, i: u32, silent: bool) {
+        let now = sim.now().as_ns();
+        self.instances[i as usize].last_down_ns = now;
+        self.lose_sessions(i, now);
+        let s = self.world.instances[i as usize].service_idx as usize;
+        let frozen = std::mem::take(&mut self.instances[i as usize].frozen);
+        for &req in &frozen {
+            sim.schedule_in(SimDuration::ZERO, Event::WorkDone { req });
+        }
+        while let Some(req) = self.instances[i as usize]
+            .pools
+            .iter_mut()
+            .find_map(|p| p.queue.pop_front())
+        {
+            let st = &mut self.services[s];
+            st.touch(now);
+            st.queue_now -= 1;
+            self.instances[i as usize].outstanding -= 1;
+            self.requests[req as usize].silent |= silent;
+            self.turn_away(sim, req, Outcome::Failed);
+        }
+        for r in &mut self.requests {
+            if r.instance == i && matches!(r.phase, Phase::Working | Phase::Calling) {
+                r.doomed = true;
+                r.silent |= silent;
+            }
+        }
+        // Requests that waited on a hung process for nothing: they fail now.
+        self.unpark(sim, i);
+    }
+
+    /// A host goes down (`start`) or comes back.
+    pub(super) fn host_down(&mut self, sim: &mut Sim<Event>, h: u32, start: bool, disk: bool) {
+        let now = sim.now().as_ns();
+        let list = std::mem::take(&mut self.host_instances[h as usize]);
+        let mut ups: Vec<bool> = list.iter().map(|&i| self.is_up(i)).collect();
+        let hs = &mut self.hosts[h as usize];
+        if start {
+            hs.down += 1;
+            if hs.down == 1 {
+                for &i in &list {
+                    self.lose_instance(sim, i, true);
+                }
+            }
+            if disk {
+                for &i in &list {
+                    let inst = &mut self.instances[i as usize];
+                    inst.data_lost = true;
+                    inst.in_sync = false;
+                }
+            }
+        } else {
+            hs.down -= 1;
+            for (k, &i) in list.iter().enumerate() {
+                if !ups[k] && self.is_up(i) {
+                    self.restarted(i, now);
+                }
+            }
+        }
+        ups.clear();
+        let mut services: Vec<usize> = list
+            .iter()
+            .map(|&i| self.world.instances[i as usize].service_idx as usize)
+            .collect();
+        services.dedup();
+        for s in services {
+            self.recount_up(s, now);
+        }
+        self.host_instances[h as usize] = list;
+    }
+
+    /// What the network does to a message from host `from` to host `to`: lost, or its extra delay.
+    #[inline]
+    pub(super) fn link(&mut self, from: u32, to: u32) -> (bool, u64) {
+        if self.active_links.is_empty() {
+            return (false, 0);
+        }
+        let mut add = 0;
+        for k in 0..self.active_links.len() {
+            let def = &self.world.faults[self.active_links[k] as usize];
+            let Some(link) = &def.link else { continue };
+            if !link.cuts(from, to) {
+                continue;
+            }
+            match def.effect {
+                FaultEffect::Partition => return (true, 0),
+                FaultEffect::Delay(d) => add += d,
+                FaultEffect::Loss(rate) if self.net_rng.random::<f64>() < rate => return (true, 0),
+                _ => {}
+            }
+        }
+        (false, add)
+    }
+
+    /// A message carrying `req` (or its answer) is lost. The request stays until whoever waits
+    /// for it gives up: its caller's timeout, or its client's. If nobody waits any more, it goes.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn drop_message(&mut self, req: u32) {
+        let r = &mut self.requests[req as usize];
+        r.lost = true;
+        if r.abandoned {
+            self.release(req);
+        } else if let Some(t) = &mut self.tracer {
+            let to = (r.call != NONE).then_some(r.service);
+            t.mark_attempt(req, "lost", to, self.now_ns);
+        }
+    }
+
+    /// The work factor of instance `i` now: its slowdowns, its host's disk, a leak, a cold cache
+    /// and a new version.
+    #[inline]
+    pub(super) fn instance_factor(&self, i: u32, now: u64) -> f64 {
+        let inst = &self.instances[i as usize];
+        let mut k = inst.slow * self.hosts[inst.host as usize].slow * inst.version_slow;
+        if inst.leak_per_min > 0.0 {
+            k *= 1.0 + inst.leak_per_min * (now.saturating_sub(inst.leak_since_ns) as f64 / 60e9);
+        }
+        if now < inst.warm_until_ns {
+            let s = self.world.instances[i as usize].service_idx as usize;
+            if let Some((_, warm, cold)) = self.world.services[s].recovery.replace {
+                let left = (inst.warm_until_ns - now) as f64 / warm.max(1) as f64;
+                k *= 1.0 + (cold - 1.0) * left;
+            }
+        }
+        k
+    }
+
+    /// Whether callers' pooled connections to instance `i` are still broken after its restart.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn reconnecting(&self, i: u32, reconnect_ns: u64, now: u64) -> bool {
+        let inst = &self.instances[i as usize];
+        inst.restarts > 0 && now < inst.started_ns.saturating_add(reconnect_ns)
+    }
+
+    /// The fault occurrences, for charts: (label, start, end).
+    pub(super) fn occurrence_list(&self) -> Vec<(String, u64, u64)> {
+        self.occurrences
+            .iter()
+            .map(|o| (o.2.clone(), o.3, o.4))
+            .collect()
+    }
+
+    pub(super) fn fault_event(&self, fault: u32, unit: u32, start: bool) -> Event {
+        Event::Fault {
+            proc: self.proc_base[fault as usize] + unit,
+            start,
+        }
+    }
+}

@@ -1,0 +1,384 @@
+//! The simulation of a [`World`]: requests flowing through service instances, calls guarded by the
+//! caller's defences, and injected faults.
+//!
+//! ```text
+//!  workload ──Arrival──▶ instance of the entry service
+//!     instance: down? ─▶ Rejected │ free worker? ─▶ Working │ room in queue? ─▶ Queued │ else Rejected
+//!     Working ──WorkDone──▶ injected error? ─▶ Failed │ else the calls, step by step
+//!  a call ── breaker ─▶ bulkhead ─▶ attempt: child request ──Deliver (network)──▶ callee
+//!          refused ─┘   full ─┘         ├─ Reply (network) ─▶ ok, or a failed attempt
+//!                                       └─ Timeout (timer) ─▶ a failed attempt (the child runs on)
+//!  a failed attempt ─▶ retry after backoff (if allowed and in budget) │ fallback ─▶ Degraded │ Failed
+//!  the parent holds its worker until every call of the step is done; a failed call fails it
+//! ```
+//!
+//! Events: `Arrival`, `Deliver` (a request reaches an instance), `WorkDone` (local work finished),
+//! `Reply` (an answer reaches the caller), `Timeout` (an attempt's timer), `Retry` (a backoff
+//! ends), `BulkheadWait` (a call gave up waiting for a bulkhead), `Fault` (a fault starts or ends),
+//! `Tick` (a time-series bucket closes), `WarmupEnd` (measurement starts).
+//!
+//! Randomness: `workload:<name>/arrivals`, `/client-out` and `/client-back`; `svc:<name>/work`,
+//! `/balance` and `/errors`; `edge:<from>-><to>/request`, `/reply` and `/backoff`. Each stream
+//! belongs to one component and purpose, so a change in one never shifts another's draws (common
+//! random numbers across variants).
+
+use crate::policy::{AimdLimit, AttemptFailure, Breaker, BreakerState, Bucket, Budget, Throttle};
+use crate::results::{
+    AlertFiring, BreakerTransition, EdgeResult, LatencySummary, Ledger, LogEntry, RunResult,
+    Series, ServiceResult, WorkloadResult, LOG_MAX, SCHEMA_VERSION,
+};
+use crate::spec::Balancer;
+use crate::trace::{Place, Trace, TraceOptions, Tracer};
+use crate::world::{AlertKind, ArrivalKind, FaultEffect, World};
+use hdrhistogram::Histogram;
+use rand::RngExt;
+use rand_distr::Exp1;
+use sim_core::{
+    EngineError, Limits, Model, RngFactory, Sim, SimDuration, SimTime, Stop, Stream, TimerId,
+};
+use std::collections::VecDeque;
+use std::fmt;
+
+mod admission;
+mod balance;
+mod build;
+mod calls;
+mod client;
+mod event;
+mod faults;
+mod ops;
+mod recovery;
+mod request;
+mod stats;
+mod store;
+mod tracing;
+
+use admission::*;
+use calls::*;
+use client::*;
+pub use event::Event;
+use faults::*;
+use ops::*;
+use request::*;
+use stats::*;
+use store::*;
+
+const NONE: u32 = u32::MAX;
+
+/// Latencies above this are clamped in the histograms (the exact maximum is kept apart).
+const HIST_MAX_NS: u64 = 3_600_000_000_000;
+
+/// One worker pool of an instance.
+struct PoolState {
+    busy: u32,
+    queue: VecDeque<u32>,
+}
+
+struct InstanceState {
+    /// The adaptive concurrency limit, if the service has one.
+    limit: Option<AimdLimit>,
+    /// Pool 0 is the service's main pool; the others are its named `pools`.
+    pools: Vec<PoolState>,
+    /// Requests queued or being served here: the load balancers' view.
+    outstanding: u32,
+    host: u32,
+    /// Crash and hang faults in force on its current process (it is down while `crashed > 0`,
+    /// hung while `hung > 0`); faults that started before its last replacement no longer count.
+    crashed: u32,
+    hung: u32,
+    replaced_ns: Option<u64>,
+    /// Product of instance-level slowdowns.
+    slow: f64,
+    /// A leak's growth per minute, and since when it grows.
+    leak_per_min: f64,
+    leak_since_ns: u64,
+    /// When the process last started, and until when its cache is cold.
+    started_ns: u64,
+    warm_until_ns: u64,
+    /// Health checks: consecutive failed and good probes, the verdict, a replacement under way.
+    probe_fails: u32,
+    probe_oks: u32,
+    unhealthy: bool,
+    replacing: bool,
+    /// Outlier detection: consecutive failures seen by callers, ejection state.
+    consecutive_failures: u32,
+    ejected: bool,
+    ejections: u32,
+    ejected_until_ns: u64,
+    /// When it last came back into load balancing (for slow start).
+    back_since_ns: u64,
+    /// Running the new version of a rollout: its error rate and work factor.
+    version_errors: f64,
+    version_slow: f64,
+    /// Requests whose work ended while the instance hung: answered when the hang ends.
+    frozen: Vec<u32>,
+    /// Requests whose calls all answered while the instance hung: they go on when it ends.
+    parked: Vec<u32>,
+    /// Datastore replica: the last write it applied, whether its copy is complete up to it, when
+    /// the last replication message to it arrives (messages keep their order), and whether its
+    /// data was lost with its disk.
+    applied: u64,
+    in_sync: bool,
+    last_ship_ns: u64,
+    data_lost: bool,
+    /// When its work was last lost (a crash, its host dying).
+    last_down_ns: u64,
+    /// Part of the service now (autoscaling adds and removes instances), and starting up.
+    active: bool,
+    starting: bool,
+    /// Times its process restarted (broken connection pools need one).
+    restarts: u32,
+}
+
+/// A failure of a run (never of the input: that is caught when the world is built).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunError {
+    Engine(EngineError),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Engine(e) => write!(f, "engine error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+/// The service model, driven by the engine.
+pub struct ServiceModel<'w> {
+    world: &'w World,
+    requests: Vec<Request>,
+    free: Vec<u32>,
+    calls: Vec<Call>,
+    free_calls: Vec<u32>,
+    live: u32,
+    instances: Vec<InstanceState>,
+    services: Vec<ServiceState>,
+    workloads: Vec<WorkloadState>,
+    edges: Vec<EdgeState>,
+    bucket: usize,
+    n_buckets: usize,
+    guard_hit: Option<&'static str>,
+    keep_going: Option<&'w dyn Fn() -> bool>,
+    hosts: Vec<HostState>,
+    /// Instances on each host.
+    host_instances: Vec<Vec<u32>>,
+    /// Link faults in force (partitions, delays, losses).
+    active_links: Vec<u32>,
+    net_rng: Stream,
+    /// Failure processes: those of fault `f` are `fault_procs[proc_base[f] ..]`.
+    fault_procs: Vec<FaultProc>,
+    proc_base: Vec<u32>,
+    /// When each failure process's current occurrence started.
+    proc_started: Vec<u64>,
+    /// The (fault, unit) of each failure process.
+    proc_owner: Vec<(u32, u32)>,
+    /// Feature flags in force per call edge (a call with one is not made).
+    edge_off: Vec<u32>,
+    alert_states: Vec<AlertState>,
+    firings: Vec<crate::results::AlertFiring>,
+    deploy_states: Vec<DeployState>,
+    log: Vec<crate::results::LogEntry>,
+    log_dropped: u64,
+    msgs: Vec<ReplMsg>,
+    free_msgs: Vec<u32>,
+    waits: Vec<Wait>,
+    free_waits: Vec<u32>,
+    write_ids: u32,
+    /// Fault occurrences: (fault, unit, label, start, end).
+    occurrences: Vec<(u32, u32, String, u64, u64)>,
+    scratch: Vec<u32>,
+    pending_failovers: Vec<(u64, u32, u16)>,
+    /// The time of the event being handled.
+    now_ns: u64,
+    /// Records spans when the run is traced (`run_world_traced`); never changes the run.
+    tracer: Option<Box<Tracer>>,
+}
+
+/// Latency histograms of one run (nanoseconds, 3 significant digits), for merging across runs.
+pub struct RunHistograms {
+    /// One per service, in the world's order.
+    pub services: Vec<Histogram<u64>>,
+    /// One per workload (end to end).
+    pub workloads: Vec<Histogram<u64>>,
+}
+
+/// Simulates one run of `world` with `seed` and returns its results.
+pub fn run_world(world: &World, seed: u64, run: u64) -> Result<RunResult, RunError> {
+    run_world_with_histograms(world, seed, run).map(|(r, _)| r)
+}
+
+/// Simulates one run and returns its results with the latency histograms behind them.
+pub fn run_world_with_histograms(
+    world: &World,
+    seed: u64,
+    run: u64,
+) -> Result<(RunResult, RunHistograms), RunError> {
+    run_world_controlled(world, seed, run, &|| true)
+}
+
+/// Simulates one run and records its trace (see [`crate::trace`]). The run is the same as
+/// without the trace: same events, same digest.
+pub fn run_world_traced(
+    world: &World,
+    seed: u64,
+    run: u64,
+    options: &TraceOptions,
+) -> Result<(RunResult, Trace), RunError> {
+    run_world_traced_controlled(world, seed, run, options, &|| true)
+}
+
+/// [`run_world_traced`] with the caller's wall-clock guard (see [`run_world_controlled`]).
+pub fn run_world_traced_controlled(
+    world: &World,
+    seed: u64,
+    run: u64,
+    options: &TraceOptions,
+    keep_going: &dyn Fn() -> bool,
+) -> Result<(RunResult, Trace), RunError> {
+    let (result, _, tracer) = run_model(world, seed, run, keep_going, Some(Tracer::new(options)))?;
+    let tracer = tracer.expect("a traced run keeps its tracer");
+    let trace = tracer.finish(world, &result);
+    Ok((result, trace))
+}
+
+/// Simulates one run; `keep_going` is asked at every time-series tick whether the run may go on
+/// (the caller's wall-clock guard: the model itself never reads a clock). A `false` stops the
+/// run early with `stop: "wall_time_max"`.
+pub fn run_world_controlled(
+    world: &World,
+    seed: u64,
+    run: u64,
+    keep_going: &dyn Fn() -> bool,
+) -> Result<(RunResult, RunHistograms), RunError> {
+    run_model(world, seed, run, keep_going, None).map(|(r, h, _)| (r, h))
+}
+
+type ModelOutcome = (RunResult, RunHistograms, Option<Box<Tracer>>);
+
+fn run_model(
+    world: &World,
+    seed: u64,
+    run: u64,
+    keep_going: &dyn Fn() -> bool,
+    tracer: Option<Box<Tracer>>,
+) -> Result<ModelOutcome, RunError> {
+    let mut model = ServiceModel::new(world, RngFactory::new(seed, run));
+    model.keep_going = Some(keep_going);
+    model.tracer = tracer;
+    let mut sim = Sim::new::<ServiceModel>();
+    model.start(&mut sim);
+    let limits = Limits {
+        horizon: world.horizon,
+        events_max: world.events_max,
+    };
+    let outcome = sim_core::run(&mut model, &mut sim, limits).map_err(RunError::Engine)?;
+    let stop = match (outcome.stop, model.guard_hit) {
+        (Stop::Model, Some(guard)) => guard,
+        (Stop::EventsMax, _) => "events_max",
+        _ => "horizon",
+    };
+    if model.tracer.is_some() {
+        model.trace_in_flight(outcome.end.as_ns());
+    }
+    let mut tracer = model.tracer.take();
+    let (result, histograms) = model.into_result(
+        seed,
+        run,
+        outcome.end,
+        stop,
+        outcome.events,
+        outcome.digest.hex(),
+    );
+    Ok((result, histograms, tracer.take()))
+}
+
+/// An empty histogram with the bounds every run uses, so that histograms of runs merge exactly.
+pub fn new_latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, HIST_MAX_NS, 3).expect("valid histogram bounds")
+}
+
+/// The request slab is copied and scanned on every event: keep a request small.
+const _: () = assert!(std::mem::size_of::<Request>() <= 128);
+
+/// Events are moved through the heap on every push and pop: keep them 8 bytes.
+const _: () = assert!(std::mem::size_of::<Event>() <= 8);
+
+impl Model for ServiceModel<'_> {
+    type Event = Event;
+
+    #[inline]
+    fn handle(&mut self, sim: &mut Sim<Event>, event: Event) {
+        self.now_ns = sim.now().as_ns();
+        match event {
+            Event::Arrival { workload } => self.on_arrival(sim, workload),
+            Event::Deliver { req } => self.deliver(sim, req),
+            Event::WorkDone { req } => self.on_work_done(sim, req),
+            Event::Reply { req } => self.on_reply(sim, req),
+            Event::Timeout { req } => self.on_timeout(sim, req),
+            Event::Retry { call } => {
+                self.calls[call as usize].retry_timer = None;
+                if self.tracer.is_some() {
+                    self.trace_call(call, "retry", self.calls[call as usize].attempts + 1);
+                }
+                self.attempt(sim, call, false)
+            }
+            Event::Hedge { call } => self.on_hedge(sim, call),
+            Event::ClientRetry { req } => self.on_client_retry(sim, req),
+            Event::BulkheadWait { call } => self.on_bulkhead_wait(sim, call),
+            Event::Fault { proc, start } => {
+                let (fault, unit) = self.proc_owner[proc as usize];
+                self.on_fault(sim, fault, unit, start)
+            }
+            Event::Health { service } => self.on_health(sim, service),
+            Event::OutlierReview { service } => self.on_outlier_review(sim, service),
+            Event::Replaced { instance } => self.on_replaced(sim, instance),
+            Event::Replicate { msg } => self.on_replicate(sim, msg),
+            Event::ReplicaAck { msg } => self.on_replica_ack(sim, msg),
+            Event::ReplTimeout { wait } => self.on_repl_timeout(sim, wait),
+            Event::Failover { service, epoch } => self.on_failover(sim, service, epoch),
+            Event::ClientTimeout { req } => self.on_client_timeout(req),
+            Event::Deploy { deploy, step } => self.on_deploy(sim, u32::from(deploy), step),
+            Event::Rollback { deploy } => self.on_rollback(sim, deploy),
+            Event::Autoscale { service } => self.on_autoscale(sim, service),
+            Event::ScaleUp { instance } => self.on_scale_up(sim, instance),
+            Event::Tick => self.on_tick(sim),
+            Event::WarmupEnd => self.on_warmup_end(sim.now().as_ns()),
+        }
+        if !self.pending_failovers.is_empty() {
+            self.flush_failovers(sim);
+        }
+    }
+
+    #[inline]
+    fn digest_key(event: &Event) -> (u32, u64) {
+        match *event {
+            Event::Arrival { workload } => (1, u64::from(workload)),
+            Event::Deliver { req } => (2, u64::from(req)),
+            Event::WorkDone { req } => (3, u64::from(req)),
+            Event::Reply { req } => (4, u64::from(req)),
+            Event::Timeout { req } => (7, u64::from(req)),
+            Event::Retry { call } => (8, u64::from(call)),
+            Event::Hedge { call } => (11, u64::from(call)),
+            Event::ClientRetry { req } => (12, u64::from(req)),
+            Event::BulkheadWait { call } => (9, u64::from(call)),
+            Event::Fault { proc, start } => (10, u64::from(proc) << 1 | u64::from(start)),
+            Event::Health { service } => (13, u64::from(service)),
+            Event::OutlierReview { service } => (14, u64::from(service)),
+            Event::Replaced { instance } => (15, u64::from(instance)),
+            Event::Replicate { msg } => (16, u64::from(msg)),
+            Event::ReplicaAck { msg } => (17, u64::from(msg)),
+            Event::ReplTimeout { wait } => (18, u64::from(wait)),
+            Event::Failover { service, epoch } => (19, u64::from(service) << 32 | u64::from(epoch)),
+            Event::ClientTimeout { req } => (20, u64::from(req)),
+            Event::Deploy { deploy, step } => (21, u64::from(deploy) << 32 | u64::from(step)),
+            Event::Rollback { deploy } => (22, u64::from(deploy)),
+            Event::Autoscale { service } => (23, u64::from(service)),
+            Event::ScaleUp { instance } => (24, u64::from(instance)),
+            Event::Tick => (5, 0),
+            Event::WarmupEnd => (6, 0),
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! Detection and recovery: health checks (probes, unhealthy and healthy thresholds), Envoy-style
+//! outlier ejection, replacement of unhealthy instances after a start-up delay, and the
+//! autoscaler.
+//!
+//! ```text
+//!  Health (every interval) ─▶ probes ─▶ unhealthy: out of load balancing ─▶ Replaced (start-up)
+//!  caller sees failures ─▶ consecutive 5xx ─▶ ejected ─▶ OutlierReview ─▶ back (slow start)
+//! ```
+
+use super::*;
+
+impl ServiceModel<'_> {
+    /// Schedules the next round of a periodic check, unless it would fall after the horizon.
+    pub(super) fn again(&self, sim: &mut Sim<Event>, every_ns: u64, event: Event) {
+        if sim.now().as_ns().saturating_add(every_ns) <= self.world.horizon.as_ns() {
+            sim.schedule_in(SimDuration::from_ns(every_ns), event);
+        }
+    }
+
+    /// Probes every instance of service `s`.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn on_health(&mut self, sim: &mut Sim<Event>, s: u32) {
+        let now = sim.now().as_ns();
+        let def = &self.world.services[s as usize];
+        let Some((interval, timeout, bad_after, good_after, probe)) = def.recovery.health else {
+            return;
+        };
+        for i in def.first_instance..def.first_instance + def.n_instances {
+            if !self.instances[i as usize].active {
+                continue;
+            }
+            let ok = self.is_up(i)
+                && (probe as f64
+                    * self.instance_factor(i, now)
+                    * self.services[s as usize].slowdown)
+                    <= timeout as f64;
+            let inst = &mut self.instances[i as usize];
+            if ok {
+                inst.probe_fails = 0;
+                inst.probe_oks += 1;
+                if inst.unhealthy && inst.probe_oks >= good_after {
+                    inst.unhealthy = false;
+                    inst.back_since_ns = now;
+                    self.recount_rotation(s as usize);
+                    let name = self.instance_name(i);
+                    self.log(now, "healthy", name);
+                }
+            } else {
+                inst.probe_oks = 0;
+                inst.probe_fails += 1;
+                if !inst.unhealthy && inst.probe_fails >= bad_after {
+                    inst.unhealthy = true;
+                    self.recount_rotation(s as usize);
+                    self.services[s as usize].recovery.unhealthy += 1;
+                    let name = self.instance_name(i);
+                    self.log(now, "unhealthy", name);
+                }
+                let inst = &self.instances[i as usize];
+                if let Some((start_up, ..)) = def.recovery.replace {
+                    // On its own host, or, when that host is dead, on another one its placement
+                    // allows (Kubernetes reschedules the pod).
+                    let placeable = self.hosts[inst.host as usize].down == 0
+                        || def.hosts.iter().any(|&h| self.hosts[h as usize].down == 0);
+                    if inst.unhealthy && !inst.replacing && placeable {
+                        self.instances[i as usize].replacing = true;
+                        let name = self.instance_name(i);
+                        self.log(now, "replacing", name);
+                        sim.schedule_in(
+                            SimDuration::from_ns(start_up),
+                            Event::Replaced { instance: i },
+                        );
+                    }
+                }
+            }
+        }
+        self.again(sim, interval, Event::Health { service: s });
+    }
+
+    /// A replacement is up: a fresh process (crashes and hangs cleared, no leak, cold cache).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn on_replaced(&mut self, sim: &mut Sim<Event>, i: u32) {
+        let now = sim.now().as_ns();
+        let s = self.world.instances[i as usize].service_idx as usize;
+        self.instances[i as usize].replacing = false;
+        let old_host = self.instances[i as usize].host;
+        if self.hosts[old_host as usize].down > 0 {
+            // Its host is dead: start it on the live host its placement allows that runs the
+            // fewest instances of this service (the first such in placement order).
+            let def = &self.world.services[s];
+            let count = |h: u32| {
+                self.host_instances[h as usize]
+                    .iter()
+                    .filter(|&&k| self.world.instances[k as usize].service_idx as usize == s)
+                    .count()
+            };
+            let Some(new_host) = def
+                .hosts
+                .iter()
+                .copied()
+                .filter(|&h| self.hosts[h as usize].down == 0)
+                .min_by_key(|&h| count(h))
+            else {
+                return; // nowhere to go: the orchestrator tries again after the next probes
+            };
+            self.lose_instance(sim, i, true);
+            self.host_instances[old_host as usize].retain(|&k| k != i);
+            self.host_instances[new_host as usize].push(i);
+            let inst = &mut self.instances[i as usize];
+            inst.host = new_host;
+            // A datastore copy starts empty on a new host and copies the data back.
+            inst.data_lost = self.world.services[s].store.is_some();
+            let what = format!(
+                "{} to {}",
+                self.instance_name(i),
+                self.world.hosts[new_host as usize].name
+            );
+            self.log(now, "moved", what);
+        }
+        // Whatever the old process held is gone.
+        let was_hung = {
+            let inst = &self.instances[i as usize];
+            inst.hung > 0
+        };
+        self.lose_instance(sim, i, false);
+        let inst = &mut self.instances[i as usize];
+        // The new process is touched by no fault in force now (`still_holds`).
+        inst.crashed = 0;
+        inst.hung = 0;
+        inst.replaced_ns = Some(now);
+        self.restarted(i, now);
+        if was_hung {
+            self.resume(sim, i);
+        }
+        self.services[s].recovery.replacements += 1;
+        let name = self.instance_name(i);
+        self.log(now, "replaced", name);
+        self.recount_up(s, now);
+    }
+
+    /// A caller saw an answer (or no answer) from instance `i`: outlier detection counts
+    /// consecutive failures.
+    #[inline]
+    pub(super) fn outlier_observe(&mut self, i: u32, failed: bool, now: u64) {
+        let s = self.world.instances[i as usize].service_idx as usize;
+        let Some((limit, _, base, max_pct)) = self.world.services[s].recovery.outlier else {
+            return;
+        };
+        let inst = &mut self.instances[i as usize];
+        if !failed {
+            inst.consecutive_failures = 0;
+            return;
+        }
+        inst.consecutive_failures += 1;
+        if inst.ejected || inst.consecutive_failures < limit {
+            return;
+        }
+        let def = &self.world.services[s];
+        let ejected = (def.first_instance..def.first_instance + def.n_instances)
+            .filter(|&k| self.instances[k as usize].ejected)
+            .count() as u32;
+        // Envoy ejects at least one host whatever the percentage.
+        let allowed = (def.n_instances * max_pct / 100).max(1);
+        if ejected >= allowed {
+            return;
+        }
+        let inst = &mut self.instances[i as usize];
+        inst.ejected = true;
+        inst.ejections += 1;
+        inst.consecutive_failures = 0;
+        inst.ejected_until_ns = now.saturating_add(base.saturating_mul(u64::from(inst.ejections)));
+        self.recount_rotation(s);
+        self.services[s].recovery.ejections += 1;
+        let name = self.instance_name(i);
+        self.log(now, "ejected", name);
+    }
+
+    /// Ends the ejections that have run their time.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn on_outlier_review(&mut self, sim: &mut Sim<Event>, s: u32) {
+        let now = sim.now().as_ns();
+        let def = &self.world.services[s as usize];
+        let Some((_, interval, ..)) = def.recovery.outlier else {
+            return;
+        };
+        for i in def.first_instance..def.first_instance + def.n_instances {
+            let inst = &mut self.instances[i as usize];
+            if inst.ejected && inst.ejected_until_ns <= now {
+                inst.ejected = false;
+                inst.back_since_ns = now;
+                self.recount_rotation(s as usize);
+                let name = self.instance_name(i);
+                self.log(now, "returned", name);
+            }
+        }
+        self.again(sim, interval, Event::OutlierReview { service: s });
+    }
+
+    /// The autoscaler's look at service `s`: utilization over the last period against the target.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn on_autoscale(&mut self, sim: &mut Sim<Event>, s: u32) {
+        let now = sim.now().as_ns();
+        let si = s as usize;
+        let def = &self.world.services[si];
+        let Some((_, min, max, target, every, delay)) = def.recovery.autoscale else {
+            return;
+        };
+        let range = def.first_instance..def.first_instance + def.n_instances;
+        let active = range
+            .clone()
+            .filter(|&i| self.instances[i as usize].active)
+            .count() as u32;
+        let starting = range
+            .clone()
+            .filter(|&i| self.instances[i as usize].starting)
+            .count() as u32;
+        let st = &mut self.services[si];
+        st.touch(now);
+        // The warm-up resets the busy time: then all of it belongs to this period.
+        let busy = st.busy_area;
+        let delta = if busy >= st.autoscale_busy {
+            busy - st.autoscale_busy
+        } else {
+            busy
+        };
+        st.autoscale_busy = busy;
+        let capacity = f64::from(def.workers_total()) * f64::from(active.max(1)) * every as f64;
+        let utilization = delta as f64 / capacity;
+        let desired = ((f64::from(active) * utilization / target).ceil() as u32).clamp(min, max);
+        let what = format!(
+            "{}: {active} -> {desired} instances (utilization {:.0}%)",
+            def.name,
+            utilization * 100.0
+        );
+        if desired > active + starting {
+            let mut more = desired - active - starting;
+            for i in range.clone() {
+                if more == 0 {
+                    break;
+                }
+                let inst = &mut self.instances[i as usize];
+                if !inst.active && !inst.starting {
+                    inst.starting = true;
+                    more -= 1;
+                    self.services[si].recovery.scale_ups += 1;
+                    sim.schedule_in(SimDuration::from_ns(delay), Event::ScaleUp { instance: i });
+                }
+            }
+            self.log(now, "scale_up", what);
+        } else if desired < active && starting == 0 {
+            let mut fewer = active - desired;
+            for i in range.clone().rev() {
+                if fewer == 0 {
+                    break;
+                }
+                if self.instances[i as usize].active {
+                    self.instances[i as usize].active = false;
+                    fewer -= 1;
+                    self.services[si].recovery.scale_downs += 1;
+                }
+            }
+            self.log(now, "scale_down", what);
+            self.recount_rotation(si);
+            self.recount_up(si, now);
+        }
+        self.again(sim, every, Event::Autoscale { service: s });
+    }
+
+    /// A new instance has started: it takes load (ramped, with slow start), cold if the service
+    /// warms up.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn on_scale_up(&mut self, sim: &mut Sim<Event>, i: u32) {
+        let now = sim.now().as_ns();
+        let s = self.world.instances[i as usize].service_idx as usize;
+        let inst = &mut self.instances[i as usize];
+        inst.starting = false;
+        inst.active = true;
+        inst.back_since_ns = now;
+        self.restarted(i, now);
+        self.recount_rotation(s);
+        self.recount_up(s, now);
+    }
+}

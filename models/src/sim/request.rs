@@ -1,0 +1,606 @@
+//! The request path, the spine of the model: a request's slot in the slab and its lifecycle at
+//! one instance: deliver (admit, queue or serve), work, the calls of each step, finish, and the
+//! answer back to its caller or client.
+//!
+//! ```text
+//!  Deliver ─▶ down? Rejected │ admission ─▶ free worker? Working │ room? Queued │ Rejected
+//!  WorkDone ─▶ injected error? Failed │ datastore write/read │ steps of calls ─▶ finish ─▶ respond
+//! ```
+
+use super::*;
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) enum Phase {
+    /// Travelling to its instance.
+    InNetwork,
+    Queued,
+    Working,
+    /// Holding a worker while its calls are out.
+    Calling,
+    /// Answered; its reply may still be travelling back to the caller.
+    Done,
+}
+
+/// How a request ended, at the service that handled it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) enum Outcome {
+    Pending,
+    Completed,
+    Degraded,
+    Rejected,
+    RateLimited,
+    Shed,
+    Failed,
+}
+
+impl Outcome {
+    pub(super) fn is_success(self) -> bool {
+        matches!(self, Outcome::Completed | Outcome::Degraded)
+    }
+
+    /// The name in traces and ledgers.
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Outcome::Pending => "in_flight",
+            Outcome::Completed => "completed",
+            Outcome::Degraded => "degraded",
+            Outcome::Rejected => "rejected",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::Shed => "shed",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// A request at one service: a workload's request, or one attempt of a call.
+#[derive(Copy, Clone, Debug)]
+pub(super) struct Request {
+    /// The call this request is an attempt of; `NONE` for a workload's request.
+    pub(super) call: u32,
+    pub(super) service: u32,
+    pub(super) instance: u32,
+    pub(super) workload: u32,
+    /// Host of the caller instance, where the reply goes; `NONE` for a workload's request.
+    pub(super) caller_host: u32,
+    /// Call edge this request travels on; `NONE` for a workload's request.
+    pub(super) edge: u32,
+    pub(super) created_ns: u64,
+    pub(super) arrived_ns: u64,
+    pub(super) started_ns: u64,
+    /// The caller gives up at this time (`u64::MAX`: never).
+    pub(super) deadline_ns: u64,
+    pub(super) step: u16,
+    pub(super) pending: u16,
+    pub(super) phase: Phase,
+    pub(super) outcome: Outcome,
+    pub(super) failed_call: bool,
+    pub(super) degraded_call: bool,
+    pub(super) measured: bool,
+    /// The caller stopped waiting for this attempt (timeout): its answer will be ignored.
+    pub(super) abandoned: bool,
+    /// Work in progress was lost to an outage: the request fails when its work or calls end.
+    pub(super) doomed: bool,
+    /// It holds a bulkhead permit of its caller.
+    pub(super) holds_permit: bool,
+    /// Its local work was cut short at its deadline (the service honours deadlines).
+    pub(super) cut: bool,
+    /// With a 429 answer: the time until the limiter has a token again.
+    pub(super) retry_after_ns: u64,
+    /// The worker pool of its instance that serves it.
+    pub(super) pool: u8,
+    /// For a workload's request: attempts the client has made so far, and its last backoff.
+    pub(super) client_attempts: u8,
+    pub(super) client_backoff_ns: u64,
+    /// The breaker state it was let through in (for recording its outcome): an index into
+    /// `BREAKER_STATES`, so that the request stays small.
+    pub(super) breaker_state: u8,
+    /// For an attempt: its caller's timeout. For a workload's request: the client's timeout.
+    pub(super) timer: Option<TimerId>,
+    /// The message carrying it (or its answer) was lost in the network.
+    pub(super) lost: bool,
+    /// Its instance's host died: its answer will never leave.
+    pub(super) silent: bool,
+    /// It carries corrupt data its callers did not detect.
+    pub(super) corrupt: bool,
+    /// A write to a datastore.
+    pub(super) write: bool,
+    /// The user a workload's request comes from (for sessions).
+    pub(super) user: u32,
+    /// While a write waits for its replicas: its slot in `ServiceModel::waits` (else `NONE`).
+    pub(super) wait: u32,
+}
+
+/// One logical call of a parent request, across its attempts.
+#[derive(Copy, Clone, Debug)]
+pub(super) struct Call {
+    pub(super) parent: u32,
+    pub(super) edge: u32,
+    pub(super) attempts: u32,
+    pub(super) previous_backoff_ns: u64,
+    pub(super) measured: bool,
+    /// Index of the breaker and bulkhead used (per caller instance unless shared).
+    pub(super) slot: u32,
+    pub(super) wait_timer: Option<TimerId>,
+    /// Waiting in its bulkhead's queue.
+    pub(super) waiting: bool,
+    /// A retry scheduled after a backoff.
+    pub(super) retry_timer: Option<TimerId>,
+    /// Attempts sent and not yet answered (more than one when hedging), and which.
+    pub(super) outstanding: u8,
+    pub(super) children: [u32; 4],
+    pub(super) hedges: u8,
+    pub(super) hedge_timer: Option<TimerId>,
+}
+
+impl ServiceModel<'_> {
+    pub(super) fn alloc(&mut self, sim: &mut Sim<Event>, req: Request) -> u32 {
+        self.live += 1;
+        if self.live > self.world.requests_in_flight_max && self.guard_hit.is_none() {
+            self.guard_hit = Some("requests_in_flight_max");
+            sim.request_stop();
+        }
+        match self.free.pop() {
+            Some(idx) => {
+                self.requests[idx as usize] = req;
+                idx
+            }
+            None => {
+                self.requests.push(req);
+                (self.requests.len() - 1) as u32
+            }
+        }
+    }
+
+    pub(super) fn release(&mut self, idx: u32) {
+        self.live -= 1;
+        self.free.push(idx);
+    }
+
+    pub(super) fn new_request(
+        &self,
+        service: u32,
+        instance: u32,
+        workload: u32,
+        now_ns: u64,
+    ) -> Request {
+        Request {
+            call: NONE,
+            service,
+            instance,
+            workload,
+            caller_host: NONE,
+            edge: NONE,
+            created_ns: now_ns,
+            arrived_ns: now_ns,
+            started_ns: now_ns,
+            deadline_ns: u64::MAX,
+            step: 0,
+            pending: 0,
+            phase: Phase::InNetwork,
+            outcome: Outcome::Pending,
+            failed_call: false,
+            degraded_call: false,
+            measured: now_ns >= self.world.warmup.as_ns(),
+            abandoned: false,
+            doomed: false,
+            holds_permit: false,
+            cut: false,
+            retry_after_ns: 0,
+            pool: 0,
+            client_attempts: 1,
+            client_backoff_ns: 0,
+            breaker_state: 0,
+            timer: None,
+            lost: false,
+            silent: false,
+            corrupt: false,
+            write: false,
+            user: 0,
+            wait: NONE,
+        }
+    }
+
+    /// A request reaches its instance: serve, queue or turn it away.
+    pub(super) fn deliver(&mut self, sim: &mut Sim<Event>, req: u32) {
+        let now = sim.now().as_ns();
+        let inst_idx = self.requests[req as usize].instance;
+        if self.hosts[self.instances[inst_idx as usize].host as usize].down > 0 {
+            // Its host is dead: the message goes nowhere and nobody counts it there.
+            return self.drop_message(req);
+        }
+        let r = &mut self.requests[req as usize];
+        r.arrived_ns = now;
+        let (s, i, measured, deadline) = (
+            r.service as usize,
+            r.instance as usize,
+            r.measured,
+            r.deadline_ns,
+        );
+        let def = &self.world.services[s];
+        let bucket = self.bucket;
+        let st = &mut self.services[s];
+        st.all.arrived += 1;
+        st.series.arrived[bucket] += 1;
+        if measured {
+            st.measured.arrived += 1;
+        }
+        if st.outages > 0 {
+            return self.turn_away(sim, req, Outcome::Rejected);
+        }
+        let inst = &self.instances[i];
+        if inst.crashed > 0 {
+            // Nothing listens: the connection is refused at once.
+            return self.turn_away(sim, req, Outcome::Rejected);
+        }
+        if def.store.is_some()
+            && self.requests[req as usize].write
+            && self.services[s]
+                .store
+                .as_ref()
+                .is_some_and(|x| x.primary != i as u32)
+        {
+            // A write that reached a replica (the primary changed on the way): refused.
+            return self.turn_away(sim, req, Outcome::Failed);
+        }
+        let st = &mut self.services[s];
+        if def.honor_deadlines && now >= deadline {
+            return self.turn_away(sim, req, Outcome::Shed);
+        }
+        if def.rate_limit.is_some() {
+            let workload = self.requests[req as usize].workload as usize;
+            let tier = self.world.workloads[workload].tier;
+            if let Err(wait) = take_tokens(st, workload, tier, now) {
+                self.requests[req as usize].retry_after_ns = wait;
+                return self.turn_away(sim, req, Outcome::RateLimited);
+            }
+        }
+        let inst = &mut self.instances[i];
+        if inst
+            .limit
+            .as_ref()
+            .is_some_and(|l| !l.admits(inst.outstanding))
+        {
+            return self.turn_away(sim, req, Outcome::Shed);
+        }
+        let pool = self.requests[req as usize].pool as usize;
+        let (workers, queue_cap, _) = def.pool(pool);
+        let hung = inst.hung > 0;
+        if inst.pools[pool].busy < workers && !hung {
+            inst.outstanding += 1;
+            self.start_work(sim, req, false);
+        } else if (inst.pools[pool].queue.len() as u64) < u64::from(queue_cap) {
+            inst.outstanding += 1;
+            inst.pools[pool].queue.push_back(req);
+            st.touch(now);
+            st.queue_now += 1;
+            self.requests[req as usize].phase = Phase::Queued;
+        } else {
+            self.turn_away(sim, req, Outcome::Rejected);
+        }
+    }
+
+    /// Answers at once a request that never took a worker.
+    pub(super) fn turn_away(&mut self, sim: &mut Sim<Event>, req: u32, outcome: Outcome) {
+        let r = &mut self.requests[req as usize];
+        r.phase = Phase::Done;
+        r.outcome = outcome;
+        let (s, measured) = (r.service as usize, r.measured);
+        self.services[s].count(outcome, measured, self.bucket);
+        if self.tracer.is_some() {
+            self.trace_answer(req, sim.now().as_ns(), false);
+        }
+        self.respond(sim, req);
+    }
+
+    /// A worker takes `req` (which has already been counted in `outstanding`).
+    pub(super) fn start_work(&mut self, sim: &mut Sim<Event>, req: u32, waited: bool) {
+        let now = sim.now().as_ns();
+        let r = &mut self.requests[req as usize];
+        r.phase = Phase::Working;
+        r.started_ns = now;
+        let (s, i, pool) = (r.service as usize, r.instance as usize, r.pool as usize);
+        let st = &mut self.services[s];
+        if r.measured {
+            st.started += 1;
+            if waited {
+                st.waited += 1;
+                st.wait_sum_ns += u128::from(now - r.arrived_ns);
+            }
+        }
+        st.touch(now);
+        st.busy_now += 1;
+        self.instances[i].pools[pool].busy += 1;
+        let def = &self.world.services[s];
+        let dist = match &def.store {
+            Some(d) if self.requests[req as usize].write => &d.write,
+            _ => def.pool(pool).2,
+        };
+        let mut work = dist.sample(&mut st.work_rng);
+        let factor = st.slowdown * self.instance_factor(i as u32, now);
+        if factor != 1.0 {
+            work = SimDuration::from_ns((work.as_ns() as f64 * factor).round() as u64);
+        }
+        // A service that honours deadlines stops local work when its caller's deadline passes
+        // (a handler checking its cancelled context).
+        let deadline = self.requests[req as usize].deadline_ns;
+        if self.world.services[s].honor_deadlines && now.saturating_add(work.as_ns()) > deadline {
+            work = SimDuration::from_ns(deadline.saturating_sub(now));
+            self.requests[req as usize].cut = true;
+        }
+        sim.schedule_in(work, Event::WorkDone { req });
+    }
+
+    pub(super) fn on_work_done(&mut self, sim: &mut Sim<Event>, req: u32) {
+        let now = sim.now().as_ns();
+        let r = self.requests[req as usize];
+        let s = r.service as usize;
+        if r.doomed {
+            return self.finish(sim, req, Outcome::Failed);
+        }
+        let inst = &mut self.instances[r.instance as usize];
+        if inst.hung > 0 {
+            inst.frozen.push(req); // answered when the hang ends
+            return;
+        }
+        if r.cut {
+            return self.finish(sim, req, Outcome::Shed);
+        }
+        let st = &mut self.services[s];
+        if st.error_rate > 0.0 && st.error_rng.random::<f64>() < st.error_rate {
+            return self.finish(sim, req, Outcome::Failed);
+        }
+        // Instance- and host-level effects: a bad new version, a disk that corrupts.
+        let inst = &self.instances[r.instance as usize];
+        let local =
+            1.0 - (1.0 - inst.version_errors) * (1.0 - self.hosts[inst.host as usize].corrupt);
+        if local > 0.0 && st.fault_rng.random::<f64>() < local {
+            return self.finish(sim, req, Outcome::Failed);
+        }
+        if st.corrupt_rate > 0.0 && st.fault_rng.random::<f64>() < st.corrupt_rate {
+            if st.corrupt_detected {
+                return self.finish(sim, req, Outcome::Failed);
+            }
+            self.requests[req as usize].corrupt = true;
+        }
+        if self.world.services[s].honor_deadlines && now >= r.deadline_ns {
+            return self.finish(sim, req, Outcome::Shed);
+        }
+        if self.world.services[s].store.is_some() {
+            if r.write {
+                if self.services[s]
+                    .store
+                    .as_ref()
+                    .is_some_and(|x| x.primary != r.instance)
+                {
+                    // It lost leadership (failed over while hung): it must not take the write.
+                    return self.finish(sim, req, Outcome::Failed);
+                }
+                // Acknowledged now (asynchronous), or when enough replicas have it.
+                if let Some(seq) = self.store_write(sim, req) {
+                    self.store_acked(s, seq);
+                    self.finish(sim, req, Outcome::Completed);
+                }
+                return;
+            }
+            self.store_read(s, r.instance);
+        }
+        self.requests[req as usize].step = 0;
+        self.advance(sim, req);
+    }
+
+    /// Makes the calls of the request's current step, or finishes it after the last step.
+    pub(super) fn advance(&mut self, sim: &mut Sim<Event>, req: u32) {
+        let r = self.requests[req as usize];
+        let steps = &self.world.services[r.service as usize].steps;
+        let Some(&(start, len)) = steps.get(r.step as usize) else {
+            let outcome = if r.degraded_call {
+                Outcome::Degraded
+            } else {
+                Outcome::Completed
+            };
+            return self.finish(sim, req, outcome);
+        };
+        let now = sim.now().as_ns();
+        if r.step > 0
+            && self.world.services[r.service as usize].honor_deadlines
+            && now >= r.deadline_ns
+        {
+            return self.finish(sim, req, Outcome::Shed);
+        }
+        // Calls made with a probability below one are drawn first; a step whose calls are all
+        // skipped is over at once.
+        // (A step holds at most 64 calls, so a bit mask records which are made.)
+        let mut made: u64 = 0;
+        for k in 0..len {
+            let edge = start + k;
+            let p = self.world.calls[edge as usize].policy.probability;
+            if self.edge_off[edge as usize] > 0 {
+                continue; // switched off by a feature flag
+            }
+            if p >= 1.0 || self.edges[edge as usize].skip_rng.random::<f64>() < p {
+                made |= 1 << k;
+            }
+        }
+        if made == 0 {
+            self.requests[req as usize].step += 1;
+            return self.advance(sim, req);
+        }
+        let p = &mut self.requests[req as usize];
+        p.phase = Phase::Calling;
+        p.pending = made.count_ones() as u16;
+        let measured = now >= self.world.warmup.as_ns();
+        let caller_offset = r.instance - self.world.services[r.service as usize].first_instance;
+        for edge in (0..len).filter(|k| made & (1 << k) != 0).map(|k| start + k) {
+            let policy = &self.world.calls[edge as usize].policy;
+            let slot = match &policy.breaker {
+                Some(b) if b.shared => 0,
+                _ => caller_offset,
+            };
+            let call = Call {
+                parent: req,
+                edge,
+                attempts: 0,
+                previous_backoff_ns: 0,
+                measured,
+                slot,
+                wait_timer: None,
+                waiting: false,
+                retry_timer: None,
+                outstanding: 0,
+                children: [NONE; 4],
+                hedges: 0,
+                hedge_timer: None,
+            };
+            let call = match self.free_calls.pop() {
+                Some(c) => {
+                    self.calls[c as usize] = call;
+                    c
+                }
+                None => {
+                    self.calls.push(call);
+                    (self.calls.len() - 1) as u32
+                }
+            };
+            let es = &mut self.edges[edge as usize];
+            if measured {
+                es.stats.calls += 1;
+            }
+            if let Some(b) = &mut es.budget {
+                b.record_call(now);
+            }
+            self.attempt(sim, call, false);
+        }
+    }
+
+    /// The request leaves its worker with `outcome`; the next queued request takes the worker.
+    pub(super) fn finish(&mut self, sim: &mut Sim<Event>, req: u32, outcome: Outcome) {
+        let now = sim.now().as_ns();
+        let r = &mut self.requests[req as usize];
+        r.phase = Phase::Done;
+        r.outcome = outcome;
+        let (s, i, measured, latency, abandoned, worked) = (
+            r.service as usize,
+            r.instance as usize,
+            r.measured,
+            now - r.arrived_ns,
+            r.abandoned,
+            now - r.started_ns,
+        );
+        let corrupt = r.corrupt;
+        let st = &mut self.services[s];
+        st.count(outcome, measured, self.bucket);
+        if outcome.is_success() {
+            for (_, threshold, series) in &mut st.slow_series {
+                if latency > *threshold {
+                    series[self.bucket] += 1;
+                }
+            }
+            if corrupt && measured {
+                st.corrupt += 1;
+            }
+        }
+        if measured {
+            if outcome.is_success() {
+                st.latency.record(latency);
+            }
+            // Work whose answer nobody uses: the caller had left, or the work was dropped.
+            if abandoned || outcome == Outcome::Shed {
+                st.wasted_ns += worked;
+            }
+        }
+        st.touch(now);
+        st.busy_now -= 1;
+        let pool = self.requests[req as usize].pool as usize;
+        let inst = &mut self.instances[i];
+        inst.pools[pool].busy -= 1;
+        inst.outstanding -= 1;
+        let in_flight = inst.outstanding;
+        if let Some(l) = &mut inst.limit {
+            l.on_done(latency, !outcome.is_success(), in_flight);
+        }
+        self.next_from_queue(sim, i, pool);
+        if self.tracer.is_some() {
+            self.trace_answer(req, now, true);
+        }
+        self.respond(sim, req);
+    }
+
+    /// Sends the answer of a finished or turned-away request to its caller.
+    pub(super) fn respond(&mut self, sim: &mut Sim<Event>, req: u32) {
+        let r = self.requests[req as usize];
+        let host = self.instances[r.instance as usize].host;
+        if r.silent || self.hosts[host as usize].down > 0 {
+            return self.drop_message(req); // nothing leaves a dead host
+        }
+        if r.call != NONE {
+            let delay = self.network_delay(r.edge, true, host, r.caller_host);
+            let (lost, add) = self.link(host, r.caller_host);
+            if lost {
+                return self.drop_message(req);
+            }
+            sim.schedule_in(
+                SimDuration::from_ns(delay.as_ns() + add),
+                Event::Reply { req },
+            );
+            return;
+        }
+        if r.abandoned {
+            // The client gave up at its timeout and counted the request then.
+            return self.release(req);
+        }
+        if self.client_retries(sim, req) {
+            return;
+        }
+        if let Some(t) = r.timer {
+            sim.cancel(t);
+        }
+        if r.outcome.is_success() {
+            if let Some(s) = self.workloads[r.workload as usize]
+                .sessions
+                .get_mut(r.user as usize)
+            {
+                *s = (r.instance, sim.now().as_ns());
+            }
+        }
+        let ws = &mut self.workloads[r.workload as usize];
+        let back = if self.world.client_latency.is_zero() {
+            0
+        } else {
+            self.world
+                .client_latency
+                .sample(&mut ws.client_back_rng)
+                .as_ns()
+        };
+        if let Some(t) = &mut self.tracer {
+            let end = sim.now().as_ns() + back;
+            t.user_done(req, r.workload, r.created_ns, r.outcome.name(), end);
+        }
+        count(&mut ws.all, r.outcome);
+        if r.outcome.is_success() {
+            ws.series_ok[self.bucket] += 1;
+        } else {
+            ws.series_bad[self.bucket] += 1;
+        }
+        if r.measured {
+            if r.corrupt && r.outcome.is_success() {
+                ws.corrupt += 1;
+            }
+            count(&mut ws.measured, r.outcome);
+            if r.outcome.is_success() {
+                ws.latency.record(sim.now().as_ns() - r.created_ns + back);
+            }
+        }
+        self.release(req);
+    }
+
+    /// Every call of the request's step has answered: fail it, or go on to its next step.
+    pub(super) fn after_calls(&mut self, sim: &mut Sim<Event>, req: u32) {
+        let p = &mut self.requests[req as usize];
+        if p.failed_call || p.doomed {
+            self.finish(sim, req, Outcome::Failed);
+        } else {
+            p.step += 1;
+            self.advance(sim, req);
+        }
+    }
+}

@@ -1,0 +1,415 @@
+//! What a run measures while it runs: per-service ledgers, latency histograms, time-weighted
+//! areas (busy workers, queue length), time series per bucket; at the end the `RunResult` and
+//! the audit of the state invariants.
+
+use super::*;
+
+pub(super) struct LatencyStats {
+    pub(super) hist: Histogram<u64>,
+    pub(super) sum_ns: u128,
+    pub(super) max_ns: u64,
+}
+
+impl LatencyStats {
+    pub(super) fn new() -> Self {
+        LatencyStats {
+            hist: new_latency_histogram(),
+            sum_ns: 0,
+            max_ns: 0,
+        }
+    }
+
+    #[inline]
+    pub(super) fn record(&mut self, ns: u64) {
+        self.hist.saturating_record(ns);
+        self.sum_ns += u128::from(ns);
+        self.max_ns = self.max_ns.max(ns);
+    }
+
+    pub(super) fn summary(&self) -> LatencySummary {
+        let count = self.hist.len();
+        if count == 0 {
+            return LatencySummary::default();
+        }
+        let q = |p: f64| self.hist.value_at_quantile(p).min(self.max_ns);
+        LatencySummary {
+            count,
+            mean_ns: self.sum_ns as f64 / count as f64,
+            p50_ns: q(0.5),
+            p90_ns: q(0.9),
+            p99_ns: q(0.99),
+            p999_ns: q(0.999),
+            max_ns: self.max_ns,
+        }
+    }
+}
+
+pub(super) struct ServiceState {
+    pub(super) work_rng: Stream,
+    pub(super) balance_rng: Stream,
+    pub(super) error_rng: Stream,
+    pub(super) round_robin: u32,
+    pub(super) measured: Ledger,
+    pub(super) all: Ledger,
+    pub(super) latency: LatencyStats,
+    pub(super) started: u64,
+    pub(super) waited: u64,
+    pub(super) wait_sum_ns: u128,
+    pub(super) wasted_ns: u64,
+    pub(super) busy_now: u64,
+    pub(super) queue_now: u64,
+    pub(super) busy_area: u128,
+    pub(super) queue_area: u128,
+    pub(super) last_change_ns: u64,
+    pub(super) series: Series,
+    /// Active faults: product of slowdowns, chance of an injected error, outages in force.
+    pub(super) slowdown: f64,
+    pub(super) error_rate: f64,
+    pub(super) outages: u32,
+    /// Corrupt answers (share, and whether callers detect them); fail-fast faults in force.
+    pub(super) corrupt_rate: f64,
+    pub(super) corrupt_detected: bool,
+    pub(super) fail_fast: u32,
+    /// Draws for instance- and host-level fault effects (corruption, new versions' errors).
+    pub(super) fault_rng: Stream,
+    pub(super) corrupt: u64,
+    /// Instances up now, and time by number of instances up since the last change.
+    pub(super) up_now: u32,
+    pub(super) up_ns: Vec<u64>,
+    pub(super) up_since_ns: u64,
+    /// Instances out of load balancing (unhealthy or ejected), and ramping back (slow start).
+    pub(super) out_of_rotation: u32,
+    pub(super) recovery: crate::results::RecoveryResult,
+    /// The busy-worker time at the autoscaler's last look.
+    pub(super) autoscale_busy: u128,
+    pub(super) sessions_lost: u64,
+    /// Latency over each alert's threshold, per bucket: `(alert, series)`.
+    pub(super) slow_series: Vec<(u32, u64, Vec<u64>)>,
+    pub(super) store: Option<StoreState>,
+    /// Rate limiters: global, per client (workload), per tier.
+    pub(super) global_bucket: Option<Bucket>,
+    pub(super) client_buckets: Vec<Bucket>,
+    pub(super) tier_buckets: Vec<Option<Bucket>>,
+}
+
+impl ServiceState {
+    /// Folds the time since the last change into the time-weighted areas.
+    #[inline]
+    pub(super) fn touch(&mut self, now_ns: u64) {
+        let dt = u128::from(now_ns - self.last_change_ns);
+        self.busy_area += u128::from(self.busy_now) * dt;
+        self.queue_area += u128::from(self.queue_now) * dt;
+        self.last_change_ns = now_ns;
+    }
+
+    pub(super) fn count(&mut self, outcome: Outcome, measured: bool, bucket: usize) {
+        let series = match outcome {
+            Outcome::Completed => &mut self.series.completed,
+            Outcome::Degraded => &mut self.series.degraded,
+            Outcome::Rejected | Outcome::RateLimited => &mut self.series.rejected,
+            Outcome::Shed => &mut self.series.shed,
+            Outcome::Failed => &mut self.series.failed,
+            Outcome::Pending => unreachable!("only final outcomes are counted"),
+        };
+        series[bucket] += 1;
+        count(&mut self.all, outcome);
+        if measured {
+            count(&mut self.measured, outcome);
+        }
+    }
+}
+
+pub(super) fn count(l: &mut Ledger, outcome: Outcome) {
+    match outcome {
+        Outcome::Completed => l.completed += 1,
+        Outcome::Degraded => l.degraded += 1,
+        Outcome::Rejected => l.rejected += 1,
+        Outcome::RateLimited => l.rate_limited += 1,
+        Outcome::Shed => l.shed += 1,
+        Outcome::Failed => l.failed += 1,
+        Outcome::Pending => unreachable!("only final outcomes are counted"),
+    }
+}
+
+pub(super) fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+/// The conservation ledger: every request that arrived is accounted for. A failure is a bug in
+/// the model, never in the input, so it is an assertion.
+pub(super) fn check_ledger(l: &Ledger, name: &str, seed: u64, run: u64) {
+    assert!(
+        l.balanced(),
+        "conservation ledger of `{name}` does not balance in seed {seed} run {run}: {l:?}"
+    );
+}
+
+impl ServiceModel<'_> {
+    pub(super) fn on_tick(&mut self, sim: &mut Sim<Event>) {
+        if self.keep_going.is_some_and(|f| !f()) && self.guard_hit.is_none() {
+            self.guard_hit = Some("wall_time_max");
+            sim.request_stop();
+        }
+        let b = self.bucket;
+        for st in &mut self.services {
+            st.series.queue_len[b] = st.queue_now;
+            st.series.busy[b] = st.busy_now;
+        }
+        if !self.world.alerts.is_empty() {
+            self.evaluate_alerts(sim, b);
+        }
+        for e in &mut self.edges {
+            if !e.breakers.is_empty() {
+                e.stats.breaker_open[b] = e
+                    .breakers
+                    .iter()
+                    .filter(|x| x.state != BreakerState::Closed)
+                    .count() as u32;
+            }
+        }
+        if b + 1 < self.n_buckets {
+            self.bucket = b + 1;
+            sim.schedule_in(self.world.resolution, Event::Tick);
+        }
+    }
+
+    pub(super) fn on_warmup_end(&mut self, now_ns: u64) {
+        for st in &mut self.services {
+            st.touch(now_ns);
+            st.busy_area = 0;
+            st.queue_area = 0;
+        }
+    }
+
+    pub(super) fn into_result(
+        mut self,
+        seed: u64,
+        run: u64,
+        end: SimTime,
+        stop: &str,
+        events: u64,
+        digest: String,
+    ) -> (RunResult, RunHistograms) {
+        self.audit(seed, run);
+        let end_ns = end.as_ns();
+        let measured_ns = end_ns.saturating_sub(self.world.warmup.as_ns()).max(1);
+        let secs = measured_ns as f64 / 1e9;
+        // Count what is still in flight by looking at the live requests themselves, so that the
+        // ledger is a real check and not arithmetic that balances by construction.
+        let mut in_flight = vec![(0u64, 0u64); self.services.len()];
+        let mut wl_in_flight = vec![(0u64, 0u64); self.workloads.len()];
+        let mut is_free = vec![false; self.requests.len()];
+        for &f in &self.free {
+            is_free[f as usize] = true;
+        }
+        for (idx, r) in self.requests.iter().enumerate() {
+            if is_free[idx] {
+                continue;
+            }
+            if matches!(r.phase, Phase::Queued | Phase::Working | Phase::Calling) {
+                in_flight[r.service as usize].0 += 1;
+                in_flight[r.service as usize].1 += u64::from(r.measured);
+            }
+            if r.call == NONE && !r.abandoned {
+                wl_in_flight[r.workload as usize].0 += 1;
+                wl_in_flight[r.workload as usize].1 += u64::from(r.measured);
+            }
+        }
+        if self.bucket < self.n_buckets {
+            let b = self.bucket;
+            for st in &mut self.services {
+                if st.series.busy[b] == 0 && st.series.queue_len[b] == 0 {
+                    st.series.queue_len[b] = st.queue_now;
+                    st.series.busy[b] = st.busy_now;
+                }
+            }
+        }
+        for s in 0..self.services.len() {
+            self.recount_up(s, end_ns);
+            let st = &mut self.services[s];
+            if let Some(store) = &mut st.store {
+                if let Some(t) = store.down_since.take() {
+                    store.result.write_unavailable_ns += end_ns - t;
+                }
+            }
+        }
+        let services = self
+            .services
+            .iter_mut()
+            .enumerate()
+            .map(|(s, st)| {
+                st.touch(end_ns);
+                let def = &self.world.services[s];
+                st.all.in_flight = in_flight[s].0;
+                st.measured.in_flight = in_flight[s].1;
+                check_ledger(&st.all, &def.name, seed, run);
+                check_ledger(&st.measured, &def.name, seed, run);
+                let capacity = f64::from(def.workers_total()) * f64::from(def.n_instances);
+                ServiceResult {
+                    name: def.name.clone(),
+                    n_instances: def.n_instances,
+                    workers: def.workers_total(),
+                    measured: st.measured,
+                    ledger: st.all,
+                    offered_per_s: st.measured.arrived as f64 / secs,
+                    throughput_per_s: (st.measured.completed + st.measured.degraded) as f64 / secs,
+                    goodput_per_s: st.measured.completed as f64 / secs,
+                    wasted_work_ns: st.wasted_ns,
+                    utilization: st.busy_area as f64 / measured_ns as f64 / capacity,
+                    queue_len_mean: st.queue_area as f64 / measured_ns as f64,
+                    in_system_mean: (st.busy_area + st.queue_area) as f64 / measured_ns as f64,
+                    wait_probability: ratio(st.waited, st.started),
+                    wait_ns_mean: if st.started == 0 {
+                        0.0
+                    } else {
+                        st.wait_sum_ns as f64 / st.started as f64
+                    },
+                    latency: st.latency.summary(),
+                    series: std::mem::take(&mut st.series),
+                    instances_up_ns: std::mem::take(&mut st.up_ns),
+                    corrupt: st.corrupt,
+                    recovery: st.recovery.clone(),
+                    sessions_lost: st.sessions_lost,
+                    keeps_sessions: def.recovery.sessions,
+                    store: st.store.as_ref().map(|x| x.result.clone()),
+                }
+            })
+            .collect();
+        let workloads = self
+            .workloads
+            .iter_mut()
+            .enumerate()
+            .map(|(w, ws)| {
+                let def = &self.world.workloads[w];
+                ws.all.in_flight = wl_in_flight[w].0;
+                ws.measured.in_flight = wl_in_flight[w].1;
+                check_ledger(&ws.all, &def.name, seed, run);
+                WorkloadResult {
+                    name: def.name.clone(),
+                    entry: self.world.services[def.entry as usize].name.clone(),
+                    measured: ws.measured,
+                    retries: ws.retries,
+                    latency: ws.latency.summary(),
+                    timeouts: ws.timeouts,
+                    corrupt: ws.corrupt,
+                    series_ok: std::mem::take(&mut ws.series_ok),
+                    series_bad: std::mem::take(&mut ws.series_bad),
+                }
+            })
+            .collect();
+        let edges = self
+            .edges
+            .iter_mut()
+            .map(|e| {
+                let mut stats = std::mem::take(&mut e.stats);
+                stats.amplification = ratio(stats.attempts, stats.calls);
+                stats
+            })
+            .collect();
+        let faults = self.occurrence_list();
+        if self.log_dropped > 0 {
+            let what = format!("{} more entries not kept", self.log_dropped);
+            self.log.push(crate::results::LogEntry {
+                t_ns: end_ns,
+                kind: "truncated".into(),
+                what,
+            });
+        }
+        let histograms = RunHistograms {
+            services: self.services.into_iter().map(|s| s.latency.hist).collect(),
+            workloads: self.workloads.into_iter().map(|w| w.latency.hist).collect(),
+        };
+        let result = RunResult {
+            schema_version: SCHEMA_VERSION,
+            faults,
+            scenario: self.world.name.clone(),
+            seed,
+            run,
+            horizon_ns: self.world.horizon.as_ns(),
+            warmup_ns: self.world.warmup.as_ns(),
+            measured_ns,
+            stop: stop.to_string(),
+            events,
+            digest,
+            services,
+            workloads,
+            edges,
+            slo: self.world.spec.slo,
+            alerts: std::mem::take(&mut self.firings),
+            log: std::mem::take(&mut self.log),
+        };
+        (result, histograms)
+    }
+
+    /// Checks the state invariants at the end of a run: no pool has more busy workers than it
+    /// has, no queue holds more than its bound, the load balancers' counts match what is queued
+    /// and served, the live-request count matches the slab, and no breaker has let more half-open
+    /// probes through than configured. A failure is a bug in the model, so it is an assertion.
+    pub(super) fn audit(&self, seed: u64, run: u64) {
+        let fail = |what: String| panic!("invariant broken in seed {seed} run {run}: {what}");
+        for (i, inst) in self.instances.iter().enumerate() {
+            let def = &self.world.services[self.world.instances[i].service_idx as usize];
+            let mut held = 0;
+            for (p, pool) in inst.pools.iter().enumerate() {
+                let (workers, queue_cap, _) = def.pool(p);
+                if pool.busy > workers {
+                    fail(format!(
+                        "instance {i} of `{}` pool {p}: {} busy of {workers} workers",
+                        def.name, pool.busy
+                    ));
+                }
+                if pool.queue.len() as u64 > u64::from(queue_cap) {
+                    fail(format!(
+                        "instance {i} of `{}` pool {p}: {} queued, bound {queue_cap}",
+                        def.name,
+                        pool.queue.len()
+                    ));
+                }
+                held += u64::from(pool.busy) + pool.queue.len() as u64;
+            }
+            if held != u64::from(inst.outstanding) {
+                fail(format!(
+                    "instance {i} of `{}`: outstanding {} but {held} queued or busy",
+                    def.name, inst.outstanding
+                ));
+            }
+        }
+        let mut free = self.free.clone();
+        free.sort_unstable();
+        if let Some(w) = free.windows(2).find(|w| w[0] == w[1]) {
+            fail(format!("request slot {} released twice", w[0]));
+        }
+        let mut free_calls = self.free_calls.clone();
+        free_calls.sort_unstable();
+        if let Some(w) = free_calls.windows(2).find(|w| w[0] == w[1]) {
+            fail(format!("call slot {} released twice", w[0]));
+        }
+        if self.live as usize + self.free.len() != self.requests.len() {
+            fail(format!(
+                "{} live + {} free requests, slab of {}",
+                self.live,
+                self.free.len(),
+                self.requests.len()
+            ));
+        }
+        for (e, es) in self.edges.iter().enumerate() {
+            let Some(bp) = &self.world.calls[e].policy.breaker else {
+                continue;
+            };
+            for b in &es.breakers {
+                if let BreakerState::HalfOpen { permitted, .. } = b.state {
+                    if permitted > bp.half_open_calls() {
+                        fail(format!(
+                            "edge {e}: {permitted} half-open probes of {}",
+                            bp.half_open_calls()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+}

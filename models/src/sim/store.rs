@@ -1,0 +1,464 @@
+//! Datastores: a primary and replicas placed like any service; writes replicated synchronously,
+//! asynchronously (after a lag) or to a quorum; reads from the primary or replicas; failover
+//! with detection and promotion of the most up-to-date live replica; the data ledger
+//! (acknowledged writes lost, stale reads, time without a writable primary).
+//!
+//! ```text
+//!  write at primary ─▶ Replicate (network + lag) ─▶ replica applies ─▶ ReplicaAck (sync, quorum)
+//!  primary lost ─▶ Failover (detect + promote) ─▶ best replica; acked writes it lacks are lost
+//! ```
+//!
+//! Randomness: `store:<name>/replication`.
+
+use super::*;
+
+/// A datastore's replication state.
+pub(super) struct StoreState {
+    /// The instance that takes writes.
+    pub(super) primary: u32,
+    /// Bumped at every failover; replication messages of an older epoch are dropped.
+    pub(super) epoch: u32,
+    /// The last write stored at the primary.
+    pub(super) written: u64,
+    /// The highest acknowledged write.
+    pub(super) acked_max: u64,
+    /// Whether writes `base + 1 ..` were acknowledged.
+    pub(super) base: u64,
+    pub(super) acked: VecDeque<bool>,
+    pub(super) rng: Stream,
+    /// Since when the primary has been unreachable.
+    pub(super) down_since: Option<u64>,
+    /// Bumped each time the primary is lost, so that the failover timer of an earlier loss
+    /// (the primary came back meanwhile) does nothing.
+    pub(super) down_gen: u16,
+    pub(super) result: crate::results::StoreResult,
+}
+
+/// A replication message (and, for synchronous and quorum writes, its acknowledgement).
+#[derive(Copy, Clone, Debug)]
+pub(super) struct ReplMsg {
+    pub(super) service: u32,
+    pub(super) replica: u32,
+    pub(super) from: u32,
+    pub(super) seq: u64,
+    pub(super) epoch: u32,
+    /// The slot of the write waiting for it in `ServiceModel::waits` (`NONE` when nobody
+    /// waits), and the write's identity (slots are reused).
+    pub(super) wait: u32,
+    pub(super) write_id: u32,
+    /// When the write was stored, and when its message leaves the primary (after `lag`): a
+    /// primary that dies in between never sends it.
+    pub(super) stored_ns: u64,
+    pub(super) leaves_ns: u64,
+}
+
+/// A write waiting for its replicas' acknowledgements.
+#[derive(Copy, Clone, Debug)]
+pub(super) struct Wait {
+    pub(super) req: u32,
+    pub(super) write_id: u32,
+    pub(super) seq: u64,
+    /// The store's epoch when the write was stored: a failover since then makes it fail.
+    pub(super) epoch: u32,
+    /// `None` once the wait is over.
+    pub(super) timer: Option<sim_core::TimerId>,
+}
+
+/// Window of acknowledgement flags kept per datastore.
+pub(super) const ACK_WINDOW_MAX: usize = 1 << 16;
+
+/// Acknowledged writes after `seq`.
+pub(super) fn count_acked_above(store: &StoreState, seq: u64) -> u64 {
+    let mut lost = 0;
+    if seq < store.base {
+        // Older than the window: count them as acknowledged (the window is large; rare).
+        lost += store.base - seq;
+    }
+    let skip = seq.saturating_sub(store.base) as usize;
+    lost += store.acked.iter().skip(skip).filter(|&&a| a).count() as u64;
+    lost
+}
+
+impl ServiceModel<'_> {
+    // ---- datastores ----
+    /// Whether instance `i` can act as a datastore copy now.
+    pub(super) fn store_up(&self, i: u32) -> bool {
+        self.is_up(i)
+    }
+
+    /// Tracks the primary's reachability, starting a failover when it is lost.
+    pub(super) fn check_primary(&mut self, s: usize, now: u64) {
+        let Some(store) = &self.services[s].store else {
+            return;
+        };
+        let (primary, down_since) = (store.primary, store.down_since);
+        let up = self.store_up(primary);
+        let failover = self.world.services[s]
+            .store
+            .as_ref()
+            .and_then(|d| d.failover);
+        let store = self.services[s].store.as_mut().expect("a datastore");
+        match (up, down_since) {
+            (false, None) => {
+                store.down_since = Some(now);
+                store.down_gen = store.down_gen.wrapping_add(1);
+                let generation = store.down_gen;
+                if let Some((detect, promote)) = failover {
+                    self.pending_failovers.push((
+                        now.saturating_add(detect + promote),
+                        s as u32,
+                        generation,
+                    ));
+                }
+            }
+            (true, Some(t)) => {
+                store.result.write_unavailable_ns += now - t;
+                store.down_since = None;
+                if self.instances[primary as usize].applied < store.written {
+                    // The primary came back without the writes it had (its disk was lost): the
+                    // most up-to-date copy that is up takes over, the primary's included.
+                    let def = &self.world.services[s];
+                    let best = (def.first_instance..def.first_instance + def.n_instances)
+                        .filter(|&i| self.store_up(i))
+                        .max_by_key(|&i| (self.instances[i as usize].applied, std::cmp::Reverse(i)))
+                        .unwrap_or(primary);
+                    if best != primary {
+                        self.services[s]
+                            .store
+                            .as_mut()
+                            .expect("a datastore")
+                            .result
+                            .failovers += 1;
+                    }
+                    self.promote(s, best, now);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Schedules failovers noted while recounting (which has no access to the engine).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn flush_failovers(&mut self, sim: &mut Sim<Event>) {
+        while let Some((t, service, epoch)) = self.pending_failovers.pop() {
+            sim.schedule_at(SimTime::from_ns(t), Event::Failover { service, epoch });
+        }
+    }
+
+    /// The failover timer ends: promote the most up-to-date replica that is up.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn on_failover(&mut self, sim: &mut Sim<Event>, s: u32, epoch: u16) {
+        let now = sim.now().as_ns();
+        let s = s as usize;
+        let store = self.services[s].store.as_ref().expect("a datastore");
+        if store.down_gen != epoch || store.down_since.is_none() {
+            return;
+        }
+        let def = &self.world.services[s];
+        let best = (def.first_instance..def.first_instance + def.n_instances)
+            .filter(|&i| i != store.primary && self.store_up(i))
+            .max_by_key(|&i| (self.instances[i as usize].applied, std::cmp::Reverse(i)));
+        let Some(best) = best else {
+            // Nothing to promote: try again after another detection delay.
+            let (detect, _) = def
+                .store
+                .as_ref()
+                .and_then(|d| d.failover)
+                .unwrap_or((0, 0));
+            sim.schedule_in(
+                SimDuration::from_ns(detect.max(1)),
+                Event::Failover {
+                    service: s as u32,
+                    epoch,
+                },
+            );
+            return;
+        };
+        let store = self.services[s].store.as_mut().expect("a datastore");
+        if let Some(t) = store.down_since.take() {
+            store.result.write_unavailable_ns += now - t;
+        }
+        store.result.failovers += 1;
+        self.promote(s, best, now);
+    }
+
+    /// Makes `new` the primary with the writes it holds; acknowledged writes beyond them are lost.
+    pub(super) fn promote(&mut self, s: usize, new: u32, now: u64) {
+        let def = &self.world.services[s];
+        let kept = self.instances[new as usize].applied;
+        let store = self.services[s].store.as_mut().expect("a datastore");
+        let lost = count_acked_above(store, kept);
+        store.result.lost_writes += lost;
+        store.written = kept;
+        store.acked_max = store.acked_max.min(kept);
+        let keep = kept.saturating_sub(store.base) as usize;
+        store.acked.truncate(keep);
+        if kept < store.base {
+            store.base = kept;
+            store.acked.clear();
+        }
+        store.epoch += 1;
+        let old = store.primary;
+        store.primary = new;
+        for i in def.first_instance..def.first_instance + def.n_instances {
+            let inst = &mut self.instances[i as usize];
+            inst.applied = inst.applied.min(kept);
+        }
+        self.instances[new as usize].in_sync = true;
+        let (from, to) = (self.instance_name(old), self.instance_name(new));
+        self.log(
+            now,
+            "failover",
+            format!("{from} -> {to}, {lost} acknowledged writes lost"),
+        );
+    }
+
+    /// Routes a datastore request: writes to the primary; reads to the primary, or to a replica
+    /// chosen by `pick` (one that lags passes it to the primary with read-your-writes).
+    pub(super) fn store_route(&self, s: usize, write: bool, picked: u32) -> u32 {
+        let def = self.world.services[s].store.as_ref().expect("a datastore");
+        let store = self.services[s].store.as_ref().expect("a datastore");
+        if write || !def.reads_from_replicas {
+            return store.primary;
+        }
+        if def.read_your_writes && self.instances[picked as usize].applied < store.acked_max {
+            return store.primary;
+        }
+        picked
+    }
+
+    /// A write finished its local work at the primary: store it and ship it. Returns whether the
+    /// write is acknowledged now (otherwise it waits for replicas).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn store_write(&mut self, sim: &mut Sim<Event>, req: u32) -> Option<u64> {
+        let now = sim.now().as_ns();
+        let r = self.requests[req as usize];
+        let s = r.service as usize;
+        let def = self.world.services[s].store.as_ref().expect("a datastore");
+        let svc = &self.world.services[s];
+        let store = self.services[s].store.as_mut().expect("a datastore");
+        store.written += 1;
+        let seq = store.written;
+        let epoch = store.epoch;
+        store.acked.push_back(false);
+        if store.acked.len() > ACK_WINDOW_MAX {
+            store.acked.pop_front();
+            store.base += 1;
+        }
+        self.instances[r.instance as usize].applied = seq;
+        let sync = def.sync && svc.n_instances > 1;
+        let mut shipped = 0u32;
+        self.write_ids = self.write_ids.wrapping_add(1);
+        let write_id = self.write_ids;
+        let from_host = self.instances[r.instance as usize].host;
+        let wait_for_acks = def.acks_needed > 1;
+        let wait = if wait_for_acks {
+            let w = Wait {
+                req,
+                write_id,
+                seq,
+                epoch,
+                timer: None,
+            };
+            match self.free_waits.pop() {
+                Some(k) => {
+                    self.waits[k as usize] = w;
+                    k
+                }
+                None => {
+                    self.waits.push(w);
+                    (self.waits.len() - 1) as u32
+                }
+            }
+        } else {
+            NONE
+        };
+        for i in svc.first_instance..svc.first_instance + svc.n_instances {
+            if i == r.instance {
+                continue;
+            }
+            if sync && !self.store_up(i) {
+                // A synchronous primary drops a replica it knows is down from the set it waits for.
+                self.instances[i as usize].in_sync = false;
+                continue;
+            }
+            shipped += 1;
+            let to_host = self.instances[i as usize].host;
+            let (lost, add) = self.link(from_host, to_host);
+            if lost {
+                self.instances[i as usize].in_sync = false;
+                continue;
+            }
+            let store = self.services[s].store.as_mut().expect("a datastore");
+            // Asynchronous writes wait at the primary (batched log shipping) before they leave.
+            let lag = if wait_for_acks {
+                0
+            } else {
+                def.lag.sample(&mut store.rng).as_ns()
+            };
+            let delay = self.world.latency[self.world.distance(from_host, to_host) as usize]
+                .sample(&mut store.rng)
+                .as_ns()
+                + add;
+            let inst = &mut self.instances[i as usize];
+            let at = now.saturating_add(lag + delay).max(inst.last_ship_ns);
+            inst.last_ship_ns = at;
+            let msg = ReplMsg {
+                service: s as u32,
+                replica: i,
+                from: r.instance,
+                seq,
+                epoch,
+                wait,
+                write_id,
+                stored_ns: now,
+                leaves_ns: now.saturating_add(lag),
+            };
+            let m = match self.free_msgs.pop() {
+                Some(m) => {
+                    self.msgs[m as usize] = msg;
+                    m
+                }
+                None => {
+                    self.msgs.push(msg);
+                    (self.msgs.len() - 1) as u32
+                }
+            };
+            sim.schedule_at(SimTime::from_ns(at), Event::Replicate { msg: m });
+        }
+        let needed = if sync { shipped } else { def.acks_needed - 1 };
+        if needed == 0 {
+            if wait != NONE {
+                self.free_waits.push(wait);
+            }
+            return Some(seq);
+        }
+        let q = &mut self.requests[req as usize];
+        q.wait = wait;
+        q.phase = Phase::Calling;
+        q.pending = needed as u16;
+        self.waits[wait as usize].timer = Some(sim.timer_in(
+            SimDuration::from_ns(def.replication_timeout_ns),
+            Event::ReplTimeout { wait },
+        ));
+        None
+    }
+
+    /// A replication message reaches its replica.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn on_replicate(&mut self, sim: &mut Sim<Event>, m: u32) {
+        let msg = self.msgs[m as usize];
+        let s = msg.service as usize;
+        let store = self.services[s].store.as_ref().expect("a datastore");
+        let current = store.epoch == msg.epoch;
+        let sender = &self.instances[msg.from as usize];
+        let never_sent =
+            sender.last_down_ns >= msg.stored_ns && sender.last_down_ns < msg.leaves_ns;
+        if !current || never_sent || !self.store_up(msg.replica) {
+            if current {
+                self.instances[msg.replica as usize].in_sync = false;
+            }
+            self.free_msgs.push(m);
+            return;
+        }
+        // A replica that missed messages catches up from the primary's log with this one.
+        let inst = &mut self.instances[msg.replica as usize];
+        inst.applied = inst.applied.max(msg.seq);
+        inst.in_sync = true;
+        if msg.wait == NONE {
+            self.free_msgs.push(m);
+            return;
+        }
+        let (from_host, to_host) = (
+            self.instances[msg.replica as usize].host,
+            self.instances[msg.from as usize].host,
+        );
+        let (lost, add) = self.link(from_host, to_host);
+        if lost {
+            self.free_msgs.push(m);
+            return;
+        }
+        let store = self.services[s].store.as_mut().expect("a datastore");
+        let delay = self.world.latency[self.world.distance(from_host, to_host) as usize]
+            .sample(&mut store.rng)
+            .as_ns()
+            + add;
+        sim.schedule_in(SimDuration::from_ns(delay), Event::ReplicaAck { msg: m });
+    }
+
+    /// A replica's acknowledgement reaches the primary.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn on_replica_ack(&mut self, sim: &mut Sim<Event>, m: u32) {
+        let msg = self.msgs[m as usize];
+        self.free_msgs.push(m);
+        let w = self.waits[msg.wait as usize];
+        if w.write_id != msg.write_id || w.timer.is_none() {
+            return; // the write has ended (timed out; or the slot holds another write)
+        }
+        let r = &mut self.requests[w.req as usize];
+        r.pending -= 1;
+        if r.pending > 0 {
+            return;
+        }
+        r.wait = NONE;
+        let doomed = r.doomed;
+        if let Some(t) = self.waits[msg.wait as usize].timer.take() {
+            sim.cancel(t);
+        }
+        self.free_waits.push(msg.wait);
+        let s = self.requests[w.req as usize].service as usize;
+        let deposed = self.services[s]
+            .store
+            .as_ref()
+            .is_some_and(|x| x.epoch != w.epoch);
+        let outcome = if doomed || deposed {
+            Outcome::Failed
+        } else {
+            let s = self.requests[w.req as usize].service as usize;
+            self.store_acked(s, w.seq);
+            Outcome::Completed
+        };
+        self.finish(sim, w.req, outcome);
+    }
+
+    /// A write waited too long for its replicas: it fails (unacknowledged).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn on_repl_timeout(&mut self, sim: &mut Sim<Event>, wait: u32) {
+        let req = self.waits[wait as usize].req;
+        self.waits[wait as usize].timer = None;
+        self.free_waits.push(wait);
+        self.requests[req as usize].wait = NONE;
+        self.finish(sim, req, Outcome::Failed);
+    }
+
+    /// Notes an acknowledged write.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn store_acked(&mut self, s: usize, seq: u64) {
+        let store = self.services[s].store.as_mut().expect("a datastore");
+        if seq > store.base {
+            if let Some(flag) = store.acked.get_mut((seq - store.base - 1) as usize) {
+                *flag = true;
+            }
+        }
+        store.acked_max = store.acked_max.max(seq);
+        store.result.writes_acked += 1;
+    }
+
+    /// A read was answered by instance `i`: stale when it lags the last acknowledged write.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn store_read(&mut self, s: usize, i: u32) {
+        let applied = self.instances[i as usize].applied;
+        let store = self.services[s].store.as_mut().expect("a datastore");
+        if i != store.primary && applied < store.acked_max {
+            store.result.stale_reads += 1;
+        }
+    }
+}

@@ -134,39 +134,10 @@ impl<'w> ServiceModel<'w> {
                 );
                 let name = format!("edge:{from}->{to}");
                 let callers = world.services[c.from as usize].n_instances as usize;
-                let breakers = match &c.policy.breaker {
-                    Some(b) => vec![Breaker::new(b); if b.shared { 1 } else { callers }],
-                    None => Vec::new(),
-                };
                 EdgeState {
                     rngs: [rngs.stream(&name, "request"), rngs.stream(&name, "reply")],
-                    backoff_rng: rngs.stream(&name, "backoff"),
                     skip_rng: rngs.stream(&name, "skip"),
-                    throttles: match &c.policy.throttle {
-                        Some(t) => vec![Throttle::new(t); callers],
-                        None => Vec::new(),
-                    },
-                    throttle_rng: rngs.stream(&name, "throttle"),
-                    observed: c.policy.hedge.filter(|h| h.1.is_some()).map(|_| {
-                        Histogram::new_with_bounds(1, HIST_MAX_NS, 2)
-                            .expect("valid histogram bounds")
-                    }),
-                    breakers,
-                    bulkhead_in_use: vec![0; callers],
-                    bulkhead_waiting: vec![
-                        VecDeque::new();
-                        if c.policy.bulkhead.is_some() {
-                            callers
-                        } else {
-                            0
-                        }
-                    ],
-                    budget: c
-                        .policy
-                        .retry
-                        .as_ref()
-                        .and_then(|r| r.budget.clone())
-                        .map(Budget::new),
+                    chain: EdgeChain::new(&c.policy, callers, &rngs, &name),
                     stats: EdgeResult {
                         from: from.clone(),
                         to: to.clone(),

@@ -22,7 +22,7 @@
 //! belongs to one component and purpose, so a change in one never shifts another's draws (common
 //! random numbers across variants).
 
-use crate::policy::{AimdLimit, AttemptFailure, Breaker, BreakerState, Bucket, Budget, Throttle};
+use crate::defences::{AimdLimit, AttemptFailure, BreakerPhase, BreakerState, Bucket};
 use crate::results::{
     AlertFiring, BreakerTransition, EdgeResult, LatencySummary, Ledger, LogEntry, RunResult,
     Series, ServiceResult, WorkloadResult, LOG_MAX, SCHEMA_VERSION,

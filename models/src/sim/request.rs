@@ -91,9 +91,8 @@ pub(super) struct Request {
     /// For a workload's request: attempts the client has made so far, and its last backoff.
     pub(super) client_attempts: u8,
     pub(super) client_backoff_ns: u64,
-    /// The breaker state it was let through in (for recording its outcome): an index into
-    /// `BREAKER_STATES`, so that the request stays small.
-    pub(super) breaker_state: u8,
+    /// The breaker state it was let through in (for recording its outcome).
+    pub(super) breaker_phase: BreakerPhase,
     /// For an attempt: its caller's timeout. For a workload's request: the client's timeout.
     pub(super) timer: Option<TimerId>,
     /// The message carrying it (or its answer) was lost in the network.
@@ -189,7 +188,7 @@ impl ServiceModel<'_> {
             pool: 0,
             client_attempts: 1,
             client_backoff_ns: 0,
-            breaker_state: 0,
+            breaker_phase: BreakerPhase::Closed,
             timer: None,
             lost: false,
             silent: false,
@@ -465,9 +464,7 @@ impl ServiceModel<'_> {
             if measured {
                 es.stats.calls += 1;
             }
-            if let Some(b) = &mut es.budget {
-                b.record_call(now);
-            }
+            es.chain.on_call(now);
             self.attempt(sim, call, false);
         }
     }

@@ -163,12 +163,8 @@ impl ServiceModel<'_> {
             self.evaluate_alerts(sim, b);
         }
         for e in &mut self.edges {
-            if !e.breakers.is_empty() {
-                e.stats.breaker_open[b] = e
-                    .breakers
-                    .iter()
-                    .filter(|x| x.state != BreakerState::Closed)
-                    .count() as u32;
+            if let Some(n) = e.chain.breakers_not_closed() {
+                e.stats.breaker_open[b] = n;
             }
         }
         if b + 1 < self.n_buckets {
@@ -400,8 +396,8 @@ impl ServiceModel<'_> {
             let Some(bp) = &self.world.calls[e].policy.breaker else {
                 continue;
             };
-            for b in &es.breakers {
-                if let BreakerState::HalfOpen { permitted, .. } = b.state {
+            for state in es.chain.breaker_states() {
+                if let BreakerState::HalfOpen { permitted, .. } = state {
                     if permitted > bp.half_open_calls() {
                         fail(format!(
                             "edge {e}: {permitted} half-open probes of {}",

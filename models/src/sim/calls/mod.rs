@@ -13,31 +13,23 @@
 
 use super::*;
 
-/// Names of the breaker states, as `BreakerState::name` gives them.
-pub(super) const BREAKER_STATES: [&str; 3] = ["closed", "open", "half_open"];
+mod chain;
 
-/// Per call edge: random streams, defences' state and counters.
+use chain::{Admit, Transition};
+pub(super) use chain::{AfterFailure, Attempt, EdgeChain, Observation};
+
+/// Per call edge: its network draws, whether a request makes the call, its chain of defences,
+/// and its counters.
 pub(super) struct EdgeState {
     /// Latency of requests `[0]` and of replies `[1]`.
     pub(super) rngs: [Stream; 2],
-    pub(super) backoff_rng: Stream,
     /// Whether a request makes this call (for `probability` below 1).
     pub(super) skip_rng: Stream,
-    /// Client-side throttles, one per caller instance, and their draws.
-    pub(super) throttles: Vec<Throttle>,
-    pub(super) throttle_rng: Stream,
-    /// Latency of good attempts as the caller sees it, for percentile hedging.
-    pub(super) observed: Option<Histogram<u64>>,
-    /// One per caller instance, or one if shared.
-    pub(super) breakers: Vec<Breaker>,
-    /// Calls in flight and calls waiting, per caller instance.
-    pub(super) bulkhead_in_use: Vec<u32>,
-    pub(super) bulkhead_waiting: Vec<VecDeque<u32>>,
-    pub(super) budget: Option<Budget>,
+    pub(super) chain: EdgeChain,
     pub(super) stats: EdgeResult,
 }
 
-pub(super) fn transition(
+fn transition(
     now: u64,
     shared: bool,
     slot: u32,
@@ -53,88 +45,108 @@ pub(super) fn transition(
 }
 
 impl ServiceModel<'_> {
-    /// Makes one attempt of a call, through its breaker and bulkhead.
+    /// Makes one attempt of a call, through the chain of defences of its edge.
     pub(super) fn attempt(&mut self, sim: &mut Sim<Event>, call: u32, hedge: bool) {
         let now = sim.now().as_ns();
         let c = self.calls[call as usize];
+        let a = self.attempt_of(call);
         let policy = &self.world.calls[c.edge as usize].policy;
-        let caller_offset = self.requests[c.parent as usize].instance
-            - self.world.services[self.world.calls[c.edge as usize].from as usize].first_instance;
-        let es = &mut self.edges[c.edge as usize];
         self.calls[call as usize].attempts += 1;
-        if let Some(t) = es.throttles.get_mut(caller_offset as usize) {
-            let draw = es.throttle_rng.random::<f64>();
-            if !t.allow(now, c.attempts == 0 && !hedge, draw) {
+        let es = &mut self.edges[c.edge as usize];
+        let (admit, change) = es.chain.admit(policy, a, c.attempts == 0 && !hedge, now);
+        self.record_transition(c.edge, a.breaker, now, change);
+        let stats = &mut self.edges[c.edge as usize].stats;
+        match admit {
+            Admit::Wait => {
+                // The attempt is counted when it leaves the queue, one way or the other.
+                self.calls[call as usize].attempts -= 1;
+                let bh = policy
+                    .bulkhead
+                    .as_ref()
+                    .expect("only a bulkhead queues a call");
+                // A pool bulkhead's queue has no time limit: its timer never fires first.
+                let wait = SimDuration::from_ns(bh.max_wait_ns);
+                let timer = (bh.max_wait_ns < u64::MAX)
+                    .then(|| sim.timer_in(wait, Event::BulkheadWait { call }));
+                let cs = &mut self.calls[call as usize];
+                cs.wait_timer = timer;
+                cs.waiting = true;
+                return;
+            }
+            Admit::Refused {
+                failure: AttemptFailure::Throttled,
+                ..
+            } => {
                 if c.measured {
-                    es.stats.attempts += 1;
-                    es.stats.throttled += 1;
+                    stats.attempts += 1;
+                    stats.throttled += 1;
                 }
                 return self.attempt_failed(sim, call, AttemptFailure::Throttled, 0);
             }
+            _ => {}
         }
         if c.measured {
-            es.stats.attempts += 1;
+            stats.attempts += 1;
             if c.attempts > 0 {
-                es.stats.retries += 1;
+                stats.retries += 1;
             }
         }
-        // The bulkhead first (a call waiting for it has not asked the breaker yet), then the breaker.
-        let mut took_permit = false;
-        if let Some(bh) = &policy.bulkhead {
-            let slot = caller_offset as usize;
-            if es.bulkhead_in_use[slot] >= bh.max_concurrent {
-                if bh.max_wait_ns > 0 && es.bulkhead_waiting[slot].len() < bh.queue_cap as usize {
-                    es.bulkhead_waiting[slot].push_back(call);
-                    // A pool bulkhead's queue has no time limit: its timer never fires first.
-                    let timer = (bh.max_wait_ns < u64::MAX).then(|| {
-                        sim.timer_in(
-                            SimDuration::from_ns(bh.max_wait_ns),
-                            Event::BulkheadWait { call },
-                        )
-                    });
-                    // The attempt is counted when it leaves the queue, one way or the other.
-                    self.calls[call as usize].attempts -= 1;
-                    if c.measured {
-                        es.stats.attempts -= 1;
-                        if c.attempts > 0 {
-                            es.stats.retries -= 1;
-                        }
+        match admit {
+            Admit::Go { phase, .. } => self.send(sim, call, phase),
+            Admit::Refused { failure, next } => {
+                if c.measured {
+                    match failure {
+                        AttemptFailure::BulkheadFull => stats.bulkhead_rejected += 1,
+                        _ => stats.breaker_rejected += 1,
                     }
-                    self.calls[call as usize].wait_timer = timer;
-                    self.calls[call as usize].waiting = true;
-                    return;
                 }
-                if c.measured {
-                    es.stats.bulkhead_rejected += 1;
-                }
-                return self.attempt_failed(sim, call, AttemptFailure::BulkheadFull, 0);
+                self.let_through(sim, next);
+                self.attempt_failed(sim, call, failure, 0)
             }
-            es.bulkhead_in_use[slot] += 1;
-            took_permit = true;
+            Admit::Wait => unreachable!("handled above"),
         }
-        let mut breaker_state = "closed";
-        if let Some(bp) = &policy.breaker {
-            let breaker = &mut es.breakers[c.slot as usize];
-            let (allowed, change) = breaker.try_acquire(bp, now);
-            if let Some((from, to)) = change {
-                es.stats
-                    .breaker_transitions
-                    .push(transition(now, bp.shared, c.slot, from, to));
-            }
-            if !allowed {
-                if c.measured {
-                    es.stats.breaker_rejected += 1;
-                }
-                self.release_permit(sim, call, took_permit);
-                return self.attempt_failed(sim, call, AttemptFailure::BreakerOpen, 0);
-            }
-            breaker_state = breaker.state.name();
-        }
-        self.send(sim, call, breaker_state);
     }
 
-    /// Sends an attempt: a child request to an instance of the callee, with its timer.
-    pub(super) fn send(&mut self, sim: &mut Sim<Event>, call: u32, breaker_state: &'static str) {
+    /// The chain's view of a call's current attempt: its caller instance and its breaker.
+    pub(super) fn attempt_of(&self, call: u32) -> Attempt {
+        let c = &self.calls[call as usize];
+        let from = self.world.calls[c.edge as usize].from;
+        let caller = self.requests[c.parent as usize].instance
+            - self.world.services[from as usize].first_instance;
+        Attempt {
+            call,
+            caller,
+            breaker: c.slot,
+        }
+    }
+
+    /// A breaker of `edge` changed state: the change joins the edge's results.
+    fn record_transition(&mut self, edge: u32, slot: u32, now: u64, change: Transition) {
+        let Some((from, to)) = change else { return };
+        let policy = &self.world.calls[edge as usize].policy;
+        let shared = policy.breaker.as_ref().is_some_and(|b| b.shared);
+        let t = transition(now, shared, slot, from, to);
+        self.edges[edge as usize].stats.breaker_transitions.push(t);
+    }
+
+    /// The single hook where an attempt's outcome is learned: every defence of its edge that
+    /// learns (breaker, throttle, hedging) and, when the attempt reached an instance, outlier
+    /// detection at that instance. Every attempt the chain let through comes here exactly once.
+    pub(super) fn observe_attempt(&mut self, call: u32, instance: Option<u32>, o: Observation) {
+        let a = self.attempt_of(call);
+        let edge = self.calls[call as usize].edge;
+        let policy = &self.world.calls[edge as usize].policy;
+        let change = self.edges[edge as usize]
+            .chain
+            .observe_attempt(policy, a, o);
+        self.record_transition(edge, a.breaker, o.now_ns, change);
+        if let Some(i) = instance {
+            self.outlier_observe(i, o.failed, o.now_ns);
+        }
+    }
+
+    /// Sends an attempt: a child request to an instance of the callee, with its timers.
+    pub(super) fn send(&mut self, sim: &mut Sim<Event>, call: u32, phase: BreakerPhase) {
         let now = sim.now().as_ns();
         let c = self.calls[call as usize];
         let def = &self.world.calls[c.edge as usize];
@@ -143,13 +155,7 @@ impl ServiceModel<'_> {
         if self.services[def.to as usize].fail_fast > 0 {
             // The call fails before it leaves the caller (a name that does not resolve, a
             // certificate that has expired).
-            let holds = def.policy.bulkhead.is_some();
-            self.release_permit(sim, call, holds);
-            self.record_breaker(call, now, breaker_state, true, 0);
-            if c.measured {
-                self.edges[c.edge as usize].stats.errors += 1;
-            }
-            return self.attempt_failed(sim, call, AttemptFailure::Error, 0);
+            return self.fail_before_leaving(sim, call, None, phase);
         }
         let region = self.world.hosts[caller_host as usize].region_idx;
         let instance = self.pick_instance(def.to, parent.workload, region, def.write);
@@ -157,38 +163,9 @@ impl ServiceModel<'_> {
         {
             // The pooled connections to a restarted instance are broken until the pool
             // reconnects: the attempt fails at once.
-            let holds = def.policy.bulkhead.is_some();
-            self.release_permit(sim, call, holds);
-            self.record_breaker(call, now, breaker_state, true, 0);
-            if c.measured {
-                self.edges[c.edge as usize].stats.errors += 1;
-            }
-            self.outlier_observe(instance, true, now);
-            return self.attempt_failed(sim, call, AttemptFailure::Error, 0);
+            return self.fail_before_leaving(sim, call, Some(instance), phase);
         }
-        let mut child = self.new_request(def.to, instance, parent.workload, now);
-        child.write = def.write;
-        child.call = call;
-        child.edge = c.edge;
-        child.pool = def.pool as u8;
-        child.caller_host = caller_host;
-        child.measured = c.measured;
-        child.holds_permit = def.policy.bulkhead.is_some();
-        child.breaker_state = BREAKER_STATES
-            .iter()
-            .position(|&n| n == breaker_state)
-            .unwrap_or(0) as u8;
-        let inherited = if self.world.services[def.from as usize].honor_deadlines {
-            parent.deadline_ns
-        } else {
-            u64::MAX
-        };
-        child.deadline_ns = def
-            .policy
-            .timeout_ns
-            .map_or(inherited, |t| inherited.min(now.saturating_add(t)));
-        let timeout = def.policy.timeout_ns;
-        let hedge = def.policy.hedge;
+        let child = self.child_request(call, instance, caller_host, phase, now);
         let req = self.alloc(sim, child);
         if let Some(t) = &mut self.tracer {
             t.attempt_sent(req, c.parent, self.calls[call as usize].attempts, now);
@@ -198,23 +175,7 @@ impl ServiceModel<'_> {
             *free = req;
         }
         cs.outstanding += 1;
-        if let Some((after, percentile, max)) = hedge {
-            let learned = match (percentile, &self.edges[c.edge as usize].observed) {
-                (Some(p), Some(h)) if h.len() >= 50 => Some(h.value_at_quantile(p / 100.0)),
-                _ => None,
-            };
-            let cs = &mut self.calls[call as usize];
-            if let Some(delay) = learned.or(after) {
-                if cs.hedge_timer.is_none() && u32::from(cs.hedges) < max {
-                    cs.hedge_timer =
-                        Some(sim.timer_in(SimDuration::from_ns(delay), Event::Hedge { call }));
-                }
-            }
-        }
-        if let Some(t) = timeout {
-            let timer = sim.timer_in(SimDuration::from_ns(t), Event::Timeout { req });
-            self.requests[req as usize].timer = Some(timer);
-        }
+        self.arm_attempt_timers(sim, call, req);
         let callee_host = self.instances[instance as usize].host;
         let delay = self.network_delay(c.edge, false, caller_host, callee_host);
         let (lost, add) = self.link(caller_host, callee_host);
@@ -225,6 +186,86 @@ impl ServiceModel<'_> {
             SimDuration::from_ns(delay.as_ns() + add),
             Event::Deliver { req },
         );
+    }
+
+    /// An attempt the chain let through fails before it leaves the caller (at `instance`, if it
+    /// had picked one): an error, observed like any other outcome.
+    fn fail_before_leaving(
+        &mut self,
+        sim: &mut Sim<Event>,
+        call: u32,
+        instance: Option<u32>,
+        phase: BreakerPhase,
+    ) {
+        let now = sim.now().as_ns();
+        let c = self.calls[call as usize];
+        let holds = self.world.calls[c.edge as usize].policy.bulkhead.is_some();
+        self.release_permit(sim, call, holds);
+        let o = Observation {
+            now_ns: now,
+            failed: true,
+            duration_ns: 0,
+            phase,
+        };
+        self.observe_attempt(call, instance, o);
+        if c.measured {
+            self.edges[c.edge as usize].stats.errors += 1;
+        }
+        self.attempt_failed(sim, call, AttemptFailure::Error, 0)
+    }
+
+    /// The request an attempt of `call` sends to `instance`, with the caller's deadline.
+    fn child_request(
+        &self,
+        call: u32,
+        instance: u32,
+        caller_host: u32,
+        phase: BreakerPhase,
+        now: u64,
+    ) -> Request {
+        let c = self.calls[call as usize];
+        let def = &self.world.calls[c.edge as usize];
+        let parent = &self.requests[c.parent as usize];
+        let mut child = self.new_request(def.to, instance, parent.workload, now);
+        child.write = def.write;
+        child.call = call;
+        child.edge = c.edge;
+        child.pool = def.pool as u8;
+        child.caller_host = caller_host;
+        child.measured = c.measured;
+        child.holds_permit = def.policy.bulkhead.is_some();
+        child.breaker_phase = phase;
+        let inherited = if self.world.services[def.from as usize].honor_deadlines {
+            parent.deadline_ns
+        } else {
+            u64::MAX
+        };
+        child.deadline_ns = def
+            .policy
+            .timeout_ns
+            .map_or(inherited, |t| inherited.min(now.saturating_add(t)));
+        child
+    }
+
+    /// The call's hedge timer (if it hedges, knows a delay and has hedges left) and the
+    /// attempt's timeout.
+    fn arm_attempt_timers(&mut self, sim: &mut Sim<Event>, call: u32, req: u32) {
+        let edge = self.calls[call as usize].edge;
+        let policy = &self.world.calls[edge as usize].policy;
+        if let Some(h) = &policy.hedge {
+            let delay = self.edges[edge as usize].chain.hedge_delay(policy);
+            let cs = &mut self.calls[call as usize];
+            if let Some(delay) = delay {
+                if cs.hedge_timer.is_none() && u32::from(cs.hedges) < h.max {
+                    cs.hedge_timer =
+                        Some(sim.timer_in(SimDuration::from_ns(delay), Event::Hedge { call }));
+                }
+            }
+        }
+        if let Some(t) = policy.timeout_ns {
+            let timer = sim.timer_in(SimDuration::from_ns(t), Event::Timeout { req });
+            self.requests[req as usize].timer = Some(timer);
+        }
     }
 
     #[inline]
@@ -262,21 +303,14 @@ impl ServiceModel<'_> {
             Outcome::Failed => Some(AttemptFailure::Error),
             Outcome::Pending => unreachable!("a reply carries a final outcome"),
         };
-        self.record_breaker(
-            c.call,
-            now,
-            BREAKER_STATES[c.breaker_state as usize],
-            failure.is_some(),
-            now - c.created_ns,
-        );
+        let o = Observation {
+            now_ns: now,
+            failed: failure.is_some(),
+            duration_ns: now - c.created_ns,
+            phase: c.breaker_phase,
+        };
+        self.observe_attempt(c.call, Some(c.instance), o);
         let call = self.calls[c.call as usize];
-        self.outlier_observe(c.instance, failure.is_some(), now);
-        self.record_throttle(c.call, now, failure.is_none());
-        if failure.is_none() {
-            if let Some(h) = &mut self.edges[call.edge as usize].observed {
-                h.saturating_record(now - c.created_ns);
-            }
-        }
         if call.measured {
             let stats = &mut self.edges[call.edge as usize].stats;
             match failure {
@@ -298,25 +332,24 @@ impl ServiceModel<'_> {
         let c = &mut self.requests[child as usize];
         c.timer = None;
         c.abandoned = true;
-        let (call, holds, state, created) = (
-            c.call,
-            c.holds_permit,
-            BREAKER_STATES[c.breaker_state as usize],
-            c.created_ns,
-        );
+        let (call, holds, phase, created) = (c.call, c.holds_permit, c.breaker_phase, c.created_ns);
         let (instance, lost) = (c.instance, c.lost);
         if let Some(t) = &mut self.tracer {
             t.mark_attempt(child, "timeout", Some(c.service), now);
         }
         self.requests[child as usize].holds_permit = false;
-        self.outlier_observe(instance, true, now);
         if lost {
             self.release(child); // its message (or its answer) was lost: nothing else holds it
         }
         self.release_permit(sim, call, holds);
         self.forget_attempt(call, child);
-        self.record_throttle(call, now, false);
-        self.record_breaker(call, now, state, true, now - created);
+        let o = Observation {
+            now_ns: now,
+            failed: true,
+            duration_ns: now - created,
+            phase,
+        };
+        self.observe_attempt(call, Some(instance), o);
         let measured = self.calls[call as usize].measured;
         if measured {
             self.edges[self.calls[call as usize].edge as usize]
@@ -333,17 +366,6 @@ impl ServiceModel<'_> {
             *slot = NONE;
             c.outstanding -= 1;
         }
-    }
-
-    pub(super) fn record_throttle(&mut self, call: u32, now: u64, success: bool) {
-        let c = self.calls[call as usize];
-        let es = &mut self.edges[c.edge as usize];
-        if es.throttles.is_empty() {
-            return;
-        }
-        let offset = self.requests[c.parent as usize].instance
-            - self.world.services[self.world.calls[c.edge as usize].from as usize].first_instance;
-        es.throttles[offset as usize].record(now, success);
     }
 
     /// The hedge delay passed with the call still unanswered: send one more attempt.
@@ -371,47 +393,25 @@ impl ServiceModel<'_> {
         self.attempt(sim, call, true);
     }
 
-    pub(super) fn record_breaker(
-        &mut self,
-        call: u32,
-        now: u64,
-        acquired_in: &'static str,
-        failed: bool,
-        duration_ns: u64,
-    ) {
-        let c = self.calls[call as usize];
-        let Some(bp) = &self.world.calls[c.edge as usize].policy.breaker else {
-            return;
-        };
-        let es = &mut self.edges[c.edge as usize];
-        let slow = duration_ns >= bp.slow_call_ns;
-        if let Some((from, to)) =
-            es.breakers[c.slot as usize].record(bp, now, acquired_in, failed, slow)
-        {
-            es.stats
-                .breaker_transitions
-                .push(transition(now, bp.shared, c.slot, from, to));
-        }
-    }
-
     /// Gives back a bulkhead permit, letting the oldest waiting call through.
     pub(super) fn release_permit(&mut self, sim: &mut Sim<Event>, call: u32, holds: bool) {
         if !holds {
             return;
         }
-        let c = self.calls[call as usize];
-        let slot = (self.requests[c.parent as usize].instance
-            - self.world.services[self.world.calls[c.edge as usize].from as usize].first_instance)
-            as usize;
-        let es = &mut self.edges[c.edge as usize];
-        es.bulkhead_in_use[slot] -= 1;
-        if let Some(next) = es.bulkhead_waiting[slot].pop_front() {
-            self.calls[next as usize].waiting = false;
-            if let Some(t) = self.calls[next as usize].wait_timer.take() {
-                sim.cancel(t);
-            }
-            self.attempt(sim, next, false);
+        let a = self.attempt_of(call);
+        let edge = self.calls[call as usize].edge;
+        let next = self.edges[edge as usize].chain.release(a.caller);
+        self.let_through(sim, next);
+    }
+
+    /// A call that waited for a bulkhead permit asks again (after a permit was given back).
+    fn let_through(&mut self, sim: &mut Sim<Event>, next: Option<u32>) {
+        let Some(next) = next else { return };
+        self.calls[next as usize].waiting = false;
+        if let Some(t) = self.calls[next as usize].wait_timer.take() {
+            sim.cancel(t);
         }
+        self.attempt(sim, next, false);
     }
 
     /// A call waited for its bulkhead longer than `max_wait`.
@@ -421,11 +421,9 @@ impl ServiceModel<'_> {
         c.waiting = false;
         c.attempts += 1; // the attempt that could not start
         let c = *c;
-        let slot = (self.requests[c.parent as usize].instance
-            - self.world.services[self.world.calls[c.edge as usize].from as usize].first_instance)
-            as usize;
+        let caller = self.attempt_of(call).caller;
         let es = &mut self.edges[c.edge as usize];
-        es.bulkhead_waiting[slot].retain(|&w| w != call);
+        es.chain.stop_waiting(caller, call);
         if c.measured {
             es.stats.attempts += 1;
             es.stats.bulkhead_rejected += 1;
@@ -464,28 +462,28 @@ impl ServiceModel<'_> {
         let now = sim.now().as_ns();
         let c = self.calls[call as usize];
         let policy = &self.world.calls[c.edge as usize].policy;
-        let parent_deadline = self.requests[c.parent as usize].deadline_ns;
-        if let Some(retry) = &policy.retry {
-            if c.attempts < retry.attempts && retry.retries(failure) && now < parent_deadline {
-                let es = &mut self.edges[c.edge as usize];
-                let in_budget = es.budget.as_mut().is_none_or(|b| b.try_retry(now));
-                if in_budget {
-                    let delay =
-                        retry.delay_ns(c.attempts, c.previous_backoff_ns, &mut es.backoff_rng);
-                    let delay = if retry.honor_retry_after {
-                        delay.max(retry_after_ns)
-                    } else {
-                        delay
-                    };
-                    self.calls[call as usize].previous_backoff_ns = delay;
-                    self.calls[call as usize].retry_timer =
-                        Some(sim.timer_in(SimDuration::from_ns(delay), Event::Retry { call }));
-                    return;
-                }
-                if c.measured {
-                    es.stats.retries_denied += 1;
-                }
+        let deadline = self.requests[c.parent as usize].deadline_ns;
+        let es = &mut self.edges[c.edge as usize];
+        let (attempts, previous) = (c.attempts, c.previous_backoff_ns);
+        let after = es.chain.after_failure(
+            policy,
+            failure,
+            attempts,
+            previous,
+            retry_after_ns,
+            now,
+            deadline,
+        );
+        match after {
+            AfterFailure::Retry(delay) => {
+                let timer = sim.timer_in(SimDuration::from_ns(delay), Event::Retry { call });
+                let cs = &mut self.calls[call as usize];
+                cs.previous_backoff_ns = delay;
+                cs.retry_timer = Some(timer);
+                return;
             }
+            AfterFailure::Denied if c.measured => es.stats.retries_denied += 1,
+            AfterFailure::Denied | AfterFailure::GiveUp => {}
         }
         let outcome = if policy.fallback.is_some() {
             Outcome::Degraded
@@ -509,10 +507,8 @@ impl ServiceModel<'_> {
             sim.cancel(t);
         }
         if c.waiting {
-            let slot = (self.requests[c.parent as usize].instance
-                - self.world.services[self.world.calls[c.edge as usize].from as usize]
-                    .first_instance) as usize;
-            self.edges[c.edge as usize].bulkhead_waiting[slot].retain(|&w| w != call);
+            let caller = self.attempt_of(call).caller;
+            self.edges[c.edge as usize].chain.stop_waiting(caller, call);
         }
         // Attempts still out (hedges) lost the race: nobody waits for them any more.
         for &child in c.children.iter().filter(|&&x| x != NONE) {

@@ -1,0 +1,218 @@
+//! Retries: which failures are retried, how many attempts, and the wait before each retry
+//! (constant, exponential with a cap, or decorrelated; with full or equal jitter), as the AWS
+//! architecture blog's "Exponential Backoff And Jitter" defines them.
+
+use super::{AttemptFailure, BudgetPolicy};
+use crate::spec::{Backoff, Jitter, RetryOn, RetrySpec};
+use rand::RngExt;
+use sim_core::Stream;
+
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    on: u8,
+    backoff: Backoff,
+    jitter: Jitter,
+    pub budget: Option<BudgetPolicy>,
+    pub honor_retry_after: bool,
+}
+
+impl RetryPolicy {
+    /// Compiles retry settings; returns the problems found (field, message).
+    pub fn compile(r: &RetrySpec) -> Result<RetryPolicy, Vec<(&'static str, String)>> {
+        let mut problems = Vec::new();
+        let p = RetryPolicy::new(r, &mut problems);
+        if problems.is_empty() {
+            Ok(p)
+        } else {
+            Err(problems)
+        }
+    }
+
+    pub(crate) fn new(r: &RetrySpec, problems: &mut Vec<(&'static str, String)>) -> RetryPolicy {
+        if r.attempts == 0 {
+            problems.push((
+                "retry.attempts",
+                "`attempts` counts the first attempt too: it must be at least 1".into(),
+            ));
+        }
+        if r.attempts > 100 {
+            problems.push((
+                "retry.attempts",
+                format!("{} attempts is more than the limit of 100", r.attempts),
+            ));
+        }
+        match &r.backoff {
+            Backoff::Exponential {
+                base,
+                cap,
+                multiplier,
+            } => {
+                if !(*multiplier >= 1.0 && multiplier.is_finite()) {
+                    problems.push((
+                        "retry.backoff",
+                        format!("the multiplier must be at least 1, not `{multiplier}`"),
+                    ));
+                }
+                if cap < base {
+                    problems.push((
+                        "retry.backoff",
+                        format!("`cap` ({}) is below `base` ({})", cap.0, base.0),
+                    ));
+                }
+            }
+            Backoff::Decorrelated { base, cap } if cap < base || base.0.is_zero() => {
+                problems.push((
+                    "retry.backoff",
+                    "decorrelated backoff needs `base` above zero and `cap` at least `base`".into(),
+                ));
+            }
+            _ => {}
+        }
+        let budget = r.budget.as_ref().map(|b| {
+            if !(b.ratio >= 0.0
+                && b.ratio.is_finite()
+                && b.min_per_s >= 0.0
+                && b.min_per_s.is_finite())
+            {
+                problems.push((
+                    "retry.budget",
+                    "`ratio` and `min_per_s` must be zero or more".into(),
+                ));
+            }
+            let window_s = (b.window.0.as_ns() / 1_000_000_000).max(1);
+            if b.window.0.as_ns() % 1_000_000_000 != 0 {
+                problems.push((
+                    "retry.budget.window",
+                    "the budget window is counted in whole seconds".into(),
+                ));
+            }
+            BudgetPolicy {
+                ratio: b.ratio,
+                min_per_s: b.min_per_s,
+                window_s,
+            }
+        });
+        RetryPolicy {
+            attempts: r.attempts,
+            on: r
+                .on
+                .iter()
+                .map(|o| {
+                    match o {
+                        RetryOn::Timeout => AttemptFailure::Timeout,
+                        RetryOn::Error => AttemptFailure::Error,
+                        RetryOn::Rejected => AttemptFailure::Rejected,
+                        RetryOn::RateLimited => AttemptFailure::RateLimited,
+                        RetryOn::BreakerOpen => AttemptFailure::BreakerOpen,
+                        RetryOn::BulkheadFull => AttemptFailure::BulkheadFull,
+                        RetryOn::Throttled => AttemptFailure::Throttled,
+                    }
+                    .bit()
+                })
+                .fold(0, |a, b| a | b),
+            backoff: r.backoff.clone(),
+            jitter: r.jitter,
+            budget,
+            honor_retry_after: r.honor_retry_after,
+        }
+    }
+
+    pub fn retries(&self, failure: AttemptFailure) -> bool {
+        self.on & failure.bit() != 0
+    }
+
+    /// The wait before retry number `retry` (1 for the first retry); `previous_ns` is the wait
+    /// before the previous retry (for decorrelated jitter).
+    pub fn delay_ns(&self, retry: u32, previous_ns: u64, rng: &mut Stream) -> u64 {
+        let d = match &self.backoff {
+            Backoff::Constant(d) => d.0.as_ns() as f64,
+            Backoff::Exponential {
+                base,
+                cap,
+                multiplier,
+            } => {
+                let exp = multiplier.powi(retry.saturating_sub(1).min(1000) as i32);
+                (base.0.as_ns() as f64 * exp).min(cap.0.as_ns() as f64)
+            }
+            Backoff::Decorrelated { base, cap } => {
+                let (base, cap) = (base.0.as_ns() as f64, cap.0.as_ns() as f64);
+                let high = (previous_ns as f64 * 3.0).max(base);
+                return (base + (high - base) * rng.random::<f64>())
+                    .min(cap)
+                    .round() as u64;
+            }
+        };
+        let d = match self.jitter {
+            Jitter::None => d,
+            Jitter::Full => d * rng.random::<f64>(),
+            Jitter::Equal => d / 2.0 + d / 2.0 * rng.random::<f64>(),
+        };
+        d.round() as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::defences::dur;
+    use crate::spec::RetryBudget;
+    use sim_core::RngFactory;
+
+    #[test]
+    fn backoff_follows_its_distribution() {
+        let spec = |backoff, jitter| RetrySpec {
+            attempts: 5,
+            on: vec![RetryOn::Timeout],
+            backoff,
+            jitter,
+            budget: None::<RetryBudget>,
+            honor_retry_after: true,
+        };
+        let mut problems = Vec::new();
+        let exp = Backoff::Exponential {
+            base: dur("10ms"),
+            cap: dur("100ms"),
+            multiplier: 2.0,
+        };
+        let none = RetryPolicy::new(&spec(exp.clone(), Jitter::None), &mut problems);
+        let mut rng = RngFactory::new(1, 0).stream("t", "backoff");
+        let delays: Vec<u64> = (1..=5).map(|k| none.delay_ns(k, 0, &mut rng)).collect();
+        assert_eq!(
+            delays,
+            [10_000_000, 20_000_000, 40_000_000, 80_000_000, 100_000_000]
+        );
+        // Full jitter: uniform on [0, d]: mean d/2, and never above d.
+        let full = RetryPolicy::new(&spec(exp.clone(), Jitter::Full), &mut problems);
+        let n = 100_000;
+        let xs: Vec<f64> = (0..n)
+            .map(|_| full.delay_ns(3, 0, &mut rng) as f64)
+            .collect();
+        let mean = xs.iter().sum::<f64>() / n as f64;
+        // sd of uniform[0, 40ms] is 40/sqrt(12) ms; 99.9% interval of the mean: 3.29 sd/sqrt(n).
+        let half = 3.29 * 40e6 / 12f64.sqrt() / (n as f64).sqrt();
+        assert!((mean - 20e6).abs() < half, "{mean}");
+        assert!(xs.iter().all(|&x| (0.0..=40e6).contains(&x)));
+        // Equal jitter: within [d/2, d].
+        let equal = RetryPolicy::new(&spec(exp, Jitter::Equal), &mut problems);
+        assert!((0..1000)
+            .map(|_| equal.delay_ns(2, 0, &mut rng))
+            .all(|x| (10_000_000..=20_000_000).contains(&x)));
+        // Decorrelated: within [base, min(cap, 3 * previous)].
+        let dec = RetryPolicy::new(
+            &spec(
+                Backoff::Decorrelated {
+                    base: dur("10ms"),
+                    cap: dur("1s"),
+                },
+                Jitter::None,
+            ),
+            &mut problems,
+        );
+        assert!((0..1000)
+            .map(|_| dec.delay_ns(2, 50_000_000, &mut rng))
+            .all(|x| (10_000_000..=150_000_000).contains(&x)));
+        assert!(problems.is_empty());
+        assert!(full.retries(AttemptFailure::Timeout) && !full.retries(AttemptFailure::Error));
+    }
+}

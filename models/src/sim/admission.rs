@@ -48,8 +48,7 @@ impl ServiceModel<'_> {
     /// waited too long or whose caller's deadline has passed.
     pub(super) fn next_from_queue(&mut self, sim: &mut Sim<Event>, i: usize, pool: usize) {
         let now = sim.now().as_ns();
-        let inst = &self.instances[i];
-        if inst.hung > 0 {
+        if self.process[i].hung > 0 {
             return; // a hung process takes nothing from its queue
         }
         loop {

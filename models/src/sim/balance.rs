@@ -64,8 +64,8 @@ impl ServiceModel<'_> {
     /// Whether instance `i` takes part in load balancing.
     #[inline]
     pub(super) fn in_rotation(&self, i: u32) -> bool {
-        let inst = &self.instances[i as usize];
-        !inst.unhealthy && !inst.ejected && inst.active
+        let health = &self.health[i as usize];
+        !health.unhealthy && !health.ejected && self.process[i as usize].active
     }
 
     /// Recounts the instances of service `s` out of load balancing (the balancers' fast path
@@ -83,7 +83,7 @@ impl ServiceModel<'_> {
         let Some((over, steps)) = self.world.services[s].recovery.slow_start else {
             return 1.0;
         };
-        let since = now.saturating_sub(self.instances[i as usize].back_since_ns);
+        let since = now.saturating_sub(self.health[i as usize].back_since_ns);
         if since >= over {
             return 1.0;
         }

@@ -154,8 +154,7 @@ impl<'w> ServiceModel<'w> {
         let instances = world
             .instances
             .iter()
-            .enumerate()
-            .map(|(k, i)| InstanceState {
+            .map(|i| InstanceState {
                 limit: world.services[i.service_idx as usize].concurrency.clone(),
                 pools: (0..=world.services[i.service_idx as usize].pools.len())
                     .map(|_| PoolState {
@@ -165,40 +164,16 @@ impl<'w> ServiceModel<'w> {
                     .collect(),
                 outstanding: 0,
                 host: i.host_idx,
-                crashed: 0,
-                replaced_ns: None,
-                hung: 0,
-                slow: 1.0,
-                leak_per_min: 0.0,
-                leak_since_ns: 0,
-                started_ns: 0,
-                warm_until_ns: 0,
-                probe_fails: 0,
-                probe_oks: 0,
-                unhealthy: false,
-                replacing: false,
-                consecutive_failures: 0,
-                ejected: false,
-                ejections: 0,
-                ejected_until_ns: 0,
-                back_since_ns: 0,
-                version_errors: 0.0,
-                version_slow: 1.0,
-                frozen: Vec::new(),
-                parked: Vec::new(),
-                applied: 0,
-                in_sync: true,
-                last_ship_ns: 0,
-                data_lost: false,
-                last_down_ns: u64::MAX,
-                active: world.services[i.service_idx as usize]
-                    .recovery
-                    .autoscale
-                    .is_none_or(|a| {
-                        (k as u32 - world.services[i.service_idx as usize].first_instance) < a.0
-                    }),
-                starting: false,
-                restarts: 0,
+            })
+            .collect();
+        let process = world
+            .instances
+            .iter()
+            .enumerate()
+            .map(|(k, i)| {
+                let def = &world.services[i.service_idx as usize];
+                let n_initial = def.recovery.autoscale.map_or(def.n_instances, |a| a.0);
+                Process::new((k as u32 - def.first_instance) < n_initial)
             })
             .collect();
         let mut host_instances = vec![Vec::new(); world.hosts.len()];
@@ -283,6 +258,10 @@ impl<'w> ServiceModel<'w> {
             free_calls: Vec::with_capacity(256),
             live: 0,
             instances,
+            process,
+            health: vec![Health::default(); world.instances.len()],
+            versions: vec![Version::default(); world.instances.len()],
+            replicas: vec![Replica::default(); world.instances.len()],
             services,
             workloads,
             edges,

@@ -15,6 +15,57 @@
 
 use super::*;
 
+/// An instance's process, as faults and restarts shape it.
+#[derive(Clone, Debug)]
+pub(super) struct Process {
+    /// Crash and hang faults in force on its current process (it is down while `crashed > 0`,
+    /// hung while `hung > 0`); faults that started before its last replacement no longer count.
+    pub(super) crashed: u32,
+    pub(super) hung: u32,
+    pub(super) replaced_ns: Option<u64>,
+    /// Product of instance-level slowdowns.
+    pub(super) slow: f64,
+    /// A leak's growth per minute, and since when it grows.
+    pub(super) leak_per_min: f64,
+    pub(super) leak_since_ns: u64,
+    /// When the process last started, and until when its cache is cold.
+    pub(super) started_ns: u64,
+    pub(super) warm_until_ns: u64,
+    /// Requests whose work ended while the instance hung: answered when the hang ends.
+    pub(super) frozen: Vec<u32>,
+    /// Requests whose calls all answered while the instance hung: they go on when it ends.
+    pub(super) parked: Vec<u32>,
+    /// When its work was last lost (a crash, its host dying).
+    pub(super) last_down_ns: u64,
+    /// Part of the service now (autoscaling adds and removes instances), and starting up.
+    pub(super) active: bool,
+    pub(super) starting: bool,
+    /// Times its process restarted (broken connection pools need one).
+    pub(super) restarts: u32,
+}
+
+impl Process {
+    /// A process running from time zero (`active`: part of the service from the start).
+    pub(super) fn new(active: bool) -> Self {
+        Process {
+            crashed: 0,
+            hung: 0,
+            replaced_ns: None,
+            slow: 1.0,
+            leak_per_min: 0.0,
+            leak_since_ns: 0,
+            started_ns: 0,
+            warm_until_ns: 0,
+            frozen: Vec::new(),
+            parked: Vec::new(),
+            last_down_ns: u64::MAX,
+            active,
+            starting: false,
+            restarts: 0,
+        }
+    }
+}
+
 /// A host's state.
 #[derive(Clone, Debug, Default)]
 pub(super) struct HostState {
@@ -121,7 +172,7 @@ impl ServiceModel<'_> {
                     };
                 } else {
                     for &i in one(unit) {
-                        let inst = &mut self.instances[i as usize];
+                        let inst = &mut self.process[i as usize];
                         inst.slow = if start { inst.slow * k } else { inst.slow / k };
                     }
                 }
@@ -154,7 +205,7 @@ impl ServiceModel<'_> {
             }
             FaultEffect::Leak(rate) => {
                 for &i in one(unit) {
-                    let inst = &mut self.instances[i as usize];
+                    let inst = &mut self.process[i as usize];
                     if start {
                         inst.leak_per_min = *rate;
                         inst.leak_since_ns = now.max(inst.started_ns);
@@ -299,11 +350,11 @@ impl ServiceModel<'_> {
     /// Whether instance `i` runs: its process is up, its host is up, and it is not hung.
     #[inline]
     pub(super) fn is_up(&self, i: u32) -> bool {
-        let inst = &self.instances[i as usize];
-        inst.active
-            && inst.crashed == 0
-            && inst.hung == 0
-            && self.hosts[inst.host as usize].down == 0
+        let process = &self.process[i as usize];
+        process.active
+            && process.crashed == 0
+            && process.hung == 0
+            && self.hosts[self.instances[i as usize].host as usize].down == 0
     }
 
     /// Recounts the instances of service `s` that are up, folding the time since the last change.
@@ -327,7 +378,7 @@ impl ServiceModel<'_> {
     /// Whether a fault that started at `started_ns` still holds instance `i`: a replacement
     /// since then gave it a fresh process the fault no longer touches.
     pub(super) fn still_holds(&self, i: u32, started_ns: u64) -> bool {
-        self.instances[i as usize]
+        self.process[i as usize]
             .replaced_ns
             .is_none_or(|r| started_ns > r)
     }
@@ -338,13 +389,13 @@ impl ServiceModel<'_> {
         let s = self.world.instances[i as usize].service_idx as usize;
         let was_up = self.is_up(i);
         if start {
-            let inst = &mut self.instances[i as usize];
+            let inst = &mut self.process[i as usize];
             inst.crashed += 1;
             if inst.crashed == 1 {
                 self.lose_instance(sim, i, false);
             }
         } else if self.still_holds(i, started_ns) {
-            let inst = &mut self.instances[i as usize];
+            let inst = &mut self.process[i as usize];
             inst.crashed -= 1;
             if inst.crashed == 0 && !was_up && self.is_up(i) {
                 self.restarted(i, now);
@@ -358,9 +409,9 @@ impl ServiceModel<'_> {
         let now = sim.now().as_ns();
         let s = self.world.instances[i as usize].service_idx as usize;
         if start {
-            self.instances[i as usize].hung += 1;
+            self.process[i as usize].hung += 1;
         } else if self.still_holds(i, started_ns) {
-            let inst = &mut self.instances[i as usize];
+            let inst = &mut self.process[i as usize];
             inst.hung -= 1;
             if inst.hung == 0 {
                 self.resume(sim, i);
@@ -372,13 +423,13 @@ impl ServiceModel<'_> {
     /// A hung instance resumes: held answers go out, free workers take queued requests.
     pub(super) fn resume(&mut self, sim: &mut Sim<Event>, i: u32) {
         self.unpark(sim, i);
-        let frozen = std::mem::take(&mut self.instances[i as usize].frozen);
+        let frozen = std::mem::take(&mut self.process[i as usize].frozen);
         for &req in &frozen {
             sim.schedule_in(SimDuration::ZERO, Event::WorkDone { req });
         }
         let mut frozen = frozen;
         frozen.clear();
-        self.instances[i as usize].frozen = frozen;
+        self.process[i as usize].frozen = frozen;
         let pools = self.instances[i as usize].pools.len();
         let s = self.world.instances[i as usize].service_idx as usize;
         for p in 0..pools {
@@ -403,15 +454,16 @@ impl ServiceModel<'_> {
             .recovery
             .replace
             .map_or(0, |(_, warm, _)| warm);
-        let inst = &mut self.instances[i as usize];
-        inst.started_ns = now;
-        inst.restarts += 1;
-        inst.leak_since_ns = now;
-        inst.warm_until_ns = now.saturating_add(warm);
-        inst.in_sync = false;
-        if inst.data_lost {
-            inst.applied = 0;
-            inst.data_lost = false;
+        let process = &mut self.process[i as usize];
+        process.started_ns = now;
+        process.restarts += 1;
+        process.leak_since_ns = now;
+        process.warm_until_ns = now.saturating_add(warm);
+        let replica = &mut self.replicas[i as usize];
+        replica.in_sync = false;
+        if replica.data_lost {
+            replica.applied = 0;
+            replica.data_lost = false;
         }
     }
 
@@ -421,7 +473,7 @@ impl ServiceModel<'_> {
     #[inline(never)]
     /// Requests parked at a hung instance go on (or, doomed, fail).
     pub(super) fn unpark(&mut self, sim: &mut Sim<Event>, i: u32) {
-        let parked = std::mem::take(&mut self.instances[i as usize].parked);
+        let parked = std::mem::take(&mut self.process[i as usize].parked);
         for &req in &parked {
             self.after_calls(sim, req);
         }
@@ -429,10 +481,10 @@ impl ServiceModel<'_> {
 
     pub(super) fn lose_instance(&mut self, sim: &mut Sim<Event>, i: u32, silent: bool) {
         let now = sim.now().as_ns();
-        self.instances[i as usize].last_down_ns = now;
+        self.process[i as usize].last_down_ns = now;
         self.lose_sessions(i, now);
         let s = self.world.instances[i as usize].service_idx as usize;
-        let frozen = std::mem::take(&mut self.instances[i as usize].frozen);
+        let frozen = std::mem::take(&mut self.process[i as usize].frozen);
         for &req in &frozen {
             sim.schedule_in(SimDuration::ZERO, Event::WorkDone { req });
         }
@@ -473,9 +525,9 @@ impl ServiceModel<'_> {
             }
             if disk {
                 for &i in &list {
-                    let inst = &mut self.instances[i as usize];
-                    inst.data_lost = true;
-                    inst.in_sync = false;
+                    let replica = &mut self.replicas[i as usize];
+                    replica.data_lost = true;
+                    replica.in_sync = false;
                 }
             }
         } else {
@@ -540,8 +592,9 @@ impl ServiceModel<'_> {
     /// and a new version.
     #[inline]
     pub(super) fn instance_factor(&self, i: u32, now: u64) -> f64 {
-        let inst = &self.instances[i as usize];
-        let mut k = inst.slow * self.hosts[inst.host as usize].slow * inst.version_slow;
+        let inst = &self.process[i as usize];
+        let host = self.instances[i as usize].host;
+        let mut k = inst.slow * self.hosts[host as usize].slow * self.versions[i as usize].slow;
         if inst.leak_per_min > 0.0 {
             k *= 1.0 + inst.leak_per_min * (now.saturating_sub(inst.leak_since_ns) as f64 / 60e9);
         }
@@ -559,7 +612,7 @@ impl ServiceModel<'_> {
     #[cold]
     #[inline(never)]
     pub(super) fn reconnecting(&self, i: u32, reconnect_ns: u64, now: u64) -> bool {
-        let inst = &self.instances[i as usize];
+        let inst = &self.process[i as usize];
         inst.restarts > 0 && now < inst.started_ns.saturating_add(reconnect_ns)
     }
 

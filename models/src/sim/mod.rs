@@ -59,6 +59,7 @@ use client::*;
 pub use event::Event;
 use faults::*;
 use ops::*;
+use recovery::*;
 use request::*;
 use stats::*;
 use store::*;
@@ -74,6 +75,10 @@ struct PoolState {
     queue: VecDeque<u32>,
 }
 
+/// An instance as the request path sees it: its worker pools and queues, its load, its host.
+/// The other parts keep their own per-instance state, indexed alike: `process` (faults:
+/// crashes, hangs, slowdowns, restarts), `health` (recovery: probes, ejection), `versions`
+/// (rollouts), `replicas` (datastores).
 struct InstanceState {
     /// The adaptive concurrency limit, if the service has one.
     limit: Option<AimdLimit>,
@@ -82,52 +87,6 @@ struct InstanceState {
     /// Requests queued or being served here: the load balancers' view.
     outstanding: u32,
     host: u32,
-    /// Crash and hang faults in force on its current process (it is down while `crashed > 0`,
-    /// hung while `hung > 0`); faults that started before its last replacement no longer count.
-    crashed: u32,
-    hung: u32,
-    replaced_ns: Option<u64>,
-    /// Product of instance-level slowdowns.
-    slow: f64,
-    /// A leak's growth per minute, and since when it grows.
-    leak_per_min: f64,
-    leak_since_ns: u64,
-    /// When the process last started, and until when its cache is cold.
-    started_ns: u64,
-    warm_until_ns: u64,
-    /// Health checks: consecutive failed and good probes, the verdict, a replacement under way.
-    probe_fails: u32,
-    probe_oks: u32,
-    unhealthy: bool,
-    replacing: bool,
-    /// Outlier detection: consecutive failures seen by callers, ejection state.
-    consecutive_failures: u32,
-    ejected: bool,
-    ejections: u32,
-    ejected_until_ns: u64,
-    /// When it last came back into load balancing (for slow start).
-    back_since_ns: u64,
-    /// Running the new version of a rollout: its error rate and work factor.
-    version_errors: f64,
-    version_slow: f64,
-    /// Requests whose work ended while the instance hung: answered when the hang ends.
-    frozen: Vec<u32>,
-    /// Requests whose calls all answered while the instance hung: they go on when it ends.
-    parked: Vec<u32>,
-    /// Datastore replica: the last write it applied, whether its copy is complete up to it, when
-    /// the last replication message to it arrives (messages keep their order), and whether its
-    /// data was lost with its disk.
-    applied: u64,
-    in_sync: bool,
-    last_ship_ns: u64,
-    data_lost: bool,
-    /// When its work was last lost (a crash, its host dying).
-    last_down_ns: u64,
-    /// Part of the service now (autoscaling adds and removes instances), and starting up.
-    active: bool,
-    starting: bool,
-    /// Times its process restarted (broken connection pools need one).
-    restarts: u32,
 }
 
 /// A failure of a run (never of the input: that is caught when the world is built).
@@ -155,6 +114,10 @@ pub struct ServiceModel<'w> {
     free_calls: Vec<u32>,
     live: u32,
     instances: Vec<InstanceState>,
+    process: Vec<Process>,
+    health: Vec<Health>,
+    versions: Vec<Version>,
+    replicas: Vec<Replica>,
     services: Vec<ServiceState>,
     workloads: Vec<WorkloadState>,
     edges: Vec<EdgeState>,

@@ -8,6 +8,23 @@
 
 use super::*;
 
+/// The version an instance runs: the new version of a rollout has its own error rate and work
+/// factor (the old one has none).
+#[derive(Clone, Debug)]
+pub(super) struct Version {
+    pub(super) errors: f64,
+    pub(super) slow: f64,
+}
+
+impl Default for Version {
+    fn default() -> Self {
+        Version {
+            errors: 0.0,
+            slow: 1.0,
+        }
+    }
+}
+
 pub(super) struct AlertState {
     pub(super) firing: Option<usize>,
     /// Since when the condition has held (for `for`).
@@ -131,9 +148,10 @@ impl ServiceModel<'_> {
         while ds.switched < target {
             let i = svc.first_instance + ds.switched;
             ds.switched += 1;
-            let inst = &mut self.instances[i as usize];
-            inst.version_errors = def.errors;
-            inst.version_slow = def.slowdown;
+            self.versions[i as usize] = Version {
+                errors: def.errors,
+                slow: def.slowdown,
+            };
         }
         let what = format!(
             "{}: {} of {} instances on the new version",
@@ -164,9 +182,7 @@ impl ServiceModel<'_> {
         let def = &self.world.deploys[d as usize];
         let svc = &self.world.services[def.service as usize];
         for i in svc.first_instance..svc.first_instance + svc.n_instances {
-            let inst = &mut self.instances[i as usize];
-            inst.version_errors = 0.0;
-            inst.version_slow = 1.0;
+            self.versions[i as usize] = Version::default();
         }
         self.deploy_states[d as usize].switched = svc.n_instances;
         let name = svc.name.clone();

@@ -9,6 +9,23 @@
 
 use super::*;
 
+/// An instance's standing with detection and recovery.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Health {
+    /// Health checks: consecutive failed and good probes, the verdict, a replacement under way.
+    pub(super) probe_fails: u32,
+    pub(super) probe_oks: u32,
+    pub(super) unhealthy: bool,
+    pub(super) replacing: bool,
+    /// Outlier detection: consecutive failures seen by callers, ejection state.
+    pub(super) consecutive_failures: u32,
+    pub(super) ejected: bool,
+    pub(super) ejections: u32,
+    pub(super) ejected_until_ns: u64,
+    /// When it last came back into load balancing (for slow start).
+    pub(super) back_since_ns: u64,
+}
+
 impl ServiceModel<'_> {
     /// Schedules the next round of a periodic check, unless it would fall after the horizon.
     pub(super) fn again(&self, sim: &mut Sim<Event>, every_ns: u64, event: Event) {
@@ -27,7 +44,7 @@ impl ServiceModel<'_> {
             return;
         };
         for i in def.first_instance..def.first_instance + def.n_instances {
-            if !self.instances[i as usize].active {
+            if !self.process[i as usize].active {
                 continue;
             }
             let ok = self.is_up(i)
@@ -35,7 +52,7 @@ impl ServiceModel<'_> {
                     * self.instance_factor(i, now)
                     * self.services[s as usize].slowdown)
                     <= timeout as f64;
-            let inst = &mut self.instances[i as usize];
+            let inst = &mut self.health[i as usize];
             if ok {
                 inst.probe_fails = 0;
                 inst.probe_oks += 1;
@@ -56,14 +73,14 @@ impl ServiceModel<'_> {
                     let name = self.instance_name(i);
                     self.log(now, "unhealthy", name);
                 }
-                let inst = &self.instances[i as usize];
+                let (host, inst) = (self.instances[i as usize].host, &self.health[i as usize]);
                 if let Some((start_up, ..)) = def.recovery.replace {
                     // On its own host, or, when that host is dead, on another one its placement
                     // allows (Kubernetes reschedules the pod).
-                    let placeable = self.hosts[inst.host as usize].down == 0
+                    let placeable = self.hosts[host as usize].down == 0
                         || def.hosts.iter().any(|&h| self.hosts[h as usize].down == 0);
                     if inst.unhealthy && !inst.replacing && placeable {
-                        self.instances[i as usize].replacing = true;
+                        self.health[i as usize].replacing = true;
                         let name = self.instance_name(i);
                         self.log(now, "replacing", name);
                         sim.schedule_in(
@@ -83,7 +100,7 @@ impl ServiceModel<'_> {
     pub(super) fn on_replaced(&mut self, sim: &mut Sim<Event>, i: u32) {
         let now = sim.now().as_ns();
         let s = self.world.instances[i as usize].service_idx as usize;
-        self.instances[i as usize].replacing = false;
+        self.health[i as usize].replacing = false;
         let old_host = self.instances[i as usize].host;
         if self.hosts[old_host as usize].down > 0 {
             // Its host is dead: start it on the live host its placement allows that runs the
@@ -107,10 +124,9 @@ impl ServiceModel<'_> {
             self.lose_instance(sim, i, true);
             self.host_instances[old_host as usize].retain(|&k| k != i);
             self.host_instances[new_host as usize].push(i);
-            let inst = &mut self.instances[i as usize];
-            inst.host = new_host;
+            self.instances[i as usize].host = new_host;
             // A datastore copy starts empty on a new host and copies the data back.
-            inst.data_lost = self.world.services[s].store.is_some();
+            self.replicas[i as usize].data_lost = self.world.services[s].store.is_some();
             let what = format!(
                 "{} to {}",
                 self.instance_name(i),
@@ -119,12 +135,9 @@ impl ServiceModel<'_> {
             self.log(now, "moved", what);
         }
         // Whatever the old process held is gone.
-        let was_hung = {
-            let inst = &self.instances[i as usize];
-            inst.hung > 0
-        };
+        let was_hung = self.process[i as usize].hung > 0;
         self.lose_instance(sim, i, false);
-        let inst = &mut self.instances[i as usize];
+        let inst = &mut self.process[i as usize];
         // The new process is touched by no fault in force now (`still_holds`).
         inst.crashed = 0;
         inst.hung = 0;
@@ -147,7 +160,7 @@ impl ServiceModel<'_> {
         let Some((limit, _, base, max_pct)) = self.world.services[s].recovery.outlier else {
             return;
         };
-        let inst = &mut self.instances[i as usize];
+        let inst = &mut self.health[i as usize];
         if !failed {
             inst.consecutive_failures = 0;
             return;
@@ -158,14 +171,14 @@ impl ServiceModel<'_> {
         }
         let def = &self.world.services[s];
         let ejected = (def.first_instance..def.first_instance + def.n_instances)
-            .filter(|&k| self.instances[k as usize].ejected)
+            .filter(|&k| self.health[k as usize].ejected)
             .count() as u32;
         // Envoy ejects at least one host whatever the percentage.
         let allowed = (def.n_instances * max_pct / 100).max(1);
         if ejected >= allowed {
             return;
         }
-        let inst = &mut self.instances[i as usize];
+        let inst = &mut self.health[i as usize];
         inst.ejected = true;
         inst.ejections += 1;
         inst.consecutive_failures = 0;
@@ -186,7 +199,7 @@ impl ServiceModel<'_> {
             return;
         };
         for i in def.first_instance..def.first_instance + def.n_instances {
-            let inst = &mut self.instances[i as usize];
+            let inst = &mut self.health[i as usize];
             if inst.ejected && inst.ejected_until_ns <= now {
                 inst.ejected = false;
                 inst.back_since_ns = now;
@@ -211,11 +224,11 @@ impl ServiceModel<'_> {
         let range = def.first_instance..def.first_instance + def.n_instances;
         let active = range
             .clone()
-            .filter(|&i| self.instances[i as usize].active)
+            .filter(|&i| self.process[i as usize].active)
             .count() as u32;
         let starting = range
             .clone()
-            .filter(|&i| self.instances[i as usize].starting)
+            .filter(|&i| self.process[i as usize].starting)
             .count() as u32;
         let st = &mut self.services[si];
         st.touch(now);
@@ -241,7 +254,7 @@ impl ServiceModel<'_> {
                 if more == 0 {
                     break;
                 }
-                let inst = &mut self.instances[i as usize];
+                let inst = &mut self.process[i as usize];
                 if !inst.active && !inst.starting {
                     inst.starting = true;
                     more -= 1;
@@ -256,8 +269,8 @@ impl ServiceModel<'_> {
                 if fewer == 0 {
                     break;
                 }
-                if self.instances[i as usize].active {
-                    self.instances[i as usize].active = false;
+                if self.process[i as usize].active {
+                    self.process[i as usize].active = false;
                     fewer -= 1;
                     self.services[si].recovery.scale_downs += 1;
                 }
@@ -276,10 +289,10 @@ impl ServiceModel<'_> {
     pub(super) fn on_scale_up(&mut self, sim: &mut Sim<Event>, i: u32) {
         let now = sim.now().as_ns();
         let s = self.world.instances[i as usize].service_idx as usize;
-        let inst = &mut self.instances[i as usize];
+        let inst = &mut self.process[i as usize];
         inst.starting = false;
         inst.active = true;
-        inst.back_since_ns = now;
+        self.health[i as usize].back_since_ns = now;
         self.restarted(i, now);
         self.recount_rotation(s);
         self.recount_up(s, now);

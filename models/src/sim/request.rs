@@ -226,8 +226,7 @@ impl ServiceModel<'_> {
         if st.outages > 0 {
             return self.turn_away(sim, req, Outcome::Rejected);
         }
-        let inst = &self.instances[i];
-        if inst.crashed > 0 {
+        if self.process[i].crashed > 0 {
             // Nothing listens: the connection is refused at once.
             return self.turn_away(sim, req, Outcome::Rejected);
         }
@@ -263,7 +262,7 @@ impl ServiceModel<'_> {
         }
         let pool = self.requests[req as usize].pool as usize;
         let (workers, queue_cap, _) = def.pool(pool);
-        let hung = inst.hung > 0;
+        let hung = self.process[i].hung > 0;
         if inst.pools[pool].busy < workers && !hung {
             inst.outstanding += 1;
             self.start_work(sim, req, false);
@@ -336,9 +335,9 @@ impl ServiceModel<'_> {
         if r.doomed {
             return self.finish(sim, req, Outcome::Failed);
         }
-        let inst = &mut self.instances[r.instance as usize];
-        if inst.hung > 0 {
-            inst.frozen.push(req); // answered when the hang ends
+        let process = &mut self.process[r.instance as usize];
+        if process.hung > 0 {
+            process.frozen.push(req); // answered when the hang ends
             return;
         }
         if r.cut {
@@ -349,9 +348,9 @@ impl ServiceModel<'_> {
             return self.finish(sim, req, Outcome::Failed);
         }
         // Instance- and host-level effects: a bad new version, a disk that corrupts.
-        let inst = &self.instances[r.instance as usize];
-        let local =
-            1.0 - (1.0 - inst.version_errors) * (1.0 - self.hosts[inst.host as usize].corrupt);
+        let host = self.instances[r.instance as usize].host;
+        let version_errors = self.versions[r.instance as usize].errors;
+        let local = 1.0 - (1.0 - version_errors) * (1.0 - self.hosts[host as usize].corrupt);
         if local > 0.0 && st.fault_rng.random::<f64>() < local {
             return self.finish(sim, req, Outcome::Failed);
         }

@@ -12,6 +12,28 @@
 
 use super::*;
 
+/// An instance's copy of its datastore's data: the last write it applied, whether its copy is
+/// complete up to it, when the last replication message to it arrives (messages keep their
+/// order), and whether its data was lost with its disk.
+#[derive(Clone, Debug)]
+pub(super) struct Replica {
+    pub(super) applied: u64,
+    pub(super) in_sync: bool,
+    pub(super) last_ship_ns: u64,
+    pub(super) data_lost: bool,
+}
+
+impl Default for Replica {
+    fn default() -> Self {
+        Replica {
+            applied: 0,
+            in_sync: true,
+            last_ship_ns: 0,
+            data_lost: false,
+        }
+    }
+}
+
 /// A datastore's replication state.
 pub(super) struct StoreState {
     /// The instance that takes writes.
@@ -114,13 +136,13 @@ impl ServiceModel<'_> {
             (true, Some(t)) => {
                 store.result.write_unavailable_ns += now - t;
                 store.down_since = None;
-                if self.instances[primary as usize].applied < store.written {
+                if self.replicas[primary as usize].applied < store.written {
                     // The primary came back without the writes it had (its disk was lost): the
                     // most up-to-date copy that is up takes over, the primary's included.
                     let def = &self.world.services[s];
                     let best = (def.first_instance..def.first_instance + def.n_instances)
                         .filter(|&i| self.store_up(i))
-                        .max_by_key(|&i| (self.instances[i as usize].applied, std::cmp::Reverse(i)))
+                        .max_by_key(|&i| (self.replicas[i as usize].applied, std::cmp::Reverse(i)))
                         .unwrap_or(primary);
                     if best != primary {
                         self.services[s]
@@ -159,7 +181,7 @@ impl ServiceModel<'_> {
         let def = &self.world.services[s];
         let best = (def.first_instance..def.first_instance + def.n_instances)
             .filter(|&i| i != store.primary && self.store_up(i))
-            .max_by_key(|&i| (self.instances[i as usize].applied, std::cmp::Reverse(i)));
+            .max_by_key(|&i| (self.replicas[i as usize].applied, std::cmp::Reverse(i)));
         let Some(best) = best else {
             // Nothing to promote: try again after another detection delay.
             let (detect, _) = def
@@ -187,7 +209,7 @@ impl ServiceModel<'_> {
     /// Makes `new` the primary with the writes it holds; acknowledged writes beyond them are lost.
     pub(super) fn promote(&mut self, s: usize, new: u32, now: u64) {
         let def = &self.world.services[s];
-        let kept = self.instances[new as usize].applied;
+        let kept = self.replicas[new as usize].applied;
         let store = self.services[s].store.as_mut().expect("a datastore");
         let lost = count_acked_above(store, kept);
         store.result.lost_writes += lost;
@@ -203,10 +225,10 @@ impl ServiceModel<'_> {
         let old = store.primary;
         store.primary = new;
         for i in def.first_instance..def.first_instance + def.n_instances {
-            let inst = &mut self.instances[i as usize];
-            inst.applied = inst.applied.min(kept);
+            let replica = &mut self.replicas[i as usize];
+            replica.applied = replica.applied.min(kept);
         }
-        self.instances[new as usize].in_sync = true;
+        self.replicas[new as usize].in_sync = true;
         let (from, to) = (self.instance_name(old), self.instance_name(new));
         self.log(
             now,
@@ -223,7 +245,7 @@ impl ServiceModel<'_> {
         if write || !def.reads_from_replicas {
             return store.primary;
         }
-        if def.read_your_writes && self.instances[picked as usize].applied < store.acked_max {
+        if def.read_your_writes && self.replicas[picked as usize].applied < store.acked_max {
             return store.primary;
         }
         picked
@@ -248,7 +270,7 @@ impl ServiceModel<'_> {
             store.acked.pop_front();
             store.base += 1;
         }
-        self.instances[r.instance as usize].applied = seq;
+        self.replicas[r.instance as usize].applied = seq;
         let sync = def.sync && svc.n_instances > 1;
         let mut shipped = 0u32;
         self.write_ids = self.write_ids.wrapping_add(1);
@@ -282,14 +304,14 @@ impl ServiceModel<'_> {
             }
             if sync && !self.store_up(i) {
                 // A synchronous primary drops a replica it knows is down from the set it waits for.
-                self.instances[i as usize].in_sync = false;
+                self.replicas[i as usize].in_sync = false;
                 continue;
             }
             shipped += 1;
             let to_host = self.instances[i as usize].host;
             let (lost, add) = self.link(from_host, to_host);
             if lost {
-                self.instances[i as usize].in_sync = false;
+                self.replicas[i as usize].in_sync = false;
                 continue;
             }
             let store = self.services[s].store.as_mut().expect("a datastore");
@@ -303,9 +325,9 @@ impl ServiceModel<'_> {
                 .sample(&mut store.rng)
                 .as_ns()
                 + add;
-            let inst = &mut self.instances[i as usize];
-            let at = now.saturating_add(lag + delay).max(inst.last_ship_ns);
-            inst.last_ship_ns = at;
+            let replica = &mut self.replicas[i as usize];
+            let at = now.saturating_add(lag + delay).max(replica.last_ship_ns);
+            replica.last_ship_ns = at;
             let msg = ReplMsg {
                 service: s as u32,
                 replica: i,
@@ -355,20 +377,20 @@ impl ServiceModel<'_> {
         let s = msg.service as usize;
         let store = self.services[s].store.as_ref().expect("a datastore");
         let current = store.epoch == msg.epoch;
-        let sender = &self.instances[msg.from as usize];
+        let sender = &self.process[msg.from as usize];
         let never_sent =
             sender.last_down_ns >= msg.stored_ns && sender.last_down_ns < msg.leaves_ns;
         if !current || never_sent || !self.store_up(msg.replica) {
             if current {
-                self.instances[msg.replica as usize].in_sync = false;
+                self.replicas[msg.replica as usize].in_sync = false;
             }
             self.free_msgs.push(m);
             return;
         }
         // A replica that missed messages catches up from the primary's log with this one.
-        let inst = &mut self.instances[msg.replica as usize];
-        inst.applied = inst.applied.max(msg.seq);
-        inst.in_sync = true;
+        let replica = &mut self.replicas[msg.replica as usize];
+        replica.applied = replica.applied.max(msg.seq);
+        replica.in_sync = true;
         if msg.wait == NONE {
             self.free_msgs.push(m);
             return;
@@ -455,7 +477,7 @@ impl ServiceModel<'_> {
     #[cold]
     #[inline(never)]
     pub(super) fn store_read(&mut self, s: usize, i: u32) {
-        let applied = self.instances[i as usize].applied;
+        let applied = self.replicas[i as usize].applied;
         let store = self.services[s].store.as_mut().expect("a datastore");
         if i != store.primary && applied < store.acked_max {
             store.result.stale_reads += 1;

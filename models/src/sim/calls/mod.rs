@@ -545,9 +545,9 @@ impl ServiceModel<'_> {
             return;
         }
         let i = p.instance as usize;
-        if self.instances[i].hung > 0 {
+        if self.process[i].hung > 0 {
             // A hung process does nothing with the answers until the hang ends.
-            self.instances[i].parked.push(c.parent);
+            self.process[i].parked.push(c.parent);
             return;
         }
         self.after_calls(sim, c.parent);

@@ -5,6 +5,25 @@
 
 use super::*;
 
+/// A service's load balancer: its round-robin position, its draws (`svc:<name>/balance`), and
+/// how many instances are out of rotation (the fast path needs none).
+pub(super) struct Rotation {
+    pub(super) round_robin: u32,
+    pub(super) balance_rng: Stream,
+    /// Instances out of load balancing (unhealthy or ejected).
+    pub(super) out_of_rotation: u32,
+}
+
+impl Rotation {
+    pub(super) fn new(rngs: &RngFactory, name: &str) -> Self {
+        Rotation {
+            round_robin: 0,
+            balance_rng: rngs.stream(name, "balance"),
+            out_of_rotation: 0,
+        }
+    }
+}
+
 impl ServiceModel<'_> {
     /// Chooses an instance of service `s` for a request of `workload`, within the instance
     /// group of the workload's tier when the service has tier groups, preferring instances in
@@ -28,14 +47,14 @@ impl ServiceModel<'_> {
     #[inline]
     pub(super) fn pick_balanced(&mut self, s: u32, first: u32, n: u32, region: u32) -> u32 {
         let def = &self.world.services[s as usize];
-        if self.services[s as usize].out_of_rotation > 0
+        if self.rotations[s as usize].out_of_rotation > 0
             || def.multi_region
             || def.recovery.slow_start.is_some()
         {
             let now = self.now_ns;
             return self.pick_slow(s as usize, first, n, region, now);
         }
-        let st = &mut self.services[s as usize];
+        let st = &mut self.rotations[s as usize];
         let offset = match def.balancer {
             _ if n == 1 => 0,
             Balancer::RoundRobin => {
@@ -72,7 +91,7 @@ impl ServiceModel<'_> {
     /// needs the count to be zero).
     pub(super) fn recount_rotation(&mut self, s: usize) {
         let def = &self.world.services[s];
-        self.services[s].out_of_rotation = (def.first_instance
+        self.rotations[s].out_of_rotation = (def.first_instance
             ..def.first_instance + def.n_instances)
             .filter(|&i| !self.in_rotation(i))
             .count() as u32;
@@ -123,7 +142,7 @@ impl ServiceModel<'_> {
         }
         let m = cands.len() as u32;
         let pick = |model: &mut Self| -> u32 {
-            let st = &mut model.services[s];
+            let st = &mut model.rotations[s];
             let k = match model.world.services[s].balancer {
                 _ if m == 1 => 0,
                 crate::spec::Balancer::RoundRobin => {
@@ -154,7 +173,7 @@ impl ServiceModel<'_> {
         if self.world.services[s].recovery.slow_start.is_some() && m > 1 {
             for _ in 0..4 {
                 let w = self.weight(s, chosen, now);
-                if w >= 1.0 || self.services[s].balance_rng.random::<f64>() < w {
+                if w >= 1.0 || self.rotations[s].balance_rng.random::<f64>() < w {
                     break;
                 }
                 chosen = pick(self);

@@ -12,87 +12,38 @@ impl<'w> ServiceModel<'w> {
             .services
             .iter()
             .enumerate()
-            .map(|(si, s)| {
-                let name = format!("svc:{}", s.name);
-                ServiceState {
-                    work_rng: rngs.stream(&name, "work"),
-                    balance_rng: rngs.stream(&name, "balance"),
-                    error_rng: rngs.stream(&name, "errors"),
-                    round_robin: 0,
-                    measured: Ledger::default(),
-                    all: Ledger::default(),
-                    latency: LatencyStats::new(),
-                    started: 0,
-                    waited: 0,
-                    wait_sum_ns: 0,
-                    wasted_ns: 0,
-                    busy_now: 0,
-                    queue_now: 0,
-                    busy_area: 0,
-                    queue_area: 0,
-                    last_change_ns: 0,
-                    series: series.clone(),
-                    slowdown: 1.0,
-                    error_rate: 0.0,
-                    outages: 0,
-                    corrupt_rate: 0.0,
-                    corrupt_detected: false,
-                    fail_fast: 0,
-                    fault_rng: rngs.stream(&name, "faults"),
-                    corrupt: 0,
-                    up_now: s.n_instances,
-                    up_ns: vec![0; s.n_instances as usize + 1],
-                    up_since_ns: 0,
-                    out_of_rotation: 0,
-                    recovery: Default::default(),
-                    autoscale_busy: 0,
-                    sessions_lost: 0,
-                    slow_series: world
-                        .alerts
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, a)| a.service as usize == si)
-                        .filter_map(|(k, a)| match a.rule {
-                            crate::world::AlertKind::LatencyP99(t) => {
-                                Some((k as u32, t, vec![0; n_buckets]))
-                            }
-                            _ => None,
-                        })
-                        .collect(),
-                    store: s.store.as_ref().map(|_| StoreState {
-                        primary: s.first_instance,
-                        epoch: 0,
-                        written: 0,
-                        acked_max: 0,
-                        base: 0,
-                        acked: VecDeque::new(),
-                        rng: rngs.stream(&format!("store:{}", s.name), "replication"),
-                        down_since: None,
-                        down_gen: 0,
-                        result: Default::default(),
-                    }),
-                    global_bucket: s
-                        .rate_limit
-                        .as_ref()
-                        .and_then(|r| r.global)
-                        .map(|(rate, burst)| Bucket::new(rate, burst)),
-                    client_buckets: match s.rate_limit.as_ref().and_then(|r| r.per_client) {
-                        Some((rate, burst)) => {
-                            vec![Bucket::new(rate, burst); world.workloads.len()]
+            .map(|(si, s)| ServiceStats {
+                measured: Ledger::default(),
+                all: Ledger::default(),
+                latency: LatencyStats::new(),
+                started: 0,
+                waited: 0,
+                wait_sum_ns: 0,
+                wasted_ns: 0,
+                busy_now: 0,
+                queue_now: 0,
+                busy_area: 0,
+                queue_area: 0,
+                last_change_ns: 0,
+                series: series.clone(),
+                corrupt: 0,
+                up_now: s.n_instances,
+                up_ns: vec![0; s.n_instances as usize + 1],
+                up_since_ns: 0,
+                recovery: Default::default(),
+                sessions_lost: 0,
+                slow_series: world
+                    .alerts
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, a)| a.service as usize == si)
+                    .filter_map(|(k, a)| match a.rule {
+                        crate::world::AlertKind::LatencyP99(t) => {
+                            Some((k as u32, t, vec![0; n_buckets]))
                         }
-                        None => Vec::new(),
-                    },
-                    tier_buckets: s
-                        .rate_limit
-                        .as_ref()
-                        .map(|r| {
-                            r.per_tier
-                                .iter()
-                                .map(|t| t.map(|(rate, burst)| Bucket::new(rate, burst)))
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                }
+                        _ => None,
+                    })
+                    .collect(),
             })
             .collect();
         let workloads = world
@@ -176,6 +127,39 @@ impl<'w> ServiceModel<'w> {
                 Process::new((k as u32 - def.first_instance) < n_initial)
             })
             .collect();
+        let svc_name = |s: &crate::world::ServiceDef| format!("svc:{}", s.name);
+        let work_rngs = world
+            .services
+            .iter()
+            .map(|s| rngs.stream(&svc_name(s), "work"))
+            .collect();
+        let svc_faults = world
+            .services
+            .iter()
+            .map(|s| ServiceFaults::new(&rngs, &svc_name(s)))
+            .collect();
+        let rotations = world
+            .services
+            .iter()
+            .map(|s| Rotation::new(&rngs, &svc_name(s)))
+            .collect();
+        let limits = world
+            .services
+            .iter()
+            .map(|s| {
+                let r = s.rate_limit.as_ref()?;
+                Some(RateLimits::new(r, world.workloads.len()))
+            })
+            .collect();
+        let mut stores = Vec::new();
+        let mut store_of = vec![NONE; world.services.len()];
+        for (s, def) in world.services.iter().enumerate() {
+            if def.store.is_some() {
+                store_of[s] = stores.len() as u32;
+                let rng = rngs.stream(&format!("store:{}", def.name), "replication");
+                stores.push(StoreState::new(def.first_instance, rng));
+            }
+        }
         let mut host_instances = vec![Vec::new(); world.hosts.len()];
         for (i, inst) in world.instances.iter().enumerate() {
             host_instances[inst.host_idx as usize].push(i as u32);
@@ -258,11 +242,18 @@ impl<'w> ServiceModel<'w> {
             free_calls: Vec::with_capacity(256),
             live: 0,
             instances,
+            work_rngs,
+            svc_faults,
+            rotations,
+            limits,
+            autoscale_busy: vec![0; world.services.len()],
+            stores,
+            store_of,
             process,
             health: vec![Health::default(); world.instances.len()],
             versions: vec![Version::default(); world.instances.len()],
             replicas: vec![Replica::default(); world.instances.len()],
-            services,
+            stats: services,
             workloads,
             edges,
             bucket: 0,
@@ -273,7 +264,7 @@ impl<'w> ServiceModel<'w> {
     }
 
     pub(super) fn start(&mut self, sim: &mut Sim<Event>) {
-        for s in 0..self.services.len() {
+        for s in 0..self.stats.len() {
             self.recount_rotation(s);
             self.recount_up(s, 0);
         }

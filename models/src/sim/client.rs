@@ -266,7 +266,7 @@ impl ServiceModel<'_> {
                 *sess = (NONE, 0);
             }
         }
-        self.services[s].sessions_lost += lost;
+        self.stats[s].sessions_lost += lost;
         if lost > 0 {
             let name = self.instance_name(i);
             self.log(now, "sessions_lost", format!("{name}: {lost}"));

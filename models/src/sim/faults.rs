@@ -15,6 +15,38 @@
 
 use super::*;
 
+/// The faults in force on a whole service, and the draws of their effects.
+pub(super) struct ServiceFaults {
+    /// Product of slowdowns, chance of an injected error, outages in force.
+    pub(super) slowdown: f64,
+    pub(super) error_rate: f64,
+    pub(super) outages: u32,
+    /// Corrupt answers (share, and whether callers detect them); fail-fast faults in force.
+    pub(super) corrupt_rate: f64,
+    pub(super) corrupt_detected: bool,
+    pub(super) fail_fast: u32,
+    /// Draws for injected errors (`svc:<name>/errors`), and for instance- and host-level
+    /// effects: corruption, new versions' errors (`svc:<name>/faults`).
+    pub(super) error_rng: Stream,
+    pub(super) fault_rng: Stream,
+}
+
+impl ServiceFaults {
+    /// No fault in force on the service named `name` (`svc:<name>`).
+    pub(super) fn new(rngs: &RngFactory, name: &str) -> Self {
+        ServiceFaults {
+            slowdown: 1.0,
+            error_rate: 0.0,
+            outages: 0,
+            corrupt_rate: 0.0,
+            corrupt_detected: false,
+            fail_fast: 0,
+            error_rng: rngs.stream(name, "errors"),
+            fault_rng: rngs.stream(name, "faults"),
+        }
+    }
+}
+
 /// An instance's process, as faults and restarts shape it.
 #[derive(Clone, Debug)]
 pub(super) struct Process {
@@ -107,7 +139,7 @@ impl ServiceModel<'_> {
                 .iter_mut()
                 .find_map(|p| p.queue.pop_front())
             {
-                let st = &mut self.services[s];
+                let st = &mut self.stats[s];
                 st.touch(sim.now().as_ns());
                 st.queue_now -= 1;
                 self.instances[i as usize].outstanding -= 1;
@@ -164,7 +196,7 @@ impl ServiceModel<'_> {
         match &def.effect {
             FaultEffect::Slowdown(k) => {
                 if def.instances.is_empty() {
-                    let st = &mut self.services[def.service as usize];
+                    let st = &mut self.svc_faults[def.service as usize];
                     st.slowdown = if start {
                         st.slowdown * k
                     } else {
@@ -178,12 +210,12 @@ impl ServiceModel<'_> {
                 }
             }
             FaultEffect::Errors(rate) => {
-                let st = &mut self.services[def.service as usize];
+                let st = &mut self.svc_faults[def.service as usize];
                 st.error_rate = combine(st.error_rate, *rate, start);
             }
             FaultEffect::Outage => {
                 let s = def.service as usize;
-                let st = &mut self.services[s];
+                let st = &mut self.svc_faults[s];
                 if start {
                     st.outages += 1;
                     if st.outages == 1 {
@@ -240,12 +272,12 @@ impl ServiceModel<'_> {
                 }
             }
             FaultEffect::Corrupt(rate, detected) => {
-                let st = &mut self.services[def.service as usize];
+                let st = &mut self.svc_faults[def.service as usize];
                 st.corrupt_rate = combine(st.corrupt_rate, *rate, start);
                 st.corrupt_detected = *detected;
             }
             FaultEffect::FailFast => {
-                let st = &mut self.services[def.service as usize];
+                let st = &mut self.svc_faults[def.service as usize];
                 if start {
                     st.fail_fast += 1;
                 } else {
@@ -363,7 +395,7 @@ impl ServiceModel<'_> {
         let up = (def.first_instance..def.first_instance + def.n_instances)
             .filter(|&i| self.is_up(i))
             .count() as u32;
-        let st = &mut self.services[s];
+        let st = &mut self.stats[s];
         let from = st.up_since_ns.max(self.world.warmup.as_ns());
         if now > from {
             st.up_ns[st.up_now as usize] += now - from;
@@ -493,7 +525,7 @@ impl ServiceModel<'_> {
             .iter_mut()
             .find_map(|p| p.queue.pop_front())
         {
-            let st = &mut self.services[s];
+            let st = &mut self.stats[s];
             st.touch(now);
             st.queue_now -= 1;
             self.instances[i as usize].outstanding -= 1;

@@ -29,7 +29,7 @@ use crate::results::{
 };
 use crate::spec::Balancer;
 use crate::trace::{Place, Trace, TraceOptions, Tracer};
-use crate::world::{AlertKind, ArrivalKind, FaultEffect, World};
+use crate::world::{AlertKind, ArrivalKind, FaultEffect, RateLimitDef, World};
 use hdrhistogram::Histogram;
 use rand::RngExt;
 use rand_distr::Exp1;
@@ -54,6 +54,7 @@ mod store;
 mod tracing;
 
 use admission::*;
+use balance::*;
 use calls::*;
 use client::*;
 pub use event::Event;
@@ -114,11 +115,23 @@ pub struct ServiceModel<'w> {
     free_calls: Vec<u32>,
     live: u32,
     instances: Vec<InstanceState>,
+    /// Per service: its work draws (`svc:<name>/work`), its faults in force, its balancer, its
+    /// rate limiters, and the busy-worker time at its autoscaler's last look.
+    work_rngs: Vec<Stream>,
+    svc_faults: Vec<ServiceFaults>,
+    rotations: Vec<Rotation>,
+    limits: Vec<Option<RateLimits>>,
+    autoscale_busy: Vec<u128>,
+    /// Datastores' replication state, by store; `store_of[service]` is a service's store
+    /// (`NONE` for a service that stores nothing).
+    stores: Vec<StoreState>,
+    store_of: Vec<u32>,
     process: Vec<Process>,
     health: Vec<Health>,
     versions: Vec<Version>,
     replicas: Vec<Replica>,
-    services: Vec<ServiceState>,
+    /// What each service measures (see `stats`).
+    stats: Vec<ServiceStats>,
     workloads: Vec<WorkloadState>,
     edges: Vec<EdgeState>,
     bucket: usize,

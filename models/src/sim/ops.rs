@@ -65,7 +65,7 @@ impl ServiceModel<'_> {
             ((b as u64 + 1) * self.world.resolution.as_ns()).min(self.world.horizon.as_ns());
         for a in 0..self.world.alerts.len() {
             let def = &self.world.alerts[a];
-            let st = &self.services[def.service as usize];
+            let st = &self.stats[def.service as usize];
             let from = (b + 1).saturating_sub(def.buckets as usize);
             let sum = |v: &Vec<u64>| v[from..=b].iter().sum::<u64>();
             let series = &st.series;

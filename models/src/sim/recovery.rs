@@ -50,7 +50,7 @@ impl ServiceModel<'_> {
             let ok = self.is_up(i)
                 && (probe as f64
                     * self.instance_factor(i, now)
-                    * self.services[s as usize].slowdown)
+                    * self.svc_faults[s as usize].slowdown)
                     <= timeout as f64;
             let inst = &mut self.health[i as usize];
             if ok {
@@ -69,7 +69,7 @@ impl ServiceModel<'_> {
                 if !inst.unhealthy && inst.probe_fails >= bad_after {
                     inst.unhealthy = true;
                     self.recount_rotation(s as usize);
-                    self.services[s as usize].recovery.unhealthy += 1;
+                    self.stats[s as usize].recovery.unhealthy += 1;
                     let name = self.instance_name(i);
                     self.log(now, "unhealthy", name);
                 }
@@ -146,7 +146,7 @@ impl ServiceModel<'_> {
         if was_hung {
             self.resume(sim, i);
         }
-        self.services[s].recovery.replacements += 1;
+        self.stats[s].recovery.replacements += 1;
         let name = self.instance_name(i);
         self.log(now, "replaced", name);
         self.recount_up(s, now);
@@ -184,7 +184,7 @@ impl ServiceModel<'_> {
         inst.consecutive_failures = 0;
         inst.ejected_until_ns = now.saturating_add(base.saturating_mul(u64::from(inst.ejections)));
         self.recount_rotation(s);
-        self.services[s].recovery.ejections += 1;
+        self.stats[s].recovery.ejections += 1;
         let name = self.instance_name(i);
         self.log(now, "ejected", name);
     }
@@ -230,16 +230,13 @@ impl ServiceModel<'_> {
             .clone()
             .filter(|&i| self.process[i as usize].starting)
             .count() as u32;
-        let st = &mut self.services[si];
+        let st = &mut self.stats[si];
         st.touch(now);
         // The warm-up resets the busy time: then all of it belongs to this period.
         let busy = st.busy_area;
-        let delta = if busy >= st.autoscale_busy {
-            busy - st.autoscale_busy
-        } else {
-            busy
-        };
-        st.autoscale_busy = busy;
+        let last = self.autoscale_busy[si];
+        let delta = if busy >= last { busy - last } else { busy };
+        self.autoscale_busy[si] = busy;
         let capacity = f64::from(def.workers_total()) * f64::from(active.max(1)) * every as f64;
         let utilization = delta as f64 / capacity;
         let desired = ((f64::from(active) * utilization / target).ceil() as u32).clamp(min, max);
@@ -258,7 +255,7 @@ impl ServiceModel<'_> {
                 if !inst.active && !inst.starting {
                     inst.starting = true;
                     more -= 1;
-                    self.services[si].recovery.scale_ups += 1;
+                    self.stats[si].recovery.scale_ups += 1;
                     sim.schedule_in(SimDuration::from_ns(delay), Event::ScaleUp { instance: i });
                 }
             }
@@ -272,7 +269,7 @@ impl ServiceModel<'_> {
                 if self.process[i as usize].active {
                     self.process[i as usize].active = false;
                     fewer -= 1;
-                    self.services[si].recovery.scale_downs += 1;
+                    self.stats[si].recovery.scale_downs += 1;
                 }
             }
             self.log(now, "scale_down", what);

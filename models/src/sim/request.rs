@@ -209,21 +209,16 @@ impl ServiceModel<'_> {
         }
         let r = &mut self.requests[req as usize];
         r.arrived_ns = now;
-        let (s, i, measured, deadline) = (
-            r.service as usize,
-            r.instance as usize,
-            r.measured,
-            r.deadline_ns,
-        );
+        let (s, i, measured) = (r.service as usize, r.instance as usize, r.measured);
         let def = &self.world.services[s];
         let bucket = self.bucket;
-        let st = &mut self.services[s];
+        let st = &mut self.stats[s];
         st.all.arrived += 1;
         st.series.arrived[bucket] += 1;
         if measured {
             st.measured.arrived += 1;
         }
-        if st.outages > 0 {
+        if self.svc_faults[s].outages > 0 {
             return self.turn_away(sim, req, Outcome::Rejected);
         }
         if self.process[i].crashed > 0 {
@@ -232,49 +227,15 @@ impl ServiceModel<'_> {
         }
         if def.store.is_some()
             && self.requests[req as usize].write
-            && self.services[s]
-                .store
-                .as_ref()
-                .is_some_and(|x| x.primary != i as u32)
+            && self.store(s).is_some_and(|x| x.primary != i as u32)
         {
             // A write that reached a replica (the primary changed on the way): refused.
             return self.turn_away(sim, req, Outcome::Failed);
         }
-        let st = &mut self.services[s];
-        if def.honor_deadlines && now >= deadline {
-            return self.turn_away(sim, req, Outcome::Shed);
+        if let Some(refused) = self.admit(req, now) {
+            return self.turn_away(sim, req, refused);
         }
-        if def.rate_limit.is_some() {
-            let workload = self.requests[req as usize].workload as usize;
-            let tier = self.world.workloads[workload].tier;
-            if let Err(wait) = take_tokens(st, workload, tier, now) {
-                self.requests[req as usize].retry_after_ns = wait;
-                return self.turn_away(sim, req, Outcome::RateLimited);
-            }
-        }
-        let inst = &mut self.instances[i];
-        if inst
-            .limit
-            .as_ref()
-            .is_some_and(|l| !l.admits(inst.outstanding))
-        {
-            return self.turn_away(sim, req, Outcome::Shed);
-        }
-        let pool = self.requests[req as usize].pool as usize;
-        let (workers, queue_cap, _) = def.pool(pool);
-        let hung = self.process[i].hung > 0;
-        if inst.pools[pool].busy < workers && !hung {
-            inst.outstanding += 1;
-            self.start_work(sim, req, false);
-        } else if (inst.pools[pool].queue.len() as u64) < u64::from(queue_cap) {
-            inst.outstanding += 1;
-            inst.pools[pool].queue.push_back(req);
-            st.touch(now);
-            st.queue_now += 1;
-            self.requests[req as usize].phase = Phase::Queued;
-        } else {
-            self.turn_away(sim, req, Outcome::Rejected);
-        }
+        self.serve_or_queue(sim, req, now);
     }
 
     /// Answers at once a request that never took a worker.
@@ -283,7 +244,7 @@ impl ServiceModel<'_> {
         r.phase = Phase::Done;
         r.outcome = outcome;
         let (s, measured) = (r.service as usize, r.measured);
-        self.services[s].count(outcome, measured, self.bucket);
+        self.stats[s].count(outcome, measured, self.bucket);
         if self.tracer.is_some() {
             self.trace_answer(req, sim.now().as_ns(), false);
         }
@@ -297,7 +258,7 @@ impl ServiceModel<'_> {
         r.phase = Phase::Working;
         r.started_ns = now;
         let (s, i, pool) = (r.service as usize, r.instance as usize, r.pool as usize);
-        let st = &mut self.services[s];
+        let st = &mut self.stats[s];
         if r.measured {
             st.started += 1;
             if waited {
@@ -313,8 +274,8 @@ impl ServiceModel<'_> {
             Some(d) if self.requests[req as usize].write => &d.write,
             _ => def.pool(pool).2,
         };
-        let mut work = dist.sample(&mut st.work_rng);
-        let factor = st.slowdown * self.instance_factor(i as u32, now);
+        let mut work = dist.sample(&mut self.work_rngs[s]);
+        let factor = self.svc_faults[s].slowdown * self.instance_factor(i as u32, now);
         if factor != 1.0 {
             work = SimDuration::from_ns((work.as_ns() as f64 * factor).round() as u64);
         }
@@ -343,7 +304,7 @@ impl ServiceModel<'_> {
         if r.cut {
             return self.finish(sim, req, Outcome::Shed);
         }
-        let st = &mut self.services[s];
+        let st = &mut self.svc_faults[s];
         if st.error_rate > 0.0 && st.error_rng.random::<f64>() < st.error_rate {
             return self.finish(sim, req, Outcome::Failed);
         }
@@ -365,11 +326,7 @@ impl ServiceModel<'_> {
         }
         if self.world.services[s].store.is_some() {
             if r.write {
-                if self.services[s]
-                    .store
-                    .as_ref()
-                    .is_some_and(|x| x.primary != r.instance)
-                {
+                if self.store(s).is_some_and(|x| x.primary != r.instance) {
                     // It lost leadership (failed over while hung): it must not take the write.
                     return self.finish(sim, req, Outcome::Failed);
                 }
@@ -483,7 +440,7 @@ impl ServiceModel<'_> {
             now - r.started_ns,
         );
         let corrupt = r.corrupt;
-        let st = &mut self.services[s];
+        let st = &mut self.stats[s];
         st.count(outcome, measured, self.bucket);
         if outcome.is_success() {
             for (_, threshold, series) in &mut st.slow_series {

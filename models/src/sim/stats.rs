@@ -44,11 +44,9 @@ impl LatencyStats {
     }
 }
 
-pub(super) struct ServiceState {
-    pub(super) work_rng: Stream,
-    pub(super) balance_rng: Stream,
-    pub(super) error_rng: Stream,
-    pub(super) round_robin: u32,
+/// What a service measures while a run goes on: ledgers, latency, time-weighted areas, series,
+/// and the counters its parts report (recovery actions, sessions lost, corrupt answers).
+pub(super) struct ServiceStats {
     pub(super) measured: Ledger,
     pub(super) all: Ledger,
     pub(super) latency: LatencyStats,
@@ -62,37 +60,18 @@ pub(super) struct ServiceState {
     pub(super) queue_area: u128,
     pub(super) last_change_ns: u64,
     pub(super) series: Series,
-    /// Active faults: product of slowdowns, chance of an injected error, outages in force.
-    pub(super) slowdown: f64,
-    pub(super) error_rate: f64,
-    pub(super) outages: u32,
-    /// Corrupt answers (share, and whether callers detect them); fail-fast faults in force.
-    pub(super) corrupt_rate: f64,
-    pub(super) corrupt_detected: bool,
-    pub(super) fail_fast: u32,
-    /// Draws for instance- and host-level fault effects (corruption, new versions' errors).
-    pub(super) fault_rng: Stream,
     pub(super) corrupt: u64,
     /// Instances up now, and time by number of instances up since the last change.
     pub(super) up_now: u32,
     pub(super) up_ns: Vec<u64>,
     pub(super) up_since_ns: u64,
-    /// Instances out of load balancing (unhealthy or ejected), and ramping back (slow start).
-    pub(super) out_of_rotation: u32,
     pub(super) recovery: crate::results::RecoveryResult,
-    /// The busy-worker time at the autoscaler's last look.
-    pub(super) autoscale_busy: u128,
     pub(super) sessions_lost: u64,
     /// Latency over each alert's threshold, per bucket: `(alert, series)`.
     pub(super) slow_series: Vec<(u32, u64, Vec<u64>)>,
-    pub(super) store: Option<StoreState>,
-    /// Rate limiters: global, per client (workload), per tier.
-    pub(super) global_bucket: Option<Bucket>,
-    pub(super) client_buckets: Vec<Bucket>,
-    pub(super) tier_buckets: Vec<Option<Bucket>>,
 }
 
-impl ServiceState {
+impl ServiceStats {
     /// Folds the time since the last change into the time-weighted areas.
     #[inline]
     pub(super) fn touch(&mut self, now_ns: u64) {
@@ -155,7 +134,7 @@ impl ServiceModel<'_> {
             sim.request_stop();
         }
         let b = self.bucket;
-        for st in &mut self.services {
+        for st in &mut self.stats {
             st.series.queue_len[b] = st.queue_now;
             st.series.busy[b] = st.busy_now;
         }
@@ -174,7 +153,7 @@ impl ServiceModel<'_> {
     }
 
     pub(super) fn on_warmup_end(&mut self, now_ns: u64) {
-        for st in &mut self.services {
+        for st in &mut self.stats {
             st.touch(now_ns);
             st.busy_area = 0;
             st.queue_area = 0;
@@ -196,7 +175,7 @@ impl ServiceModel<'_> {
         let secs = measured_ns as f64 / 1e9;
         // Count what is still in flight by looking at the live requests themselves, so that the
         // ledger is a real check and not arithmetic that balances by construction.
-        let mut in_flight = vec![(0u64, 0u64); self.services.len()];
+        let mut in_flight = vec![(0u64, 0u64); self.stats.len()];
         let mut wl_in_flight = vec![(0u64, 0u64); self.workloads.len()];
         let mut is_free = vec![false; self.requests.len()];
         for &f in &self.free {
@@ -217,24 +196,24 @@ impl ServiceModel<'_> {
         }
         if self.bucket < self.n_buckets {
             let b = self.bucket;
-            for st in &mut self.services {
+            for st in &mut self.stats {
                 if st.series.busy[b] == 0 && st.series.queue_len[b] == 0 {
                     st.series.queue_len[b] = st.queue_now;
                     st.series.busy[b] = st.busy_now;
                 }
             }
         }
-        for s in 0..self.services.len() {
+        for s in 0..self.stats.len() {
             self.recount_up(s, end_ns);
-            let st = &mut self.services[s];
-            if let Some(store) = &mut st.store {
+            if let Some(store) = self.store_mut(s) {
                 if let Some(t) = store.down_since.take() {
                     store.result.write_unavailable_ns += end_ns - t;
                 }
             }
         }
+        let (stores, store_of) = (&self.stores, &self.store_of);
         let services = self
-            .services
+            .stats
             .iter_mut()
             .enumerate()
             .map(|(s, st)| {
@@ -271,7 +250,8 @@ impl ServiceModel<'_> {
                     recovery: st.recovery.clone(),
                     sessions_lost: st.sessions_lost,
                     keeps_sessions: def.recovery.sessions,
-                    store: st.store.as_ref().map(|x| x.result.clone()),
+                    store: (store_of[s] != NONE)
+                        .then(|| stores[store_of[s] as usize].result.clone()),
                 }
             })
             .collect();
@@ -316,7 +296,7 @@ impl ServiceModel<'_> {
             });
         }
         let histograms = RunHistograms {
-            services: self.services.into_iter().map(|s| s.latency.hist).collect(),
+            services: self.stats.into_iter().map(|s| s.latency.hist).collect(),
             workloads: self.workloads.into_iter().map(|w| w.latency.hist).collect(),
         };
         let result = RunResult {

@@ -56,6 +56,24 @@ pub(super) struct StoreState {
     pub(super) result: crate::results::StoreResult,
 }
 
+impl StoreState {
+    /// A datastore whose first instance is the primary, with nothing written yet.
+    pub(super) fn new(primary: u32, rng: Stream) -> Self {
+        StoreState {
+            primary,
+            epoch: 0,
+            written: 0,
+            acked_max: 0,
+            base: 0,
+            acked: VecDeque::new(),
+            rng,
+            down_since: None,
+            down_gen: 0,
+            result: Default::default(),
+        }
+    }
+}
+
 /// A replication message (and, for synchronous and quorum writes, its acknowledgement).
 #[derive(Copy, Clone, Debug)]
 pub(super) struct ReplMsg {
@@ -102,6 +120,18 @@ pub(super) fn count_acked_above(store: &StoreState, seq: u64) -> u64 {
 }
 
 impl ServiceModel<'_> {
+    /// The replication state of service `s`'s datastore, if it is one.
+    #[inline]
+    pub(super) fn store(&self, s: usize) -> Option<&StoreState> {
+        let k = *self.store_of.get(s)?;
+        self.stores.get(k as usize)
+    }
+
+    pub(super) fn store_mut(&mut self, s: usize) -> Option<&mut StoreState> {
+        let k = *self.store_of.get(s)?;
+        self.stores.get_mut(k as usize)
+    }
+
     // ---- datastores ----
     /// Whether instance `i` can act as a datastore copy now.
     pub(super) fn store_up(&self, i: u32) -> bool {
@@ -110,7 +140,7 @@ impl ServiceModel<'_> {
 
     /// Tracks the primary's reachability, starting a failover when it is lost.
     pub(super) fn check_primary(&mut self, s: usize, now: u64) {
-        let Some(store) = &self.services[s].store else {
+        let Some(store) = self.store(s) else {
             return;
         };
         let (primary, down_since) = (store.primary, store.down_since);
@@ -119,7 +149,7 @@ impl ServiceModel<'_> {
             .store
             .as_ref()
             .and_then(|d| d.failover);
-        let store = self.services[s].store.as_mut().expect("a datastore");
+        let store = &mut self.stores[self.store_of[s] as usize];
         match (up, down_since) {
             (false, None) => {
                 store.down_since = Some(now);
@@ -145,10 +175,7 @@ impl ServiceModel<'_> {
                         .max_by_key(|&i| (self.replicas[i as usize].applied, std::cmp::Reverse(i)))
                         .unwrap_or(primary);
                     if best != primary {
-                        self.services[s]
-                            .store
-                            .as_mut()
-                            .expect("a datastore")
+                        self.stores[self.store_of[s] as usize]
                             .result
                             .failovers += 1;
                     }
@@ -174,7 +201,7 @@ impl ServiceModel<'_> {
     pub(super) fn on_failover(&mut self, sim: &mut Sim<Event>, s: u32, epoch: u16) {
         let now = sim.now().as_ns();
         let s = s as usize;
-        let store = self.services[s].store.as_ref().expect("a datastore");
+        let store = &self.stores[self.store_of[s] as usize];
         if store.down_gen != epoch || store.down_since.is_none() {
             return;
         }
@@ -198,7 +225,7 @@ impl ServiceModel<'_> {
             );
             return;
         };
-        let store = self.services[s].store.as_mut().expect("a datastore");
+        let store = &mut self.stores[self.store_of[s] as usize];
         if let Some(t) = store.down_since.take() {
             store.result.write_unavailable_ns += now - t;
         }
@@ -210,7 +237,7 @@ impl ServiceModel<'_> {
     pub(super) fn promote(&mut self, s: usize, new: u32, now: u64) {
         let def = &self.world.services[s];
         let kept = self.replicas[new as usize].applied;
-        let store = self.services[s].store.as_mut().expect("a datastore");
+        let store = &mut self.stores[self.store_of[s] as usize];
         let lost = count_acked_above(store, kept);
         store.result.lost_writes += lost;
         store.written = kept;
@@ -241,7 +268,7 @@ impl ServiceModel<'_> {
     /// chosen by `pick` (one that lags passes it to the primary with read-your-writes).
     pub(super) fn store_route(&self, s: usize, write: bool, picked: u32) -> u32 {
         let def = self.world.services[s].store.as_ref().expect("a datastore");
-        let store = self.services[s].store.as_ref().expect("a datastore");
+        let store = &self.stores[self.store_of[s] as usize];
         if write || !def.reads_from_replicas {
             return store.primary;
         }
@@ -261,7 +288,7 @@ impl ServiceModel<'_> {
         let s = r.service as usize;
         let def = self.world.services[s].store.as_ref().expect("a datastore");
         let svc = &self.world.services[s];
-        let store = self.services[s].store.as_mut().expect("a datastore");
+        let store = &mut self.stores[self.store_of[s] as usize];
         store.written += 1;
         let seq = store.written;
         let epoch = store.epoch;
@@ -314,7 +341,7 @@ impl ServiceModel<'_> {
                 self.replicas[i as usize].in_sync = false;
                 continue;
             }
-            let store = self.services[s].store.as_mut().expect("a datastore");
+            let store = &mut self.stores[self.store_of[s] as usize];
             // Asynchronous writes wait at the primary (batched log shipping) before they leave.
             let lag = if wait_for_acks {
                 0
@@ -375,7 +402,7 @@ impl ServiceModel<'_> {
     pub(super) fn on_replicate(&mut self, sim: &mut Sim<Event>, m: u32) {
         let msg = self.msgs[m as usize];
         let s = msg.service as usize;
-        let store = self.services[s].store.as_ref().expect("a datastore");
+        let store = &self.stores[self.store_of[s] as usize];
         let current = store.epoch == msg.epoch;
         let sender = &self.process[msg.from as usize];
         let never_sent =
@@ -404,7 +431,7 @@ impl ServiceModel<'_> {
             self.free_msgs.push(m);
             return;
         }
-        let store = self.services[s].store.as_mut().expect("a datastore");
+        let store = &mut self.stores[self.store_of[s] as usize];
         let delay = self.world.latency[self.world.distance(from_host, to_host) as usize]
             .sample(&mut store.rng)
             .as_ns()
@@ -434,10 +461,7 @@ impl ServiceModel<'_> {
         }
         self.free_waits.push(msg.wait);
         let s = self.requests[w.req as usize].service as usize;
-        let deposed = self.services[s]
-            .store
-            .as_ref()
-            .is_some_and(|x| x.epoch != w.epoch);
+        let deposed = self.store(s).is_some_and(|x| x.epoch != w.epoch);
         let outcome = if doomed || deposed {
             Outcome::Failed
         } else {
@@ -463,7 +487,7 @@ impl ServiceModel<'_> {
     #[cold]
     #[inline(never)]
     pub(super) fn store_acked(&mut self, s: usize, seq: u64) {
-        let store = self.services[s].store.as_mut().expect("a datastore");
+        let store = &mut self.stores[self.store_of[s] as usize];
         if seq > store.base {
             if let Some(flag) = store.acked.get_mut((seq - store.base - 1) as usize) {
                 *flag = true;
@@ -478,7 +502,7 @@ impl ServiceModel<'_> {
     #[inline(never)]
     pub(super) fn store_read(&mut self, s: usize, i: u32) {
         let applied = self.replicas[i as usize].applied;
-        let store = self.services[s].store.as_mut().expect("a datastore");
+        let store = &mut self.stores[self.store_of[s] as usize];
         if i != store.primary && applied < store.acked_max {
             store.result.stale_reads += 1;
         }

@@ -152,7 +152,7 @@ impl ServiceModel<'_> {
         let def = &self.world.calls[c.edge as usize];
         let parent = self.requests[c.parent as usize];
         let caller_host = self.instances[parent.instance as usize].host;
-        if self.services[def.to as usize].fail_fast > 0 {
+        if self.svc_faults[def.to as usize].fail_fast > 0 {
             // The call fails before it leaves the caller (a name that does not resolve, a
             // certificate that has expired).
             return self.fail_before_leaving(sim, call, None, phase);

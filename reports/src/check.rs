@@ -6,6 +6,7 @@
 //!   Student-t interval of the mean lies on the right side of the threshold.
 //! - `Better`: the 95% interval of the paired difference (same seeds) lies wholly on the better side.
 
+use crate::format::{fmt_ns, trim_pct};
 use crate::summary::{estimate, paired, CONFIDENCE};
 use crate::sweep::{Aggregate, MetricKind, VariantAggregate};
 use models::spec::{Expect, Metric, Percentile};
@@ -27,7 +28,7 @@ pub struct Verdict {
 fn detected_verdict(v: &VariantAggregate, fault: &str, within_ns: u64, in_runs: f64) -> Verdict {
     let expectation = format!(
         "`{fault}` detected within {} in at least {:.0}% of runs",
-        crate::table::fmt_ns(within_ns as f64),
+        fmt_ns(within_ns as f64),
         in_runs * 100.0
     );
     let mut runs = 0usize;
@@ -71,10 +72,7 @@ fn detected_verdict(v: &VariantAggregate, fault: &str, within_ns: u64, in_runs: 
     let share = good as f64 / runs as f64;
     let mut measured = format!("{:.0}% of runs ({good}/{runs})", share * 100.0);
     if let Some(w) = worst {
-        measured.push_str(&format!(
-            "; slowest detection {}",
-            crate::table::fmt_ns(w as f64)
-        ));
+        measured.push_str(&format!("; slowest detection {}", fmt_ns(w as f64)));
     }
     if missed > 0 {
         measured.push_str(&format!("; {missed} occurrences never detected"));
@@ -218,11 +216,9 @@ fn threshold_verdict(
         | MetricKind::ErrorRate
         | MetricKind::DegradedRate
         | MetricKind::Utilization => format!("{:+.4} pp", m * 100.0),
-        k if k.is_latency() || k == MetricKind::WriteUnavailable => format!(
-            "{}{}",
-            if m < 0.0 { "-" } else { "+" },
-            crate::table::fmt_ns(m.abs())
-        ),
+        k if k.is_latency() || k == MetricKind::WriteUnavailable => {
+            format!("{}{}", if m < 0.0 { "-" } else { "+" }, fmt_ns(m.abs()))
+        }
         _ => format!("{m:+.3}"),
     };
     match in_runs {
@@ -350,23 +346,5 @@ fn better(agg: &Aggregate, metric: &Metric, variant: &str, than: &str) -> Verdic
             measured: "fewer than two runs with the metric defined in both variants".into(),
             margin: "-".into(),
         },
-    }
-}
-
-/// `0.95` as `95`, `0.999` as `99.9`.
-fn trim_pct(p: f64) -> String {
-    let s = format!("{:.3}", p * 100.0);
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percent_text() {
-        assert_eq!(trim_pct(0.95), "95");
-        assert_eq!(trim_pct(0.999), "99.9");
-        assert_eq!(trim_pct(1.0), "100");
     }
 }

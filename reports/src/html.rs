@@ -11,6 +11,7 @@
 //! map iteration; plotters writes integer pixel coordinates, and every number in the text is
 //! printed with a fixed precision).
 
+use crate::format::{fmt_ns, trim_pct};
 use crate::summary::{MetricSummary, ServiceSummary, Summary, VariantSummary, HEADLINE};
 use crate::sweep::{Aggregate, MetricKind, VariantAggregate};
 use plotters::coord::types::RangedCoordf64;
@@ -59,12 +60,6 @@ fn hex(c: RGBColor) -> String {
 const INK: RGBColor = RGBColor(0x22, 0x22, 0x22);
 const MUTED: RGBColor = RGBColor(0x66, 0x66, 0x66);
 const GRID: RGBColor = RGBColor(0xe2, 0xe2, 0xe2);
-
-/// `0.95` as `95`, `0.999` as `99.9`.
-fn trim_pct(p: f64) -> String {
-    let s = format!("{:.3}", p * 100.0);
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
-}
 
 /// The whole report.
 pub fn render_html(summary: &Summary, agg: &Aggregate) -> String {
@@ -898,7 +893,7 @@ fn variant_metric<'a>(
 /// A cell's value for people: `99.95%`, `1.01s`.
 fn grid_cell_text(kind: MetricKind, v: f64) -> String {
     if kind.is_latency() {
-        crate::table::fmt_ns(v)
+        fmt_ns(v)
     } else {
         kind.format(v)
     }
@@ -2264,7 +2259,7 @@ mod tests {
         let p99 = variant_metric(&summary, &agg, 0, "checkout", MetricKind::LatencyP99)
             .expect("p99 is defined")
             .mean;
-        assert!(grid.contains(&format!("\n{}\n</text>", crate::table::fmt_ns(p99))));
+        assert!(grid.contains(&format!("\n{}\n</text>", fmt_ns(p99))));
 
         let again = render_html(&summarize(&agg, verdicts), &agg);
         assert!(html == again, "rendering twice gives the same bytes");

@@ -5,6 +5,7 @@
 
 pub mod check;
 pub mod csv;
+pub mod format;
 pub mod html;
 pub mod markdown;
 pub mod runlog;

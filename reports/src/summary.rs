@@ -2,6 +2,7 @@
 //! confidence intervals, paired differences between variants, and `expect` verdicts. This is what
 //! `summary.json` holds; every renderer reads it.
 
+use crate::format::{fmt_ns, signed};
 use crate::stats::Estimate;
 use crate::sweep::{Aggregate, MetricKind, VariantAggregate};
 use models::results::Ledger;
@@ -82,7 +83,7 @@ pub const FAILURE_MODE_COLUMNS: [&str; 7] = [
 impl FailureMode {
     /// The row's cells as text, in the order of `FAILURE_MODE_COLUMNS`.
     pub fn cells(&self) -> Vec<String> {
-        let t = |x: Option<f64>| x.map_or("-".to_string(), crate::table::fmt_ns);
+        let t = |x: Option<f64>| x.map_or("-".to_string(), fmt_ns);
         let detected = match &self.detected_by {
             Some(by) => format!("{by} ({:.0}%)", self.detected_share * 100.0),
             None => "not detected".into(),
@@ -418,16 +419,6 @@ pub fn difference_text(
             signed(low, 3),
             signed(high, 3)
         ),
-    }
-}
-
-/// `x` with a sign and `decimals` decimals, never `-0.0`: a value that rounds to zero is `+0.0`.
-pub fn signed(x: f64, decimals: usize) -> String {
-    let text = format!("{x:+.decimals$}");
-    if text[1..].chars().all(|c| c == '0' || c == '.') {
-        format!("+{}", &text[1..])
-    } else {
-        text
     }
 }
 

@@ -1,5 +1,6 @@
 //! Plain-text tables for the terminal.
 
+use crate::format::fmt_ns;
 use models::results::{LatencySummary, RunResult};
 use std::fmt::Write;
 
@@ -53,28 +54,6 @@ impl Table {
             line(&mut out, r);
         }
         out
-    }
-}
-
-/// A duration in nanoseconds in a short human form with three significant digits.
-pub fn fmt_ns(ns: f64) -> String {
-    let (value, unit) = if ns >= 60e9 {
-        (ns / 60e9, "m")
-    } else if ns >= 1e9 {
-        (ns / 1e9, "s")
-    } else if ns >= 1e6 {
-        (ns / 1e6, "ms")
-    } else if ns >= 1e3 {
-        (ns / 1e3, "us")
-    } else {
-        (ns, "ns")
-    };
-    if value >= 100.0 {
-        format!("{value:.0}{unit}")
-    } else if value >= 10.0 {
-        format!("{value:.1}{unit}")
-    } else {
-        format!("{value:.2}{unit}")
     }
 }
 
@@ -270,15 +249,6 @@ pub fn render_summary(s: &crate::summary::Summary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formats_durations() {
-        assert_eq!(fmt_ns(250.0), "250ns");
-        assert_eq!(fmt_ns(1_500.0), "1.50us");
-        assert_eq!(fmt_ns(27_777_780.0), "27.8ms");
-        assert_eq!(fmt_ns(1.5e9), "1.50s");
-        assert_eq!(fmt_ns(120e9), "2.00m");
-    }
 
     #[test]
     fn aligns_columns() {

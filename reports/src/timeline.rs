@@ -196,7 +196,7 @@ pub fn clock(ns: u64) -> String {
 }
 
 fn span(ns: u64) -> String {
-    crate::table::fmt_ns(ns as f64)
+    crate::format::fmt_ns(ns as f64)
 }
 
 /// The run as a blameless postmortem: per injected fault, in order of time.

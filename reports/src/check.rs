@@ -6,8 +6,9 @@
 //!   Student-t interval of the mean lies on the right side of the threshold.
 //! - `Better`: the 95% interval of the paired difference (same seeds) lies wholly on the better side.
 
+use crate::comparison::paired;
 use crate::format::{fmt_ns, trim_pct};
-use crate::summary::{estimate, paired, CONFIDENCE};
+use crate::stats::{estimate, CONFIDENCE};
 use crate::sweep::{Aggregate, MetricKind, VariantAggregate};
 use models::spec::{Expect, Metric, Percentile};
 use serde::{Deserialize, Serialize};

@@ -4,6 +4,7 @@
 //! [`models::results`] structs, which are plain data.
 
 pub mod check;
+pub mod comparison;
 pub mod csv;
 pub mod format;
 pub mod html;

@@ -2,8 +2,12 @@
 //! line per variant over all its runs pooled (merged histograms), on a logarithmic latency axis.
 
 use super::palette::{GRID, INK, MUTED};
-use super::svg::{all_services, chart, font, text_style, variant_line, Key};
+use super::svg::{
+    all_services, chart, draw_note, font, text_style, variant_line, x_tick, Area, DrawResult, Key,
+    Plot,
+};
 use crate::sweep::Aggregate;
+use hdrhistogram::Histogram;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
@@ -63,58 +67,39 @@ fn ms_label(v: f64) -> String {
     }
 }
 
+/// The latency CDF of `service`, a line per variant with completed requests.
 fn cdf_chart(agg: &Aggregate, service: &str) -> String {
-    // Raw points per variant: (log10 of ms, % of requests at or below).
     let mut lines: Vec<(usize, Vec<(f64, f64)>)> = Vec::new();
-    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for (i, v) in agg.variants.iter().enumerate() {
         let Some(s) = v.service_idx(service) else {
             continue;
         };
-        let h = &v.latency[s];
-        if h.is_empty() {
-            continue;
+        if !v.latency[s].is_empty() {
+            lines.push((i, cdf_points(&v.latency[s])));
         }
-        let total = h.len() as f64;
-        let first = (h.min().max(1) as f64 / 1e6).log10();
-        let mut points = vec![(first, 0.0)];
-        let mut cum = 0u64;
-        for it in h.iter_recorded() {
-            cum += it.count_since_last_iteration();
-            let x = (it.value_iterated_to().max(1) as f64 / 1e6).log10();
-            points.push((x, 100.0 * cum as f64 / total));
-        }
-        lo = lo.min(first);
-        hi = hi.max(points.last().map_or(first, |p| p.0));
-        lines.push((i, points));
     }
     let title = format!("{service} · latency CDF");
     let names: Vec<&str> = agg.variants.iter().map(|v| v.name.as_str()).collect();
     let legend: Vec<usize> = lines.iter().map(|(i, _)| *i).collect();
     if lines.is_empty() {
         return chart(640, 400, &title, Key::Line, &legend, &names, |root, _| {
-            root.draw(&Text::new(
-                "no completed request",
-                (240, 200),
-                text_style(13.0, MUTED, HPos::Left, VPos::Top),
-            ))?;
-            Ok(())
+            draw_note(root, "no completed request", (240, 200))
         });
     }
+    let lo = lines
+        .iter()
+        .map(|(_, p)| p[0].0)
+        .fold(f64::INFINITY, f64::min);
+    let hi = lines
+        .iter()
+        .map(|(_, p)| p[p.len() - 1].0)
+        .fold(f64::NEG_INFINITY, f64::max);
     let span = (hi - lo).max(0.2);
     let (x0, x1) = (lo - span * 0.03, hi + span * 0.03);
     // Thin the curves to what a 600-pixel plot can show.
     let min_dx = (x1 - x0) / 900.0;
     for (_, points) in &mut lines {
-        let mut kept: Vec<(f64, f64)> = Vec::with_capacity(points.len().min(2000));
-        for (k, &p) in points.iter().enumerate() {
-            let last = k + 1 == points.len();
-            match kept.last() {
-                Some(&q) if !last && p.0 - q.0 < min_dx && (p.1 - q.1).abs() < 0.1 => {}
-                _ => kept.push(p),
-            }
-        }
-        *points = kept;
+        *points = thin(points, min_dx);
     }
     let ticks = log_ticks(x0, x1);
     chart(
@@ -125,59 +110,97 @@ fn cdf_chart(agg: &Aggregate, service: &str) -> String {
         &legend,
         &names,
         |root, body| {
-            let mut c = ChartBuilder::on(body)
-                .margin_left(8)
-                .margin_right(24)
-                .margin_bottom(4)
-                .x_label_area_size(46)
-                .y_label_area_size(58)
-                .build_cartesian_2d(x0..x1, 0.0..100.0)?;
-            c.configure_mesh()
-                .disable_x_mesh()
-                .x_labels(0)
-                .y_labels(11)
-                .max_light_lines(0)
-                .bold_line_style(GRID)
-                .axis_style(MUTED)
-                .label_style(text_style(11.0, INK, HPos::Center, VPos::Center))
-                .axis_desc_style(font(12.0).color(&INK))
-                .y_label_formatter(&|v| format!("{v:.0}"))
-                .x_desc("latency (ms, log scale)")
-                .y_desc("requests at or below (%)")
-                .draw()?;
+            let mut c = cdf_plot(body, (x0, x1))?;
             for &t in &ticks {
                 let l = t.log10();
                 c.draw_series(std::iter::once(PathElement::new(
                     vec![(l, 0.0), (l, 100.0)],
                     GRID,
                 )))?;
-                let (px, py) = c.backend_coord(&(l, 0.0));
-                root.draw(&PathElement::new(vec![(px, py), (px, py + 5)], MUTED))?;
-                root.draw(&Text::new(
-                    ms_label(t),
-                    (px, py + 8),
-                    text_style(11.0, INK, HPos::Center, VPos::Top),
-                ))?;
+                x_tick(root, c.backend_coord(&(l, 0.0)), ms_label(t))?;
             }
-            for q in [50.0, 99.0] {
-                c.draw_series(std::iter::once(PathElement::new(
-                    vec![(x0, q), (x1, q)],
-                    RGBColor(0xb0, 0xb0, 0xb0),
-                )))?;
-                let (px, py) = c.backend_coord(&(x0, q));
-                let label = if q == 50.0 { "p50" } else { "p99" };
-                root.draw(&Text::new(
-                    label,
-                    (px + 4, py - 3),
-                    text_style(10.0, MUTED, HPos::Left, VPos::Bottom),
-                ))?;
-            }
+            draw_quantile_lines(root, &mut c, (x0, x1))?;
             for (i, points) in &lines {
                 variant_line(&mut c, *i, points)?;
             }
             Ok(())
         },
     )
+}
+
+/// Lines across at 50% and 99% of requests, labelled `p50` and `p99` at the left.
+fn draw_quantile_lines(root: &Area<'_>, c: &mut Plot<'_, '_>, (x0, x1): (f64, f64)) -> DrawResult {
+    for q in [50.0, 99.0] {
+        c.draw_series(std::iter::once(PathElement::new(
+            vec![(x0, q), (x1, q)],
+            RGBColor(0xb0, 0xb0, 0xb0),
+        )))?;
+        let (px, py) = c.backend_coord(&(x0, q));
+        let label = if q == 50.0 { "p50" } else { "p99" };
+        root.draw(&Text::new(
+            label,
+            (px + 4, py - 3),
+            text_style(10.0, MUTED, HPos::Left, VPos::Bottom),
+        ))?;
+    }
+    Ok(())
+}
+
+/// The points of a CDF: (log10 of ms, % of requests at or below), from the least latency at 0%.
+fn cdf_points(h: &Histogram<u64>) -> Vec<(f64, f64)> {
+    let total = h.len() as f64;
+    let first = (h.min().max(1) as f64 / 1e6).log10();
+    let mut points = vec![(first, 0.0)];
+    let mut cum = 0u64;
+    for it in h.iter_recorded() {
+        cum += it.count_since_last_iteration();
+        let x = (it.value_iterated_to().max(1) as f64 / 1e6).log10();
+        points.push((x, 100.0 * cum as f64 / total));
+    }
+    points
+}
+
+/// `points` without those within `min_dx` across and 0.1 point up of the last one kept; the last
+/// point is always kept.
+fn thin(points: &[(f64, f64)], min_dx: f64) -> Vec<(f64, f64)> {
+    let mut kept: Vec<(f64, f64)> = Vec::with_capacity(points.len().min(2000));
+    for (k, &p) in points.iter().enumerate() {
+        let last = k + 1 == points.len();
+        match kept.last() {
+            Some(&q) if !last && p.0 - q.0 < min_dx && (p.1 - q.1).abs() < 0.1 => {}
+            _ => kept.push(p),
+        }
+    }
+    kept
+}
+
+/// The plot of a CDF: log10 of ms from `x0` to `x1` across (ticks drawn by the caller), 0 to
+/// 100% up.
+fn cdf_plot<'a, 'b>(
+    body: &'a Area<'b>,
+    (x0, x1): (f64, f64),
+) -> Result<Plot<'a, 'b>, Box<dyn std::error::Error>> {
+    let mut c = ChartBuilder::on(body)
+        .margin_left(8)
+        .margin_right(24)
+        .margin_bottom(4)
+        .x_label_area_size(46)
+        .y_label_area_size(58)
+        .build_cartesian_2d(x0..x1, 0.0..100.0)?;
+    c.configure_mesh()
+        .disable_x_mesh()
+        .x_labels(0)
+        .y_labels(11)
+        .max_light_lines(0)
+        .bold_line_style(GRID)
+        .axis_style(MUTED)
+        .label_style(text_style(11.0, INK, HPos::Center, VPos::Center))
+        .axis_desc_style(font(12.0).color(&INK))
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .x_desc("latency (ms, log scale)")
+        .y_desc("requests at or below (%)")
+        .draw()?;
+    Ok(c)
 }
 
 #[cfg(test)]

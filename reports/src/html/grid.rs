@@ -4,23 +4,33 @@
 
 use super::heatmap::{heatmap, Heatmap, Scale};
 use super::markup::escape;
-use super::palette::{variant_color, GRID, INK, MUTED};
+use super::palette::variant_color;
 use super::svg::{
-    all_services, axis_number, chart, decimals_for, font, padded_range, shorten, text_style,
-    variant_line, Key,
+    all_services, category_plot, chart, decimals_for, extent, metric_range, shorten, variant_line,
+    x_tick, Area, DrawResult, Key, Plot,
 };
 use super::tables::metric;
 use crate::format::trim_pct;
 use crate::summary::{MetricSummary, Summary};
 use crate::sweep::{Aggregate, MetricKind, VariantAggregate};
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, VPos};
 use std::fmt::Write;
 
 /// Variants of a parameter grid that differ only in the grid point (indices into the sweep).
 struct GridGroup {
     name: String,
     members: Vec<usize>,
+}
+
+impl GridGroup {
+    /// The group's name on a chart: `grid` for a grid over the base scenario alone.
+    fn label(&self) -> String {
+        if self.name.is_empty() {
+            "grid".to_string()
+        } else {
+            self.name.clone()
+        }
+    }
 }
 
 /// A grid variant's name without its grid point: `breaker` for `breaker a.b=1 c.d=2`, empty for
@@ -198,6 +208,10 @@ pub(super) fn grid_section(out: &mut String, summary: &Summary, agg: &Aggregate)
     out.push_str("</section>\n");
 }
 
+/// A grid point on a line chart: x (the index of its value), then the mean and the low and high
+/// ends of its interval, in the axis' unit.
+type Point = (f64, f64, f64, f64);
+
 /// `kind` of `service` against the one grid parameter (values in order), one line per group,
 /// with each point's confidence interval.
 fn grid_line_chart(
@@ -218,56 +232,30 @@ fn grid_line_chart(
     } else {
         (100.0, format!("mean {} (%)", kind.name()))
     };
-    /// A grid point: x, mean, interval low and high.
-    type Point = (f64, f64, f64, f64);
-    let mut lines: Vec<(usize, Vec<Point>)> = Vec::new();
-    for (k, g) in groups.iter().enumerate() {
-        let mut points = Vec::new();
-        for &i in &g.members {
-            let x = xs
-                .iter()
-                .position(|v| *v == agg.variants[i].grid[0].1)
-                .unwrap_or(0) as f64;
-            if let Some(m) = variant_metric(summary, agg, i, service, kind) {
-                let (lo, hi) = if m.n >= 2 {
-                    (m.ci_low, m.ci_high)
-                } else {
-                    (m.mean, m.mean)
-                };
-                points.push((x, m.mean * scale, lo * scale, hi * scale));
-            }
-        }
-        points.sort_by(|a, b| a.0.total_cmp(&b.0));
-        lines.push((k, points));
-    }
-    let title = format!("{service} · mean {} by {param}", kind.name());
-    let names: Vec<String> = groups
+    let lines: Vec<(usize, Vec<Point>)> = groups
         .iter()
-        .map(|g| {
-            if g.name.is_empty() {
-                "grid".to_string()
-            } else {
-                g.name.clone()
-            }
+        .enumerate()
+        .map(|(k, g)| {
+            (
+                k,
+                group_points(summary, agg, g, &xs, (service, kind), scale),
+            )
         })
         .collect();
+    let title = format!("{service} · mean {} by {param}", kind.name());
+    let names: Vec<String> = groups.iter().map(GridGroup::label).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let legend: Vec<usize> = if groups.len() > 1 {
         (0..groups.len()).collect()
     } else {
         Vec::new()
     };
-    let values = || {
+    let (lo, hi) = extent(
         lines
             .iter()
-            .flat_map(|(_, p)| p.iter().flat_map(|q| [q.2, q.3]))
-    };
-    let lo = values().fold(f64::INFINITY, f64::min);
-    let hi = values().fold(f64::NEG_INFINITY, f64::max);
-    let (y0, mut y1) = padded_range(lo, hi, false);
-    if kind == MetricKind::Availability {
-        y1 = y1.min(100.0);
-    }
+            .flat_map(|(_, p)| p.iter().flat_map(|q| [q.2, q.3])),
+    );
+    let (y0, y1) = metric_range(lo, hi, kind);
     let decimals = decimals_for(y1 - y0);
     let n = xs.len().max(1);
     chart(
@@ -278,60 +266,80 @@ fn grid_line_chart(
         &legend,
         &names,
         |root, body| {
-            let mut c = ChartBuilder::on(body)
-                .margin_left(8)
-                .margin_right(24)
-                .margin_bottom(4)
-                .x_label_area_size(46)
-                .y_label_area_size(66)
-                .build_cartesian_2d(-0.5..(n as f64 - 0.5), y0..y1)?;
-            c.configure_mesh()
-                .disable_x_mesh()
-                .x_labels(0)
-                .y_labels(7)
-                .max_light_lines(0)
-                .bold_line_style(GRID)
-                .axis_style(MUTED)
-                .label_style(text_style(11.0, INK, HPos::Center, VPos::Center))
-                .axis_desc_style(font(12.0).color(&INK))
-                .y_label_formatter(&|v| axis_number(*v, decimals))
-                .x_desc(param)
-                .y_desc(axis.as_str())
-                .draw()?;
-            let (left, _) = c.backend_coord(&(-0.5, y0));
-            let (right, _) = c.backend_coord(&(n as f64 - 0.5, y0));
-            let max_chars =
-                ((f64::from(right - left) / n as f64 - 6.0) / (11.0 * 0.55)).max(3.0) as usize;
-            for (k, v) in xs.iter().enumerate() {
-                let (px, py) = c.backend_coord(&(k as f64, y0));
-                root.draw(&PathElement::new(vec![(px, py), (px, py + 5)], MUTED))?;
-                root.draw(&Text::new(
-                    shorten(v, max_chars),
-                    (px, py + 8),
-                    text_style(11.0, INK, HPos::Center, VPos::Top),
-                ))?;
-            }
-            for (k, points) in &lines {
-                let color = variant_color(*k);
-                // Groups side by side, so that their intervals do not hide each other.
-                let offset = if lines.len() > 1 {
-                    (*k as f64 - (lines.len() - 1) as f64 / 2.0) * 0.06
-                } else {
-                    0.0
-                };
-                let line: Vec<(f64, f64)> = points.iter().map(|p| (p.0 + offset, p.1)).collect();
-                variant_line(&mut c, *k, &line)?;
-                c.draw_series(points.iter().map(|p| {
-                    PathElement::new(
-                        vec![(p.0 + offset, p.2), (p.0 + offset, p.3)],
-                        color.stroke_width(2),
-                    )
-                }))?;
-                c.draw_series(line.iter().map(|&p| Circle::new(p, 4, color.filled())))?;
-            }
-            Ok(())
+            let mut c = category_plot(body, n, (y0, y1), (param, &axis), decimals)?;
+            draw_value_ticks(root, &c, &xs, y0)?;
+            draw_group_lines(&mut c, &lines)
         },
     )
+}
+
+/// The points of `group` in order of x: the mean of `kind` of `service` at each grid value of
+/// `xs` that has one, with its interval (the mean alone from one run), times `scale`.
+fn group_points(
+    summary: &Summary,
+    agg: &Aggregate,
+    group: &GridGroup,
+    xs: &[String],
+    (service, kind): (&str, MetricKind),
+    scale: f64,
+) -> Vec<Point> {
+    let mut points = Vec::new();
+    for &i in &group.members {
+        let x = xs
+            .iter()
+            .position(|v| *v == agg.variants[i].grid[0].1)
+            .unwrap_or(0) as f64;
+        if let Some(m) = variant_metric(summary, agg, i, service, kind) {
+            let (lo, hi) = if m.n >= 2 {
+                (m.ci_low, m.ci_high)
+            } else {
+                (m.mean, m.mean)
+            };
+            points.push((x, m.mean * scale, lo * scale, hi * scale));
+        }
+    }
+    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    points
+}
+
+/// The grid values below the x axis, one per slot, cut to the slot's width.
+fn draw_value_ticks(root: &Area<'_>, c: &Plot<'_, '_>, xs: &[String], y0: f64) -> DrawResult {
+    let n = xs.len().max(1);
+    let (left, _) = c.backend_coord(&(-0.5, y0));
+    let (right, _) = c.backend_coord(&(n as f64 - 0.5, y0));
+    let max_chars = ((f64::from(right - left) / n as f64 - 6.0) / (11.0 * 0.55)).max(3.0) as usize;
+    for (k, v) in xs.iter().enumerate() {
+        x_tick(
+            root,
+            c.backend_coord(&(k as f64, y0)),
+            shorten(v, max_chars),
+        )?;
+    }
+    Ok(())
+}
+
+/// A line per group in its variant colour and dash, with a dot at each point and its interval as
+/// a vertical bar.
+fn draw_group_lines(c: &mut Plot<'_, '_>, lines: &[(usize, Vec<Point>)]) -> DrawResult {
+    for (k, points) in lines {
+        let color = variant_color(*k);
+        // Groups side by side, so that their intervals do not hide each other.
+        let offset = if lines.len() > 1 {
+            (*k as f64 - (lines.len() - 1) as f64 / 2.0) * 0.06
+        } else {
+            0.0
+        };
+        let line: Vec<(f64, f64)> = points.iter().map(|p| (p.0 + offset, p.1)).collect();
+        variant_line(c, *k, &line)?;
+        c.draw_series(points.iter().map(|p| {
+            PathElement::new(
+                vec![(p.0 + offset, p.2), (p.0 + offset, p.3)],
+                color.stroke_width(2),
+            )
+        }))?;
+        c.draw_series(line.iter().map(|&p| Circle::new(p, 4, color.filled())))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

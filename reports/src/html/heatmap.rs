@@ -3,7 +3,7 @@
 //! better; logarithmic for latencies), and the colour legend beside it.
 
 use super::palette::{INK, MUTED};
-use super::svg::{chart, font, shorten, text_style, text_width, Key};
+use super::svg::{chart, font, shorten, text_style, text_width, Area, DrawResult, Key};
 use crate::format::fmt_ns;
 use crate::sweep::MetricKind;
 use plotters::prelude::*;
@@ -147,174 +147,241 @@ pub(super) struct Heatmap<'a> {
 /// A heatmap over a two-parameter grid: parameter 1 across, parameter 2 up, one cell per grid
 /// point with its value, and a colour legend.
 pub(super) fn heatmap(map: &Heatmap<'_>) -> String {
-    let Heatmap {
-        title,
-        params,
-        xs,
-        ys,
-        cells,
-        scale,
-        kind,
-    } = map;
-    let kind = *kind;
-    // Layout, in pixels.
-    let w: i32 = 560;
-    let top = 48;
-    let y_tick_w = ys
-        .iter()
-        .map(|v| text_width(v, 11.0))
-        .max()
-        .unwrap_or(0)
-        .min(120);
-    let left = 30 + y_tick_w + 8;
-    let legend_x = w - 98;
-    let right = legend_x - 20;
-    let nx = xs.len().max(1) as i32;
-    let ny = ys.len().max(1) as i32;
-    let cell_w = (right - left) / nx;
-    let cell_h = ((f64::from(cell_w) * 0.5) as i32).clamp(30, 46);
-    let bottom = top + ny * cell_h;
-    let h = (bottom + 50).max(top + 150);
-    chart(w as u32, h as u32, title, Key::Dot, &[], &[], |root, _| {
-        let x_at = |k: usize| left + k as i32 * cell_w;
-        // Row 0 at the bottom, as on an axis.
-        let y_at = |k: usize| bottom - (k as i32 + 1) * cell_h;
-        for &(x, y, v) in cells.iter() {
-            let (x0, y0) = (x_at(x), y_at(y));
-            let fill = match &scale {
-                Some(s) if v.is_finite() => viridis(s.t(v)),
-                _ => RGBColor(0xee, 0xee, 0xee),
-            };
-            root.draw(&Rectangle::new(
-                [(x0 + 1, y0 + 1), (x0 + cell_w - 1, y0 + cell_h - 1)],
-                fill.filled(),
-            ))?;
-            let (text, color) = if v.is_finite() {
-                (grid_cell_text(kind, v), ink_on(fill))
-            } else {
-                ("-".to_string(), MUTED)
-            };
-            let size = if text_width(&text, 12.0) <= cell_w - 8 {
-                12.0
-            } else {
-                10.0
-            };
-            let max_chars = ((f64::from(cell_w) - 6.0) / (size * 0.55)).max(2.0) as usize;
-            root.draw(&Text::new(
-                shorten(&text, max_chars),
-                (x0 + cell_w / 2, y0 + cell_h / 2),
-                text_style(size, color, HPos::Center, VPos::Center),
-            ))?;
+    let l = Layout::new(map);
+    chart(
+        l.w as u32,
+        l.h as u32,
+        &map.title,
+        Key::Dot,
+        &[],
+        &[],
+        |root, _| {
+            draw_cells(root, map, &l)?;
+            draw_axes(root, map, &l)?;
+            match &map.scale {
+                Some(scale) => draw_legend(root, scale, map.kind, &l),
+                None => Ok(()),
+            }
+        },
+    )
+}
+
+/// Where the parts of a heatmap go, in pixels: the cells between `left` and the legend at
+/// `legend_x`, from `top` down to `bottom`, the tick labels of parameter 2 in `y_tick_w` pixels.
+struct Layout {
+    w: i32,
+    h: i32,
+    top: i32,
+    bottom: i32,
+    left: i32,
+    legend_x: i32,
+    y_tick_w: i32,
+    cell_w: i32,
+    cell_h: i32,
+}
+
+impl Layout {
+    fn new(map: &Heatmap<'_>) -> Layout {
+        let w: i32 = 560;
+        let top = 48;
+        let y_tick_w = map
+            .ys
+            .iter()
+            .map(|v| text_width(v, 11.0))
+            .max()
+            .unwrap_or(0)
+            .min(120);
+        let left = 30 + y_tick_w + 8;
+        let legend_x = w - 98;
+        let right = legend_x - 20;
+        let nx = map.xs.len().max(1) as i32;
+        let ny = map.ys.len().max(1) as i32;
+        let cell_w = (right - left) / nx;
+        let cell_h = ((f64::from(cell_w) * 0.5) as i32).clamp(30, 46);
+        let bottom = top + ny * cell_h;
+        Layout {
+            w,
+            h: (bottom + 50).max(top + 150),
+            top,
+            bottom,
+            left,
+            legend_x,
+            y_tick_w,
+            cell_w,
+            cell_h,
         }
-        // Axes: values of parameter 1 below, of parameter 2 on the left.
-        let max_x_chars = ((f64::from(cell_w) - 4.0) / (11.0 * 0.55)).max(3.0) as usize;
-        for (k, v) in xs.iter().enumerate() {
-            let cx = x_at(k) + cell_w / 2;
-            root.draw(&PathElement::new(
-                vec![(cx, bottom), (cx, bottom + 4)],
-                MUTED,
-            ))?;
-            root.draw(&Text::new(
-                shorten(v, max_x_chars),
-                (cx, bottom + 7),
-                text_style(11.0, INK, HPos::Center, VPos::Top),
-            ))?;
-        }
-        let max_y_chars = ((f64::from(y_tick_w)) / (11.0 * 0.55)).max(3.0) as usize;
-        for (k, v) in ys.iter().enumerate() {
-            let cy = y_at(k) + cell_h / 2;
-            root.draw(&PathElement::new(vec![(left - 4, cy), (left, cy)], MUTED))?;
-            root.draw(&Text::new(
-                shorten(v, max_y_chars),
-                (left - 7, cy),
-                text_style(11.0, INK, HPos::Right, VPos::Center),
-            ))?;
-        }
-        let grid_right = x_at(xs.len());
-        root.draw(&Text::new(
-            params[0].clone(),
-            ((left + grid_right) / 2, bottom + 26),
-            text_style(12.0, INK, HPos::Center, VPos::Top),
-        ))?;
-        root.draw(&Text::new(
-            params[1].clone(),
-            (14, (top + bottom) / 2),
-            font(12.0)
-                .color(&INK)
-                .transform(FontTransform::Rotate270)
-                .pos(Pos::new(HPos::Center, VPos::Center)),
-        ))?;
-        // Legend: the colour bar, better at the top.
-        let Some(scale) = &scale else {
-            return Ok(());
+    }
+
+    /// The left edge of column `k`.
+    fn x_at(&self, k: usize) -> i32 {
+        self.left + k as i32 * self.cell_w
+    }
+
+    /// The top edge of row `k`; row 0 at the bottom, as on an axis.
+    fn y_at(&self, k: usize) -> i32 {
+        self.bottom - (k as i32 + 1) * self.cell_h
+    }
+}
+
+/// Each cell in the colour of its value (grey without one), with the value written in it.
+fn draw_cells(root: &Area<'_>, map: &Heatmap<'_>, l: &Layout) -> DrawResult {
+    for &(x, y, v) in &map.cells {
+        let (x0, y0) = (l.x_at(x), l.y_at(y));
+        let fill = match &map.scale {
+            Some(s) if v.is_finite() => viridis(s.t(v)),
+            _ => RGBColor(0xee, 0xee, 0xee),
         };
-        let (lt, lb) = (top, bottom.max(top + 100));
-        root.draw(&Text::new(
-            "better",
-            (legend_x, lt - 14),
-            text_style(10.0, MUTED, HPos::Left, VPos::Top),
-        ))?;
-        let steps = 40;
-        for k in 0..steps {
-            let ya = lt + (lb - lt) * k / steps;
-            let yb = lt + (lb - lt) * (k + 1) / steps;
-            let t = 1.0 - (f64::from(k) + 0.5) / f64::from(steps);
-            let color = if scale.single() {
-                viridis(0.5)
-            } else {
-                viridis(t)
-            };
-            root.draw(&Rectangle::new(
-                [(legend_x, ya), (legend_x + 14, yb)],
-                color.filled(),
-            ))?;
-        }
         root.draw(&Rectangle::new(
-            [(legend_x, lt), (legend_x + 14, lb)],
+            [(x0 + 1, y0 + 1), (x0 + l.cell_w - 1, y0 + l.cell_h - 1)],
+            fill.filled(),
+        ))?;
+        let (text, color) = if v.is_finite() {
+            (grid_cell_text(map.kind, v), ink_on(fill))
+        } else {
+            ("-".to_string(), MUTED)
+        };
+        let size = if text_width(&text, 12.0) <= l.cell_w - 8 {
+            12.0
+        } else {
+            10.0
+        };
+        let max_chars = ((f64::from(l.cell_w) - 6.0) / (size * 0.55)).max(2.0) as usize;
+        root.draw(&Text::new(
+            shorten(&text, max_chars),
+            (x0 + l.cell_w / 2, y0 + l.cell_h / 2),
+            text_style(size, color, HPos::Center, VPos::Center),
+        ))?;
+    }
+    Ok(())
+}
+
+/// The axes: values of parameter 1 below the cells, of parameter 2 on their left, and the
+/// parameters' names.
+fn draw_axes(root: &Area<'_>, map: &Heatmap<'_>, l: &Layout) -> DrawResult {
+    let max_x_chars = ((f64::from(l.cell_w) - 4.0) / (11.0 * 0.55)).max(3.0) as usize;
+    for (k, v) in map.xs.iter().enumerate() {
+        let cx = l.x_at(k) + l.cell_w / 2;
+        root.draw(&PathElement::new(
+            vec![(cx, l.bottom), (cx, l.bottom + 4)],
             MUTED,
         ))?;
-        let n_labels = if scale.single() {
-            1
+        root.draw(&Text::new(
+            shorten(v, max_x_chars),
+            (cx, l.bottom + 7),
+            text_style(11.0, INK, HPos::Center, VPos::Top),
+        ))?;
+    }
+    let max_y_chars = ((f64::from(l.y_tick_w)) / (11.0 * 0.55)).max(3.0) as usize;
+    for (k, v) in map.ys.iter().enumerate() {
+        let cy = l.y_at(k) + l.cell_h / 2;
+        root.draw(&PathElement::new(
+            vec![(l.left - 4, cy), (l.left, cy)],
+            MUTED,
+        ))?;
+        root.draw(&Text::new(
+            shorten(v, max_y_chars),
+            (l.left - 7, cy),
+            text_style(11.0, INK, HPos::Right, VPos::Center),
+        ))?;
+    }
+    let grid_right = l.x_at(map.xs.len());
+    root.draw(&Text::new(
+        map.params[0].clone(),
+        ((l.left + grid_right) / 2, l.bottom + 26),
+        text_style(12.0, INK, HPos::Center, VPos::Top),
+    ))?;
+    root.draw(&Text::new(
+        map.params[1].clone(),
+        (14, (l.top + l.bottom) / 2),
+        font(12.0)
+            .color(&INK)
+            .transform(FontTransform::Rotate270)
+            .pos(Pos::new(HPos::Center, VPos::Center)),
+    ))?;
+    Ok(())
+}
+
+/// The legend: the colour bar, better at the top, with values beside it.
+fn draw_legend(root: &Area<'_>, scale: &Scale, kind: MetricKind, l: &Layout) -> DrawResult {
+    let (lt, lb) = (l.top, l.bottom.max(l.top + 100));
+    root.draw(&Text::new(
+        "better",
+        (l.legend_x, lt - 14),
+        text_style(10.0, MUTED, HPos::Left, VPos::Top),
+    ))?;
+    let steps = 40;
+    for k in 0..steps {
+        let ya = lt + (lb - lt) * k / steps;
+        let yb = lt + (lb - lt) * (k + 1) / steps;
+        let t = 1.0 - (f64::from(k) + 0.5) / f64::from(steps);
+        let color = if scale.single() {
+            viridis(0.5)
         } else {
-            ((lb - lt) / 24).clamp(2, 5)
+            viridis(t)
         };
-        let mut last = String::new();
-        for k in 0..n_labels {
-            let (t, y) = if n_labels == 1 {
-                (0.5, (lt + lb) / 2)
-            } else {
-                let t = 1.0 - f64::from(k) / f64::from(n_labels - 1);
-                (t, lt + (lb - lt) * k / (n_labels - 1))
-            };
-            let v = if n_labels == 1 {
-                scale.lo
-            } else {
-                scale.value(t)
-            };
-            let text = grid_cell_text(kind, v);
-            if text == last {
-                continue;
-            }
-            last = text.clone();
-            root.draw(&PathElement::new(
-                vec![(legend_x + 14, y), (legend_x + 18, y)],
-                MUTED,
-            ))?;
-            root.draw(&Text::new(
-                text,
-                (legend_x + 21, y),
-                text_style(10.0, INK, HPos::Left, VPos::Center),
-            ))?;
+        root.draw(&Rectangle::new(
+            [(l.legend_x, ya), (l.legend_x + 14, yb)],
+            color.filled(),
+        ))?;
+    }
+    root.draw(&Rectangle::new(
+        [(l.legend_x, lt), (l.legend_x + 14, lb)],
+        MUTED,
+    ))?;
+    draw_legend_values(root, scale, kind, l.legend_x, (lt, lb))?;
+    if scale.log {
+        root.draw(&Text::new(
+            "log scale",
+            (l.legend_x, lb + 6),
+            text_style(10.0, MUTED, HPos::Left, VPos::Top),
+        ))?;
+    }
+    Ok(())
+}
+
+/// Values along the colour bar from `lt` to `lb` (two to five; one for a single value), each
+/// written once.
+fn draw_legend_values(
+    root: &Area<'_>,
+    scale: &Scale,
+    kind: MetricKind,
+    legend_x: i32,
+    (lt, lb): (i32, i32),
+) -> DrawResult {
+    let n_labels = if scale.single() {
+        1
+    } else {
+        ((lb - lt) / 24).clamp(2, 5)
+    };
+    let mut last = String::new();
+    for k in 0..n_labels {
+        let (t, y) = if n_labels == 1 {
+            (0.5, (lt + lb) / 2)
+        } else {
+            let t = 1.0 - f64::from(k) / f64::from(n_labels - 1);
+            (t, lt + (lb - lt) * k / (n_labels - 1))
+        };
+        let v = if n_labels == 1 {
+            scale.lo
+        } else {
+            scale.value(t)
+        };
+        let text = grid_cell_text(kind, v);
+        if text == last {
+            continue;
         }
-        if scale.log {
-            root.draw(&Text::new(
-                "log scale",
-                (legend_x, lb + 6),
-                text_style(10.0, MUTED, HPos::Left, VPos::Top),
-            ))?;
-        }
-        Ok(())
-    })
+        last = text.clone();
+        root.draw(&PathElement::new(
+            vec![(legend_x + 14, y), (legend_x + 18, y)],
+            MUTED,
+        ))?;
+        root.draw(&Text::new(
+            text,
+            (legend_x + 21, y),
+            text_style(10.0, INK, HPos::Left, VPos::Center),
+        ))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

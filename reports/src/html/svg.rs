@@ -3,8 +3,8 @@
 //! plotters fails), and the helpers for axes and ranges.
 
 use super::markup::escape;
-use super::palette::{variant_color, INK};
-use crate::sweep::Aggregate;
+use super::palette::{variant_color, GRID, INK, MUTED};
+use crate::sweep::{Aggregate, MetricKind};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
@@ -61,7 +61,8 @@ fn dash(i: usize) -> Option<(i32, i32)> {
     }
 }
 
-type Plot<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+pub(super) type Plot<'a, 'b> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// The line of variant `i`, in its colour and dash.
 pub(super) fn variant_line(c: &mut Plot<'_, '_>, i: usize, points: &[(f64, f64)]) -> DrawResult {
@@ -104,34 +105,7 @@ where
                 .color(&INK)
                 .pos(Pos::new(HPos::Left, VPos::Top)),
         ))?;
-        // Legend: line swatch and name per variant, wrapped to the width.
-        let (mut x, mut y) = (12, 32);
-        for &i in legend {
-            let name = shorten(names[i], 40);
-            let width = 26 + text_width(&name, 12.0) + 14;
-            if x > 12 && x + width > w as i32 - 8 {
-                x = 12;
-                y += 18;
-            }
-            let color = variant_color(i);
-            let swatch = vec![(x, y + 7), (x + 20, y + 7)];
-            match (key, dash(i)) {
-                (Key::Dot, _) => root.draw(&Circle::new((x + 10, y + 7), 4, color.filled()))?,
-                (Key::Line, None) => root.draw(&PathElement::new(swatch, color.stroke_width(2)))?,
-                (Key::Line, Some((on, off))) => root.draw(&DashedPathElement::new(
-                    swatch,
-                    on,
-                    off,
-                    color.stroke_width(2),
-                ))?,
-            }
-            root.draw(&Text::new(
-                name.clone(),
-                (x + 26, y),
-                text_style(12.0, INK, HPos::Left, VPos::Top),
-            ))?;
-            x += width;
-        }
+        let y = draw_legend(&root, key, legend, names, w)?;
         let header = if legend.is_empty() { 36 } else { y + 28 };
         let (_, body) = root.split_vertically(header as u32);
         draw(&root, &body)?;
@@ -155,6 +129,117 @@ where
             escape(title),
             escape(&e.to_string())
         ),
+    }
+}
+
+/// The legend below the title: a swatch (the variant's line, or a dot) and the name of each
+/// variant `legend` lists, wrapped to the width `w`. Returns the top of the last row.
+fn draw_legend(
+    root: &Area<'_>,
+    key: Key,
+    legend: &[usize],
+    names: &[&str],
+    w: u32,
+) -> Result<i32, Box<dyn std::error::Error>> {
+    let (mut x, mut y) = (12, 32);
+    for &i in legend {
+        let name = shorten(names[i], 40);
+        let width = 26 + text_width(&name, 12.0) + 14;
+        if x > 12 && x + width > w as i32 - 8 {
+            x = 12;
+            y += 18;
+        }
+        let color = variant_color(i);
+        let swatch = vec![(x, y + 7), (x + 20, y + 7)];
+        match (key, dash(i)) {
+            (Key::Dot, _) => root.draw(&Circle::new((x + 10, y + 7), 4, color.filled()))?,
+            (Key::Line, None) => root.draw(&PathElement::new(swatch, color.stroke_width(2)))?,
+            (Key::Line, Some((on, off))) => root.draw(&DashedPathElement::new(
+                swatch,
+                on,
+                off,
+                color.stroke_width(2),
+            ))?,
+        }
+        root.draw(&Text::new(
+            name.clone(),
+            (x + 26, y),
+            text_style(12.0, INK, HPos::Left, VPos::Top),
+        ))?;
+        x += width;
+    }
+    Ok(y)
+}
+
+/// `text` across a chart that has nothing to show, at `at`.
+pub(super) fn draw_note(root: &Area<'_>, text: &str, at: (i32, i32)) -> DrawResult {
+    root.draw(&Text::new(
+        text,
+        at,
+        text_style(13.0, MUTED, HPos::Left, VPos::Top),
+    ))?;
+    Ok(())
+}
+
+/// The plot of a chart over `n` categories side by side (at x = 0, 1, ...; the caller writes
+/// their labels with [`x_tick`]) and `y0..y1`: light horizontal grid lines, the y axis with
+/// `decimals` decimals, and the axes' descriptions `x_desc` and `y_desc`.
+pub(super) fn category_plot<'a, 'b>(
+    body: &'a Area<'b>,
+    n: usize,
+    (y0, y1): (f64, f64),
+    (x_desc, y_desc): (&str, &str),
+    decimals: usize,
+) -> Result<Plot<'a, 'b>, Box<dyn std::error::Error>> {
+    let mut c = ChartBuilder::on(body)
+        .margin_left(8)
+        .margin_right(24)
+        .margin_bottom(4)
+        .x_label_area_size(46)
+        .y_label_area_size(66)
+        .build_cartesian_2d(-0.5..(n as f64 - 0.5), y0..y1)?;
+    c.configure_mesh()
+        .disable_x_mesh()
+        .x_labels(0)
+        .y_labels(7)
+        .max_light_lines(0)
+        .bold_line_style(GRID)
+        .axis_style(MUTED)
+        .label_style(text_style(11.0, INK, HPos::Center, VPos::Center))
+        .axis_desc_style(font(12.0).color(&INK))
+        .y_label_formatter(&|v| axis_number(*v, decimals))
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .draw()?;
+    Ok(c)
+}
+
+/// A tick below the x axis at `(px, py)` (pixels) and its label `text` under it.
+pub(super) fn x_tick(root: &Area<'_>, (px, py): (i32, i32), text: String) -> DrawResult {
+    root.draw(&PathElement::new(vec![(px, py), (px, py + 5)], MUTED))?;
+    root.draw(&Text::new(
+        text,
+        (px, py + 8),
+        text_style(11.0, INK, HPos::Center, VPos::Top),
+    ))?;
+    Ok(())
+}
+
+/// The least and the greatest of `values`, NaN left out; (inf, -inf) when there is none.
+pub(super) fn extent(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    })
+}
+
+/// The y range of a chart of `kind` over values from `lo` to `hi`, padded; availability (in
+/// percent) stops at 100, so that runs with every request answered sit on the top edge.
+pub(super) fn metric_range(lo: f64, hi: f64, kind: MetricKind) -> (f64, f64) {
+    let (y0, y1) = padded_range(lo, hi, false);
+    if kind == MetricKind::Availability {
+        (y0, y1.min(100.0))
+    } else {
+        (y0, y1)
     }
 }
 

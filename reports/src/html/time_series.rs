@@ -7,7 +7,7 @@ use super::markup::escape;
 use super::palette::{GRID, INK, MUTED};
 use super::svg::{
     all_services, axis_number, chart, decimals_for, font, padded_range, shorten, text_style,
-    text_width, variant_line, Key,
+    text_width, variant_line, Area, DrawResult, Key, Plot,
 };
 use crate::sweep::{Aggregate, VariantAggregate};
 use plotters::prelude::*;
@@ -186,83 +186,19 @@ pub(super) fn time_chart(
     let (y0, y1) = padded_range(0.0, hi, true);
     let y1 = if hi <= 0.0 { 1.0 } else { y1 };
     let t_end = if t_end > 0.0 { t_end } else { 1.0 };
-    let t_decimals = decimals_for(t_end);
     let bands = bands(agg);
-    // Plot margins, to place the band labels before the chart is built.
-    let (margin_left, margin_right, margin_bottom, x_area, y_area) = (6, 18, 4, 40, 60);
     chart(w, h, title, Key::Line, &legend, &names, |root, body| {
         let (bw, bh) = body.dim_in_pixel();
-        let plot_w = bw as i32 - margin_left - margin_right - y_area;
-        let plot_h = bh as i32 - margin_bottom - x_area;
+        let plot_w = bw as i32 - MARGIN_LEFT - MARGIN_RIGHT - Y_AREA;
+        let plot_h = bh as i32 - MARGIN_BOTTOM - X_AREA;
         let labels = layout_band_labels(&bands, 0.0, t_end, plot_w);
-        // Room above the data for the labels.
-        let rows = labels.iter().map(|l| l.row + 1).max().unwrap_or(0);
-        let need = if rows > 0 { rows * BAND_ROW + 4 } else { 0 };
-        let y1 = if need > 0 && plot_h > 2 * need {
-            y0 + (y1 - y0) * f64::from(plot_h) / f64::from(plot_h - need)
-        } else {
-            y1
-        };
-        let decimals = decimals_for(y1 - y0);
-        let mut c = ChartBuilder::on(body)
-            .margin_left(margin_left)
-            .margin_right(margin_right)
-            .margin_bottom(margin_bottom)
-            .x_label_area_size(x_area)
-            .y_label_area_size(y_area)
-            .build_cartesian_2d(0.0..t_end, y0..y1)?;
-        c.configure_mesh()
-            .x_labels(7)
-            .y_labels(6)
-            .max_light_lines(0)
-            .bold_line_style(GRID)
-            .axis_style(MUTED)
-            .label_style(text_style(11.0, INK, HPos::Center, VPos::Center))
-            .axis_desc_style(font(12.0).color(&INK))
-            .x_label_formatter(&|v| axis_number(*v, t_decimals))
-            .y_label_formatter(&|v| axis_number(*v, decimals))
-            .x_desc("time (s)")
-            .y_desc(axis)
-            .draw()?;
-        let clip = |t: f64| t.clamp(0.0, t_end);
-        for b in &bands {
-            let (a, z) = (clip(b.start), clip(b.end));
-            if z <= a {
-                continue;
-            }
-            c.draw_series(std::iter::once(Rectangle::new(
-                [(a, y0), (z, y1)],
-                BAND_FILL.mix(0.1).filled(),
-            )))?;
-            let edge = BAND_FILL.mix(0.45);
-            for t in [a, z] {
-                if t > 0.0 && t < t_end {
-                    c.draw_series(std::iter::once(PathElement::new(
-                        vec![(t, y0), (t, y1)],
-                        edge,
-                    )))?;
-                }
-            }
-        }
+        let y1 = with_room_for_labels(&labels, plot_h, (y0, y1));
+        let mut c = time_plot(body, t_end, (y0, y1), axis)?;
+        draw_bands(&mut c, &bands, t_end, (y0, y1))?;
         for (i, points) in lines {
             variant_line(&mut c, *i, points)?;
         }
-        let (xs, ys) = c.plotting_area().get_pixel_range();
-        for l in &labels {
-            let (x, y) = (xs.start + l.x, ys.start + 3 + l.row * BAND_ROW);
-            root.draw(&Rectangle::new(
-                [
-                    (x - 2, y - 1),
-                    (x + text_width(&l.text, BAND_TEXT) + 2, y + 11),
-                ],
-                WHITE.mix(0.75).filled(),
-            ))?;
-            root.draw(&Text::new(
-                l.text.clone(),
-                (x, y),
-                text_style(BAND_TEXT, BAND_INK, HPos::Left, VPos::Top),
-            ))?;
-        }
+        draw_band_labels(root, &c, &labels)?;
         if hi <= 0.0 && !lines.is_empty() {
             let (px, py) = c.backend_coord(&(t_end / 2.0, 0.5));
             root.draw(&Text::new(
@@ -273,6 +209,109 @@ pub(super) fn time_chart(
         }
         Ok(())
     })
+}
+
+/// Margins of the plot of a chart over time and the sizes of its label areas, in pixels: known
+/// before the chart is built, so that the band labels can be laid out first.
+const MARGIN_LEFT: i32 = 6;
+const MARGIN_RIGHT: i32 = 18;
+const MARGIN_BOTTOM: i32 = 4;
+const X_AREA: i32 = 40;
+const Y_AREA: i32 = 60;
+
+/// The top of the y range raised so that the rows of `labels` fit above the data, when the plot
+/// (`plot_h` pixels high) has the room.
+fn with_room_for_labels(labels: &[BandLabel], plot_h: i32, (y0, y1): (f64, f64)) -> f64 {
+    let rows = labels.iter().map(|l| l.row + 1).max().unwrap_or(0);
+    let need = if rows > 0 { rows * BAND_ROW + 4 } else { 0 };
+    if need > 0 && plot_h > 2 * need {
+        y0 + (y1 - y0) * f64::from(plot_h) / f64::from(plot_h - need)
+    } else {
+        y1
+    }
+}
+
+/// The plot of a chart over time: seconds from 0 to `t_end` across, `y0..y1` up.
+fn time_plot<'a, 'b>(
+    body: &'a Area<'b>,
+    t_end: f64,
+    (y0, y1): (f64, f64),
+    axis: &str,
+) -> Result<Plot<'a, 'b>, Box<dyn std::error::Error>> {
+    let t_decimals = decimals_for(t_end);
+    let decimals = decimals_for(y1 - y0);
+    let mut c = ChartBuilder::on(body)
+        .margin_left(MARGIN_LEFT)
+        .margin_right(MARGIN_RIGHT)
+        .margin_bottom(MARGIN_BOTTOM)
+        .x_label_area_size(X_AREA)
+        .y_label_area_size(Y_AREA)
+        .build_cartesian_2d(0.0..t_end, y0..y1)?;
+    c.configure_mesh()
+        .x_labels(7)
+        .y_labels(6)
+        .max_light_lines(0)
+        .bold_line_style(GRID)
+        .axis_style(MUTED)
+        .label_style(text_style(11.0, INK, HPos::Center, VPos::Center))
+        .axis_desc_style(font(12.0).color(&INK))
+        .x_label_formatter(&|v| axis_number(*v, t_decimals))
+        .y_label_formatter(&|v| axis_number(*v, decimals))
+        .x_desc("time (s)")
+        .y_desc(axis)
+        .draw()?;
+    Ok(c)
+}
+
+/// The fault windows, shaded over the whole height, with lines at their edges inside the plot.
+fn draw_bands(
+    c: &mut Plot<'_, '_>,
+    bands: &[Band],
+    t_end: f64,
+    (y0, y1): (f64, f64),
+) -> DrawResult {
+    let clip = |t: f64| t.clamp(0.0, t_end);
+    for b in bands {
+        let (a, z) = (clip(b.start), clip(b.end));
+        if z <= a {
+            continue;
+        }
+        c.draw_series(std::iter::once(Rectangle::new(
+            [(a, y0), (z, y1)],
+            BAND_FILL.mix(0.1).filled(),
+        )))?;
+        let edge = BAND_FILL.mix(0.45);
+        for t in [a, z] {
+            if t > 0.0 && t < t_end {
+                c.draw_series(std::iter::once(PathElement::new(
+                    vec![(t, y0), (t, y1)],
+                    edge,
+                )))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The band labels along the top of the plot, each on a light backing over the lines.
+fn draw_band_labels(root: &Area<'_>, c: &Plot<'_, '_>, labels: &[BandLabel]) -> DrawResult {
+    let (xs, ys) = c.plotting_area().get_pixel_range();
+    for l in labels {
+        let (x, y) = (xs.start + l.x, ys.start + 3 + l.row * BAND_ROW);
+        root.draw(&Rectangle::new(
+            [
+                (x - 2, y - 1),
+                (x + text_width(&l.text, BAND_TEXT) + 2, y + 11),
+            ],
+            WHITE.mix(0.75).filled(),
+        ))?;
+        root.draw(&Text::new(
+            l.text.clone(),
+            (x, y),
+            text_style(BAND_TEXT, BAND_INK, HPos::Left, VPos::Top),
+        ))?;
+    }
+    Ok(())
 }
 
 /// Mean across `n` runs per bucket, at the bucket's middle: (seconds, value).

@@ -1,6 +1,7 @@
 //! Plain-text tables for the terminal.
 
 use crate::format::fmt_ns;
+use crate::summary::Summary;
 use models::results::{LatencySummary, RunResult};
 use std::fmt::Write;
 
@@ -83,6 +84,20 @@ pub fn render_run(r: &RunResult) -> String {
         fmt_ns(r.measured_ns as f64),
         fmt_ns(r.warmup_ns as f64)
     );
+    out.push_str(&services_table(r).render());
+    out.push('\n');
+    out.push_str(&workloads_table(r).render());
+    let _ = writeln!(
+        out,
+        "\n{} events, stop: {}, ledger balanced, digest {}",
+        r.events, r.stop, r.digest
+    );
+    out
+}
+
+/// One row per service of a run: its requests by outcome, throughput, utilization, queue and
+/// latency percentiles.
+fn services_table(r: &RunResult) -> Table {
     let mut t = Table::new(&[
         "service",
         "arrived",
@@ -120,8 +135,11 @@ pub fn render_run(r: &RunResult) -> String {
         row.extend(latency_cells(&s.latency));
         t.row(row);
     }
-    out.push_str(&t.render());
-    out.push('\n');
+    t
+}
+
+/// One row per workload of a run: what its users saw, end to end.
+fn workloads_table(r: &RunResult) -> Table {
     let mut t = Table::new(&[
         "workload (end to end)",
         "requests",
@@ -162,18 +180,12 @@ pub fn render_run(r: &RunResult) -> String {
         row.extend(latency_cells(&w.latency));
         t.row(row);
     }
-    out.push_str(&t.render());
-    let _ = writeln!(
-        out,
-        "\n{} events, stop: {}, ledger balanced, digest {}",
-        r.events, r.stop, r.digest
-    );
-    out
+    t
 }
 
 /// The terminal summary of a sweep: per variant and service the headline numbers with their
 /// intervals, then the verdicts.
-pub fn render_summary(s: &crate::summary::Summary) -> String {
+pub fn render_summary(s: &Summary) -> String {
     use crate::sweep::MetricKind as M;
     let mut out = String::new();
     let _ = writeln!(
@@ -225,25 +237,31 @@ pub fn render_summary(s: &crate::summary::Summary) -> String {
             v.runs_stopped_early, v.runs_finished, v.name
         );
     }
-    if !s.expectations.is_empty() {
-        out.push('\n');
-        for e in &s.expectations {
-            let mark = if e.holds { "pass" } else { "FAIL" };
-            let _ = writeln!(
-                out,
-                "{mark}  [{}] {}\n      measured {}; margin {}",
-                e.variant, e.expectation, e.measured, e.margin
-            );
-        }
-        let failed = s.expectations.iter().filter(|e| !e.holds).count();
+    verdicts(&mut out, s);
+    out
+}
+
+/// The verdicts of the expectations, one with its measurement under it, and how many hold.
+fn verdicts(out: &mut String, s: &Summary) {
+    if s.expectations.is_empty() {
+        return;
+    }
+    out.push('\n');
+    for e in &s.expectations {
+        let mark = if e.holds { "pass" } else { "FAIL" };
         let _ = writeln!(
             out,
-            "\n{} of {} expectations hold",
-            s.expectations.len() - failed,
-            s.expectations.len()
+            "{mark}  [{}] {}\n      measured {}; margin {}",
+            e.variant, e.expectation, e.measured, e.margin
         );
     }
-    out
+    let failed = s.expectations.iter().filter(|e| !e.holds).count();
+    let _ = writeln!(
+        out,
+        "\n{} of {} expectations hold",
+        s.expectations.len() - failed,
+        s.expectations.len()
+    );
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@
 //!   Student-t interval of the mean lies on the right side of the threshold.
 //! - `Better`: the 95% interval of the paired difference (same seeds) lies wholly on the better side.
 
-use crate::summary::{estimate, paired, CONFIDENCE};
+use crate::comparison::paired;
+use crate::format::{fmt_ns, trim_pct};
+use crate::stats::{estimate, CONFIDENCE};
 use crate::sweep::{Aggregate, MetricKind, VariantAggregate};
 use models::spec::{Expect, Metric, Percentile};
 use serde::{Deserialize, Serialize};
@@ -27,7 +29,7 @@ pub struct Verdict {
 fn detected_verdict(v: &VariantAggregate, fault: &str, within_ns: u64, in_runs: f64) -> Verdict {
     let expectation = format!(
         "`{fault}` detected within {} in at least {:.0}% of runs",
-        crate::table::fmt_ns(within_ns as f64),
+        fmt_ns(within_ns as f64),
         in_runs * 100.0
     );
     let mut runs = 0usize;
@@ -71,10 +73,7 @@ fn detected_verdict(v: &VariantAggregate, fault: &str, within_ns: u64, in_runs: 
     let share = good as f64 / runs as f64;
     let mut measured = format!("{:.0}% of runs ({good}/{runs})", share * 100.0);
     if let Some(w) = worst {
-        measured.push_str(&format!(
-            "; slowest detection {}",
-            crate::table::fmt_ns(w as f64)
-        ));
+        measured.push_str(&format!("; slowest detection {}", fmt_ns(w as f64)));
     }
     if missed > 0 {
         measured.push_str(&format!("; {missed} occurrences never detected"));
@@ -178,6 +177,48 @@ pub fn evaluate(expects: &[Expect], agg: &Aggregate) -> Vec<Verdict> {
     out
 }
 
+/// One side of a threshold expectation: `kind` at least or at most `value`.
+#[derive(Copy, Clone)]
+struct Bound {
+    kind: MetricKind,
+    side: Side,
+    value: f64,
+}
+
+impl Bound {
+    /// Whether `x` is on the right side of the bound (the bound itself included).
+    fn holds_for(self, x: f64) -> bool {
+        match self.side {
+            Side::AtLeast => x >= self.value,
+            Side::AtMost => x <= self.value,
+        }
+    }
+
+    /// How far `x` is from the bound, positive on the right side.
+    fn margin(self, x: f64) -> f64 {
+        match self.side {
+            Side::AtLeast => x - self.value,
+            Side::AtMost => self.value - x,
+        }
+    }
+
+    /// A margin in the metric's unit, for people: percentage points for fractions, a duration for
+    /// times.
+    fn margin_text(self, m: f64) -> String {
+        match self.kind {
+            _ if !m.is_finite() => "-".to_string(),
+            MetricKind::Availability
+            | MetricKind::ErrorRate
+            | MetricKind::DegradedRate
+            | MetricKind::Utilization => format!("{:+.4} pp", m * 100.0),
+            k if k.is_latency() || k == MetricKind::WriteUnavailable => {
+                format!("{}{}", if m < 0.0 { "-" } else { "+" }, fmt_ns(m.abs()))
+            }
+            _ => format!("{m:+.3}"),
+        }
+    }
+}
+
 fn threshold_verdict(
     v: &VariantAggregate,
     kind: MetricKind,
@@ -186,12 +227,14 @@ fn threshold_verdict(
     threshold: f64,
     in_runs: Option<f64>,
 ) -> Verdict {
-    let (word, holds_for) = match side {
-        Side::AtLeast => (
-            "at least",
-            (|x: f64, t: f64| x >= t) as fn(f64, f64) -> bool,
-        ),
-        Side::AtMost => ("at most", (|x: f64, t: f64| x <= t) as fn(f64, f64) -> bool),
+    let b = Bound {
+        kind,
+        side,
+        value: threshold,
+    };
+    let word = match side {
+        Side::AtLeast => "at least",
+        Side::AtMost => "at most",
     };
     let what = format!(
         "{} of `{service}` {word} {}",
@@ -208,119 +251,106 @@ fn threshold_verdict(
         };
     };
     let values = v.values(s, kind);
-    let signed = |x: f64| match side {
-        Side::AtLeast => x - threshold,
-        Side::AtMost => threshold - x,
-    };
-    let margin_text = |m: f64| match kind {
-        _ if !m.is_finite() => "-".to_string(),
-        MetricKind::Availability
-        | MetricKind::ErrorRate
-        | MetricKind::DegradedRate
-        | MetricKind::Utilization => format!("{:+.4} pp", m * 100.0),
-        k if k.is_latency() || k == MetricKind::WriteUnavailable => format!(
-            "{}{}",
-            if m < 0.0 { "-" } else { "+" },
-            crate::table::fmt_ns(m.abs())
-        ),
-        _ => format!("{m:+.3}"),
-    };
     match in_runs {
-        Some(_) if values.is_empty() => Verdict {
-            expectation: format!(
-                "{what} in at least {}% of runs",
-                trim_pct(in_runs.unwrap_or(1.0))
-            ),
+        Some(p) if values.is_empty() => Verdict {
+            expectation: format!("{what} in at least {}% of runs", trim_pct(p)),
             variant: v.name.clone(),
             holds: false,
             measured: "no finished run".into(),
             margin: "-".into(),
         },
-        Some(p) => {
-            let n = values.len();
-            let k = values
-                .iter()
-                .filter(|&&x| x.is_finite() && holds_for(x, threshold))
-                .count();
-            let frac = if n == 0 { 0.0 } else { k as f64 / n as f64 };
-            let worst = values
-                .iter()
-                .copied()
-                .map(|x| {
-                    if x.is_finite() {
-                        signed(x)
-                    } else {
-                        f64::NEG_INFINITY
-                    }
-                })
-                .fold(f64::INFINITY, f64::min);
-            Verdict {
-                expectation: format!("{what} in at least {}% of runs", trim_pct(p)),
-                variant: v.name.clone(),
-                holds: n > 0 && frac >= p,
-                measured: format!(
-                    "{}% of runs ({k}/{n}); worst run {}",
-                    trim_pct(frac),
-                    kind.format(
-                        threshold
-                            + match side {
-                                Side::AtLeast => worst,
-                                Side::AtMost => -worst,
-                            }
-                    )
-                ),
-                margin: format!("{:+.1} pp of runs", (frac - p) * 100.0),
+        Some(p) => in_runs_verdict(v, b, &what, &values, p),
+        None => mean_verdict(v, b, &what, &values),
+    }
+}
+
+/// The verdict on the share of runs (`values`, one per finished run) on the right side of the
+/// bound: at least `p`. A run where the metric is undefined counts as not holding.
+fn in_runs_verdict(v: &VariantAggregate, b: Bound, what: &str, values: &[f64], p: f64) -> Verdict {
+    let n = values.len();
+    let k = values
+        .iter()
+        .filter(|&&x| x.is_finite() && b.holds_for(x))
+        .count();
+    let frac = if n == 0 { 0.0 } else { k as f64 / n as f64 };
+    let worst = values
+        .iter()
+        .copied()
+        .map(|x| {
+            if x.is_finite() {
+                b.margin(x)
+            } else {
+                f64::NEG_INFINITY
             }
+        })
+        .fold(f64::INFINITY, f64::min);
+    Verdict {
+        expectation: format!("{what} in at least {}% of runs", trim_pct(p)),
+        variant: v.name.clone(),
+        holds: n > 0 && frac >= p,
+        measured: format!(
+            "{}% of runs ({k}/{n}); worst run {}",
+            trim_pct(frac),
+            b.kind.format(
+                b.value
+                    + match b.side {
+                        Side::AtLeast => worst,
+                        Side::AtMost => -worst,
+                    }
+            )
+        ),
+        margin: format!("{:+.1} pp of runs", (frac - p) * 100.0),
+    }
+}
+
+/// The verdict on the mean across runs: its whole confidence interval on the right side of the
+/// bound; with one run, that run's value. A run where the metric is undefined fails it.
+fn mean_verdict(v: &VariantAggregate, b: Bound, what: &str, values: &[f64]) -> Verdict {
+    let kind = b.kind;
+    let undefined = values.iter().filter(|x| !x.is_finite()).count();
+    let (holds, measured, margin) = match estimate(values) {
+        _ if undefined > 0 => (
+            false,
+            format!(
+                "undefined in {undefined} of {} runs (no completed request)",
+                values.len()
+            ),
+            "-".to_string(),
+        ),
+        Some(e) => {
+            let bound = match b.side {
+                Side::AtLeast => e.low(),
+                Side::AtMost => e.high(),
+            };
+            let measured = format!(
+                "mean {} [{}, {}]",
+                kind.format(e.mean),
+                kind.format(e.low()),
+                kind.format(e.high())
+            );
+            (b.holds_for(bound), measured, b.margin_text(b.margin(bound)))
         }
         None => {
-            let undefined = values.iter().filter(|x| !x.is_finite()).count();
-            let expectation = format!("{what} (mean, {}% confidence)", trim_pct(CONFIDENCE));
-            match estimate(&values) {
-                _ if undefined > 0 => Verdict {
-                    expectation,
-                    variant: v.name.clone(),
-                    holds: false,
-                    measured: format!(
-                        "undefined in {undefined} of {} runs (no completed request)",
-                        values.len()
-                    ),
-                    margin: "-".into(),
-                },
-                Some(e) => {
-                    let bound = match side {
-                        Side::AtLeast => e.low(),
-                        Side::AtMost => e.high(),
-                    };
-                    Verdict {
-                        expectation,
-                        variant: v.name.clone(),
-                        holds: holds_for(bound, threshold),
-                        measured: format!(
-                            "mean {} [{}, {}]",
-                            kind.format(e.mean),
-                            kind.format(e.low()),
-                            kind.format(e.high())
-                        ),
-                        margin: margin_text(signed(bound)),
-                    }
-                }
-                None => {
-                    // One run: no interval; the single value must hold.
-                    let x = values.first().copied().unwrap_or(f64::NAN);
-                    Verdict {
-                        expectation,
-                        variant: v.name.clone(),
-                        holds: x.is_finite() && holds_for(x, threshold),
-                        measured: if x.is_finite() {
-                            format!("{} (one run: no interval)", kind.format(x))
-                        } else {
-                            "no finished run with the metric defined".into()
-                        },
-                        margin: margin_text(signed(x)),
-                    }
-                }
-            }
+            // One run: no interval; the single value must hold.
+            let x = values.first().copied().unwrap_or(f64::NAN);
+            let measured = if x.is_finite() {
+                format!("{} (one run: no interval)", kind.format(x))
+            } else {
+                "no finished run with the metric defined".into()
+            };
+            (
+                x.is_finite() && b.holds_for(x),
+                measured,
+                b.margin_text(b.margin(x)),
+            )
         }
+    };
+    Verdict {
+        expectation: format!("{what} (mean, {}% confidence)", trim_pct(CONFIDENCE)),
+        variant: v.name.clone(),
+        holds,
+        measured,
+        margin,
     }
 }
 
@@ -350,23 +380,5 @@ fn better(agg: &Aggregate, metric: &Metric, variant: &str, than: &str) -> Verdic
             measured: "fewer than two runs with the metric defined in both variants".into(),
             margin: "-".into(),
         },
-    }
-}
-
-/// `0.95` as `95`, `0.999` as `99.9`.
-fn trim_pct(p: f64) -> String {
-    let s = format!("{:.3}", p * 100.0);
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percent_text() {
-        assert_eq!(trim_pct(0.95), "95");
-        assert_eq!(trim_pct(0.999), "99.9");
-        assert_eq!(trim_pct(1.0), "100");
     }
 }

@@ -4,7 +4,9 @@
 //! [`models::results`] structs, which are plain data.
 
 pub mod check;
+pub mod comparison;
 pub mod csv;
+pub mod format;
 pub mod html;
 pub mod markdown;
 pub mod runlog;

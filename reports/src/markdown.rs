@@ -1,6 +1,6 @@
 //! `report.md`: the verdicts, the comparison and the per-variant numbers, as Markdown tables.
 
-use crate::summary::{Summary, HEADLINE};
+use crate::summary::{Summary, VariantSummary, HEADLINE};
 use crate::sweep::MetricKind;
 use std::fmt::Write;
 
@@ -8,8 +8,21 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
+/// The whole `report.md`.
 pub fn render(s: &Summary) -> String {
     let mut out = String::new();
+    header(&mut out, s);
+    expectations(&mut out, s);
+    against_baseline(&mut out, s);
+    for v in &s.variants {
+        variant(&mut out, v);
+    }
+    failure_modes(&mut out, s);
+    out
+}
+
+/// The title, what the scenario is about, and how to read the numbers.
+fn header(out: &mut String, s: &Summary) {
     let _ = writeln!(out, "# {}\n", cell(&s.scenario));
     if !s.about.is_empty() {
         let _ = writeln!(out, "{}\n", cell(&s.about));
@@ -23,105 +36,121 @@ pub fn render(s: &Summary) -> String {
         variants.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", "),
         s.confidence * 100.0
     );
-    if !s.expectations.is_empty() {
-        out.push_str("## Expectations\n\n| | expectation | variant | measured | margin |\n|---|---|---|---|---|\n");
-        for e in &s.expectations {
-            let mark = if e.holds { "pass" } else { "**FAIL**" };
-            let _ = writeln!(
-                out,
-                "| {mark} | {} | `{}` | {} | {} |",
-                cell(&e.expectation),
-                cell(&e.variant),
-                cell(&e.measured),
-                cell(&e.margin)
-            );
-        }
-        out.push('\n');
+}
+
+/// The verdicts of the expectations, when the scenario states any.
+fn expectations(out: &mut String, s: &Summary) {
+    if s.expectations.is_empty() {
+        return;
     }
-    if let Some(baseline) = s.variants.first().filter(|_| s.variants.len() > 1) {
-        let _ = writeln!(out, "## Against `{}`\n", cell(&baseline.name));
-        out.push_str("| variant | service |");
-        for m in HEADLINE {
-            let _ = write!(out, " {} |", m.name());
-        }
-        out.push_str("\n|---|---|");
-        out.push_str(&"---|".repeat(HEADLINE.len()));
-        out.push('\n');
-        for v in &s.variants[1..] {
-            for svc in &v.services {
-                let _ = write!(out, "| `{}` | `{}` |", cell(&v.name), cell(&svc.name));
-                for m in HEADLINE {
-                    let c = s
-                        .comparisons
-                        .iter()
-                        .find(|c| c.variant == v.name && c.service == svc.name && c.metric == m);
-                    let text = c.map_or("-".to_string(), |c| {
-                        let t = c.text.trim_start_matches(m.name()).trim().to_string();
-                        match c.outcome.as_str() {
-                            "better" => format!("{t} (better)"),
-                            "worse" => format!("{t} (**worse**)"),
-                            _ => t,
-                        }
-                    });
-                    let _ = write!(out, " {} |", cell(&text));
-                }
-                out.push('\n');
-            }
-        }
-        out.push('\n');
+    out.push_str("## Expectations\n\n| | expectation | variant | measured | margin |\n|---|---|---|---|---|\n");
+    for e in &s.expectations {
+        let mark = if e.holds { "pass" } else { "**FAIL**" };
+        let _ = writeln!(
+            out,
+            "| {mark} | {} | `{}` | {} | {} |",
+            cell(&e.expectation),
+            cell(&e.variant),
+            cell(&e.measured),
+            cell(&e.margin)
+        );
     }
-    for v in &s.variants {
-        let _ = writeln!(out, "## Variant `{}`\n", cell(&v.name));
-        if !v.about.is_empty() {
-            let _ = writeln!(out, "{}\n", cell(&v.about));
-        }
-        if v.runs_stopped_early > 0 {
-            let _ = writeln!(
-                out,
-                "**{} of {} runs stopped early at a guard** (see `runs.csv`, column `stop`).\n",
-                v.runs_stopped_early, v.runs_finished
-            );
-        }
-        out.push_str("| service | requests | availability | p50 | p99 | p99.9 | throughput | utilization |\n|---|---|---|---|---|---|---|---|\n");
+    out.push('\n');
+}
+
+/// Each variant against the first, paired by seed, on the headline metrics.
+fn against_baseline(out: &mut String, s: &Summary) {
+    let Some(baseline) = s.variants.first().filter(|_| s.variants.len() > 1) else {
+        return;
+    };
+    let _ = writeln!(out, "## Against `{}`\n", cell(&baseline.name));
+    out.push_str("| variant | service |");
+    for m in HEADLINE {
+        let _ = write!(out, " {} |", m.name());
+    }
+    out.push_str("\n|---|---|");
+    out.push_str(&"---|".repeat(HEADLINE.len()));
+    out.push('\n');
+    for v in &s.variants[1..] {
         for svc in &v.services {
-            let _ = write!(out, "| `{}` | {} |", cell(&svc.name), svc.totals.arrived);
-            for m in [
-                MetricKind::Availability,
-                MetricKind::LatencyP50,
-                MetricKind::LatencyP99,
-                MetricKind::LatencyP999,
-                MetricKind::Throughput,
-                MetricKind::Utilization,
-            ] {
-                let ms = svc.metrics.iter().find(|x| x.metric == m);
-                let text = ms.map_or("-".into(), |x| {
-                    format!(
-                        "{} [{}, {}]",
-                        m.format(x.mean),
-                        m.format(x.ci_low),
-                        m.format(x.ci_high)
-                    )
+            let _ = write!(out, "| `{}` | `{}` |", cell(&v.name), cell(&svc.name));
+            for m in HEADLINE {
+                let c = s
+                    .comparisons
+                    .iter()
+                    .find(|c| c.variant == v.name && c.service == svc.name && c.metric == m);
+                let text = c.map_or("-".to_string(), |c| {
+                    let t = c.text.trim_start_matches(m.name()).trim().to_string();
+                    match c.outcome.as_str() {
+                        "better" => format!("{t} (better)"),
+                        "worse" => format!("{t} (**worse**)"),
+                        _ => t,
+                    }
                 });
                 let _ = write!(out, " {} |", cell(&text));
             }
             out.push('\n');
         }
-        out.push('\n');
     }
-    if s.variants.iter().any(|v| !v.failure_modes.is_empty()) {
-        out.push_str("## Failure modes
+    out.push('\n');
+}
 
-One row per injected fault (and rollout), across runs. Users are within the SLO while a bucket's share of good answers is at least the scenario's `slo` (99% by default).\n\n");
-        let cols = crate::summary::FAILURE_MODE_COLUMNS;
-        let _ = writeln!(out, "| variant | {} |", cols.join(" | "));
-        let _ = writeln!(out, "|---|{}", "---|".repeat(cols.len()));
-        for v in &s.variants {
-            for f in &v.failure_modes {
-                let cells: Vec<String> = f.cells().iter().map(|c| cell(c)).collect();
-                let _ = writeln!(out, "| `{}` | {} |", cell(&v.name), cells.join(" | "));
-            }
+/// One variant's numbers per service, with their intervals.
+fn variant(out: &mut String, v: &VariantSummary) {
+    let _ = writeln!(out, "## Variant `{}`\n", cell(&v.name));
+    if !v.about.is_empty() {
+        let _ = writeln!(out, "{}\n", cell(&v.about));
+    }
+    if v.runs_stopped_early > 0 {
+        let _ = writeln!(
+            out,
+            "**{} of {} runs stopped early at a guard** (see `runs.csv`, column `stop`).\n",
+            v.runs_stopped_early, v.runs_finished
+        );
+    }
+    out.push_str("| service | requests | availability | p50 | p99 | p99.9 | throughput | utilization |\n|---|---|---|---|---|---|---|---|\n");
+    for svc in &v.services {
+        let _ = write!(out, "| `{}` | {} |", cell(&svc.name), svc.totals.arrived);
+        for m in [
+            MetricKind::Availability,
+            MetricKind::LatencyP50,
+            MetricKind::LatencyP99,
+            MetricKind::LatencyP999,
+            MetricKind::Throughput,
+            MetricKind::Utilization,
+        ] {
+            let ms = svc.metrics.iter().find(|x| x.metric == m);
+            let text = ms.map_or("-".into(), |x| {
+                format!(
+                    "{} [{}, {}]",
+                    m.format(x.mean),
+                    m.format(x.ci_low),
+                    m.format(x.ci_high)
+                )
+            });
+            let _ = write!(out, " {} |", cell(&text));
         }
         out.push('\n');
     }
-    out
+    out.push('\n');
+}
+
+/// The failure-mode table, when some variant had a fault.
+fn failure_modes(out: &mut String, s: &Summary) {
+    if s.variants.iter().all(|v| v.failure_modes.is_empty()) {
+        return;
+    }
+    out.push_str("## Failure modes
+
+One row per injected fault (and rollout), across runs. Users are within the SLO while a bucket's share of good answers is at least the scenario's `slo` (99% by default).\n\n");
+    let cols = crate::summary::FAILURE_MODE_COLUMNS;
+    let _ = writeln!(out, "| variant | {} |", cols.join(" | "));
+    let _ = writeln!(out, "|---|{}", "---|".repeat(cols.len()));
+    for v in &s.variants {
+        for f in &v.failure_modes {
+            let cells: Vec<String> = f.cells().iter().map(|c| cell(c)).collect();
+            let _ = writeln!(out, "| `{}` | {} |", cell(&v.name), cells.join(" | "));
+        }
+    }
+    out.push('\n');
 }

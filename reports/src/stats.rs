@@ -2,6 +2,12 @@
 //!
 //! Runs of one scenario with different seeds are independent, so the mean of a per-run metric has
 //! a t-distributed error with `n - 1` degrees of freedom. The quantile is computed, not tabled.
+//!
+//! **Architecture invariant:** a leaf. Plain numbers in, plain numbers out; it knows nothing of
+//! runs, variants or metrics, so the summary, the comparisons and the verdicts all build on it.
+
+/// Confidence level of every interval in a summary, a comparison and a verdict.
+pub const CONFIDENCE: f64 = 0.95;
 
 /// Mean, sample standard deviation and the half-width of the two-sided confidence interval.
 #[derive(Copy, Clone, Debug, PartialEq)]
@@ -40,6 +46,12 @@ impl Estimate {
     pub fn contains(&self, x: f64) -> bool {
         self.low() <= x && x <= self.high()
     }
+}
+
+/// Mean and [`CONFIDENCE`] interval of the finite values; `None` below two values.
+pub fn estimate(values: &[f64]) -> Option<Estimate> {
+    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    (finite.len() >= 2).then(|| Estimate::of(&finite, CONFIDENCE))
 }
 
 /// Quantile `p` of the standard normal distribution (Acklam's rational approximation, relative

@@ -102,7 +102,7 @@ impl MetricKind {
             return "-".into();
         }
         match self {
-            k if k.is_latency() => crate::table::fmt_ns(v),
+            k if k.is_latency() => crate::format::fmt_ns(v),
             MetricKind::Availability
             | MetricKind::ErrorRate
             | MetricKind::DegradedRate
@@ -115,7 +115,7 @@ impl MetricKind {
                 }
             }
             MetricKind::Throughput | MetricKind::Goodput => format!("{v:.1}/s"),
-            MetricKind::WriteUnavailable => crate::table::fmt_ns(v),
+            MetricKind::WriteUnavailable => crate::format::fmt_ns(v),
             MetricKind::LostWrites | MetricKind::SessionsLost => format!("{v:.1}"),
             _ => format!("{v:.3}"),
         }

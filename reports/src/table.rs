@@ -1,5 +1,7 @@
 //! Plain-text tables for the terminal.
 
+use crate::format::fmt_ns;
+use crate::summary::Summary;
 use models::results::{LatencySummary, RunResult};
 use std::fmt::Write;
 
@@ -56,28 +58,6 @@ impl Table {
     }
 }
 
-/// A duration in nanoseconds in a short human form with three significant digits.
-pub fn fmt_ns(ns: f64) -> String {
-    let (value, unit) = if ns >= 60e9 {
-        (ns / 60e9, "m")
-    } else if ns >= 1e9 {
-        (ns / 1e9, "s")
-    } else if ns >= 1e6 {
-        (ns / 1e6, "ms")
-    } else if ns >= 1e3 {
-        (ns / 1e3, "us")
-    } else {
-        (ns, "ns")
-    };
-    if value >= 100.0 {
-        format!("{value:.0}{unit}")
-    } else if value >= 10.0 {
-        format!("{value:.1}{unit}")
-    } else {
-        format!("{value:.2}{unit}")
-    }
-}
-
 fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
@@ -104,6 +84,20 @@ pub fn render_run(r: &RunResult) -> String {
         fmt_ns(r.measured_ns as f64),
         fmt_ns(r.warmup_ns as f64)
     );
+    out.push_str(&services_table(r).render());
+    out.push('\n');
+    out.push_str(&workloads_table(r).render());
+    let _ = writeln!(
+        out,
+        "\n{} events, stop: {}, ledger balanced, digest {}",
+        r.events, r.stop, r.digest
+    );
+    out
+}
+
+/// One row per service of a run: its requests by outcome, throughput, utilization, queue and
+/// latency percentiles.
+fn services_table(r: &RunResult) -> Table {
     let mut t = Table::new(&[
         "service",
         "arrived",
@@ -141,8 +135,11 @@ pub fn render_run(r: &RunResult) -> String {
         row.extend(latency_cells(&s.latency));
         t.row(row);
     }
-    out.push_str(&t.render());
-    out.push('\n');
+    t
+}
+
+/// One row per workload of a run: what its users saw, end to end.
+fn workloads_table(r: &RunResult) -> Table {
     let mut t = Table::new(&[
         "workload (end to end)",
         "requests",
@@ -183,18 +180,12 @@ pub fn render_run(r: &RunResult) -> String {
         row.extend(latency_cells(&w.latency));
         t.row(row);
     }
-    out.push_str(&t.render());
-    let _ = writeln!(
-        out,
-        "\n{} events, stop: {}, ledger balanced, digest {}",
-        r.events, r.stop, r.digest
-    );
-    out
+    t
 }
 
 /// The terminal summary of a sweep: per variant and service the headline numbers with their
 /// intervals, then the verdicts.
-pub fn render_summary(s: &crate::summary::Summary) -> String {
+pub fn render_summary(s: &Summary) -> String {
     use crate::sweep::MetricKind as M;
     let mut out = String::new();
     let _ = writeln!(
@@ -246,39 +237,36 @@ pub fn render_summary(s: &crate::summary::Summary) -> String {
             v.runs_stopped_early, v.runs_finished, v.name
         );
     }
-    if !s.expectations.is_empty() {
-        out.push('\n');
-        for e in &s.expectations {
-            let mark = if e.holds { "pass" } else { "FAIL" };
-            let _ = writeln!(
-                out,
-                "{mark}  [{}] {}\n      measured {}; margin {}",
-                e.variant, e.expectation, e.measured, e.margin
-            );
-        }
-        let failed = s.expectations.iter().filter(|e| !e.holds).count();
+    verdicts(&mut out, s);
+    out
+}
+
+/// The verdicts of the expectations, one with its measurement under it, and how many hold.
+fn verdicts(out: &mut String, s: &Summary) {
+    if s.expectations.is_empty() {
+        return;
+    }
+    out.push('\n');
+    for e in &s.expectations {
+        let mark = if e.holds { "pass" } else { "FAIL" };
         let _ = writeln!(
             out,
-            "\n{} of {} expectations hold",
-            s.expectations.len() - failed,
-            s.expectations.len()
+            "{mark}  [{}] {}\n      measured {}; margin {}",
+            e.variant, e.expectation, e.measured, e.margin
         );
     }
-    out
+    let failed = s.expectations.iter().filter(|e| !e.holds).count();
+    let _ = writeln!(
+        out,
+        "\n{} of {} expectations hold",
+        s.expectations.len() - failed,
+        s.expectations.len()
+    );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formats_durations() {
-        assert_eq!(fmt_ns(250.0), "250ns");
-        assert_eq!(fmt_ns(1_500.0), "1.50us");
-        assert_eq!(fmt_ns(27_777_780.0), "27.8ms");
-        assert_eq!(fmt_ns(1.5e9), "1.50s");
-        assert_eq!(fmt_ns(120e9), "2.00m");
-    }
 
     #[test]
     fn aligns_columns() {

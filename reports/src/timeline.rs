@@ -151,18 +151,7 @@ pub fn incidents(r: &RunResult, slo: f64) -> Vec<Incident> {
             .cloned()
             .collect();
         let window_end = until_ns.max(end.min(r.horizon_ns));
-        let lost_writes = r
-            .log
-            .iter()
-            .filter(|l| l.t_ns >= start && l.t_ns <= window_end && l.kind == "failover")
-            .filter_map(|l| {
-                l.what
-                    .split(", ")
-                    .nth(1)
-                    .and_then(|x| x.split(' ').next())
-                    .and_then(|n| n.parse::<u64>().ok())
-            })
-            .sum();
+        let lost_writes = writes_lost_in_failovers(r, start, window_end);
         out.push(Incident {
             fault: label.clone(),
             start_ns: start,
@@ -184,6 +173,22 @@ pub fn incidents(r: &RunResult, slo: f64) -> Vec<Incident> {
     out
 }
 
+/// Acknowledged writes lost in the failovers from `start` to `end` (ns), as the failovers' log
+/// lines count them (`db/0 -> db/1, 3 acknowledged writes lost`).
+fn writes_lost_in_failovers(r: &RunResult, start: u64, end: u64) -> u64 {
+    r.log
+        .iter()
+        .filter(|l| l.t_ns >= start && l.t_ns <= end && l.kind == "failover")
+        .filter_map(|l| {
+            l.what
+                .split(", ")
+                .nth(1)
+                .and_then(|x| x.split(' ').next())
+                .and_then(|n| n.parse::<u64>().ok())
+        })
+        .sum()
+}
+
 /// A simulated time as `1m02.500s`.
 pub fn clock(ns: u64) -> String {
     let ms = ns / 1_000_000;
@@ -196,7 +201,7 @@ pub fn clock(ns: u64) -> String {
 }
 
 fn span(ns: u64) -> String {
-    crate::table::fmt_ns(ns as f64)
+    crate::format::fmt_ns(ns as f64)
 }
 
 /// The run as a blameless postmortem: per injected fault, in order of time.
@@ -220,76 +225,89 @@ pub fn render(r: &RunResult) -> String {
         return s;
     }
     for (k, i) in list.iter().enumerate() {
-        let _ = writeln!(
-            s,
-            "\n## Incident {}: {} ({} to {})",
-            k + 1,
-            i.fault,
-            clock(i.start_ns),
-            clock(i.end_ns)
-        );
-        // Lines with their times, printed in order of time (ties in the order written).
-        let mut lines: Vec<(u64, String)> = Vec::new();
-        lines.push((i.start_ns, format!("injected: {}", i.fault)));
-        match i.first_errors_ns {
-            Some(t) => lines.push((t, "first user-visible errors".into())),
-            None => lines.push((i.start_ns, "users saw no errors beyond the SLO".into())),
-        }
-        for a in &i.actions {
-            let marker = if Some(a.t_ns) == i.detected_ns
-                && i.detected_by.as_deref() == Some(&format!("{} {}", a.kind, a.what))
-            {
-                format!(
-                    "  <- detected, {} after the fault",
-                    span(a.t_ns - i.start_ns)
-                )
-            } else {
-                String::new()
-            };
-            lines.push((
-                a.t_ns,
-                format!("{}: {}{marker}", a.kind.replace('_', " "), a.what),
-            ));
-        }
-        if let (Some(_), Some(t)) = (i.first_errors_ns, i.recovered_ns) {
-            lines.push((
-                t,
-                format!(
-                    "back within the SLO, {} after the fault",
-                    span(t.saturating_sub(i.start_ns))
-                ),
-            ));
-        }
-        lines.sort_by_key(|l| l.0);
-        for (t, text) in &lines {
-            let _ = writeln!(s, "  {:>11}  {text}", clock(*t));
-        }
-        if i.detected_ns.is_none() {
-            let _ = writeln!(
-                s,
-                "  {:>11}  not detected: no alert, health verdict, ejection or failover",
-                ""
-            );
-        }
-        if i.first_errors_ns.is_some() && i.recovered_ns.is_none() {
-            let _ = writeln!(
-                s,
-                "  {:>11}  not back within the SLO by the end of the run",
-                ""
-            );
-        }
-        let _ = writeln!(
-            s,
-            "  damage: {} failed user requests ({:.1}% of the run's error budget), {} acknowledged writes lost",
-            i.failed,
-            i.budget_burned * 100.0,
-            i.lost_writes
-        );
-        let ttd = i.time_to_detect_ns().map_or("-".to_string(), span);
-        let ttr = i.time_to_recover_ns().map_or("-".to_string(), span);
-        let _ = writeln!(s, "  time to detect {ttd}, time to recover {ttr}");
+        incident_section(&mut s, k + 1, i);
     }
     s
+}
+
+/// Incident `n` as a section of the postmortem: its events in order of time, what was missing
+/// (detection, recovery), the damage and the times to detect and to recover.
+fn incident_section(s: &mut String, n: usize, i: &Incident) {
+    let _ = writeln!(
+        s,
+        "\n## Incident {}: {} ({} to {})",
+        n,
+        i.fault,
+        clock(i.start_ns),
+        clock(i.end_ns)
+    );
+    // Lines with their times, printed in order of time (ties in the order written).
+    let mut lines = incident_lines(i);
+    lines.sort_by_key(|l| l.0);
+    for (t, text) in &lines {
+        let _ = writeln!(s, "  {:>11}  {text}", clock(*t));
+    }
+    if i.detected_ns.is_none() {
+        let _ = writeln!(
+            s,
+            "  {:>11}  not detected: no alert, health verdict, ejection or failover",
+            ""
+        );
+    }
+    if i.first_errors_ns.is_some() && i.recovered_ns.is_none() {
+        let _ = writeln!(
+            s,
+            "  {:>11}  not back within the SLO by the end of the run",
+            ""
+        );
+    }
+    let _ = writeln!(
+        s,
+        "  damage: {} failed user requests ({:.1}% of the run's error budget), {} acknowledged writes lost",
+        i.failed,
+        i.budget_burned * 100.0,
+        i.lost_writes
+    );
+    let ttd = i.time_to_detect_ns().map_or("-".to_string(), span);
+    let ttr = i.time_to_recover_ns().map_or("-".to_string(), span);
+    let _ = writeln!(s, "  time to detect {ttd}, time to recover {ttr}");
+}
+
+/// The events of an incident with their times, in the order written: the fault, the first errors
+/// users saw, what the system did (the first detection marked), and the recovery.
+fn incident_lines(i: &Incident) -> Vec<(u64, String)> {
+    let mut lines: Vec<(u64, String)> = Vec::new();
+    lines.push((i.start_ns, format!("injected: {}", i.fault)));
+    match i.first_errors_ns {
+        Some(t) => lines.push((t, "first user-visible errors".into())),
+        None => lines.push((i.start_ns, "users saw no errors beyond the SLO".into())),
+    }
+    for a in &i.actions {
+        let marker = if Some(a.t_ns) == i.detected_ns
+            && i.detected_by.as_deref() == Some(&format!("{} {}", a.kind, a.what))
+        {
+            format!(
+                "  <- detected, {} after the fault",
+                span(a.t_ns - i.start_ns)
+            )
+        } else {
+            String::new()
+        };
+        lines.push((
+            a.t_ns,
+            format!("{}: {}{marker}", a.kind.replace('_', " "), a.what),
+        ));
+    }
+    if let (Some(_), Some(t)) = (i.first_errors_ns, i.recovered_ns) {
+        lines.push((
+            t,
+            format!(
+                "back within the SLO, {} after the fault",
+                span(t.saturating_sub(i.start_ns))
+            ),
+        ));
+    }
+    lines
 }
 
 /// The run's notable events as JSON lines, in order of time: the model's log plus every breaker

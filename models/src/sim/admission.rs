@@ -129,7 +129,7 @@ impl ServiceModel<'_> {
             let Some(next) = next else { return };
             let st = &mut self.stats[s];
             st.touch(now);
-            st.queue_now -= 1;
+            st.queue_now.dec();
             let r = &self.requests[next as usize];
             let too_old = def
                 .shed
@@ -138,7 +138,7 @@ impl ServiceModel<'_> {
                 .is_some_and(|w| now - r.arrived_ns > w);
             let expired = def.honor_deadlines && now >= r.deadline_ns;
             if too_old || expired {
-                self.instances[i].outstanding -= 1;
+                self.instances[i].outstanding.dec();
                 self.turn_away(sim, next, Outcome::Shed);
                 continue;
             }

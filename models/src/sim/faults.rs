@@ -141,8 +141,8 @@ impl ServiceModel<'_> {
             {
                 let st = &mut self.stats[s];
                 st.touch(sim.now().as_ns());
-                st.queue_now -= 1;
-                self.instances[i as usize].outstanding -= 1;
+                st.queue_now.dec();
+                self.instances[i as usize].outstanding.dec();
                 self.turn_away(sim, req, Outcome::Failed);
             }
         }
@@ -222,7 +222,7 @@ impl ServiceModel<'_> {
                         self.lose_work(sim, s);
                     }
                 } else {
-                    st.outages -= 1;
+                    st.outages.dec();
                 }
             }
             FaultEffect::Crash => {
@@ -281,7 +281,7 @@ impl ServiceModel<'_> {
                 if start {
                     st.fail_fast += 1;
                 } else {
-                    st.fail_fast -= 1;
+                    st.fail_fast.dec();
                 }
             }
             FaultEffect::ChaosMonkey(mean) => {
@@ -328,7 +328,7 @@ impl ServiceModel<'_> {
                     if start {
                         *off += 1;
                     } else {
-                        *off -= 1;
+                        off.dec();
                     }
                 }
             }
@@ -428,7 +428,7 @@ impl ServiceModel<'_> {
             }
         } else if self.still_holds(i, started_ns) {
             let inst = &mut self.process[i as usize];
-            inst.crashed -= 1;
+            inst.crashed.dec();
             if inst.crashed == 0 && !was_up && self.is_up(i) {
                 self.restarted(i, now);
             }
@@ -444,7 +444,7 @@ impl ServiceModel<'_> {
             self.process[i as usize].hung += 1;
         } else if self.still_holds(i, started_ns) {
             let inst = &mut self.process[i as usize];
-            inst.hung -= 1;
+            inst.hung.dec();
             if inst.hung == 0 {
                 self.resume(sim, i);
             }
@@ -527,8 +527,8 @@ impl ServiceModel<'_> {
         {
             let st = &mut self.stats[s];
             st.touch(now);
-            st.queue_now -= 1;
-            self.instances[i as usize].outstanding -= 1;
+            st.queue_now.dec();
+            self.instances[i as usize].outstanding.dec();
             self.requests[req as usize].silent |= silent;
             self.turn_away(sim, req, Outcome::Failed);
         }
@@ -563,7 +563,7 @@ impl ServiceModel<'_> {
                 }
             }
         } else {
-            hs.down -= 1;
+            hs.down.dec();
             for (k, &i) in list.iter().enumerate() {
                 if !ups[k] && self.is_up(i) {
                     self.restarted(i, now);

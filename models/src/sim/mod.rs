@@ -90,6 +90,27 @@ struct InstanceState {
     host: u32,
 }
 
+/// A count of things in flight (requests queued or busy, permits, faults in force) never goes
+/// below zero: a decrement past zero is a bug in the model, so it stops the run, in release
+/// builds too (where `-= 1` would wrap silently).
+trait Counter {
+    fn dec(&mut self);
+}
+
+macro_rules! counter {
+    ($($t:ty),*) => {$(
+        impl Counter for $t {
+            #[inline]
+            #[track_caller]
+            fn dec(&mut self) {
+                *self = self.checked_sub(1).expect("a count of things in flight went below zero");
+            }
+        }
+    )*};
+}
+
+counter!(u8, u16, u32, u64);
+
 /// A failure of a run (never of the input: that is caught when the world is built).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RunError {

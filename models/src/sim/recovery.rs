@@ -254,7 +254,7 @@ impl ServiceModel<'_> {
                 let inst = &mut self.process[i as usize];
                 if !inst.active && !inst.starting {
                     inst.starting = true;
-                    more -= 1;
+                    more.dec();
                     self.stats[si].recovery.scale_ups += 1;
                     sim.schedule_in(SimDuration::from_ns(delay), Event::ScaleUp { instance: i });
                 }
@@ -268,7 +268,7 @@ impl ServiceModel<'_> {
                 }
                 if self.process[i as usize].active {
                     self.process[i as usize].active = false;
-                    fewer -= 1;
+                    fewer.dec();
                     self.stats[si].recovery.scale_downs += 1;
                 }
             }

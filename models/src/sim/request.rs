@@ -151,7 +151,7 @@ impl ServiceModel<'_> {
     }
 
     pub(super) fn release(&mut self, idx: u32) {
-        self.live -= 1;
+        self.live.dec();
         self.free.push(idx);
     }
 
@@ -462,11 +462,11 @@ impl ServiceModel<'_> {
             }
         }
         st.touch(now);
-        st.busy_now -= 1;
+        st.busy_now.dec();
         let pool = self.requests[req as usize].pool as usize;
         let inst = &mut self.instances[i];
-        inst.pools[pool].busy -= 1;
-        inst.outstanding -= 1;
+        inst.pools[pool].busy.dec();
+        inst.outstanding.dec();
         let in_flight = inst.outstanding;
         if let Some(l) = &mut inst.limit {
             l.on_done(latency, !outcome.is_success(), in_flight);

@@ -175,9 +175,7 @@ impl ServiceModel<'_> {
                         .max_by_key(|&i| (self.replicas[i as usize].applied, std::cmp::Reverse(i)))
                         .unwrap_or(primary);
                     if best != primary {
-                        self.stores[self.store_of[s] as usize]
-                            .result
-                            .failovers += 1;
+                        self.stores[self.store_of[s] as usize].result.failovers += 1;
                     }
                     self.promote(s, best, now);
                 }
@@ -450,7 +448,7 @@ impl ServiceModel<'_> {
             return; // the write has ended (timed out; or the slot holds another write)
         }
         let r = &mut self.requests[w.req as usize];
-        r.pending -= 1;
+        r.pending.dec();
         if r.pending > 0 {
             return;
         }

@@ -59,7 +59,7 @@ impl ServiceModel<'_> {
         match admit {
             Admit::Wait => {
                 // The attempt is counted when it leaves the queue, one way or the other.
-                self.calls[call as usize].attempts -= 1;
+                self.calls[call as usize].attempts.dec();
                 let bh = policy
                     .bulkhead
                     .as_ref()
@@ -364,7 +364,7 @@ impl ServiceModel<'_> {
         let c = &mut self.calls[call as usize];
         if let Some(slot) = c.children.iter_mut().find(|x| **x == child) {
             *slot = NONE;
-            c.outstanding -= 1;
+            c.outstanding.dec();
         }
     }
 
@@ -535,7 +535,7 @@ impl ServiceModel<'_> {
         }
         let p = &mut self.requests[c.parent as usize];
         debug_assert_eq!(p.phase, Phase::Calling);
-        p.pending -= 1;
+        p.pending.dec();
         match outcome {
             Outcome::Completed => {}
             Outcome::Degraded => p.degraded_call = true,

@@ -7,11 +7,11 @@
 
 pub mod dist;
 pub mod error;
+pub mod format;
 pub mod patch;
 pub mod policy;
 pub mod results;
 pub mod sim;
-pub mod spec;
 pub mod trace;
 pub mod validate;
 pub mod variants;
@@ -25,3 +25,7 @@ pub use sim::{
 };
 pub use validate::{load_file, load_str};
 pub use world::World;
+
+// Paths from before scenario loading moved into `format/` and `compile/` (issue #12); the
+// simulation, the CLI, the reports and the tests use them.
+pub use format::spec;

@@ -8,7 +8,6 @@
 pub mod dist;
 pub mod error;
 pub mod format;
-pub mod patch;
 pub mod policy;
 pub mod results;
 pub mod sim;
@@ -28,4 +27,4 @@ pub use world::World;
 
 // Paths from before scenario loading moved into `format/` and `compile/` (issue #12); the
 // simulation, the CLI, the reports and the tests use them.
-pub use format::spec;
+pub use format::{patch, spec};

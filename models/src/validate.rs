@@ -7,7 +7,8 @@
 //! when the text is generated or the file has been edited since.
 
 use crate::dist::{self, Dist};
-use crate::error::{closest, one_of, Problem, ScenarioError, Seg, SourceMap, Token, TokenKind};
+use crate::error::{closest, one_of, Problem, ScenarioError};
+use crate::format::reader::{Seg, SourceMap, Token, TokenKind};
 use crate::policy::CallPolicy;
 use crate::spec::{Arrivals, Balancer, DistSpec, Placement, QueueCap, RateChange, Scenario, Step};
 use crate::world::{
@@ -1727,6 +1728,29 @@ mod tests {
             r#"write it like `"250ms"`, not `"250"`"#
         );
         assert_eq!(backtick_strings(r#"a lone " quote"#), r#"a lone " quote"#);
+    }
+
+    #[test]
+    fn columns_count_characters_not_bytes() {
+        // Each problem is on a line with non-ASCII text before it: `é`, `☕` and `𝄞` take 2, 3
+        // and 4 bytes, but one column each.
+        let text = |horizon: &str| {
+            format!(
+                r#"Scenario(name: "café ☕ 𝄞", horizon: {horizon},
+    services: [(name: "s", work: Constant("1ms"))],
+    workload: [(entry: "s", arrivals: Poisson(rate_per_s: 1))])"#
+            )
+        };
+        let error = |horizon: &str| load_str("t.ron", &text(horizon)).unwrap_err().to_string();
+        assert_eq!(
+            error(r#""0s""#),
+            "t.ron:1:37: error in `horizon`: the horizon must be longer than zero"
+        );
+        assert!(
+            error(r#""1 parsec""#).starts_with("t.ron:1:37: error in `horizon`: "),
+            "{}",
+            error(r#""1 parsec""#)
+        );
     }
 
     #[test]

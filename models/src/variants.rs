@@ -2,6 +2,7 @@
 //! and the `expect` assertions checked against the names they use.
 
 use crate::error::{closest, Problem, ScenarioError};
+use crate::format::reader::line_col;
 use crate::patch;
 use crate::spec::{Expect, Metric, Scenario};
 use crate::validate::{build, parse};
@@ -236,16 +237,6 @@ fn variant_designs(
         }
     }
     designs
-}
-
-fn line_col(source: &str, offset: usize) -> (usize, usize) {
-    let before = &source[..offset.min(source.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rfind('\n')
-        .map_or(before.len(), |nl| before.len() - nl - 1)
-        + 1;
-    (line, col)
 }
 
 /// The parts of a threshold assertion (every `Expect` but `Better` and `Detected`), in one shape.
@@ -655,6 +646,18 @@ mod tests {
             e.contains("the grid makes 3993 variants, more than the limit of 1000"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn variants_read_any_ron_the_parser_reads() {
+        // An attribute and a raw name: a second reader for patches, beside the one for error
+        // positions, once refused both.
+        let text = format!(
+            "#![enable(implicit_some)]\n{}",
+            BASE.replacen(r#"name: "v""#, r#"r#name: "v""#, 1)
+        );
+        let study = load_study("v.ron", &text).unwrap();
+        assert_eq!(study.designs.len(), 3);
     }
 
     #[test]

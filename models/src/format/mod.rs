@@ -1,15 +1,16 @@
 //! Scenario loading: the file format ([`spec`]), the one RON reader with spans ([`reader`]),
 //! which both error positions and variant patches use, ron's errors in our words, and variants as
-//! patches on the text ([`patch`]). [`read_source`] and [`parse`] take a file to a [`Scenario`],
-//! checking its shape only.
+//! patches on the text ([`patch`], [`variants`]). [`read_source`] and [`parse`] take a file to a
+//! [`Scenario`], checking its shape only.
 //!
 //! **Architecture invariant:** nothing here knows of a [`crate::world::World`]; meaning is checked
-//! and compiled elsewhere.
+//! and compiled in [`crate::compile`].
 
 pub mod patch;
 pub mod reader;
 pub mod spec;
 mod translate;
+pub mod variants;
 
 use crate::error::{Problem, ScenarioError};
 use reader::SourceMap;

@@ -143,7 +143,7 @@ pub enum Why {
     End,
     /// A string runs to the end of the text.
     UnclosedString,
-    /// Values nested more than [`DEPTH_MAX`] deep.
+    /// Values nested too deep to follow.
     TooDeep,
     /// Something that cannot start a value.
     Unexpected,

@@ -49,7 +49,7 @@ pub struct ServiceDef {
     pub shed: Option<ShedPolicy>,
     pub rate_limit: Option<RateLimitDef>,
     /// The adaptive concurrency limit each instance starts with.
-    pub concurrency: Option<crate::policy::AimdLimit>,
+    pub concurrency: Option<crate::defences::AimdLimit>,
     /// Instance groups by tier: `tier_groups[t] = Some((offset, count))` of the service's
     /// instances that serve tier `t` alone; `other_group` serves every other request.
     pub tier_groups: Vec<Option<(u32, u32)>>,
@@ -286,7 +286,7 @@ pub struct CallDef {
     pub write: bool,
     /// The callee's worker pool.
     pub pool: u32,
-    pub policy: crate::policy::CallPolicy,
+    pub policy: crate::defences::CallPolicy,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -303,7 +303,7 @@ pub struct WorkloadDef {
     /// The entry service's worker pool.
     pub pool: u32,
     /// The clients' retries.
-    pub retry: Option<crate::policy::RetryPolicy>,
+    pub retry: Option<crate::defences::RetryPolicy>,
     pub entry: u32,
     pub kind: ArrivalKind,
     pub rate: RateFn,

@@ -1,6 +1,7 @@
 //! The scenario reference, `docs/scenario-reference.md`, is generated from the doc comments of
-//! the format's types in `models/src/spec.rs`; this test fails when the committed file is out of
-//! date (refresh it with `UPDATE_EXPECT=1 cargo test --release --test integration reference`).
+//! the format's types in `models/src/format/spec.rs`; this test fails when the committed file is
+//! out of date (refresh it with `UPDATE_EXPECT=1 cargo test --release --test integration
+//! reference`).
 
 use crate::repo_path;
 
@@ -119,7 +120,7 @@ fn read_spec(source: &str) -> Vec<Item> {
 
 fn render(items: &[Item]) -> String {
     let mut out = String::from(
-        "# Scenario reference\n\nGenerated from the doc comments of `models/src/spec.rs` by \
+        "# Scenario reference\n\nGenerated from the doc comments of `models/src/format/spec.rs` by \
          `tests/integration/reference.rs`; do not edit by hand. Durations are strings with a unit \
          (`\"250ms\"`, `\"1.5s\"`, `\"2m30s\"`); rates are per second. A field marked *optional* may be \
          left out: its default is given in its description.\n",
@@ -165,7 +166,7 @@ fn render(items: &[Item]) -> String {
 
 #[test]
 fn scenario_reference_is_up_to_date() {
-    let source = std::fs::read_to_string(repo_path("models/src/spec.rs")).unwrap();
+    let source = std::fs::read_to_string(repo_path("models/src/format/spec.rs")).unwrap();
     let items = read_spec(&source);
     // Every type of the format is documented, and so is every field of every struct.
     for name in [

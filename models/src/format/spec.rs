@@ -4,7 +4,7 @@
 //!
 //! Parsing only checks shape (`deny_unknown_fields` everywhere). Meaning — names that resolve,
 //! rates that are positive, a call graph without cycles — is checked afterwards by
-//! [`crate::validate`], which reports every problem at once with its field path.
+//! [`crate::compile`], which reports every problem at once with its field path.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sim_core::SimDuration;

@@ -1,0 +1,178 @@
+//! A service's recovery: health checks, outlier ejection, replacement of failed instances, slow
+//! start, autoscaling and where its sessions live. The compiled settings stay the tuples that
+//! [`RecoveryDef`] holds, in the order its fields document.
+
+use super::check::{At, Checker};
+use crate::spec::{
+    AutoscaleSpec, HealthSpec, OutlierSpec, ReplaceSpec, Service, SessionStore, SlowStartSpec,
+};
+use crate::world::RecoveryDef;
+
+/// Compiles a service's recovery settings.
+pub(super) fn build_recovery(ck: &mut Checker, svc: &Service, at: &At) -> RecoveryDef {
+    let mut def = RecoveryDef::default();
+    if let Some(h) = &svc.health {
+        def.health = Some(health(ck, h, &at.field("health")));
+    }
+    if let Some(o) = &svc.outlier {
+        def.outlier = Some(outlier(ck, o, &at.field("outlier")));
+    }
+    if let Some(r) = &svc.replace {
+        def.replace = Some(replace(ck, svc, r, at));
+    }
+    if let Some(a) = &svc.autoscale {
+        def.autoscale = Some(autoscale(ck, svc, a, &at.field("autoscale")));
+    }
+    def.sessions = svc.sessions.is_some();
+    if let Some(SessionStore::Local { ttl }) = &svc.sessions {
+        def.local_sessions_ttl_ns = Some(ttl.0.as_ns());
+    }
+    if let Some(s) = &svc.slow_start {
+        def.slow_start = Some(slow_start(ck, s, at));
+    }
+    def
+}
+
+/// Health checks: (interval, timeout, unhealthy after, healthy after, probe), times in ns.
+fn health(ck: &mut Checker, h: &HealthSpec, h_at: &At) -> (u64, u64, u32, u32, u64) {
+    if h.interval.0.is_zero() {
+        ck.report(
+            &h_at.field("interval"),
+            "health checks need an `interval` above zero".into(),
+            None,
+        );
+    }
+    for (field, n) in [
+        ("unhealthy_after", h.unhealthy_after),
+        ("healthy_after", h.healthy_after),
+    ] {
+        if n == 0 {
+            ck.report(
+                &h_at.field(field),
+                format!("`{field}` must be at least 1"),
+                None,
+            );
+        }
+    }
+    (
+        h.interval.0.as_ns().max(1),
+        h.timeout.0.as_ns(),
+        h.unhealthy_after.max(1),
+        h.healthy_after.max(1),
+        h.probe.0.as_ns(),
+    )
+}
+
+/// Outlier ejection: (consecutive 5xx, interval, base ejection time, max ejection percent).
+fn outlier(ck: &mut Checker, o: &OutlierSpec, o_at: &At) -> (u32, u64, u64, u32) {
+    if o.consecutive_5xx == 0 {
+        ck.report(
+            &o_at.field("consecutive_5xx"),
+            "`consecutive_5xx` must be at least 1".into(),
+            None,
+        );
+    }
+    if o.interval.0.is_zero() {
+        ck.report(
+            &o_at.field("interval"),
+            "`interval` must be above zero".into(),
+            None,
+        );
+    }
+    if o.max_ejection_percent > 100 {
+        ck.report(
+            &o_at.field("max_ejection_percent"),
+            format!(
+                "`max_ejection_percent` is at most 100, not `{}`",
+                o.max_ejection_percent
+            ),
+            None,
+        );
+    }
+    (
+        o.consecutive_5xx.max(1),
+        o.interval.0.as_ns().max(1),
+        o.base_ejection_time.0.as_ns(),
+        o.max_ejection_percent,
+    )
+}
+
+/// Replacement of failed instances: (start-up, warm-up, cold factor); it needs health checks.
+fn replace(ck: &mut Checker, svc: &Service, r: &ReplaceSpec, at: &At) -> (u64, u64, f64) {
+    if svc.health.is_none() {
+        ck.report(
+            &at.field("replace"),
+            "replacement acts on the verdicts of health checks; add `health`".into(),
+            None,
+        );
+    }
+    ck.factor(&at.field("replace").field("cold_factor"), r.cold_factor);
+    (
+        r.start_up.0.as_ns(),
+        r.warm_up.map_or(0, |d| d.0.as_ns()),
+        r.cold_factor,
+    )
+}
+
+/// Autoscaling: (instances, min, max, target utilization, every, delay).
+fn autoscale(
+    ck: &mut Checker,
+    svc: &Service,
+    a: &AutoscaleSpec,
+    a_at: &At,
+) -> (u32, u32, u32, f64, u64, u64) {
+    if !(a.min >= 1 && a.min <= svc.instances && svc.instances <= a.max) {
+        ck.report(
+            a_at,
+            format!(
+                "autoscaling needs 1 <= `min` <= `instances` <= `max`; here min {}, instances {}, max {}",
+                a.min, svc.instances, a.max
+            ),
+            None,
+        );
+    }
+    if !(a.target_utilization > 0.0 && a.target_utilization < 1.0) {
+        ck.report(
+            &a_at.field("target_utilization"),
+            format!(
+                "the target utilization is a fraction between 0 and 1, not `{}`",
+                a.target_utilization
+            ),
+            None,
+        );
+    }
+    if a.every.0.is_zero() {
+        ck.report(
+            &a_at.field("every"),
+            "`every` must be above zero".into(),
+            None,
+        );
+    }
+    if svc.datastore.is_some() || !svc.tier_groups.is_empty() {
+        ck.report(
+            a_at,
+            "a datastore or a service with tier groups cannot autoscale".into(),
+            None,
+        );
+    }
+    (
+        svc.instances,
+        a.min.max(1),
+        a.max.max(svc.instances),
+        a.target_utilization,
+        a.every.0.as_ns().max(1),
+        a.delay.0.as_ns(),
+    )
+}
+
+/// Slow start of a new instance: (over, steps).
+fn slow_start(ck: &mut Checker, s: &SlowStartSpec, at: &At) -> (u64, u32) {
+    if s.steps == 0 || s.over.0.is_zero() {
+        ck.report(
+            &at.field("slow_start"),
+            "slow start needs `over` above zero and at least one step".into(),
+            None,
+        );
+    }
+    (s.over.0.as_ns().max(1), s.steps.max(1))
+}

@@ -1,0 +1,289 @@
+//! Designs to compare: the base scenario and its variants (and grid points), each compiled into
+//! its own [`World`], and the `expect` assertions checked against the names they use.
+
+use super::build;
+use super::expect::check_expects;
+use crate::error::{Problem, ScenarioError};
+use crate::format::reader::{line_col, Node};
+use crate::format::variants::{patches, Patch};
+use crate::format::{parse, patch, read_source};
+use crate::spec::Scenario;
+use crate::world::World;
+use std::path::Path;
+
+/// One design: a named world.
+#[derive(Clone, Debug)]
+pub struct Design {
+    pub name: String,
+    pub about: String,
+    pub world: World,
+    /// For a grid point: (parameter label, value) of each grid parameter, in grid order.
+    pub grid: Vec<(String, String)>,
+}
+
+/// A scenario with everything needed for many runs: its designs and its assertions.
+#[derive(Clone, Debug)]
+pub struct Study {
+    pub file: String,
+    pub spec: Scenario,
+    pub designs: Vec<Design>,
+}
+
+/// Reads a scenario file and compiles every variant.
+pub fn load_study_file(path: &Path) -> Result<Study, ScenarioError> {
+    let file = path.display().to_string();
+    let source = read_source(path)?;
+    load_study(&file, &source)
+}
+
+/// Compiles the base scenario and each variant; checks variant names and expectations.
+pub fn load_study(file: &str, source: &str) -> Result<Study, ScenarioError> {
+    let spec = parse(file, source)?;
+    let base = build(file, Some(source), spec.clone())?;
+    let mut problems = Vec::new();
+    let designs = if spec.variants.is_empty() && spec.grid.is_empty() {
+        vec![Design {
+            name: "base".into(),
+            about: spec.about.clone(),
+            world: base,
+            grid: Vec::new(),
+        }]
+    } else {
+        variant_designs(file, source, &spec, &mut problems)
+    };
+    check_expects(&spec, &base_names(&spec), &mut problems);
+    if !problems.is_empty() {
+        return Err(ScenarioError {
+            file: file.to_string(),
+            problems,
+        });
+    }
+    Ok(Study {
+        file: file.to_string(),
+        spec,
+        designs,
+    })
+}
+
+fn base_names(spec: &Scenario) -> Vec<String> {
+    spec.services
+        .iter()
+        .map(|s| s.name.clone())
+        .chain(
+            spec.workload
+                .iter()
+                .map(|w| crate::world::users_name(w.name.as_deref().unwrap_or(&w.entry))),
+        )
+        .collect()
+}
+
+/// Compiles each design of a scenario with variants or a grid, from the text patched for it.
+fn variant_designs(
+    file: &str,
+    source: &str,
+    spec: &Scenario,
+    problems: &mut Vec<Problem>,
+) -> Vec<Design> {
+    let root = match patch::parse(source) {
+        Ok(root) => root,
+        Err(e) => {
+            problems.push(Problem {
+                position: e.offset.map(|o| line_col(source, o)),
+                path: None,
+                message: e.message,
+                suggestion: None,
+            });
+            return Vec::new();
+        }
+    };
+    let mut designs = Vec::new();
+    let all = patches(spec, problems);
+    for (i, v) in all.iter().enumerate() {
+        if v.name.trim().is_empty() {
+            problems.push(Problem {
+                position: None,
+                path: Some(format!("variants[{i}].name")),
+                message: "a variant needs a name".into(),
+                suggestion: None,
+            });
+        }
+        if all[..i].iter().any(|o| o.name == v.name) {
+            problems.push(Problem {
+                position: None,
+                path: Some(format!("variants.{}", v.name)),
+                message: format!("variant `{}` is defined twice", v.name),
+                suggestion: None,
+            });
+            continue;
+        }
+        match variant_design(file, source, &root, v) {
+            Ok(design) => designs.push(design),
+            Err(mut found) => problems.append(&mut found),
+        }
+    }
+    designs
+}
+
+/// Compiles the design that a patch makes of the text; its problems are at the variant's path.
+fn variant_design(
+    file: &str,
+    source: &str,
+    root: &Node,
+    v: &Patch,
+) -> Result<Design, Vec<Problem>> {
+    let path = format!("variants.{}", v.name);
+    let text = patch::apply(source, root, &v.set, &v.unset).map_err(|e| {
+        vec![Problem {
+            position: None,
+            path: Some(path.clone()),
+            message: e.message,
+            suggestion: None,
+        }]
+    })?;
+    // Positions in the patched text would mislead; the variant's path says where to look.
+    let world = parse(file, &text)
+        .and_then(|vspec| build(file, None, vspec))
+        .map_err(|e| {
+            e.problems
+                .into_iter()
+                .map(|p| Problem {
+                    position: None,
+                    path: Some(match p.path {
+                        Some(inner) => format!("{path}: {inner}"),
+                        None => path.clone(),
+                    }),
+                    message: p.message,
+                    suggestion: p.suggestion,
+                })
+                .collect::<Vec<_>>()
+        })?;
+    Ok(Design {
+        name: v.name.clone(),
+        about: v.about.clone(),
+        world,
+        grid: v.grid.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"Scenario(
+    name: "v",
+    horizon: "10s",
+    services: [
+        (name: "api", workers: 2, work: Exponential(mean: "5ms"), calls: [Call(to: "db")]),
+        (name: "db", workers: 1, work: Constant("1ms")),
+    ],
+    workload: [(entry: "api", arrivals: Poisson(rate_per_s: 100))],
+    variants: [
+        (name: "small"),
+        (name: "big", set: {"services.api.workers": 8, "services.db.work": Exponential(mean: "2ms")}),
+        (name: "lone", unset: ["services.api.calls"]),
+    ],
+    expect: [Better(metric: Latency(service: "api", percentile: P99), variant: "big", than: "small")],
+)"#;
+
+    #[test]
+    fn variants_patch_the_base() {
+        let study = load_study("v.ron", BASE).unwrap();
+        let names: Vec<&str> = study.designs.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["small", "big", "lone"]);
+        assert_eq!(study.designs[0].world.services[0].workers, 2);
+        assert_eq!(study.designs[1].world.services[0].workers, 8);
+        assert!(matches!(
+            study.designs[1].world.services[1].work,
+            crate::dist::Dist::Exponential(_)
+        ));
+        assert!(study.designs[2].world.services[0].steps.is_empty());
+    }
+
+    #[test]
+    fn bad_variants_and_expects_are_reported_together() {
+        let text = BASE
+            .replace(
+                r#""services.api.workers": 8"#,
+                r#""services.api.wokers": 8"#,
+            )
+            .replace(r#"than: "small""#, r#"than: "smal""#)
+            .replace(
+                r#"service: "api", percentile"#,
+                r#"service: "apx", percentile"#,
+            );
+        let e = load_study("v.ron", &text).unwrap_err().to_string();
+        assert!(
+            e.contains("error in `variants.big") && e.contains("unknown field `wokers`"),
+            "{e}"
+        );
+        assert!(!e.contains("unknown variant `big`"), "{e}");
+        assert!(
+            e.contains("unknown variant `smal`; did you mean `small`?"),
+            "{e}"
+        );
+        assert!(
+            e.contains("unknown service `apx`; did you mean `api`?"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_grid_crosses_every_variant() {
+        let text = BASE.replace("    expect:", "    grid: [(\"services.db.workers\", [1, 2]), (\"services.api.queue\", [5, \"unbounded\"])],\n    expect:")
+            .replace("than: \"small\"", "than: \"small db.workers=1 api.queue=5\"")
+            .replace("variant: \"big\"", "variant: \"big db.workers=2 api.queue=unbounded\"");
+        let study = load_study("v.ron", &text).unwrap();
+        assert_eq!(study.designs.len(), 12);
+        assert_eq!(
+            study.designs[1].name,
+            "small db.workers=1 api.queue=unbounded"
+        );
+        let d = &study.designs[7];
+        assert_eq!(d.name, "big db.workers=2 api.queue=unbounded");
+        assert_eq!(
+            (
+                d.world.services[0].workers,
+                d.world.services[1].workers,
+                d.world.services[0].queue_cap
+            ),
+            (8, 2, u32::MAX)
+        );
+    }
+
+    #[test]
+    fn a_grid_too_large_is_refused() {
+        let values = (1..=11)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let text = BASE.replace(
+            "    expect:",
+            &format!("    grid: [(\"services.api.workers\", [{values}]), (\"services.db.workers\", [{values}]), (\"services.api.queue\", [{values}])],\n    expect:"),
+        );
+        let e = load_study("v.ron", &text).unwrap_err().to_string();
+        assert!(
+            e.contains("the grid makes 3993 variants, more than the limit of 1000"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn variants_read_any_ron_the_parser_reads() {
+        // An attribute and a raw name: a second reader for patches, beside the one for error
+        // positions, once refused both.
+        let text = format!(
+            "#![enable(implicit_some)]\n{}",
+            BASE.replacen(r#"name: "v""#, r#"r#name: "v""#, 1)
+        );
+        let study = load_study("v.ron", &text).unwrap();
+        assert_eq!(study.designs.len(), 3);
+    }
+
+    #[test]
+    fn no_variants_means_one_base_design() {
+        let text = BASE.split("    variants:").next().unwrap().to_string() + ")";
+        let study = load_study("v.ron", &text).unwrap();
+        assert_eq!(study.designs.len(), 1);
+        assert_eq!(study.designs[0].name, "base");
+    }
+}

@@ -50,6 +50,77 @@ fn default_slo() -> f64 {
 /// Most entries of a run's notable-event log (the rest are counted in a last entry).
 pub const LOG_MAX: usize = 10_000;
 
+/// What a notable event of a run's log is. Its name is the `kind` of a [`LogEntry`] (the JSON
+/// keeps the names; readers compare with [`LogKind::name`], never with a literal).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum LogKind {
+    FaultStart,
+    FaultEnd,
+    Healthy,
+    Unhealthy,
+    Replacing,
+    Replaced,
+    Moved,
+    Ejected,
+    Returned,
+    Failover,
+    SessionsLost,
+    ScaleUp,
+    ScaleDown,
+    Alert,
+    AlertResolved,
+    Deploy,
+    Rollback,
+}
+
+impl LogKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            LogKind::FaultStart => "fault_start",
+            LogKind::FaultEnd => "fault_end",
+            LogKind::Healthy => "healthy",
+            LogKind::Unhealthy => "unhealthy",
+            LogKind::Replacing => "replacing",
+            LogKind::Replaced => "replaced",
+            LogKind::Moved => "moved",
+            LogKind::Ejected => "ejected",
+            LogKind::Returned => "returned",
+            LogKind::Failover => "failover",
+            LogKind::SessionsLost => "sessions_lost",
+            LogKind::ScaleUp => "scale_up",
+            LogKind::ScaleDown => "scale_down",
+            LogKind::Alert => "alert",
+            LogKind::AlertResolved => "alert_resolved",
+            LogKind::Deploy => "deploy",
+            LogKind::Rollback => "rollback",
+        }
+    }
+}
+
+/// Why a run stopped. Its name is [`RunResult::stop`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// The whole horizon was simulated.
+    Horizon,
+    /// `limits.events_max` events were processed.
+    EventsMax,
+    /// More requests were in flight at once than `limits.requests_in_flight_max`.
+    RequestsInFlightMax,
+    /// The caller's wall-clock guard (`limits.wall_time_max`) said stop.
+    WallTimeMax,
+}
+
+impl StopReason {
+    pub fn name(self) -> &'static str {
+        match self {
+            StopReason::Horizon => "horizon",
+            StopReason::EventsMax => "events_max",
+            StopReason::RequestsInFlightMax => "requests_in_flight_max",
+            StopReason::WallTimeMax => "wall_time_max",
+        }
+    }
+}
+
 /// One firing of an alert: when it fired, and when it resolved (`None`: still firing at the end).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertFiring {

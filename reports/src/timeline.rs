@@ -5,7 +5,7 @@
 //! Users' view comes from the workloads' per-bucket series of good and bad answers, so a request
 //! lost to a dead host counts (at the client's timeout) even though no service saw it.
 
-use models::results::{LogEntry, RunResult};
+use models::results::{LogEntry, LogKind, RunResult};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 
@@ -83,14 +83,19 @@ fn breaks(ok: &[u64], bad: &[u64], b: usize, slo: f64) -> bool {
     total > 0 && bad[b] as f64 > (1.0 - slo) * total as f64
 }
 
-const DETECTIONS: [&str; 4] = ["alert", "unhealthy", "ejected", "failover"];
+const DETECTIONS: [LogKind; 4] = [
+    LogKind::Alert,
+    LogKind::Unhealthy,
+    LogKind::Ejected,
+    LogKind::Failover,
+];
 
 /// What starts an incident: every fault occurrence, and every rollout (a release is an injected
 /// change too), from its first step to its rollback or the end of the run.
 fn triggers(r: &RunResult) -> Vec<(String, u64, u64)> {
     let mut out = r.faults.clone();
     let mut seen: Vec<&str> = Vec::new();
-    for l in r.log.iter().filter(|l| l.kind == "deploy") {
+    for l in r.log.iter().filter(|l| l.kind == LogKind::Deploy.name()) {
         let service = l.what.split(':').next().unwrap_or_default();
         if seen.contains(&service) {
             continue;
@@ -99,7 +104,7 @@ fn triggers(r: &RunResult) -> Vec<(String, u64, u64)> {
         let end = r
             .log
             .iter()
-            .find(|x| x.kind == "rollback" && x.what == service && x.t_ns >= l.t_ns)
+            .find(|x| x.kind == LogKind::Rollback.name() && x.what == service && x.t_ns >= l.t_ns)
             .map_or(r.horizon_ns, |x| x.t_ns);
         out.push((format!("deploy {service}"), l.t_ns, end));
     }
@@ -131,7 +136,7 @@ pub fn incidents(r: &RunResult, slo: f64) -> Vec<Incident> {
         let detection = r
             .log
             .iter()
-            .find(|l| l.t_ns >= start && DETECTIONS.contains(&l.kind.as_str()));
+            .find(|l| l.t_ns >= start && DETECTIONS.iter().any(|k| k.name() == l.kind));
         // Until users recovered; if they never saw errors, until the trigger ended.
         let until_bucket = match (first_errors, recovered) {
             (_, Some(b)) => b,
@@ -146,7 +151,7 @@ pub fn incidents(r: &RunResult, slo: f64) -> Vec<Incident> {
             .log
             .iter()
             .filter(|l| l.t_ns >= start && l.t_ns <= until_ns.max(end.min(r.horizon_ns)))
-            .filter(|l| !(l.t_ns == start && (l.what == label || l.kind == "deploy")))
+            .filter(|l| !(l.t_ns == start && (l.what == label || l.kind == LogKind::Deploy.name())))
             .take(50)
             .cloned()
             .collect();
@@ -178,7 +183,7 @@ pub fn incidents(r: &RunResult, slo: f64) -> Vec<Incident> {
 fn writes_lost_in_failovers(r: &RunResult, start: u64, end: u64) -> u64 {
     r.log
         .iter()
-        .filter(|l| l.t_ns >= start && l.t_ns <= end && l.kind == "failover")
+        .filter(|l| l.t_ns >= start && l.t_ns <= end && l.kind == LogKind::Failover.name())
         .filter_map(|l| {
             l.what
                 .split(", ")

@@ -7,8 +7,8 @@ use super::calls::{build_steps, CallGraph};
 use super::check::{first_mention, At, Checker};
 use super::hosts::placement_hosts;
 use super::{datastores, recovery, INSTANCES_MAX};
-use crate::dist::Dist;
 use crate::defences::AimdLimit;
+use crate::dist::Dist;
 use crate::spec::{ConcurrencyLimitSpec, QueueCap, Scenario, Service, TokenBucket};
 use crate::world::{CallDef, Host, InstanceDef, PoolDef, RateLimitDef, ServiceDef, ShedPolicy};
 

@@ -269,7 +269,7 @@ impl ServiceModel<'_> {
         self.stats[s].sessions_lost += lost;
         if lost > 0 {
             let name = self.instance_name(i);
-            self.log(now, "sessions_lost", format!("{name}: {lost}"));
+            self.log(now, LogKind::SessionsLost, format!("{name}: {lost}"));
         }
     }
 }

@@ -92,3 +92,178 @@ pub enum Event {
     Tick,
     WarmupEnd,
 }
+
+/// Events are moved through the heap on every push and pop: keep them 8 bytes.
+const _: () = assert!(std::mem::size_of::<Event>() <= 8);
+
+impl Event {
+    /// The event's code and entity, folded into the run digest. The codes are the digest's
+    /// alphabet: they never change (a change rewrites every golden digest), and no two kinds
+    /// share one (tested).
+    #[inline]
+    pub fn digest_key(&self) -> (u32, u64) {
+        let entity = match *self {
+            Event::Arrival { workload } => u64::from(workload),
+            Event::Deliver { req }
+            | Event::WorkDone { req }
+            | Event::Reply { req }
+            | Event::Timeout { req }
+            | Event::ClientRetry { req }
+            | Event::ClientTimeout { req } => u64::from(req),
+            Event::Retry { call } | Event::Hedge { call } | Event::BulkheadWait { call } => {
+                u64::from(call)
+            }
+            Event::Fault { proc, start } => u64::from(proc) << 1 | u64::from(start),
+            Event::Health { service }
+            | Event::OutlierReview { service }
+            | Event::Autoscale { service } => u64::from(service),
+            Event::Replaced { instance } | Event::ScaleUp { instance } => u64::from(instance),
+            Event::Replicate { msg } | Event::ReplicaAck { msg } => u64::from(msg),
+            Event::ReplTimeout { wait } => u64::from(wait),
+            Event::Failover { service, epoch } => u64::from(service) << 32 | u64::from(epoch),
+            Event::Deploy { deploy, step } => u64::from(deploy) << 32 | u64::from(step),
+            Event::Rollback { deploy } => u64::from(deploy),
+            Event::Tick | Event::WarmupEnd => 0,
+        };
+        (self.code(), entity)
+    }
+
+    /// The event's code in the digest.
+    #[inline]
+    pub fn code(&self) -> u32 {
+        match self {
+            Event::Arrival { .. } => 1,
+            Event::Deliver { .. } => 2,
+            Event::WorkDone { .. } => 3,
+            Event::Reply { .. } => 4,
+            Event::Tick => 5,
+            Event::WarmupEnd => 6,
+            Event::Timeout { .. } => 7,
+            Event::Retry { .. } => 8,
+            Event::BulkheadWait { .. } => 9,
+            Event::Fault { .. } => 10,
+            Event::Hedge { .. } => 11,
+            Event::ClientRetry { .. } => 12,
+            Event::Health { .. } => 13,
+            Event::OutlierReview { .. } => 14,
+            Event::Replaced { .. } => 15,
+            Event::Replicate { .. } => 16,
+            Event::ReplicaAck { .. } => 17,
+            Event::ReplTimeout { .. } => 18,
+            Event::Failover { .. } => 19,
+            Event::ClientTimeout { .. } => 20,
+            Event::Deploy { .. } => 21,
+            Event::Rollback { .. } => 22,
+            Event::Autoscale { .. } => 23,
+            Event::ScaleUp { .. } => 24,
+        }
+    }
+
+    /// The event kind's name, as ARCHITECTURE.md lists it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::Arrival { .. } => "Arrival",
+            Event::Deliver { .. } => "Deliver",
+            Event::WorkDone { .. } => "WorkDone",
+            Event::Reply { .. } => "Reply",
+            Event::Tick => "Tick",
+            Event::WarmupEnd => "WarmupEnd",
+            Event::Timeout { .. } => "Timeout",
+            Event::Retry { .. } => "Retry",
+            Event::BulkheadWait { .. } => "BulkheadWait",
+            Event::Fault { .. } => "Fault",
+            Event::Hedge { .. } => "Hedge",
+            Event::ClientRetry { .. } => "ClientRetry",
+            Event::Health { .. } => "Health",
+            Event::OutlierReview { .. } => "OutlierReview",
+            Event::Replaced { .. } => "Replaced",
+            Event::Replicate { .. } => "Replicate",
+            Event::ReplicaAck { .. } => "ReplicaAck",
+            Event::ReplTimeout { .. } => "ReplTimeout",
+            Event::Failover { .. } => "Failover",
+            Event::ClientTimeout { .. } => "ClientTimeout",
+            Event::Deploy { .. } => "Deploy",
+            Event::Rollback { .. } => "Rollback",
+            Event::Autoscale { .. } => "Autoscale",
+            Event::ScaleUp { .. } => "ScaleUp",
+        }
+    }
+
+    /// One event of every kind (for tests and for checking ARCHITECTURE.md's list).
+    pub fn one_of_each() -> Vec<Event> {
+        vec![
+            Event::Arrival { workload: 0 },
+            Event::Deliver { req: 0 },
+            Event::WorkDone { req: 0 },
+            Event::Reply { req: 0 },
+            Event::Tick,
+            Event::WarmupEnd,
+            Event::Timeout { req: 0 },
+            Event::Retry { call: 0 },
+            Event::BulkheadWait { call: 0 },
+            Event::Fault {
+                proc: 0,
+                start: true,
+            },
+            Event::Hedge { call: 0 },
+            Event::ClientRetry { req: 0 },
+            Event::Health { service: 0 },
+            Event::OutlierReview { service: 0 },
+            Event::Replaced { instance: 0 },
+            Event::Replicate { msg: 0 },
+            Event::ReplicaAck { msg: 0 },
+            Event::ReplTimeout { wait: 0 },
+            Event::Failover {
+                service: 0,
+                epoch: 0,
+            },
+            Event::ClientTimeout { req: 0 },
+            Event::Deploy { deploy: 0, step: 0 },
+            Event::Rollback { deploy: 0 },
+            Event::Autoscale { service: 0 },
+            Event::ScaleUp { instance: 0 },
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_own_code_and_name() {
+        let all = Event::one_of_each();
+        let mut codes: Vec<u32> = all.iter().map(Event::code).collect();
+        let mut names: Vec<&str> = all.iter().map(Event::name).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(codes.len(), all.len(), "two kinds share a digest code");
+        assert_eq!(names.len(), all.len(), "one_of_each lists a kind twice");
+        assert_eq!(
+            codes,
+            (1..=all.len() as u32).collect::<Vec<_>>(),
+            "codes are 1..=n"
+        );
+    }
+
+    #[test]
+    fn the_entity_tells_apart_what_the_code_does_not() {
+        let a = Event::Fault {
+            proc: 3,
+            start: true,
+        }
+        .digest_key();
+        let b = Event::Fault {
+            proc: 3,
+            start: false,
+        }
+        .digest_key();
+        assert_ne!(a, b);
+        assert_eq!(
+            Event::Deploy { deploy: 1, step: 2 }.digest_key(),
+            (21, 1 << 32 | 2)
+        );
+    }
+}

@@ -186,10 +186,10 @@ impl ServiceModel<'_> {
         };
         if !matches!(def.effect, FaultEffect::ChaosMonkey(_)) {
             if start {
-                self.log(now, "fault_start", label.clone());
+                self.log(now, LogKind::FaultStart, label.clone());
                 self.occurrence_start(fault, unit, now, label);
             } else {
-                self.log(now, "fault_end", label);
+                self.log(now, LogKind::FaultEnd, label);
                 self.occurrence_end(fault, unit, now);
             }
         }
@@ -293,7 +293,11 @@ impl ServiceModel<'_> {
                     let next = now.saturating_add(exp_ns(rng, *mean));
                     let victim = def.instances[k as usize];
                     let name = self.instance_name(victim);
-                    self.log(now, "fault_start", format!("{} kills {name}", def.label));
+                    self.log(
+                        now,
+                        LogKind::FaultStart,
+                        format!("{} kills {name}", def.label),
+                    );
                     let end = if def.end_ns == u64::MAX {
                         u64::MAX
                     } else {

@@ -24,8 +24,8 @@
 
 use crate::defences::{AimdLimit, AttemptFailure, BreakerPhase, BreakerState, Bucket};
 use crate::results::{
-    AlertFiring, BreakerTransition, EdgeResult, LatencySummary, Ledger, LogEntry, RunResult,
-    Series, ServiceResult, WorkloadResult, LOG_MAX, SCHEMA_VERSION,
+    AlertFiring, BreakerTransition, EdgeResult, LatencySummary, Ledger, LogEntry, LogKind,
+    RunResult, Series, ServiceResult, StopReason, WorkloadResult, LOG_MAX, SCHEMA_VERSION,
 };
 use crate::spec::Balancer;
 use crate::trace::{Place, Trace, TraceOptions, Tracer};
@@ -157,7 +157,7 @@ pub struct ServiceModel<'w> {
     edges: Vec<EdgeState>,
     bucket: usize,
     n_buckets: usize,
-    guard_hit: Option<&'static str>,
+    guard_hit: Option<StopReason>,
     keep_going: Option<&'w dyn Fn() -> bool>,
     hosts: Vec<HostState>,
     /// Instances on each host.
@@ -274,8 +274,8 @@ fn run_model(
     let outcome = sim_core::run(&mut model, &mut sim, limits).map_err(RunError::Engine)?;
     let stop = match (outcome.stop, model.guard_hit) {
         (Stop::Model, Some(guard)) => guard,
-        (Stop::EventsMax, _) => "events_max",
-        _ => "horizon",
+        (Stop::EventsMax, _) => StopReason::EventsMax,
+        _ => StopReason::Horizon,
     };
     if model.tracer.is_some() {
         model.trace_in_flight(outcome.end.as_ns());
@@ -299,9 +299,6 @@ pub fn new_latency_histogram() -> Histogram<u64> {
 
 /// The request slab is copied and scanned on every event: keep a request small.
 const _: () = assert!(std::mem::size_of::<Request>() <= 128);
-
-/// Events are moved through the heap on every push and pop: keep them 8 bytes.
-const _: () = assert!(std::mem::size_of::<Event>() <= 8);
 
 impl Model for ServiceModel<'_> {
     type Event = Event;
@@ -351,31 +348,6 @@ impl Model for ServiceModel<'_> {
 
     #[inline]
     fn digest_key(event: &Event) -> (u32, u64) {
-        match *event {
-            Event::Arrival { workload } => (1, u64::from(workload)),
-            Event::Deliver { req } => (2, u64::from(req)),
-            Event::WorkDone { req } => (3, u64::from(req)),
-            Event::Reply { req } => (4, u64::from(req)),
-            Event::Timeout { req } => (7, u64::from(req)),
-            Event::Retry { call } => (8, u64::from(call)),
-            Event::Hedge { call } => (11, u64::from(call)),
-            Event::ClientRetry { req } => (12, u64::from(req)),
-            Event::BulkheadWait { call } => (9, u64::from(call)),
-            Event::Fault { proc, start } => (10, u64::from(proc) << 1 | u64::from(start)),
-            Event::Health { service } => (13, u64::from(service)),
-            Event::OutlierReview { service } => (14, u64::from(service)),
-            Event::Replaced { instance } => (15, u64::from(instance)),
-            Event::Replicate { msg } => (16, u64::from(msg)),
-            Event::ReplicaAck { msg } => (17, u64::from(msg)),
-            Event::ReplTimeout { wait } => (18, u64::from(wait)),
-            Event::Failover { service, epoch } => (19, u64::from(service) << 32 | u64::from(epoch)),
-            Event::ClientTimeout { req } => (20, u64::from(req)),
-            Event::Deploy { deploy, step } => (21, u64::from(deploy) << 32 | u64::from(step)),
-            Event::Rollback { deploy } => (22, u64::from(deploy)),
-            Event::Autoscale { service } => (23, u64::from(service)),
-            Event::ScaleUp { instance } => (24, u64::from(instance)),
-            Event::Tick => (5, 0),
-            Event::WarmupEnd => (6, 0),
-        }
+        event.digest_key()
     }
 }

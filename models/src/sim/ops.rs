@@ -38,11 +38,11 @@ pub(super) struct DeployState {
 }
 
 impl ServiceModel<'_> {
-    pub(super) fn log(&mut self, t_ns: u64, kind: &str, what: String) {
+    pub(super) fn log(&mut self, t_ns: u64, kind: LogKind, what: String) {
         if self.log.len() < LOG_MAX {
             self.log.push(LogEntry {
                 t_ns,
-                kind: kind.to_string(),
+                kind: kind.name().to_string(),
                 what,
             });
         } else {
@@ -100,7 +100,7 @@ impl ServiceModel<'_> {
                 if let Some(k) = state.firing.take() {
                     self.firings[k].resolved_ns = Some(end_ns);
                     let name = self.world.alerts[a].name.clone();
-                    self.log(end_ns, "alert_resolved", name);
+                    self.log(end_ns, LogKind::AlertResolved, name);
                 }
                 continue;
             }
@@ -113,7 +113,7 @@ impl ServiceModel<'_> {
                     fired_ns: end_ns,
                     resolved_ns: None,
                 });
-                self.log(end_ns, "alert", name);
+                self.log(end_ns, LogKind::Alert, name);
                 for (d, dep) in self.world.deploys.iter().enumerate() {
                     let ds = &mut self.deploy_states[d];
                     if dep.rollback_on == Some(a as u32) && ds.started && !ds.rolled_back {
@@ -157,7 +157,7 @@ impl ServiceModel<'_> {
             "{}: {} of {} instances on the new version",
             svc.name, target, svc.n_instances
         );
-        self.log(now, "deploy", what);
+        self.log(now, LogKind::Deploy, what);
         if target < svc.n_instances {
             let wait = if step == 0 {
                 def.bake_ns
@@ -186,6 +186,6 @@ impl ServiceModel<'_> {
         }
         self.deploy_states[d as usize].switched = svc.n_instances;
         let name = svc.name.clone();
-        self.log(now, "rollback", name);
+        self.log(now, LogKind::Rollback, name);
     }
 }

@@ -61,7 +61,7 @@ impl ServiceModel<'_> {
                     inst.back_since_ns = now;
                     self.recount_rotation(s as usize);
                     let name = self.instance_name(i);
-                    self.log(now, "healthy", name);
+                    self.log(now, LogKind::Healthy, name);
                 }
             } else {
                 inst.probe_oks = 0;
@@ -71,7 +71,7 @@ impl ServiceModel<'_> {
                     self.recount_rotation(s as usize);
                     self.stats[s as usize].recovery.unhealthy += 1;
                     let name = self.instance_name(i);
-                    self.log(now, "unhealthy", name);
+                    self.log(now, LogKind::Unhealthy, name);
                 }
                 let (host, inst) = (self.instances[i as usize].host, &self.health[i as usize]);
                 if let Some((start_up, ..)) = def.recovery.replace {
@@ -82,7 +82,7 @@ impl ServiceModel<'_> {
                     if inst.unhealthy && !inst.replacing && placeable {
                         self.health[i as usize].replacing = true;
                         let name = self.instance_name(i);
-                        self.log(now, "replacing", name);
+                        self.log(now, LogKind::Replacing, name);
                         sim.schedule_in(
                             SimDuration::from_ns(start_up),
                             Event::Replaced { instance: i },
@@ -132,7 +132,7 @@ impl ServiceModel<'_> {
                 self.instance_name(i),
                 self.world.hosts[new_host as usize].name
             );
-            self.log(now, "moved", what);
+            self.log(now, LogKind::Moved, what);
         }
         // Whatever the old process held is gone.
         let was_hung = self.process[i as usize].hung > 0;
@@ -148,7 +148,7 @@ impl ServiceModel<'_> {
         }
         self.stats[s].recovery.replacements += 1;
         let name = self.instance_name(i);
-        self.log(now, "replaced", name);
+        self.log(now, LogKind::Replaced, name);
         self.recount_up(s, now);
     }
 
@@ -186,7 +186,7 @@ impl ServiceModel<'_> {
         self.recount_rotation(s);
         self.stats[s].recovery.ejections += 1;
         let name = self.instance_name(i);
-        self.log(now, "ejected", name);
+        self.log(now, LogKind::Ejected, name);
     }
 
     /// Ends the ejections that have run their time.
@@ -205,7 +205,7 @@ impl ServiceModel<'_> {
                 inst.back_since_ns = now;
                 self.recount_rotation(s as usize);
                 let name = self.instance_name(i);
-                self.log(now, "returned", name);
+                self.log(now, LogKind::Returned, name);
             }
         }
         self.again(sim, interval, Event::OutlierReview { service: s });
@@ -259,7 +259,7 @@ impl ServiceModel<'_> {
                     sim.schedule_in(SimDuration::from_ns(delay), Event::ScaleUp { instance: i });
                 }
             }
-            self.log(now, "scale_up", what);
+            self.log(now, LogKind::ScaleUp, what);
         } else if desired < active && starting == 0 {
             let mut fewer = active - desired;
             for i in range.clone().rev() {
@@ -272,7 +272,7 @@ impl ServiceModel<'_> {
                     self.stats[si].recovery.scale_downs += 1;
                 }
             }
-            self.log(now, "scale_down", what);
+            self.log(now, LogKind::ScaleDown, what);
             self.recount_rotation(si);
             self.recount_up(si, now);
         }

@@ -135,7 +135,7 @@ impl ServiceModel<'_> {
     pub(super) fn alloc(&mut self, sim: &mut Sim<Event>, req: Request) -> u32 {
         self.live += 1;
         if self.live > self.world.requests_in_flight_max && self.guard_hit.is_none() {
-            self.guard_hit = Some("requests_in_flight_max");
+            self.guard_hit = Some(StopReason::RequestsInFlightMax);
             sim.request_stop();
         }
         match self.free.pop() {

@@ -130,7 +130,7 @@ pub(super) fn check_ledger(l: &Ledger, name: &str, seed: u64, run: u64) {
 impl ServiceModel<'_> {
     pub(super) fn on_tick(&mut self, sim: &mut Sim<Event>) {
         if self.keep_going.is_some_and(|f| !f()) && self.guard_hit.is_none() {
-            self.guard_hit = Some("wall_time_max");
+            self.guard_hit = Some(StopReason::WallTimeMax);
             sim.request_stop();
         }
         let b = self.bucket;
@@ -165,7 +165,7 @@ impl ServiceModel<'_> {
         seed: u64,
         run: u64,
         end: SimTime,
-        stop: &str,
+        stop: StopReason,
         events: u64,
         digest: String,
     ) -> (RunResult, RunHistograms) {
@@ -308,7 +308,7 @@ impl ServiceModel<'_> {
             horizon_ns: self.world.horizon.as_ns(),
             warmup_ns: self.world.warmup.as_ns(),
             measured_ns,
-            stop: stop.to_string(),
+            stop: stop.name().to_string(),
             events,
             digest,
             services,

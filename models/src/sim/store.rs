@@ -257,7 +257,7 @@ impl ServiceModel<'_> {
         let (from, to) = (self.instance_name(old), self.instance_name(new));
         self.log(
             now,
-            "failover",
+            LogKind::Failover,
             format!("{from} -> {to}, {lost} acknowledged writes lost"),
         );
     }

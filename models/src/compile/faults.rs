@@ -80,8 +80,7 @@ fn build_fault(ck: &mut Checker, cx: &Context, i: usize) -> FaultDef {
 
 /// The kind of a fault without its parameters, and its targets: what names its random streams.
 fn fault_key(what: &FaultKind, def: &FaultDef) -> String {
-    let kind = format!("{what:?}");
-    let kind = kind.split([' ', '(', '{']).next().unwrap_or_default();
+    let kind = what.stream_name();
     let span = |v: &[u32]| match (v.first(), v.last()) {
         (Some(a), Some(b)) => format!("{a}-{b}x{}", v.len()),
         _ => "-".to_string(),

@@ -337,6 +337,37 @@ pub enum FaultKind {
     FeatureOff { from: String, to: String },
 }
 
+impl FaultKind {
+    /// The kind's part of its faults' stream names (`fault:<kind and targets>#<k>/<unit>`).
+    /// Written out, not derived from the variant's name, so that renaming a variant never
+    /// changes a fault's draws.
+    pub fn stream_name(&self) -> &'static str {
+        match self {
+            FaultKind::Slowdown { .. } => "Slowdown",
+            FaultKind::Errors { .. } => "Errors",
+            FaultKind::Outage { .. } => "Outage",
+            FaultKind::Crash { .. } => "Crash",
+            FaultKind::Hang { .. } => "Hang",
+            FaultKind::Leak { .. } => "Leak",
+            FaultKind::Pauses { .. } => "Pauses",
+            FaultKind::HostCrash { .. } => "HostCrash",
+            FaultKind::DiskFailure { .. } => "DiskFailure",
+            FaultKind::SlowDisk { .. } => "SlowDisk",
+            FaultKind::CorruptDisk { .. } => "CorruptDisk",
+            FaultKind::RackPower { .. } => "RackPower",
+            FaultKind::ZoneOutage { .. } => "ZoneOutage",
+            FaultKind::RegionOutage { .. } => "RegionOutage",
+            FaultKind::Partition { .. } => "Partition",
+            FaultKind::NetworkDelay { .. } => "NetworkDelay",
+            FaultKind::PacketLoss { .. } => "PacketLoss",
+            FaultKind::Corrupt { .. } => "Corrupt",
+            FaultKind::FailFast { .. } => "FailFast",
+            FaultKind::ChaosMonkey { .. } => "ChaosMonkey",
+            FaultKind::FeatureOff { .. } => "FeatureOff",
+        }
+    }
+}
+
 /// A percentile of latency.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 pub enum Percentile {

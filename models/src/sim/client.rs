@@ -30,6 +30,38 @@ pub(super) struct WorkloadState {
     pub(super) latency: LatencyStats,
 }
 
+impl WorkloadState {
+    /// The clients of workload `w`, with their streams (`workload:<name>/...`).
+    pub(super) fn new(world: &World, w: &WorkloadDef, rngs: &RngFactory, n_buckets: usize) -> Self {
+        let name = format!("workload:{}", w.name);
+        let sticky = world.services[w.entry as usize]
+            .recovery
+            .local_sessions_ttl_ns
+            .is_some();
+        WorkloadState {
+            arrival_rng: rngs.stream(&name, "arrivals"),
+            client_out_rng: rngs.stream(&name, "client-out"),
+            client_back_rng: rngs.stream(&name, "client-back"),
+            retry_rng: rngs.stream(&name, "retry"),
+            far_rng: rngs.stream(&name, "cross-region"),
+            timeouts: 0,
+            corrupt: 0,
+            series_ok: vec![0; n_buckets],
+            series_bad: vec![0; n_buckets],
+            users_rng: rngs.stream(&name, "users"),
+            sessions: if sticky {
+                vec![(NONE, 0); w.users as usize]
+            } else {
+                Vec::new()
+            },
+            retries: 0,
+            measured: Ledger::default(),
+            all: Ledger::default(),
+            latency: LatencyStats::new(),
+        }
+    }
+}
+
 impl ServiceModel<'_> {
     /// The time of the next arrival of workload `w` after `t_ns`, or `None` when there is none
     /// before the horizon. Poisson arrivals with a changing rate are drawn by thinning, segment by

@@ -99,12 +99,23 @@ impl Process {
 }
 
 /// A host's state.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(super) struct HostState {
     /// Host-level faults in force (host crash, disk lost, rack, zone, region).
     pub(super) down: u32,
     pub(super) slow: f64,
     pub(super) corrupt: f64,
+}
+
+impl Default for HostState {
+    /// Up, at full speed, corrupting nothing.
+    fn default() -> Self {
+        HostState {
+            down: 0,
+            slow: 1.0,
+            corrupt: 0.0,
+        }
+    }
 }
 
 /// One stochastic failure process: a fault's target failing and being repaired at random.
@@ -126,6 +137,63 @@ pub(super) fn combine(current: f64, rate: f64, add: bool) -> f64 {
     } else {
         (1.0 - (1.0 - current) / (1.0 - rate)).max(0.0)
     }
+}
+
+/// The failure processes of the faults: those of fault `f` are `procs[base[f] ..]`, one per
+/// target unit; `owner` gives each process's (fault, unit) and `started` when its current
+/// occurrence started.
+pub(super) struct FaultSchedule {
+    pub(super) procs: Vec<FaultProc>,
+    pub(super) base: Vec<u32>,
+    pub(super) owner: Vec<(u32, u32)>,
+    pub(super) started: Vec<u64>,
+}
+
+impl FaultSchedule {
+    pub(super) fn new(world: &World, rngs: &RngFactory) -> Self {
+        let (mut procs, mut base, mut owner) = (Vec::new(), Vec::new(), Vec::new());
+        let mut seen: Vec<&str> = Vec::new();
+        for f in &world.faults {
+            base.push(procs.len() as u32);
+            // Streams are named by the fault's kind and targets (not its parameters) and its rank
+            // among faults with that key, so adding a fault elsewhere, or changing a rate in a
+            // variant, never shifts this one's draws.
+            let rank = seen.iter().filter(|l| **l == f.key).count();
+            seen.push(&f.key);
+            // A chaos monkey's unit 0 kills; unit k + 1 ends the kill of its k-th target.
+            let units = match f.effect {
+                FaultEffect::ChaosMonkey(_) => f.instances.len() + 1,
+                _ if f.per_instance => f.instances.len().max(1),
+                _ => 1,
+            };
+            for u in 0..units {
+                owner.push((base.len() as u32 - 1, u as u32));
+                let rng = rngs.stream(&format!("fault:{}#{rank}", f.key), &u.to_string());
+                procs.push(FaultProc { rng });
+            }
+        }
+        FaultSchedule {
+            started: vec![0; procs.len()],
+            procs,
+            base,
+            owner,
+        }
+    }
+}
+
+/// Every instance's process at the start: those an autoscaler has not started yet are not part
+/// of their service.
+pub(super) fn processes(world: &World) -> Vec<Process> {
+    world
+        .instances
+        .iter()
+        .enumerate()
+        .map(|(k, i)| {
+            let def = &world.services[i.service_idx as usize];
+            let n_initial = def.recovery.autoscale.map_or(def.n_instances, |a| a.0);
+            Process::new((k as u32 - def.first_instance) < n_initial)
+        })
+        .collect()
 }
 
 impl ServiceModel<'_> {
@@ -170,11 +238,11 @@ impl ServiceModel<'_> {
             }
         };
         // When this occurrence started (for its end: whether a replacement has cleared it since).
-        let p = (self.proc_base[fault as usize] + unit) as usize;
+        let p = (self.schedule.base[fault as usize] + unit) as usize;
         if start {
-            self.proc_started[p] = now;
+            self.schedule.started[p] = now;
         }
-        let started = self.proc_started[p];
+        let started = self.schedule.started[p];
         let label = if def.per_instance && def.instances.len() > 1 {
             format!(
                 "{} ({})",
@@ -285,10 +353,10 @@ impl ServiceModel<'_> {
                 }
             }
             FaultEffect::ChaosMonkey(mean) => {
-                let p = self.proc_base[fault as usize] as usize;
+                let p = self.schedule.base[fault as usize] as usize;
                 if start && unit == 0 {
                     // A kill: a random instance among the targets.
-                    let rng = &mut self.fault_procs[p].rng;
+                    let rng = &mut self.schedule.procs[p].rng;
                     let k = rng.random_range(0..def.instances.len() as u32);
                     let next = now.saturating_add(exp_ns(rng, *mean));
                     let victim = def.instances[k as usize];
@@ -307,7 +375,7 @@ impl ServiceModel<'_> {
                     if end != u64::MAX {
                         self.occurrence_end(fault, k + 1, end.min(horizon));
                     }
-                    self.proc_started[p + 1 + k as usize] = now;
+                    self.schedule.started[p + 1 + k as usize] = now;
                     self.crash(sim, victim, true, now);
                     if end <= horizon {
                         sim.schedule_at(
@@ -338,17 +406,17 @@ impl ServiceModel<'_> {
             }
         }
         // A recurring fault schedules its next transition from its own stream.
-        let p = (self.proc_base[fault as usize] + unit) as usize;
+        let p = (self.schedule.base[fault as usize] + unit) as usize;
         let next = match (&def.effect, &def.stochastic) {
             (FaultEffect::Pauses(every, pause), _) => Some(if start {
-                pause.sample(&mut self.fault_procs[p].rng).as_ns()
+                pause.sample(&mut self.schedule.procs[p].rng).as_ns()
             } else {
-                every.sample(&mut self.fault_procs[p].rng).as_ns()
+                every.sample(&mut self.schedule.procs[p].rng).as_ns()
             }),
             (_, Some((mtbf, mttr))) => Some(if start {
-                mttr.sample(&mut self.fault_procs[p].rng).as_ns()
+                mttr.sample(&mut self.schedule.procs[p].rng).as_ns()
             } else {
-                mtbf.sample(&mut self.fault_procs[p].rng).as_ns()
+                mtbf.sample(&mut self.schedule.procs[p].rng).as_ns()
             }),
             _ => None,
         };
@@ -662,7 +730,7 @@ impl ServiceModel<'_> {
 
     pub(super) fn fault_event(&self, fault: u32, unit: u32, start: bool) -> Event {
         Event::Fault {
-            proc: self.proc_base[fault as usize] + unit,
+            proc: self.schedule.base[fault as usize] + unit,
             start,
         }
     }

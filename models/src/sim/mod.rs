@@ -29,7 +29,10 @@ use crate::results::{
 };
 use crate::spec::Balancer;
 use crate::trace::{Place, Trace, TraceOptions, Tracer};
-use crate::world::{AlertKind, ArrivalKind, FaultEffect, RateLimitDef, World};
+use crate::world::{
+    AlertKind, ArrivalKind, CallDef, FaultEffect, InstanceDef, RateLimitDef, ServiceDef,
+    WorkloadDef, World,
+};
 use hdrhistogram::Histogram;
 use rand::RngExt;
 use rand_distr::Exp1;
@@ -165,13 +168,8 @@ pub struct ServiceModel<'w> {
     /// Link faults in force (partitions, delays, losses).
     active_links: Vec<u32>,
     net_rng: Stream,
-    /// Failure processes: those of fault `f` are `fault_procs[proc_base[f] ..]`.
-    fault_procs: Vec<FaultProc>,
-    proc_base: Vec<u32>,
-    /// When each failure process's current occurrence started.
-    proc_started: Vec<u64>,
-    /// The (fault, unit) of each failure process.
-    proc_owner: Vec<(u32, u32)>,
+    /// Failure processes of the faults (see `faults::FaultSchedule`).
+    schedule: FaultSchedule,
     /// Feature flags in force per call edge (a call with one is not made).
     edge_off: Vec<u32>,
     alert_states: Vec<AlertState>,
@@ -323,7 +321,7 @@ impl Model for ServiceModel<'_> {
             Event::ClientRetry { req } => self.on_client_retry(sim, req),
             Event::BulkheadWait { call } => self.on_bulkhead_wait(sim, call),
             Event::Fault { proc, start } => {
-                let (fault, unit) = self.proc_owner[proc as usize];
+                let (fault, unit) = self.schedule.owner[proc as usize];
                 self.on_fault(sim, fault, unit, start)
             }
             Event::Health { service } => self.on_health(sim, service),

@@ -131,6 +131,24 @@ pub(super) struct Call {
     pub(super) hedge_timer: Option<TimerId>,
 }
 
+impl InstanceState {
+    /// Instance `i` with idle pools and empty queues, on its host.
+    pub(super) fn new(world: &World, i: &InstanceDef) -> Self {
+        let def = &world.services[i.service_idx as usize];
+        InstanceState {
+            limit: def.concurrency.clone(),
+            pools: (0..=def.pools.len())
+                .map(|_| PoolState {
+                    busy: 0,
+                    queue: VecDeque::new(),
+                })
+                .collect(),
+            outstanding: 0,
+            host: i.host_idx,
+        }
+    }
+}
+
 impl ServiceModel<'_> {
     pub(super) fn alloc(&mut self, sim: &mut Sim<Event>, req: Request) -> u32 {
         self.live += 1;

@@ -127,6 +127,44 @@ pub(super) fn check_ledger(l: &Ledger, name: &str, seed: u64, run: u64) {
     );
 }
 
+impl ServiceStats {
+    /// Nothing measured yet for service `s`; every instance up.
+    pub(super) fn new(world: &World, s: usize, n_buckets: usize) -> Self {
+        let def = &world.services[s];
+        ServiceStats {
+            measured: Ledger::default(),
+            all: Ledger::default(),
+            latency: LatencyStats::new(),
+            started: 0,
+            waited: 0,
+            wait_sum_ns: 0,
+            wasted_ns: 0,
+            busy_now: 0,
+            queue_now: 0,
+            busy_area: 0,
+            queue_area: 0,
+            last_change_ns: 0,
+            series: Series::zeros(world.resolution.as_ns(), n_buckets),
+            corrupt: 0,
+            up_now: def.n_instances,
+            up_ns: vec![0; def.n_instances as usize + 1],
+            up_since_ns: 0,
+            recovery: Default::default(),
+            sessions_lost: 0,
+            slow_series: world
+                .alerts
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| a.service as usize == s)
+                .filter_map(|(k, a)| match a.rule {
+                    AlertKind::LatencyP99(t) => Some((k as u32, t, vec![0; n_buckets])),
+                    _ => None,
+                })
+                .collect(),
+        }
+    }
+}
+
 impl ServiceModel<'_> {
     pub(super) fn on_tick(&mut self, sim: &mut Sim<Event>) {
         if self.keep_going.is_some_and(|f| !f()) && self.guard_hit.is_none() {

@@ -119,6 +119,21 @@ pub(super) fn count_acked_above(store: &StoreState, seq: u64) -> u64 {
     lost
 }
 
+/// The replication state of every datastore, by store, and each service's store (`NONE`: it
+/// stores nothing).
+pub(super) fn stores(world: &World, rngs: &RngFactory) -> (Vec<StoreState>, Vec<u32>) {
+    let mut stores = Vec::new();
+    let mut store_of = vec![NONE; world.services.len()];
+    for (s, def) in world.services.iter().enumerate() {
+        if def.store.is_some() {
+            store_of[s] = stores.len() as u32;
+            let rng = rngs.stream(&format!("store:{}", def.name), "replication");
+            stores.push(StoreState::new(def.first_instance, rng));
+        }
+    }
+    (stores, store_of)
+}
+
 impl ServiceModel<'_> {
     /// The replication state of service `s`'s datastore, if it is one.
     #[inline]

@@ -29,6 +29,33 @@ pub(super) struct EdgeState {
     pub(super) stats: EdgeResult,
 }
 
+impl EdgeState {
+    /// The edge of call `c`, with its streams (`edge:<from>-><to>/...`) and its chain.
+    pub(super) fn new(world: &World, c: &CallDef, rngs: &RngFactory, n_buckets: usize) -> Self {
+        let (from, to) = (
+            &world.services[c.from as usize].name,
+            &world.services[c.to as usize].name,
+        );
+        let name = format!("edge:{from}->{to}");
+        let callers = world.services[c.from as usize].n_instances as usize;
+        EdgeState {
+            rngs: [rngs.stream(&name, "request"), rngs.stream(&name, "reply")],
+            skip_rng: rngs.stream(&name, "skip"),
+            chain: EdgeChain::new(&c.policy, callers, rngs, &name),
+            stats: EdgeResult {
+                from: from.clone(),
+                to: to.clone(),
+                breaker_open: if c.policy.breaker.is_some() {
+                    vec![0; n_buckets]
+                } else {
+                    Vec::new()
+                },
+                ..EdgeResult::default()
+            },
+        }
+    }
+}
+
 fn transition(
     now: u64,
     shared: bool,

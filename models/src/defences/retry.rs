@@ -215,4 +215,121 @@ mod tests {
         assert!(problems.is_empty());
         assert!(full.retries(AttemptFailure::Timeout) && !full.retries(AttemptFailure::Error));
     }
+
+    /// A retry spec with `attempts`, `backoff` and `budget`, retrying timeouts without jitter.
+    fn spec(attempts: u32, backoff: Backoff, budget: Option<RetryBudget>) -> RetrySpec {
+        RetrySpec {
+            attempts,
+            on: vec![RetryOn::Timeout],
+            backoff,
+            jitter: Jitter::None,
+            budget,
+            honor_retry_after: true,
+        }
+    }
+
+    /// The problems `RetryPolicy::compile` reports for `r`, in order, against `expected`.
+    fn check(r: RetrySpec, expected: &[(&str, &str)]) {
+        let problems = RetryPolicy::compile(&r).expect_err("a broken retry");
+        let problems: Vec<(&str, &str)> = problems.iter().map(|(f, m)| (*f, m.as_str())).collect();
+        assert_eq!(problems, expected);
+    }
+
+    /// Every problem of a retry is reported, in order: attempts, backoff, budget, budget window.
+    /// A multiplier that is not a number, or a floor that is infinite, is a problem too.
+    #[test]
+    fn compile_reports_every_problem_in_order() {
+        let exponential = Backoff::Exponential {
+            base: dur("10ms"),
+            cap: dur("5ms"),
+            multiplier: f64::NAN,
+        };
+        let budget = RetryBudget {
+            ratio: 0.1,
+            min_per_s: f64::INFINITY,
+            window: dur("0"),
+        };
+        check(
+            spec(101, exponential, Some(budget)),
+            &[
+                (
+                    "retry.attempts",
+                    "101 attempts is more than the limit of 100",
+                ),
+                (
+                    "retry.backoff",
+                    "the multiplier must be at least 1, not `NaN`",
+                ),
+                ("retry.backoff", "`cap` (5ms) is below `base` (10ms)"),
+                (
+                    "retry.budget",
+                    "`ratio` and `min_per_s` must be zero or more",
+                ),
+            ],
+        );
+        let decorrelated = Backoff::Decorrelated {
+            base: dur("1s"),
+            cap: dur("10ms"),
+        };
+        let budget = RetryBudget {
+            ratio: 0.1,
+            min_per_s: 1.0,
+            window: dur("2500ms"),
+        };
+        check(
+            spec(0, decorrelated, Some(budget)),
+            &[
+                (
+                    "retry.attempts",
+                    "`attempts` counts the first attempt too: it must be at least 1",
+                ),
+                (
+                    "retry.backoff",
+                    "decorrelated backoff needs `base` above zero and `cap` at least `base`",
+                ),
+                (
+                    "retry.budget.window",
+                    "the budget window is counted in whole seconds",
+                ),
+            ],
+        );
+    }
+
+    /// A valid retry compiles to its policy: the budget window in whole seconds, and exactly
+    /// the listed failures retried.
+    #[test]
+    fn compile_keeps_the_budget_and_the_failures_retried() {
+        let budget = RetryBudget {
+            ratio: 0.2,
+            min_per_s: 3.0,
+            window: dur("3s"),
+        };
+        let mut r = spec(100, Backoff::Constant(dur("1ms")), Some(budget));
+        r.on = vec![
+            RetryOn::RateLimited,
+            RetryOn::BreakerOpen,
+            RetryOn::Throttled,
+        ];
+        r.honor_retry_after = false;
+        let p = RetryPolicy::compile(&r).expect("a valid retry");
+        let b = p.budget.as_ref().expect("a budget");
+        assert_eq!((b.ratio, b.min_per_s, b.window_s), (0.2, 3.0, 3));
+        assert_eq!((p.attempts, p.honor_retry_after), (100, false));
+        let all = [
+            AttemptFailure::Timeout,
+            AttemptFailure::Error,
+            AttemptFailure::Rejected,
+            AttemptFailure::RateLimited,
+            AttemptFailure::BreakerOpen,
+            AttemptFailure::BulkheadFull,
+            AttemptFailure::Throttled,
+        ];
+        let retried: Vec<AttemptFailure> = all.into_iter().filter(|&f| p.retries(f)).collect();
+        let expected = [
+            AttemptFailure::RateLimited,
+            AttemptFailure::BreakerOpen,
+            AttemptFailure::Throttled,
+        ];
+        assert_eq!(retried, expected);
+    }
 }

@@ -5,7 +5,7 @@
 //! so it is tested alone; the simulation composes them (`sim::calls::chain` on the caller's side,
 //! `sim::admission` on the server's).
 
-use crate::spec::{BulkheadSpec, Fallback, Step, ThrottleSpec};
+use crate::spec::{BulkheadSpec, Fallback, HedgeSpec, Step, ThrottleSpec};
 
 pub mod breaker;
 pub mod budget;
@@ -44,9 +44,13 @@ pub struct CallPolicy {
     pub reconnect_ns: u64,
 }
 
+/// Problems found while compiling: (field, message), in the order the user reads them.
+type Problems = Vec<(&'static str, String)>;
+
 impl CallPolicy {
-    /// Compiles the defences of a call; returns the problems found (field, message).
-    pub fn new(call: &Step) -> Result<CallPolicy, Vec<(&'static str, String)>> {
+    /// Compiles the defences of a call; returns the problems found (field, message), each
+    /// defence's in turn: hedge, throttle, probability, timeout, retry, breaker, bulkhead.
+    pub fn new(call: &Step) -> Result<CallPolicy, Problems> {
         let Step::Call {
             probability,
             timeout,
@@ -62,117 +66,130 @@ impl CallPolicy {
         else {
             return Ok(CallPolicy::default());
         };
-        let (probability, timeout, retry, breaker, bulkhead, fallback) = (
-            *probability,
-            *timeout,
-            retry.as_ref(),
-            breaker.as_ref(),
-            bulkhead.as_ref(),
-            fallback.as_ref(),
-        );
         let mut problems = Vec::new();
-        let hedge = hedge.as_ref().map(|h| {
-            if h.after.is_some_and(|a| a.0.is_zero()) || h.max == 0 || h.max > 3 {
-                problems.push((
-                    "hedge",
-                    "a hedge needs `after` above zero and `max` from 1 to 3".to_string(),
-                ));
-            }
-            if h.after.is_none() && h.percentile.is_none() {
-                problems.push((
-                    "hedge",
-                    "a hedge needs `after`, `percentile`, or both".to_string(),
-                ));
-            }
-            if h.percentile.is_some_and(|p| !(p > 0.0 && p < 100.0)) {
-                problems.push((
-                    "hedge.percentile",
-                    "the percentile lies between 0 and 100 (e.g. `95.0`)".to_string(),
-                ));
-            }
-            HedgePolicy {
-                after_ns: h.after.map(|a| a.0.as_ns()),
-                percentile: h.percentile,
-                max: h.max,
-            }
-        });
-        match throttle {
-            Some(ThrottleSpec::GrpcRetry {
-                max_tokens,
-                token_ratio,
-            }) if *max_tokens == 0 || !(*token_ratio > 0.0 && *token_ratio <= 1.0) => {
-                problems.push(("throttle", "gRPC retry throttling needs `max_tokens` of at least 1 and `token_ratio` above 0 and at most 1".to_string()));
-            }
-            Some(ThrottleSpec::Adaptive { k, window })
-                if !(*k >= 1.0 && k.is_finite()) || window.0.as_ns() < 1_000_000_000 =>
-            {
-                problems.push((
-                    "throttle",
-                    "adaptive throttling needs `k` of at least 1 and a `window` of at least 1s"
-                        .to_string(),
-                ));
-            }
-            _ => {}
+        let hedge = hedge.as_ref().map(|h| hedge_policy(h, &mut problems));
+        check_throttle(throttle.as_ref(), &mut problems);
+        let timeout_ns = timeout.map(|d| d.0.as_ns());
+        check_share_and_timeout(*probability, timeout_ns, &mut problems);
+        let retry = retry.as_ref().map(|r| RetryPolicy::new(r, &mut problems));
+        let breaker = breaker
+            .as_ref()
+            .map(|b| BreakerPolicy::new(b, &mut problems));
+        let bulkhead = bulkhead.as_ref().map(|b| bulkhead_policy(b, &mut problems));
+        if !problems.is_empty() {
+            return Err(problems);
         }
-        let throttle = throttle.clone();
-        if !(0.0..=1.0).contains(&probability) {
+        Ok(CallPolicy {
+            probability: *probability,
+            timeout_ns,
+            retry,
+            breaker,
+            bulkhead,
+            fallback: fallback
+                .as_ref()
+                .map(|Fallback::Degrade(label)| label.clone()),
+            hedge,
+            throttle: throttle.clone(),
+            reconnect_ns: reconnect_after.map_or(0, |d| d.0.as_ns()),
+        })
+    }
+}
+
+/// A hedge's delay (fixed, a percentile, or both) and its number of extra attempts (1 to 3).
+fn hedge_policy(h: &HedgeSpec, problems: &mut Problems) -> HedgePolicy {
+    if h.after.is_some_and(|a| a.0.is_zero()) || h.max == 0 || h.max > 3 {
+        problems.push((
+            "hedge",
+            "a hedge needs `after` above zero and `max` from 1 to 3".to_string(),
+        ));
+    }
+    if h.after.is_none() && h.percentile.is_none() {
+        problems.push((
+            "hedge",
+            "a hedge needs `after`, `percentile`, or both".to_string(),
+        ));
+    }
+    if h.percentile.is_some_and(|p| !(p > 0.0 && p < 100.0)) {
+        problems.push((
+            "hedge.percentile",
+            "the percentile lies between 0 and 100 (e.g. `95.0`)".to_string(),
+        ));
+    }
+    HedgePolicy {
+        after_ns: h.after.map(|a| a.0.as_ns()),
+        percentile: h.percentile,
+        max: h.max,
+    }
+}
+
+/// A throttle's parameters: gRPC tokens and their ratio, or the adaptive `k` and window. The
+/// throttle keeps its spec as its policy.
+fn check_throttle(throttle: Option<&ThrottleSpec>, problems: &mut Problems) {
+    match throttle {
+        Some(ThrottleSpec::GrpcRetry {
+            max_tokens,
+            token_ratio,
+        }) if *max_tokens == 0 || !(*token_ratio > 0.0 && *token_ratio <= 1.0) => {
+            problems.push(("throttle", "gRPC retry throttling needs `max_tokens` of at least 1 and `token_ratio` above 0 and at most 1".to_string()));
+        }
+        Some(ThrottleSpec::Adaptive { k, window })
+            if !(*k >= 1.0 && k.is_finite()) || window.0.as_ns() < 1_000_000_000 =>
+        {
             problems.push((
-                "probability",
-                format!("`probability` is a fraction between 0 and 1, not `{probability}`"),
+                "throttle",
+                "adaptive throttling needs `k` of at least 1 and a `window` of at least 1s"
+                    .to_string(),
             ));
         }
-        let timeout_ns = timeout.map(|d| d.0.as_ns());
-        if timeout_ns == Some(0) {
-            problems.push(("timeout", "a timeout must be longer than zero".to_string()));
+        _ => {}
+    }
+}
+
+/// The call's own settings: the share of requests that make it, and its timeout.
+fn check_share_and_timeout(probability: f64, timeout_ns: Option<u64>, problems: &mut Problems) {
+    if !(0.0..=1.0).contains(&probability) {
+        problems.push((
+            "probability",
+            format!("`probability` is a fraction between 0 and 1, not `{probability}`"),
+        ));
+    }
+    if timeout_ns == Some(0) {
+        problems.push(("timeout", "a timeout must be longer than zero".to_string()));
+    }
+}
+
+/// A bulkhead of either kind as permits, a wait and a queue: a pool's calls wait as long as it
+/// takes (if it has a queue), a semaphore's up to `max_wait` with no cap on how many.
+fn bulkhead_policy(b: &BulkheadSpec, problems: &mut Problems) -> BulkheadPolicy {
+    match b {
+        BulkheadSpec::Pool { workers, queue } => {
+            if *workers == 0 {
+                problems.push((
+                    "bulkhead",
+                    "a pool bulkhead needs at least 1 worker".to_string(),
+                ));
+            }
+            BulkheadPolicy {
+                max_concurrent: *workers,
+                max_wait_ns: if *queue > 0 { u64::MAX } else { 0 },
+                queue_cap: *queue,
+            }
         }
-        let retry = retry.map(|r| RetryPolicy::new(r, &mut problems));
-        let breaker = breaker.map(|b| BreakerPolicy::new(b, &mut problems));
-        let bulkhead = bulkhead.map(|b| match b {
-            BulkheadSpec::Pool { workers, queue } => {
-                if *workers == 0 {
-                    problems.push((
-                        "bulkhead",
-                        "a pool bulkhead needs at least 1 worker".to_string(),
-                    ));
-                }
-                BulkheadPolicy {
-                    max_concurrent: *workers,
-                    max_wait_ns: if *queue > 0 { u64::MAX } else { 0 },
-                    queue_cap: *queue,
-                }
+        BulkheadSpec::Semaphore {
+            max_concurrent,
+            max_wait,
+        } => {
+            if *max_concurrent == 0 {
+                problems.push((
+                    "bulkhead",
+                    "a bulkhead needs `max_concurrent` of at least 1".to_string(),
+                ));
             }
-            BulkheadSpec::Semaphore {
-                max_concurrent,
-                max_wait,
-            } => {
-                if *max_concurrent == 0 {
-                    problems.push((
-                        "bulkhead",
-                        "a bulkhead needs `max_concurrent` of at least 1".to_string(),
-                    ));
-                }
-                BulkheadPolicy {
-                    max_concurrent: *max_concurrent,
-                    max_wait_ns: max_wait.0.as_ns(),
-                    queue_cap: u32::MAX,
-                }
+            BulkheadPolicy {
+                max_concurrent: *max_concurrent,
+                max_wait_ns: max_wait.0.as_ns(),
+                queue_cap: u32::MAX,
             }
-        });
-        let fallback = fallback.map(|Fallback::Degrade(label)| label.clone());
-        if problems.is_empty() {
-            Ok(CallPolicy {
-                probability,
-                timeout_ns,
-                retry,
-                breaker,
-                bulkhead,
-                fallback,
-                hedge,
-                throttle,
-                reconnect_ns: reconnect_after.map_or(0, |d| d.0.as_ns()),
-            })
-        } else {
-            Err(problems)
         }
     }
 }

@@ -2,8 +2,8 @@
 //! (constant, exponential with a cap, or decorrelated; with full or equal jitter), as the AWS
 //! architecture blog's "Exponential Backoff And Jitter" defines them.
 
-use super::{AttemptFailure, BudgetPolicy};
-use crate::spec::{Backoff, Jitter, RetryOn, RetrySpec};
+use super::{AttemptFailure, BudgetPolicy, Problems};
+use crate::spec::{Backoff, Jitter, RetryBudget, RetryOn, RetrySpec};
 use rand::RngExt;
 use sim_core::Stream;
 
@@ -19,7 +19,7 @@ pub struct RetryPolicy {
 
 impl RetryPolicy {
     /// Compiles retry settings; returns the problems found (field, message).
-    pub fn compile(r: &RetrySpec) -> Result<RetryPolicy, Vec<(&'static str, String)>> {
+    pub fn compile(r: &RetrySpec) -> Result<RetryPolicy, Problems> {
         let mut problems = Vec::new();
         let p = RetryPolicy::new(r, &mut problems);
         if problems.is_empty() {
@@ -29,87 +29,18 @@ impl RetryPolicy {
         }
     }
 
-    pub(crate) fn new(r: &RetrySpec, problems: &mut Vec<(&'static str, String)>) -> RetryPolicy {
-        if r.attempts == 0 {
-            problems.push((
-                "retry.attempts",
-                "`attempts` counts the first attempt too: it must be at least 1".into(),
-            ));
-        }
-        if r.attempts > 100 {
-            problems.push((
-                "retry.attempts",
-                format!("{} attempts is more than the limit of 100", r.attempts),
-            ));
-        }
-        match &r.backoff {
-            Backoff::Exponential {
-                base,
-                cap,
-                multiplier,
-            } => {
-                if !(*multiplier >= 1.0 && multiplier.is_finite()) {
-                    problems.push((
-                        "retry.backoff",
-                        format!("the multiplier must be at least 1, not `{multiplier}`"),
-                    ));
-                }
-                if cap < base {
-                    problems.push((
-                        "retry.backoff",
-                        format!("`cap` ({}) is below `base` ({})", cap.0, base.0),
-                    ));
-                }
-            }
-            Backoff::Decorrelated { base, cap } if cap < base || base.0.is_zero() => {
-                problems.push((
-                    "retry.backoff",
-                    "decorrelated backoff needs `base` above zero and `cap` at least `base`".into(),
-                ));
-            }
-            _ => {}
-        }
-        let budget = r.budget.as_ref().map(|b| {
-            if !(b.ratio >= 0.0
-                && b.ratio.is_finite()
-                && b.min_per_s >= 0.0
-                && b.min_per_s.is_finite())
-            {
-                problems.push((
-                    "retry.budget",
-                    "`ratio` and `min_per_s` must be zero or more".into(),
-                ));
-            }
-            let window_s = (b.window.0.as_ns() / 1_000_000_000).max(1);
-            if b.window.0.as_ns() % 1_000_000_000 != 0 {
-                problems.push((
-                    "retry.budget.window",
-                    "the budget window is counted in whole seconds".into(),
-                ));
-            }
-            BudgetPolicy {
-                ratio: b.ratio,
-                min_per_s: b.min_per_s,
-                window_s,
-            }
-        });
+    /// Compiles retry settings, adding their problems to `problems` in turn: attempts, backoff,
+    /// budget.
+    pub(crate) fn new(r: &RetrySpec, problems: &mut Problems) -> RetryPolicy {
+        check_attempts(r.attempts, problems);
+        check_backoff(&r.backoff, problems);
+        let budget = r.budget.as_ref().map(|b| budget_policy(b, problems));
         RetryPolicy {
             attempts: r.attempts,
             on: r
                 .on
                 .iter()
-                .map(|o| {
-                    match o {
-                        RetryOn::Timeout => AttemptFailure::Timeout,
-                        RetryOn::Error => AttemptFailure::Error,
-                        RetryOn::Rejected => AttemptFailure::Rejected,
-                        RetryOn::RateLimited => AttemptFailure::RateLimited,
-                        RetryOn::BreakerOpen => AttemptFailure::BreakerOpen,
-                        RetryOn::BulkheadFull => AttemptFailure::BulkheadFull,
-                        RetryOn::Throttled => AttemptFailure::Throttled,
-                    }
-                    .bit()
-                })
+                .map(|&o| failure_of(o).bit())
                 .fold(0, |a, b| a | b),
             backoff: r.backoff.clone(),
             jitter: r.jitter,
@@ -149,6 +80,89 @@ impl RetryPolicy {
             Jitter::Equal => d / 2.0 + d / 2.0 * rng.random::<f64>(),
         };
         d.round() as u64
+    }
+}
+
+/// Attempts in all, the first included: from 1 to 100.
+fn check_attempts(attempts: u32, problems: &mut Problems) {
+    if attempts == 0 {
+        problems.push((
+            "retry.attempts",
+            "`attempts` counts the first attempt too: it must be at least 1".into(),
+        ));
+    }
+    if attempts > 100 {
+        problems.push((
+            "retry.attempts",
+            format!("{attempts} attempts is more than the limit of 100"),
+        ));
+    }
+}
+
+/// An exponential backoff grows (a multiplier of at least 1) up to a cap no lower than its base;
+/// a decorrelated one starts above zero, its cap no lower than its base.
+fn check_backoff(backoff: &Backoff, problems: &mut Problems) {
+    match backoff {
+        Backoff::Exponential {
+            base,
+            cap,
+            multiplier,
+        } => {
+            if !(*multiplier >= 1.0 && multiplier.is_finite()) {
+                problems.push((
+                    "retry.backoff",
+                    format!("the multiplier must be at least 1, not `{multiplier}`"),
+                ));
+            }
+            if cap < base {
+                problems.push((
+                    "retry.backoff",
+                    format!("`cap` ({}) is below `base` ({})", cap.0, base.0),
+                ));
+            }
+        }
+        Backoff::Decorrelated { base, cap } if cap < base || base.0.is_zero() => {
+            problems.push((
+                "retry.backoff",
+                "decorrelated backoff needs `base` above zero and `cap` at least `base`".into(),
+            ));
+        }
+        _ => {}
+    }
+}
+
+/// A retry budget: a ratio and a floor of zero or more, over a window of whole seconds.
+fn budget_policy(b: &RetryBudget, problems: &mut Problems) -> BudgetPolicy {
+    if !(b.ratio >= 0.0 && b.ratio.is_finite() && b.min_per_s >= 0.0 && b.min_per_s.is_finite()) {
+        problems.push((
+            "retry.budget",
+            "`ratio` and `min_per_s` must be zero or more".into(),
+        ));
+    }
+    let window_s = (b.window.0.as_ns() / 1_000_000_000).max(1);
+    if !b.window.0.as_ns().is_multiple_of(1_000_000_000) {
+        problems.push((
+            "retry.budget.window",
+            "the budget window is counted in whole seconds".into(),
+        ));
+    }
+    BudgetPolicy {
+        ratio: b.ratio,
+        min_per_s: b.min_per_s,
+        window_s,
+    }
+}
+
+/// The outcome of an attempt that a scenario's `RetryOn` names.
+fn failure_of(on: RetryOn) -> AttemptFailure {
+    match on {
+        RetryOn::Timeout => AttemptFailure::Timeout,
+        RetryOn::Error => AttemptFailure::Error,
+        RetryOn::Rejected => AttemptFailure::Rejected,
+        RetryOn::RateLimited => AttemptFailure::RateLimited,
+        RetryOn::BreakerOpen => AttemptFailure::BreakerOpen,
+        RetryOn::BulkheadFull => AttemptFailure::BulkheadFull,
+        RetryOn::Throttled => AttemptFailure::Throttled,
     }
 }
 

@@ -2,8 +2,8 @@
 //! (constant, exponential with a cap, or decorrelated; with full or equal jitter), as the AWS
 //! architecture blog's "Exponential Backoff And Jitter" defines them.
 
-use super::{AttemptFailure, BudgetPolicy};
-use crate::spec::{Backoff, Jitter, RetryOn, RetrySpec};
+use super::{AttemptFailure, BudgetPolicy, Problems};
+use crate::spec::{Backoff, Jitter, RetryBudget, RetryOn, RetrySpec};
 use rand::RngExt;
 use sim_core::Stream;
 
@@ -19,7 +19,7 @@ pub struct RetryPolicy {
 
 impl RetryPolicy {
     /// Compiles retry settings; returns the problems found (field, message).
-    pub fn compile(r: &RetrySpec) -> Result<RetryPolicy, Vec<(&'static str, String)>> {
+    pub fn compile(r: &RetrySpec) -> Result<RetryPolicy, Problems> {
         let mut problems = Vec::new();
         let p = RetryPolicy::new(r, &mut problems);
         if problems.is_empty() {
@@ -29,87 +29,18 @@ impl RetryPolicy {
         }
     }
 
-    pub(crate) fn new(r: &RetrySpec, problems: &mut Vec<(&'static str, String)>) -> RetryPolicy {
-        if r.attempts == 0 {
-            problems.push((
-                "retry.attempts",
-                "`attempts` counts the first attempt too: it must be at least 1".into(),
-            ));
-        }
-        if r.attempts > 100 {
-            problems.push((
-                "retry.attempts",
-                format!("{} attempts is more than the limit of 100", r.attempts),
-            ));
-        }
-        match &r.backoff {
-            Backoff::Exponential {
-                base,
-                cap,
-                multiplier,
-            } => {
-                if !(*multiplier >= 1.0 && multiplier.is_finite()) {
-                    problems.push((
-                        "retry.backoff",
-                        format!("the multiplier must be at least 1, not `{multiplier}`"),
-                    ));
-                }
-                if cap < base {
-                    problems.push((
-                        "retry.backoff",
-                        format!("`cap` ({}) is below `base` ({})", cap.0, base.0),
-                    ));
-                }
-            }
-            Backoff::Decorrelated { base, cap } if cap < base || base.0.is_zero() => {
-                problems.push((
-                    "retry.backoff",
-                    "decorrelated backoff needs `base` above zero and `cap` at least `base`".into(),
-                ));
-            }
-            _ => {}
-        }
-        let budget = r.budget.as_ref().map(|b| {
-            if !(b.ratio >= 0.0
-                && b.ratio.is_finite()
-                && b.min_per_s >= 0.0
-                && b.min_per_s.is_finite())
-            {
-                problems.push((
-                    "retry.budget",
-                    "`ratio` and `min_per_s` must be zero or more".into(),
-                ));
-            }
-            let window_s = (b.window.0.as_ns() / 1_000_000_000).max(1);
-            if b.window.0.as_ns() % 1_000_000_000 != 0 {
-                problems.push((
-                    "retry.budget.window",
-                    "the budget window is counted in whole seconds".into(),
-                ));
-            }
-            BudgetPolicy {
-                ratio: b.ratio,
-                min_per_s: b.min_per_s,
-                window_s,
-            }
-        });
+    /// Compiles retry settings, adding their problems to `problems` in turn: attempts, backoff,
+    /// budget.
+    pub(crate) fn new(r: &RetrySpec, problems: &mut Problems) -> RetryPolicy {
+        check_attempts(r.attempts, problems);
+        check_backoff(&r.backoff, problems);
+        let budget = r.budget.as_ref().map(|b| budget_policy(b, problems));
         RetryPolicy {
             attempts: r.attempts,
             on: r
                 .on
                 .iter()
-                .map(|o| {
-                    match o {
-                        RetryOn::Timeout => AttemptFailure::Timeout,
-                        RetryOn::Error => AttemptFailure::Error,
-                        RetryOn::Rejected => AttemptFailure::Rejected,
-                        RetryOn::RateLimited => AttemptFailure::RateLimited,
-                        RetryOn::BreakerOpen => AttemptFailure::BreakerOpen,
-                        RetryOn::BulkheadFull => AttemptFailure::BulkheadFull,
-                        RetryOn::Throttled => AttemptFailure::Throttled,
-                    }
-                    .bit()
-                })
+                .map(|&o| failure_of(o).bit())
                 .fold(0, |a, b| a | b),
             backoff: r.backoff.clone(),
             jitter: r.jitter,
@@ -149,6 +80,89 @@ impl RetryPolicy {
             Jitter::Equal => d / 2.0 + d / 2.0 * rng.random::<f64>(),
         };
         d.round() as u64
+    }
+}
+
+/// Attempts in all, the first included: from 1 to 100.
+fn check_attempts(attempts: u32, problems: &mut Problems) {
+    if attempts == 0 {
+        problems.push((
+            "retry.attempts",
+            "`attempts` counts the first attempt too: it must be at least 1".into(),
+        ));
+    }
+    if attempts > 100 {
+        problems.push((
+            "retry.attempts",
+            format!("{attempts} attempts is more than the limit of 100"),
+        ));
+    }
+}
+
+/// An exponential backoff grows (a multiplier of at least 1) up to a cap no lower than its base;
+/// a decorrelated one starts above zero, its cap no lower than its base.
+fn check_backoff(backoff: &Backoff, problems: &mut Problems) {
+    match backoff {
+        Backoff::Exponential {
+            base,
+            cap,
+            multiplier,
+        } => {
+            if !(*multiplier >= 1.0 && multiplier.is_finite()) {
+                problems.push((
+                    "retry.backoff",
+                    format!("the multiplier must be at least 1, not `{multiplier}`"),
+                ));
+            }
+            if cap < base {
+                problems.push((
+                    "retry.backoff",
+                    format!("`cap` ({}) is below `base` ({})", cap.0, base.0),
+                ));
+            }
+        }
+        Backoff::Decorrelated { base, cap } if cap < base || base.0.is_zero() => {
+            problems.push((
+                "retry.backoff",
+                "decorrelated backoff needs `base` above zero and `cap` at least `base`".into(),
+            ));
+        }
+        _ => {}
+    }
+}
+
+/// A retry budget: a ratio and a floor of zero or more, over a window of whole seconds.
+fn budget_policy(b: &RetryBudget, problems: &mut Problems) -> BudgetPolicy {
+    if !(b.ratio >= 0.0 && b.ratio.is_finite() && b.min_per_s >= 0.0 && b.min_per_s.is_finite()) {
+        problems.push((
+            "retry.budget",
+            "`ratio` and `min_per_s` must be zero or more".into(),
+        ));
+    }
+    let window_s = (b.window.0.as_ns() / 1_000_000_000).max(1);
+    if !b.window.0.as_ns().is_multiple_of(1_000_000_000) {
+        problems.push((
+            "retry.budget.window",
+            "the budget window is counted in whole seconds".into(),
+        ));
+    }
+    BudgetPolicy {
+        ratio: b.ratio,
+        min_per_s: b.min_per_s,
+        window_s,
+    }
+}
+
+/// The outcome of an attempt that a scenario's `RetryOn` names.
+fn failure_of(on: RetryOn) -> AttemptFailure {
+    match on {
+        RetryOn::Timeout => AttemptFailure::Timeout,
+        RetryOn::Error => AttemptFailure::Error,
+        RetryOn::Rejected => AttemptFailure::Rejected,
+        RetryOn::RateLimited => AttemptFailure::RateLimited,
+        RetryOn::BreakerOpen => AttemptFailure::BreakerOpen,
+        RetryOn::BulkheadFull => AttemptFailure::BulkheadFull,
+        RetryOn::Throttled => AttemptFailure::Throttled,
     }
 }
 
@@ -214,5 +228,122 @@ mod tests {
             .all(|x| (10_000_000..=150_000_000).contains(&x)));
         assert!(problems.is_empty());
         assert!(full.retries(AttemptFailure::Timeout) && !full.retries(AttemptFailure::Error));
+    }
+
+    /// A retry spec with `attempts`, `backoff` and `budget`, retrying timeouts without jitter.
+    fn spec(attempts: u32, backoff: Backoff, budget: Option<RetryBudget>) -> RetrySpec {
+        RetrySpec {
+            attempts,
+            on: vec![RetryOn::Timeout],
+            backoff,
+            jitter: Jitter::None,
+            budget,
+            honor_retry_after: true,
+        }
+    }
+
+    /// The problems `RetryPolicy::compile` reports for `r`, in order, against `expected`.
+    fn check(r: RetrySpec, expected: &[(&str, &str)]) {
+        let problems = RetryPolicy::compile(&r).expect_err("a broken retry");
+        let problems: Vec<(&str, &str)> = problems.iter().map(|(f, m)| (*f, m.as_str())).collect();
+        assert_eq!(problems, expected);
+    }
+
+    /// Every problem of a retry is reported, in order: attempts, backoff, budget, budget window.
+    /// A multiplier that is not a number, or a floor that is infinite, is a problem too.
+    #[test]
+    fn compile_reports_every_problem_in_order() {
+        let exponential = Backoff::Exponential {
+            base: dur("10ms"),
+            cap: dur("5ms"),
+            multiplier: f64::NAN,
+        };
+        let budget = RetryBudget {
+            ratio: 0.1,
+            min_per_s: f64::INFINITY,
+            window: dur("0"),
+        };
+        check(
+            spec(101, exponential, Some(budget)),
+            &[
+                (
+                    "retry.attempts",
+                    "101 attempts is more than the limit of 100",
+                ),
+                (
+                    "retry.backoff",
+                    "the multiplier must be at least 1, not `NaN`",
+                ),
+                ("retry.backoff", "`cap` (5ms) is below `base` (10ms)"),
+                (
+                    "retry.budget",
+                    "`ratio` and `min_per_s` must be zero or more",
+                ),
+            ],
+        );
+        let decorrelated = Backoff::Decorrelated {
+            base: dur("1s"),
+            cap: dur("10ms"),
+        };
+        let budget = RetryBudget {
+            ratio: 0.1,
+            min_per_s: 1.0,
+            window: dur("2500ms"),
+        };
+        check(
+            spec(0, decorrelated, Some(budget)),
+            &[
+                (
+                    "retry.attempts",
+                    "`attempts` counts the first attempt too: it must be at least 1",
+                ),
+                (
+                    "retry.backoff",
+                    "decorrelated backoff needs `base` above zero and `cap` at least `base`",
+                ),
+                (
+                    "retry.budget.window",
+                    "the budget window is counted in whole seconds",
+                ),
+            ],
+        );
+    }
+
+    /// A valid retry compiles to its policy: the budget window in whole seconds, and exactly
+    /// the listed failures retried.
+    #[test]
+    fn compile_keeps_the_budget_and_the_failures_retried() {
+        let budget = RetryBudget {
+            ratio: 0.2,
+            min_per_s: 3.0,
+            window: dur("3s"),
+        };
+        let mut r = spec(100, Backoff::Constant(dur("1ms")), Some(budget));
+        r.on = vec![
+            RetryOn::RateLimited,
+            RetryOn::BreakerOpen,
+            RetryOn::Throttled,
+        ];
+        r.honor_retry_after = false;
+        let p = RetryPolicy::compile(&r).expect("a valid retry");
+        let b = p.budget.as_ref().expect("a budget");
+        assert_eq!((b.ratio, b.min_per_s, b.window_s), (0.2, 3.0, 3));
+        assert_eq!((p.attempts, p.honor_retry_after), (100, false));
+        let all = [
+            AttemptFailure::Timeout,
+            AttemptFailure::Error,
+            AttemptFailure::Rejected,
+            AttemptFailure::RateLimited,
+            AttemptFailure::BreakerOpen,
+            AttemptFailure::BulkheadFull,
+            AttemptFailure::Throttled,
+        ];
+        let retried: Vec<AttemptFailure> = all.into_iter().filter(|&f| p.retries(f)).collect();
+        let expected = [
+            AttemptFailure::RateLimited,
+            AttemptFailure::BreakerOpen,
+            AttemptFailure::Throttled,
+        ];
+        assert_eq!(retried, expected);
     }
 }

@@ -147,3 +147,99 @@ impl ServiceModel<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! `RateLimits` driven request by request: which limiters a request meets, what a refusal
+    //! leaves behind, and the wait it reports (times in ns).
+
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+    const S: u64 = 1_000_000_000;
+
+    /// The limits of a service with `n_workloads` workloads; each limit is (rate per second,
+    /// burst).
+    fn limits(def: RateLimitDef, n_workloads: usize) -> RateLimits {
+        RateLimits::new(&def, n_workloads)
+    }
+
+    /// A refused request takes no token from any limiter, not even from those that had one:
+    /// the take is all or nothing.
+    #[test]
+    fn a_refused_request_takes_no_token() {
+        let def = RateLimitDef {
+            global: Some((10.0, 2)),
+            per_client: Some((1.0, 1)),
+            per_tier: Vec::new(),
+        };
+        let mut l = limits(def, 2);
+        assert_eq!(l.take(0, None, 0), Ok(()));
+        // Workload 0's own bucket is empty; the global one still has a token, and keeps it.
+        assert_eq!(l.take(0, None, 0), Err(S));
+        assert_eq!(l.take(1, None, 0), Ok(()));
+        assert_eq!(l.take(1, None, 0), Err(S));
+    }
+
+    /// A refusal reports the longest wait of the limiters that refused it (the time until every
+    /// one of them has a token); a limiter with a token adds no wait.
+    #[test]
+    fn the_wait_is_the_longest_of_the_refusing_limiters() {
+        let def = RateLimitDef {
+            global: Some((10.0, 1)),
+            per_client: None,
+            per_tier: vec![Some((2.0, 1)), None],
+        };
+        let mut l = limits(def, 2);
+        assert_eq!(l.take(0, Some(0), 0), Ok(()));
+        // Global (a token in 100 ms) and tier 0 (in 500 ms) refuse; tier 1 has no limit.
+        assert_eq!(l.take(0, Some(0), 0), Err(500 * MS));
+        assert_eq!(l.take(1, Some(1), 0), Err(100 * MS));
+        // At 100 ms the global bucket has its token again; tier 0 still needs 400 ms.
+        assert_eq!(l.take(0, Some(0), 100 * MS), Err(400 * MS));
+        assert_eq!(l.take(1, Some(1), 100 * MS), Ok(()));
+        // At 200 ms the global bucket has refilled: tier 0 alone refuses.
+        assert_eq!(l.take(0, Some(0), 200 * MS), Err(300 * MS));
+        assert_eq!(l.take(0, Some(0), 500 * MS), Ok(()));
+    }
+
+    /// Each workload (client) has a bucket of its own: one client spending its burst does not
+    /// limit another.
+    #[test]
+    fn per_client_buckets_are_separate_per_workload() {
+        let def = RateLimitDef {
+            global: None,
+            per_client: Some((1.0, 2)),
+            per_tier: Vec::new(),
+        };
+        let mut l = limits(def, 3);
+        assert_eq!(l.take(0, None, 0), Ok(()));
+        assert_eq!(l.take(0, None, 0), Ok(()));
+        assert_eq!(l.take(0, None, 0), Err(S));
+        for workload in 1..3 {
+            assert_eq!(l.take(workload, None, 0), Ok(()));
+            assert_eq!(l.take(workload, None, 0), Ok(()));
+        }
+        assert_eq!(l.take(2, None, 0), Err(S));
+        assert_eq!(l.take(0, None, S), Ok(()));
+    }
+
+    /// A tier without a limit, and a workload without a tier, are not limited by the per-tier
+    /// buckets; a limited tier is.
+    #[test]
+    fn a_tier_without_a_limit_is_not_limited() {
+        let def = RateLimitDef {
+            global: None,
+            per_client: None,
+            per_tier: vec![Some((1.0, 1)), None],
+        };
+        let mut l = limits(def, 3);
+        assert_eq!(l.take(0, Some(0), 0), Ok(()));
+        assert_eq!(l.take(0, Some(0), 0), Err(S));
+        for _ in 0..1000 {
+            assert_eq!(l.take(1, Some(1), 0), Ok(()));
+            assert_eq!(l.take(2, None, 0), Ok(()));
+        }
+        assert_eq!(l.take(0, Some(0), 0), Err(S), "tier 0 is still empty");
+    }
+}

@@ -257,3 +257,646 @@ impl EdgeChain {
         self.breakers.iter().map(Breaker::state)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The chain driven attempt by attempt through its interface, as the call path drives it,
+    //! with policies compiled from scenario specs by `CallPolicy::new`. Each test's doc states
+    //! the rule it pins; times are in ns.
+
+    use super::*;
+    use crate::defences::dur;
+    use crate::spec::{
+        Backoff, BreakerSpec, BulkheadSpec, HedgeSpec, Jitter, Op, RetryBudget, RetryOn, RetrySpec,
+        Step, ThrottleSpec, Window,
+    };
+    use AttemptFailure::{BreakerOpen, BulkheadFull, Error, RateLimited, Throttled, Timeout};
+    use BreakerPhase::{Closed, HalfOpen};
+
+    const SEED: u64 = 7;
+    const EDGE: &str = "edge:api->db";
+    const MS: u64 = 1_000_000;
+    const S: u64 = 1_000_000_000;
+
+    /// The defences of a test edge as a scenario writes them; none by default.
+    #[derive(Default)]
+    struct Defences {
+        retry: Option<RetrySpec>,
+        breaker: Option<BreakerSpec>,
+        bulkhead: Option<BulkheadSpec>,
+        hedge: Option<HedgeSpec>,
+        throttle: Option<ThrottleSpec>,
+    }
+
+    /// The policy `CallPolicy::new` compiles for a call with `d`, and the chain of its edge with
+    /// `n_callers` caller instances.
+    fn edge(d: Defences, n_callers: usize) -> (CallPolicy, EdgeChain) {
+        let call = Step::Call {
+            to: "db".into(),
+            pool: None,
+            probability: 1.0,
+            timeout: Some(dur("1s")),
+            retry: d.retry,
+            breaker: d.breaker,
+            bulkhead: d.bulkhead,
+            fallback: None,
+            hedge: d.hedge,
+            throttle: d.throttle,
+            op: Op::Read,
+            reconnect_after: None,
+        };
+        let policy = CallPolicy::new(&call).expect("a valid call");
+        let chain = EdgeChain::new(&policy, n_callers, &RngFactory::new(SEED, 0), EDGE);
+        (policy, chain)
+    }
+
+    /// An attempt of `call` by caller instance `caller`, under the caller's own breaker.
+    fn attempt(call: u32, caller: u32) -> Attempt {
+        Attempt {
+            call,
+            caller,
+            breaker: caller,
+        }
+    }
+
+    fn observation(
+        now_ns: u64,
+        failed: bool,
+        duration_ns: u64,
+        phase: BreakerPhase,
+    ) -> Observation {
+        Observation {
+            now_ns,
+            failed,
+            duration_ns,
+            phase,
+        }
+    }
+
+    /// Let through while the breaker is closed (or there is none).
+    fn go(permit: bool) -> Admit {
+        Admit::Go {
+            permit,
+            phase: Closed,
+        }
+    }
+
+    fn refused(failure: AttemptFailure, next: Option<u32>) -> Admit {
+        Admit::Refused { failure, next }
+    }
+
+    /// A count window of `window` calls, opening at a 50% failure rate once `min_calls` outcomes
+    /// are in; open for 10 s, then `half_open_calls` probes. Slow calls never open it.
+    fn breaker(window: u32, min_calls: u32, half_open_calls: u32) -> BreakerSpec {
+        BreakerSpec {
+            window: Window::Count(window),
+            min_calls,
+            failure_rate: 0.5,
+            slow_call_rate: 1.0,
+            slow_call_duration: dur("60s"),
+            open_for: dur("10s"),
+            half_open_calls,
+            shared: false,
+        }
+    }
+
+    fn semaphore(max_concurrent: u32, max_wait: &str) -> BulkheadSpec {
+        BulkheadSpec::Semaphore {
+            max_concurrent,
+            max_wait: dur(max_wait),
+        }
+    }
+
+    fn grpc(max_tokens: u32, token_ratio: f64) -> ThrottleSpec {
+        ThrottleSpec::GrpcRetry {
+            max_tokens,
+            token_ratio,
+        }
+    }
+
+    /// `attempts` in all, retrying `on`, waiting `backoff` without jitter, honouring Retry-After.
+    fn retry(attempts: u32, on: Vec<RetryOn>, backoff: Backoff) -> RetrySpec {
+        RetrySpec {
+            attempts,
+            on,
+            backoff,
+            jitter: Jitter::None,
+            budget: None,
+            honor_retry_after: true,
+        }
+    }
+
+    /// An edge without defences is transparent: every attempt goes out without a permit, nothing
+    /// learns, no failure is retried, no hedge is sent, and there is no breaker to count.
+    #[test]
+    fn a_chain_without_defences_lets_everything_through() {
+        let (p, mut chain) = edge(Defences::default(), 2);
+        let a = attempt(1, 1);
+        assert_eq!(chain.admit(&p, a, false, 0), (go(false), None));
+        let failed = observation(1, true, MS, Closed);
+        assert_eq!(chain.observe_attempt(&p, a, failed), None);
+        let after = chain.after_failure(&p, Timeout, 1, 0, 0, 1, S);
+        assert_eq!(after, AfterFailure::GiveUp);
+        assert_eq!(chain.hedge_delay(&p), None);
+        assert_eq!(chain.breakers_not_closed(), None);
+        assert_eq!(chain.breaker_states().count(), 0);
+    }
+
+    /// The throttle is asked before the bulkhead: an attempt it refuses takes no permit.
+    #[test]
+    fn a_throttled_attempt_takes_no_bulkhead_permit() {
+        let d = Defences {
+            throttle: Some(grpc(2, 0.5)),
+            bulkhead: Some(semaphore(1, "0")),
+            ..Defences::default()
+        };
+        let (p, mut chain) = edge(d, 1);
+        assert_eq!(chain.admit(&p, attempt(1, 0), true, 0), (go(true), None));
+        let failed = observation(1, true, MS, Closed);
+        assert_eq!(chain.observe_attempt(&p, attempt(1, 0), failed), None);
+        assert_eq!(chain.release(0), None);
+        // One token of two is left, not more than half: the retry is throttled.
+        let throttled = (refused(Throttled, None), None);
+        assert_eq!(chain.admit(&p, attempt(1, 0), false, 2), throttled);
+        // The only permit is still free: a new call takes it, and the one after finds none.
+        assert_eq!(chain.admit(&p, attempt(2, 0), true, 3), (go(true), None));
+        let full = (refused(BulkheadFull, None), None);
+        assert_eq!(chain.admit(&p, attempt(3, 0), true, 3), full);
+    }
+
+    /// The bulkhead is asked before the breaker, so a call waiting for a permit has not asked
+    /// the breaker yet. When the breaker refuses an attempt that took a permit, the permit goes
+    /// back and the oldest waiting call is returned, to ask in its turn.
+    #[test]
+    fn a_breaker_refusal_gives_the_permit_to_the_oldest_waiting_call() {
+        let d = Defences {
+            breaker: Some(breaker(2, 2, 1)),
+            bulkhead: Some(semaphore(1, "1s")),
+            ..Defences::default()
+        };
+        let (p, mut chain) = edge(d, 1);
+        let failed = |now_ns| observation(now_ns, true, MS, Closed);
+        assert_eq!(chain.admit(&p, attempt(1, 0), true, 0), (go(true), None));
+        assert_eq!(chain.observe_attempt(&p, attempt(1, 0), failed(1)), None);
+        assert_eq!(chain.release(0), None);
+        assert_eq!(chain.admit(&p, attempt(2, 0), true, 2), (go(true), None));
+        assert_eq!(chain.admit(&p, attempt(3, 0), true, 2), (Admit::Wait, None));
+        assert_eq!(chain.admit(&p, attempt(4, 0), true, 2), (Admit::Wait, None));
+        let open = BreakerState::Open {
+            until_ns: 3 + 10 * S,
+        };
+        let change = chain.observe_attempt(&p, attempt(2, 0), failed(3));
+        assert_eq!(change, Some((BreakerState::Closed, open)));
+        assert_eq!(chain.release(0), Some(3));
+        // Calls 3 and 4 meet the breaker only now: each is refused and passes the permit on.
+        let refused_3 = (refused(BreakerOpen, Some(4)), None);
+        assert_eq!(chain.admit(&p, attempt(3, 0), true, 4), refused_3);
+        let refused_4 = (refused(BreakerOpen, None), None);
+        assert_eq!(chain.admit(&p, attempt(4, 0), true, 4), refused_4);
+        // The permit is free: after `open_for`, the half-open probe takes it.
+        let t = 3 + 10 * S;
+        let half_open = BreakerState::HalfOpen {
+            permitted: 0,
+            answered: 0,
+            failures: 0,
+            slow: 0,
+        };
+        let probe = Admit::Go {
+            permit: true,
+            phase: HalfOpen,
+        };
+        let admitted = chain.admit(&p, attempt(5, 0), true, t);
+        assert_eq!(admitted, (probe, Some((open, half_open))));
+    }
+
+    /// Calls waiting for a permit get it first in, first out; a call that stops waiting loses
+    /// its place; each caller instance has a bulkhead of its own.
+    #[test]
+    fn waiting_calls_get_permits_in_fifo_order() {
+        let d = Defences {
+            bulkhead: Some(semaphore(1, "1s")),
+            ..Defences::default()
+        };
+        let (p, mut chain) = edge(d, 2);
+        assert_eq!(chain.admit(&p, attempt(1, 0), true, 0), (go(true), None));
+        for call in 2..=4 {
+            assert_eq!(
+                chain.admit(&p, attempt(call, 0), true, 0),
+                (Admit::Wait, None)
+            );
+        }
+        assert_eq!(chain.admit(&p, attempt(5, 1), true, 0), (go(true), None));
+        chain.stop_waiting(0, 3);
+        assert_eq!(chain.release(0), Some(2));
+        assert_eq!(chain.admit(&p, attempt(2, 0), true, 1), (go(true), None));
+        assert_eq!(chain.release(0), Some(4));
+        assert_eq!(chain.admit(&p, attempt(4, 0), true, 2), (go(true), None));
+        assert_eq!(chain.release(0), None);
+        assert_eq!(chain.release(1), None);
+    }
+
+    /// A semaphore bulkhead with no `max_wait` refuses at once when its permits are in use; a
+    /// pool bulkhead queues up to `queue` calls and refuses the next.
+    #[test]
+    fn a_bulkhead_without_room_to_wait_refuses_at_once() {
+        let no_wait = Defences {
+            bulkhead: Some(semaphore(2, "0")),
+            ..Defences::default()
+        };
+        let pool = Defences {
+            bulkhead: Some(BulkheadSpec::Pool {
+                workers: 1,
+                queue: 1,
+            }),
+            ..Defences::default()
+        };
+        let full = (refused(BulkheadFull, None), None);
+        let (p, mut chain) = edge(no_wait, 1);
+        assert_eq!(chain.admit(&p, attempt(1, 0), true, 0), (go(true), None));
+        assert_eq!(chain.admit(&p, attempt(2, 0), true, 0), (go(true), None));
+        assert_eq!(chain.admit(&p, attempt(3, 0), true, 0), full);
+        let (p, mut chain) = edge(pool, 1);
+        assert_eq!(chain.admit(&p, attempt(1, 0), true, 0), (go(true), None));
+        assert_eq!(chain.admit(&p, attempt(2, 0), true, 0), (Admit::Wait, None));
+        assert_eq!(chain.admit(&p, attempt(3, 0), true, 0), full);
+    }
+
+    /// The index of the outcome (true: failed) whose observation opens a breaker with a window
+    /// of 10 calls, `min_calls` 4 and a failure rate of 50%, if one does.
+    fn opened_at(outcomes: &[bool]) -> Option<usize> {
+        let (p, mut chain) = edge(
+            Defences {
+                breaker: Some(breaker(10, 4, 1)),
+                ..Defences::default()
+            },
+            1,
+        );
+        let a = attempt(1, 0);
+        for (i, &failed) in outcomes.iter().enumerate() {
+            let now_ns = i as u64;
+            assert_eq!(chain.admit(&p, a, true, now_ns), (go(false), None));
+            let o = observation(now_ns, failed, MS, Closed);
+            if let Some(change) = chain.observe_attempt(&p, a, o) {
+                let open = BreakerState::Open {
+                    until_ns: now_ns + 10 * S,
+                };
+                assert_eq!(change, (BreakerState::Closed, open));
+                assert_eq!(
+                    chain.admit(&p, a, false, now_ns),
+                    (refused(BreakerOpen, None), None)
+                );
+                return Some(i);
+            }
+        }
+        None
+    }
+
+    /// `observe_attempt` feeds the breaker: it opens on the outcome that brings the failure rate
+    /// of its window to `failure_rate` (reaching it is enough), never before `min_calls`
+    /// outcomes are in, and the refusals start at once.
+    #[test]
+    fn the_breaker_opens_at_exactly_its_failure_rate_after_min_calls() {
+        let (f, s) = (true, false);
+        // 2/3 failed, but 3 calls are fewer than `min_calls`; the 4th makes 2/4.
+        assert_eq!(opened_at(&[f, f, s, s]), Some(3));
+        assert_eq!(opened_at(&[f, f, f]), None);
+        // 1/4, 2/5, then 3/6.
+        assert_eq!(opened_at(&[f, s, s, s, f, f]), Some(5));
+        // 1/4, 2/5, 2/6, 3/7: always below half.
+        assert_eq!(opened_at(&[s, s, s, f, f, s, f]), None);
+    }
+
+    /// An attempt that took exactly `slow_call_duration` counts as slow, and slow successes open
+    /// the breaker at `slow_call_rate` as failures do at `failure_rate`.
+    #[test]
+    fn an_attempt_as_long_as_the_slow_call_duration_is_slow() {
+        let spec = BreakerSpec {
+            window: Window::Count(2),
+            min_calls: 2,
+            failure_rate: 1.0,
+            slow_call_rate: 0.5,
+            slow_call_duration: dur("100ms"),
+            ..breaker(2, 2, 1)
+        };
+        for (last_ns, opens) in [(99 * MS, false), (100 * MS, true)] {
+            let d = Defences {
+                breaker: Some(spec.clone()),
+                ..Defences::default()
+            };
+            let (p, mut chain) = edge(d, 1);
+            let a = attempt(1, 0);
+            let fast = observation(0, false, 99 * MS, Closed);
+            assert_eq!(chain.observe_attempt(&p, a, fast), None);
+            let last = observation(1, false, last_ns, Closed);
+            let change = chain.observe_attempt(&p, a, last);
+            assert_eq!(change.is_some(), opens, "last attempt took {last_ns} ns");
+        }
+    }
+
+    /// An outcome observed in a phase other than the breaker's current one is ignored, as
+    /// resilience4j ignores a call that straddles a transition: a late answer to an attempt let
+    /// through while closed does not decide a half-open breaker; the probe's own answer does.
+    #[test]
+    fn an_outcome_from_another_phase_is_ignored() {
+        let d = Defences {
+            breaker: Some(breaker(2, 2, 1)),
+            ..Defences::default()
+        };
+        let (p, mut chain) = edge(d, 1);
+        let a = attempt(1, 0);
+        for now_ns in 0..3 {
+            assert_eq!(chain.admit(&p, a, true, now_ns), (go(false), None));
+        }
+        let open = BreakerState::Open {
+            until_ns: 2 + 10 * S,
+        };
+        assert_eq!(
+            chain.observe_attempt(&p, a, observation(1, true, MS, Closed)),
+            None
+        );
+        let change = chain.observe_attempt(&p, a, observation(2, true, MS, Closed));
+        assert_eq!(change, Some((BreakerState::Closed, open)));
+        // The third attempt's answer comes while open: ignored.
+        assert_eq!(
+            chain.observe_attempt(&p, a, observation(3, true, MS, Closed)),
+            None
+        );
+        let t = 2 + 10 * S;
+        let half_open = |permitted, answered| BreakerState::HalfOpen {
+            permitted,
+            answered,
+            failures: 0,
+            slow: 0,
+        };
+        let probe = Admit::Go {
+            permit: false,
+            phase: HalfOpen,
+        };
+        let admitted = chain.admit(&p, a, true, t);
+        assert_eq!(admitted, (probe, Some((open, half_open(0, 0)))));
+        // Another closed-phase failure arrives: it is not the probe's answer.
+        assert_eq!(
+            chain.observe_attempt(&p, a, observation(t, true, MS, Closed)),
+            None
+        );
+        assert_eq!(chain.breakers_not_closed(), Some(1));
+        let answer = chain.observe_attempt(&p, a, observation(t + 1, false, MS, HalfOpen));
+        assert_eq!(answer, Some((half_open(1, 1), BreakerState::Closed)));
+        assert_eq!(chain.breakers_not_closed(), Some(0));
+    }
+
+    /// One breaker per caller instance, or one for all of them with `shared`: a failure from
+    /// each of two callers opens a shared breaker with `min_calls` 2, but neither private one.
+    #[test]
+    fn a_shared_breaker_counts_every_callers_outcomes() {
+        for (shared, n_breakers, n_not_closed) in [(false, 2, 0), (true, 1, 1)] {
+            let d = Defences {
+                breaker: Some(BreakerSpec {
+                    shared,
+                    ..breaker(2, 2, 1)
+                }),
+                ..Defences::default()
+            };
+            let (p, mut chain) = edge(d, 2);
+            assert_eq!(chain.breaker_states().count(), n_breakers);
+            for caller in 0..2 {
+                let a = Attempt {
+                    call: caller,
+                    caller,
+                    breaker: if shared { 0 } else { caller },
+                };
+                assert_eq!(chain.admit(&p, a, true, 0), (go(false), None));
+                chain.observe_attempt(&p, a, observation(1, true, MS, Closed));
+            }
+            let n = chain.breakers_not_closed();
+            assert_eq!(n, Some(n_not_closed), "shared: {shared}");
+        }
+    }
+
+    /// `observe_attempt` feeds the throttle: gRPC retry throttling takes a token for a failure
+    /// and gives back `token_ratio` for a success; retries and hedges go out only while more
+    /// than half the tokens are left, first attempts always. Each caller has its own tokens.
+    #[test]
+    fn grpc_tokens_fall_on_failures_and_rise_on_successes() {
+        let d = Defences {
+            throttle: Some(grpc(4, 0.5)),
+            ..Defences::default()
+        };
+        let (p, mut chain) = edge(d, 2);
+        let (a, other) = (attempt(1, 0), attempt(2, 1));
+        let sent = (go(false), None);
+        let throttled = (refused(Throttled, None), None);
+        assert_eq!(chain.admit(&p, a, true, 0), sent);
+        assert_eq!(
+            chain.observe_attempt(&p, a, observation(1, true, MS, Closed)),
+            None
+        );
+        // 3 tokens of 4.
+        assert_eq!(chain.admit(&p, a, false, 2), sent);
+        assert_eq!(
+            chain.observe_attempt(&p, a, observation(3, true, MS, Closed)),
+            None
+        );
+        // 2 tokens: not more than half.
+        assert_eq!(chain.admit(&p, a, false, 4), throttled);
+        assert_eq!(chain.admit(&p, attempt(3, 0), true, 4), sent);
+        assert_eq!(chain.admit(&p, other, false, 4), sent);
+        let success = observation(5, false, MS, Closed);
+        assert_eq!(chain.observe_attempt(&p, attempt(3, 0), success), None);
+        // 2.5 tokens.
+        assert_eq!(chain.admit(&p, a, false, 6), sent);
+    }
+
+    /// Adaptive throttling (SRE book) draws one number per attempt asked from the edge's
+    /// `/throttle` stream and refuses when it falls below `(requests - k * accepts) /
+    /// (requests + 1)`; every attempt asked counts as a request, every success observed as an
+    /// accept.
+    #[test]
+    fn adaptive_throttling_refuses_with_the_books_probability() {
+        let d = Defences {
+            throttle: Some(ThrottleSpec::Adaptive {
+                k: 2.0,
+                window: dur("10s"),
+            }),
+            ..Defences::default()
+        };
+        let (p, mut chain) = edge(d, 1);
+        let mut draws = RngFactory::new(SEED, 0).stream(EDGE, "throttle");
+        let (mut requests, mut accepts, mut n_refused) = (0u64, 0u64, 0);
+        for i in 0..200u64 {
+            let reject =
+                ((requests as f64 - 2.0 * accepts as f64) / (requests as f64 + 1.0)).max(0.0);
+            let sent = draws.random::<f64>() >= reject;
+            requests += 1;
+            let a = attempt(i as u32, 0);
+            let (admit, _) = chain.admit(&p, a, true, i * MS);
+            if !sent {
+                n_refused += 1;
+                assert_eq!(admit, refused(Throttled, None), "attempt {i}");
+                continue;
+            }
+            assert_eq!(admit, go(false), "attempt {i}");
+            // A sent attempt succeeds when its index is a multiple of five: about one in five,
+            // too few accepts for `k` = 2, so the refusals grow as the run goes.
+            let success = i % 5 == 0;
+            accepts += u64::from(success);
+            chain.observe_attempt(&p, a, observation(i * MS, !success, MS, Closed));
+        }
+        assert_eq!(n_refused, 165, "refused of 200");
+    }
+
+    /// `observe_attempt` feeds the hedging histogram with successes only: failures, however
+    /// many and however slow, neither count toward the 50 good attempts a percentile needs nor
+    /// move it.
+    #[test]
+    fn only_successes_teach_the_hedge_delay() {
+        let d = Defences {
+            hedge: Some(HedgeSpec {
+                after: Some(dur("30ms")),
+                percentile: Some(50.0),
+                max: 1,
+            }),
+            ..Defences::default()
+        };
+        let (p, mut chain) = edge(d, 1);
+        let a = attempt(1, 0);
+        for i in 0..49 {
+            chain.observe_attempt(&p, a, observation(i, false, 10 * MS, Closed));
+        }
+        for i in 49..149 {
+            chain.observe_attempt(&p, a, observation(i, true, 90 * MS, Closed));
+        }
+        assert_eq!(chain.hedge_delay(&p), Some(30 * MS));
+        chain.observe_attempt(&p, a, observation(149, false, 10 * MS, Closed));
+        // The median of fifty 10 ms answers: the top of the histogram bucket that holds 10 ms
+        // at 2 significant digits (9_961_472 + 65_535).
+        assert_eq!(chain.hedge_delay(&p), Some(10_027_007));
+    }
+
+    /// `after_failure` gives up when the call's attempts are spent, when the policy does not
+    /// retry the failure, or when the caller's deadline has passed (at the deadline itself
+    /// too); otherwise it retries after the backoff, the k-th retry (after k attempts) waiting
+    /// `base * multiplier^(k-1)`.
+    #[test]
+    fn after_failure_gives_up_or_retries_after_the_backoff() {
+        let backoff = Backoff::Exponential {
+            base: dur("10ms"),
+            cap: dur("1s"),
+            multiplier: 2.0,
+        };
+        let d = Defences {
+            retry: Some(retry(3, vec![RetryOn::Timeout], backoff)),
+            ..Defences::default()
+        };
+        let (p, mut chain) = edge(d, 1);
+        let deadline_ns = S;
+        let mut after = |failure, attempts, now_ns| {
+            chain.after_failure(&p, failure, attempts, 0, 0, now_ns, deadline_ns)
+        };
+        assert_eq!(after(Timeout, 1, 0), AfterFailure::Retry(10 * MS));
+        assert_eq!(after(Timeout, 2, 0), AfterFailure::Retry(20 * MS));
+        assert_eq!(after(Timeout, 3, 0), AfterFailure::GiveUp, "3 of 3 spent");
+        assert_eq!(after(Error, 1, 0), AfterFailure::GiveUp, "not retried");
+        assert_eq!(after(Timeout, 1, S - 1), AfterFailure::Retry(10 * MS));
+        assert_eq!(
+            after(Timeout, 1, S),
+            AfterFailure::GiveUp,
+            "at the deadline"
+        );
+    }
+
+    /// With `honor_retry_after` a retry waits at least the server's Retry-After
+    /// (`max(backoff, retry_after)`); without it, the backoff alone.
+    #[test]
+    fn retry_after_is_a_floor_on_the_wait_when_honoured() {
+        for honor_retry_after in [true, false] {
+            let spec = RetrySpec {
+                honor_retry_after,
+                ..retry(
+                    3,
+                    vec![RetryOn::RateLimited],
+                    Backoff::Constant(dur("50ms")),
+                )
+            };
+            let d = Defences {
+                retry: Some(spec),
+                ..Defences::default()
+            };
+            let (p, mut chain) = edge(d, 1);
+            let mut after =
+                |retry_after_ns| chain.after_failure(&p, RateLimited, 1, 0, retry_after_ns, 0, S);
+            let longer = if honor_retry_after { 80 * MS } else { 50 * MS };
+            assert_eq!(after(80 * MS), AfterFailure::Retry(longer));
+            assert_eq!(after(20 * MS), AfterFailure::Retry(50 * MS));
+        }
+    }
+
+    /// `on_call` feeds the retry budget, and `after_failure` takes a retry from it only when the
+    /// policy would retry: with `ratio` 0.5 and no floor, two calls buy one retry; a retry the
+    /// budget has no room for is `Denied`; the window forgets calls and retries after it.
+    #[test]
+    fn the_budget_counts_calls_and_denies_retries_past_its_ratio() {
+        let spec = RetrySpec {
+            budget: Some(RetryBudget {
+                ratio: 0.5,
+                min_per_s: 0.0,
+                window: dur("1s"),
+            }),
+            ..retry(3, vec![RetryOn::Timeout], Backoff::Constant(dur("50ms")))
+        };
+        let d = Defences {
+            retry: Some(spec),
+            ..Defences::default()
+        };
+        let (p, mut chain) = edge(d, 1);
+        let retried = AfterFailure::Retry(50 * MS);
+        chain.on_call(0);
+        chain.on_call(0);
+        let after = |chain: &mut EdgeChain, failure, attempts, now_ns| {
+            chain.after_failure(&p, failure, attempts, 0, 0, now_ns, 10 * S)
+        };
+        // Neither takes the one retry the two calls bought.
+        assert_eq!(after(&mut chain, Error, 1, 1), AfterFailure::GiveUp);
+        assert_eq!(after(&mut chain, Timeout, 3, 1), AfterFailure::GiveUp);
+        assert_eq!(after(&mut chain, Timeout, 1, 2), retried);
+        assert_eq!(after(&mut chain, Timeout, 1, 3), AfterFailure::Denied);
+        chain.on_call(4);
+        chain.on_call(4);
+        assert_eq!(after(&mut chain, Timeout, 2, 5), retried);
+        assert_eq!(after(&mut chain, Timeout, 1, 6), AfterFailure::Denied);
+        // At 1 s, second 0 has left the one-second window: two new calls, one new retry.
+        chain.on_call(S);
+        assert_eq!(after(&mut chain, Timeout, 1, S), AfterFailure::Denied);
+        chain.on_call(S);
+        assert_eq!(after(&mut chain, Timeout, 1, S), retried);
+    }
+
+    /// Backoff draws come from the edge's `/backoff` stream in order, and `previous_ns` reaches
+    /// decorrelated jitter: the chain's waits are the policy's own, drawn from that stream.
+    #[test]
+    fn backoff_draws_come_from_the_edges_backoff_stream() {
+        let backoff = Backoff::Decorrelated {
+            base: dur("10ms"),
+            cap: dur("1s"),
+        };
+        let d = Defences {
+            retry: Some(retry(5, vec![RetryOn::Timeout], backoff)),
+            ..Defences::default()
+        };
+        let (p, mut chain) = edge(d, 1);
+        let policy = p.retry.as_ref().expect("a retry policy");
+        let mut draws = RngFactory::new(SEED, 0).stream(EDGE, "backoff");
+        let mut previous_ns = 0;
+        for attempts in 1..5 {
+            let expected = policy.delay_ns(attempts, previous_ns, &mut draws);
+            let after = chain.after_failure(&p, Timeout, attempts, previous_ns, 0, 0, S);
+            assert_eq!(
+                after,
+                AfterFailure::Retry(expected),
+                "after attempt {attempts}"
+            );
+            previous_ns = expected;
+        }
+        assert!(previous_ns >= 10 * MS);
+    }
+}

@@ -1,26 +1,24 @@
-//! The simulation of a [`World`]: requests flowing through service instances, calls guarded by the
-//! caller's defences, and injected faults.
+//! The simulation of a [`World`]: the request path (the spine) and the parts that meet it.
 //!
 //! ```text
-//!  workload ──Arrival──▶ instance of the entry service
-//!     instance: down? ─▶ Rejected │ free worker? ─▶ Working │ room in queue? ─▶ Queued │ else Rejected
-//!     Working ──WorkDone──▶ injected error? ─▶ Failed │ else the calls, step by step
-//!  a call ── breaker ─▶ bulkhead ─▶ attempt: child request ──Deliver (network)──▶ callee
-//!          refused ─┘   full ─┘         ├─ Reply (network) ─▶ ok, or a failed attempt
-//!                                       └─ Timeout (timer) ─▶ a failed attempt (the child runs on)
-//!  a failed attempt ─▶ retry after backoff (if allowed and in budget) │ fallback ─▶ Degraded │ Failed
+//!  client ──Arrival──▶ balance: pick an instance ──Deliver──▶ instance
+//!     down? Rejected │ admission: deadline, rate limits, concurrency ─▶ worker │ queue │ Rejected
+//!     WorkDone ─▶ faults' effects (errors, corruption) │ store (writes, reads) │ calls, step by step
+//!  a call ─▶ chain: throttle ─▶ bulkhead ─▶ breaker ─▶ attempt ──Deliver──▶ callee
+//!               refused ─┘      (wait) ─┘   refused ─┘      ├─ Reply ─▶ observe_attempt ─▶ ok │ failed
+//!                                                           └─ Timeout ─▶ observe_attempt ─▶ failed
+//!  failed attempt ─▶ chain: after_failure ─▶ Retry after backoff │ fallback ─▶ Degraded │ Failed
 //!  the parent holds its worker until every call of the step is done; a failed call fails it
 //! ```
 //!
-//! Events: `Arrival`, `Deliver` (a request reaches an instance), `WorkDone` (local work finished),
-//! `Reply` (an answer reaches the caller), `Timeout` (an attempt's timer), `Retry` (a backoff
-//! ends), `BulkheadWait` (a call gave up waiting for a bulkhead), `Fault` (a fault starts or ends),
-//! `Tick` (a time-series bucket closes), `WarmupEnd` (measurement starts).
-//!
-//! Randomness: `workload:<name>/arrivals`, `/client-out` and `/client-back`; `svc:<name>/work`,
-//! `/balance` and `/errors`; `edge:<from>-><to>/request`, `/reply` and `/backoff`. Each stream
-//! belongs to one component and purpose, so a change in one never shifts another's draws (common
-//! random numbers across variants).
+//! One module per part, each with its own state in `ServiceModel` (fields named after it):
+//! `request` (slabs, lifecycle; `instances`), `admission` (`limits`, queues and shedding),
+//! `calls` (`calls`, `edges` with their chain), `client` (`workloads`, sessions), `balance`
+//! (`rotations`), `faults` (`schedule`, `process`, `svc_faults`, `hosts`, links), `recovery`
+//! (`health`, autoscaling), `store` (`stores`, `replicas`, replication messages), `ops` (alerts,
+//! rollouts: `versions`, the log), `stats` (`stats`: what is measured), `tracing`, `build`
+//! (construction and the first events), `event` (the closed set of events and their digest
+//! codes). ARCHITECTURE.md says which part may change what.
 
 use crate::defences::{AimdLimit, AttemptFailure, BreakerPhase, BreakerState, Bucket};
 use crate::results::{
@@ -315,7 +313,7 @@ impl Model for ServiceModel<'_> {
                 if self.tracer.is_some() {
                     self.trace_call(call, "retry", self.calls[call as usize].attempts + 1);
                 }
-                self.attempt(sim, call, false)
+                self.attempt(sim, call, Ask::New)
             }
             Event::Hedge { call } => self.on_hedge(sim, call),
             Event::ClientRetry { req } => self.on_client_retry(sim, req),

@@ -439,7 +439,7 @@ impl ServiceModel<'_> {
                 es.stats.calls += 1;
             }
             es.chain.on_call(now);
-            self.attempt(sim, call, false);
+            self.attempt(sim, call, Ask::New);
         }
     }
 

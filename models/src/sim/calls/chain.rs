@@ -143,6 +143,18 @@ impl EdgeChain {
                 return (refused, None);
             }
         }
+        self.resume(policy, a, now_ns)
+    }
+
+    /// Asks again for an attempt that waited in the bulkhead's queue and was handed a permit
+    /// back: the throttle let it through when it first asked, so it asks the bulkhead (where a
+    /// permit is free now) and the breaker only.
+    pub(in crate::sim) fn resume(
+        &mut self,
+        policy: &CallPolicy,
+        a: Attempt,
+        now_ns: u64,
+    ) -> (Admit, Transition) {
         let mut permit = false;
         if let Some(bh) = &policy.bulkhead {
             match self.bulkheads[a.caller as usize].take(bh, a.call) {
@@ -898,5 +910,41 @@ mod tests {
             previous_ns = expected;
         }
         assert!(previous_ns >= 10 * MS);
+    }
+
+    #[test]
+    fn a_call_handed_a_permit_is_not_asked_by_the_throttle_again() {
+        // The throttle stands before the bulkhead: a call that waited for a permit has passed
+        // it already. Asking it again could refuse the call while the permit it was handed stays
+        // free and later calls jump the queue.
+        let d = Defences {
+            throttle: Some(grpc(2, 0.5)),
+            bulkhead: Some(semaphore(1, "1s")),
+            ..Defences::default()
+        };
+        let (p, mut chain) = edge(d, 1);
+        let go = |(a, _): (Admit, Transition)| a;
+        assert!(matches!(
+            go(chain.admit(&p, attempt(1, 0), true, 0)),
+            Admit::Go { .. }
+        ));
+        assert_eq!(go(chain.admit(&p, attempt(2, 0), false, 0)), Admit::Wait);
+        assert_eq!(go(chain.admit(&p, attempt(3, 0), true, 0)), Admit::Wait);
+        chain.observe_attempt(
+            &p,
+            attempt(1, 0),
+            observation(1, true, MS, BreakerPhase::Closed),
+        );
+        assert_eq!(chain.release(0), Some(2));
+        let resumed = go(chain.resume(&p, attempt(2, 0), 2));
+        assert!(
+            matches!(resumed, Admit::Go { permit: true, .. }),
+            "{resumed:?}"
+        );
+        assert_eq!(
+            go(chain.admit(&p, attempt(4, 0), true, 2)),
+            Admit::Wait,
+            "behind call 3"
+        );
     }
 }

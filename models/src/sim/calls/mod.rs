@@ -29,6 +29,18 @@ pub(super) struct EdgeState {
     pub(super) stats: EdgeResult,
 }
 
+/// How an attempt asks the edge's chain to go out.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) enum Ask {
+    /// A call's first attempt, or a retry after its backoff.
+    New,
+    /// One more attempt while the call's others are still out.
+    Hedge,
+    /// An attempt that waited for a bulkhead permit and was handed one: the throttle already
+    /// let it through.
+    Resumed,
+}
+
 impl EdgeState {
     /// The edge of call `c`, with its streams (`edge:<from>-><to>/...`) and its chain.
     pub(super) fn new(world: &World, c: &CallDef, rngs: &RngFactory, n_buckets: usize) -> Self {
@@ -73,14 +85,19 @@ fn transition(
 
 impl ServiceModel<'_> {
     /// Makes one attempt of a call, through the chain of defences of its edge.
-    pub(super) fn attempt(&mut self, sim: &mut Sim<Event>, call: u32, hedge: bool) {
+    pub(super) fn attempt(&mut self, sim: &mut Sim<Event>, call: u32, ask: Ask) {
         let now = sim.now().as_ns();
         let c = self.calls[call as usize];
         let a = self.attempt_of(call);
         let policy = &self.world.calls[c.edge as usize].policy;
         self.calls[call as usize].attempts += 1;
         let es = &mut self.edges[c.edge as usize];
-        let (admit, change) = es.chain.admit(policy, a, c.attempts == 0 && !hedge, now);
+        let (admit, change) = match ask {
+            Ask::Resumed => es.chain.resume(policy, a, now),
+            _ => es
+                .chain
+                .admit(policy, a, c.attempts == 0 && ask != Ask::Hedge, now),
+        };
         self.record_transition(c.edge, a.breaker, now, change);
         let stats = &mut self.edges[c.edge as usize].stats;
         match admit {
@@ -417,7 +434,7 @@ impl ServiceModel<'_> {
         if measured {
             self.edges[edge as usize].stats.hedges += 1;
         }
-        self.attempt(sim, call, true);
+        self.attempt(sim, call, Ask::Hedge);
     }
 
     /// Gives back a bulkhead permit, letting the oldest waiting call through.
@@ -438,7 +455,7 @@ impl ServiceModel<'_> {
         if let Some(t) = self.calls[next as usize].wait_timer.take() {
             sim.cancel(t);
         }
-        self.attempt(sim, next, false);
+        self.attempt(sim, next, Ask::Resumed);
     }
 
     /// A call waited for its bulkhead longer than `max_wait`.

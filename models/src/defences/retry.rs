@@ -146,6 +146,13 @@ fn budget_policy(b: &RetryBudget, problems: &mut Problems) -> BudgetPolicy {
             "the budget window is counted in whole seconds".into(),
         ));
     }
+    if b.window.0.is_zero() {
+        // Like the breaker's and the throttle's windows: a window of nothing counts nothing.
+        problems.push((
+            "retry.budget.window",
+            "the budget window must be at least `1s`".into(),
+        ));
+    }
     BudgetPolicy {
         ratio: b.ratio,
         min_per_s: b.min_per_s,

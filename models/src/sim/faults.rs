@@ -221,97 +221,93 @@ impl ServiceModel<'_> {
         }
     }
 
-    /// A fault starts or ends at unit `unit` of its targets.
+    /// A fault starts or ends at one of its target units: the occurrence is logged, its effect
+    /// applied or lifted, and a recurring fault's next transition drawn from its own stream.
     #[cold]
     #[inline(never)]
     pub(super) fn on_fault(&mut self, sim: &mut Sim<Event>, fault: u32, unit: u32, start: bool) {
         let now = sim.now().as_ns();
         let world = self.world;
         let def = &world.faults[fault as usize];
-        let horizon = world.horizon.as_ns();
-        // The instances this event acts on.
-        let one = |u: u32| -> &[u32] {
-            if def.per_instance {
-                std::slice::from_ref(&def.instances[u as usize])
-            } else {
-                &def.instances
-            }
-        };
         // When this occurrence started (for its end: whether a replacement has cleared it since).
         let p = (self.schedule.base[fault as usize] + unit) as usize;
         if start {
             self.schedule.started[p] = now;
         }
         let started = self.schedule.started[p];
+        if let FaultEffect::ChaosMonkey(mean) = def.effect {
+            return self.chaos_monkey(sim, fault, unit, start, mean);
+        }
         let label = if def.per_instance && def.instances.len() > 1 {
-            format!(
-                "{} ({})",
-                def.label,
-                self.instance_name(def.instances[unit as usize])
-            )
+            let name = self.instance_name(def.instances[unit as usize]);
+            format!("{} ({name})", def.label)
         } else {
             def.label.clone()
         };
-        if !matches!(def.effect, FaultEffect::ChaosMonkey(_)) {
-            if start {
-                self.log(now, LogKind::FaultStart, label.clone());
-                self.occurrence_start(fault, unit, now, label);
-            } else {
-                self.log(now, LogKind::FaultEnd, label);
-                self.occurrence_end(fault, unit, now);
-            }
+        if start {
+            self.log(now, LogKind::FaultStart, label.clone());
+            self.occurrence_start(fault, unit, now, label);
+        } else {
+            self.log(now, LogKind::FaultEnd, label);
+            self.occurrence_end(fault, unit, now);
         }
+        self.apply_effect(sim, fault, unit, start, started);
+        self.schedule_next(sim, fault, unit, start);
+    }
+
+    /// A fault's effect starts (`start`) or is lifted, at the state of the part it touches.
+    fn apply_effect(
+        &mut self,
+        sim: &mut Sim<Event>,
+        fault: u32,
+        unit: u32,
+        start: bool,
+        started: u64,
+    ) {
+        let now = sim.now().as_ns();
+        let world = self.world;
+        let def = &world.faults[fault as usize];
+        // The service-wide effects' state (a fault on hosts or links names no service).
+        let svc = def.service as usize;
         match &def.effect {
-            FaultEffect::Slowdown(k) => {
-                if def.instances.is_empty() {
-                    let st = &mut self.svc_faults[def.service as usize];
-                    st.slowdown = if start {
-                        st.slowdown * k
-                    } else {
-                        st.slowdown / k
-                    };
+            FaultEffect::Slowdown(k) if def.instances.is_empty() => {
+                let st = &mut self.svc_faults[svc];
+                st.slowdown = if start {
+                    st.slowdown * k
                 } else {
-                    for &i in one(unit) {
-                        let inst = &mut self.process[i as usize];
-                        inst.slow = if start { inst.slow * k } else { inst.slow / k };
-                    }
+                    st.slowdown / k
+                };
+            }
+            FaultEffect::Slowdown(k) => {
+                for &i in units_of(def, unit) {
+                    let inst = &mut self.process[i as usize];
+                    inst.slow = if start { inst.slow * k } else { inst.slow / k };
                 }
             }
             FaultEffect::Errors(rate) => {
-                let st = &mut self.svc_faults[def.service as usize];
+                let st = &mut self.svc_faults[svc];
                 st.error_rate = combine(st.error_rate, *rate, start);
             }
-            FaultEffect::Outage => {
-                let s = def.service as usize;
-                let st = &mut self.svc_faults[s];
-                if start {
-                    st.outages += 1;
-                    if st.outages == 1 {
-                        self.lose_work(sim, s);
-                    }
-                } else {
-                    st.outages.dec();
-                }
-            }
+            FaultEffect::Outage => self.outage(sim, svc, start),
             FaultEffect::Crash => {
-                for &i in one(unit) {
+                for &i in units_of(def, unit) {
                     self.crash(sim, i, start, started);
                 }
             }
             FaultEffect::Hang | FaultEffect::Pauses(..) => {
-                for &i in one(unit) {
+                for &i in units_of(def, unit) {
                     self.hang(sim, i, start, started);
                 }
             }
             FaultEffect::Leak(rate) => {
-                for &i in one(unit) {
+                for &i in units_of(def, unit) {
                     let inst = &mut self.process[i as usize];
-                    if start {
-                        inst.leak_per_min = *rate;
-                        inst.leak_since_ns = now.max(inst.started_ns);
+                    inst.leak_per_min = if start { *rate } else { 0.0 };
+                    inst.leak_since_ns = if start {
+                        now.max(inst.started_ns)
                     } else {
-                        inst.leak_per_min = 0.0;
-                    }
+                        inst.leak_since_ns
+                    };
                 }
             }
             FaultEffect::HostDown | FaultEffect::DiskLost => {
@@ -333,103 +329,120 @@ impl ServiceModel<'_> {
                 }
             }
             FaultEffect::Partition | FaultEffect::Delay(_) | FaultEffect::Loss(_) => {
-                if start {
-                    self.active_links.push(fault);
-                } else if let Some(k) = self.active_links.iter().position(|&x| x == fault) {
-                    self.active_links.remove(k);
-                }
+                self.link_fault(fault, start)
             }
             FaultEffect::Corrupt(rate, detected) => {
-                let st = &mut self.svc_faults[def.service as usize];
+                let st = &mut self.svc_faults[svc];
                 st.corrupt_rate = combine(st.corrupt_rate, *rate, start);
                 st.corrupt_detected = *detected;
             }
-            FaultEffect::FailFast => {
-                let st = &mut self.svc_faults[def.service as usize];
-                if start {
-                    st.fail_fast += 1;
-                } else {
-                    st.fail_fast.dec();
-                }
-            }
-            FaultEffect::ChaosMonkey(mean) => {
-                let p = self.schedule.base[fault as usize] as usize;
-                if start && unit == 0 {
-                    // A kill: a random instance among the targets.
-                    let rng = &mut self.schedule.procs[p].rng;
-                    let k = rng.random_range(0..def.instances.len() as u32);
-                    let next = now.saturating_add(exp_ns(rng, *mean));
-                    let victim = def.instances[k as usize];
-                    let name = self.instance_name(victim);
-                    self.log(
-                        now,
-                        LogKind::FaultStart,
-                        format!("{} kills {name}", def.label),
-                    );
-                    let end = if def.end_ns == u64::MAX {
-                        u64::MAX
-                    } else {
-                        now.saturating_add(def.end_ns - def.start_ns)
-                    };
-                    self.occurrence_start(fault, k + 1, now, format!("{} ({name})", def.label));
-                    if end != u64::MAX {
-                        self.occurrence_end(fault, k + 1, end.min(horizon));
-                    }
-                    self.schedule.started[p + 1 + k as usize] = now;
-                    self.crash(sim, victim, true, now);
-                    if end <= horizon {
-                        sim.schedule_at(
-                            SimTime::from_ns(end),
-                            self.fault_event(fault, k + 1, false),
-                        );
-                    }
-                    // A monkey with `lasts` restores its victims after `lasts`; it keeps
-                    // killing until the end of the run.
-                    if next < horizon {
-                        sim.schedule_at(SimTime::from_ns(next), self.fault_event(fault, 0, true));
-                    }
-                } else if !start && unit > 0 {
-                    let victim = def.instances[(unit - 1) as usize];
-                    self.crash(sim, victim, false, started);
-                }
-                return;
-            }
+            FaultEffect::FailFast => count_in_force(&mut self.svc_faults[svc].fail_fast, start),
             FaultEffect::FeatureOff => {
                 for &e in &def.edges {
-                    let off = &mut self.edge_off[e as usize];
-                    if start {
-                        *off += 1;
-                    } else {
-                        off.dec();
-                    }
+                    count_in_force(&mut self.edge_off[e as usize], start);
                 }
             }
+            FaultEffect::ChaosMonkey(_) => unreachable!("a chaos monkey has no effect of its own"),
         }
-        // A recurring fault schedules its next transition from its own stream.
-        let p = (self.schedule.base[fault as usize] + unit) as usize;
+    }
+
+    /// A service goes down (its queued and running work is lost), or one outage of it ends.
+    fn outage(&mut self, sim: &mut Sim<Event>, s: usize, start: bool) {
+        let st = &mut self.svc_faults[s];
+        count_in_force(&mut st.outages, start);
+        if start && st.outages == 1 {
+            self.lose_work(sim, s);
+        }
+    }
+
+    /// A link fault (partition, delay, loss) comes into force or ends.
+    fn link_fault(&mut self, fault: u32, start: bool) {
+        if start {
+            self.active_links.push(fault);
+        } else if let Some(k) = self.active_links.iter().position(|&x| x == fault) {
+            self.active_links.remove(k);
+        }
+    }
+
+    /// A recurring fault (pauses, or MTBF/MTTR) schedules its next transition from its own
+    /// stream.
+    fn schedule_next(&mut self, sim: &mut Sim<Event>, fault: u32, unit: u32, start: bool) {
+        let now = sim.now().as_ns();
+        let world = self.world;
+        let def = &world.faults[fault as usize];
+        let horizon = self.world.horizon.as_ns();
+        let rng =
+            &mut self.schedule.procs[(self.schedule.base[fault as usize] + unit) as usize].rng;
         let next = match (&def.effect, &def.stochastic) {
-            (FaultEffect::Pauses(every, pause), _) => Some(if start {
-                pause.sample(&mut self.schedule.procs[p].rng).as_ns()
-            } else {
-                every.sample(&mut self.schedule.procs[p].rng).as_ns()
-            }),
-            (_, Some((mtbf, mttr))) => Some(if start {
-                mttr.sample(&mut self.schedule.procs[p].rng).as_ns()
-            } else {
-                mtbf.sample(&mut self.schedule.procs[p].rng).as_ns()
-            }),
+            (FaultEffect::Pauses(every, pause), _) => {
+                Some(if start { pause } else { every }.sample(rng).as_ns())
+            }
+            (_, Some((mtbf, mttr))) => Some(if start { mttr } else { mtbf }.sample(rng).as_ns()),
             _ => None,
         };
-        if let Some(gap) = next {
-            let t = now.saturating_add(gap.max(1));
-            let until = if def.stochastic.is_some() {
-                horizon
-            } else {
-                def.end_ns.min(horizon)
-            };
-            if t <= until || (start && t <= horizon) {
-                sim.schedule_at(SimTime::from_ns(t), self.fault_event(fault, unit, !start));
+        let Some(gap) = next else { return };
+        let t = now.saturating_add(gap.max(1));
+        let until = if def.stochastic.is_some() {
+            horizon
+        } else {
+            def.end_ns.min(horizon)
+        };
+        if t <= until || (start && t <= horizon) {
+            sim.schedule_at(SimTime::from_ns(t), self.fault_event(fault, unit, !start));
+        }
+    }
+
+    /// A chaos monkey's event: unit 0 kills a random target and schedules the next kill; unit
+    /// `k + 1` ends the kill of its `k`-th target (after `lasts`, if the monkey has one).
+    fn chaos_monkey(
+        &mut self,
+        sim: &mut Sim<Event>,
+        fault: u32,
+        unit: u32,
+        start: bool,
+        mean: u64,
+    ) {
+        let now = sim.now().as_ns();
+        let world = self.world;
+        let def = &world.faults[fault as usize];
+        let horizon = self.world.horizon.as_ns();
+        let p = self.schedule.base[fault as usize] as usize;
+        if !start {
+            if unit > 0 {
+                let victim = def.instances[(unit - 1) as usize];
+                let started = self.schedule.started[p + unit as usize];
+                self.crash(sim, victim, false, started);
             }
+            return;
+        }
+        if unit != 0 {
+            return;
+        }
+        let rng = &mut self.schedule.procs[p].rng;
+        let k = rng.random_range(0..def.instances.len() as u32);
+        let next = now.saturating_add(exp_ns(rng, mean));
+        let victim = def.instances[k as usize];
+        let name = self.instance_name(victim);
+        let what = format!("{} kills {name}", def.label);
+        self.log(now, LogKind::FaultStart, what);
+        let end = if def.end_ns == u64::MAX {
+            u64::MAX
+        } else {
+            now.saturating_add(def.end_ns - def.start_ns)
+        };
+        self.occurrence_start(fault, k + 1, now, format!("{} ({name})", def.label));
+        if end != u64::MAX {
+            self.occurrence_end(fault, k + 1, end.min(horizon));
+        }
+        self.schedule.started[p + 1 + k as usize] = now;
+        self.crash(sim, victim, true, now);
+        if end <= horizon {
+            sim.schedule_at(SimTime::from_ns(end), self.fault_event(fault, k + 1, false));
+        }
+        // A monkey with `lasts` restores its victims after `lasts`; it keeps killing until the
+        // end of the run.
+        if next < horizon {
+            sim.schedule_at(SimTime::from_ns(next), self.fault_event(fault, 0, true));
         }
     }
 
@@ -733,5 +746,24 @@ impl ServiceModel<'_> {
             proc: self.schedule.base[fault as usize] + unit,
             start,
         }
+    }
+}
+
+/// A count of faults in force: one more when one starts, one fewer when one ends.
+fn count_in_force(n: &mut u32, start: bool) {
+    if start {
+        *n += 1;
+    } else {
+        n.dec();
+    }
+}
+
+/// The instances a fault's event at `unit` acts on: its one instance for a fault per instance,
+/// else all its instances.
+fn units_of(def: &FaultDef, unit: u32) -> &[u32] {
+    if def.per_instance {
+        std::slice::from_ref(&def.instances[unit as usize])
+    } else {
+        &def.instances
     }
 }

@@ -28,7 +28,7 @@ use crate::results::{
 use crate::spec::Balancer;
 use crate::trace::{Place, Trace, TraceOptions, Tracer};
 use crate::world::{
-    AlertKind, ArrivalKind, CallDef, FaultEffect, InstanceDef, RateLimitDef, ServiceDef,
+    AlertKind, ArrivalKind, CallDef, FaultDef, FaultEffect, InstanceDef, RateLimitDef, ServiceDef,
     WorkloadDef, World,
 };
 use hdrhistogram::Histogram;

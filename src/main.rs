@@ -520,7 +520,7 @@ fn write_trace(
         |e: std::io::Error| faultline::Error::Io(format!("cannot write `{}`: {e}", path.display()));
     let file = std::fs::File::create(path).map_err(io_error)?;
     let mut out = std::io::BufWriter::new(file);
-    trace.write_json(&mut out).map_err(io_error)?;
+    reports::trace::write_json(trace, &mut out).map_err(io_error)?;
     out.flush().map_err(io_error)?;
     let over = if trace.users_over_max > 0 {
         format!(

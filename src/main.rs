@@ -24,50 +24,16 @@ struct Cli {
 enum Command {
     /// Simulate a scenario once and print per-service results.
     #[command(after_help = "Example: faultline run scenarios/quickstart.ron --seed 7 --format json\n\n".to_owned() + EXIT_CODES)]
-    Run {
-        /// The scenario file (RON).
-        file: PathBuf,
-        /// Seed for every random stream; overrides the file's `seed`.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Run this variant of the scenario instead of the scenario as written.
-        #[arg(long)]
-        variant: Option<String>,
-        /// Run index within a sweep (a sweep's run K uses the same streams as `--run K`).
-        #[arg(long, default_value_t = 0)]
-        run: u64,
-        /// Output format: a table for people, or one JSON document for machines.
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
-    },
+    Run(RunArgs),
     /// Evaluate the scenario's `expect` assertions over many runs; exit 1 if one does not hold.
     #[command(after_help = "Example: faultline check scenarios/quickstart.ron --runs 50\n\n".to_owned() + EXIT_CODES)]
-    Check {
-        /// The scenario file (RON).
-        file: PathBuf,
-        #[command(flatten)]
-        sweep: SweepArgs,
-    },
+    Check(CheckArgs),
     /// Run every variant over many seeds and write a comparison report.
     #[command(after_help = "Example: faultline compare scenarios/quickstart.ron --runs 200 --out out/quickstart\n\n\
 Writes report.html, report.md, summary.json, runs.csv and the run log runs.jsonl into the output folder. With\n\
 --shard I/N only the run log of that slice is written; combine the slices with `faultline merge`.\n\n"
         .to_owned() + EXIT_CODES)]
-    Compare {
-        /// The scenario file (RON).
-        file: PathBuf,
-        #[command(flatten)]
-        sweep: SweepArgs,
-        /// Folder for the reports (created if missing).
-        #[arg(long)]
-        out: PathBuf,
-        /// Run only slice I of N of the (variant, run) list, 0-based: `--shard 0/4` … `--shard 3/4`.
-        #[arg(long, value_name = "I/N")]
-        shard: Option<faultline::Shard>,
-        /// Continue an interrupted sweep from the run log in the output folder.
-        #[arg(long)]
-        resume: bool,
-    },
+    Compare(CompareArgs),
     /// Combine the run logs of shards into the report one machine would have written.
     #[command(after_help = "Example: faultline merge out/shard-0 out/shard-1 --out out/all\n\n".to_owned() + EXIT_CODES)]
     Merge {
@@ -89,55 +55,14 @@ instance, the users' requests end to end, arrows from caller to callee, timeouts
 for faults, breaker states, alerts and the run's log. Example:\n\
   faultline replay scenarios/quickstart.ron --run 3 --trace out/trace.json --trace-sample 10 --trace-window 55s..85s\n\n"
         .to_owned() + EXIT_CODES)]
-    Replay {
-        /// The scenario file (RON).
-        file: PathBuf,
-        #[command(flatten)]
-        pick: RunPick,
-        /// The sweep's run log (`OUT/runs.jsonl`): use its seed and compare the digest with its record.
-        #[arg(long, value_name = "PATH")]
-        log: Option<PathBuf>,
-        /// Output format: a table for people, or one JSON document for machines.
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
-        /// Write a trace of the run (Chrome trace-event JSON, for Perfetto) to PATH.
-        #[arg(long, value_name = "PATH")]
-        trace: Option<PathBuf>,
-        /// Trace one user request in N (each traced through every service it reaches).
-        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..), requires = "trace")]
-        trace_sample: u32,
-        /// Trace only user requests arriving in FROM..TO (simulated time, e.g. `10s..20s`).
-        #[arg(long, value_name = "FROM..TO", value_parser = faultline::replay::parse_window, requires = "trace")]
-        trace_window: Option<(u64, u64)>,
-        /// Most spans in the trace; past it no new user request is traced.
-        #[arg(long, value_name = "N", default_value_t = models::trace::TraceOptions::default().max_spans, requires = "trace")]
-        trace_spans_max: usize,
-        /// Write the run's notable events (faults, health, ejections, alerts, breakers, ...) as JSON lines to PATH.
-        #[arg(long, value_name = "PATH")]
-        events: Option<PathBuf>,
-        /// Print the run's incident timeline (per fault: detection, recovery, damage).
-        #[arg(long)]
-        timeline: bool,
-    },
+    Replay(ReplayArgs),
     /// Find the fewest faults, in the shortest windows, with which a run still breaks an expectation.
     #[command(after_help = "Example: faultline shrink scenarios/defences/retry-storm.ron --variant cured --run 3\n\n\
 Delta debugging (ddmin) over the scenario's faults, then a binary search of each remaining fault's window, with the\n\
 run's seed and index fixed. Prints the minimal schedule as a `faults: [ ... ],` block to paste into the scenario.\n\
 Exit 1 when the run breaks an expectation (after printing the minimal schedule), 0 when it breaks none.\n\n"
         .to_owned() + EXIT_CODES)]
-    Shrink {
-        /// The scenario file (RON).
-        file: PathBuf,
-        #[command(flatten)]
-        pick: RunPick,
-        /// The expectation to keep broken: its place in the scenario's `expect` list, from 0.
-        /// Default: the first one the run breaks.
-        #[arg(long, value_name = "N")]
-        expect: Option<usize>,
-        /// Most runs the search may make; past it, the best schedule so far is printed.
-        #[arg(long, default_value_t = faultline::shrink::RUNS_MAX_DEFAULT)]
-        runs_max: u32,
-    },
+    Shrink(ShrinkArgs),
     /// Write a commented starter scenario to NAME.ron.
     #[command(after_help = "Example: faultline new checkout\n\n".to_owned() + EXIT_CODES)]
     New {
@@ -156,6 +81,101 @@ Exit 1 when the run breaks an expectation (after printing the minimal schedule),
         /// The scenario file (RON).
         file: PathBuf,
     },
+}
+
+/// `faultline run`: one simulation.
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The scenario file (RON).
+    file: PathBuf,
+    /// Seed for every random stream; overrides the file's `seed`.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Run this variant of the scenario instead of the scenario as written.
+    #[arg(long)]
+    variant: Option<String>,
+    /// Run index within a sweep (a sweep's run K uses the same streams as `--run K`).
+    #[arg(long, default_value_t = 0)]
+    run: u64,
+    /// Output format: a table for people, or one JSON document for machines.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+/// `faultline check`: a sweep, and the verdicts of the scenario's `expect`s.
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// The scenario file (RON).
+    file: PathBuf,
+    #[command(flatten)]
+    sweep: SweepArgs,
+}
+
+/// `faultline compare`: a sweep of every variant, and its reports.
+#[derive(clap::Args)]
+struct CompareArgs {
+    /// The scenario file (RON).
+    file: PathBuf,
+    #[command(flatten)]
+    sweep: SweepArgs,
+    /// Folder for the reports (created if missing).
+    #[arg(long)]
+    out: PathBuf,
+    /// Run only slice I of N of the (variant, run) list, 0-based: `--shard 0/4` … `--shard 3/4`.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<faultline::Shard>,
+    /// Continue an interrupted sweep from the run log in the output folder.
+    #[arg(long)]
+    resume: bool,
+}
+
+/// `faultline replay`: one run of a sweep again, with its trace, events or timeline.
+#[derive(clap::Args)]
+struct ReplayArgs {
+    /// The scenario file (RON).
+    file: PathBuf,
+    #[command(flatten)]
+    pick: RunPick,
+    /// The sweep's run log (`OUT/runs.jsonl`): use its seed and compare the digest with its record.
+    #[arg(long, value_name = "PATH")]
+    log: Option<PathBuf>,
+    /// Output format: a table for people, or one JSON document for machines.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Write a trace of the run (Chrome trace-event JSON, for Perfetto) to PATH.
+    #[arg(long, value_name = "PATH")]
+    trace: Option<PathBuf>,
+    /// Trace one user request in N (each traced through every service it reaches).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..), requires = "trace")]
+    trace_sample: u32,
+    /// Trace only user requests arriving in FROM..TO (simulated time, e.g. `10s..20s`).
+    #[arg(long, value_name = "FROM..TO", value_parser = faultline::replay::parse_window, requires = "trace")]
+    trace_window: Option<(u64, u64)>,
+    /// Most spans in the trace; past it no new user request is traced.
+    #[arg(long, value_name = "N", default_value_t = models::trace::TraceOptions::default().max_spans, requires = "trace")]
+    trace_spans_max: usize,
+    /// Write the run's notable events (faults, health, ejections, alerts, breakers, ...) as JSON lines to PATH.
+    #[arg(long, value_name = "PATH")]
+    events: Option<PathBuf>,
+    /// Print the run's incident timeline (per fault: detection, recovery, damage).
+    #[arg(long)]
+    timeline: bool,
+}
+
+/// `faultline shrink`: the smallest fault schedule that still breaks an expectation.
+#[derive(clap::Args)]
+struct ShrinkArgs {
+    /// The scenario file (RON).
+    file: PathBuf,
+    #[command(flatten)]
+    pick: RunPick,
+    /// The expectation to keep broken: its place in the scenario's `expect` list, from 0.
+    /// Default: the first one the run breaks.
+    #[arg(long, value_name = "N")]
+    expect: Option<usize>,
+    /// Most runs the search may make; past it, the best schedule so far is printed.
+    #[arg(long, default_value_t = faultline::shrink::RUNS_MAX_DEFAULT)]
+    runs_max: u32,
 }
 
 #[derive(clap::Args)]
@@ -268,19 +288,22 @@ fn run(cli: Cli) -> Result<ExitCode, faultline::Error> {
     let started = std::time::Instant::now();
     let verbose = cli.verbose;
     let what = verbose_subject(&cli.command);
-    let code = run_command(cli.command)?;
+    let printed = run_command(cli.command)?;
+    // A closed pipe (`faultline run ... | head`) is not an error worth a message.
+    let _ = std::io::stdout().lock().write_all(printed.text.as_bytes());
     if verbose {
         let secs = started.elapsed().as_secs_f64();
         eprintln!("{what}: {secs:.2} s wall time");
     }
-    Ok(code)
+    Ok(printed.code)
 }
 
 /// What `--verbose` says the time was spent on.
 fn verbose_subject(command: &Command) -> String {
     match command {
-        Command::Run { file, .. } => format!("one run of {}", file.display()),
-        Command::Check { file, sweep } | Command::Compare { file, sweep, .. } => format!(
+        Command::Run(args) => format!("one run of {}", args.file.display()),
+        Command::Check(CheckArgs { file, sweep })
+        | Command::Compare(CompareArgs { file, sweep, .. }) => format!(
             "sweep of {} ({} runs per variant, {} jobs)",
             file.display(),
             sweep
@@ -294,210 +317,247 @@ fn verbose_subject(command: &Command) -> String {
     }
 }
 
-fn run_command(command: Command) -> Result<ExitCode, faultline::Error> {
-    let mut code = ExitCode::SUCCESS;
-    let text = match command {
-        Command::Run {
-            file,
-            seed,
-            variant,
-            run,
-            format,
-        } => {
-            let result = faultline::run_variant(&file, variant.as_deref(), seed, run)?;
-            match format {
-                Format::Table => reports::table::render_run(&result),
-                Format::Json => reports::run_json(&result),
-            }
+/// What a command prints on stdout, and the exit code it ends with.
+struct Printed {
+    text: String,
+    code: ExitCode,
+}
+
+impl Printed {
+    /// Exit code 0.
+    fn success(text: String) -> Printed {
+        Printed {
+            text,
+            code: ExitCode::SUCCESS,
         }
-        Command::Check { file, sweep } => {
-            let loaded = faultline::load_study(&file)?;
-            if loaded.study.spec.expect.is_empty() {
-                return Err(faultline::Error::Usage(format!(
-                    "{}: the scenario has no `expect` assertions to check; add some, or use `faultline compare`",
-                    file.display()
-                )));
-            }
-            let agg = sweep_with_progress(&loaded, &sweep, Default::default())?;
+    }
+
+    /// Exit code 1: an expectation does not hold (`check`, `shrink`), or a replayed digest
+    /// differs from the log's record.
+    fn failure(text: String) -> Printed {
+        Printed {
+            text,
+            code: ExitCode::from(1),
+        }
+    }
+}
+
+/// One function per subcommand; `run` prints what it returns.
+fn run_command(command: Command) -> Result<Printed, faultline::Error> {
+    match command {
+        Command::Run(args) => run_once(args),
+        Command::Check(args) => check(args),
+        Command::Compare(args) => compare(args),
+        Command::Merge { dirs, out } => merge(&dirs, &out),
+        Command::Replay(args) => replay(args),
+        Command::Shrink(args) => shrink(args),
+        Command::New { name } => new_scenario(&name),
+        Command::Completions { shell } => Ok(Printed::success(completions(shell))),
+        Command::Validate { file } => validate(&file),
+    }
+}
+
+/// `faultline run`: the run as a table or one JSON document.
+fn run_once(args: RunArgs) -> Result<Printed, faultline::Error> {
+    let result = faultline::run_variant(&args.file, args.variant.as_deref(), args.seed, args.run)?;
+    Ok(Printed::success(match args.format {
+        Format::Table => reports::table::render_run(&result),
+        Format::Json => reports::run_json(&result),
+    }))
+}
+
+/// `faultline check`: the summary of a sweep; exit 1 when an expectation does not hold.
+fn check(args: CheckArgs) -> Result<Printed, faultline::Error> {
+    let loaded = faultline::load_study(&args.file)?;
+    if loaded.study.spec.expect.is_empty() {
+        return Err(faultline::Error::Usage(format!(
+            "{}: the scenario has no `expect` assertions to check; add some, or use `faultline compare`",
+            args.file.display()
+        )));
+    }
+    let agg = sweep_with_progress(&loaded, &args.sweep, Default::default())?;
+    let summary = faultline::summarize(&loaded.study, &agg);
+    let text = reports::table::render_summary(&summary);
+    Ok(if summary.expectations.iter().all(|v| v.holds) {
+        Printed::success(text)
+    } else {
+        Printed::failure(text)
+    })
+}
+
+/// `faultline compare`: a sweep logged in the output folder, with its reports (or, for a shard,
+/// only its run log).
+fn compare(args: CompareArgs) -> Result<Printed, faultline::Error> {
+    let loaded = faultline::load_study(&args.file)?;
+    let log = args.out.join("runs.jsonl");
+    let opts = faultline::SweepOptions {
+        shard: args.shard,
+        log: Some(log.clone()),
+        resume: args.resume,
+        ..Default::default()
+    };
+    let agg = sweep_with_progress(&loaded, &args.sweep, opts)?;
+    Ok(Printed::success(match args.shard {
+        Some(s) => format!(
+            "shard {}/{}: {} runs logged in {}; combine the shards with `faultline merge`\n",
+            s.index,
+            s.count,
+            agg.variants.iter().map(|v| v.n_finished()).sum::<usize>(),
+            log.display()
+        ),
+        None => {
             let summary = faultline::summarize(&loaded.study, &agg);
-            if !summary.expectations.iter().all(|v| v.holds) {
-                code = ExitCode::from(1);
-            }
-            reports::table::render_summary(&summary)
-        }
-        Command::Compare {
-            file,
-            sweep,
-            out,
-            shard,
-            resume,
-        } => {
-            let loaded = faultline::load_study(&file)?;
-            let log = out.join("runs.jsonl");
-            let opts = faultline::SweepOptions {
-                shard,
-                log: Some(log.clone()),
-                resume,
-                ..Default::default()
-            };
-            let agg = sweep_with_progress(&loaded, &sweep, opts)?;
-            match shard {
-                Some(s) => format!(
-                    "shard {}/{}: {} runs logged in {}; combine the shards with `faultline merge`\n",
-                    s.index,
-                    s.count,
-                    agg.variants.iter().map(|v| v.n_finished()).sum::<usize>(),
-                    log.display()
-                ),
-                None => {
-                    let summary = faultline::summarize(&loaded.study, &agg);
-                    faultline::write_reports(&out, &summary, &agg)?;
-                    format!(
-                        "{}\nreports written to {}: report.html, report.md, summary.json, runs.csv (run log: runs.jsonl)\n",
-                        reports::table::render_summary(&summary),
-                        out.display()
-                    )
-                }
-            }
-        }
-        Command::Merge { dirs, out } => {
-            let logs: Vec<PathBuf> = dirs.iter().map(|d| d.join("runs.jsonl")).collect();
-            let (study, agg, _) = faultline::merge_logs(&logs)?;
-            let summary = faultline::summarize(&study, &agg);
-            faultline::write_reports(&out, &summary, &agg)?;
+            faultline::write_reports(&args.out, &summary, &agg)?;
             format!(
-                "{}\nmerged {} run logs; reports written to {}\n",
+                "{}\nreports written to {}: report.html, report.md, summary.json, runs.csv (run log: runs.jsonl)\n",
                 reports::table::render_summary(&summary),
-                logs.len(),
-                out.display()
+                args.out.display()
             )
         }
-        Command::Replay {
-            file,
-            pick,
-            log,
-            format,
-            trace,
-            trace_sample,
-            trace_window,
-            trace_spans_max,
-            events,
-            timeline,
-        } => {
-            let opts = faultline::ReplayOptions {
-                variant: pick.variant,
-                run: pick.run,
-                seed: pick.seed,
-                log: log.clone(),
-                trace: trace.as_ref().map(|_| models::trace::TraceOptions {
-                    sample_one_in: trace_sample,
-                    window: trace_window,
-                    max_spans: trace_spans_max,
-                }),
-            };
-            let replay = faultline::replay(&file, &opts)?;
-            let (mut verdict, matches) = replay_verdict(&replay, log.as_deref());
-            if !matches {
-                code = ExitCode::from(1);
-            }
-            if let (Some(path), Some(t)) = (&trace, &replay.trace) {
-                verdict.push_str(&write_trace(path, t)?);
-            }
-            if let Some(path) = &events {
-                create_parent(path)?;
-                faultline::write_atomic(path, &reports::timeline::events_jsonl(&replay.result))?;
-                verdict.push_str(&format!("events written to {}\n", path.display()));
-            }
-            if timeline {
-                verdict.push_str(&format!("\n{}", reports::timeline::render(&replay.result)));
-            }
-            match format {
-                Format::Table => {
-                    format!("{}\n{verdict}", reports::table::render_run(&replay.result))
-                }
-                Format::Json => {
-                    eprint!("{verdict}");
-                    reports::run_json(&replay.result)
-                }
-            }
+    }))
+}
+
+/// `faultline merge`: the reports of the shards' run logs together.
+fn merge(dirs: &[PathBuf], out: &std::path::Path) -> Result<Printed, faultline::Error> {
+    let logs: Vec<PathBuf> = dirs.iter().map(|d| d.join("runs.jsonl")).collect();
+    let (study, agg, _) = faultline::merge_logs(&logs)?;
+    let summary = faultline::summarize(&study, &agg);
+    faultline::write_reports(out, &summary, &agg)?;
+    Ok(Printed::success(format!(
+        "{}\nmerged {} run logs; reports written to {}\n",
+        reports::table::render_summary(&summary),
+        logs.len(),
+        out.display()
+    )))
+}
+
+impl ReplayArgs {
+    /// The library's options for this replay.
+    fn options(&self) -> faultline::ReplayOptions {
+        faultline::ReplayOptions {
+            variant: self.pick.variant.clone(),
+            run: self.pick.run,
+            seed: self.pick.seed,
+            log: self.log.clone(),
+            trace: self.trace.as_ref().map(|_| models::trace::TraceOptions {
+                sample_one_in: self.trace_sample,
+                window: self.trace_window,
+                max_spans: self.trace_spans_max,
+            }),
         }
-        Command::Shrink {
-            file,
-            pick,
-            expect,
-            runs_max,
-        } => {
-            let opts = faultline::ShrinkOptions {
-                variant: pick.variant,
-                run: pick.run,
-                seed: pick.seed,
-                expect,
-                runs_max,
-            };
-            let outcome = shrink_with_progress(&file, &opts)?;
-            if outcome.shrunk.is_some() {
-                code = ExitCode::from(1);
-            }
-            render_shrink(&file, &outcome)
-        }
-        Command::New { name } => {
-            let path = PathBuf::from(if name.ends_with(".ron") {
-                name.clone()
-            } else {
-                format!("{name}.ron")
-            });
-            let stem = path
-                .file_stem()
-                .map_or(name.clone(), |s| s.to_string_lossy().into_owned());
-            let text = include_str!("starter.ron").replace("NAME", &stem);
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-                .map_err(|e| {
-                    faultline::Error::Io(match e.kind() {
-                        std::io::ErrorKind::AlreadyExists => format!(
-                            "`{}` exists already; choose another name or remove it",
-                            path.display()
-                        ),
-                        _ => format!("cannot write `{}`: {e}", path.display()),
-                    })
-                })?;
-            file.write_all(text.as_bytes()).map_err(|e| {
-                faultline::Error::Io(format!("cannot write `{}`: {e}", path.display()))
-            })?;
-            format!(
-                "wrote {}; next: faultline validate {} && faultline check {}\n",
-                path.display(),
-                path.display(),
-                path.display()
-            )
-        }
-        Command::Completions { shell } => {
-            use clap::CommandFactory;
-            let mut buffer = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "faultline", &mut buffer);
-            String::from_utf8_lossy(&buffer).into_owned()
-        }
-        Command::Validate { file } => {
-            let loaded = faultline::load_study(&file)?;
-            let world = &loaded.study.designs[0].world;
-            format!(
-                "ok: {}: scenario `{}`, {} services, {} instances on {} hosts, {} workloads, {} variants, {} expectations\n",
-                file.display(),
-                loaded.study.spec.name,
-                world.services.len(),
-                world.instances.len(),
-                world.hosts.len(),
-                world.workloads.len(),
-                loaded.study.designs.len(),
-                loaded.study.spec.expect.len()
-            )
+    }
+}
+
+/// `faultline replay`: the run, its digest's verdict, and what was asked besides (a trace, the
+/// events, the timeline); exit 1 when the digest differs from the log's.
+fn replay(args: ReplayArgs) -> Result<Printed, faultline::Error> {
+    let replayed = faultline::replay(&args.file, &args.options())?;
+    let (mut verdict, matches) = replay_verdict(&replayed, args.log.as_deref());
+    if let (Some(path), Some(t)) = (&args.trace, &replayed.trace) {
+        verdict.push_str(&write_trace(path, t)?);
+    }
+    if let Some(path) = &args.events {
+        create_parent(path)?;
+        faultline::write_atomic(path, &reports::timeline::events_jsonl(&replayed.result))?;
+        verdict.push_str(&format!("events written to {}\n", path.display()));
+    }
+    if args.timeline {
+        verdict.push_str(&format!(
+            "\n{}",
+            reports::timeline::render(&replayed.result)
+        ));
+    }
+    let text = match args.format {
+        Format::Table => format!(
+            "{}\n{verdict}",
+            reports::table::render_run(&replayed.result)
+        ),
+        Format::Json => {
+            eprint!("{verdict}");
+            reports::run_json(&replayed.result)
         }
     };
-    // A closed pipe (`faultline run ... | head`) is not an error worth a message.
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
-    Ok(code)
+    Ok(if matches {
+        Printed::success(text)
+    } else {
+        Printed::failure(text)
+    })
+}
+
+/// `faultline shrink`: the minimal schedule; exit 1 when the run breaks an expectation.
+fn shrink(args: ShrinkArgs) -> Result<Printed, faultline::Error> {
+    let opts = faultline::ShrinkOptions {
+        variant: args.pick.variant,
+        run: args.pick.run,
+        seed: args.pick.seed,
+        expect: args.expect,
+        runs_max: args.runs_max,
+    };
+    let outcome = shrink_with_progress(&args.file, &opts)?;
+    let text = render_shrink(&args.file, &outcome);
+    Ok(match outcome.shrunk {
+        Some(_) => Printed::failure(text),
+        None => Printed::success(text),
+    })
+}
+
+/// `faultline new`: a starter scenario in a new file (never over an existing one).
+fn new_scenario(name: &str) -> Result<Printed, faultline::Error> {
+    let path = PathBuf::from(if name.ends_with(".ron") {
+        name.to_string()
+    } else {
+        format!("{name}.ron")
+    });
+    let stem = path
+        .file_stem()
+        .map_or(name.to_string(), |s| s.to_string_lossy().into_owned());
+    let text = include_str!("starter.ron").replace("NAME", &stem);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| {
+            faultline::Error::Io(match e.kind() {
+                std::io::ErrorKind::AlreadyExists => format!(
+                    "`{}` exists already; choose another name or remove it",
+                    path.display()
+                ),
+                _ => format!("cannot write `{}`: {e}", path.display()),
+            })
+        })?;
+    file.write_all(text.as_bytes())
+        .map_err(|e| faultline::Error::Io(format!("cannot write `{}`: {e}", path.display())))?;
+    Ok(Printed::success(format!(
+        "wrote {}; next: faultline validate {} && faultline check {}\n",
+        path.display(),
+        path.display(),
+        path.display()
+    )))
+}
+
+/// `faultline completions`: the completion script for `shell`.
+fn completions(shell: clap_complete::Shell) -> String {
+    use clap::CommandFactory;
+    let mut buffer = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "faultline", &mut buffer);
+    String::from_utf8_lossy(&buffer).into_owned()
+}
+
+/// `faultline validate`: what the scenario holds, once it loads.
+fn validate(file: &std::path::Path) -> Result<Printed, faultline::Error> {
+    let loaded = faultline::load_study(file)?;
+    let world = &loaded.study.designs[0].world;
+    Ok(Printed::success(format!(
+        "ok: {}: scenario `{}`, {} services, {} instances on {} hosts, {} workloads, {} variants, {} expectations\n",
+        file.display(),
+        loaded.study.spec.name,
+        world.services.len(),
+        world.instances.len(),
+        world.hosts.len(),
+        world.workloads.len(),
+        loaded.study.designs.len(),
+        loaded.study.spec.expect.len()
+    )))
 }
 
 /// Creates the folder a file goes into, if it is missing.
@@ -520,7 +580,7 @@ fn write_trace(
         |e: std::io::Error| faultline::Error::Io(format!("cannot write `{}`: {e}", path.display()));
     let file = std::fs::File::create(path).map_err(io_error)?;
     let mut out = std::io::BufWriter::new(file);
-    trace.write_json(&mut out).map_err(io_error)?;
+    reports::trace::write_json(trace, &mut out).map_err(io_error)?;
     out.flush().map_err(io_error)?;
     let over = if trace.users_over_max > 0 {
         format!(
@@ -587,16 +647,6 @@ fn shrink_with_progress(
 /// What `faultline shrink` prints: the run's verdicts, then the minimal schedule and its cost.
 fn render_shrink(file: &std::path::Path, o: &faultline::ShrinkOutcome) -> String {
     let mut out = String::new();
-    let verdict = |i: usize, v: &reports::check::Verdict| {
-        format!(
-            "{}  expect[{i}] [{}] {}\n      measured {}; margin {}\n",
-            if v.holds { "pass" } else { "FAIL" },
-            v.variant,
-            v.expectation,
-            v.measured,
-            v.margin
-        )
-    };
     let run = format!(
         "run {} of `{}` (seed {}, digest {})",
         o.run, o.variant, o.seed, o.digest
@@ -618,21 +668,32 @@ fn render_shrink(file: &std::path::Path, o: &faultline::ShrinkOutcome) -> String
             format!("{run} breaks no expectation that one run can break: nothing to shrink\n")
         });
         for (i, v) in &o.verdicts {
-            out.push_str(&verdict(*i, v));
+            out.push_str(&render_verdict(*i, v));
         }
         return out;
     };
     out.push_str(&format!("{run} breaks expect[{}]:\n", s.expect));
     for (i, v) in o.verdicts.iter().filter(|(i, _)| *i == s.expect) {
-        out.push_str(&verdict(*i, v));
+        out.push_str(&render_verdict(*i, v));
     }
-    out.push_str(&format!(
+    out.push_str(&render_shrunk(file, o, s));
+    out
+}
+
+/// The minimal schedule, the caveats of the search, the verdicts with the schedule, and the
+/// command that replays the run.
+fn render_shrunk(
+    file: &std::path::Path,
+    o: &faultline::ShrinkOutcome,
+    s: &faultline::shrink::Shrunk,
+) -> String {
+    let mut out = format!(
         "\nminimal schedule: {} of {} faults, found in {} runs; paste it into the scenario:\n\n{}\n",
         s.faults.len(),
         s.original.len(),
         s.runs,
         s.text
-    ));
+    );
     if s.limit_hit {
         out.push_str(&format!(
             "the search stopped at its limit of {} runs (--runs-max): the schedule still breaks the expectation, but a smaller one may exist\n",
@@ -647,7 +708,7 @@ fn render_shrink(file: &std::path::Path, o: &faultline::ShrinkOutcome) -> String
     }
     out.push_str("with the minimal schedule:\n");
     for v in &s.verdicts {
-        out.push_str(&verdict(s.expect, v));
+        out.push_str(&render_verdict(s.expect, v));
     }
     out.push_str(&format!(
         "after pasting, `faultline run {} --variant {} --run {} --seed {}` replays it\n",
@@ -657,4 +718,16 @@ fn render_shrink(file: &std::path::Path, o: &faultline::ShrinkOutcome) -> String
         o.seed
     ));
     out
+}
+
+/// One expectation's verdict on a run: pass or FAIL, what was measured, and the margin.
+fn render_verdict(i: usize, v: &reports::check::Verdict) -> String {
+    format!(
+        "{}  expect[{i}] [{}] {}\n      measured {}; margin {}\n",
+        if v.holds { "pass" } else { "FAIL" },
+        v.variant,
+        v.expectation,
+        v.measured,
+        v.margin
+    )
 }

@@ -115,34 +115,8 @@ pub fn shrink(
     let design = crate::replay::find_design(&loaded, path, opts.variant.as_deref())?;
     let seed = opts.seed.unwrap_or(loaded.study.spec.seed);
     let (expects, skipped) = chosen_expects(&loaded, opts.expect)?;
-    let original = &design.world.spec.faults;
-    let mut search = Search {
-        file: &loaded.study.file,
-        design,
-        one: Study {
-            designs: vec![design.clone()],
-            ..loaded.study.clone()
-        },
-        original,
-        seed,
-        run: opts.run,
-        expects: expects.clone(),
-        runs: 0,
-        runs_max: opts.runs_max,
-        limit_hit: false,
-        cache: BTreeMap::new(),
-        best_len: original.len(),
-        on_run,
-    };
-    let all: Vec<Window> = original
-        .iter()
-        .enumerate()
-        .map(|(idx, f)| Window {
-            idx,
-            at_ns: f.at.0.as_ns(),
-            lasts_ns: f.lasts.map(|d| d.0.as_ns()),
-        })
-        .collect();
+    let mut search = Search::new(&loaded, design, seed, opts, expects, on_run);
+    let all = windows(search.original);
     let (digest, verdicts) = search
         .evaluate(&all)?
         .ok_or_else(|| Error::Usage("the scenario's own fault schedule does not build".into()))?;
@@ -165,37 +139,24 @@ pub fn shrink(
         skipped,
         shrunk: None,
     };
-    let Some(target) = target else {
-        return Ok(outcome);
-    };
-    search.expects.retain(|(i, _)| *i == target);
-    let kept: Vec<Verdict> = outcome
-        .verdicts
-        .iter()
-        .filter(|(i, _)| *i == target)
-        .map(|(_, v)| v.clone())
-        .collect();
-    search.cache.insert(all.clone(), Some(kept));
-    let minimal = search.minimize(all)?;
-    let faults = search.specs(&minimal);
-    let verdicts = search
-        .cache
-        .get(&minimal)
-        .cloned()
-        .flatten()
-        .expect("the minimal schedule is one that was run and breaks the expectation");
-    let (text, text_verified) = render(&loaded, design, &faults);
-    outcome.shrunk = Some(Shrunk {
-        expect: target,
-        original: original.clone(),
-        faults,
-        text,
-        text_verified,
-        verdicts,
-        runs: search.runs,
-        limit_hit: search.limit_hit,
-    });
+    if let Some(target) = target {
+        let shrunk = search.shrink_to(target, all, &outcome.verdicts, &loaded)?;
+        outcome.shrunk = Some(shrunk);
+    }
     Ok(outcome)
+}
+
+/// The windows of the original faults: the schedule a search starts from.
+fn windows(faults: &[FaultSpec]) -> Vec<Window> {
+    faults
+        .iter()
+        .enumerate()
+        .map(|(idx, f)| Window {
+            idx,
+            at_ns: f.at.0.as_ns(),
+            lasts_ns: f.lasts.map(|d| d.0.as_ns()),
+        })
+        .collect()
 }
 
 /// The expectations a single run can break, with their indices, and the indices of the
@@ -253,6 +214,75 @@ struct Search<'a> {
     cache: BTreeMap<Vec<Window>, Option<Vec<Verdict>>>,
     best_len: usize,
     on_run: &'a dyn Fn(u32, usize),
+}
+
+impl<'a> Search<'a> {
+    /// A search on run `opts.run` of `design` with `seed`, which has made no run yet.
+    fn new(
+        loaded: &'a LoadedStudy,
+        design: &'a Design,
+        seed: u64,
+        opts: &ShrinkOptions,
+        expects: Vec<(usize, Expect)>,
+        on_run: &'a dyn Fn(u32, usize),
+    ) -> Search<'a> {
+        let original = &design.world.spec.faults;
+        Search {
+            file: &loaded.study.file,
+            design,
+            one: Study {
+                designs: vec![design.clone()],
+                ..loaded.study.clone()
+            },
+            original,
+            seed,
+            run: opts.run,
+            expects,
+            runs: 0,
+            runs_max: opts.runs_max,
+            limit_hit: false,
+            cache: BTreeMap::new(),
+            best_len: original.len(),
+            on_run,
+        }
+    }
+
+    /// Shrinks the original schedule `all`, already run with `verdicts`, keeping expectation
+    /// `target` broken: the evaluation is narrowed to it, then the schedule minimized.
+    fn shrink_to(
+        &mut self,
+        target: usize,
+        all: Vec<Window>,
+        verdicts: &[(usize, Verdict)],
+        loaded: &LoadedStudy,
+    ) -> Result<Shrunk, Error> {
+        self.expects.retain(|(i, _)| *i == target);
+        let kept: Vec<Verdict> = verdicts
+            .iter()
+            .filter(|(i, _)| *i == target)
+            .map(|(_, v)| v.clone())
+            .collect();
+        self.cache.insert(all.clone(), Some(kept));
+        let minimal = self.minimize(all)?;
+        let faults = self.specs(&minimal);
+        let verdicts = self
+            .cache
+            .get(&minimal)
+            .cloned()
+            .flatten()
+            .expect("the minimal schedule is one that was run and breaks the expectation");
+        let (text, text_verified) = render(loaded, self.design, &faults);
+        Ok(Shrunk {
+            expect: target,
+            original: self.original.to_vec(),
+            faults,
+            text,
+            text_verified,
+            verdicts,
+            runs: self.runs,
+            limit_hit: self.limit_hit,
+        })
+    }
 }
 
 impl Search<'_> {

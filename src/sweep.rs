@@ -270,20 +270,7 @@ pub fn sweep(
     opts: &SweepOptions,
     on_run_done: &(dyn Fn() + Sync),
 ) -> Result<Aggregate, Error> {
-    let runs = opts.runs.unwrap_or(study.spec.runs);
-    if runs == 0 {
-        return Err(Error::Usage("the number of runs must be at least 1".into()));
-    }
-    let capacity = match &opts.precision {
-        Some(p) if p.runs_max < runs => {
-            return Err(Error::Usage(format!(
-                "--runs-max ({}) is below --runs ({runs})",
-                p.runs_max
-            )))
-        }
-        Some(p) => p.runs_max,
-        None => runs,
-    } as usize;
+    let (runs, capacity) = run_counts(study, opts)?;
     let seed = opts.seed.unwrap_or(study.spec.seed);
     let mut agg = empty_aggregate(study, capacity, seed);
     let header = log_header(study, source, capacity as u64, seed);
@@ -291,33 +278,14 @@ pub fn sweep(
         Some(path) => Some(Mutex::new(open_log(path, &header, opts.resume, &mut agg)?)),
         None => None,
     };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.jobs.unwrap_or(0))
-        .build()
-        .map_err(|e| {
-            Error::Usage(format!(
-                "cannot start {} worker threads: {e}",
-                opts.jobs.unwrap_or(0)
-            ))
-        })?;
+    let pool = worker_pool(opts.jobs)?;
     let shard = opts.shard.unwrap_or(Shard { index: 0, count: 1 });
     if opts.precision.is_some() && shard.count > 1 {
         return Err(Error::Usage(
             "a precision target needs every run; it cannot be combined with --shard".into(),
         ));
     }
-    // Runs already logged (when resuming) decide where the doubling starts, so that no run
-    // beyond the final count is ever part of the aggregate.
-    let done = agg
-        .variants
-        .iter()
-        .flat_map(|v| v.records().map(|r| r.run as usize + 1))
-        .max()
-        .unwrap_or(0);
-    let mut n = runs as usize;
-    while n < done {
-        n = (2 * n).min(capacity);
-    }
+    let mut n = first_count(&agg, runs as usize, capacity);
     loop {
         run_missing(
             study,
@@ -335,7 +303,62 @@ pub fn sweep(
         }
         n = (2 * n).min(capacity);
     }
-    // The sweep covers `n` runs; a precision cap may have left room for more.
+    end_at(&mut agg, n);
+    Ok(agg)
+}
+
+/// The runs per variant a sweep starts with, and the most it may reach (with a precision
+/// target, its cap): the room made in the aggregate and the run log's header.
+fn run_counts(study: &Study, opts: &SweepOptions) -> Result<(u32, usize), Error> {
+    let runs = opts.runs.unwrap_or(study.spec.runs);
+    if runs == 0 {
+        return Err(Error::Usage("the number of runs must be at least 1".into()));
+    }
+    let capacity = match &opts.precision {
+        Some(p) if p.runs_max < runs => {
+            return Err(Error::Usage(format!(
+                "--runs-max ({}) is below --runs ({runs})",
+                p.runs_max
+            )))
+        }
+        Some(p) => p.runs_max,
+        None => runs,
+    } as usize;
+    Ok((runs, capacity))
+}
+
+/// A pool of `jobs` worker threads (all cores when `None`).
+fn worker_pool(jobs: Option<usize>) -> Result<rayon::ThreadPool, Error> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.unwrap_or(0))
+        .build()
+        .map_err(|e| {
+            Error::Usage(format!(
+                "cannot start {} worker threads: {e}",
+                jobs.unwrap_or(0)
+            ))
+        })
+}
+
+/// The count of runs the first round covers: `runs`, doubled (up to `capacity`) past the runs
+/// already logged when resuming, so that no run beyond the final count is ever part of the
+/// aggregate.
+fn first_count(agg: &Aggregate, runs: usize, capacity: usize) -> usize {
+    let done = agg
+        .variants
+        .iter()
+        .flat_map(|v| v.records().map(|r| r.run as usize + 1))
+        .max()
+        .unwrap_or(0);
+    let mut n = runs;
+    while n < done {
+        n = (2 * n).min(capacity);
+    }
+    n
+}
+
+/// Ends the sweep at `n` runs per variant: a precision cap may have left room for more.
+fn end_at(agg: &mut Aggregate, n: usize) {
     agg.n_runs = n;
     for v in &mut agg.variants {
         assert!(
@@ -344,7 +367,6 @@ pub fn sweep(
         );
         v.runs.truncate(n);
     }
-    Ok(agg)
 }
 
 /// Simulates the runs `0..n` of every variant that are in the shard and not yet in `agg`.

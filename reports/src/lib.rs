@@ -15,6 +15,7 @@ pub mod summary;
 pub mod sweep;
 pub mod table;
 pub mod timeline;
+pub mod trace;
 
 use models::RunResult;
 

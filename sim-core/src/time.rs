@@ -115,52 +115,59 @@ impl SimDuration {
                 .map(SimDuration::from_ns)
                 .ok_or_else(|| err(Reason::TooLarge));
         }
-        let unit_ns = match unit.trim() {
-            "ns" => 1,
-            "us" | "µs" => NS_PER_US,
-            "ms" => NS_PER_MS,
-            "s" => NS_PER_S,
-            "m" | "min" => NS_PER_MIN,
-            "h" => NS_PER_H,
-            "d" => NS_PER_D,
-            _ => return Err(err(Reason::UnknownUnit(unit.trim().to_string()))),
-        };
-        let number: String = number.chars().filter(|&c| c != '_').collect();
-        if number.is_empty() {
-            return Err(err(Reason::MissingNumber));
-        }
-        let (whole, frac) = match number.split_once('.') {
-            Some((w, f)) => (w, f),
-            None => (number.as_str(), ""),
-        };
-        if frac.contains('.') || (whole.is_empty() && frac.is_empty()) {
-            return Err(err(Reason::MissingNumber));
-        }
-        let whole: u64 = if whole.is_empty() {
-            0
-        } else {
-            whole.parse().map_err(|_| err(Reason::TooLarge))?
-        };
-        let mut ns = whole
-            .checked_mul(unit_ns)
-            .ok_or_else(|| err(Reason::TooLarge))?;
-        // The fraction is scaled digit by digit so that no float ever touches time.
-        let mut scale = unit_ns;
-        for digit in frac.bytes() {
-            let d = u64::from(digit - b'0');
-            if !scale.is_multiple_of(10) {
-                if d != 0 {
-                    return Err(err(Reason::TooPrecise));
-                }
-                continue;
-            }
-            scale /= 10;
-            ns = ns
-                .checked_add(d * scale)
-                .ok_or_else(|| err(Reason::TooLarge))?;
-        }
-        Ok(SimDuration(ns))
+        let unit_ns = ns_per_unit(unit.trim()).map_err(err)?;
+        number_ns(number, unit_ns).map(SimDuration).map_err(err)
     }
+}
+
+/// Nanoseconds in one `unit`.
+fn ns_per_unit(unit: &str) -> Result<u64, Reason> {
+    Ok(match unit {
+        "ns" => 1,
+        "us" | "µs" => NS_PER_US,
+        "ms" => NS_PER_MS,
+        "s" => NS_PER_S,
+        "m" | "min" => NS_PER_MIN,
+        "h" => NS_PER_H,
+        "d" => NS_PER_D,
+        _ => return Err(Reason::UnknownUnit(unit.to_string())),
+    })
+}
+
+/// Nanoseconds in `number` units of `unit_ns` each: digits with optional underscores and an
+/// optional fraction, exact to the nanosecond.
+fn number_ns(number: &str, unit_ns: u64) -> Result<u64, Reason> {
+    let number: String = number.chars().filter(|&c| c != '_').collect();
+    if number.is_empty() {
+        return Err(Reason::MissingNumber);
+    }
+    let (whole, frac) = match number.split_once('.') {
+        Some((w, f)) => (w, f),
+        None => (number.as_str(), ""),
+    };
+    if frac.contains('.') || (whole.is_empty() && frac.is_empty()) {
+        return Err(Reason::MissingNumber);
+    }
+    let whole: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| Reason::TooLarge)?
+    };
+    let mut ns = whole.checked_mul(unit_ns).ok_or(Reason::TooLarge)?;
+    // The fraction is scaled digit by digit so that no float ever touches time.
+    let mut scale = unit_ns;
+    for digit in frac.bytes() {
+        let d = u64::from(digit - b'0');
+        if !scale.is_multiple_of(10) {
+            if d != 0 {
+                return Err(Reason::TooPrecise);
+            }
+            continue;
+        }
+        scale /= 10;
+        ns = ns.checked_add(d * scale).ok_or(Reason::TooLarge)?;
+    }
+    Ok(ns)
 }
 
 /// Why a duration text could not be read.

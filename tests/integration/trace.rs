@@ -1,8 +1,10 @@
-//! Traces (`models::trace`, `faultline replay --trace`): Chrome trace-event JSON that Perfetto
-//! opens, whose spans link caller to callee, and that never changes the run it traces.
+//! Traces (`models::trace` records them, `reports::trace` writes them, `faultline replay
+//! --trace`): Chrome trace-event JSON that Perfetto opens, whose spans link caller to callee,
+//! and that never changes the run it traces.
 
 use crate::{load, root};
 use models::trace::{Trace, TraceOptions};
+use reports::trace::to_json;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -211,7 +213,7 @@ fn assert_linked(c: &Checked) {
 #[test]
 fn a_trace_has_linked_spans_defences_and_tracks() {
     let (result, trace) = traced(RETRY, &TraceOptions::default());
-    let c = check(&trace.to_json());
+    let c = check(&to_json(&trace));
     assert_linked(&c);
     assert_eq!(c.spans.len(), trace.spans.len());
     assert_eq!(
@@ -283,8 +285,8 @@ fn the_same_run_gives_the_same_trace_bytes() {
         sample_one_in: 3,
         ..TraceOptions::default()
     };
-    let a = traced(RETRY, &options).1.to_json();
-    let b = traced(RETRY, &options).1.to_json();
+    let a = to_json(&traced(RETRY, &options).1);
+    let b = to_json(&traced(RETRY, &options).1);
     assert!(a == b, "two traces of one run differ");
 }
 
@@ -296,7 +298,7 @@ fn sampling_keeps_whole_user_requests() {
         ..TraceOptions::default()
     };
     let (_, some) = traced(RETRY, &options);
-    let c = check(&some.to_json());
+    let c = check(&to_json(&some));
     assert_linked(&c);
     let share = some.spans.len() as f64 / all.spans.len() as f64;
     assert!(
@@ -323,7 +325,7 @@ fn a_window_and_a_span_cap_bound_the_trace() {
         ..TraceOptions::default()
     };
     let (_, trace) = traced(RETRY, &options);
-    let c = check(&trace.to_json());
+    let c = check(&to_json(&trace));
     assert_linked(&c);
     assert!(trace.users_traced > 0);
     for s in trace.spans.iter().filter(|s| s.parent.is_none()) {
@@ -340,7 +342,7 @@ fn a_window_and_a_span_cap_bound_the_trace() {
         ..TraceOptions::default()
     };
     let (_, trace) = traced(RETRY, &options);
-    let c = check(&trace.to_json());
+    let c = check(&to_json(&trace));
     assert_linked(&c);
     assert!(trace.users_over_max > 0);
     // Past the cap only the user requests under way finish their traces.

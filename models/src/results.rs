@@ -71,6 +71,8 @@ pub enum LogKind {
     AlertResolved,
     Deploy,
     Rollback,
+    /// The last entry of a log that reached `LOG_MAX`: how many more were not kept.
+    Truncated,
 }
 
 impl LogKind {
@@ -93,6 +95,7 @@ impl LogKind {
             LogKind::AlertResolved => "alert_resolved",
             LogKind::Deploy => "deploy",
             LogKind::Rollback => "rollback",
+            LogKind::Truncated => "truncated",
         }
     }
 }

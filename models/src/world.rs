@@ -3,7 +3,7 @@
 //! indices into `Vec`s (`services[i]`, `instances[j]`), never names or pointers.
 
 use crate::dist::Dist;
-use crate::spec::{Balancer, Scenario};
+use crate::spec::Scenario;
 use sim_core::{SimDuration, SimTime};
 
 /// How far apart two hosts are; picks the latency distribution of a message between them.
@@ -80,6 +80,30 @@ pub struct RateLimitDef {
     pub per_client: Option<(f64, u32)>,
     /// Indexed by tier (`World::tiers`).
     pub per_tier: Vec<Option<(f64, u32)>>,
+}
+
+/// How a caller picks an instance of a service (compiled from the scenario's `balancer`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Balancer {
+    /// Each instance in turn.
+    RoundRobin,
+    /// An instance drawn uniformly at random.
+    Random,
+    /// The instance with the fewest requests in progress or queued (ties to the lowest index).
+    LeastOutstanding,
+    /// Two instances drawn at random; the one with fewer outstanding requests wins.
+    PowerOfTwo,
+}
+
+impl From<crate::spec::Balancer> for Balancer {
+    fn from(b: crate::spec::Balancer) -> Self {
+        match b {
+            crate::spec::Balancer::RoundRobin => Balancer::RoundRobin,
+            crate::spec::Balancer::Random => Balancer::Random,
+            crate::spec::Balancer::LeastOutstanding => Balancer::LeastOutstanding,
+            crate::spec::Balancer::PowerOfTwo => Balancer::PowerOfTwo,
+        }
+    }
 }
 
 /// A named worker pool of a service's instances.
@@ -373,7 +397,10 @@ pub struct World {
     pub deploys: Vec<DeployDef>,
     /// Names of the clients' tiers, in order of first appearance among the workloads.
     pub tiers: Vec<String>,
-    /// The spec this world was built from (reports quote it).
+    /// The users' SLO: the share of requests answered well and in time that a run must keep.
+    pub slo: f64,
+    /// The spec this world was built from, for the tools that rebuild it (`shrink`) and the
+    /// checks that quote it; the simulation never reads it.
     pub spec: Scenario,
 }
 

@@ -158,6 +158,7 @@ fn assemble(spec: Scenario, parts: Parts) -> World {
         deploys: parts.deploys,
         tiers: parts.tiers,
         wall_time_max_ns: spec.limits.wall_time_max.map(|d| d.0.as_ns()),
+        slo: spec.slo,
         spec,
     }
 }

@@ -137,7 +137,7 @@ fn build_service(ck: &mut Checker, cx: &Context, si: usize, out: &mut Output) ->
         work,
         pools,
         steps,
-        balancer: svc.balancer,
+        balancer: svc.balancer.into(),
         honor_deadlines: svc.honor_deadlines,
         tier_groups,
         other_group: other_group(svc),

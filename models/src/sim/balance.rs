@@ -145,16 +145,16 @@ impl ServiceModel<'_> {
             let st = &mut model.rotations[s];
             let k = match model.world.services[s].balancer {
                 _ if m == 1 => 0,
-                crate::spec::Balancer::RoundRobin => {
+                Balancer::RoundRobin => {
                     let k = st.round_robin % m;
                     st.round_robin = st.round_robin.wrapping_add(1);
                     k
                 }
-                crate::spec::Balancer::Random => st.balance_rng.random_range(0..m),
-                crate::spec::Balancer::LeastOutstanding => (0..m)
+                Balancer::Random => st.balance_rng.random_range(0..m),
+                Balancer::LeastOutstanding => (0..m)
                     .min_by_key(|&k| model.instances[cands[k as usize] as usize].outstanding)
                     .unwrap_or(0),
-                crate::spec::Balancer::PowerOfTwo => {
+                Balancer::PowerOfTwo => {
                     let a = st.balance_rng.random_range(0..m);
                     let b = (a + 1 + st.balance_rng.random_range(0..m - 1)) % m;
                     let load = |k: u32| model.instances[cands[k as usize] as usize].outstanding;

@@ -25,11 +25,10 @@ use crate::results::{
     AlertFiring, BreakerTransition, EdgeResult, LatencySummary, Ledger, LogEntry, LogKind,
     RunResult, Series, ServiceResult, StopReason, WorkloadResult, LOG_MAX, SCHEMA_VERSION,
 };
-use crate::spec::Balancer;
 use crate::trace::{Place, Trace, TraceOptions, Tracer};
 use crate::world::{
-    AlertKind, ArrivalKind, CallDef, FaultDef, FaultEffect, InstanceDef, RateLimitDef, ServiceDef,
-    WorkloadDef, World,
+    AlertKind, ArrivalKind, Balancer, CallDef, FaultDef, FaultEffect, InstanceDef, RateLimitDef,
+    ServiceDef, WorkloadDef, World,
 };
 use hdrhistogram::Histogram;
 use rand::RngExt;

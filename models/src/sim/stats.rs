@@ -165,6 +165,9 @@ impl ServiceStats {
     }
 }
 
+/// Requests in flight (all, measured), per service or per workload.
+type InFlight = Vec<(u64, u64)>;
+
 impl ServiceModel<'_> {
     pub(super) fn on_tick(&mut self, sim: &mut Sim<Event>) {
         if self.keep_going.is_some_and(|f| !f()) && self.guard_hit.is_none() {
@@ -198,6 +201,8 @@ impl ServiceModel<'_> {
         }
     }
 
+    /// The run's results, after the audit of the state invariants and the conservation ledger
+    /// of every service and workload.
     pub(super) fn into_result(
         mut self,
         seed: u64,
@@ -210,111 +215,10 @@ impl ServiceModel<'_> {
         self.audit(seed, run);
         let end_ns = end.as_ns();
         let measured_ns = end_ns.saturating_sub(self.world.warmup.as_ns()).max(1);
-        let secs = measured_ns as f64 / 1e9;
-        // Count what is still in flight by looking at the live requests themselves, so that the
-        // ledger is a real check and not arithmetic that balances by construction.
-        let mut in_flight = vec![(0u64, 0u64); self.stats.len()];
-        let mut wl_in_flight = vec![(0u64, 0u64); self.workloads.len()];
-        let mut is_free = vec![false; self.requests.len()];
-        for &f in &self.free {
-            is_free[f as usize] = true;
-        }
-        for (idx, r) in self.requests.iter().enumerate() {
-            if is_free[idx] {
-                continue;
-            }
-            if matches!(r.phase, Phase::Queued | Phase::Working | Phase::Calling) {
-                in_flight[r.service as usize].0 += 1;
-                in_flight[r.service as usize].1 += u64::from(r.measured);
-            }
-            if r.call == NONE && !r.abandoned {
-                wl_in_flight[r.workload as usize].0 += 1;
-                wl_in_flight[r.workload as usize].1 += u64::from(r.measured);
-            }
-        }
-        if self.bucket < self.n_buckets {
-            let b = self.bucket;
-            for st in &mut self.stats {
-                if st.series.busy[b] == 0 && st.series.queue_len[b] == 0 {
-                    st.series.queue_len[b] = st.queue_now;
-                    st.series.busy[b] = st.busy_now;
-                }
-            }
-        }
-        for s in 0..self.stats.len() {
-            self.recount_up(s, end_ns);
-            if let Some(store) = self.store_mut(s) {
-                if let Some(t) = store.down_since.take() {
-                    store.result.write_unavailable_ns += end_ns - t;
-                }
-            }
-        }
-        let (stores, store_of) = (&self.stores, &self.store_of);
-        let services = self
-            .stats
-            .iter_mut()
-            .enumerate()
-            .map(|(s, st)| {
-                st.touch(end_ns);
-                let def = &self.world.services[s];
-                st.all.in_flight = in_flight[s].0;
-                st.measured.in_flight = in_flight[s].1;
-                check_ledger(&st.all, &def.name, seed, run);
-                check_ledger(&st.measured, &def.name, seed, run);
-                let capacity = f64::from(def.workers_total()) * f64::from(def.n_instances);
-                ServiceResult {
-                    name: def.name.clone(),
-                    n_instances: def.n_instances,
-                    workers: def.workers_total(),
-                    measured: st.measured,
-                    ledger: st.all,
-                    offered_per_s: st.measured.arrived as f64 / secs,
-                    throughput_per_s: (st.measured.completed + st.measured.degraded) as f64 / secs,
-                    goodput_per_s: st.measured.completed as f64 / secs,
-                    wasted_work_ns: st.wasted_ns,
-                    utilization: st.busy_area as f64 / measured_ns as f64 / capacity,
-                    queue_len_mean: st.queue_area as f64 / measured_ns as f64,
-                    in_system_mean: (st.busy_area + st.queue_area) as f64 / measured_ns as f64,
-                    wait_probability: ratio(st.waited, st.started),
-                    wait_ns_mean: if st.started == 0 {
-                        0.0
-                    } else {
-                        st.wait_sum_ns as f64 / st.started as f64
-                    },
-                    latency: st.latency.summary(),
-                    series: std::mem::take(&mut st.series),
-                    instances_up_ns: std::mem::take(&mut st.up_ns),
-                    corrupt: st.corrupt,
-                    recovery: st.recovery.clone(),
-                    sessions_lost: st.sessions_lost,
-                    keeps_sessions: def.recovery.sessions,
-                    store: (store_of[s] != NONE)
-                        .then(|| stores[store_of[s] as usize].result.clone()),
-                }
-            })
-            .collect();
-        let workloads = self
-            .workloads
-            .iter_mut()
-            .enumerate()
-            .map(|(w, ws)| {
-                let def = &self.world.workloads[w];
-                ws.all.in_flight = wl_in_flight[w].0;
-                ws.measured.in_flight = wl_in_flight[w].1;
-                check_ledger(&ws.all, &def.name, seed, run);
-                WorkloadResult {
-                    name: def.name.clone(),
-                    entry: self.world.services[def.entry as usize].name.clone(),
-                    measured: ws.measured,
-                    retries: ws.retries,
-                    latency: ws.latency.summary(),
-                    timeouts: ws.timeouts,
-                    corrupt: ws.corrupt,
-                    series_ok: std::mem::take(&mut ws.series_ok),
-                    series_bad: std::mem::take(&mut ws.series_bad),
-                }
-            })
-            .collect();
+        let (in_flight, wl_in_flight) = self.count_in_flight();
+        self.close_books(end_ns);
+        let services = self.service_results(&in_flight, (end_ns, measured_ns), (seed, run));
+        let workloads = self.workload_results(&wl_in_flight, (seed, run));
         let edges = self
             .edges
             .iter_mut()
@@ -327,9 +231,9 @@ impl ServiceModel<'_> {
         let faults = self.occurrence_list();
         if self.log_dropped > 0 {
             let what = format!("{} more entries not kept", self.log_dropped);
-            self.log.push(crate::results::LogEntry {
+            self.log.push(LogEntry {
                 t_ns: end_ns,
-                kind: "truncated".into(),
+                kind: LogKind::Truncated.name().into(),
                 what,
             });
         }
@@ -352,11 +256,137 @@ impl ServiceModel<'_> {
             services,
             workloads,
             edges,
-            slo: self.world.spec.slo,
+            slo: self.world.slo,
             alerts: std::mem::take(&mut self.firings),
             log: std::mem::take(&mut self.log),
         };
         (result, histograms)
+    }
+
+    /// What is still in flight at the end, per service and per workload (all, measured),
+    /// counted from the live requests themselves, so that the ledger is a real check and not
+    /// arithmetic that balances by construction.
+    fn count_in_flight(&self) -> (InFlight, InFlight) {
+        let mut in_flight = vec![(0u64, 0u64); self.stats.len()];
+        let mut wl_in_flight = vec![(0u64, 0u64); self.workloads.len()];
+        let mut is_free = vec![false; self.requests.len()];
+        for &f in &self.free {
+            is_free[f as usize] = true;
+        }
+        for (idx, r) in self.requests.iter().enumerate() {
+            if is_free[idx] {
+                continue;
+            }
+            if matches!(r.phase, Phase::Queued | Phase::Working | Phase::Calling) {
+                in_flight[r.service as usize].0 += 1;
+                in_flight[r.service as usize].1 += u64::from(r.measured);
+            }
+            if r.call == NONE && !r.abandoned {
+                wl_in_flight[r.workload as usize].0 += 1;
+                wl_in_flight[r.workload as usize].1 += u64::from(r.measured);
+            }
+        }
+        (in_flight, wl_in_flight)
+    }
+
+    /// Closes the last bucket of the series, the time by instances up, and the time without a
+    /// writable primary.
+    fn close_books(&mut self, end_ns: u64) {
+        if self.bucket < self.n_buckets {
+            let b = self.bucket;
+            for st in &mut self.stats {
+                if st.series.busy[b] == 0 && st.series.queue_len[b] == 0 {
+                    st.series.queue_len[b] = st.queue_now;
+                    st.series.busy[b] = st.busy_now;
+                }
+            }
+        }
+        for s in 0..self.stats.len() {
+            self.recount_up(s, end_ns);
+            if let Some(store) = self.store_mut(s) {
+                if let Some(t) = store.down_since.take() {
+                    store.result.write_unavailable_ns += end_ns - t;
+                }
+            }
+        }
+    }
+
+    /// Every service's results; its ledger must balance with what is still in flight.
+    fn service_results(
+        &mut self,
+        in_flight: &[(u64, u64)],
+        (end_ns, measured_ns): (u64, u64),
+        (seed, run): (u64, u64),
+    ) -> Vec<ServiceResult> {
+        let secs = measured_ns as f64 / 1e9;
+        let (world, stores, store_of) = (self.world, &self.stores, &self.store_of);
+        let per_s = |n: u64| n as f64 / secs;
+        let mean = |area: u128| area as f64 / measured_ns as f64;
+        let results = self.stats.iter_mut().enumerate().map(|(s, st)| {
+            st.touch(end_ns);
+            let def = &world.services[s];
+            st.all.in_flight = in_flight[s].0;
+            st.measured.in_flight = in_flight[s].1;
+            check_ledger(&st.all, &def.name, seed, run);
+            check_ledger(&st.measured, &def.name, seed, run);
+            let capacity = f64::from(def.workers_total()) * f64::from(def.n_instances);
+            ServiceResult {
+                name: def.name.clone(),
+                n_instances: def.n_instances,
+                workers: def.workers_total(),
+                measured: st.measured,
+                ledger: st.all,
+                offered_per_s: per_s(st.measured.arrived),
+                throughput_per_s: per_s(st.measured.completed + st.measured.degraded),
+                goodput_per_s: per_s(st.measured.completed),
+                wasted_work_ns: st.wasted_ns,
+                utilization: mean(st.busy_area) / capacity,
+                queue_len_mean: mean(st.queue_area),
+                in_system_mean: mean(st.busy_area + st.queue_area),
+                wait_probability: ratio(st.waited, st.started),
+                wait_ns_mean: if st.started == 0 {
+                    0.0
+                } else {
+                    st.wait_sum_ns as f64 / st.started as f64
+                },
+                latency: st.latency.summary(),
+                series: std::mem::take(&mut st.series),
+                instances_up_ns: std::mem::take(&mut st.up_ns),
+                corrupt: st.corrupt,
+                recovery: st.recovery.clone(),
+                sessions_lost: st.sessions_lost,
+                keeps_sessions: def.recovery.sessions,
+                store: (store_of[s] != NONE).then(|| stores[store_of[s] as usize].result.clone()),
+            }
+        });
+        results.collect()
+    }
+
+    /// Every workload's results, as its users saw them; their ledgers must balance.
+    fn workload_results(
+        &mut self,
+        in_flight: &[(u64, u64)],
+        (seed, run): (u64, u64),
+    ) -> Vec<WorkloadResult> {
+        let world = self.world;
+        let results = self.workloads.iter_mut().enumerate().map(|(w, ws)| {
+            let def = &world.workloads[w];
+            ws.all.in_flight = in_flight[w].0;
+            ws.measured.in_flight = in_flight[w].1;
+            check_ledger(&ws.all, &def.name, seed, run);
+            WorkloadResult {
+                name: def.name.clone(),
+                entry: world.services[def.entry as usize].name.clone(),
+                measured: ws.measured,
+                retries: ws.retries,
+                latency: ws.latency.summary(),
+                timeouts: ws.timeouts,
+                corrupt: ws.corrupt,
+                series_ok: std::mem::take(&mut ws.series_ok),
+                series_bad: std::mem::take(&mut ws.series_bad),
+            }
+        });
+        results.collect()
     }
 
     /// Checks the state invariants at the end of a run: no pool has more busy workers than it

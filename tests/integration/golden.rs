@@ -77,6 +77,9 @@ fn observe() -> (String, Vec<(String, String)>) {
 
 #[test]
 fn every_scenario_keeps_its_golden_digest_and_json() {
+    if crate::skip_slow("every_scenario_keeps_its_golden_digest_and_json") {
+        return;
+    }
     let dir = repo_path("tests/golden");
     let (table, whole) = observe();
     if std::env::var_os("UPDATE_EXPECT").is_some_and(|v| v == "1") {

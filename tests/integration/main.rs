@@ -18,6 +18,23 @@ mod trace;
 
 use std::path::{Path, PathBuf};
 
+/// Whether this is the quick edit-test loop (`FAULTLINE_QUICK=1`): the heaviest tests (every
+/// catalog scenario's expectations, the golden digests, the catalog run twice) skip themselves
+/// and property tests run 16 cases instead of 256, so the suite takes seconds instead of a
+/// minute. `.ci/run` and the README's test command run everything.
+pub fn quick() -> bool {
+    std::env::var_os("FAULTLINE_QUICK").is_some_and(|v| v == "1")
+}
+
+/// In the quick loop, says that `test` is skipped and returns true.
+pub fn skip_slow(test: &str) -> bool {
+    let skip = quick();
+    if skip {
+        eprintln!("{test}: skipped in the quick loop (FAULTLINE_QUICK=1)");
+    }
+    skip
+}
+
 /// The repository root.
 pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -377,7 +377,7 @@ fn render(g: &ScenarioGen) -> String {
 proptest! {
     // A fixed seed: CI runs the same cases every time (a failure prints the minimal scenario).
     #![proptest_config(ProptestConfig {
-        cases: 256,
+        cases: if crate::quick() { 16 } else { 256 },
         failure_persistence: None,
         rng_seed: proptest::test_runner::RngSeed::Fixed(0x0fa1_7115),
         ..ProptestConfig::default()

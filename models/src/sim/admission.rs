@@ -58,7 +58,7 @@ impl ServiceModel<'_> {
     /// worker or a place in the queue: its caller's deadline (if the service honours deadlines),
     /// the rate limits, the adaptive concurrency limit. Returns the refusal, if any.
     pub(super) fn admit(&mut self, req: u32, now: u64) -> Option<Outcome> {
-        let r = &self.requests[req as usize];
+        let r = &self.requests[req];
         let (s, i, workload) = (r.service as usize, r.instance as usize, r.workload as usize);
         let def = &self.world.services[s];
         if def.honor_deadlines && now >= r.deadline_ns {
@@ -67,7 +67,7 @@ impl ServiceModel<'_> {
         if let Some(limits) = &mut self.limits[s] {
             let tier = self.world.workloads[workload].tier;
             if let Err(wait) = limits.take(workload, tier, now) {
-                self.requests[req as usize].retry_after_ns = wait;
+                self.requests[req].retry_after_ns = wait;
                 return Some(Outcome::RateLimited);
             }
         }
@@ -85,7 +85,7 @@ impl ServiceModel<'_> {
     /// An admitted request takes a free worker of its pool, or waits in the pool's queue, or is
     /// turned away when the queue is full. A hung instance takes no work: requests queue.
     pub(super) fn serve_or_queue(&mut self, sim: &mut Sim<Event>, req: u32, now: u64) {
-        let r = &self.requests[req as usize];
+        let r = &self.requests[req];
         let (s, i, pool) = (r.service as usize, r.instance as usize, r.pool as usize);
         let (workers, queue_cap, _) = self.world.services[s].pool(pool);
         let hung = self.process[i].hung > 0;
@@ -99,7 +99,7 @@ impl ServiceModel<'_> {
             let st = &mut self.stats[s];
             st.touch(now);
             st.queue_now += 1;
-            self.requests[req as usize].phase = Phase::Queued;
+            self.requests[req].phase = Phase::Queued;
         } else {
             self.turn_away(sim, req, Outcome::Rejected);
         }
@@ -130,7 +130,7 @@ impl ServiceModel<'_> {
             let st = &mut self.stats[s];
             st.touch(now);
             st.queue_now.dec();
-            let r = &self.requests[next as usize];
+            let r = &self.requests[next];
             let too_old = def
                 .shed
                 .as_ref()

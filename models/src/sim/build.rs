@@ -18,10 +18,8 @@ impl<'w> ServiceModel<'w> {
         }
         ServiceModel {
             world,
-            requests: Vec::with_capacity(1024),
-            free: Vec::with_capacity(1024),
-            calls: Vec::with_capacity(256),
-            free_calls: Vec::with_capacity(256),
+            requests: Slab::with_capacity(1024),
+            calls: Slab::with_capacity(256),
             live: 0,
             instances: world
                 .instances
@@ -76,10 +74,8 @@ impl<'w> ServiceModel<'w> {
                 .collect(),
             log: Vec::new(),
             log_dropped: 0,
-            msgs: Vec::new(),
-            free_msgs: Vec::new(),
-            waits: Vec::new(),
-            free_waits: Vec::new(),
+            msgs: Slab::with_capacity(0),
+            waits: Slab::with_capacity(0),
             write_ids: 0,
             occurrences: Vec::new(),
             scratch: Vec::new(),

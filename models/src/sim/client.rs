@@ -129,7 +129,7 @@ impl ServiceModel<'_> {
         }
         if let Some(t) = wdef.timeout_ns {
             let timer = sim.timer_in(SimDuration::from_ns(t), Event::ClientTimeout { req });
-            self.requests[req as usize].timer = Some(timer);
+            self.requests[req].timer = Some(timer);
         }
         let ws = &mut self.workloads[w as usize];
         ws.all.arrived += 1;
@@ -145,7 +145,7 @@ impl ServiceModel<'_> {
     /// A client's request travels to its entry instance (farther when that instance is in
     /// another region than the client's).
     pub(super) fn send_from_client(&mut self, sim: &mut Sim<Event>, req: u32) {
-        let r = self.requests[req as usize];
+        let r = self.requests[req];
         let w = r.workload as usize;
         let host = self.instances[r.instance as usize].host;
         let far = self.world.hosts[host as usize].region_idx != self.world.workloads[w].region;
@@ -170,7 +170,7 @@ impl ServiceModel<'_> {
     /// A workload's request was answered badly: if its client retries that, schedule the retry
     /// (after the backoff, and at least the Retry-After of a 429) and keep the request.
     pub(super) fn client_retries(&mut self, sim: &mut Sim<Event>, req: u32) -> bool {
-        let r = self.requests[req as usize];
+        let r = self.requests[req];
         let Some(retry) = &self.world.workloads[r.workload as usize].retry else {
             return false;
         };
@@ -195,7 +195,7 @@ impl ServiceModel<'_> {
         if r.measured {
             ws.retries += 1;
         }
-        let q = &mut self.requests[req as usize];
+        let q = &mut self.requests[req];
         q.client_attempts += 1;
         q.client_backoff_ns = delay;
         sim.schedule_in(SimDuration::from_ns(delay), Event::ClientRetry { req });
@@ -205,7 +205,7 @@ impl ServiceModel<'_> {
     /// A client sends its request again: a new attempt at a (possibly other) instance.
     pub(super) fn on_client_retry(&mut self, sim: &mut Sim<Event>, req: u32) {
         let now = sim.now().as_ns();
-        let old = self.requests[req as usize];
+        let old = self.requests[req];
         if old.abandoned {
             return self.release(req); // the client's timeout came first
         }
@@ -219,7 +219,7 @@ impl ServiceModel<'_> {
         fresh.client_backoff_ns = old.client_backoff_ns;
         fresh.timer = old.timer;
         fresh.user = old.user;
-        self.requests[req as usize] = fresh;
+        self.requests[req] = fresh;
         if let Some(t) = &mut self.tracer {
             t.client_retry(req, u32::from(old.client_attempts), now);
         }
@@ -231,7 +231,7 @@ impl ServiceModel<'_> {
     #[cold]
     #[inline(never)]
     pub(super) fn on_client_timeout(&mut self, req: u32) {
-        let r = &mut self.requests[req as usize];
+        let r = &mut self.requests[req];
         r.timer = None;
         r.abandoned = true;
         let (w, measured, lost) = (r.workload as usize, r.measured, r.lost);

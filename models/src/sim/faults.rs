@@ -214,7 +214,7 @@ impl ServiceModel<'_> {
                 self.turn_away(sim, req, Outcome::Failed);
             }
         }
-        for r in &mut self.requests {
+        for r in self.requests.slots_mut() {
             if r.service as usize == s && matches!(r.phase, Phase::Working | Phase::Calling) {
                 r.doomed = true;
             }
@@ -614,10 +614,10 @@ impl ServiceModel<'_> {
             st.touch(now);
             st.queue_now.dec();
             self.instances[i as usize].outstanding.dec();
-            self.requests[req as usize].silent |= silent;
+            self.requests[req].silent |= silent;
             self.turn_away(sim, req, Outcome::Failed);
         }
-        for r in &mut self.requests {
+        for r in self.requests.slots_mut() {
             if r.instance == i && matches!(r.phase, Phase::Working | Phase::Calling) {
                 r.doomed = true;
                 r.silent |= silent;
@@ -695,7 +695,7 @@ impl ServiceModel<'_> {
     #[cold]
     #[inline(never)]
     pub(super) fn drop_message(&mut self, req: u32) {
-        let r = &mut self.requests[req as usize];
+        let r = &mut self.requests[req];
         r.lost = true;
         if r.abandoned {
             self.release(req);

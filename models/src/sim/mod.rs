@@ -49,6 +49,7 @@ mod faults;
 mod ops;
 mod recovery;
 mod request;
+mod slab;
 mod stats;
 mod store;
 mod tracing;
@@ -62,6 +63,7 @@ use faults::*;
 use ops::*;
 use recovery::*;
 use request::*;
+use slab::Slab;
 use stats::*;
 use store::*;
 
@@ -130,10 +132,8 @@ impl std::error::Error for RunError {}
 /// The service model, driven by the engine.
 pub struct ServiceModel<'w> {
     world: &'w World,
-    requests: Vec<Request>,
-    free: Vec<u32>,
-    calls: Vec<Call>,
-    free_calls: Vec<u32>,
+    requests: Slab<Request>,
+    calls: Slab<Call>,
     live: u32,
     instances: Vec<InstanceState>,
     /// Per service: its work draws (`svc:<name>/work`), its faults in force, its balancer, its
@@ -174,10 +174,8 @@ pub struct ServiceModel<'w> {
     deploy_states: Vec<DeployState>,
     log: Vec<crate::results::LogEntry>,
     log_dropped: u64,
-    msgs: Vec<ReplMsg>,
-    free_msgs: Vec<u32>,
-    waits: Vec<Wait>,
-    free_waits: Vec<u32>,
+    msgs: Slab<ReplMsg>,
+    waits: Slab<Wait>,
     write_ids: u32,
     /// Fault occurrences: (fault, unit, label, start, end).
     occurrences: Vec<(u32, u32, String, u64, u64)>,
@@ -308,9 +306,9 @@ impl Model for ServiceModel<'_> {
             Event::Reply { req } => self.on_reply(sim, req),
             Event::Timeout { req } => self.on_timeout(sim, req),
             Event::Retry { call } => {
-                self.calls[call as usize].retry_timer = None;
+                self.calls[call].retry_timer = None;
                 if self.tracer.is_some() {
-                    self.trace_call(call, "retry", self.calls[call as usize].attempts + 1);
+                    self.trace_call(call, "retry", self.calls[call].attempts + 1);
                 }
                 self.attempt(sim, call, Ask::New)
             }

@@ -156,21 +156,12 @@ impl ServiceModel<'_> {
             self.guard_hit = Some(StopReason::RequestsInFlightMax);
             sim.request_stop();
         }
-        match self.free.pop() {
-            Some(idx) => {
-                self.requests[idx as usize] = req;
-                idx
-            }
-            None => {
-                self.requests.push(req);
-                (self.requests.len() - 1) as u32
-            }
-        }
+        self.requests.insert(req)
     }
 
     pub(super) fn release(&mut self, idx: u32) {
         self.live.dec();
-        self.free.push(idx);
+        self.requests.remove(idx);
     }
 
     pub(super) fn new_request(
@@ -220,12 +211,12 @@ impl ServiceModel<'_> {
     /// A request reaches its instance: serve, queue or turn it away.
     pub(super) fn deliver(&mut self, sim: &mut Sim<Event>, req: u32) {
         let now = sim.now().as_ns();
-        let inst_idx = self.requests[req as usize].instance;
+        let inst_idx = self.requests[req].instance;
         if self.hosts[self.instances[inst_idx as usize].host as usize].down > 0 {
             // Its host is dead: the message goes nowhere and nobody counts it there.
             return self.drop_message(req);
         }
-        let r = &mut self.requests[req as usize];
+        let r = &mut self.requests[req];
         r.arrived_ns = now;
         let (s, i, measured) = (r.service as usize, r.instance as usize, r.measured);
         let def = &self.world.services[s];
@@ -244,7 +235,7 @@ impl ServiceModel<'_> {
             return self.turn_away(sim, req, Outcome::Rejected);
         }
         if def.store.is_some()
-            && self.requests[req as usize].write
+            && self.requests[req].write
             && self.store(s).is_some_and(|x| x.primary != i as u32)
         {
             // A write that reached a replica (the primary changed on the way): refused.
@@ -258,7 +249,7 @@ impl ServiceModel<'_> {
 
     /// Answers at once a request that never took a worker.
     pub(super) fn turn_away(&mut self, sim: &mut Sim<Event>, req: u32, outcome: Outcome) {
-        let r = &mut self.requests[req as usize];
+        let r = &mut self.requests[req];
         r.phase = Phase::Done;
         r.outcome = outcome;
         let (s, measured) = (r.service as usize, r.measured);
@@ -272,7 +263,7 @@ impl ServiceModel<'_> {
     /// A worker takes `req` (which has already been counted in `outstanding`).
     pub(super) fn start_work(&mut self, sim: &mut Sim<Event>, req: u32, waited: bool) {
         let now = sim.now().as_ns();
-        let r = &mut self.requests[req as usize];
+        let r = &mut self.requests[req];
         r.phase = Phase::Working;
         r.started_ns = now;
         let (s, i, pool) = (r.service as usize, r.instance as usize, r.pool as usize);
@@ -289,7 +280,7 @@ impl ServiceModel<'_> {
         self.instances[i].pools[pool].busy += 1;
         let def = &self.world.services[s];
         let dist = match &def.store {
-            Some(d) if self.requests[req as usize].write => &d.write,
+            Some(d) if self.requests[req].write => &d.write,
             _ => def.pool(pool).2,
         };
         let mut work = dist.sample(&mut self.work_rngs[s]);
@@ -299,17 +290,17 @@ impl ServiceModel<'_> {
         }
         // A service that honours deadlines stops local work when its caller's deadline passes
         // (a handler checking its cancelled context).
-        let deadline = self.requests[req as usize].deadline_ns;
+        let deadline = self.requests[req].deadline_ns;
         if self.world.services[s].honor_deadlines && now.saturating_add(work.as_ns()) > deadline {
             work = SimDuration::from_ns(deadline.saturating_sub(now));
-            self.requests[req as usize].cut = true;
+            self.requests[req].cut = true;
         }
         sim.schedule_in(work, Event::WorkDone { req });
     }
 
     pub(super) fn on_work_done(&mut self, sim: &mut Sim<Event>, req: u32) {
         let now = sim.now().as_ns();
-        let r = self.requests[req as usize];
+        let r = self.requests[req];
         let s = r.service as usize;
         if r.doomed {
             return self.finish(sim, req, Outcome::Failed);
@@ -337,7 +328,7 @@ impl ServiceModel<'_> {
             if st.corrupt_detected {
                 return self.finish(sim, req, Outcome::Failed);
             }
-            self.requests[req as usize].corrupt = true;
+            self.requests[req].corrupt = true;
         }
         if self.world.services[s].honor_deadlines && now >= r.deadline_ns {
             return self.finish(sim, req, Outcome::Shed);
@@ -357,13 +348,13 @@ impl ServiceModel<'_> {
             }
             self.store_read(s, r.instance);
         }
-        self.requests[req as usize].step = 0;
+        self.requests[req].step = 0;
         self.advance(sim, req);
     }
 
     /// Makes the calls of the request's current step, or finishes it after the last step.
     pub(super) fn advance(&mut self, sim: &mut Sim<Event>, req: u32) {
-        let r = self.requests[req as usize];
+        let r = self.requests[req];
         let steps = &self.world.services[r.service as usize].steps;
         let Some(&(start, len)) = steps.get(r.step as usize) else {
             let outcome = if r.degraded_call {
@@ -395,10 +386,10 @@ impl ServiceModel<'_> {
             }
         }
         if made == 0 {
-            self.requests[req as usize].step += 1;
+            self.requests[req].step += 1;
             return self.advance(sim, req);
         }
-        let p = &mut self.requests[req as usize];
+        let p = &mut self.requests[req];
         p.phase = Phase::Calling;
         p.pending = made.count_ones() as u16;
         let measured = now >= self.world.warmup.as_ns();
@@ -424,16 +415,7 @@ impl ServiceModel<'_> {
                 hedges: 0,
                 hedge_timer: None,
             };
-            let call = match self.free_calls.pop() {
-                Some(c) => {
-                    self.calls[c as usize] = call;
-                    c
-                }
-                None => {
-                    self.calls.push(call);
-                    (self.calls.len() - 1) as u32
-                }
-            };
+            let call = self.calls.insert(call);
             let es = &mut self.edges[edge as usize];
             if measured {
                 es.stats.calls += 1;
@@ -446,7 +428,7 @@ impl ServiceModel<'_> {
     /// The request leaves its worker with `outcome`; the next queued request takes the worker.
     pub(super) fn finish(&mut self, sim: &mut Sim<Event>, req: u32, outcome: Outcome) {
         let now = sim.now().as_ns();
-        let r = &mut self.requests[req as usize];
+        let r = &mut self.requests[req];
         r.phase = Phase::Done;
         r.outcome = outcome;
         let (s, i, measured, latency, abandoned, worked) = (
@@ -481,7 +463,7 @@ impl ServiceModel<'_> {
         }
         st.touch(now);
         st.busy_now.dec();
-        let pool = self.requests[req as usize].pool as usize;
+        let pool = self.requests[req].pool as usize;
         let inst = &mut self.instances[i];
         inst.pools[pool].busy.dec();
         inst.outstanding.dec();
@@ -498,7 +480,7 @@ impl ServiceModel<'_> {
 
     /// Sends the answer of a finished or turned-away request to its caller.
     pub(super) fn respond(&mut self, sim: &mut Sim<Event>, req: u32) {
-        let r = self.requests[req as usize];
+        let r = self.requests[req];
         let host = self.instances[r.instance as usize].host;
         if r.silent || self.hosts[host as usize].down > 0 {
             return self.drop_message(req); // nothing leaves a dead host
@@ -566,7 +548,7 @@ impl ServiceModel<'_> {
 
     /// Every call of the request's step has answered: fail it, or go on to its next step.
     pub(super) fn after_calls(&mut self, sim: &mut Sim<Event>, req: u32) {
-        let p = &mut self.requests[req as usize];
+        let p = &mut self.requests[req];
         if p.failed_call || p.doomed {
             self.finish(sim, req, Outcome::Failed);
         } else {

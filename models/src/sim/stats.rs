@@ -269,11 +269,8 @@ impl ServiceModel<'_> {
     fn count_in_flight(&self) -> (InFlight, InFlight) {
         let mut in_flight = vec![(0u64, 0u64); self.stats.len()];
         let mut wl_in_flight = vec![(0u64, 0u64); self.workloads.len()];
-        let mut is_free = vec![false; self.requests.len()];
-        for &f in &self.free {
-            is_free[f as usize] = true;
-        }
-        for (idx, r) in self.requests.iter().enumerate() {
+        let is_free = self.requests.free_mask();
+        for (idx, r) in self.requests.slots().iter().enumerate() {
             if is_free[idx] {
                 continue;
             }
@@ -422,22 +419,18 @@ impl ServiceModel<'_> {
                 ));
             }
         }
-        let mut free = self.free.clone();
-        free.sort_unstable();
-        if let Some(w) = free.windows(2).find(|w| w[0] == w[1]) {
-            fail(format!("request slot {} released twice", w[0]));
+        if let Some(k) = self.requests.freed_twice() {
+            fail(format!("request slot {k} released twice"));
         }
-        let mut free_calls = self.free_calls.clone();
-        free_calls.sort_unstable();
-        if let Some(w) = free_calls.windows(2).find(|w| w[0] == w[1]) {
-            fail(format!("call slot {} released twice", w[0]));
+        if let Some(k) = self.calls.freed_twice() {
+            fail(format!("call slot {k} released twice"));
         }
-        if self.live as usize + self.free.len() != self.requests.len() {
+        if self.live as usize + self.requests.n_free() != self.requests.slots().len() {
             fail(format!(
                 "{} live + {} free requests, slab of {}",
                 self.live,
-                self.free.len(),
-                self.requests.len()
+                self.requests.n_free(),
+                self.requests.slots().len()
             ));
         }
         for (e, es) in self.edges.iter().enumerate() {

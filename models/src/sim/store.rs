@@ -57,6 +57,18 @@ pub(super) struct StoreState {
 }
 
 impl StoreState {
+    /// A write is stored at the primary: its sequence number and the epoch it belongs to. The
+    /// window of acknowledgement flags keeps the last `ACK_WINDOW_MAX` writes.
+    pub(super) fn store_write(&mut self) -> (u64, u32) {
+        self.written += 1;
+        self.acked.push_back(false);
+        if self.acked.len() > ACK_WINDOW_MAX {
+            self.acked.pop_front();
+            self.base += 1;
+        }
+        (self.written, self.epoch)
+    }
+
     /// A datastore whose first instance is the primary, with nothing written yet.
     pub(super) fn new(primary: u32, rng: Stream) -> Self {
         StoreState {
@@ -296,48 +308,28 @@ impl ServiceModel<'_> {
     #[cold]
     #[inline(never)]
     pub(super) fn store_write(&mut self, sim: &mut Sim<Event>, req: u32) -> Option<u64> {
-        let now = sim.now().as_ns();
-        let r = self.requests[req as usize];
+        let r = self.requests[req];
         let s = r.service as usize;
         let def = self.world.services[s].store.as_ref().expect("a datastore");
         let svc = &self.world.services[s];
-        let store = &mut self.stores[self.store_of[s] as usize];
-        store.written += 1;
-        let seq = store.written;
-        let epoch = store.epoch;
-        store.acked.push_back(false);
-        if store.acked.len() > ACK_WINDOW_MAX {
-            store.acked.pop_front();
-            store.base += 1;
-        }
+        let (seq, epoch) = self.stores[self.store_of[s] as usize].store_write();
         self.replicas[r.instance as usize].applied = seq;
         let sync = def.sync && svc.n_instances > 1;
-        let mut shipped = 0u32;
         self.write_ids = self.write_ids.wrapping_add(1);
         let write_id = self.write_ids;
-        let from_host = self.instances[r.instance as usize].host;
-        let wait_for_acks = def.acks_needed > 1;
-        let wait = if wait_for_acks {
-            let w = Wait {
+        let wait = if def.acks_needed > 1 {
+            let timer = None;
+            self.waits.insert(Wait {
                 req,
                 write_id,
                 seq,
                 epoch,
-                timer: None,
-            };
-            match self.free_waits.pop() {
-                Some(k) => {
-                    self.waits[k as usize] = w;
-                    k
-                }
-                None => {
-                    self.waits.push(w);
-                    (self.waits.len() - 1) as u32
-                }
-            }
+                timer,
+            })
         } else {
             NONE
         };
+        let mut shipped = 0u32;
         for i in svc.first_instance..svc.first_instance + svc.n_instances {
             if i == r.instance {
                 continue;
@@ -348,26 +340,6 @@ impl ServiceModel<'_> {
                 continue;
             }
             shipped += 1;
-            let to_host = self.instances[i as usize].host;
-            let (lost, add) = self.link(from_host, to_host);
-            if lost {
-                self.replicas[i as usize].in_sync = false;
-                continue;
-            }
-            let store = &mut self.stores[self.store_of[s] as usize];
-            // Asynchronous writes wait at the primary (batched log shipping) before they leave.
-            let lag = if wait_for_acks {
-                0
-            } else {
-                def.lag.sample(&mut store.rng).as_ns()
-            };
-            let delay = self.world.latency[self.world.distance(from_host, to_host) as usize]
-                .sample(&mut store.rng)
-                .as_ns()
-                + add;
-            let replica = &mut self.replicas[i as usize];
-            let at = now.saturating_add(lag + delay).max(replica.last_ship_ns);
-            replica.last_ship_ns = at;
             let msg = ReplMsg {
                 service: s as u32,
                 replica: i,
@@ -376,44 +348,66 @@ impl ServiceModel<'_> {
                 epoch,
                 wait,
                 write_id,
-                stored_ns: now,
-                leaves_ns: now.saturating_add(lag),
+                stored_ns: sim.now().as_ns(),
+                leaves_ns: 0,
             };
-            let m = match self.free_msgs.pop() {
-                Some(m) => {
-                    self.msgs[m as usize] = msg;
-                    m
-                }
-                None => {
-                    self.msgs.push(msg);
-                    (self.msgs.len() - 1) as u32
-                }
-            };
-            sim.schedule_at(SimTime::from_ns(at), Event::Replicate { msg: m });
+            self.ship(sim, msg, def.acks_needed > 1);
         }
         let needed = if sync { shipped } else { def.acks_needed - 1 };
         if needed == 0 {
             if wait != NONE {
-                self.free_waits.push(wait);
+                self.waits.remove(wait);
             }
             return Some(seq);
         }
-        let q = &mut self.requests[req as usize];
+        let q = &mut self.requests[req];
         q.wait = wait;
         q.phase = Phase::Calling;
         q.pending = needed as u16;
-        self.waits[wait as usize].timer = Some(sim.timer_in(
-            SimDuration::from_ns(def.replication_timeout_ns),
-            Event::ReplTimeout { wait },
-        ));
+        let timeout = SimDuration::from_ns(def.replication_timeout_ns);
+        self.waits[wait].timer = Some(sim.timer_in(timeout, Event::ReplTimeout { wait }));
         None
+    }
+
+    /// Sends a write's replication message to its replica, over the network, after the
+    /// store's lag when writes are asynchronous (batched log shipping: the message waits at the
+    /// primary before it leaves); a message lost on the way leaves the replica behind.
+    fn ship(&mut self, sim: &mut Sim<Event>, mut msg: ReplMsg, acks_awaited: bool) {
+        let now = sim.now().as_ns();
+        let s = msg.service as usize;
+        let def = self.world.services[s].store.as_ref().expect("a datastore");
+        let (from_host, to_host) = (
+            self.instances[msg.from as usize].host,
+            self.instances[msg.replica as usize].host,
+        );
+        let (lost, add) = self.link(from_host, to_host);
+        if lost {
+            self.replicas[msg.replica as usize].in_sync = false;
+            return;
+        }
+        let store = &mut self.stores[self.store_of[s] as usize];
+        let lag = if acks_awaited {
+            0
+        } else {
+            def.lag.sample(&mut store.rng).as_ns()
+        };
+        let delay = self.world.latency[self.world.distance(from_host, to_host) as usize]
+            .sample(&mut store.rng)
+            .as_ns()
+            + add;
+        let replica = &mut self.replicas[msg.replica as usize];
+        let at = now.saturating_add(lag + delay).max(replica.last_ship_ns);
+        replica.last_ship_ns = at;
+        msg.leaves_ns = now.saturating_add(lag);
+        let m = self.msgs.insert(msg);
+        sim.schedule_at(SimTime::from_ns(at), Event::Replicate { msg: m });
     }
 
     /// A replication message reaches its replica.
     #[cold]
     #[inline(never)]
     pub(super) fn on_replicate(&mut self, sim: &mut Sim<Event>, m: u32) {
-        let msg = self.msgs[m as usize];
+        let msg = self.msgs[m];
         let s = msg.service as usize;
         let store = &self.stores[self.store_of[s] as usize];
         let current = store.epoch == msg.epoch;
@@ -424,7 +418,7 @@ impl ServiceModel<'_> {
             if current {
                 self.replicas[msg.replica as usize].in_sync = false;
             }
-            self.free_msgs.push(m);
+            self.msgs.remove(m);
             return;
         }
         // A replica that missed messages catches up from the primary's log with this one.
@@ -432,7 +426,7 @@ impl ServiceModel<'_> {
         replica.applied = replica.applied.max(msg.seq);
         replica.in_sync = true;
         if msg.wait == NONE {
-            self.free_msgs.push(m);
+            self.msgs.remove(m);
             return;
         }
         let (from_host, to_host) = (
@@ -441,7 +435,7 @@ impl ServiceModel<'_> {
         );
         let (lost, add) = self.link(from_host, to_host);
         if lost {
-            self.free_msgs.push(m);
+            self.msgs.remove(m);
             return;
         }
         let store = &mut self.stores[self.store_of[s] as usize];
@@ -456,29 +450,29 @@ impl ServiceModel<'_> {
     #[cold]
     #[inline(never)]
     pub(super) fn on_replica_ack(&mut self, sim: &mut Sim<Event>, m: u32) {
-        let msg = self.msgs[m as usize];
-        self.free_msgs.push(m);
-        let w = self.waits[msg.wait as usize];
+        let msg = self.msgs[m];
+        self.msgs.remove(m);
+        let w = self.waits[msg.wait];
         if w.write_id != msg.write_id || w.timer.is_none() {
             return; // the write has ended (timed out; or the slot holds another write)
         }
-        let r = &mut self.requests[w.req as usize];
+        let r = &mut self.requests[w.req];
         r.pending.dec();
         if r.pending > 0 {
             return;
         }
         r.wait = NONE;
         let doomed = r.doomed;
-        if let Some(t) = self.waits[msg.wait as usize].timer.take() {
+        if let Some(t) = self.waits[msg.wait].timer.take() {
             sim.cancel(t);
         }
-        self.free_waits.push(msg.wait);
-        let s = self.requests[w.req as usize].service as usize;
+        self.waits.remove(msg.wait);
+        let s = self.requests[w.req].service as usize;
         let deposed = self.store(s).is_some_and(|x| x.epoch != w.epoch);
         let outcome = if doomed || deposed {
             Outcome::Failed
         } else {
-            let s = self.requests[w.req as usize].service as usize;
+            let s = self.requests[w.req].service as usize;
             self.store_acked(s, w.seq);
             Outcome::Completed
         };
@@ -489,10 +483,10 @@ impl ServiceModel<'_> {
     #[cold]
     #[inline(never)]
     pub(super) fn on_repl_timeout(&mut self, sim: &mut Sim<Event>, wait: u32) {
-        let req = self.waits[wait as usize].req;
-        self.waits[wait as usize].timer = None;
-        self.free_waits.push(wait);
-        self.requests[req as usize].wait = NONE;
+        let req = self.waits[wait].req;
+        self.waits[wait].timer = None;
+        self.waits.remove(wait);
+        self.requests[req].wait = NONE;
         self.finish(sim, req, Outcome::Failed);
     }
 

@@ -9,7 +9,7 @@ impl ServiceModel<'_> {
     #[cold]
     #[inline(never)]
     pub(super) fn trace_answer(&mut self, req: u32, now: u64, worked: bool) {
-        let r = self.requests[req as usize];
+        let r = self.requests[req];
         let first = self.world.services[r.service as usize].first_instance;
         let place = Place::Instance {
             service: r.service,
@@ -35,7 +35,7 @@ impl ServiceModel<'_> {
     #[cold]
     #[inline(never)]
     pub(super) fn trace_call(&mut self, call: u32, name: &'static str, attempt: u32) {
-        let c = self.calls[call as usize];
+        let c = self.calls[call];
         let to = self.world.calls[c.edge as usize].to;
         if let Some(t) = &mut self.tracer {
             t.mark_call(c.parent, name, to, attempt, self.now_ns);
@@ -46,12 +46,9 @@ impl ServiceModel<'_> {
     #[cold]
     #[inline(never)]
     pub(super) fn trace_in_flight(&mut self, end_ns: u64) {
-        let mut is_free = vec![false; self.requests.len()];
-        for &f in &self.free {
-            is_free[f as usize] = true;
-        }
-        for req in 0..self.requests.len() as u32 {
-            let r = self.requests[req as usize];
+        let is_free = self.requests.free_mask();
+        for req in 0..is_free.len() as u32 {
+            let r = self.requests[req];
             if is_free[req as usize] {
                 continue;
             }

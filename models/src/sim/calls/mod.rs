@@ -87,10 +87,10 @@ impl ServiceModel<'_> {
     /// Makes one attempt of a call, through the chain of defences of its edge.
     pub(super) fn attempt(&mut self, sim: &mut Sim<Event>, call: u32, ask: Ask) {
         let now = sim.now().as_ns();
-        let c = self.calls[call as usize];
+        let c = self.calls[call];
         let a = self.attempt_of(call);
         let policy = &self.world.calls[c.edge as usize].policy;
-        self.calls[call as usize].attempts += 1;
+        self.calls[call].attempts += 1;
         let es = &mut self.edges[c.edge as usize];
         let (admit, change) = match ask {
             Ask::Resumed => es.chain.resume(policy, a, now),
@@ -103,7 +103,7 @@ impl ServiceModel<'_> {
         match admit {
             Admit::Wait => {
                 // The attempt is counted when it leaves the queue, one way or the other.
-                self.calls[call as usize].attempts.dec();
+                self.calls[call].attempts.dec();
                 let bh = policy
                     .bulkhead
                     .as_ref()
@@ -112,7 +112,7 @@ impl ServiceModel<'_> {
                 let wait = SimDuration::from_ns(bh.max_wait_ns);
                 let timer = (bh.max_wait_ns < u64::MAX)
                     .then(|| sim.timer_in(wait, Event::BulkheadWait { call }));
-                let cs = &mut self.calls[call as usize];
+                let cs = &mut self.calls[call];
                 cs.wait_timer = timer;
                 cs.waiting = true;
                 return;
@@ -153,10 +153,10 @@ impl ServiceModel<'_> {
 
     /// The chain's view of a call's current attempt: its caller instance and its breaker.
     pub(super) fn attempt_of(&self, call: u32) -> Attempt {
-        let c = &self.calls[call as usize];
+        let c = &self.calls[call];
         let from = self.world.calls[c.edge as usize].from;
-        let caller = self.requests[c.parent as usize].instance
-            - self.world.services[from as usize].first_instance;
+        let caller =
+            self.requests[c.parent].instance - self.world.services[from as usize].first_instance;
         Attempt {
             call,
             caller,
@@ -178,7 +178,7 @@ impl ServiceModel<'_> {
     /// detection at that instance. Every attempt the chain let through comes here exactly once.
     pub(super) fn observe_attempt(&mut self, call: u32, instance: Option<u32>, o: Observation) {
         let a = self.attempt_of(call);
-        let edge = self.calls[call as usize].edge;
+        let edge = self.calls[call].edge;
         let policy = &self.world.calls[edge as usize].policy;
         let change = self.edges[edge as usize]
             .chain
@@ -192,9 +192,9 @@ impl ServiceModel<'_> {
     /// Sends an attempt: a child request to an instance of the callee, with its timers.
     pub(super) fn send(&mut self, sim: &mut Sim<Event>, call: u32, phase: BreakerPhase) {
         let now = sim.now().as_ns();
-        let c = self.calls[call as usize];
+        let c = self.calls[call];
         let def = &self.world.calls[c.edge as usize];
-        let parent = self.requests[c.parent as usize];
+        let parent = self.requests[c.parent];
         let caller_host = self.instances[parent.instance as usize].host;
         if self.svc_faults[def.to as usize].fail_fast > 0 {
             // The call fails before it leaves the caller (a name that does not resolve, a
@@ -212,9 +212,9 @@ impl ServiceModel<'_> {
         let child = self.child_request(call, instance, caller_host, phase, now);
         let req = self.alloc(sim, child);
         if let Some(t) = &mut self.tracer {
-            t.attempt_sent(req, c.parent, self.calls[call as usize].attempts, now);
+            t.attempt_sent(req, c.parent, self.calls[call].attempts, now);
         }
-        let cs = &mut self.calls[call as usize];
+        let cs = &mut self.calls[call];
         if let Some(free) = cs.children.iter_mut().find(|c| **c == NONE) {
             *free = req;
         }
@@ -242,7 +242,7 @@ impl ServiceModel<'_> {
         phase: BreakerPhase,
     ) {
         let now = sim.now().as_ns();
-        let c = self.calls[call as usize];
+        let c = self.calls[call];
         let holds = self.world.calls[c.edge as usize].policy.bulkhead.is_some();
         self.release_permit(sim, call, holds);
         let o = Observation {
@@ -267,9 +267,9 @@ impl ServiceModel<'_> {
         phase: BreakerPhase,
         now: u64,
     ) -> Request {
-        let c = self.calls[call as usize];
+        let c = self.calls[call];
         let def = &self.world.calls[c.edge as usize];
-        let parent = &self.requests[c.parent as usize];
+        let parent = &self.requests[c.parent];
         let mut child = self.new_request(def.to, instance, parent.workload, now);
         child.write = def.write;
         child.call = call;
@@ -294,11 +294,11 @@ impl ServiceModel<'_> {
     /// The call's hedge timer (if it hedges, knows a delay and has hedges left) and the
     /// attempt's timeout.
     fn arm_attempt_timers(&mut self, sim: &mut Sim<Event>, call: u32, req: u32) {
-        let edge = self.calls[call as usize].edge;
+        let edge = self.calls[call].edge;
         let policy = &self.world.calls[edge as usize].policy;
         if let Some(h) = &policy.hedge {
             let delay = self.edges[edge as usize].chain.hedge_delay(policy);
-            let cs = &mut self.calls[call as usize];
+            let cs = &mut self.calls[call];
             if let Some(delay) = delay {
                 if cs.hedge_timer.is_none() && u32::from(cs.hedges) < h.max {
                     cs.hedge_timer =
@@ -308,7 +308,7 @@ impl ServiceModel<'_> {
         }
         if let Some(t) = policy.timeout_ns {
             let timer = sim.timer_in(SimDuration::from_ns(t), Event::Timeout { req });
-            self.requests[req as usize].timer = Some(timer);
+            self.requests[req].timer = Some(timer);
         }
     }
 
@@ -326,7 +326,7 @@ impl ServiceModel<'_> {
 
     /// An attempt's answer reaches the caller.
     pub(super) fn on_reply(&mut self, sim: &mut Sim<Event>, child: u32) {
-        let c = self.requests[child as usize];
+        let c = self.requests[child];
         self.release(child);
         if c.abandoned {
             return; // the caller stopped waiting at its timeout; nobody reads this answer
@@ -338,7 +338,7 @@ impl ServiceModel<'_> {
         self.release_permit(sim, c.call, c.holds_permit);
         self.forget_attempt(c.call, child);
         if c.corrupt {
-            self.requests[self.calls[c.call as usize].parent as usize].corrupt = true;
+            self.requests[self.calls[c.call].parent].corrupt = true;
         }
         let failure = match c.outcome {
             Outcome::Completed | Outcome::Degraded => None,
@@ -354,7 +354,7 @@ impl ServiceModel<'_> {
             phase: c.breaker_phase,
         };
         self.observe_attempt(c.call, Some(c.instance), o);
-        let call = self.calls[c.call as usize];
+        let call = self.calls[c.call];
         if call.measured {
             let stats = &mut self.edges[call.edge as usize].stats;
             match failure {
@@ -373,7 +373,7 @@ impl ServiceModel<'_> {
     /// The caller's timer for an attempt fired: it stops waiting (the callee carries on).
     pub(super) fn on_timeout(&mut self, sim: &mut Sim<Event>, child: u32) {
         let now = sim.now().as_ns();
-        let c = &mut self.requests[child as usize];
+        let c = &mut self.requests[child];
         c.timer = None;
         c.abandoned = true;
         let (call, holds, phase, created) = (c.call, c.holds_permit, c.breaker_phase, c.created_ns);
@@ -381,7 +381,7 @@ impl ServiceModel<'_> {
         if let Some(t) = &mut self.tracer {
             t.mark_attempt(child, "timeout", Some(c.service), now);
         }
-        self.requests[child as usize].holds_permit = false;
+        self.requests[child].holds_permit = false;
         if lost {
             self.release(child); // its message (or its answer) was lost: nothing else holds it
         }
@@ -394,18 +394,16 @@ impl ServiceModel<'_> {
             phase,
         };
         self.observe_attempt(call, Some(instance), o);
-        let measured = self.calls[call as usize].measured;
+        let measured = self.calls[call].measured;
         if measured {
-            self.edges[self.calls[call as usize].edge as usize]
-                .stats
-                .timeouts += 1;
+            self.edges[self.calls[call].edge as usize].stats.timeouts += 1;
         }
         self.attempt_failed(sim, call, AttemptFailure::Timeout, 0);
     }
 
     /// An attempt is no longer outstanding for its call.
     pub(super) fn forget_attempt(&mut self, call: u32, child: u32) {
-        let c = &mut self.calls[call as usize];
+        let c = &mut self.calls[call];
         if let Some(slot) = c.children.iter_mut().find(|x| **x == child) {
             *slot = NONE;
             c.outstanding.dec();
@@ -414,7 +412,7 @@ impl ServiceModel<'_> {
 
     /// The hedge delay passed with the call still unanswered: send one more attempt.
     pub(super) fn on_hedge(&mut self, sim: &mut Sim<Event>, call: u32) {
-        let c = &mut self.calls[call as usize];
+        let c = &mut self.calls[call];
         c.hedge_timer = None;
         if c.outstanding == 0 {
             return; // between a failure and its retry: the retry goes out by itself
@@ -443,7 +441,7 @@ impl ServiceModel<'_> {
             return;
         }
         let a = self.attempt_of(call);
-        let edge = self.calls[call as usize].edge;
+        let edge = self.calls[call].edge;
         let next = self.edges[edge as usize].chain.release(a.caller);
         self.let_through(sim, next);
     }
@@ -451,8 +449,8 @@ impl ServiceModel<'_> {
     /// A call that waited for a bulkhead permit asks again (after a permit was given back).
     fn let_through(&mut self, sim: &mut Sim<Event>, next: Option<u32>) {
         let Some(next) = next else { return };
-        self.calls[next as usize].waiting = false;
-        if let Some(t) = self.calls[next as usize].wait_timer.take() {
+        self.calls[next].waiting = false;
+        if let Some(t) = self.calls[next].wait_timer.take() {
             sim.cancel(t);
         }
         self.attempt(sim, next, Ask::Resumed);
@@ -460,7 +458,7 @@ impl ServiceModel<'_> {
 
     /// A call waited for its bulkhead longer than `max_wait`.
     pub(super) fn on_bulkhead_wait(&mut self, sim: &mut Sim<Event>, call: u32) {
-        let c = &mut self.calls[call as usize];
+        let c = &mut self.calls[call];
         c.wait_timer = None;
         c.waiting = false;
         c.attempts += 1; // the attempt that could not start
@@ -494,19 +492,19 @@ impl ServiceModel<'_> {
                 _ => None,
             };
             if let Some(name) = name {
-                self.trace_call(call, name, self.calls[call as usize].attempts);
+                self.trace_call(call, name, self.calls[call].attempts);
             }
         }
-        let c = &self.calls[call as usize];
+        let c = &self.calls[call];
         if c.outstanding > 0 || c.waiting || c.retry_timer.is_some() {
             // Another attempt of the call is still on its way (a hedge sent or waiting for its
             // bulkhead, or a retry after its backoff): the call goes on.
             return;
         }
         let now = sim.now().as_ns();
-        let c = self.calls[call as usize];
+        let c = self.calls[call];
         let policy = &self.world.calls[c.edge as usize].policy;
-        let deadline = self.requests[c.parent as usize].deadline_ns;
+        let deadline = self.requests[c.parent].deadline_ns;
         let es = &mut self.edges[c.edge as usize];
         let (attempts, previous) = (c.attempts, c.previous_backoff_ns);
         let after = es.chain.after_failure(
@@ -521,7 +519,7 @@ impl ServiceModel<'_> {
         match after {
             AfterFailure::Retry(delay) => {
                 let timer = sim.timer_in(SimDuration::from_ns(delay), Event::Retry { call });
-                let cs = &mut self.calls[call as usize];
+                let cs = &mut self.calls[call];
                 cs.previous_backoff_ns = delay;
                 cs.retry_timer = Some(timer);
                 return;
@@ -539,7 +537,7 @@ impl ServiceModel<'_> {
 
     /// A call is over: `Completed`, `Degraded` (its fallback answered) or `Failed`.
     pub(super) fn call_done(&mut self, sim: &mut Sim<Event>, call: u32, outcome: Outcome) {
-        let c = self.calls[call as usize];
+        let c = self.calls[call];
         if let Some(t) = c.hedge_timer {
             sim.cancel(t);
         }
@@ -556,7 +554,7 @@ impl ServiceModel<'_> {
         }
         // Attempts still out (hedges) lost the race: nobody waits for them any more.
         for &child in c.children.iter().filter(|&&x| x != NONE) {
-            let r = &mut self.requests[child as usize];
+            let r = &mut self.requests[child];
             r.abandoned = true;
             let (timer, holds, lost) = (r.timer.take(), r.holds_permit, r.lost);
             r.holds_permit = false;
@@ -568,7 +566,7 @@ impl ServiceModel<'_> {
                 self.release(child);
             }
         }
-        self.free_calls.push(call);
+        self.calls.remove(call);
         if c.measured {
             let stats = &mut self.edges[c.edge as usize].stats;
             match outcome {
@@ -577,7 +575,7 @@ impl ServiceModel<'_> {
                 _ => stats.failed += 1,
             }
         }
-        let p = &mut self.requests[c.parent as usize];
+        let p = &mut self.requests[c.parent];
         debug_assert_eq!(p.phase, Phase::Calling);
         p.pending.dec();
         match outcome {

@@ -286,6 +286,10 @@ mod tests {
                     "retry.budget",
                     "`ratio` and `min_per_s` must be zero or more",
                 ),
+                (
+                    "retry.budget.window",
+                    "the budget window must be at least `1s`",
+                ),
             ],
         );
         let decorrelated = Backoff::Decorrelated {

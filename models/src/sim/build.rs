@@ -102,55 +102,10 @@ impl<'w> ServiceModel<'w> {
         self.start_ops(sim);
     }
 
-    /// Schedules faults, health checks, outlier reviews and rollouts.
+    /// Schedules faults, health checks, outlier reviews, autoscalers and rollouts.
     pub(super) fn start_ops(&mut self, sim: &mut Sim<Event>) {
-        let horizon = self.world.horizon.as_ns();
-        for (f, def) in self.world.faults.iter().enumerate() {
-            let f = f as u32;
-            let units = if def.per_instance {
-                def.instances.len() as u32
-            } else {
-                1
-            };
-            match (&def.effect, &def.stochastic) {
-                (FaultEffect::ChaosMonkey(mean), _) => {
-                    let p = self.schedule.base[f as usize] as usize;
-                    let gap = exp_ns(&mut self.schedule.procs[p].rng, *mean);
-                    let t = def.start_ns.saturating_add(gap);
-                    if t < def.end_ns.min(horizon) {
-                        sim.schedule_at(SimTime::from_ns(t), self.fault_event(f, 0, true));
-                    }
-                }
-                (FaultEffect::Pauses(every, _), _) => {
-                    for u in 0..units {
-                        let p = (self.schedule.base[f as usize] + u) as usize;
-                        let gap = every.sample(&mut self.schedule.procs[p].rng).as_ns();
-                        let t = def.start_ns.saturating_add(gap);
-                        if t < def.end_ns.min(horizon) {
-                            sim.schedule_at(SimTime::from_ns(t), self.fault_event(f, u, true));
-                        }
-                    }
-                }
-                (_, Some((mtbf, _))) => {
-                    for u in 0..units {
-                        let p = (self.schedule.base[f as usize] + u) as usize;
-                        let gap = mtbf.sample(&mut self.schedule.procs[p].rng).as_ns();
-                        let t = def.start_ns.saturating_add(gap);
-                        if t < horizon {
-                            sim.schedule_at(SimTime::from_ns(t), self.fault_event(f, u, true));
-                        }
-                    }
-                }
-                (_, None) => {
-                    sim.schedule_at(SimTime::from_ns(def.start_ns), self.fault_event(f, 0, true));
-                    if def.end_ns <= horizon {
-                        sim.schedule_at(
-                            SimTime::from_ns(def.end_ns),
-                            self.fault_event(f, 0, false),
-                        );
-                    }
-                }
-            }
+        for f in 0..self.world.faults.len() as u32 {
+            self.schedule_fault(sim, f);
         }
         for (s, def) in self.world.services.iter().enumerate() {
             if let Some((.., every, _)) = def.recovery.autoscale {

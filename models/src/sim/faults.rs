@@ -77,6 +77,16 @@ pub(super) struct Process {
 }
 
 impl Process {
+    /// A leak starts (growing from now, or from the process's start if later) or ends.
+    fn leak(&mut self, rate_per_min: f64, start: bool, now: u64) {
+        if start {
+            self.leak_per_min = rate_per_min;
+            self.leak_since_ns = now.max(self.started_ns);
+        } else {
+            self.leak_per_min = 0.0;
+        }
+    }
+
     /// A process running from time zero (`active`: part of the service from the start).
     pub(super) fn new(active: bool) -> Self {
         Process {
@@ -221,6 +231,55 @@ impl ServiceModel<'_> {
         }
     }
 
+    /// The first event of fault `f`: its window's start and end, or the first failure of each
+    /// target drawn from its own stream (MTBF, pauses, a chaos monkey's first kill).
+    pub(super) fn schedule_fault(&mut self, sim: &mut Sim<Event>, f: u32) {
+        let horizon = self.world.horizon.as_ns();
+        let world = self.world;
+        let def = &world.faults[f as usize];
+        let units = if def.per_instance {
+            def.instances.len() as u32
+        } else {
+            1
+        };
+        match (&def.effect, &def.stochastic) {
+            (FaultEffect::ChaosMonkey(mean), _) => {
+                let p = self.schedule.base[f as usize] as usize;
+                let gap = exp_ns(&mut self.schedule.procs[p].rng, *mean);
+                let t = def.start_ns.saturating_add(gap);
+                if t < def.end_ns.min(horizon) {
+                    sim.schedule_at(SimTime::from_ns(t), self.fault_event(f, 0, true));
+                }
+            }
+            (FaultEffect::Pauses(every, _), _) => {
+                for u in 0..units {
+                    let p = (self.schedule.base[f as usize] + u) as usize;
+                    let gap = every.sample(&mut self.schedule.procs[p].rng).as_ns();
+                    let t = def.start_ns.saturating_add(gap);
+                    if t < def.end_ns.min(horizon) {
+                        sim.schedule_at(SimTime::from_ns(t), self.fault_event(f, u, true));
+                    }
+                }
+            }
+            (_, Some((mtbf, _))) => {
+                for u in 0..units {
+                    let p = (self.schedule.base[f as usize] + u) as usize;
+                    let gap = mtbf.sample(&mut self.schedule.procs[p].rng).as_ns();
+                    let t = def.start_ns.saturating_add(gap);
+                    if t < horizon {
+                        sim.schedule_at(SimTime::from_ns(t), self.fault_event(f, u, true));
+                    }
+                }
+            }
+            (_, None) => {
+                sim.schedule_at(SimTime::from_ns(def.start_ns), self.fault_event(f, 0, true));
+                if def.end_ns <= horizon {
+                    sim.schedule_at(SimTime::from_ns(def.end_ns), self.fault_event(f, 0, false));
+                }
+            }
+        }
+    }
+
     /// A fault starts or ends at one of its target units: the occurrence is logged, its effect
     /// applied or lifted, and a recurring fault's next transition drawn from its own stream.
     #[cold]
@@ -301,13 +360,7 @@ impl ServiceModel<'_> {
             }
             FaultEffect::Leak(rate) => {
                 for &i in units_of(def, unit) {
-                    let inst = &mut self.process[i as usize];
-                    inst.leak_per_min = if start { *rate } else { 0.0 };
-                    inst.leak_since_ns = if start {
-                        now.max(inst.started_ns)
-                    } else {
-                        inst.leak_since_ns
-                    };
+                    self.process[i as usize].leak(*rate, start, now);
                 }
             }
             FaultEffect::HostDown | FaultEffect::DiskLost => {

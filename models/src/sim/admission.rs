@@ -57,6 +57,7 @@ impl ServiceModel<'_> {
     /// Server-side admission of a request that reached a live instance, before it takes a
     /// worker or a place in the queue: its caller's deadline (if the service honours deadlines),
     /// the rate limits, the adaptive concurrency limit. Returns the refusal, if any.
+    #[inline]
     pub(super) fn admit(&mut self, req: u32, now: u64) -> Option<Outcome> {
         let r = &self.requests[req];
         let (s, i, workload) = (r.service as usize, r.instance as usize, r.workload as usize);
@@ -84,6 +85,7 @@ impl ServiceModel<'_> {
 
     /// An admitted request takes a free worker of its pool, or waits in the pool's queue, or is
     /// turned away when the queue is full. A hung instance takes no work: requests queue.
+    #[inline]
     pub(super) fn serve_or_queue(&mut self, sim: &mut Sim<Event>, req: u32, now: u64) {
         let r = &self.requests[req];
         let (s, i, pool) = (r.service as usize, r.instance as usize, r.pool as usize);
@@ -107,6 +109,7 @@ impl ServiceModel<'_> {
 
     /// Takes the next request from an instance's queue for a free worker, shedding those that
     /// waited too long or whose caller's deadline has passed.
+    #[inline]
     pub(super) fn next_from_queue(&mut self, sim: &mut Sim<Event>, i: usize, pool: usize) {
         let now = sim.now().as_ns();
         if self.process[i].hung > 0 {

@@ -28,6 +28,7 @@ impl ServiceModel<'_> {
     /// Chooses an instance of service `s` for a request of `workload`, within the instance
     /// group of the workload's tier when the service has tier groups, preferring instances in
     /// the caller's `region` and in load balancing. A datastore routes writes to its primary.
+    #[inline]
     pub(super) fn pick_instance(&mut self, s: u32, workload: u32, region: u32, write: bool) -> u32 {
         let def = &self.world.services[s as usize];
         let tier = self.world.workloads[workload as usize].tier;

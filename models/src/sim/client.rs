@@ -66,6 +66,7 @@ impl ServiceModel<'_> {
     /// The time of the next arrival of workload `w` after `t_ns`, or `None` when there is none
     /// before the horizon. Poisson arrivals with a changing rate are drawn by thinning, segment by
     /// segment of the rate function (exact for steps and ramps).
+    #[inline]
     pub(super) fn next_arrival(&mut self, w: u32, t_ns: u64) -> Option<u64> {
         let def = &self.world.workloads[w as usize];
         let rng = &mut self.workloads[w as usize].arrival_rng;
@@ -108,6 +109,7 @@ impl ServiceModel<'_> {
         None
     }
 
+    #[inline]
     pub(super) fn on_arrival(&mut self, sim: &mut Sim<Event>, w: u32) {
         let now = sim.now().as_ns();
         let wdef = &self.world.workloads[w as usize];
@@ -144,6 +146,7 @@ impl ServiceModel<'_> {
 
     /// A client's request travels to its entry instance (farther when that instance is in
     /// another region than the client's).
+    #[inline]
     pub(super) fn send_from_client(&mut self, sim: &mut Sim<Event>, req: u32) {
         let r = self.requests[req];
         let w = r.workload as usize;
@@ -169,6 +172,7 @@ impl ServiceModel<'_> {
 
     /// A workload's request was answered badly: if its client retries that, schedule the retry
     /// (after the backoff, and at least the Retry-After of a 429) and keep the request.
+    #[inline]
     pub(super) fn client_retries(&mut self, sim: &mut Sim<Event>, req: u32) -> bool {
         let r = self.requests[req];
         let Some(retry) = &self.world.workloads[r.workload as usize].retry else {

@@ -150,6 +150,7 @@ impl InstanceState {
 }
 
 impl ServiceModel<'_> {
+    #[inline]
     pub(super) fn alloc(&mut self, sim: &mut Sim<Event>, req: Request) -> u32 {
         self.live += 1;
         if self.live > self.world.requests_in_flight_max && self.guard_hit.is_none() {
@@ -159,11 +160,13 @@ impl ServiceModel<'_> {
         self.requests.insert(req)
     }
 
+    #[inline]
     pub(super) fn release(&mut self, idx: u32) {
         self.live.dec();
         self.requests.remove(idx);
     }
 
+    #[inline]
     pub(super) fn new_request(
         &self,
         service: u32,
@@ -209,6 +212,7 @@ impl ServiceModel<'_> {
     }
 
     /// A request reaches its instance: serve, queue or turn it away.
+    #[inline]
     pub(super) fn deliver(&mut self, sim: &mut Sim<Event>, req: u32) {
         let now = sim.now().as_ns();
         let inst_idx = self.requests[req].instance;
@@ -248,6 +252,7 @@ impl ServiceModel<'_> {
     }
 
     /// Answers at once a request that never took a worker.
+    #[inline]
     pub(super) fn turn_away(&mut self, sim: &mut Sim<Event>, req: u32, outcome: Outcome) {
         let r = &mut self.requests[req];
         r.phase = Phase::Done;
@@ -261,6 +266,7 @@ impl ServiceModel<'_> {
     }
 
     /// A worker takes `req` (which has already been counted in `outstanding`).
+    #[inline]
     pub(super) fn start_work(&mut self, sim: &mut Sim<Event>, req: u32, waited: bool) {
         let now = sim.now().as_ns();
         let r = &mut self.requests[req];
@@ -298,6 +304,7 @@ impl ServiceModel<'_> {
         sim.schedule_in(work, Event::WorkDone { req });
     }
 
+    #[inline]
     pub(super) fn on_work_done(&mut self, sim: &mut Sim<Event>, req: u32) {
         let now = sim.now().as_ns();
         let r = self.requests[req];
@@ -353,6 +360,7 @@ impl ServiceModel<'_> {
     }
 
     /// Makes the calls of the request's current step, or finishes it after the last step.
+    #[inline]
     pub(super) fn advance(&mut self, sim: &mut Sim<Event>, req: u32) {
         let r = self.requests[req];
         let steps = &self.world.services[r.service as usize].steps;
@@ -426,6 +434,7 @@ impl ServiceModel<'_> {
     }
 
     /// The request leaves its worker with `outcome`; the next queued request takes the worker.
+    #[inline]
     pub(super) fn finish(&mut self, sim: &mut Sim<Event>, req: u32, outcome: Outcome) {
         let now = sim.now().as_ns();
         let r = &mut self.requests[req];
@@ -479,6 +488,7 @@ impl ServiceModel<'_> {
     }
 
     /// Sends the answer of a finished or turned-away request to its caller.
+    #[inline]
     pub(super) fn respond(&mut self, sim: &mut Sim<Event>, req: u32) {
         let r = self.requests[req];
         let host = self.instances[r.instance as usize].host;
@@ -547,6 +557,7 @@ impl ServiceModel<'_> {
     }
 
     /// Every call of the request's step has answered: fail it, or go on to its next step.
+    #[inline]
     pub(super) fn after_calls(&mut self, sim: &mut Sim<Event>, req: u32) {
         let p = &mut self.requests[req];
         if p.failed_call || p.doomed {

@@ -81,6 +81,7 @@ impl ServiceStats {
         self.last_change_ns = now_ns;
     }
 
+    #[inline]
     pub(super) fn count(&mut self, outcome: Outcome, measured: bool, bucket: usize) {
         let series = match outcome {
             Outcome::Completed => &mut self.series.completed,

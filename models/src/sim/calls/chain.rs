@@ -117,6 +117,7 @@ impl EdgeChain {
     }
 
     /// A new call (its first attempt follows): the retry budget counts it.
+    #[inline]
     pub(in crate::sim) fn on_call(&mut self, now_ns: u64) {
         if let Some(b) = &mut self.budget {
             b.record_call(now_ns);
@@ -126,6 +127,7 @@ impl EdgeChain {
     /// Asks to send an attempt: the throttle first (`first` is a call's first attempt, not a
     /// retry or a hedge), then the bulkhead (a call waiting for it has not asked the breaker yet),
     /// then the breaker.
+    #[inline]
     pub(in crate::sim) fn admit(
         &mut self,
         policy: &CallPolicy,
@@ -149,6 +151,7 @@ impl EdgeChain {
     /// Asks again for an attempt that waited in the bulkhead's queue and was handed a permit
     /// back: the throttle let it through when it first asked, so it asks the bulkhead (where a
     /// permit is free now) and the breaker only.
+    #[inline]
     pub(in crate::sim) fn resume(
         &mut self,
         policy: &CallPolicy,
@@ -186,6 +189,7 @@ impl EdgeChain {
 
     /// Gives back the caller's bulkhead permit; returns the oldest waiting call, which must ask
     /// again.
+    #[inline]
     pub(in crate::sim) fn release(&mut self, caller: u32) -> Option<u32> {
         self.bulkheads[caller as usize].release()
     }
@@ -195,7 +199,15 @@ impl EdgeChain {
         self.bulkheads[caller as usize].forget(call);
     }
 
+    /// Whether any defence on the edge learns from outcomes (the call path skips the hook's
+    /// bookkeeping when none does).
+    #[inline]
+    pub(in crate::sim) fn learns(&self) -> bool {
+        !self.throttles.is_empty() || !self.breakers.is_empty() || self.observed.is_some()
+    }
+
     /// Every defence that learns from outcomes learns this attempt's.
+    #[inline]
     pub(in crate::sim) fn observe_attempt(
         &mut self,
         policy: &CallPolicy,
@@ -220,6 +232,7 @@ impl EdgeChain {
     /// the budget has a retry. `previous_ns` is the previous backoff (decorrelated jitter);
     /// `retry_after_ns` the server's Retry-After, if it sent one.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     pub(in crate::sim) fn after_failure(
         &mut self,
         policy: &CallPolicy,
@@ -248,6 +261,7 @@ impl EdgeChain {
     }
 
     /// The delay before the next hedge of a call, if the edge hedges and knows one yet.
+    #[inline]
     pub(in crate::sim) fn hedge_delay(&self, policy: &CallPolicy) -> Option<u64> {
         policy.hedge.as_ref()?.delay_ns(self.observed.as_ref())
     }

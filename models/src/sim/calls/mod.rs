@@ -85,6 +85,7 @@ fn transition(
 
 impl ServiceModel<'_> {
     /// Makes one attempt of a call, through the chain of defences of its edge.
+    #[inline]
     pub(super) fn attempt(&mut self, sim: &mut Sim<Event>, call: u32, ask: Ask) {
         let now = sim.now().as_ns();
         let c = self.calls[call];
@@ -152,6 +153,7 @@ impl ServiceModel<'_> {
     }
 
     /// The chain's view of a call's current attempt: its caller instance and its breaker.
+    #[inline]
     pub(super) fn attempt_of(&self, call: u32) -> Attempt {
         let c = &self.calls[call];
         let from = self.world.calls[c.edge as usize].from;
@@ -176,20 +178,24 @@ impl ServiceModel<'_> {
     /// The single hook where an attempt's outcome is learned: every defence of its edge that
     /// learns (breaker, throttle, hedging) and, when the attempt reached an instance, outlier
     /// detection at that instance. Every attempt the chain let through comes here exactly once.
+    #[inline]
     pub(super) fn observe_attempt(&mut self, call: u32, instance: Option<u32>, o: Observation) {
-        let a = self.attempt_of(call);
         let edge = self.calls[call].edge;
-        let policy = &self.world.calls[edge as usize].policy;
-        let change = self.edges[edge as usize]
-            .chain
-            .observe_attempt(policy, a, o);
-        self.record_transition(edge, a.breaker, o.now_ns, change);
+        if self.edges[edge as usize].chain.learns() {
+            let a = self.attempt_of(call);
+            let policy = &self.world.calls[edge as usize].policy;
+            let change = self.edges[edge as usize]
+                .chain
+                .observe_attempt(policy, a, o);
+            self.record_transition(edge, a.breaker, o.now_ns, change);
+        }
         if let Some(i) = instance {
             self.outlier_observe(i, o.failed, o.now_ns);
         }
     }
 
     /// Sends an attempt: a child request to an instance of the callee, with its timers.
+    #[inline]
     pub(super) fn send(&mut self, sim: &mut Sim<Event>, call: u32, phase: BreakerPhase) {
         let now = sim.now().as_ns();
         let c = self.calls[call];
@@ -325,6 +331,7 @@ impl ServiceModel<'_> {
     }
 
     /// An attempt's answer reaches the caller.
+    #[inline]
     pub(super) fn on_reply(&mut self, sim: &mut Sim<Event>, child: u32) {
         let c = self.requests[child];
         self.release(child);
@@ -371,6 +378,7 @@ impl ServiceModel<'_> {
     }
 
     /// The caller's timer for an attempt fired: it stops waiting (the callee carries on).
+    #[inline]
     pub(super) fn on_timeout(&mut self, sim: &mut Sim<Event>, child: u32) {
         let now = sim.now().as_ns();
         let c = &mut self.requests[child];
@@ -402,6 +410,7 @@ impl ServiceModel<'_> {
     }
 
     /// An attempt is no longer outstanding for its call.
+    #[inline]
     pub(super) fn forget_attempt(&mut self, call: u32, child: u32) {
         let c = &mut self.calls[call];
         if let Some(slot) = c.children.iter_mut().find(|x| **x == child) {
@@ -436,6 +445,7 @@ impl ServiceModel<'_> {
     }
 
     /// Gives back a bulkhead permit, letting the oldest waiting call through.
+    #[inline]
     pub(super) fn release_permit(&mut self, sim: &mut Sim<Event>, call: u32, holds: bool) {
         if !holds {
             return;
@@ -477,6 +487,7 @@ impl ServiceModel<'_> {
     }
 
     /// An attempt failed: retry it after its backoff, or end the call.
+    #[inline]
     pub(super) fn attempt_failed(
         &mut self,
         sim: &mut Sim<Event>,
@@ -536,6 +547,7 @@ impl ServiceModel<'_> {
     }
 
     /// A call is over: `Completed`, `Degraded` (its fallback answered) or `Failed`.
+    #[inline]
     pub(super) fn call_done(&mut self, sim: &mut Sim<Event>, call: u32, outcome: Outcome) {
         let c = self.calls[call];
         if let Some(t) = c.hedge_timer {

@@ -17,10 +17,9 @@ pub mod world;
 
 pub use compile::{load_file, load_str};
 pub use error::{Problem, ScenarioError};
-pub use results::RunResult;
+pub use results::{RunHistograms, RunResult};
 pub use sim::{
     run_world, run_world_controlled, run_world_traced, run_world_with_histograms, RunError,
-    RunHistograms,
 };
 pub use world::World;
 

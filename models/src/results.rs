@@ -4,7 +4,24 @@
 //!
 //! Units are in the names: `_ns` nanoseconds, `_per_s` per second of simulated time.
 
+use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
+
+/// Latencies above this are clamped in the histograms (the exact maximum is kept apart).
+const HIST_MAX_NS: u64 = 3_600_000_000_000;
+
+/// Latency histograms of one run (nanoseconds, 3 significant digits), for merging across runs.
+pub struct RunHistograms {
+    /// One per service, in the world's order.
+    pub services: Vec<Histogram<u64>>,
+    /// One per workload (end to end).
+    pub workloads: Vec<Histogram<u64>>,
+}
+
+/// An empty histogram with the bounds every run uses, so that histograms of runs merge exactly.
+pub fn new_latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, HIST_MAX_NS, 3).expect("valid histogram bounds")
+}
 
 /// Version of the result format; bumped when a field changes meaning or goes away.
 pub const SCHEMA_VERSION: u32 = 1;

@@ -82,6 +82,58 @@ pub struct RateLimitDef {
     pub per_tier: Vec<Option<(f64, u32)>>,
 }
 
+/// Health checks of a service's instances (Kubernetes-style probes).
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct HealthCheck {
+    pub interval_ns: u64,
+    /// A probe slower than this fails.
+    pub timeout_ns: u64,
+    /// Consecutive failed probes that make an instance unhealthy, and good ones that bring it back.
+    pub unhealthy_after: u32,
+    pub healthy_after: u32,
+    /// The work a probe takes at an idle instance.
+    pub probe_ns: u64,
+}
+
+/// Envoy-style outlier ejection by consecutive failures seen by callers.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct OutlierDetection {
+    pub consecutive_failures: u32,
+    pub interval_ns: u64,
+    pub base_ejection_ns: u64,
+    pub max_ejection_percent: u32,
+}
+
+/// Replacement of unhealthy instances: the new one takes `start_up_ns` to start, then works
+/// `cold_factor` times slower, falling linearly to 1 over `warm_up_ns`.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct Replacement {
+    pub start_up_ns: u64,
+    pub warm_up_ns: u64,
+    pub cold_factor: f64,
+}
+
+/// Slow start (Envoy): an instance back in rotation takes a growing share of load over
+/// `over_ns`, in `steps` steps.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct SlowStart {
+    pub over_ns: u64,
+    pub steps: u32,
+}
+
+/// An autoscaler on utilization: it starts with `initial` instances and keeps between `min` and
+/// `max`, aiming at `target_utilization`, looking `every_ns`; a new instance takes load after
+/// `delay_ns`.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct Autoscale {
+    pub initial: u32,
+    pub min: u32,
+    pub max: u32,
+    pub target_utilization: f64,
+    pub every_ns: u64,
+    pub delay_ns: u64,
+}
+
 /// How a caller picks an instance of a service (compiled from the scenario's `balancer`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Balancer {
@@ -228,16 +280,11 @@ pub enum FaultEffect {
 /// Health checking, outlier ejection, replacement and slow start of a service, compiled.
 #[derive(Clone, Debug, Default)]
 pub struct RecoveryDef {
-    /// (interval, timeout, unhealthy_after, healthy_after, probe work), ns.
-    pub health: Option<(u64, u64, u32, u32, u64)>,
-    /// (consecutive failures, interval, base ejection time, max ejection percent).
-    pub outlier: Option<(u32, u64, u64, u32)>,
-    /// (start-up, warm-up, cold factor).
-    pub replace: Option<(u64, u64, f64)>,
-    /// (over, steps).
-    pub slow_start: Option<(u64, u32)>,
-    /// (initial instances, min, max, target utilization, every, delay).
-    pub autoscale: Option<(u32, u32, u32, f64, u64, u64)>,
+    pub health: Option<HealthCheck>,
+    pub outlier: Option<OutlierDetection>,
+    pub replace: Option<Replacement>,
+    pub slow_start: Option<SlowStart>,
+    pub autoscale: Option<Autoscale>,
     /// Sessions kept on the instances, with their time to live.
     pub local_sessions_ttl_ns: Option<u64>,
     /// Whether the service declares where its sessions live (locally or not).

@@ -61,7 +61,7 @@ fn decode(text: &str) -> Result<Histogram<u64>, String> {
         .deserialize(&mut bytes.as_slice())
         .map_err(|e| format!("bad histogram: {e:?}"))?;
     // Rebuild with the bounds every run uses, so that merging stays exact.
-    let mut out = models::sim::new_latency_histogram();
+    let mut out = models::results::new_latency_histogram();
     out.add(&h)
         .map_err(|e| format!("histogram out of range: {e:?}"))?;
     Ok(out)

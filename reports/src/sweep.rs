@@ -271,7 +271,7 @@ impl VariantAggregate {
             about: about.to_string(),
             latency: services
                 .iter()
-                .map(|_| models::sim::new_latency_histogram())
+                .map(|_| models::results::new_latency_histogram())
                 .collect(),
             series: vec![series; services.len()],
             services,

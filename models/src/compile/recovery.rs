@@ -6,7 +6,7 @@ use super::check::{At, Checker};
 use crate::spec::{
     AutoscaleSpec, HealthSpec, OutlierSpec, ReplaceSpec, Service, SessionStore, SlowStartSpec,
 };
-use crate::world::RecoveryDef;
+use crate::world::{Autoscale, HealthCheck, OutlierDetection, RecoveryDef, Replacement, SlowStart};
 
 /// Compiles a service's recovery settings.
 pub(super) fn build_recovery(ck: &mut Checker, svc: &Service, at: &At) -> RecoveryDef {
@@ -34,7 +34,7 @@ pub(super) fn build_recovery(ck: &mut Checker, svc: &Service, at: &At) -> Recove
 }
 
 /// Health checks: (interval, timeout, unhealthy after, healthy after, probe), times in ns.
-fn health(ck: &mut Checker, h: &HealthSpec, h_at: &At) -> (u64, u64, u32, u32, u64) {
+fn health(ck: &mut Checker, h: &HealthSpec, h_at: &At) -> HealthCheck {
     if h.interval.0.is_zero() {
         ck.report(
             &h_at.field("interval"),
@@ -54,17 +54,17 @@ fn health(ck: &mut Checker, h: &HealthSpec, h_at: &At) -> (u64, u64, u32, u32, u
             );
         }
     }
-    (
-        h.interval.0.as_ns().max(1),
-        h.timeout.0.as_ns(),
-        h.unhealthy_after.max(1),
-        h.healthy_after.max(1),
-        h.probe.0.as_ns(),
-    )
+    HealthCheck {
+        interval_ns: h.interval.0.as_ns().max(1),
+        timeout_ns: h.timeout.0.as_ns(),
+        unhealthy_after: h.unhealthy_after.max(1),
+        healthy_after: h.healthy_after.max(1),
+        probe_ns: h.probe.0.as_ns(),
+    }
 }
 
-/// Outlier ejection: (consecutive 5xx, interval, base ejection time, max ejection percent).
-fn outlier(ck: &mut Checker, o: &OutlierSpec, o_at: &At) -> (u32, u64, u64, u32) {
+/// Outlier ejection.
+fn outlier(ck: &mut Checker, o: &OutlierSpec, o_at: &At) -> OutlierDetection {
     if o.consecutive_5xx == 0 {
         ck.report(
             &o_at.field("consecutive_5xx"),
@@ -89,16 +89,16 @@ fn outlier(ck: &mut Checker, o: &OutlierSpec, o_at: &At) -> (u32, u64, u64, u32)
             None,
         );
     }
-    (
-        o.consecutive_5xx.max(1),
-        o.interval.0.as_ns().max(1),
-        o.base_ejection_time.0.as_ns(),
-        o.max_ejection_percent,
-    )
+    OutlierDetection {
+        consecutive_failures: o.consecutive_5xx.max(1),
+        interval_ns: o.interval.0.as_ns().max(1),
+        base_ejection_ns: o.base_ejection_time.0.as_ns(),
+        max_ejection_percent: o.max_ejection_percent,
+    }
 }
 
-/// Replacement of failed instances: (start-up, warm-up, cold factor); it needs health checks.
-fn replace(ck: &mut Checker, svc: &Service, r: &ReplaceSpec, at: &At) -> (u64, u64, f64) {
+/// Replacement of failed instances; it needs health checks.
+fn replace(ck: &mut Checker, svc: &Service, r: &ReplaceSpec, at: &At) -> Replacement {
     if svc.health.is_none() {
         ck.report(
             &at.field("replace"),
@@ -107,20 +107,15 @@ fn replace(ck: &mut Checker, svc: &Service, r: &ReplaceSpec, at: &At) -> (u64, u
         );
     }
     ck.factor(&at.field("replace").field("cold_factor"), r.cold_factor);
-    (
-        r.start_up.0.as_ns(),
-        r.warm_up.map_or(0, |d| d.0.as_ns()),
-        r.cold_factor,
-    )
+    Replacement {
+        start_up_ns: r.start_up.0.as_ns(),
+        warm_up_ns: r.warm_up.map_or(0, |d| d.0.as_ns()),
+        cold_factor: r.cold_factor,
+    }
 }
 
-/// Autoscaling: (instances, min, max, target utilization, every, delay).
-fn autoscale(
-    ck: &mut Checker,
-    svc: &Service,
-    a: &AutoscaleSpec,
-    a_at: &At,
-) -> (u32, u32, u32, f64, u64, u64) {
+/// Autoscaling, from the service's instances at the start.
+fn autoscale(ck: &mut Checker, svc: &Service, a: &AutoscaleSpec, a_at: &At) -> Autoscale {
     if !(a.min >= 1 && a.min <= svc.instances && svc.instances <= a.max) {
         ck.report(
             a_at,
@@ -155,18 +150,18 @@ fn autoscale(
             None,
         );
     }
-    (
-        svc.instances,
-        a.min.max(1),
-        a.max.max(svc.instances),
-        a.target_utilization,
-        a.every.0.as_ns().max(1),
-        a.delay.0.as_ns(),
-    )
+    Autoscale {
+        initial: svc.instances,
+        min: a.min.max(1),
+        max: a.max.max(svc.instances),
+        target_utilization: a.target_utilization,
+        every_ns: a.every.0.as_ns().max(1),
+        delay_ns: a.delay.0.as_ns(),
+    }
 }
 
 /// Slow start of a new instance: (over, steps).
-fn slow_start(ck: &mut Checker, s: &SlowStartSpec, at: &At) -> (u64, u32) {
+fn slow_start(ck: &mut Checker, s: &SlowStartSpec, at: &At) -> SlowStart {
     if s.steps == 0 || s.over.0.is_zero() {
         ck.report(
             &at.field("slow_start"),
@@ -174,5 +169,8 @@ fn slow_start(ck: &mut Checker, s: &SlowStartSpec, at: &At) -> (u64, u32) {
             None,
         );
     }
-    (s.over.0.as_ns().max(1), s.steps.max(1))
+    SlowStart {
+        over_ns: s.over.0.as_ns().max(1),
+        steps: s.steps.max(1),
+    }
 }

@@ -100,7 +100,11 @@ impl ServiceModel<'_> {
 
     /// Share of its traffic an instance takes while it ramps back (slow start).
     pub(super) fn weight(&self, s: usize, i: u32, now: u64) -> f64 {
-        let Some((over, steps)) = self.world.services[s].recovery.slow_start else {
+        let Some(SlowStart {
+            over_ns: over,
+            steps,
+        }) = self.world.services[s].recovery.slow_start
+        else {
             return 1.0;
         };
         let since = now.saturating_sub(self.health[i as usize].back_since_ns);

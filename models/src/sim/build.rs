@@ -108,21 +108,21 @@ impl<'w> ServiceModel<'w> {
             self.schedule_fault(sim, f);
         }
         for (s, def) in self.world.services.iter().enumerate() {
-            if let Some((.., every, _)) = def.recovery.autoscale {
+            if let Some(a) = def.recovery.autoscale {
                 sim.schedule_at(
-                    SimTime::from_ns(every),
+                    SimTime::from_ns(a.every_ns),
                     Event::Autoscale { service: s as u32 },
                 );
             }
-            if let Some((interval, ..)) = def.recovery.health {
+            if let Some(h) = def.recovery.health {
                 sim.schedule_at(
-                    SimTime::from_ns(interval),
+                    SimTime::from_ns(h.interval_ns),
                     Event::Health { service: s as u32 },
                 );
             }
-            if let Some((_, interval, ..)) = def.recovery.outlier {
+            if let Some(o) = def.recovery.outlier {
                 sim.schedule_at(
-                    SimTime::from_ns(interval),
+                    SimTime::from_ns(o.interval_ns),
                     Event::OutlierReview { service: s as u32 },
                 );
             }

@@ -200,7 +200,10 @@ pub(super) fn processes(world: &World) -> Vec<Process> {
         .enumerate()
         .map(|(k, i)| {
             let def = &world.services[i.service_idx as usize];
-            let n_initial = def.recovery.autoscale.map_or(def.n_instances, |a| a.0);
+            let n_initial = def
+                .recovery
+                .autoscale
+                .map_or(def.n_instances, |a| a.initial);
             Process::new((k as u32 - def.first_instance) < n_initial)
         })
         .collect()
@@ -623,7 +626,7 @@ impl ServiceModel<'_> {
         let warm = self.world.services[s]
             .recovery
             .replace
-            .map_or(0, |(_, warm, _)| warm);
+            .map_or(0, |r| r.warm_up_ns);
         let process = &mut self.process[i as usize];
         process.started_ns = now;
         process.restarts += 1;
@@ -770,9 +773,9 @@ impl ServiceModel<'_> {
         }
         if now < inst.warm_until_ns {
             let s = self.world.instances[i as usize].service_idx as usize;
-            if let Some((_, warm, cold)) = self.world.services[s].recovery.replace {
-                let left = (inst.warm_until_ns - now) as f64 / warm.max(1) as f64;
-                k *= 1.0 + (cold - 1.0) * left;
+            if let Some(r) = self.world.services[s].recovery.replace {
+                let left = (inst.warm_until_ns - now) as f64 / r.warm_up_ns.max(1) as f64;
+                k *= 1.0 + (r.cold_factor - 1.0) * left;
             }
         }
         k

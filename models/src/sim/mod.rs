@@ -27,8 +27,9 @@ use crate::results::{
 };
 use crate::trace::{Place, Trace, TraceOptions, Tracer};
 use crate::world::{
-    AlertKind, ArrivalKind, Balancer, CallDef, FaultDef, FaultEffect, InstanceDef, RateLimitDef,
-    ServiceDef, WorkloadDef, World,
+    AlertKind, ArrivalKind, Autoscale, Balancer, CallDef, FaultDef, FaultEffect, HealthCheck,
+    InstanceDef, OutlierDetection, RateLimitDef, Replacement, ServiceDef, SlowStart, WorkloadDef,
+    World,
 };
 use hdrhistogram::Histogram;
 use rand::RngExt;
@@ -68,9 +69,6 @@ use stats::*;
 use store::*;
 
 const NONE: u32 = u32::MAX;
-
-/// Latencies above this are clamped in the histograms (the exact maximum is kept apart).
-const HIST_MAX_NS: u64 = 3_600_000_000_000;
 
 /// One worker pool of an instance.
 struct PoolState {
@@ -187,14 +185,6 @@ pub struct ServiceModel<'w> {
     tracer: Option<Box<Tracer>>,
 }
 
-/// Latency histograms of one run (nanoseconds, 3 significant digits), for merging across runs.
-pub struct RunHistograms {
-    /// One per service, in the world's order.
-    pub services: Vec<Histogram<u64>>,
-    /// One per workload (end to end).
-    pub workloads: Vec<Histogram<u64>>,
-}
-
 /// Simulates one run of `world` with `seed` and returns its results.
 pub fn run_world(world: &World, seed: u64, run: u64) -> Result<RunResult, RunError> {
     run_world_with_histograms(world, seed, run).map(|(r, _)| r)
@@ -285,10 +275,7 @@ fn run_model(
     Ok((result, histograms, tracer.take()))
 }
 
-/// An empty histogram with the bounds every run uses, so that histograms of runs merge exactly.
-pub fn new_latency_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, HIST_MAX_NS, 3).expect("valid histogram bounds")
-}
+use crate::results::{new_latency_histogram, RunHistograms};
 
 /// The request slab is copied and scanned on every event: keep a request small.
 const _: () = assert!(std::mem::size_of::<Request>() <= 128);

@@ -40,7 +40,14 @@ impl ServiceModel<'_> {
     pub(super) fn on_health(&mut self, sim: &mut Sim<Event>, s: u32) {
         let now = sim.now().as_ns();
         let def = &self.world.services[s as usize];
-        let Some((interval, timeout, bad_after, good_after, probe)) = def.recovery.health else {
+        let Some(HealthCheck {
+            interval_ns: interval,
+            timeout_ns: timeout,
+            unhealthy_after: bad_after,
+            healthy_after: good_after,
+            probe_ns: probe,
+        }) = def.recovery.health
+        else {
             return;
         };
         for i in def.first_instance..def.first_instance + def.n_instances {
@@ -74,7 +81,11 @@ impl ServiceModel<'_> {
                     self.log(now, LogKind::Unhealthy, name);
                 }
                 let (host, inst) = (self.instances[i as usize].host, &self.health[i as usize]);
-                if let Some((start_up, ..)) = def.recovery.replace {
+                if let Some(Replacement {
+                    start_up_ns: start_up,
+                    ..
+                }) = def.recovery.replace
+                {
                     // On its own host, or, when that host is dead, on another one its placement
                     // allows (Kubernetes reschedules the pod).
                     let placeable = self.hosts[host as usize].down == 0
@@ -157,7 +168,13 @@ impl ServiceModel<'_> {
     #[inline]
     pub(super) fn outlier_observe(&mut self, i: u32, failed: bool, now: u64) {
         let s = self.world.instances[i as usize].service_idx as usize;
-        let Some((limit, _, base, max_pct)) = self.world.services[s].recovery.outlier else {
+        let Some(OutlierDetection {
+            consecutive_failures: limit,
+            base_ejection_ns: base,
+            max_ejection_percent: max_pct,
+            ..
+        }) = self.world.services[s].recovery.outlier
+        else {
             return;
         };
         let inst = &mut self.health[i as usize];
@@ -195,7 +212,11 @@ impl ServiceModel<'_> {
     pub(super) fn on_outlier_review(&mut self, sim: &mut Sim<Event>, s: u32) {
         let now = sim.now().as_ns();
         let def = &self.world.services[s as usize];
-        let Some((_, interval, ..)) = def.recovery.outlier else {
+        let Some(OutlierDetection {
+            interval_ns: interval,
+            ..
+        }) = def.recovery.outlier
+        else {
             return;
         };
         for i in def.first_instance..def.first_instance + def.n_instances {
@@ -218,7 +239,15 @@ impl ServiceModel<'_> {
         let now = sim.now().as_ns();
         let si = s as usize;
         let def = &self.world.services[si];
-        let Some((_, min, max, target, every, delay)) = def.recovery.autoscale else {
+        let Some(Autoscale {
+            min,
+            max,
+            target_utilization: target,
+            every_ns: every,
+            delay_ns: delay,
+            ..
+        }) = def.recovery.autoscale
+        else {
             return;
         };
         let range = def.first_instance..def.first_instance + def.n_instances;

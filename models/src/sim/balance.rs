@@ -15,6 +15,31 @@ pub(super) struct Rotation {
 }
 
 impl Rotation {
+    /// Picks one of `n` candidates (0..n) by `balancer`; `load(k)` is candidate `k`'s
+    /// outstanding requests (ties go to the lower index, as Envoy's least-request does for two).
+    #[inline]
+    pub(super) fn pick(&mut self, balancer: Balancer, n: u32, load: impl Fn(u32) -> u32) -> u32 {
+        match balancer {
+            _ if n == 1 => 0,
+            Balancer::RoundRobin => {
+                let k = self.round_robin % n;
+                self.round_robin = self.round_robin.wrapping_add(1);
+                k
+            }
+            Balancer::Random => self.balance_rng.random_range(0..n),
+            Balancer::LeastOutstanding => (0..n).min_by_key(|&k| load(k)).unwrap_or(0),
+            Balancer::PowerOfTwo => {
+                let a = self.balance_rng.random_range(0..n);
+                let b = (a + 1 + self.balance_rng.random_range(0..n - 1)) % n;
+                if load(b) < load(a) {
+                    b
+                } else {
+                    a
+                }
+            }
+        }
+    }
+
     pub(super) fn new(rngs: &RngFactory, name: &str) -> Self {
         Rotation {
             round_robin: 0,
@@ -55,29 +80,9 @@ impl ServiceModel<'_> {
             let now = self.now_ns;
             return self.pick_slow(s as usize, first, n, region, now);
         }
-        let st = &mut self.rotations[s as usize];
-        let offset = match def.balancer {
-            _ if n == 1 => 0,
-            Balancer::RoundRobin => {
-                let k = st.round_robin % n;
-                st.round_robin = st.round_robin.wrapping_add(1);
-                k
-            }
-            Balancer::Random => st.balance_rng.random_range(0..n),
-            Balancer::LeastOutstanding => (0..n)
-                .min_by_key(|&k| self.instances[(first + k) as usize].outstanding)
-                .unwrap_or(0),
-            Balancer::PowerOfTwo => {
-                let a = st.balance_rng.random_range(0..n);
-                let b = (a + 1 + st.balance_rng.random_range(0..n - 1)) % n;
-                let load = |k: u32| self.instances[(first + k) as usize].outstanding;
-                if load(b) < load(a) {
-                    b
-                } else {
-                    a
-                }
-            }
-        };
+        let instances = &self.instances;
+        let load = |k: u32| instances[(first + k) as usize].outstanding;
+        let offset = self.rotations[s as usize].pick(def.balancer, n, load);
         first + offset
     }
 
@@ -147,29 +152,9 @@ impl ServiceModel<'_> {
         }
         let m = cands.len() as u32;
         let pick = |model: &mut Self| -> u32 {
-            let st = &mut model.rotations[s];
-            let k = match model.world.services[s].balancer {
-                _ if m == 1 => 0,
-                Balancer::RoundRobin => {
-                    let k = st.round_robin % m;
-                    st.round_robin = st.round_robin.wrapping_add(1);
-                    k
-                }
-                Balancer::Random => st.balance_rng.random_range(0..m),
-                Balancer::LeastOutstanding => (0..m)
-                    .min_by_key(|&k| model.instances[cands[k as usize] as usize].outstanding)
-                    .unwrap_or(0),
-                Balancer::PowerOfTwo => {
-                    let a = st.balance_rng.random_range(0..m);
-                    let b = (a + 1 + st.balance_rng.random_range(0..m - 1)) % m;
-                    let load = |k: u32| model.instances[cands[k as usize] as usize].outstanding;
-                    if load(b) < load(a) {
-                        b
-                    } else {
-                        a
-                    }
-                }
-            };
+            let instances = &model.instances;
+            let load = |k: u32| instances[cands[k as usize] as usize].outstanding;
+            let k = model.rotations[s].pick(model.world.services[s].balancer, m, load);
             cands[k as usize]
         };
         let mut chosen = pick(self);
@@ -186,5 +171,50 @@ impl ServiceModel<'_> {
         }
         self.scratch = cands;
         chosen
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rotation() -> Rotation {
+        Rotation::new(&RngFactory::new(7, 0), "svc:t")
+    }
+
+    #[test]
+    fn round_robin_takes_each_in_turn() {
+        let mut r = rotation();
+        let picks: Vec<u32> = (0..7)
+            .map(|_| r.pick(Balancer::RoundRobin, 3, |_| 0))
+            .collect();
+        assert_eq!(picks, vec![0, 1, 2, 0, 1, 2, 0]);
+    }
+
+    #[test]
+    fn least_outstanding_takes_the_lightest_and_ties_go_low() {
+        let mut r = rotation();
+        let loads = [4, 1, 3, 1];
+        assert_eq!(
+            r.pick(Balancer::LeastOutstanding, 4, |k| loads[k as usize]),
+            1
+        );
+        assert_eq!(r.pick(Balancer::LeastOutstanding, 1, |_| 9), 0);
+    }
+
+    #[test]
+    fn power_of_two_never_takes_the_heavier_of_its_two() {
+        // With two candidates, both are always drawn: the lighter one wins every time.
+        let mut r = rotation();
+        let loads = [5, 2];
+        for _ in 0..100 {
+            assert_eq!(r.pick(Balancer::PowerOfTwo, 2, |k| loads[k as usize]), 1);
+        }
+        // Random spreads over all candidates.
+        let mut seen = [0u32; 3];
+        for _ in 0..300 {
+            seen[r.pick(Balancer::Random, 3, |_| 0) as usize] += 1;
+        }
+        assert!(seen.iter().all(|&c| c > 60), "{seen:?}");
     }
 }

@@ -23,9 +23,10 @@ impl BreakerPolicy {
         self.half_open_calls
     }
 
-    /// Whether an attempt that took `duration_ns` counts as slow.
+    /// Whether an attempt that took `duration_ns` counts as slow: longer than the threshold, as
+    /// resilience4j's `slowCallDurationThreshold` ("calls taking longer than").
     pub fn is_slow(&self, duration_ns: u64) -> bool {
-        duration_ns >= self.slow_call_ns
+        duration_ns > self.slow_call_ns
     }
 
     pub(crate) fn new(

@@ -67,8 +67,16 @@ impl RetryPolicy {
                 (base.0.as_ns() as f64 * exp).min(cap.0.as_ns() as f64)
             }
             Backoff::Decorrelated { base, cap } => {
+                // AWS: `sleep = min(cap, random_between(base, sleep * 3))` with `sleep` starting
+                // at `base`, so even the first wait is drawn, from U(base, 3 * base): clients
+                // refused together do not retry in lockstep.
                 let (base, cap) = (base.0.as_ns() as f64, cap.0.as_ns() as f64);
-                let high = (previous_ns as f64 * 3.0).max(base);
+                let previous = if previous_ns == 0 {
+                    base
+                } else {
+                    previous_ns as f64
+                };
+                let high = (previous * 3.0).max(base);
                 return (base + (high - base) * rng.random::<f64>())
                     .min(cap)
                     .round() as u64;
@@ -233,6 +241,11 @@ mod tests {
         assert!((0..1000)
             .map(|_| dec.delay_ns(2, 50_000_000, &mut rng))
             .all(|x| (10_000_000..=150_000_000).contains(&x)));
+        // The first wait (no previous one) is drawn from [base, 3 * base], as the AWS formula
+        // starts from `sleep = base`: not `base` every time.
+        let first: Vec<u64> = (0..1000).map(|_| dec.delay_ns(1, 0, &mut rng)).collect();
+        assert!(first.iter().all(|x| (10_000_000..=30_000_000).contains(x)));
+        assert!(first.iter().any(|&x| x > 25_000_000) && first.iter().any(|&x| x < 15_000_000));
         assert!(problems.is_empty());
         assert!(full.retries(AttemptFailure::Timeout) && !full.retries(AttemptFailure::Error));
     }

@@ -1343,8 +1343,8 @@ pub enum Backoff {
         #[serde(default = "two")]
         multiplier: f64,
     },
-    /// AWS "decorrelated jitter": `min(cap, uniform(base, 3 * previous wait))`. Random by itself;
-    /// `jitter` is not applied on top.
+    /// AWS "decorrelated jitter": `min(cap, uniform(base, 3 * previous wait))`, the first wait
+    /// from `uniform(base, 3 * base)`. Random by itself; `jitter` is not applied on top.
     Decorrelated { base: Dur, cap: Dur },
 }
 

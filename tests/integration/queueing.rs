@@ -237,3 +237,21 @@ fn littles_law_in_a_call_graph() {
     // Services that hold a worker while their calls are out, with network latency and a schedule.
     assert_littles_law("scenarios/quickstart.ron");
 }
+
+/// Evenly spaced arrivals follow a step in the rate at the step: 0.1/s stepped to 100/s at 1 s
+/// gives its first arrival 9 ms after the step (the tenth of an arrival accumulated before it
+/// counts), then one every 10 ms: exactly 100 arrivals by 2 s. Before, the gap of the old rate
+/// (10 s) ran out first and the step showed no arrival within the run.
+#[test]
+fn constant_arrivals_follow_a_step_at_the_step() {
+    let text = r#"Scenario(
+    name: "step", horizon: "2s",
+    services: [(name: "api", workers: 4, work: Constant("1ms"))],
+    workload: [(entry: "api", arrivals: Constant(rate_per_s: 0.1),
+                schedule: [Step(to_per_s: 100, at: "1s")])],
+)"#;
+    let world = models::load_str("step.ron", text).unwrap_or_else(|e| panic!("{e}"));
+    let r = models::run_world(&world, 1, 0).unwrap();
+    assert_eq!(r.workloads[0].measured.arrived, 100);
+    assert_eq!(r.services[0].ledger.arrived, 100);
+}

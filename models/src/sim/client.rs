@@ -62,6 +62,35 @@ impl WorkloadState {
     }
 }
 
+/// The next of evenly spaced arrivals after one at `t_ns`: spaced in operational time, so the
+/// next comes when the rate's integral since `t_ns` reaches one arrival. A step in the rate takes
+/// effect at the step (0.1/s stepped to 100/s at 1 s: the next arrival 9 ms after the step, not
+/// 10 s after the last one). Within a ramp the rate at the start of the piece is used.
+fn next_constant(rate: &RateFn, t_ns: u64, horizon: u64) -> Option<u64> {
+    let mut t = t_ns;
+    // The share of an arrival still to accumulate.
+    let mut need = 1.0f64;
+    while t <= horizon {
+        let (_, end, _, _) = rate.segment(t);
+        let r = rate.at(t);
+        if r <= 0.0 {
+            if end == u64::MAX {
+                return None;
+            }
+            t = end; // a pause, or a ramp up from zero: start at its end
+            continue;
+        }
+        let gap = need * 1e9 / r;
+        if end == u64::MAX || (t as f64 + gap) < end as f64 {
+            let next = t.saturating_add((gap.round() as u64).max(1));
+            return Some(next).filter(|&c| c <= horizon);
+        }
+        need -= (end - t) as f64 * r / 1e9;
+        t = end;
+    }
+    None
+}
+
 impl ServiceModel<'_> {
     /// The time of the next arrival of workload `w` after `t_ns`, or `None` when there is none
     /// before the horizon. Poisson arrivals with a changing rate are drawn by thinning, segment by
@@ -71,6 +100,9 @@ impl ServiceModel<'_> {
         let def = &self.world.workloads[w as usize];
         let rng = &mut self.workloads[w as usize].arrival_rng;
         let horizon = self.world.horizon.as_ns();
+        if matches!(def.kind, ArrivalKind::Constant) {
+            return next_constant(&def.rate, t_ns, horizon);
+        }
         let mut t = t_ns;
         while t <= horizon {
             let (_, end, r0, r1) = def.rate.segment(t);
@@ -87,15 +119,7 @@ impl ServiceModel<'_> {
                     let x: f64 = rng.sample(Exp1);
                     t.saturating_add((x * 1e9 / r_max).round() as u64)
                 }
-                ArrivalKind::Constant => {
-                    let r = def.rate.at(t);
-                    if r <= 0.0 {
-                        t = end; // a ramp up from zero: start at its end
-                        continue;
-                    }
-                    return Some(t.saturating_add(((1e9 / r).round() as u64).max(1)))
-                        .filter(|&c| c <= horizon);
-                }
+                ArrivalKind::Constant => unreachable!("constant arrivals are spaced above"),
             };
             if end != u64::MAX && candidate >= end {
                 t = end; // memoryless: restart at the segment boundary with the next rate

@@ -28,8 +28,8 @@ use crate::results::{
 use crate::trace::{Place, Trace, TraceOptions, Tracer};
 use crate::world::{
     AlertKind, ArrivalKind, Autoscale, Balancer, CallDef, FaultDef, FaultEffect, HealthCheck,
-    InstanceDef, OutlierDetection, RateLimitDef, Replacement, ServiceDef, SlowStart, WorkloadDef,
-    World,
+    InstanceDef, OutlierDetection, RateFn, RateLimitDef, Replacement, ServiceDef, SlowStart,
+    WorkloadDef, World,
 };
 use hdrhistogram::Histogram;
 use rand::RngExt;

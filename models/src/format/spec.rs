@@ -1493,8 +1493,8 @@ pub struct Workload {
     /// The arrival process and its initial rate.
     pub arrivals: Arrivals,
     /// The clients retry an answer that is an error, a rejection or a 429 (honouring its
-    /// Retry-After): the same `retry` settings as a call's. A user request is counted once, with
-    /// its final answer and its latency from the first attempt.
+    /// Retry-After): the same `retry` settings as a call's, without `budget`. A user request is
+    /// counted once, with its final answer and its latency from the first attempt.
     #[serde(default)]
     pub retry: Option<RetrySpec>,
     /// The entry service's worker pool these requests use; its main pool when absent.

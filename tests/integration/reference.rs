@@ -1,5 +1,5 @@
 //! The scenario reference, `docs/scenario-reference.md`, is generated from the doc comments of
-//! the format's types in `models/src/format/spec.rs`; this test fails when the committed file is
+//! the format's types in `models/src/format/spec/`; this test fails when the committed file is
 //! out of date (refresh it with `UPDATE_EXPECT=1 cargo test --release --test integration
 //! reference`).
 
@@ -120,7 +120,7 @@ fn read_spec(source: &str) -> Vec<Item> {
 
 fn render(items: &[Item]) -> String {
     let mut out = String::from(
-        "# Scenario reference\n\nGenerated from the doc comments of `models/src/format/spec.rs` by \
+        "# Scenario reference\n\nGenerated from the doc comments of `models/src/format/spec/` by \
          `tests/integration/reference.rs`; do not edit by hand. Durations are strings with a unit \
          (`\"250ms\"`, `\"1.5s\"`, `\"2m30s\"`); rates are per second. A field marked *optional* may be \
          left out: its default is given in its description.\n",
@@ -164,9 +164,44 @@ fn render(items: &[Item]) -> String {
     out
 }
 
+/// The files of `models/src/format/spec/` after `mod.rs`, in the reference's order (the order
+/// the types had when the format was one file).
+const SPEC_FILES: [&str; 8] = [
+    "ops",
+    "faults",
+    "expect",
+    "limits",
+    "topology",
+    "services",
+    "calls",
+    "workloads",
+];
+
+/// The format's source: `spec/mod.rs`, then its modules in `SPEC_FILES` order (every module
+/// `mod.rs` declares must be listed).
+fn spec_source() -> String {
+    let dir = repo_path("models/src/format/spec");
+    let main = std::fs::read_to_string(dir.join("mod.rs")).unwrap();
+    for m in main
+        .lines()
+        .filter_map(|l| l.strip_prefix("mod ")?.strip_suffix(';'))
+    {
+        assert!(
+            SPEC_FILES.contains(&m),
+            "add `{m}` to SPEC_FILES in reference.rs"
+        );
+    }
+    let mut source = main;
+    for m in SPEC_FILES {
+        source.push('\n');
+        source.push_str(&std::fs::read_to_string(dir.join(format!("{m}.rs"))).unwrap());
+    }
+    source
+}
+
 #[test]
 fn scenario_reference_is_up_to_date() {
-    let source = std::fs::read_to_string(repo_path("models/src/format/spec.rs")).unwrap();
+    let source = spec_source();
     let items = read_spec(&source);
     // Every type of the format is documented, and so is every field of every struct.
     for name in [

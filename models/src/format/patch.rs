@@ -7,7 +7,7 @@
 //! Values are written in RON and may be anything the field takes (`Exponential(mean: "2ms")`), so
 //! patches are applied to the *text*: the RON reader ([`super::reader`]) finds the span of every
 //! value, edits replace, insert or remove spans, and the edited text is parsed by the ordinary
-//! typed parser. The file format is therefore defined in one place only (`spec.rs`), and a variant
+//! typed parser. The file format is therefore defined in one place only (`spec/`), and a variant
 //! can change any field without a parallel "patch" type.
 
 pub use super::reader::{Field, Node, Span};

@@ -1,0 +1,177 @@
+//! Expectations: the metrics a scenario asserts on, and their thresholds.
+
+use super::*;
+
+/// A percentile of latency.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub enum Percentile {
+    P50,
+    P90,
+    P99,
+    P999,
+    Max,
+    /// The exact mean rather than a percentile.
+    Mean,
+}
+
+/// A per-run measurement of one service, over the measured window.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum Metric {
+    /// Answered successfully (completed or degraded) out of all answered.
+    Availability { service: String },
+    /// Rejected, shed or failed out of all answered.
+    ErrorRate { service: String },
+    /// Degraded answers out of all answered.
+    DegradedRate { service: String },
+    /// A latency percentile of successful answers.
+    Latency {
+        service: String,
+        percentile: Percentile,
+    },
+    /// Answers per second.
+    Throughput { service: String },
+    /// Full (not degraded) answers per second.
+    Goodput { service: String },
+    /// Busy share of the workers.
+    Utilization { service: String },
+    /// A datastore's acknowledged writes lost.
+    LostWrites { service: String },
+    /// A datastore's time without a primary to take writes.
+    WriteUnavailable { service: String },
+    /// User sessions lost with the instances that held them.
+    SessionsLost { service: String },
+}
+
+/// An assertion over the runs of a variant, with a stated statistical meaning. Thresholds are
+/// `at_least`, `at_most`, or both (each is checked).
+///
+/// With `in_runs: p`, the condition must hold in at least a fraction `p` of the runs. Without it,
+/// it must hold for the mean across runs at 95% confidence: the whole 95% interval of the mean
+/// lies on the right side of the threshold.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum Expect {
+    /// `Availability(service: "checkout", at_least: 0.999, in_runs: 0.99)`: answered
+    /// successfully (completed or degraded) out of all answered.
+    Availability {
+        service: String,
+        /// The variant it is about; all variants when absent.
+        #[serde(default)]
+        variant: Option<String>,
+        #[serde(default)]
+        at_least: Option<f64>,
+        #[serde(default)]
+        at_most: Option<f64>,
+        #[serde(default)]
+        in_runs: Option<f64>,
+    },
+    /// `ErrorRate(service: "checkout", at_most: 0.01)`: rejected, shed or failed out of all answered.
+    ErrorRate {
+        service: String,
+        #[serde(default)]
+        variant: Option<String>,
+        #[serde(default)]
+        at_least: Option<f64>,
+        #[serde(default)]
+        at_most: Option<f64>,
+        #[serde(default)]
+        in_runs: Option<f64>,
+    },
+    /// `DegradedRate(service: "checkout", at_most: 0.05)`: answered degraded out of all answered.
+    DegradedRate {
+        service: String,
+        #[serde(default)]
+        variant: Option<String>,
+        #[serde(default)]
+        at_least: Option<f64>,
+        #[serde(default)]
+        at_most: Option<f64>,
+        #[serde(default)]
+        in_runs: Option<f64>,
+    },
+    /// `Latency(service: "checkout", percentile: P99, at_most: "400ms", in_runs: 0.95)`.
+    Latency {
+        service: String,
+        #[serde(default)]
+        variant: Option<String>,
+        percentile: Percentile,
+        #[serde(default)]
+        at_least: Option<Dur>,
+        #[serde(default)]
+        at_most: Option<Dur>,
+        #[serde(default)]
+        in_runs: Option<f64>,
+    },
+    /// `Throughput(service: "checkout", at_least: 750)`: answers per second.
+    Throughput {
+        service: String,
+        #[serde(default)]
+        variant: Option<String>,
+        #[serde(default)]
+        at_least: Option<f64>,
+        #[serde(default)]
+        at_most: Option<f64>,
+        #[serde(default)]
+        in_runs: Option<f64>,
+    },
+    /// `LostWrites(service: "cart-db", at_most: 0, in_runs: 1.0)`: acknowledged writes of a
+    /// datastore that no surviving copy held at a failover (RPO, as a count).
+    LostWrites {
+        service: String,
+        #[serde(default)]
+        variant: Option<String>,
+        #[serde(default)]
+        at_least: Option<f64>,
+        #[serde(default)]
+        at_most: Option<f64>,
+        #[serde(default)]
+        in_runs: Option<f64>,
+    },
+    /// `WriteUnavailable(service: "cart-db", at_most: "30s")`: time a datastore had no reachable
+    /// primary to take writes (RTO, summed over the run).
+    WriteUnavailable {
+        service: String,
+        #[serde(default)]
+        variant: Option<String>,
+        #[serde(default)]
+        at_least: Option<Dur>,
+        #[serde(default)]
+        at_most: Option<Dur>,
+        #[serde(default)]
+        in_runs: Option<f64>,
+    },
+    /// `SessionsLost(service: "web", at_most: 0)`: user sessions lost with the instances that
+    /// held them (`sessions: Local`).
+    SessionsLost {
+        service: String,
+        #[serde(default)]
+        variant: Option<String>,
+        #[serde(default)]
+        at_least: Option<f64>,
+        #[serde(default)]
+        at_most: Option<f64>,
+        #[serde(default)]
+        in_runs: Option<f64>,
+    },
+    /// `Detected(fault: "zone b down", within: "1m", in_runs: 0.95)`: every occurrence of the
+    /// fault (its label, as reports show it; a prefix is enough) was detected — by an alert, a
+    /// health verdict, an ejection or a failover — within `within` of its start, in at least
+    /// `in_runs` of the runs (default: all). Rollouts are faults named `deploy <service>`.
+    Detected {
+        fault: String,
+        #[serde(default)]
+        variant: Option<String>,
+        within: Dur,
+        #[serde(default)]
+        in_runs: Option<f64>,
+    },
+    /// `Better(metric: Availability(service: "checkout"), variant: "defended", than: "baseline")`:
+    /// the paired difference (same seeds) has a 95% interval wholly on the better side (higher
+    /// availability, throughput; lower error rate, latency, utilization).
+    Better {
+        metric: Metric,
+        variant: String,
+        than: String,
+    },
+}

@@ -1,0 +1,160 @@
+//! Faults: what goes wrong, where, and when (a window, or MTBF/MTTR draws).
+
+use super::*;
+
+/// A failure injected at `at` for `lasts` (until the end of the run when absent), or, with
+/// `mtbf` and `mttr`, again and again at random: each target (each instance of a service, or the
+/// host, rack, zone or region named) fails after a time drawn from `mtbf` and is repaired after a
+/// time drawn from `mttr`, independently of the others. Every draw comes from the fault's own
+/// random stream, so every variant of a scenario sees the same fault schedule.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    /// When the fault starts (for a stochastic fault: when its failure process starts). Default 0.
+    #[serde(default)]
+    pub at: Dur,
+    #[serde(default)]
+    pub lasts: Option<Dur>,
+    pub what: FaultKind,
+    /// Time between failures of each target, for a stochastic fault: `Exponential(mean: "1000h")`.
+    #[serde(default)]
+    pub mtbf: Option<DistSpec>,
+    /// Time to repair each failure of a stochastic fault: `Exponential(mean: "10h")`.
+    #[serde(default)]
+    pub mttr: Option<DistSpec>,
+}
+
+/// What goes wrong. Places are named as in the topology: a region `"eu-west"`, a zone `"a"` (or
+/// `"eu-west/a"` when zone names repeat), a rack `"eu-west/a/r0"`, a host `"eu-west/a/r0/h3"`.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum FaultKind {
+    /// Local work takes `factor` times longer, at every instance or at one:
+    /// `Slowdown(service: "recs", factor: 10)`.
+    Slowdown {
+        service: String,
+        factor: f64,
+        #[serde(default)]
+        instance: Option<u32>,
+    },
+    /// A share of requests fail after their local work: `Errors(service: "payments", rate: 0.5)`.
+    Errors { service: String, rate: f64 },
+    /// Every instance is down: arrivals are refused at once, and work in progress is lost.
+    Outage { service: String },
+    /// An instance's process dies: connections are refused at once, queued and running requests
+    /// fail. It restarts when the fault ends, or when the orchestrator (`replace`) replaces it.
+    /// Without `instance`, every instance of the service (with `mtbf`: each on its own).
+    Crash {
+        service: String,
+        #[serde(default)]
+        instance: Option<u32>,
+    },
+    /// An instance stops answering but keeps its connections: requests wait, unanswered, until
+    /// the hang ends (callers see timeouts).
+    Hang {
+        service: String,
+        #[serde(default)]
+        instance: Option<u32>,
+    },
+    /// A leak: local work slows down by `per_min` (0.5: 50% more) for every minute since the
+    /// fault started or the instance last restarted, whichever is later.
+    Leak {
+        service: String,
+        per_min: f64,
+        #[serde(default)]
+        instance: Option<u32>,
+    },
+    /// Stop-the-world pauses (GC): every instance pauses for `pause` after gaps drawn from `every`.
+    Pauses {
+        service: String,
+        every: DistSpec,
+        pause: DistSpec,
+    },
+    /// A host dies: its instances stop answering, and messages to them are lost (callers time
+    /// out); work in progress is lost.
+    HostCrash { host: String },
+    /// A disk dies: as a host crash for the instances on it, and a datastore replica there loses
+    /// its data (it rejoins empty and copies it back).
+    DiskFailure { host: String },
+    /// A disk is slow: local work of the instances on the host takes `factor` times longer.
+    SlowDisk { host: String, factor: f64 },
+    /// A disk corrupts data: a share `rate` of the requests served on the host fail their checksum.
+    CorruptDisk { host: String, rate: f64 },
+    /// A rack loses power: every host in it crashes at once.
+    RackPower { rack: String },
+    /// An availability zone goes down: every host placed there.
+    ZoneOutage { zone: String },
+    /// A region goes down: every host placed there.
+    RegionOutage { region: String },
+    /// Messages between the places in `between` and those in `and` are lost (both ways, or only
+    /// from `between` to `and` with `one_way: true`): `Partition(between: ["a"], and: ["b", "c"])`.
+    Partition {
+        between: Vec<String>,
+        and: Vec<String>,
+        #[serde(default)]
+        one_way: bool,
+    },
+    /// Messages between the two sets of places take `add` longer, both ways.
+    NetworkDelay {
+        between: Vec<String>,
+        and: Vec<String>,
+        add: Dur,
+    },
+    /// A share `rate` of messages between the two sets of places is lost (the sender times out).
+    PacketLoss {
+        between: Vec<String>,
+        and: Vec<String>,
+        rate: f64,
+    },
+    /// A share `rate` of answers are wrong. Callers that check them (`detected: true`) treat them
+    /// as errors; otherwise they are counted as completed and as corrupt answers.
+    Corrupt {
+        service: String,
+        rate: f64,
+        #[serde(default)]
+        detected: bool,
+    },
+    /// Every call to the service fails at once, before it leaves the caller: an expired
+    /// certificate, a DNS name that no longer resolves. `why` is shown in reports.
+    FailFast { service: String, why: String },
+    /// A chaos monkey: kills a random instance of the services at random, `mean_between` apart
+    /// on average (Poisson). A killed instance restarts after `lasts` when given, when the
+    /// orchestrator replaces it, or never.
+    ChaosMonkey {
+        services: Vec<String>,
+        mean_between: Dur,
+    },
+    /// A feature flag switched off: the call `from` → `to` is no longer made.
+    FeatureOff { from: String, to: String },
+}
+
+impl FaultKind {
+    /// The kind's part of its faults' stream names (`fault:<kind and targets>#<k>/<unit>`).
+    /// Written out, not derived from the variant's name, so that renaming a variant never
+    /// changes a fault's draws.
+    pub fn stream_name(&self) -> &'static str {
+        match self {
+            FaultKind::Slowdown { .. } => "Slowdown",
+            FaultKind::Errors { .. } => "Errors",
+            FaultKind::Outage { .. } => "Outage",
+            FaultKind::Crash { .. } => "Crash",
+            FaultKind::Hang { .. } => "Hang",
+            FaultKind::Leak { .. } => "Leak",
+            FaultKind::Pauses { .. } => "Pauses",
+            FaultKind::HostCrash { .. } => "HostCrash",
+            FaultKind::DiskFailure { .. } => "DiskFailure",
+            FaultKind::SlowDisk { .. } => "SlowDisk",
+            FaultKind::CorruptDisk { .. } => "CorruptDisk",
+            FaultKind::RackPower { .. } => "RackPower",
+            FaultKind::ZoneOutage { .. } => "ZoneOutage",
+            FaultKind::RegionOutage { .. } => "RegionOutage",
+            FaultKind::Partition { .. } => "Partition",
+            FaultKind::NetworkDelay { .. } => "NetworkDelay",
+            FaultKind::PacketLoss { .. } => "PacketLoss",
+            FaultKind::Corrupt { .. } => "Corrupt",
+            FaultKind::FailFast { .. } => "FailFast",
+            FaultKind::ChaosMonkey { .. } => "ChaosMonkey",
+            FaultKind::FeatureOff { .. } => "FeatureOff",
+        }
+    }
+}

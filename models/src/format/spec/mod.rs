@@ -1,0 +1,133 @@
+//! The scenario file format. These types *are* the format: each field is defined once, here, with
+//! its default, its unit and its doc comment. Files are RON; durations are strings with a unit
+//! (`"250ms"`, `"1.5s"`, `"2m"`, `"1h"`); rates are per second; names refer to other entries.
+//!
+//! Parsing only checks shape (`deny_unknown_fields` everywhere). Meaning — names that resolve,
+//! rates that are positive, a call graph without cycles — is checked afterwards by
+//! [`crate::compile`], which reports every problem at once with its field path.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sim_core::SimDuration;
+
+mod calls;
+mod expect;
+mod faults;
+mod limits;
+mod ops;
+mod services;
+mod topology;
+mod workloads;
+
+pub use calls::*;
+pub use expect::*;
+pub use faults::*;
+pub use limits::*;
+pub use ops::*;
+pub use services::*;
+pub use topology::*;
+pub use workloads::*;
+
+/// A duration in a scenario file: a string with a unit, such as `"250ms"`.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Dur(pub SimDuration);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Dur, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Dur;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a duration string with a unit, like \"250ms\" or \"1.5s\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Dur, E> {
+                SimDuration::parse(s).map(Dur).map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Dur, E> {
+                if n == 0 {
+                    Ok(Dur(SimDuration::ZERO))
+                } else {
+                    Err(E::custom(format!(
+                        "duration `{n}` has no unit; write it as a string like \"{n}ms\""
+                    )))
+                }
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Dur, E> {
+                Err(E::custom(format!("duration `{n}` is negative")))
+            }
+            fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Dur, E> {
+                Err(E::custom(format!(
+                    "duration `{n}` has no unit; write it as a string like \"{n}s\""
+                )))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Serialize for Dur {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.to_string())
+    }
+}
+
+/// One scenario: the system, its load, and how long to simulate it.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name, used in reports and file names.
+    pub name: String,
+    /// One or two sentences: the question this scenario answers.
+    #[serde(default)]
+    pub about: String,
+    /// Seed of every random stream in the run. `--seed` overrides it. Default 1.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Simulated time to run for.
+    pub horizon: Dur,
+    /// Requests that arrive before this time are simulated but left out of the measurements
+    /// (latency, throughput, utilization), so that results describe the steady state. Default 0.
+    #[serde(default)]
+    pub warmup: Dur,
+    /// Width of one time-series bucket. Default `"1s"`.
+    #[serde(default = "default_resolution")]
+    pub resolution: Dur,
+    /// Where instances run and what the network between them costs. Default: one host, no latency.
+    #[serde(default)]
+    pub topology: Topology,
+    /// The services of the system.
+    pub services: Vec<Service>,
+    /// The open-loop load offered to entry services.
+    pub workload: Vec<Workload>,
+    /// Guards that keep a run bounded.
+    #[serde(default)]
+    pub limits: RunLimits,
+    /// Runs (seeds) per variant for `check` and `compare`; `--runs` overrides it. Default 100.
+    #[serde(default = "default_runs")]
+    pub runs: u32,
+    /// Designs to compare, each a patch on this scenario. Empty: the scenario itself is the only
+    /// variant, named `base`.
+    #[serde(default)]
+    pub variants: Vec<Variant>,
+    /// A grid of parameter values: every combination becomes a variant (of every variant in
+    /// `variants`, or of the scenario itself). `[("services.db.workers", [2, 4, 8]),
+    /// ("services.api.queue", [50, 200])]` makes six variants, named like `db.workers=2 api.queue=50`.
+    #[serde(default)]
+    pub grid: Vec<(String, Vec<Box<ron::value::RawValue>>)>,
+    /// Failures injected at set times; every variant sees the same ones.
+    #[serde(default)]
+    pub faults: Vec<FaultSpec>,
+    /// Assertions that `faultline check` evaluates over the runs.
+    #[serde(default)]
+    pub expect: Vec<Expect>,
+    /// The users' SLO for incident timelines and failure-mode tables: the share of a time-series
+    /// bucket's answers (to the workloads' users) that must be good. Default 0.99.
+    #[serde(default = "point_nine_nine")]
+    pub slo: f64,
+    /// Symptom-based alert rules, evaluated in simulated time at the end of every time-series
+    /// bucket; every firing is recorded.
+    #[serde(default)]
+    pub alerts: Vec<AlertSpec>,
+    /// Rollouts of new versions, possibly bad ones, possibly rolled back by an alert.
+    #[serde(default)]
+    pub deployments: Vec<DeploySpec>,
+}

@@ -1,0 +1,447 @@
+//! Services: instances, workers and queues, recovery (health checks, ejection, replacement,
+//! autoscaling, sessions), datastores, server-side limits and placement.
+
+use super::*;
+
+/// A service: `instances` copies, each with `workers` concurrent workers and a FIFO queue.
+///
+/// A request arriving at an instance takes a free worker or waits in the queue; when the queue is
+/// full it is rejected at once. A worker does `work`, then makes the service's `calls` in order,
+/// and holds the worker until every call has answered (as a thread-per-request server does).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub name: String,
+    /// Number of instances. Default 1.
+    #[serde(default = "one")]
+    pub instances: u32,
+    /// Where the instances run. Default `Spread`.
+    #[serde(default)]
+    pub placement: Placement,
+    /// Concurrent requests per instance (worker threads). Default 1.
+    #[serde(default = "one")]
+    pub workers: u32,
+    /// Requests that may wait per instance when all workers are busy: a number, `"unbounded"`, or
+    /// `"none"` for a loss system. Default 1000.
+    #[serde(default)]
+    pub queue: QueueCap,
+    /// Local work per request (service time), done before the calls.
+    pub work: DistSpec,
+    /// Calls made after the local work, in order: `Call(to: "db")` or
+    /// `Parallel([Call(to: "a"), Call(to: "b")])`.
+    #[serde(default)]
+    pub calls: Vec<Step>,
+    /// How callers choose among this service's instances. Default `RoundRobin`.
+    #[serde(default)]
+    pub balancer: Balancer,
+    /// Whether instances honour the deadlines of their callers (gRPC deadline propagation): a
+    /// request whose caller has given up is dropped from the queue instead of served, and makes
+    /// no further calls after its local work; calls it makes carry the earlier of its own deadline
+    /// and their timeout. Default false: the work is done, and counted as wasted.
+    #[serde(default)]
+    pub honor_deadlines: bool,
+    /// Load shedding at this service's instances.
+    #[serde(default)]
+    pub shed: Option<ShedSpec>,
+    /// Token-bucket rate limits, enforced for the service as a whole (as a shared limiter such as
+    /// Envoy's global rate limit service does). A limited request is answered 429 at once, with
+    /// the time until a token is free as its Retry-After.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimitSpec>,
+    /// Extra worker pools, each with its own workers and queue (and, optionally, its own work),
+    /// for a bulkhead inside the service: `[(name: "write", workers: 4, queue: 50)]`. Calls choose
+    /// one with `pool: "write"`; requests that name none use the service's own `workers` and `queue`.
+    #[serde(default)]
+    pub pools: Vec<PoolSpec>,
+    /// Instances set apart per client tier: `{"premium": 2}` makes the first two instances serve
+    /// premium requests alone (requests carry the tier of the workload that caused them); the
+    /// other instances serve everyone else. A bulkhead between tiers.
+    #[serde(default)]
+    pub tier_groups: std::collections::BTreeMap<String, u32>,
+    /// An adaptive limit on requests in progress at each instance (queued or served); requests
+    /// over it are shed at once.
+    #[serde(default)]
+    pub concurrency_limit: Option<ConcurrencyLimitSpec>,
+    /// Active health checks: instances that fail them leave load balancing.
+    #[serde(default)]
+    pub health: Option<HealthSpec>,
+    /// Passive outlier ejection (Envoy `outlier_detection`), from the callers' view of each
+    /// instance's answers.
+    #[serde(default)]
+    pub outlier: Option<OutlierSpec>,
+    /// An orchestrator that replaces instances its health checks find unhealthy (needs `health`).
+    #[serde(default)]
+    pub replace: Option<ReplaceSpec>,
+    /// Traffic to an instance that comes back (after a restart, replacement or ejection) is
+    /// ramped up in `steps` equal steps over `over` (Envoy slow start), instead of all at once.
+    #[serde(default)]
+    pub slow_start: Option<SlowStartSpec>,
+    /// This service is a datastore: its instances are a primary (the first) and replicas.
+    #[serde(default)]
+    pub datastore: Option<DatastoreSpec>,
+    /// Autoscaling on utilization: `instances` is where it starts.
+    #[serde(default)]
+    pub autoscale: Option<AutoscaleSpec>,
+    /// Where the sessions of the users who come to this service live. `Local(ttl: "30m")`: on
+    /// the instance that served the user (requests of a user with a session go back to it while
+    /// it is in load balancing); an instance that dies loses the sessions it holds, counted as
+    /// `sessions_lost`. `External`: in a shared store (model it as a call to a cache): none lost.
+    /// Default: no sessions.
+    #[serde(default)]
+    pub sessions: Option<SessionStore>,
+}
+
+/// A horizontal autoscaler (Kubernetes HPA, simplified): every `every`, the desired count is
+/// `ceil(active * utilization / target_utilization)` within `[min, max]`; new instances take
+/// load after `delay` (scheduling and start-up); surplus ones leave load balancing at once and
+/// finish what they hold.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoscaleSpec {
+    pub min: u32,
+    pub max: u32,
+    /// Default 0.6.
+    #[serde(default = "point_six")]
+    pub target_utilization: f64,
+    /// Default `"30s"`.
+    #[serde(default = "thirty_s")]
+    pub every: Dur,
+    /// Default `"1m"`.
+    #[serde(default = "one_min")]
+    pub delay: Dur,
+}
+
+/// Where user sessions live.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum SessionStore {
+    Local { ttl: Dur },
+    External,
+}
+
+pub(super) fn point_nine_nine() -> f64 {
+    0.99
+}
+pub(super) fn point_six() -> f64 {
+    0.6
+}
+pub(super) fn one_min() -> Dur {
+    Dur(SimDuration::from_mins(1))
+}
+
+/// Active health checks of a service's instances (Kubernetes readiness probe, Envoy active
+/// health checking): every `interval`, each instance is probed; a probe fails when the instance
+/// is down, hung, unreachable, or would take longer than `timeout` to do `probe` work.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthSpec {
+    /// Time between probes. Default `"5s"`.
+    #[serde(default = "five_s")]
+    pub interval: Dur,
+    /// A probe slower than this fails. Default `"1s"`.
+    #[serde(default = "one_s")]
+    pub timeout: Dur,
+    /// Consecutive failed probes that take an instance out of load balancing. Default 3.
+    #[serde(default = "three")]
+    pub unhealthy_after: u32,
+    /// Consecutive good probes that put it back. Default 2.
+    #[serde(default = "two_u")]
+    pub healthy_after: u32,
+    /// Work a probe asks of the instance (scaled by its slowdowns). Default `"1ms"`.
+    #[serde(default = "one_ms")]
+    pub probe: Dur,
+}
+
+/// Envoy's outlier detection, consecutive-5xx flavour: an instance whose answers fail (errors,
+/// refusals, timeouts) `consecutive_5xx` times in a row is ejected from load balancing for
+/// `base_ejection_time` times the number of times it has been ejected; at most
+/// `max_ejection_percent` of the instances are ejected at once (but at least one may be).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutlierSpec {
+    /// Default 5.
+    #[serde(default = "five")]
+    pub consecutive_5xx: u32,
+    /// How often ejections are reviewed (and ended). Default `"10s"`.
+    #[serde(default = "ten_s")]
+    pub interval: Dur,
+    /// Default `"30s"`.
+    #[serde(default = "thirty_s")]
+    pub base_ejection_time: Dur,
+    /// Default 10.
+    #[serde(default = "ten_pct")]
+    pub max_ejection_percent: u32,
+}
+
+/// Replacement of unhealthy instances by an orchestrator.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaceSpec {
+    /// Time from the unhealthy verdict until the replacement is up (scheduling, image pull,
+    /// start-up). Default `"30s"`.
+    #[serde(default = "thirty_s")]
+    pub start_up: Dur,
+    /// A fresh instance has a cold cache: its work takes `cold_factor` times longer at first,
+    /// falling linearly to normal over `warm_up`. Default: no warm-up.
+    #[serde(default)]
+    pub warm_up: Option<Dur>,
+    /// Default 3.
+    #[serde(default = "three_f")]
+    pub cold_factor: f64,
+}
+
+/// Incremental recovery: a returning instance takes 1/steps, 2/steps, ... of its share of traffic.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlowStartSpec {
+    pub over: Dur,
+    /// Default 4.
+    #[serde(default = "four")]
+    pub steps: u32,
+}
+
+/// A replicated datastore. Writes go to the primary; it stores them (`write` work) and ships
+/// them to the replicas over the network. It acknowledges a write according to `replication`.
+/// When the primary is lost, `failover` promotes the most up-to-date replica that is up; the
+/// acknowledged writes it never received are lost, and counted.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatastoreSpec {
+    /// `Sync` (every replica has it), `Async` (acknowledged at once; replicas follow with the
+    /// network's lag plus `lag`) or `Quorum(2)` (that many copies, the primary's included).
+    pub replication: Replication,
+    /// Asynchronous replication only: how long a write waits at the primary before it is shipped
+    /// (log batching, a busy replica); a primary that dies meanwhile never sends it. Default 0.
+    #[serde(default)]
+    pub lag: DistSpec,
+    /// Local work of a write. Default: the service's `work`.
+    #[serde(default)]
+    pub write: Option<DistSpec>,
+    /// Where reads go: `Primary`, or `Replicas` (any instance, by the balancer). Default `Primary`.
+    #[serde(default)]
+    pub reads: ReadFrom,
+    /// With reads from replicas: a replica that lags behind the last acknowledged write passes
+    /// the read to the primary (read-your-writes, conservatively). Default false: it answers
+    /// with stale data, counted as a stale read.
+    #[serde(default)]
+    pub read_your_writes: bool,
+    /// A write waiting for replicas fails after this long. Default `"1s"`.
+    #[serde(default = "one_s")]
+    pub replication_timeout: Dur,
+    /// Automatic failover. Without it, writes wait for the primary to come back.
+    #[serde(default)]
+    pub failover: Option<FailoverSpec>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub enum Replication {
+    Sync,
+    Async,
+    Quorum(u32),
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+pub enum ReadFrom {
+    #[default]
+    Primary,
+    Replicas,
+}
+
+/// Failover of a datastore's primary: noticed `detect_after` it became unreachable, done
+/// `promote_in` later.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailoverSpec {
+    /// Default `"10s"`.
+    #[serde(default = "ten_s")]
+    pub detect_after: Dur,
+    /// Default `"5s"`.
+    #[serde(default = "five_s")]
+    pub promote_in: Dur,
+}
+
+pub(super) fn five_s() -> Dur {
+    Dur(SimDuration::from_secs(5))
+}
+pub(super) fn one_s() -> Dur {
+    Dur(SimDuration::from_secs(1))
+}
+pub(super) fn thirty_s() -> Dur {
+    Dur(SimDuration::from_secs(30))
+}
+pub(super) fn one_ms() -> Dur {
+    Dur(SimDuration::from_ms(1))
+}
+pub(super) fn two_u() -> u32 {
+    2
+}
+pub(super) fn four() -> u32 {
+    4
+}
+pub(super) fn five() -> u32 {
+    5
+}
+pub(super) fn ten_pct() -> u32 {
+    10
+}
+pub(super) fn three_f() -> f64 {
+    3.0
+}
+
+/// Adaptive concurrency limits, as in Netflix `concurrency-limits`.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum ConcurrencyLimitSpec {
+    /// `AIMDLimit`: after a request that took longer than `latency_over` (or was dropped), the
+    /// limit is multiplied by `decrease`; after a good one, while at least half the limit is in
+    /// use, it grows by one. Kept within `[min, max]`, starting at `initial`.
+    Aimd {
+        #[serde(default = "twenty")]
+        initial: u32,
+        #[serde(default = "one")]
+        min: u32,
+        #[serde(default = "two_hundred")]
+        max: u32,
+        #[serde(default = "point_nine")]
+        decrease: f64,
+        latency_over: Dur,
+    },
+}
+
+pub(super) fn twenty() -> u32 {
+    20
+}
+pub(super) fn two_hundred() -> u32 {
+    200
+}
+pub(super) fn point_nine() -> f64 {
+    0.9
+}
+
+/// Rate limits of a service. Every limit that applies must have a token for a request to pass.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSpec {
+    /// One bucket for all requests.
+    #[serde(default)]
+    pub global: Option<TokenBucket>,
+    /// One bucket per client (per workload: each workload is one client, and the calls its
+    /// requests cause carry its identity downstream).
+    #[serde(default)]
+    pub per_client: Option<TokenBucket>,
+    /// One bucket per tier (workloads name their `tier`): `{"free": (rate_per_s: 100, burst: 20)}`.
+    #[serde(default)]
+    pub per_tier: std::collections::BTreeMap<String, TokenBucket>,
+}
+
+/// A token bucket: `rate_per_s` tokens a second, holding at most `burst`; starts full.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenBucket {
+    pub rate_per_s: f64,
+    pub burst: u32,
+}
+
+/// Load shedding: turn work away early rather than serve it too late.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShedSpec {
+    /// Drop a request that has waited in the queue longer than this (CoDel-like), when it
+    /// reaches the head of the queue.
+    #[serde(default)]
+    pub max_wait: Option<Dur>,
+    /// Serve the newest request first while more than this many wait (adaptive LIFO, as at
+    /// Facebook): under overload fresh requests still meet their deadlines.
+    #[serde(default)]
+    pub lifo_over: Option<u32>,
+}
+
+/// A separate worker pool of a service's instances (e.g. writes apart from reads).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolSpec {
+    pub name: String,
+    /// Workers of this pool per instance. Default 1.
+    #[serde(default = "one")]
+    pub workers: u32,
+    /// Waiting room of this pool per instance. Default 1000.
+    #[serde(default)]
+    pub queue: QueueCap,
+    /// Local work of requests in this pool; the service's `work` when absent.
+    #[serde(default)]
+    pub work: Option<DistSpec>,
+}
+
+/// Capacity of an instance's queue.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum QueueCap {
+    Bounded(u32),
+    Unbounded,
+    /// No waiting room: a request that finds every worker busy is rejected (a loss system,
+    /// Erlang B). Written `"none"`.
+    NoQueue,
+}
+
+impl Default for QueueCap {
+    fn default() -> Self {
+        QueueCap::Bounded(1000)
+    }
+}
+
+impl<'de> Deserialize<'de> for QueueCap {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<QueueCap, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = QueueCap;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a queue length (a whole number), \"unbounded\" or \"none\"")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<QueueCap, E> {
+                u32::try_from(n).map(QueueCap::Bounded).map_err(|_| {
+                    E::custom(format!(
+                        "queue length `{n}` is too large; use \"unbounded\""
+                    ))
+                })
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<QueueCap, E> {
+                Err(E::custom(format!("queue length `{n}` is negative")))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<QueueCap, E> {
+                match s {
+                    "unbounded" => Ok(QueueCap::Unbounded),
+                    "none" => Ok(QueueCap::NoQueue),
+                    _ => Err(E::custom(format!(
+                        "queue `{s}` is not a length; write a whole number, \"unbounded\" or \"none\""
+                    ))),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Serialize for QueueCap {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            QueueCap::Bounded(n) => s.serialize_u32(*n),
+            QueueCap::Unbounded => s.serialize_str("unbounded"),
+            QueueCap::NoQueue => s.serialize_str("none"),
+        }
+    }
+}
+
+/// Which hosts a service's instances are placed on. Instances are dealt out round-robin over
+/// the eligible hosts in interleaved order (one per region, then per zone, then per rack, then
+/// per host), so consecutive instances land as far apart as the topology allows.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum Placement {
+    /// All hosts of the topology.
+    #[default]
+    Spread,
+    /// Only the hosts of one region: `InRegion("eu-west")`.
+    InRegion(String),
+    /// Only the hosts of one zone: `InZone("a")`, or `InZone("eu-west/a")` when zone names repeat
+    /// across regions.
+    InZone(String),
+}

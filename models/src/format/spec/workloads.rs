@@ -1,0 +1,68 @@
+//! Workloads: open-loop arrivals at an entry service and their schedules.
+
+use super::*;
+
+/// Open-loop load at an entry service.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    /// Name in reports. Default: the entry service's name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The service that receives the requests.
+    pub entry: String,
+    /// The arrival process and its initial rate.
+    pub arrivals: Arrivals,
+    /// The clients retry an answer that is an error, a rejection or a 429 (honouring its
+    /// Retry-After): the same `retry` settings as a call's, without `budget`. A user request is
+    /// counted once, with its final answer and its latency from the first attempt.
+    #[serde(default)]
+    pub retry: Option<RetrySpec>,
+    /// The entry service's worker pool these requests use; its main pool when absent.
+    #[serde(default)]
+    pub pool: Option<String>,
+    /// The client's tier, for per-tier rate limits (`"premium"`, `"free"`). Default: none.
+    #[serde(default)]
+    pub tier: Option<String>,
+    /// Changes of rate over time, applied in order of time.
+    #[serde(default)]
+    pub schedule: Vec<RateChange>,
+    /// The clients' home region: global routing sends them to entry instances there while any
+    /// is in load balancing, else to the other regions (paying cross-region latency). Default:
+    /// the first region.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// The client gives up waiting after this long and counts the request failed (its answer, if
+    /// it ever comes, is ignored). Default: it waits as long as it takes.
+    #[serde(default)]
+    pub timeout: Option<Dur>,
+    /// Distinct users the requests come from (each request from one drawn at random), for
+    /// sessions. Default 10,000; at most 1,000,000.
+    #[serde(default = "ten_thousand")]
+    pub users: u32,
+}
+
+pub(super) fn ten_thousand() -> u32 {
+    10_000
+}
+
+/// An arrival process.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum Arrivals {
+    /// Poisson arrivals (exponential gaps): `Poisson(rate_per_s: 800)`.
+    Poisson { rate_per_s: f64 },
+    /// Evenly spaced arrivals: `Constant(rate_per_s: 100)`.
+    Constant { rate_per_s: f64 },
+}
+
+/// A change of arrival rate.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum RateChange {
+    /// Jump to `to_per_s` at time `at`: `Step(to_per_s: 1600, at: "10m")`.
+    Step { to_per_s: f64, at: Dur },
+    /// Change linearly to `to_per_s`, starting at `from` and taking `over`:
+    /// `Ramp(to_per_s: 1600, from: "10m", over: "2m")`.
+    Ramp { to_per_s: f64, from: Dur, over: Dur },
+}

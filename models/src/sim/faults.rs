@@ -366,24 +366,10 @@ impl ServiceModel<'_> {
                     self.process[i as usize].leak(*rate, start, now);
                 }
             }
-            FaultEffect::HostDown | FaultEffect::DiskLost => {
-                let disk = matches!(def.effect, FaultEffect::DiskLost);
-                for &h in &def.hosts {
-                    self.host_down(sim, h, start, disk);
-                }
-            }
-            FaultEffect::SlowDisk(k) => {
-                for &h in &def.hosts {
-                    let hs = &mut self.hosts[h as usize];
-                    hs.slow = if start { hs.slow * k } else { hs.slow / k };
-                }
-            }
-            FaultEffect::CorruptDisk(rate) => {
-                for &h in &def.hosts {
-                    let hs = &mut self.hosts[h as usize];
-                    hs.corrupt = combine(hs.corrupt, *rate, start);
-                }
-            }
+            FaultEffect::HostDown
+            | FaultEffect::DiskLost
+            | FaultEffect::SlowDisk(_)
+            | FaultEffect::CorruptDisk(_) => self.host_fault(sim, def, start),
             FaultEffect::Partition | FaultEffect::Delay(_) | FaultEffect::Loss(_) => {
                 self.link_fault(fault, start)
             }
@@ -399,6 +385,20 @@ impl ServiceModel<'_> {
                 }
             }
             FaultEffect::ChaosMonkey(_) => unreachable!("a chaos monkey has no effect of its own"),
+        }
+    }
+
+    /// A fault on hosts (one, or a rack's, a zone's, a region's) starts or ends.
+    fn host_fault(&mut self, sim: &mut Sim<Event>, def: &FaultDef, start: bool) {
+        for &h in &def.hosts {
+            let hs = &mut self.hosts[h as usize];
+            match def.effect {
+                FaultEffect::HostDown => self.host_down(sim, h, start, false),
+                FaultEffect::DiskLost => self.host_down(sim, h, start, true),
+                FaultEffect::SlowDisk(k) => hs.slow = if start { hs.slow * k } else { hs.slow / k },
+                FaultEffect::CorruptDisk(rate) => hs.corrupt = combine(hs.corrupt, rate, start),
+                _ => unreachable!("not a fault on hosts"),
+            }
         }
     }
 

@@ -259,15 +259,7 @@ impl ServiceModel<'_> {
             .clone()
             .filter(|&i| self.process[i as usize].starting)
             .count() as u32;
-        let st = &mut self.stats[si];
-        st.touch(now);
-        // The warm-up resets the busy time: then all of it belongs to this period.
-        let busy = st.busy_area;
-        let last = self.autoscale_busy[si];
-        let delta = if busy >= last { busy - last } else { busy };
-        self.autoscale_busy[si] = busy;
-        let capacity = f64::from(def.workers_total()) * f64::from(active.max(1)) * every as f64;
-        let utilization = delta as f64 / capacity;
+        let utilization = self.utilization_since_last_look(si, now, active, every);
         let desired = ((f64::from(active) * utilization / target).ceil() as u32).clamp(min, max);
         let what = format!(
             "{}: {active} -> {desired} instances (utilization {:.0}%)",
@@ -306,6 +298,26 @@ impl ServiceModel<'_> {
             self.recount_up(si, now);
         }
         self.again(sim, every, Event::Autoscale { service: s });
+    }
+
+    /// The utilization of service `si`'s `active` instances over the autoscaler's last period
+    /// (`every_ns`): busy-worker time since its last look over the capacity.
+    fn utilization_since_last_look(
+        &mut self,
+        si: usize,
+        now: u64,
+        active: u32,
+        every_ns: u64,
+    ) -> f64 {
+        let st = &mut self.stats[si];
+        st.touch(now);
+        // The warm-up resets the busy time: then all of it belongs to this period.
+        let busy = st.busy_area;
+        let last = self.autoscale_busy[si];
+        let delta = if busy >= last { busy - last } else { busy };
+        self.autoscale_busy[si] = busy;
+        let workers = f64::from(self.world.services[si].workers_total());
+        delta as f64 / (workers * f64::from(active.max(1)) * every_ns as f64)
     }
 
     /// A new instance has started: it takes load (ramped, with slow start), cold if the service

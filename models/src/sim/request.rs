@@ -360,6 +360,25 @@ impl ServiceModel<'_> {
     }
 
     /// Makes the calls of the request's current step, or finishes it after the last step.
+    /// Which calls of a step are made (bit `k` for the step's `k`-th call): calls made with a
+    /// probability below one are drawn first, and a call switched off by a feature flag is not
+    /// made. A step holds at most 64 calls.
+    #[inline]
+    fn calls_made(&mut self, start: u32, len: u32) -> u64 {
+        let mut made: u64 = 0;
+        for k in 0..len {
+            let edge = start + k;
+            let p = self.world.calls[edge as usize].policy.probability;
+            if self.edge_off[edge as usize] > 0 {
+                continue; // switched off by a feature flag
+            }
+            if p >= 1.0 || self.edges[edge as usize].skip_rng.random::<f64>() < p {
+                made |= 1 << k;
+            }
+        }
+        made
+    }
+
     #[inline]
     pub(super) fn advance(&mut self, sim: &mut Sim<Event>, req: u32) {
         let r = self.requests[req];
@@ -379,21 +398,9 @@ impl ServiceModel<'_> {
         {
             return self.finish(sim, req, Outcome::Shed);
         }
-        // Calls made with a probability below one are drawn first; a step whose calls are all
-        // skipped is over at once.
-        // (A step holds at most 64 calls, so a bit mask records which are made.)
-        let mut made: u64 = 0;
-        for k in 0..len {
-            let edge = start + k;
-            let p = self.world.calls[edge as usize].policy.probability;
-            if self.edge_off[edge as usize] > 0 {
-                continue; // switched off by a feature flag
-            }
-            if p >= 1.0 || self.edges[edge as usize].skip_rng.random::<f64>() < p {
-                made |= 1 << k;
-            }
-        }
+        let made = self.calls_made(start, len);
         if made == 0 {
+            // Every call of the step was skipped: the step is over at once.
             self.requests[req].step += 1;
             return self.advance(sim, req);
         }

@@ -283,13 +283,16 @@ impl Ledger {
     }
 }
 
-/// Latency of completed requests, from the histogram (3 significant digits) and an exact mean.
+/// Percentiles of a latency (or a wait), from the histogram (3 significant digits), with an
+/// exact mean and maximum.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LatencySummary {
     pub count: u64,
     pub mean_ns: f64,
     pub p50_ns: u64,
     pub p90_ns: u64,
+    #[serde(default)]
+    pub p95_ns: u64,
     pub p99_ns: u64,
     pub p999_ns: u64,
     pub max_ns: u64,
@@ -324,8 +327,25 @@ pub struct ServiceResult {
     /// Mean time measured requests waited for a worker (zero waits included).
     pub wait_ns_mean: f64,
     /// Time from arrival at an instance to the response leaving it, for requests answered
-    /// successfully (completed or degraded).
+    /// successfully (completed or degraded): the latency of successes.
     pub latency: LatencySummary,
+    /// The same for every answered request, failures and refusals included at the time they
+    /// were given: the latency of all requests.
+    #[serde(default)]
+    pub latency_all: LatencySummary,
+    /// Time measured requests waited in a queue before a worker took them (zero waits included).
+    #[serde(default)]
+    pub wait: LatencySummary,
+    /// Measured requests answered successfully within the SLO's latency (`slo_latency_ns`).
+    #[serde(default)]
+    pub good: u64,
+    /// Measured requests still in flight at the end that were already older than the SLO's
+    /// latency: they count as not good.
+    #[serde(default)]
+    pub late_in_flight: u64,
+    /// The service's SLO latency; `None`: every success is good.
+    #[serde(default)]
+    pub slo_latency_ns: Option<u64>,
     pub series: Series,
     /// Time (measured window) with exactly `i` instances up, at index `i`: an instance is up when
     /// its process runs, its host is up and it is not hung.
@@ -367,7 +387,21 @@ pub struct WorkloadResult {
     pub measured: Ledger,
     /// Retries the clients sent (measured user requests).
     pub retries: u64,
+    /// End to end, for requests answered successfully: the latency of successes.
     pub latency: LatencySummary,
+    /// End to end, for every request the users got an answer to or gave up on: a failure at the
+    /// time the user learned of it (a client timeout at the timeout).
+    #[serde(default)]
+    pub latency_all: LatencySummary,
+    /// Measured user requests answered successfully within the SLO's latency.
+    #[serde(default)]
+    pub good: u64,
+    /// Measured user requests unanswered at the end and already older than the SLO's latency.
+    #[serde(default)]
+    pub late_in_flight: u64,
+    /// The workload's SLO latency; `None`: every success is good.
+    #[serde(default)]
+    pub slo_latency_ns: Option<u64>,
     /// Requests the clients gave up on at their `timeout` (counted as failed).
     #[serde(default)]
     pub timeouts: u64,
@@ -380,6 +414,9 @@ pub struct WorkloadResult {
     pub series_ok: Vec<u64>,
     #[serde(default)]
     pub series_bad: Vec<u64>,
+    /// Per bucket: good answers (successful within the SLO's latency).
+    #[serde(default)]
+    pub series_good: Vec<u64>,
 }
 
 impl Series {

@@ -61,6 +61,8 @@ pub struct ServiceDef {
     /// Hosts its placement allows, in placement order: where the orchestrator may start a
     /// replacement when an instance's own host is dead.
     pub hosts: Vec<u32>,
+    /// Its SLO, measured at the service.
+    pub slo: SloDef,
 }
 
 impl ServiceDef {
@@ -366,6 +368,31 @@ pub enum ArrivalKind {
     Constant,
 }
 
+/// A service level objective, resolved: a request is good when it is answered successfully
+/// within `latency_ns` (any success, when `None`); `target` is the share of good requests a
+/// time-series bucket must reach.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct SloDef {
+    pub latency_ns: Option<u64>,
+    pub target: f64,
+}
+
+impl Default for SloDef {
+    fn default() -> Self {
+        SloDef {
+            latency_ns: None,
+            target: 0.99,
+        }
+    }
+}
+
+impl SloDef {
+    /// The latency above which a success is not good (`u64::MAX`: none), for the hot path.
+    pub fn threshold_ns(&self) -> u64 {
+        self.latency_ns.unwrap_or(u64::MAX)
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct WorkloadDef {
     pub name: String,
@@ -381,6 +408,7 @@ pub struct WorkloadDef {
     pub region: u32,
     pub timeout_ns: Option<u64>,
     pub users: u32,
+    pub slo: SloDef,
 }
 
 /// A piecewise-linear arrival rate over time: breakpoints `(t_ns, rate_per_s)`, constant after
@@ -444,8 +472,8 @@ pub struct World {
     pub deploys: Vec<DeployDef>,
     /// Names of the clients' tiers, in order of first appearance among the workloads.
     pub tiers: Vec<String>,
-    /// The users' SLO: the share of requests answered well and in time that a run must keep.
-    pub slo: f64,
+    /// The scenario's SLO (workloads and services have theirs, resolved against it).
+    pub slo: SloDef,
     /// The spec this world was built from, for the tools that rebuild it (`shrink`) and the
     /// checks that quote it; the simulation never reads it.
     pub spec: Scenario,

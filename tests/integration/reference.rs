@@ -26,6 +26,7 @@ fn read_spec(source: &str) -> Vec<Item> {
     let mut items: Vec<Item> = Vec::new();
     let mut doc: Vec<String> = Vec::new();
     let mut optional = false;
+    let mut rename: Option<String> = None;
     let mut depth = 0usize;
     let mut in_item = false;
     for raw in source.lines() {
@@ -37,8 +38,12 @@ fn read_spec(source: &str) -> Vec<Item> {
             doc.push(text.trim().to_string());
             continue;
         }
-        if line.starts_with("#[serde(") && line.contains("default") {
-            optional = true;
+        if line.starts_with("#[serde(") {
+            optional |= line.contains("default");
+            // The name in the file, where it is not the Rust one (`for_` is `for`).
+            if let Some((_, rest)) = line.split_once("rename = \"") {
+                rename = rest.split('"').next().map(str::to_string);
+            }
             continue;
         }
         if line.starts_with("#[") || line.starts_with("//") {
@@ -65,6 +70,7 @@ fn read_spec(source: &str) -> Vec<Item> {
             }
             doc.clear();
             optional = false;
+            rename = None;
             continue;
         }
         // Inside an item: members at depth 1, fields of struct variants at depth 2.
@@ -101,7 +107,7 @@ fn read_spec(source: &str) -> Vec<Item> {
             };
             if let Some((name, ty)) = member {
                 item.members.push(Member {
-                    name,
+                    name: rename.take().unwrap_or(name),
                     ty,
                     doc: std::mem::take(&mut doc),
                     optional,
@@ -110,6 +116,7 @@ fn read_spec(source: &str) -> Vec<Item> {
         }
         doc.clear();
         optional = false;
+        rename = None;
         depth = depth + opens - closes.min(depth + opens);
         if depth == 0 {
             in_item = false;

@@ -1,5 +1,5 @@
 //! Alert rules: an error rate, a p99 latency or an SLO's burn rate over a window, held for a
-//! while, on one service; and the scenario's SLO.
+//! while, on one service.
 
 use super::check::{At, Checker};
 use crate::spec::{AlertRule, AlertSpec, Dur, Scenario};
@@ -7,16 +7,6 @@ use crate::world::{AlertDef, AlertKind};
 
 /// Compiles the alert rules.
 pub(super) fn build_alerts(ck: &mut Checker, spec: &Scenario) -> Vec<AlertDef> {
-    if !(spec.slo > 0.0 && spec.slo < 1.0) {
-        ck.report(
-            &At::root().field("slo"),
-            format!(
-                "an SLO is a fraction between 0 and 1 (0.99), not `{}`",
-                spec.slo
-            ),
-            None,
-        );
-    }
     (0..spec.alerts.len())
         .filter_map(|i| build_alert(ck, spec, i))
         .collect()

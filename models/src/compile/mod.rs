@@ -25,6 +25,7 @@ mod hosts;
 mod recovery;
 mod rollouts;
 mod services;
+mod slo;
 pub mod study;
 mod times;
 mod workloads;
@@ -34,7 +35,8 @@ use crate::error::ScenarioError;
 use crate::format::{parse, read_source};
 use crate::spec::Scenario;
 use crate::world::{
-    AlertDef, CallDef, DeployDef, FaultDef, Host, InstanceDef, ServiceDef, WorkloadDef, World,
+    AlertDef, CallDef, DeployDef, FaultDef, Host, InstanceDef, ServiceDef, SloDef, WorkloadDef,
+    World,
 };
 use check::{At, Checker};
 use sim_core::SimTime;
@@ -97,6 +99,7 @@ struct Parts {
     faults: Vec<FaultDef>,
     alerts: Vec<AlertDef>,
     deploys: Vec<DeployDef>,
+    slo: SloDef,
 }
 
 /// Checks and compiles each part of the scenario in turn, reporting into `ck`.
@@ -107,7 +110,8 @@ fn compile_parts(ck: &mut Checker, spec: &Scenario) -> Parts {
     let tiers = workloads::tier_names(spec);
     let (mut services, instances, calls) =
         services::build_services(ck, spec, hosts.as_deref(), &tiers);
-    let workloads = workloads::build_workloads(ck, spec);
+    let mut workloads = workloads::build_workloads(ck, spec);
+    let slo = slo::build_slos(ck, spec, &mut services, &mut workloads);
     if let Some(h) = &hosts {
         services::mark_multi_region(&mut services, &instances, h);
     }
@@ -133,6 +137,7 @@ fn compile_parts(ck: &mut Checker, spec: &Scenario) -> Parts {
         faults,
         alerts,
         deploys,
+        slo,
     }
 }
 
@@ -158,7 +163,7 @@ fn assemble(spec: Scenario, parts: Parts) -> World {
         deploys: parts.deploys,
         tiers: parts.tiers,
         wall_time_max_ns: spec.limits.wall_time_max.map(|d| d.0.as_ns()),
-        slo: spec.slo,
+        slo: parts.slo,
         spec,
     }
 }

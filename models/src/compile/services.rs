@@ -10,7 +10,9 @@ use super::{datastores, recovery, INSTANCES_MAX};
 use crate::defences::AimdLimit;
 use crate::dist::Dist;
 use crate::spec::{ConcurrencyLimitSpec, QueueCap, Scenario, Service, TokenBucket};
-use crate::world::{CallDef, Host, InstanceDef, PoolDef, RateLimitDef, ServiceDef, ShedPolicy};
+use crate::world::{
+    CallDef, Host, InstanceDef, PoolDef, RateLimitDef, ServiceDef, ShedPolicy, SloDef,
+};
 
 /// The compiled services, their instances and their calls.
 pub(super) type Built = (Vec<ServiceDef>, Vec<InstanceDef>, Vec<CallDef>);
@@ -128,6 +130,7 @@ fn build_service(ck: &mut Checker, cx: &Context, si: usize, out: &mut Output) ->
         recovery,
         store,
         multi_region: false,
+        slo: SloDef::default(), // resolved by `slo::build_slos`
         hosts: eligible.unwrap_or_default(),
         name: svc.name.clone(),
         first_instance,

@@ -5,7 +5,7 @@ use super::check::{At, Checker};
 use super::services::pool_index;
 use crate::defences::RetryPolicy;
 use crate::spec::{Arrivals, RateChange, Scenario, Workload};
-use crate::world::{ArrivalKind, RateFn, WorkloadDef};
+use crate::world::{ArrivalKind, RateFn, SloDef, WorkloadDef};
 use sim_core::SimDuration;
 
 /// Most users one workload may have.
@@ -74,6 +74,7 @@ fn build_workload(ck: &mut Checker, spec: &Scenario, wi: usize) -> WorkloadDef {
     check_clients(ck, w, &at);
     WorkloadDef {
         users: w.users.clamp(1, USERS_MAX),
+        slo: SloDef::default(), // resolved by `slo::build_slos`
         region,
         timeout_ns: w.timeout.map(|t| t.0.as_ns()),
         pool,

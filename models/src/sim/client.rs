@@ -20,6 +20,8 @@ pub(super) struct WorkloadState {
     pub(super) corrupt: u64,
     pub(super) series_ok: Vec<u64>,
     pub(super) series_bad: Vec<u64>,
+    /// Good answers (successful within the SLO's latency) per bucket.
+    pub(super) series_good: Vec<u64>,
     /// Which user each request comes from, and each user's session: (instance, last request);
     /// only when the entry service keeps sessions locally.
     pub(super) users_rng: Stream,
@@ -27,7 +29,7 @@ pub(super) struct WorkloadState {
     pub(super) retries: u64,
     pub(super) measured: Ledger,
     pub(super) all: Ledger,
-    pub(super) latency: LatencyStats,
+    pub(super) answers: Answers,
 }
 
 impl WorkloadState {
@@ -48,6 +50,7 @@ impl WorkloadState {
             corrupt: 0,
             series_ok: vec![0; n_buckets],
             series_bad: vec![0; n_buckets],
+            series_good: vec![0; n_buckets],
             users_rng: rngs.stream(&name, "users"),
             sessions: if sticky {
                 vec![(NONE, 0); w.users as usize]
@@ -57,7 +60,7 @@ impl WorkloadState {
             retries: 0,
             measured: Ledger::default(),
             all: Ledger::default(),
-            latency: LatencyStats::new(),
+            answers: Answers::new(&w.slo),
         }
     }
 }
@@ -274,6 +277,9 @@ impl ServiceModel<'_> {
         if measured {
             count(&mut ws.measured, Outcome::Failed);
             ws.timeouts += 1;
+            // The user learned of the failure at the timeout.
+            let waited = self.now_ns - self.requests[req].created_ns;
+            ws.answers.record(false, waited);
         }
         // Lost on the way: nothing else will free the slot. (Between a client's retries, the
         // pending retry frees it.)

@@ -258,7 +258,12 @@ impl ServiceModel<'_> {
         r.phase = Phase::Done;
         r.outcome = outcome;
         let (s, measured) = (r.service as usize, r.measured);
-        self.stats[s].count(outcome, measured, self.bucket);
+        let latency = sim.now().as_ns() - r.arrived_ns;
+        let st = &mut self.stats[s];
+        st.count(outcome, measured, self.bucket);
+        if measured {
+            st.answers.record(false, latency);
+        }
         if self.tracer.is_some() {
             self.trace_answer(req, sim.now().as_ns(), false);
         }
@@ -276,6 +281,7 @@ impl ServiceModel<'_> {
         let st = &mut self.stats[s];
         if r.measured {
             st.started += 1;
+            st.wait.record(now - r.arrived_ns);
             if waited {
                 st.waited += 1;
                 st.wait_sum_ns += u128::from(now - r.arrived_ns);
@@ -469,9 +475,7 @@ impl ServiceModel<'_> {
             }
         }
         if measured {
-            if outcome.is_success() {
-                st.latency.record(latency);
-            }
+            st.answers.record(outcome.is_success(), latency);
             // Work whose answer nobody uses: the caller had left, or the work was dropped.
             if abandoned || outcome == Outcome::Shed {
                 st.wasted_ns += worked;
@@ -546,19 +550,24 @@ impl ServiceModel<'_> {
             t.user_done(req, r.workload, r.created_ns, r.outcome.name(), end);
         }
         count(&mut ws.all, r.outcome);
-        if r.outcome.is_success() {
+        let (success, latency) = (
+            r.outcome.is_success(),
+            sim.now().as_ns() - r.created_ns + back,
+        );
+        if success {
             ws.series_ok[self.bucket] += 1;
+            if !ws.answers.late(latency) {
+                ws.series_good[self.bucket] += 1;
+            }
         } else {
             ws.series_bad[self.bucket] += 1;
         }
         if r.measured {
-            if r.corrupt && r.outcome.is_success() {
+            if r.corrupt && success {
                 ws.corrupt += 1;
             }
             count(&mut ws.measured, r.outcome);
-            if r.outcome.is_success() {
-                ws.latency.record(sim.now().as_ns() - r.created_ns + back);
-            }
+            ws.answers.record(success, latency);
         }
         self.release(req);
     }

@@ -37,10 +37,48 @@ impl LatencyStats {
             mean_ns: self.sum_ns as f64 / count as f64,
             p50_ns: q(0.5),
             p90_ns: q(0.9),
+            p95_ns: q(0.95),
             p99_ns: q(0.99),
             p999_ns: q(0.999),
             max_ns: self.max_ns,
         }
+    }
+}
+
+/// The answers of a service or of a workload's users (measured window): latency of the
+/// successful ones and of all of them (a failure at the time it was given), and how many were
+/// good (successful within the SLO's latency).
+pub(super) struct Answers {
+    pub(super) ok: LatencyStats,
+    pub(super) all: LatencyStats,
+    pub(super) good: u64,
+    /// The SLO's latency threshold (`u64::MAX`: none).
+    pub(super) threshold_ns: u64,
+}
+
+impl Answers {
+    pub(super) fn new(slo: &crate::world::SloDef) -> Self {
+        Answers {
+            ok: LatencyStats::new(),
+            all: LatencyStats::new(),
+            good: 0,
+            threshold_ns: slo.threshold_ns(),
+        }
+    }
+
+    /// An answer of the measured window, `latency_ns` after the request arrived.
+    #[inline]
+    pub(super) fn record(&mut self, success: bool, latency_ns: u64) {
+        self.all.record(latency_ns);
+        if success {
+            self.ok.record(latency_ns);
+            self.good += u64::from(latency_ns <= self.threshold_ns);
+        }
+    }
+
+    /// Whether a request still unanswered at `age_ns` is already too late to be good.
+    pub(super) fn late(&self, age_ns: u64) -> bool {
+        age_ns > self.threshold_ns
     }
 }
 
@@ -49,7 +87,9 @@ impl LatencyStats {
 pub(super) struct ServiceStats {
     pub(super) measured: Ledger,
     pub(super) all: Ledger,
-    pub(super) latency: LatencyStats,
+    pub(super) answers: Answers,
+    /// Time measured requests waited for a worker (zero waits included).
+    pub(super) wait: LatencyStats,
     pub(super) started: u64,
     pub(super) waited: u64,
     pub(super) wait_sum_ns: u128,
@@ -135,7 +175,8 @@ impl ServiceStats {
         ServiceStats {
             measured: Ledger::default(),
             all: Ledger::default(),
-            latency: LatencyStats::new(),
+            answers: Answers::new(&def.slo),
+            wait: LatencyStats::new(),
             started: 0,
             waited: 0,
             wait_sum_ns: 0,
@@ -166,8 +207,14 @@ impl ServiceStats {
     }
 }
 
-/// Requests in flight (all, measured), per service or per workload.
-type InFlight = Vec<(u64, u64)>;
+/// Requests in flight at the end, per service or per workload.
+#[derive(Copy, Clone, Default)]
+struct InFlight {
+    all: u64,
+    measured: u64,
+    /// Measured ones already older than the SLO's latency: they can no longer be good.
+    late: u64,
+}
 
 impl ServiceModel<'_> {
     pub(super) fn on_tick(&mut self, sim: &mut Sim<Event>) {
@@ -216,7 +263,7 @@ impl ServiceModel<'_> {
         self.audit(seed, run);
         let end_ns = end.as_ns();
         let measured_ns = end_ns.saturating_sub(self.world.warmup.as_ns()).max(1);
-        let (in_flight, wl_in_flight) = self.count_in_flight();
+        let (in_flight, wl_in_flight) = self.count_in_flight(end_ns);
         self.close_books(end_ns);
         let services = self.service_results(&in_flight, (end_ns, measured_ns), (seed, run));
         let workloads = self.workload_results(&wl_in_flight, (seed, run));
@@ -239,8 +286,12 @@ impl ServiceModel<'_> {
             });
         }
         let histograms = RunHistograms {
-            services: self.stats.into_iter().map(|s| s.latency.hist).collect(),
-            workloads: self.workloads.into_iter().map(|w| w.latency.hist).collect(),
+            services: self.stats.into_iter().map(|s| s.answers.ok.hist).collect(),
+            workloads: self
+                .workloads
+                .into_iter()
+                .map(|w| w.answers.ok.hist)
+                .collect(),
         };
         let result = RunResult {
             schema_version: SCHEMA_VERSION,
@@ -257,7 +308,7 @@ impl ServiceModel<'_> {
             services,
             workloads,
             edges,
-            slo: self.world.slo,
+            slo: self.world.slo.target,
             alerts: std::mem::take(&mut self.firings),
             log: std::mem::take(&mut self.log),
         };
@@ -267,21 +318,28 @@ impl ServiceModel<'_> {
     /// What is still in flight at the end, per service and per workload (all, measured),
     /// counted from the live requests themselves, so that the ledger is a real check and not
     /// arithmetic that balances by construction.
-    fn count_in_flight(&self) -> (InFlight, InFlight) {
-        let mut in_flight = vec![(0u64, 0u64); self.stats.len()];
-        let mut wl_in_flight = vec![(0u64, 0u64); self.workloads.len()];
+    fn count_in_flight(&self, end_ns: u64) -> (Vec<InFlight>, Vec<InFlight>) {
+        let mut in_flight = vec![InFlight::default(); self.stats.len()];
+        let mut wl_in_flight = vec![InFlight::default(); self.workloads.len()];
         let is_free = self.requests.free_mask();
+        let add = |f: &mut InFlight, measured: bool, late: bool| {
+            f.all += 1;
+            f.measured += u64::from(measured);
+            f.late += u64::from(measured && late);
+        };
         for (idx, r) in self.requests.slots().iter().enumerate() {
             if is_free[idx] {
                 continue;
             }
             if matches!(r.phase, Phase::Queued | Phase::Working | Phase::Calling) {
-                in_flight[r.service as usize].0 += 1;
-                in_flight[r.service as usize].1 += u64::from(r.measured);
+                let s = r.service as usize;
+                let late = self.stats[s].answers.late(end_ns - r.arrived_ns);
+                add(&mut in_flight[s], r.measured, late);
             }
             if r.call == NONE && !r.abandoned {
-                wl_in_flight[r.workload as usize].0 += 1;
-                wl_in_flight[r.workload as usize].1 += u64::from(r.measured);
+                let w = r.workload as usize;
+                let late = self.workloads[w].answers.late(end_ns - r.created_ns);
+                add(&mut wl_in_flight[w], r.measured, late);
             }
         }
         (in_flight, wl_in_flight)
@@ -312,7 +370,7 @@ impl ServiceModel<'_> {
     /// Every service's results; its ledger must balance with what is still in flight.
     fn service_results(
         &mut self,
-        in_flight: &[(u64, u64)],
+        in_flight: &[InFlight],
         (end_ns, measured_ns): (u64, u64),
         (seed, run): (u64, u64),
     ) -> Vec<ServiceResult> {
@@ -323,8 +381,8 @@ impl ServiceModel<'_> {
         let results = self.stats.iter_mut().enumerate().map(|(s, st)| {
             st.touch(end_ns);
             let def = &world.services[s];
-            st.all.in_flight = in_flight[s].0;
-            st.measured.in_flight = in_flight[s].1;
+            st.all.in_flight = in_flight[s].all;
+            st.measured.in_flight = in_flight[s].measured;
             check_ledger(&st.all, &def.name, seed, run);
             check_ledger(&st.measured, &def.name, seed, run);
             let capacity = f64::from(def.workers_total()) * f64::from(def.n_instances);
@@ -347,7 +405,12 @@ impl ServiceModel<'_> {
                 } else {
                     st.wait_sum_ns as f64 / st.started as f64
                 },
-                latency: st.latency.summary(),
+                latency: st.answers.ok.summary(),
+                latency_all: st.answers.all.summary(),
+                wait: st.wait.summary(),
+                good: st.answers.good,
+                late_in_flight: in_flight[s].late,
+                slo_latency_ns: def.slo.latency_ns,
                 series: std::mem::take(&mut st.series),
                 instances_up_ns: std::mem::take(&mut st.up_ns),
                 corrupt: st.corrupt,
@@ -363,21 +426,26 @@ impl ServiceModel<'_> {
     /// Every workload's results, as its users saw them; their ledgers must balance.
     fn workload_results(
         &mut self,
-        in_flight: &[(u64, u64)],
+        in_flight: &[InFlight],
         (seed, run): (u64, u64),
     ) -> Vec<WorkloadResult> {
         let world = self.world;
         let results = self.workloads.iter_mut().enumerate().map(|(w, ws)| {
             let def = &world.workloads[w];
-            ws.all.in_flight = in_flight[w].0;
-            ws.measured.in_flight = in_flight[w].1;
+            ws.all.in_flight = in_flight[w].all;
+            ws.measured.in_flight = in_flight[w].measured;
             check_ledger(&ws.all, &def.name, seed, run);
             WorkloadResult {
                 name: def.name.clone(),
                 entry: world.services[def.entry as usize].name.clone(),
                 measured: ws.measured,
                 retries: ws.retries,
-                latency: ws.latency.summary(),
+                latency: ws.answers.ok.summary(),
+                latency_all: ws.answers.all.summary(),
+                good: ws.answers.good,
+                late_in_flight: in_flight[w].late,
+                slo_latency_ns: def.slo.latency_ns,
+                series_good: std::mem::take(&mut ws.series_good),
                 timeouts: ws.timeouts,
                 corrupt: ws.corrupt,
                 series_ok: std::mem::take(&mut ws.series_ok),

@@ -119,10 +119,14 @@ pub struct Scenario {
     /// Assertions that `faultline check` evaluates over the runs.
     #[serde(default)]
     pub expect: Vec<Expect>,
-    /// The users' SLO for incident timelines and failure-mode tables: the share of a time-series
-    /// bucket's answers (to the workloads' users) that must be good. Default 0.99.
-    #[serde(default = "point_nine_nine")]
-    pub slo: f64,
+    /// The service level objective: `slo: (latency: "300ms", target: 0.999)`. A request is
+    /// *good* when it is answered successfully (completed or degraded) within `latency`; the share
+    /// of good requests is the headline metric of every comparison, and `target` is the share a
+    /// time-series bucket must reach for incident timelines and failure-mode tables. Workloads and
+    /// services may override either field. Default: no latency threshold (every success is good),
+    /// target 0.99.
+    #[serde(default)]
+    pub slo: Slo,
     /// Symptom-based alert rules, evaluated in simulated time at the end of every time-series
     /// bucket; every firing is recorded.
     #[serde(default)]
@@ -130,4 +134,18 @@ pub struct Scenario {
     /// Rollouts of new versions, possibly bad ones, possibly rolled back by an alert.
     #[serde(default)]
     pub deployments: Vec<DeploySpec>,
+}
+
+/// A service level objective, or an override of one (fields left out are inherited: a workload's
+/// and a service's from the scenario's, the scenario's from the defaults).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Slo {
+    /// A successful answer slower than this is not good. For a service, the time from arrival at
+    /// an instance to the answer leaving it; for a workload's users, end to end.
+    #[serde(default)]
+    pub latency: Option<Dur>,
+    /// The share of requests that must be good, in (0, 1).
+    #[serde(default)]
+    pub target: Option<f64>,
 }

@@ -89,6 +89,10 @@ pub struct Service {
     /// Default: no sessions.
     #[serde(default)]
     pub sessions: Option<SessionStore>,
+    /// This service's SLO, where it differs from the scenario's `slo` (its latency is measured
+    /// at the service: from arrival at an instance to the answer leaving it).
+    #[serde(default)]
+    pub slo: Option<Slo>,
 }
 
 /// A horizontal autoscaler (Kubernetes HPA, simplified): every `every`, the desired count is
@@ -119,9 +123,6 @@ pub enum SessionStore {
     External,
 }
 
-pub(super) fn point_nine_nine() -> f64 {
-    0.99
-}
 pub(super) fn point_six() -> f64 {
     0.6
 }

@@ -40,6 +40,9 @@ pub struct Workload {
     /// sessions. Default 10,000; at most 1,000,000.
     #[serde(default = "ten_thousand")]
     pub users: u32,
+    /// This workload's SLO, where it differs from the scenario's `slo`: `slo: (latency: "1s")`.
+    #[serde(default)]
+    pub slo: Option<Slo>,
 }
 
 pub(super) fn ten_thousand() -> u32 {

@@ -91,23 +91,12 @@ impl Precision {
             parts.next().ok_or_else(bad)?,
             parts.next().ok_or_else(bad)?,
         );
-        let metric = match metric {
-            "availability" => M::Availability,
-            "error-rate" => M::ErrorRate,
-            "mean" => M::LatencyMean,
-            "p50" => M::LatencyP50,
-            "p90" => M::LatencyP90,
-            "p99" => M::LatencyP99,
-            "p999" => M::LatencyP999,
-            "max" => M::LatencyMax,
-            "throughput" => M::Throughput,
-            "utilization" => M::Utilization,
-            other => {
-                return Err(format!(
-                    "unknown metric `{other}` in precision `{text}`; expected one of availability, error-rate, mean, p50, p90, p99, p999, max, throughput, utilization"
-                ))
-            }
-        };
+        let metric = M::from_key(metric).ok_or_else(|| {
+            format!(
+                "unknown metric `{metric}` in precision `{text}`; expected one of {}",
+                M::keys()
+            )
+        })?;
         let value: f64 = pct
             .strip_suffix('%')
             .ok_or_else(bad)?

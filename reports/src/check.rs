@@ -10,7 +10,7 @@ use crate::comparison::paired;
 use crate::format::{fmt_ns, trim_pct};
 use crate::stats::{estimate, CONFIDENCE};
 use crate::sweep::{Aggregate, MetricKind, VariantAggregate};
-use models::spec::{Expect, Metric, Percentile};
+use models::spec::{Expect, Metric, Of, Percentile};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -93,14 +93,35 @@ enum Side {
     AtMost,
 }
 
-pub fn percentile_kind(p: Percentile) -> MetricKind {
+/// The metric of a latency percentile of successes (`Of::Successes`) or of all requests.
+pub fn percentile_kind(p: Percentile, of: Of) -> MetricKind {
+    use MetricKind as M;
+    match (of, p) {
+        (Of::Successes, Percentile::P50) => M::LatencyP50,
+        (Of::Successes, Percentile::P90) => M::LatencyP90,
+        (Of::Successes, Percentile::P95) => M::LatencyP95,
+        (Of::Successes, Percentile::P99) => M::LatencyP99,
+        (Of::Successes, Percentile::P999) => M::LatencyP999,
+        (Of::Successes, Percentile::Max) => M::LatencyMax,
+        (Of::Successes, Percentile::Mean) => M::LatencyMean,
+        (Of::All, Percentile::P50) => M::AllLatencyP50,
+        (Of::All, Percentile::P90) => M::AllLatencyP90,
+        (Of::All, Percentile::P95) => M::AllLatencyP95,
+        (Of::All, Percentile::P99) => M::AllLatencyP99,
+        (Of::All, Percentile::P999) => M::AllLatencyP999,
+        (Of::All, Percentile::Max) => M::AllLatencyMax,
+        (Of::All, Percentile::Mean) => M::AllLatencyMean,
+    }
+}
+
+/// The metric of a wait percentile (`validate` admits only P50, P95, P99 and Mean; the others
+/// fall back to the nearest one above).
+fn wait_kind(p: Percentile) -> MetricKind {
     match p {
-        Percentile::P50 => MetricKind::LatencyP50,
-        Percentile::P90 => MetricKind::LatencyP90,
-        Percentile::P99 => MetricKind::LatencyP99,
-        Percentile::P999 => MetricKind::LatencyP999,
-        Percentile::Max => MetricKind::LatencyMax,
-        Percentile::Mean => MetricKind::LatencyMean,
+        Percentile::P50 => MetricKind::WaitP50,
+        Percentile::P90 | Percentile::P95 => MetricKind::WaitP95,
+        Percentile::P99 | Percentile::P999 | Percentile::Max => MetricKind::WaitP99,
+        Percentile::Mean => MetricKind::WaitMean,
     }
 }
 
@@ -112,7 +133,16 @@ pub fn metric_kind(m: &Metric) -> (MetricKind, &str) {
         Metric::Latency {
             service,
             percentile,
-        } => (percentile_kind(*percentile), service),
+            of,
+        } => (percentile_kind(*percentile, *of), service),
+        Metric::WithinSlo { service } => (MetricKind::WithinSlo, service),
+        Metric::Wait {
+            service,
+            percentile,
+        } => (wait_kind(*percentile), service),
+        Metric::WaitProbability { service } => (MetricKind::WaitProbability, service),
+        Metric::InSystem { service } => (MetricKind::InSystemMean, service),
+        Metric::InstancesUp { service, count } => (MetricKind::InstancesUp(*count), service),
         Metric::DegradedRate { service } => (MetricKind::DegradedRate, service),
         Metric::Throughput { service } => (MetricKind::Throughput, service),
         Metric::Goodput { service } => (MetricKind::Goodput, service),
@@ -205,15 +235,11 @@ impl Bound {
     /// A margin in the metric's unit, for people: percentage points for fractions, a duration for
     /// times.
     fn margin_text(self, m: f64) -> String {
-        match self.kind {
+        use crate::metric::Unit;
+        match self.kind.unit() {
             _ if !m.is_finite() => "-".to_string(),
-            MetricKind::Availability
-            | MetricKind::ErrorRate
-            | MetricKind::DegradedRate
-            | MetricKind::Utilization => format!("{:+.4} pp", m * 100.0),
-            k if k.is_latency() || k == MetricKind::WriteUnavailable => {
-                format!("{}{}", if m < 0.0 { "-" } else { "+" }, fmt_ns(m.abs()))
-            }
+            Unit::Fraction => format!("{:+.4} pp", m * 100.0),
+            Unit::Duration => format!("{}{}", if m < 0.0 { "-" } else { "+" }, fmt_ns(m.abs())),
             _ => format!("{m:+.3}"),
         }
     }
@@ -238,7 +264,7 @@ fn threshold_verdict(
     };
     let what = format!(
         "{} of `{service}` {word} {}",
-        kind.name(),
+        kind.label(),
         kind.format(threshold)
     );
     let Some(s) = v.service_idx(service) else {
@@ -356,9 +382,16 @@ fn mean_verdict(v: &VariantAggregate, b: Bound, what: &str, values: &[f64]) -> V
 
 fn better(agg: &Aggregate, metric: &Metric, variant: &str, than: &str) -> Verdict {
     let (kind, service) = metric_kind(metric);
+    // Where reports do not judge a direction (throughput, waits), `Better` states one: higher
+    // rates, lower queues, waits and utilization.
+    let wanted = match kind.better() {
+        Some(_) => "better",
+        None if matches!(kind, MetricKind::Throughput | MetricKind::Goodput) => "higher",
+        None => "lower",
+    };
     let expectation = format!(
-        "{} of `{service}` better in `{variant}` than in `{than}` (paired, {}% confidence)",
-        kind.name(),
+        "{} of `{service}` {wanted} in `{variant}` than in `{than}` (paired, {}% confidence)",
+        kind.label(),
         trim_pct(CONFIDENCE)
     );
     let find = |n: &str| agg.variants.iter().find(|v| v.name == n);
@@ -369,7 +402,7 @@ fn better(agg: &Aggregate, metric: &Metric, variant: &str, than: &str) -> Verdic
         Some(c) => Verdict {
             expectation,
             variant: variant.to_string(),
-            holds: c.outcome == "better",
+            holds: c.outcome == wanted,
             measured: c.text.clone(),
             margin: c.outcome.clone(),
         },

@@ -44,6 +44,7 @@ pub fn render_html(summary: &Summary, agg: &Aggregate) -> String {
     page::header(&mut out, summary);
     faults::faults_line(&mut out, agg);
     out.push_str("</header>\n");
+    tables::answer(&mut out, summary);
     tables::verdicts(&mut out, summary);
     grid::grid_section(&mut out, summary, agg);
     tables::comparisons(&mut out, summary);
@@ -281,7 +282,7 @@ mod tests {
         assert_eq!(count(&html, "<h2>Parameter grid</h2>"), 1);
         for group in ["no-breaker", "&lt;i&gt;br&lt;/i&gt; &amp; co"] {
             assert!(html.contains(&format!("<h3>{group}</h3>")), "{group}");
-            for what in ["mean availability", "mean p99"] {
+            for what in ["mean within SLO", "mean p99 (all)"] {
                 let title = format!("aria-label=\"{group} · checkout · {what}\"");
                 assert_eq!(count(&html, &title), 1, "{title}");
             }
@@ -293,7 +294,7 @@ mod tests {
             assert_eq!(count(grid, &format!("\n{axis}\n</text>")), 4, "{axis}");
         }
         // Cell labels: the means of the summary.
-        let p99 = variant_metric(&summary, &agg, 0, "checkout", MetricKind::LatencyP99)
+        let p99 = variant_metric(&summary, &agg, 0, "checkout", MetricKind::AllLatencyP99)
             .expect("p99 is defined")
             .mean;
         assert!(grid.contains(&format!("\n{}\n</text>", fmt_ns(p99))));
@@ -343,8 +344,8 @@ mod tests {
         assert!(!html.contains("Circuit breakers"));
         assert_eq!(count(&html, "<h2>Parameter grid</h2>"), 1);
         assert!(!html.contains("\nbetter\n</text>"), "no heatmap");
-        assert!(html.contains("aria-label=\"frontend · mean availability by cart.workers\""));
-        assert!(html.contains("aria-label=\"frontend · mean p99 by cart.workers\""));
+        assert!(html.contains("aria-label=\"frontend · mean within SLO by cart.workers\""));
+        assert!(html.contains("aria-label=\"frontend · mean p99 (all) by cart.workers\""));
     }
 
     #[test]

@@ -12,10 +12,14 @@ fn cell(s: &str) -> String {
 pub fn render(s: &Summary) -> String {
     let mut out = String::new();
     header(&mut out, s);
+    answer(&mut out, s);
     expectations(&mut out, s);
     against_baseline(&mut out, s);
     for v in &s.variants {
         variant(&mut out, v);
+    }
+    if s.variants.len() <= 1 {
+        out.push_str(LEGEND.trim_start());
     }
     failure_modes(&mut out, s);
     out
@@ -36,6 +40,26 @@ fn header(out: &mut String, s: &Summary) {
         variants.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", "),
         s.confidence * 100.0
     );
+}
+
+/// The answer first: one sentence per variant on the SLO metric, and the notes a reader needs.
+fn answer(out: &mut String, s: &Summary) {
+    if s.headlines.is_empty() {
+        return;
+    }
+    out.push_str("## The answer\n\n");
+    for h in &s.headlines {
+        let mark = match h.outcome.as_str() {
+            "better" => "**better**: ",
+            "worse" => "**worse**: ",
+            _ => "",
+        };
+        let _ = writeln!(out, "- {mark}{}", cell(&h.text));
+    }
+    for n in &s.notes {
+        let _ = writeln!(out, "- Note: {}", cell(n));
+    }
+    out.push('\n');
 }
 
 /// The verdicts of the expectations, when the scenario states any.
@@ -84,6 +108,7 @@ fn against_baseline(out: &mut String, s: &Summary) {
                     match c.outcome.as_str() {
                         "better" => format!("{t} (better)"),
                         "worse" => format!("{t} (**worse**)"),
+                        "not comparable" => "not comparable".into(),
                         _ => t,
                     }
                 });
@@ -92,8 +117,25 @@ fn against_baseline(out: &mut String, s: &Summary) {
             out.push('\n');
         }
     }
-    out.push('\n');
+    out.push_str(LEGEND);
 }
+
+/// How to read the latencies and the judgements, under every table that shows them.
+const LEGEND: &str = "\n*(ok)*: latency of successful requests; *(all)*: of every answered request, a failure at the time it was given. \
+\"within SLO\": share of requests answered successfully within the SLO's latency. Better or worse only where the direction is known \
+(throughput is shown, not judged); a latency of successes is compared only between designs whose availabilities differ by at most 0.1 point.\n\n";
+
+/// Columns of a variant's table of services.
+const COLUMNS: [MetricKind; 8] = [
+    MetricKind::WithinSlo,
+    MetricKind::Availability,
+    MetricKind::LatencyP50,
+    MetricKind::LatencyP95,
+    MetricKind::LatencyP99,
+    MetricKind::AllLatencyP99,
+    MetricKind::Throughput,
+    MetricKind::Utilization,
+];
 
 /// One variant's numbers per service, with their intervals.
 fn variant(out: &mut String, v: &VariantSummary) {
@@ -108,17 +150,14 @@ fn variant(out: &mut String, v: &VariantSummary) {
             v.runs_stopped_early, v.runs_finished
         );
     }
-    out.push_str("| service | requests | availability | p50 | p99 | p99.9 | throughput | utilization |\n|---|---|---|---|---|---|---|---|\n");
+    out.push_str("| service | requests |");
+    for m in COLUMNS {
+        let _ = write!(out, " {} |", m.name());
+    }
+    let _ = writeln!(out, "\n|---|---|{}", "---|".repeat(COLUMNS.len()));
     for svc in &v.services {
         let _ = write!(out, "| `{}` | {} |", cell(&svc.name), svc.totals.arrived);
-        for m in [
-            MetricKind::Availability,
-            MetricKind::LatencyP50,
-            MetricKind::LatencyP99,
-            MetricKind::LatencyP999,
-            MetricKind::Throughput,
-            MetricKind::Utilization,
-        ] {
+        for m in COLUMNS {
             let ms = svc.metrics.iter().find(|x| x.metric == m);
             let text = ms.map_or("-".into(), |x| {
                 format!(

@@ -24,6 +24,11 @@ pub struct Summary {
     pub runs: usize,
     /// Confidence level of the intervals (0.95).
     pub confidence: f64,
+    /// The answer first: per variant and users' workload, how it compares with the baseline on
+    /// the SLO metric (or, alone, how it did).
+    pub headlines: Vec<crate::headline::Headline>,
+    /// What a reader must know before the detail: latencies of successes not comparable.
+    pub notes: Vec<String>,
     pub variants: Vec<VariantSummary>,
     /// Each variant against the first (the baseline), paired by seed.
     pub comparisons: Vec<Comparison>,
@@ -190,7 +195,7 @@ pub struct ServiceSummary {
     /// Requests over all runs, by outcome (in flight: at the ends of the runs).
     #[serde(flatten)]
     pub totals: Ledger,
-    /// Latency percentiles of all completed requests of all runs pooled (merged histograms), ns.
+    /// Latency percentiles of the successful requests of all runs pooled (merged histograms), ns.
     pub pooled_latency_ns: PooledLatency,
     pub metrics: Vec<MetricSummary>,
 }
@@ -200,6 +205,8 @@ pub struct PooledLatency {
     pub count: u64,
     pub p50: u64,
     pub p90: u64,
+    #[serde(default)]
+    pub p95: u64,
     pub p99: u64,
     pub p999: u64,
     pub max: u64,
@@ -243,16 +250,10 @@ fn metric_summary(values: &[f64], metric: MetricKind) -> MetricSummary {
         Some(e) => (e.sd, e.low(), e.high()),
         None => (f64::NAN, mean, mean),
     };
-    // A share cannot leave [0, 1]; the t interval of its mean can, near the ends.
-    if matches!(
-        metric,
-        MetricKind::Availability
-            | MetricKind::ErrorRate
-            | MetricKind::DegradedRate
-            | MetricKind::Utilization
-    ) {
-        (low, high) = (low.clamp(0.0, 1.0), high.clamp(0.0, 1.0));
-    }
+    // A mean cannot leave the metric's range (a share [0, 1], a latency [0, ∞)); the t
+    // interval can, near the ends.
+    let (lo, hi) = metric.range();
+    (low, high) = (low.clamp(lo, hi), high.clamp(lo, hi));
     MetricSummary {
         metric,
         n,
@@ -291,6 +292,7 @@ fn variant_summary(v: &VariantAggregate) -> VariantSummary {
                     count: h.len(),
                     p50: q(0.5),
                     p90: q(0.9),
+                    p95: q(0.95),
                     p99: q(0.99),
                     p999: q(0.999),
                     max: h.max(),
@@ -312,13 +314,16 @@ fn variant_summary(v: &VariantAggregate) -> VariantSummary {
     }
 }
 
-/// The metrics compared between variants in reports (the full list is in `summary.json`).
-pub const HEADLINE: [MetricKind; 5] = [
+/// The metrics compared between variants in reports (the full list is in `summary.json`): the
+/// SLO first, then availability, the latency of all requests, the latency of successes, and
+/// throughput (shown, not judged).
+pub const HEADLINE: [MetricKind; 6] = [
+    MetricKind::WithinSlo,
     MetricKind::Availability,
+    MetricKind::AllLatencyP99,
     MetricKind::LatencyP50,
     MetricKind::LatencyP99,
     MetricKind::Throughput,
-    MetricKind::Utilization,
 ];
 
 /// Summarizes an aggregate; `verdicts` come from [`crate::check::evaluate`].
@@ -341,6 +346,8 @@ pub fn summarize(agg: &Aggregate, verdicts: Vec<crate::check::Verdict>) -> Summa
         seed: agg.seed,
         runs: agg.n_runs,
         confidence: CONFIDENCE,
+        headlines: crate::headline::headlines(agg, &comparisons),
+        notes: crate::headline::notes(&comparisons),
         variants,
         comparisons,
         expectations: verdicts,

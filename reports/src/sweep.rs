@@ -10,129 +10,35 @@ use models::results::{LatencySummary, Ledger, RunResult, Series};
 use models::RunHistograms;
 use serde::{Deserialize, Serialize};
 
-/// A per-run number a report or an assertion can use.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MetricKind {
-    Availability,
-    ErrorRate,
-    DegradedRate,
-    LatencyMean,
-    LatencyP50,
-    LatencyP90,
-    LatencyP99,
-    LatencyP999,
-    LatencyMax,
-    Throughput,
-    Goodput,
-    Utilization,
-    QueueLenMean,
-    /// A datastore's acknowledged writes lost (count per run).
-    LostWrites,
-    /// A datastore's time without a primary to take writes (ns per run).
-    WriteUnavailable,
-    /// User sessions lost with their instances (count per run).
-    SessionsLost,
-}
+/// The metrics, defined in [`crate::metric`]; re-exported where they were first defined.
+pub use crate::metric::MetricKind;
 
-impl MetricKind {
-    pub const ALL: [MetricKind; 16] = [
-        MetricKind::Availability,
-        MetricKind::ErrorRate,
-        MetricKind::DegradedRate,
-        MetricKind::LatencyMean,
-        MetricKind::LatencyP50,
-        MetricKind::LatencyP90,
-        MetricKind::LatencyP99,
-        MetricKind::LatencyP999,
-        MetricKind::LatencyMax,
-        MetricKind::Throughput,
-        MetricKind::Goodput,
-        MetricKind::Utilization,
-        MetricKind::QueueLenMean,
-        MetricKind::LostWrites,
-        MetricKind::WriteUnavailable,
-        MetricKind::SessionsLost,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            MetricKind::Availability => "availability",
-            MetricKind::ErrorRate => "error rate",
-            MetricKind::DegradedRate => "degraded rate",
-            MetricKind::LatencyMean => "mean latency",
-            MetricKind::LatencyP50 => "p50",
-            MetricKind::LatencyP90 => "p90",
-            MetricKind::LatencyP99 => "p99",
-            MetricKind::LatencyP999 => "p99.9",
-            MetricKind::LatencyMax => "max latency",
-            MetricKind::Throughput => "throughput",
-            MetricKind::Goodput => "goodput",
-            MetricKind::Utilization => "utilization",
-            MetricKind::QueueLenMean => "mean queue",
-            MetricKind::LostWrites => "lost writes",
-            MetricKind::WriteUnavailable => "writes unavailable",
-            MetricKind::SessionsLost => "sessions lost",
-        }
-    }
-
-    /// Whether a larger value is the better design.
-    pub fn higher_is_better(self) -> bool {
-        matches!(
-            self,
-            MetricKind::Availability | MetricKind::Throughput | MetricKind::Goodput
-        )
-    }
-
-    pub fn is_latency(self) -> bool {
-        matches!(
-            self,
-            MetricKind::LatencyMean
-                | MetricKind::LatencyP50
-                | MetricKind::LatencyP90
-                | MetricKind::LatencyP99
-                | MetricKind::LatencyP999
-                | MetricKind::LatencyMax
-        )
-    }
-
-    /// A value in this metric's unit, for people: latencies in time units, fractions in percent.
-    pub fn format(self, v: f64) -> String {
-        if v.is_nan() {
-            return "-".into();
-        }
-        match self {
-            k if k.is_latency() => crate::format::fmt_ns(v),
-            MetricKind::Availability
-            | MetricKind::ErrorRate
-            | MetricKind::DegradedRate
-            | MetricKind::Utilization => {
-                let pct = v * 100.0;
-                if pct != 0.0 && pct != 100.0 && !(0.1..=99.9).contains(&pct) {
-                    format!("{pct:.4}%")
-                } else {
-                    format!("{pct:.2}%")
-                }
-            }
-            MetricKind::Throughput | MetricKind::Goodput => format!("{v:.1}/s"),
-            MetricKind::WriteUnavailable => crate::format::fmt_ns(v),
-            MetricKind::LostWrites | MetricKind::SessionsLost => format!("{v:.1}"),
-            _ => format!("{v:.3}"),
-        }
-    }
-}
-
-/// One service in one run, reduced to what reports need.
+/// One service (or one workload's users) in one run, reduced to what reports need.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServiceRun {
     /// Requests of the measured window by outcome.
     #[serde(flatten)]
     pub counts: Ledger,
+    /// Answered successfully within the SLO's latency.
+    pub good: u64,
+    /// In flight at the end and already older than the SLO's latency.
+    pub late_in_flight: u64,
     pub throughput_per_s: f64,
     pub goodput_per_s: f64,
     pub utilization: f64,
     pub queue_len_mean: f64,
+    /// NaN for users.
+    pub in_system_mean: f64,
+    pub wait_probability: f64,
+    pub wait_ns_mean: f64,
+    /// Latency of successful requests.
     pub latency: LatencySummary,
+    /// Latency of every answered request, failures at the time they were given.
+    pub latency_all: LatencySummary,
+    /// Time waited for a worker; `None` for users.
+    pub wait: Option<LatencySummary>,
+    /// Time with exactly `i` instances up, at index `i`; empty for users.
+    pub instances_up_ns: Vec<u64>,
     /// For a datastore: its data ledger.
     #[serde(default)]
     pub store: Option<models::results::StoreResult>,
@@ -144,40 +50,98 @@ pub struct ServiceRun {
 impl ServiceRun {
     /// The metric's value in this run; NaN when undefined (no answered or completed request).
     pub fn metric(&self, kind: MetricKind) -> f64 {
+        use MetricKind as M;
         let c = &self.counts;
         let answered = c.answered();
-        let frac = |x: u64| {
-            if answered == 0 {
+        let frac = |x: u64, of: u64| {
+            if of == 0 {
                 f64::NAN
             } else {
-                x as f64 / answered as f64
+                x as f64 / of as f64
             }
         };
-        let lat = |v: f64| if self.latency.count == 0 { f64::NAN } else { v };
+        let ok = |v: u64| percentile_or_nan(&self.latency, v);
+        let all = |v: u64| percentile_or_nan(&self.latency_all, v);
+        let wait = |f: fn(&LatencySummary) -> f64| {
+            self.wait
+                .as_ref()
+                .filter(|w| w.count > 0)
+                .map_or(f64::NAN, f)
+        };
         match kind {
-            MetricKind::Availability => frac(c.completed + c.degraded),
-            MetricKind::ErrorRate => frac(c.rejected + c.rate_limited + c.shed + c.failed),
-            MetricKind::DegradedRate => frac(c.degraded),
-            MetricKind::Goodput => self.goodput_per_s,
-            MetricKind::LatencyMean => lat(self.latency.mean_ns),
-            MetricKind::LatencyP50 => lat(self.latency.p50_ns as f64),
-            MetricKind::LatencyP90 => lat(self.latency.p90_ns as f64),
-            MetricKind::LatencyP99 => lat(self.latency.p99_ns as f64),
-            MetricKind::LatencyP999 => lat(self.latency.p999_ns as f64),
-            MetricKind::LatencyMax => lat(self.latency.max_ns as f64),
-            MetricKind::Throughput => self.throughput_per_s,
-            MetricKind::Utilization => self.utilization,
-            MetricKind::QueueLenMean => self.queue_len_mean,
-            MetricKind::LostWrites => self
+            M::WithinSlo => frac(self.good, answered + self.late_in_flight),
+            M::Availability => frac(c.completed + c.degraded, answered),
+            M::ErrorRate => frac(c.rejected + c.rate_limited + c.shed + c.failed, answered),
+            M::DegradedRate => frac(c.degraded, answered),
+            M::LatencyMean => mean_or_nan(&self.latency),
+            M::LatencyP50 => ok(self.latency.p50_ns),
+            M::LatencyP90 => ok(self.latency.p90_ns),
+            M::LatencyP95 => ok(self.latency.p95_ns),
+            M::LatencyP99 => ok(self.latency.p99_ns),
+            M::LatencyP999 => ok(self.latency.p999_ns),
+            M::LatencyMax => ok(self.latency.max_ns),
+            M::AllLatencyMean => mean_or_nan(&self.latency_all),
+            M::AllLatencyP50 => all(self.latency_all.p50_ns),
+            M::AllLatencyP90 => all(self.latency_all.p90_ns),
+            M::AllLatencyP95 => all(self.latency_all.p95_ns),
+            M::AllLatencyP99 => all(self.latency_all.p99_ns),
+            M::AllLatencyP999 => all(self.latency_all.p999_ns),
+            M::AllLatencyMax => all(self.latency_all.max_ns),
+            M::Throughput => self.throughput_per_s,
+            M::Goodput => self.goodput_per_s,
+            M::Utilization => self.utilization,
+            M::QueueLenMean => self.queue_len_mean,
+            M::InSystemMean => self.in_system_mean,
+            M::WaitProbability => self.wait_probability_or_nan(),
+            M::WaitMean => wait(|w| w.mean_ns),
+            M::WaitP50 => wait(|w| w.p50_ns as f64),
+            M::WaitP95 => wait(|w| w.p95_ns as f64),
+            M::WaitP99 => wait(|w| w.p99_ns as f64),
+            M::InstancesUp(k) => self.up_at_least(k),
+            M::LostWrites => self
                 .store
                 .as_ref()
                 .map_or(f64::NAN, |x| x.lost_writes as f64),
-            MetricKind::WriteUnavailable => self
+            M::WriteUnavailable => self
                 .store
                 .as_ref()
                 .map_or(f64::NAN, |x| x.write_unavailable_ns as f64),
-            MetricKind::SessionsLost => self.sessions_lost.map_or(f64::NAN, |x| x as f64),
+            M::SessionsLost => self.sessions_lost.map_or(f64::NAN, |x| x as f64),
         }
+    }
+
+    fn wait_probability_or_nan(&self) -> f64 {
+        match &self.wait {
+            Some(w) if w.count > 0 => self.wait_probability,
+            _ => f64::NAN,
+        }
+    }
+
+    /// Share of the measured window with at least `k` instances up (`k` above the count: all).
+    fn up_at_least(&self, k: u32) -> f64 {
+        let total: u64 = self.instances_up_ns.iter().sum();
+        if total == 0 {
+            return f64::NAN;
+        }
+        let n = self.instances_up_ns.len() - 1;
+        let k = (k as usize).min(n);
+        self.instances_up_ns.iter().skip(k).sum::<u64>() as f64 / total as f64
+    }
+}
+
+fn mean_or_nan(l: &LatencySummary) -> f64 {
+    if l.count == 0 {
+        f64::NAN
+    } else {
+        l.mean_ns
+    }
+}
+
+fn percentile_or_nan(l: &LatencySummary, v: u64) -> f64 {
+    if l.count == 0 {
+        f64::NAN
+    } else {
+        v as f64
     }
 }
 
@@ -210,11 +174,19 @@ impl RunRecord {
                 .iter()
                 .map(|s| ServiceRun {
                     counts: s.measured,
+                    good: s.good,
+                    late_in_flight: s.late_in_flight,
                     throughput_per_s: s.throughput_per_s,
                     goodput_per_s: s.goodput_per_s,
                     utilization: s.utilization,
                     queue_len_mean: s.queue_len_mean,
+                    in_system_mean: s.in_system_mean,
+                    wait_probability: s.wait_probability,
+                    wait_ns_mean: s.wait_ns_mean,
                     latency: s.latency,
+                    latency_all: s.latency_all,
+                    wait: Some(s.wait),
+                    instances_up_ns: s.instances_up_ns.clone(),
                     store: s.store.clone(),
                     sessions_lost: Some(s.sessions_lost).filter(|_| s.keeps_sessions),
                 })
@@ -223,11 +195,19 @@ impl RunRecord {
                     let m = &w.measured;
                     ServiceRun {
                         counts: *m,
+                        good: w.good,
+                        late_in_flight: w.late_in_flight,
                         throughput_per_s: (m.completed + m.degraded) as f64 / secs,
                         goodput_per_s: m.completed as f64 / secs,
                         utilization: f64::NAN,
                         queue_len_mean: f64::NAN,
+                        in_system_mean: f64::NAN,
+                        wait_probability: f64::NAN,
+                        wait_ns_mean: f64::NAN,
                         latency: w.latency,
+                        latency_all: w.latency_all,
+                        wait: None,
+                        instances_up_ns: Vec::new(),
                         store: None,
                         sessions_lost: None,
                     }
@@ -254,6 +234,13 @@ pub struct VariantAggregate {
     pub faults: Vec<(String, u64, u64)>,
     /// Per call edge with a breaker: (from, to, breakers not closed per bucket, summed over runs).
     pub breakers: Vec<(String, String, Vec<u64>)>,
+    /// Good answers per bucket, summed over runs, per service; kept for users only (zeros for
+    /// services).
+    pub good_series: Vec<Vec<u64>>,
+    /// The SLO latency of each service and users, from the first run; `None`: none set.
+    pub slo_latency_ns: Vec<Option<u64>>,
+    /// The scenario's SLO target (the share a bucket must reach).
+    pub slo_target: f64,
 }
 
 impl VariantAggregate {
@@ -274,6 +261,9 @@ impl VariantAggregate {
                 .map(|_| models::results::new_latency_histogram())
                 .collect(),
             series: vec![series; services.len()],
+            good_series: vec![vec![0; n_buckets]; services.len()],
+            slo_latency_ns: vec![None; services.len()],
+            slo_target: 0.99,
             services,
             runs: vec![None; n_runs],
             grid: Vec::new(),
@@ -305,10 +295,29 @@ impl VariantAggregate {
                 *a += u64::from(b);
             }
         }
-        // The users of each workload follow the services, without time series.
+        if self.n_finished() == 0 {
+            self.slo_target = result.slo;
+            let slos = result.services.iter().map(|s| s.slo_latency_ns);
+            let slos = slos.chain(result.workloads.iter().map(|w| w.slo_latency_ns));
+            self.slo_latency_ns = slos.collect();
+        }
+        let add = |into: &mut Vec<u64>, from: &[u64]| {
+            for (a, b) in into.iter_mut().zip(from) {
+                *a += b;
+            }
+        };
+        // The users of each workload follow the services: answers by the time of the answer.
         for (w, h) in histograms.workloads.iter().enumerate() {
-            if let Some(l) = self.latency.get_mut(result.services.len() + w) {
+            let k = result.services.len() + w;
+            if let Some(l) = self.latency.get_mut(k) {
                 l.add(h).expect("histograms share bounds");
+            }
+            if let (Some(sum), Some(wr)) = (self.series.get_mut(k), result.workloads.get(w)) {
+                add(&mut sum.arrived, &wr.series_ok);
+                add(&mut sum.arrived, &wr.series_bad);
+                add(&mut sum.completed, &wr.series_ok);
+                add(&mut sum.failed, &wr.series_bad);
+                add(&mut self.good_series[k], &wr.series_good);
             }
         }
         for (s, svc) in result.services.iter().enumerate() {
@@ -316,11 +325,6 @@ impl VariantAggregate {
                 .add(&histograms.services[s])
                 .expect("histograms share bounds");
             let sum = &mut self.series[s];
-            let add = |into: &mut Vec<u64>, from: &[u64]| {
-                for (a, b) in into.iter_mut().zip(from) {
-                    *a += b;
-                }
-            };
             add(&mut sum.arrived, &svc.series.arrived);
             add(&mut sum.completed, &svc.series.completed);
             add(&mut sum.rejected, &svc.series.rejected);
@@ -359,4 +363,14 @@ pub struct Aggregate {
     pub seed: u64,
     pub n_runs: usize,
     pub variants: Vec<VariantAggregate>,
+}
+
+impl Aggregate {
+    /// The scenario's SLO target (from the first variant with a finished run).
+    pub fn slo_target(&self) -> f64 {
+        self.variants
+            .iter()
+            .find(|v| v.n_finished() > 0)
+            .map_or(0.99, |v| v.slo_target)
+    }
 }

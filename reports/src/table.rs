@@ -62,15 +62,36 @@ fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
 
-fn latency_cells(l: &LatencySummary) -> Vec<String> {
-    if l.count == 0 {
-        return vec!["-".into(); 4];
-    }
-    [l.p50_ns, l.p99_ns, l.p999_ns, l.max_ns]
-        .iter()
-        .map(|&v| fmt_ns(v as f64))
-        .collect()
+/// p50, p95, p99, p99.9 and max of successes, then p99 of all requests.
+fn latency_cells(ok: &LatencySummary, all: &LatencySummary) -> Vec<String> {
+    let mut cells: Vec<String> = if ok.count == 0 {
+        vec!["-".into(); 5]
+    } else {
+        [ok.p50_ns, ok.p95_ns, ok.p99_ns, ok.p999_ns, ok.max_ns]
+            .iter()
+            .map(|&v| fmt_ns(v as f64))
+            .collect()
+    };
+    cells.push(if all.count == 0 {
+        "-".into()
+    } else {
+        fmt_ns(all.p99_ns as f64)
+    });
+    cells
 }
+
+/// Good answers out of all answered and those in flight already too late.
+fn within_slo(m: &models::results::Ledger, good: u64, late: u64) -> String {
+    let of = m.answered() + late;
+    if of == 0 {
+        "-".into()
+    } else {
+        format!("{:.4}%", 100.0 * good as f64 / of as f64)
+    }
+}
+
+/// Column headings of the latencies, in the order of [`latency_cells`].
+const LATENCY_HEADS: [&str; 6] = ["p50", "p95", "p99", "p99.9", "max", "p99 all"];
 
 /// The summary of one run: a header, one row per service, one per workload.
 pub fn render_run(r: &RunResult) -> String {
@@ -87,6 +108,9 @@ pub fn render_run(r: &RunResult) -> String {
     out.push_str(&services_table(r).render());
     out.push('\n');
     out.push_str(&workloads_table(r).render());
+    out.push_str(
+        "\np50 .. max: latency of successful requests; p99 all: of every answered request (a failure at the time it was given).\n",
+    );
     let _ = writeln!(
         out,
         "\n{} events, stop: {}, ledger balanced, digest {}",
@@ -98,7 +122,7 @@ pub fn render_run(r: &RunResult) -> String {
 /// One row per service of a run: its requests by outcome, throughput, utilization, queue and
 /// latency percentiles.
 fn services_table(r: &RunResult) -> Table {
-    let mut t = Table::new(&[
+    let mut heads = vec![
         "service",
         "arrived",
         "ok",
@@ -111,11 +135,10 @@ fn services_table(r: &RunResult) -> Table {
         "ok/s",
         "util",
         "queue",
-        "p50",
-        "p99",
-        "p99.9",
-        "max",
-    ]);
+        "within SLO",
+    ];
+    heads.extend(LATENCY_HEADS);
+    let mut t = Table::new(&heads);
     for s in &r.services {
         let m = &s.measured;
         let mut row = vec![
@@ -131,8 +154,9 @@ fn services_table(r: &RunResult) -> Table {
             format!("{:.1}", s.throughput_per_s),
             pct(s.utilization),
             format!("{:.2}", s.queue_len_mean),
+            within_slo(m, s.good, s.late_in_flight),
         ];
-        row.extend(latency_cells(&s.latency));
+        row.extend(latency_cells(&s.latency, &s.latency_all));
         t.row(row);
     }
     t
@@ -140,7 +164,7 @@ fn services_table(r: &RunResult) -> Table {
 
 /// One row per workload of a run: what its users saw, end to end.
 fn workloads_table(r: &RunResult) -> Table {
-    let mut t = Table::new(&[
+    let mut heads = vec![
         "workload (end to end)",
         "requests",
         "ok",
@@ -148,11 +172,10 @@ fn workloads_table(r: &RunResult) -> Table {
         "refused",
         "failed",
         "availability",
-        "p50",
-        "p99",
-        "p99.9",
-        "max",
-    ]);
+        "within SLO",
+    ];
+    heads.extend(LATENCY_HEADS);
+    let mut t = Table::new(&heads);
     for w in &r.workloads {
         let m = &w.measured;
         let answered = m.answered();
@@ -176,8 +199,9 @@ fn workloads_table(r: &RunResult) -> Table {
             (m.rejected + m.rate_limited + m.shed).to_string(),
             m.failed.to_string(),
             availability,
+            within_slo(m, w.good, w.late_in_flight),
         ];
-        row.extend(latency_cells(&w.latency));
+        row.extend(latency_cells(&w.latency, &w.latency_all));
         t.row(row);
     }
     t
@@ -193,13 +217,24 @@ pub fn render_summary(s: &Summary) -> String {
         "scenario `{}`  {} runs per variant  seed {}  (mean [95% CI] across runs)",
         s.scenario, s.runs, s.seed
     );
+    for h in &s.headlines {
+        let _ = writeln!(out, "{}", h.text);
+    }
+    for n in &s.notes {
+        let _ = writeln!(out, "note: {n}");
+    }
+    if !s.headlines.is_empty() {
+        out.push('\n');
+    }
     let mut t = Table::new(&[
         "variant",
         "service",
         "requests",
+        "within SLO",
         "availability",
-        "p50",
-        "p99",
+        "p99 (all)",
+        "p50 (ok)",
+        "p99 (ok)",
         "throughput",
         "util",
     ]);
@@ -221,9 +256,11 @@ pub fn render_summary(s: &Summary) -> String {
                 v.name.clone(),
                 svc.name.clone(),
                 svc.totals.arrived.to_string(),
-                ci(M::Availability),
+                ci(M::WithinSlo),
+                mean(M::Availability),
+                ci(M::AllLatencyP99),
                 mean(M::LatencyP50),
-                ci(M::LatencyP99),
+                mean(M::LatencyP99),
                 mean(M::Throughput),
                 mean(M::Utilization),
             ]);

@@ -4,7 +4,7 @@
 
 use crate::error::{closest, Problem};
 use crate::format::variants::patches;
-use crate::spec::{Dur, Expect, Metric, Scenario};
+use crate::spec::{Dur, Expect, Metric, Percentile, Scenario};
 
 /// The parts of a threshold assertion (every `Expect` but `Better` and `Detected`), in one shape.
 pub struct Threshold<'a> {
@@ -34,8 +34,11 @@ impl Expect {
             fraction: matches!(
                 self,
                 Expect::Availability { .. }
+                    | Expect::WithinSlo { .. }
                     | Expect::ErrorRate { .. }
                     | Expect::DegradedRate { .. }
+                    | Expect::WaitProbability { .. }
+                    | Expect::InstancesUp { .. }
             ),
         })
     }
@@ -45,6 +48,34 @@ impl Expect {
         let ns = |d: &Option<Dur>| d.map(|d| d.0.as_ns() as f64);
         Some(match self {
             Expect::Availability {
+                variant,
+                at_least,
+                at_most,
+                in_runs,
+                ..
+            }
+            | Expect::WithinSlo {
+                variant,
+                at_least,
+                at_most,
+                in_runs,
+                ..
+            }
+            | Expect::WaitProbability {
+                variant,
+                at_least,
+                at_most,
+                in_runs,
+                ..
+            }
+            | Expect::InSystem {
+                variant,
+                at_least,
+                at_most,
+                in_runs,
+                ..
+            }
+            | Expect::InstancesUp {
                 variant,
                 at_least,
                 at_most,
@@ -99,6 +130,13 @@ impl Expect {
                 at_most,
                 in_runs,
                 ..
+            }
+            | Expect::Wait {
+                variant,
+                at_least,
+                at_most,
+                in_runs,
+                ..
             } => (variant.as_deref(), ns(at_least), ns(at_most), *in_runs),
             Expect::Better { .. } | Expect::Detected { .. } => return None,
         })
@@ -120,10 +158,35 @@ impl Expect {
             Expect::Latency {
                 service: s,
                 percentile,
+                of,
                 ..
             } => Metric::Latency {
                 service: service(s),
                 percentile: *percentile,
+                of: *of,
+            },
+            Expect::WithinSlo { service: s, .. } => Metric::WithinSlo {
+                service: service(s),
+            },
+            Expect::Wait {
+                service: s,
+                percentile,
+                ..
+            } => Metric::Wait {
+                service: service(s),
+                percentile: *percentile,
+            },
+            Expect::WaitProbability { service: s, .. } => Metric::WaitProbability {
+                service: service(s),
+            },
+            Expect::InSystem { service: s, .. } => Metric::InSystem {
+                service: service(s),
+            },
+            Expect::InstancesUp {
+                service: s, count, ..
+            } => Metric::InstancesUp {
+                service: service(s),
+                count: *count,
             },
             Expect::Throughput { service: s, .. } => Metric::Throughput {
                 service: service(s),
@@ -146,6 +209,11 @@ impl Expect {
 pub fn metric_service(m: &Metric) -> &str {
     match m {
         Metric::Availability { service }
+        | Metric::WithinSlo { service }
+        | Metric::Wait { service, .. }
+        | Metric::WaitProbability { service }
+        | Metric::InSystem { service }
+        | Metric::InstancesUp { service, .. }
         | Metric::ErrorRate { service }
         | Metric::DegradedRate { service }
         | Metric::Latency { service, .. }
@@ -283,6 +351,25 @@ fn check_expect(
     if !asks.bounds_given {
         report(
             "give a threshold: `at_least`, `at_most` or both".into(),
+            None,
+        );
+    }
+    let wait = match e {
+        Expect::Wait { percentile, .. } => Some(*percentile),
+        Expect::Better {
+            metric: Metric::Wait { percentile, .. },
+            ..
+        } => Some(*percentile),
+        _ => None,
+    };
+    if wait.is_some_and(|p| {
+        !matches!(
+            p,
+            Percentile::P50 | Percentile::P95 | Percentile::P99 | Percentile::Mean
+        )
+    }) {
+        report(
+            "a wait is measured at `P50`, `P95`, `P99` or `Mean`".into(),
             None,
         );
     }

@@ -16,7 +16,8 @@ pub(super) fn latency_section(out: &mut String, agg: &Aggregate) {
     let services = all_services(agg);
     out.push_str("<section>\n<h2>Latency distribution</h2>\n");
     out.push_str(
-        "<p class=\"note\">Share of completed requests at or below a latency, over all runs of each variant pooled \
+        "<p class=\"note\">Share of successful requests (completed or degraded; failures are not in these curves: see \
+         \"within SLO\" and the latency of all requests) at or below a latency, over all runs of each variant pooled \
          (merged histograms, three significant digits). The x axis is logarithmic.</p>\n<div class=\"charts two\">\n",
     );
     for s in &services {
@@ -78,7 +79,7 @@ fn cdf_chart(agg: &Aggregate, service: &str) -> String {
             lines.push((i, cdf_points(&v.latency[s])));
         }
     }
-    let title = format!("{service} · latency CDF");
+    let title = format!("{service} · latency CDF of successes");
     let names: Vec<&str> = agg.variants.iter().map(|v| v.name.as_str()).collect();
     let legend: Vec<usize> = lines.iter().map(|(i, _)| *i).collect();
     if lines.is_empty() {

@@ -183,7 +183,7 @@ pub(super) fn grid_section(out: &mut String, summary: &Summary, agg: &Aggregate)
                 let _ = writeln!(out, "<h3>{}</h3>", escape(&g.name));
             }
             out.push_str("<div class=\"charts two\">\n");
-            for kind in [MetricKind::Availability, MetricKind::LatencyP99] {
+            for kind in [MetricKind::WithinSlo, MetricKind::AllLatencyP99] {
                 out.push_str(&group_heatmap(summary, agg, g, &params, service, kind));
             }
             out.push_str("</div>\n");
@@ -198,7 +198,7 @@ pub(super) fn grid_section(out: &mut String, summary: &Summary, agg: &Aggregate)
             trim_pct(summary.confidence)
         );
         out.push_str("<div class=\"charts two\">\n");
-        for kind in [MetricKind::Availability, MetricKind::LatencyP99] {
+        for kind in [MetricKind::WithinSlo, MetricKind::AllLatencyP99] {
             out.push_str(&grid_line_chart(
                 summary, agg, &groups, &params[0], service, kind,
             ));

@@ -89,7 +89,7 @@ impl Scale {
             lo,
             hi,
             log,
-            higher_is_better: kind.higher_is_better(),
+            higher_is_better: kind.better() != Some(crate::metric::Better::Lower),
         })
     }
 

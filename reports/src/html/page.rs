@@ -36,6 +36,10 @@ td.mark { font-size: 16px; text-align: center; }
 td.better { color: var(--better); font-weight: 600; }
 td.worse { color: var(--worse); font-weight: 600; }
 td.neutral { color: var(--neutral); }
+ul.answer { font-size: 1.05em; padding-left: 1.2em; }
+ul.answer li { margin: 0.3em 0; }
+ul.answer li.better { color: var(--better); }
+ul.answer li.worse { color: var(--worse); }
 .charts { display: grid; gap: 14px 18px; margin: 8px 0 18px; }
 .charts.two { grid-template-columns: repeat(auto-fill, minmax(560px, 1fr)); }
 .charts.three { grid-template-columns: repeat(auto-fill, minmax(400px, 1fr)); }

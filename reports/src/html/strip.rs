@@ -23,8 +23,8 @@ pub(super) fn across_runs_section(out: &mut String, summary: &Summary, agg: &Agg
     );
     for s in &services {
         let _ = writeln!(out, "<h3>{}</h3>\n<div class=\"charts two\">", escape(s));
-        out.push_str(&strip_chart(summary, agg, s, MetricKind::Availability));
-        out.push_str(&strip_chart(summary, agg, s, MetricKind::LatencyP99));
+        out.push_str(&strip_chart(summary, agg, s, MetricKind::WithinSlo));
+        out.push_str(&strip_chart(summary, agg, s, MetricKind::AllLatencyP99));
         out.push_str("</div>\n");
     }
     out.push_str("</section>\n");
@@ -43,8 +43,18 @@ struct Strip {
 /// `kind` of `service` per run, a strip per variant.
 fn strip_chart(summary: &Summary, agg: &Aggregate, service: &str, kind: MetricKind) -> String {
     let (scale, unit_title, axis) = match kind {
+        MetricKind::WithinSlo => (100.0, "within SLO per run", "answered well (%)"),
         MetricKind::Availability => (100.0, "availability per run", "availability (%)"),
-        _ => (1e-6, "p99 latency per run", "p99 latency (ms)"),
+        MetricKind::AllLatencyP99 => (
+            1e-6,
+            "p99 of all requests per run",
+            "p99 latency, all requests (ms)",
+        ),
+        _ => (
+            1e-6,
+            "p99 of successes per run",
+            "p99 latency, successes (ms)",
+        ),
     };
     let strips = strips(summary, agg, (service, kind), scale);
     let title = format!("{service} · {unit_title}");

@@ -233,11 +233,11 @@ pub(super) fn extent(values: impl Iterator<Item = f64>) -> (f64, f64) {
 }
 
 /// The y range of a chart of `kind` over values from `lo` to `hi`, padded; availability (in
-/// percent) stops at 100, so that runs with every request answered sit on the top edge.
+/// percent, as every share) stops at 100, so that runs with every request answered sit on the top edge.
 pub(super) fn metric_range(lo: f64, hi: f64, kind: MetricKind) -> (f64, f64) {
     let (y0, y1) = padded_range(lo, hi, false);
-    if kind == MetricKind::Availability {
-        (y0, y1.min(100.0))
+    if kind.unit() == crate::metric::Unit::Fraction {
+        (y0.max(0.0), y1.min(100.0))
     } else {
         (y0, y1)
     }

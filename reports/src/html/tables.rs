@@ -8,6 +8,33 @@ use crate::summary::{MetricSummary, ServiceSummary, Summary, VariantSummary, HEA
 use crate::sweep::MetricKind;
 use std::fmt::Write;
 
+/// The answer first: one sentence per variant on the SLO metric, coloured by its verdict, and
+/// the notes a reader needs before the detail.
+pub(super) fn answer(out: &mut String, s: &Summary) {
+    if s.headlines.is_empty() {
+        return;
+    }
+    out.push_str("<section>\n<h2>The answer</h2>\n<ul class=\"answer\">\n");
+    for h in &s.headlines {
+        let class = match h.outcome.as_str() {
+            "better" => "better",
+            "worse" => "worse",
+            _ => "neutral",
+        };
+        let _ = writeln!(
+            out,
+            "<li class=\"{class}\">{}{}</li>",
+            swatch(variant_index(s, &h.variant)),
+            rich(&h.text)
+        );
+    }
+    out.push_str("</ul>\n");
+    for n in &s.notes {
+        let _ = writeln!(out, "<p class=\"note warn\">{}</p>", rich(n));
+    }
+    out.push_str("</section>\n");
+}
+
 pub(super) fn verdicts(out: &mut String, s: &Summary) {
     out.push_str("<section>\n<h2>Expectations</h2>\n");
     if s.expectations.is_empty() {
@@ -58,9 +85,11 @@ pub(super) fn comparisons(out: &mut String, s: &Summary) {
     );
     out.push_str(
         "<p class=\"note\">Each cell: mean paired difference (variant − baseline) and its confidence interval; relative to the \
-         baseline mean for latencies and throughput, in percentage points for availability and utilization. \
+         baseline mean (a ratio of means, Fieller's interval) for latencies and throughput, in percentage points for shares. \
          <span class=\"pass\">Green</span>: significantly better; <span class=\"fail\">red</span>: significantly worse; \
-         grey: the interval contains zero.</p>\n",
+         grey: no significant difference, or a metric whose better direction depends on the design (throughput is shown, not judged). \
+         <i>(ok)</i>: latency of successful requests; <i>(all)</i>: of every answered request, a failure at the time it was given. \
+         A latency of successes is compared only between designs whose availabilities differ by at most 0.1 point.</p>\n",
     );
     for (k, v) in others.iter().enumerate() {
         let _ = writeln!(
@@ -70,7 +99,7 @@ pub(super) fn comparisons(out: &mut String, s: &Summary) {
             escape(&v.name),
             escape(&baseline.name)
         );
-        out.push_str("<table>\n<thead><tr><th>service</th>");
+        out.push_str("<div class=\"scroll\">\n<table>\n<thead><tr><th>service</th>");
         for m in HEADLINE {
             let _ = write!(out, "<th class=\"num\">{}</th>", escape(m.name()));
         }
@@ -92,7 +121,10 @@ pub(super) fn comparisons(out: &mut String, s: &Summary) {
                             _ => "neutral",
                         };
                         let prefix = format!("{} ", m.name());
-                        let text = c.text.strip_prefix(&prefix).unwrap_or(&c.text);
+                        let text = match c.outcome.as_str() {
+                            "not comparable" => "not comparable",
+                            _ => c.text.strip_prefix(&prefix).unwrap_or(&c.text),
+                        };
                         let _ = write!(
                             out,
                             "<td class=\"num {class}\" title=\"{}\">{}</td>",
@@ -107,7 +139,7 @@ pub(super) fn comparisons(out: &mut String, s: &Summary) {
             }
             let _ = writeln!(out, "<td class=\"num\">{pairs}</td></tr>");
         }
-        out.push_str("</tbody>\n</table>\n");
+        out.push_str("</tbody>\n</table>\n</div>\n");
     }
     out.push_str("</section>\n");
 }
@@ -139,14 +171,18 @@ fn mean_ci_cell(svc: &ServiceSummary, kind: MetricKind) -> String {
 }
 
 pub(super) fn service_tables(out: &mut String, s: &Summary) {
-    const COLUMNS: [MetricKind; 7] = [
+    const COLUMNS: [MetricKind; 11] = [
+        MetricKind::WithinSlo,
         MetricKind::Availability,
+        MetricKind::AllLatencyP99,
         MetricKind::LatencyP50,
+        MetricKind::LatencyP95,
         MetricKind::LatencyP99,
         MetricKind::LatencyP999,
         MetricKind::Throughput,
         MetricKind::Utilization,
         MetricKind::QueueLenMean,
+        MetricKind::WaitP99,
     ];
     out.push_str("<section>\n<h2>Per service</h2>\n");
     let _ = writeln!(

@@ -20,15 +20,19 @@ pub(super) fn over_time_section(out: &mut String, agg: &Aggregate) {
     out.push_str("<section>\n<h2>Over time</h2>\n");
     out.push_str(
         "<p class=\"note\">Mean across runs per time bucket, over the whole run (warm-up included). Queue length is \
-         the number of requests waiting for a worker at the end of each bucket, all instances together.</p>\n",
+         the number of requests waiting for a worker at the end of each bucket, all instances together. Users' \
+         answers are counted in the bucket where the answer came (or the client gave up); \
+         \"within SLO\" is the share of those answered successfully within the SLO's latency.</p>\n",
     );
     for s in &services {
         let _ = writeln!(out, "<h3>{}</h3>\n<div class=\"charts three\">", escape(s));
-        for kind in [
-            SeriesKind::Throughput,
-            SeriesKind::Errors,
-            SeriesKind::Queue,
-        ] {
+        // Users have no queue of their own: their third chart is the share answered well.
+        let third = if s.starts_with("users:") {
+            SeriesKind::Good
+        } else {
+            SeriesKind::Queue
+        };
+        for kind in [SeriesKind::Throughput, SeriesKind::Errors, third] {
             out.push_str(&series_chart(agg, s, kind));
         }
         out.push_str("</div>\n");
@@ -41,6 +45,8 @@ enum SeriesKind {
     Throughput,
     Errors,
     Queue,
+    /// Users: the share of answers that were good.
+    Good,
 }
 
 fn series_chart(agg: &Aggregate, service: &str, kind: SeriesKind) -> String {
@@ -59,6 +65,11 @@ fn series_chart(agg: &Aggregate, service: &str, kind: SeriesKind) -> String {
             "queue length",
             "requests waiting",
             "no request waiting at any bucket end",
+        ),
+        SeriesKind::Good => (
+            "within SLO",
+            "share of answers that were good (%)",
+            "no answer in any run",
         ),
     };
     let mut lines: Vec<(usize, Vec<(f64, f64)>)> = Vec::new();
@@ -324,10 +335,13 @@ fn mean_series(
 ) -> Vec<(f64, f64)> {
     let series = &v.series[s];
     let n = n as f64;
+    let good = &v.good_series[s];
     (0..series.completed.len())
+        .filter(|&b| !matches!(kind, SeriesKind::Good) || series.arrived[b] > 0)
         .map(|b| {
             let t = (b as f64 + 0.5) * res_s;
             let y = match kind {
+                SeriesKind::Good => 100.0 * good[b] as f64 / series.arrived[b] as f64,
                 SeriesKind::Throughput => {
                     (series.completed[b] + series.degraded[b]) as f64 / n / res_s
                 }

@@ -7,6 +7,7 @@ use super::*;
 pub enum Percentile {
     P50,
     P90,
+    P95,
     P99,
     P999,
     Max,
@@ -14,7 +15,19 @@ pub enum Percentile {
     Mean,
 }
 
-/// A per-run measurement of one service, over the measured window.
+/// Which requests a latency counts.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum Of {
+    /// Successful requests only (completed or degraded): the latency of successes.
+    #[default]
+    Successes,
+    /// Every answered request, a failure at the time it was given (a client timeout at the
+    /// timeout): the latency of all requests, which a design cannot improve by failing its slow
+    /// requests.
+    All,
+}
+
+/// A per-run measurement of one service (or `users:<workload>`), over the measured window.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum Metric {
@@ -24,11 +37,27 @@ pub enum Metric {
     ErrorRate { service: String },
     /// Degraded answers out of all answered.
     DegradedRate { service: String },
-    /// A latency percentile of successful answers.
+    /// Answered successfully within the SLO's latency, out of all answered (and those still in
+    /// flight at the end that were already too late).
+    WithinSlo { service: String },
+    /// A latency percentile of successful answers (`of: All`: of all answers).
     Latency {
         service: String,
         percentile: Percentile,
+        #[serde(default)]
+        of: Of,
     },
+    /// A percentile of the time requests waited for a worker (`P50`, `P95`, `P99` or `Mean`).
+    Wait {
+        service: String,
+        percentile: Percentile,
+    },
+    /// Share of requests that waited for a worker.
+    WaitProbability { service: String },
+    /// Requests in the service (waiting or served), time-averaged: L of Little's law.
+    InSystem { service: String },
+    /// Share of the measured window with at least `count` instances up.
+    InstancesUp { service: String, count: u32 },
     /// Answers per second.
     Throughput { service: String },
     /// Full (not degraded) answers per second.
@@ -90,8 +119,38 @@ pub enum Expect {
         #[serde(default)]
         in_runs: Option<f64>,
     },
-    /// `Latency(service: "checkout", percentile: P99, at_most: "400ms", in_runs: 0.95)`.
+    /// `WithinSlo(service: "users:shop", at_least: 0.999)`: answered successfully within the
+    /// SLO's latency, out of all answered (and those in flight at the end already too late).
+    WithinSlo {
+        service: String,
+        #[serde(default)]
+        variant: Option<String>,
+        #[serde(default)]
+        at_least: Option<f64>,
+        #[serde(default)]
+        at_most: Option<f64>,
+        #[serde(default)]
+        in_runs: Option<f64>,
+    },
+    /// `Latency(service: "checkout", percentile: P99, at_most: "400ms", in_runs: 0.95)`: of
+    /// successful answers; `of: All` for every answer, failures at the time they were given.
     Latency {
+        service: String,
+        #[serde(default)]
+        variant: Option<String>,
+        percentile: Percentile,
+        #[serde(default)]
+        of: Of,
+        #[serde(default)]
+        at_least: Option<Dur>,
+        #[serde(default)]
+        at_most: Option<Dur>,
+        #[serde(default)]
+        in_runs: Option<f64>,
+    },
+    /// `Wait(service: "db", percentile: Mean, at_most: "2ms")`: time requests waited for a
+    /// worker (zero waits included); `P50`, `P95`, `P99` or `Mean`.
+    Wait {
         service: String,
         #[serde(default)]
         variant: Option<String>,
@@ -100,6 +159,46 @@ pub enum Expect {
         at_least: Option<Dur>,
         #[serde(default)]
         at_most: Option<Dur>,
+        #[serde(default)]
+        in_runs: Option<f64>,
+    },
+    /// `WaitProbability(service: "db", at_least: 0.40, at_most: 0.42)`: share of requests that
+    /// waited for a worker (Erlang C for M/M/c).
+    WaitProbability {
+        service: String,
+        #[serde(default)]
+        variant: Option<String>,
+        #[serde(default)]
+        at_least: Option<f64>,
+        #[serde(default)]
+        at_most: Option<f64>,
+        #[serde(default)]
+        in_runs: Option<f64>,
+    },
+    /// `InSystem(service: "db", at_most: 4.2)`: requests in the service, waiting or served,
+    /// time-averaged (L of Little's law).
+    InSystem {
+        service: String,
+        #[serde(default)]
+        variant: Option<String>,
+        #[serde(default)]
+        at_least: Option<f64>,
+        #[serde(default)]
+        at_most: Option<f64>,
+        #[serde(default)]
+        in_runs: Option<f64>,
+    },
+    /// `InstancesUp(service: "db", count: 2, at_least: 0.999)`: share of the measured window
+    /// with at least `count` instances up (a count above the service's instances means all).
+    InstancesUp {
+        service: String,
+        count: u32,
+        #[serde(default)]
+        variant: Option<String>,
+        #[serde(default)]
+        at_least: Option<f64>,
+        #[serde(default)]
+        at_most: Option<f64>,
         #[serde(default)]
         in_runs: Option<f64>,
     },

@@ -105,8 +105,10 @@ struct RunArgs {
 /// `faultline check`: a sweep, and the verdicts of the scenario's `expect`s.
 #[derive(clap::Args)]
 struct CheckArgs {
-    /// The scenario file (RON).
-    file: PathBuf,
+    /// The scenario files (RON): each is checked in turn; the exit code is 1 if any expectation
+    /// of any file fails.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
     #[command(flatten)]
     sweep: SweepArgs,
 }
@@ -302,19 +304,29 @@ fn run(cli: Cli) -> Result<ExitCode, faultline::Error> {
 fn verbose_subject(command: &Command) -> String {
     match command {
         Command::Run(args) => format!("one run of {}", args.file.display()),
-        Command::Check(CheckArgs { file, sweep })
-        | Command::Compare(CompareArgs { file, sweep, .. }) => format!(
-            "sweep of {} ({} runs per variant, {} jobs)",
-            file.display(),
-            sweep
-                .runs
-                .map_or("the scenario's".to_string(), |r| r.to_string()),
-            sweep
-                .jobs
-                .map_or("all cores'".to_string(), |j| j.to_string())
-        ),
+        Command::Check(CheckArgs { files, sweep }) => sweep_subject(&files[0], files.len(), sweep),
+        Command::Compare(CompareArgs { file, sweep, .. }) => sweep_subject(file, 1, sweep),
         _ => "faultline".to_string(),
     }
+}
+
+/// "sweep of FILE (…)" for `--verbose`.
+fn sweep_subject(file: &std::path::Path, n_files: usize, sweep: &SweepArgs) -> String {
+    let more = if n_files > 1 {
+        format!(" and {} more files", n_files - 1)
+    } else {
+        String::new()
+    };
+    format!(
+        "sweep of {}{more} ({} runs per variant, {} jobs)",
+        file.display(),
+        sweep
+            .runs
+            .map_or("the scenario's".to_string(), |r| r.to_string()),
+        sweep
+            .jobs
+            .map_or("all cores'".to_string(), |j| j.to_string())
+    )
 }
 
 /// What a command prints on stdout, and the exit code it ends with.
@@ -368,17 +380,33 @@ fn run_once(args: RunArgs) -> Result<Printed, faultline::Error> {
 
 /// `faultline check`: the summary of a sweep; exit 1 when an expectation does not hold.
 fn check(args: CheckArgs) -> Result<Printed, faultline::Error> {
-    let loaded = faultline::load_study(&args.file)?;
-    if loaded.study.spec.expect.is_empty() {
-        return Err(faultline::Error::Usage(format!(
-            "{}: the scenario has no `expect` assertions to check; add some, or use `faultline compare`",
-            args.file.display()
-        )));
+    // Every file is loaded (and refused) before any runs.
+    let mut studies = Vec::new();
+    for file in &args.files {
+        let loaded = faultline::load_study(file)?;
+        if loaded.study.spec.expect.is_empty() {
+            return Err(faultline::Error::Usage(format!(
+                "{}: the scenario has no `expect` assertions to check; add some, or use `faultline compare`",
+                file.display()
+            )));
+        }
+        studies.push((file, loaded));
     }
-    let agg = sweep_with_progress(&loaded, &args.sweep, Default::default())?;
-    let summary = faultline::summarize(&loaded.study, &agg);
-    let text = reports::table::render_summary(&summary);
-    Ok(if summary.expectations.iter().all(|v| v.holds) {
+    let mut text = String::new();
+    let mut all_hold = true;
+    for (file, loaded) in &studies {
+        let agg = sweep_with_progress(loaded, &args.sweep, Default::default())?;
+        let summary = faultline::summarize(&loaded.study, &agg);
+        if studies.len() > 1 {
+            text.push_str(&format!("== {}\n", file.display()));
+        }
+        text.push_str(&reports::table::render_summary(&summary));
+        all_hold &= summary.expectations.iter().all(|v| v.holds);
+        if studies.len() > 1 {
+            text.push('\n');
+        }
+    }
+    Ok(if all_hold {
         Printed::success(text)
     } else {
         Printed::failure(text)

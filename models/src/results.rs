@@ -220,6 +220,16 @@ pub struct EdgeResult {
     pub hedges: u64,
     /// Attempts per call: retry amplification.
     pub amplification: f64,
+    /// Worker time at the dependency spent on this edge's attempts whose answer nobody used
+    /// (the caller had given up, or the work was shed), in the measured window.
+    #[serde(default)]
+    pub wasted_work_ns: u64,
+    /// Calls and attempts per time-series bucket (by the time they were made; warm-up
+    /// included): their ratio is the retry amplification over time.
+    #[serde(default)]
+    pub series_calls: Vec<u64>,
+    #[serde(default)]
+    pub series_attempts: Vec<u64>,
     /// Every state change of this edge's breakers (the whole run, warm-up included).
     pub breaker_transitions: Vec<BreakerTransition>,
     /// Breakers of this edge not closed (open or half-open) at the end of each time-series

@@ -14,12 +14,14 @@
 //! One file per part of the page: [`page`] the document around the sections, [`tables`] the
 //! verdicts, comparisons and per-service tables, [`failure_modes`] the failure-mode table,
 //! [`grid`] and [`heatmap`] parameter grids, [`cdf`] latency distributions, [`strip`] the spread
-//! across runs, [`time_series`] and [`breakers`] charts over time. They share [`svg`] (the chart
+//! across runs, [`time_series`] and [`breakers`] charts over time, [`edges`] what callers saw of
+//! each dependency. They share [`svg`] (the chart
 //! frame, axes), [`palette`] (colours), [`faults`] (the injected faults' windows) and [`markup`]
 //! (escaping).
 
 mod breakers;
 mod cdf;
+mod edges;
 mod failure_modes;
 mod faults;
 mod grid;
@@ -53,6 +55,7 @@ pub fn render_html(summary: &Summary, agg: &Aggregate) -> String {
     cdf::latency_section(&mut out, agg);
     strip::across_runs_section(&mut out, summary, agg);
     time_series::over_time_section(&mut out, agg);
+    edges::edges_section(&mut out, summary, agg);
     breakers::breakers_section(&mut out, agg);
     page::footer(&mut out, summary);
     out

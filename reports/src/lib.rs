@@ -6,6 +6,7 @@
 pub mod check;
 pub mod comparison;
 pub mod csv;
+pub mod edges;
 pub mod format;
 pub mod headline;
 pub mod html;

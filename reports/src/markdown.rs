@@ -21,8 +21,39 @@ pub fn render(s: &Summary) -> String {
     if s.variants.len() <= 1 {
         out.push_str(LEGEND.trim_start());
     }
+    edges(&mut out, s);
     failure_modes(&mut out, s);
     out
+}
+
+/// What callers saw of each dependency, per variant, when the scenario has calls.
+fn edges(out: &mut String, s: &Summary) {
+    use crate::edges::EdgeMetric;
+    if s.variants.iter().all(|v| v.edges.is_empty()) {
+        return;
+    }
+    out.push_str("## Call edges\n\nMean per run [interval]. Retry amplification: attempts (first tries, retries, hedges) per call; wasted work: worker time at the dependency on answers nobody used.\n\n");
+    let _ = write!(out, "| variant | edge |");
+    for m in EdgeMetric::ALL {
+        let _ = write!(out, " {} |", m.name());
+    }
+    let _ = writeln!(out, "\n|---|---|{}", "---|".repeat(EdgeMetric::ALL.len()));
+    for v in &s.variants {
+        for e in &v.edges {
+            let _ = write!(
+                out,
+                "| `{}` | `{}` → `{}` |",
+                cell(&v.name),
+                cell(&e.from),
+                cell(&e.to)
+            );
+            for m in EdgeMetric::ALL {
+                let _ = write!(out, " {} |", cell(&e.cell(m)));
+            }
+            out.push('\n');
+        }
+    }
+    out.push('\n');
 }
 
 /// The title, what the scenario is about, and how to read the numbers.

@@ -46,6 +46,9 @@ pub struct VariantSummary {
     /// Failure-mode analysis: one row per injected fault (and rollout), across runs.
     #[serde(default)]
     pub failure_modes: Vec<FailureMode>,
+    /// What callers saw of each dependency, across runs.
+    #[serde(default)]
+    pub edges: Vec<crate::edges::EdgeSummary>,
 }
 
 /// How one fault played out across the runs of a variant: how it was detected and how soon, what
@@ -310,6 +313,7 @@ fn variant_summary(v: &VariantAggregate) -> VariantSummary {
         runs_finished: v.n_finished(),
         runs_stopped_early: v.records().filter(|r| r.stop != "horizon").count(),
         failure_modes: failure_modes(v),
+        edges: crate::edges::summaries(v),
         services,
     }
 }

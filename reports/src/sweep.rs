@@ -158,6 +158,9 @@ pub struct RunRecord {
     /// One per injected fault (and rollout): detection, recovery and damage in this run.
     #[serde(default)]
     pub incidents: Vec<crate::timeline::IncidentRecord>,
+    /// One per call edge, in the scenario's order of calls.
+    #[serde(default)]
+    pub edges: Vec<crate::edges::EdgeRun>,
 }
 
 impl RunRecord {
@@ -169,6 +172,11 @@ impl RunRecord {
             events: r.events,
             stop: r.stop.clone(),
             incidents: crate::timeline::records(r),
+            edges: r
+                .edges
+                .iter()
+                .map(crate::edges::EdgeRun::from_result)
+                .collect(),
             services: r
                 .services
                 .iter()
@@ -241,6 +249,10 @@ pub struct VariantAggregate {
     pub slo_latency_ns: Vec<Option<u64>>,
     /// The scenario's SLO target (the share a bucket must reach).
     pub slo_target: f64,
+    /// Call edges (from, to), in the scenario's order of calls, from the first run.
+    pub edges: Vec<(String, String)>,
+    /// Per edge: calls and attempts per bucket, summed over runs.
+    pub edge_series: Vec<(Vec<u64>, Vec<u64>)>,
 }
 
 impl VariantAggregate {
@@ -264,6 +276,8 @@ impl VariantAggregate {
             good_series: vec![vec![0; n_buckets]; services.len()],
             slo_latency_ns: vec![None; services.len()],
             slo_target: 0.99,
+            edges: Vec::new(),
+            edge_series: Vec::new(),
             services,
             runs: vec![None; n_runs],
             grid: Vec::new(),
@@ -300,12 +314,31 @@ impl VariantAggregate {
             let slos = result.services.iter().map(|s| s.slo_latency_ns);
             let slos = slos.chain(result.workloads.iter().map(|w| w.slo_latency_ns));
             self.slo_latency_ns = slos.collect();
+            self.edges = result
+                .edges
+                .iter()
+                .map(|e| (e.from.clone(), e.to.clone()))
+                .collect();
+            self.edge_series = result
+                .edges
+                .iter()
+                .map(|e| {
+                    (
+                        vec![0; e.series_calls.len()],
+                        vec![0; e.series_attempts.len()],
+                    )
+                })
+                .collect();
         }
         let add = |into: &mut Vec<u64>, from: &[u64]| {
             for (a, b) in into.iter_mut().zip(from) {
                 *a += b;
             }
         };
+        for ((calls, attempts), e) in self.edge_series.iter_mut().zip(&result.edges) {
+            add(calls, &e.series_calls);
+            add(attempts, &e.series_attempts);
+        }
         // The users of each workload follow the services: answers by the time of the answer.
         for (w, h) in histograms.workloads.iter().enumerate() {
             let k = result.services.len() + w;

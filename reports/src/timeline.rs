@@ -51,7 +51,8 @@ impl Incident {
     }
 }
 
-/// Users' good and bad answers per bucket, over all workloads.
+/// Users' good and bad answers per bucket, over all workloads. Good: successful within the SLO's
+/// latency (any success, in results written before SLO latencies existed); bad: the rest.
 fn user_series(r: &RunResult) -> (Vec<u64>, Vec<u64>) {
     let n = r
         .workloads
@@ -61,11 +62,19 @@ fn user_series(r: &RunResult) -> (Vec<u64>, Vec<u64>) {
         .unwrap_or(0);
     let (mut ok, mut bad) = (vec![0u64; n], vec![0u64; n]);
     for w in &r.workloads {
-        for (a, b) in ok.iter_mut().zip(&w.series_ok) {
-            *a += b;
-        }
-        for (a, b) in bad.iter_mut().zip(&w.series_bad) {
-            *a += b;
+        let good = if w.series_good.len() == w.series_ok.len() {
+            &w.series_good
+        } else {
+            &w.series_ok
+        };
+        for (b, (&g, (&o, &x))) in good
+            .iter()
+            .zip(w.series_ok.iter().zip(&w.series_bad))
+            .enumerate()
+        {
+            ok[b] += g;
+            // A success too slow for the SLO is not good.
+            bad[b] += x + (o - g);
         }
     }
     (ok, bad)
@@ -220,7 +229,7 @@ pub fn render(r: &RunResult) -> String {
     );
     let _ = writeln!(
         s,
-        "Users: every workload's answers; within the SLO while at least {:.1}% of a {} bucket's answers are good.",
+        "Users: every workload's answers; within the SLO while at least {:.1}% of a {} bucket's answers are good (successful, and within the SLO's latency where one is set).",
         slo * 100.0,
         span(resolution_ns(r))
     );

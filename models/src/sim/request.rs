@@ -438,6 +438,7 @@ impl ServiceModel<'_> {
             };
             let call = self.calls.insert(call);
             let es = &mut self.edges[edge as usize];
+            es.stats.series_calls[self.bucket] += 1;
             if measured {
                 es.stats.calls += 1;
             }
@@ -479,6 +480,9 @@ impl ServiceModel<'_> {
             // Work whose answer nobody uses: the caller had left, or the work was dropped.
             if abandoned || outcome == Outcome::Shed {
                 st.wasted_ns += worked;
+                if let Some(e) = self.edges.get_mut(self.requests[req].edge as usize) {
+                    e.stats.wasted_work_ns += worked;
+                }
             }
         }
         st.touch(now);

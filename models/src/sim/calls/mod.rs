@@ -62,6 +62,8 @@ impl EdgeState {
                 } else {
                     Vec::new()
                 },
+                series_calls: vec![0; n_buckets],
+                series_attempts: vec![0; n_buckets],
                 ..EdgeResult::default()
             },
         }
@@ -100,6 +102,7 @@ impl ServiceModel<'_> {
                 .admit(policy, a, c.attempts == 0 && ask != Ask::Hedge, now),
         };
         self.record_transition(c.edge, a.breaker, now, change);
+        let bucket = self.bucket;
         let stats = &mut self.edges[c.edge as usize].stats;
         match admit {
             Admit::Wait => {
@@ -122,6 +125,7 @@ impl ServiceModel<'_> {
                 failure: AttemptFailure::Throttled,
                 ..
             } => {
+                stats.series_attempts[bucket] += 1;
                 if c.measured {
                     stats.attempts += 1;
                     stats.throttled += 1;
@@ -130,6 +134,7 @@ impl ServiceModel<'_> {
             }
             _ => {}
         }
+        stats.series_attempts[bucket] += 1;
         if c.measured {
             stats.attempts += 1;
             if c.attempts > 0 {
@@ -476,6 +481,7 @@ impl ServiceModel<'_> {
         let caller = self.attempt_of(call).caller;
         let es = &mut self.edges[c.edge as usize];
         es.chain.stop_waiting(caller, call);
+        es.stats.series_attempts[self.bucket] += 1;
         if c.measured {
             es.stats.attempts += 1;
             es.stats.bulkhead_rejected += 1;

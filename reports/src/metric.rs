@@ -3,18 +3,19 @@
 //! and which way is better — or that no direction is known, so that a report shows a difference
 //! without judging it (throughput that a design sheds on purpose is not "worse").
 //!
-//! **Architecture invariant:** a leaf; what a metric *is* lives here and only here. How a run's
-//! value is computed is `sweep::ServiceRun::metric`.
+//! **Architecture invariant:** it uses nothing else of this crate but `format`; what a metric *is*
+//! lives here and only here. How a run's value is computed is `sweep::ServiceRun::metric`.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A per-run number of one service or one workload's users.
 ///
 /// Latencies come in two families that must never be read one for the other: of successful
 /// requests (`(ok)`), and of every answered request, failures included at the time they were
 /// given (`(all)`).
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+///
+/// In `summary.json` a metric is its [`key`](MetricKind::key): `"within-slo"`, `"all-p99"`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum MetricKind {
     /// Good requests (successful within the SLO's latency) out of all answered, plus those
     /// still in flight at the end and already too late: the SRE book's SLI.
@@ -314,6 +315,24 @@ impl MetricKind {
     }
 }
 
+impl Serialize for MetricKind {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.key())
+    }
+}
+
+impl<'de> Deserialize<'de> for MetricKind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<MetricKind, D::Error> {
+        let key = String::deserialize(d)?;
+        MetricKind::from_key(&key).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown metric `{key}`; expected one of {}",
+                MetricKind::keys()
+            ))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,6 +349,10 @@ mod tests {
             Some(MetricKind::InstancesUp(2))
         );
         assert_eq!(MetricKind::from_key("p100"), None);
+        let json = serde_json::to_string(&MetricKind::InstancesUp(2)).unwrap();
+        assert_eq!(json, "\"up-2\"");
+        let back: MetricKind = serde_json::from_str("\"all-up\"").unwrap();
+        assert_eq!(back, MetricKind::InstancesUp(u32::MAX));
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod queueing;
 mod readme;
 mod reference;
 mod replay;
+mod slo;
 mod sweep;
 mod trace;
 

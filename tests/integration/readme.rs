@@ -53,6 +53,17 @@ fn every_readme_command_works() {
     ok(&["new", &starter]);
     ok(&["check", &format!("{starter}.ron"), "--runs", "3", "--quiet"]);
     ok(&["validate", "scenarios/quickstart.ron"]);
+    // The queueing catalog against theory, several files at once.
+    let theory = ok(&[
+        "check",
+        "scenarios/queueing/mm1-rho50.ron",
+        "scenarios/queueing/mmcc-erlang-b.ron",
+        "--quiet",
+    ]);
+    assert!(
+        theory.contains("== scenarios/queueing/mmcc-erlang-b.ron"),
+        "{theory}"
+    );
     // Looking inside one run.
     let out = t("q");
     ok(&[

@@ -214,10 +214,18 @@ pub struct EdgeResult {
     pub rate_limited: u64,
     pub breaker_rejected: u64,
     pub bulkhead_rejected: u64,
-    /// Attempts the caller's own throttle refused.
+    /// Attempts the caller's adaptive throttle refused, and retries gRPC retry throttling
+    /// refused when the attempt before them failed.
     pub throttled: u64,
     /// Extra attempts sent by hedging.
     pub hedges: u64,
+    /// Retries in progress on the edge (all caller instances), each from the failure that
+    /// decided it until its own outcome or the end of its call (through its backoff, as Envoy
+    /// counts a retry active): the most at once, and the mean over the measured window.
+    #[serde(default)]
+    pub retries_active_max: u32,
+    #[serde(default)]
+    pub retries_active_mean: f64,
     /// Attempts per call: retry amplification.
     pub amplification: f64,
     /// Every state change of this edge's breakers (the whole run, warm-up included).

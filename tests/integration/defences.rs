@@ -368,3 +368,80 @@ fn guards_refuse_what_would_not_fit_and_cut_runs_that_take_too_long() {
     assert!(r.measured_ns < 3_600_000_000_000);
     assert!(r.services[0].ledger.balanced());
 }
+
+/// A `Parallel` step of 1,000 calls (past the one 64-bit word of the mask): every call of every
+/// request is made, the request finishes when the last answers, and the calls made with a
+/// probability are drawn on the right edges; 1,025 calls are refused with the limit.
+#[test]
+fn a_parallel_step_fans_out_to_a_thousand_leaves() {
+    let calls: Vec<String> = (0..1000)
+        .map(|k| {
+            let p = if k == 999 { ", probability: 0.0" } else { "" };
+            format!(r#"Call(to: "leaf"{p})"#)
+        })
+        .collect();
+    let text = |calls: &[String]| {
+        format!(
+            r#"Scenario(
+    name: "fan-out", horizon: "2s",
+    services: [
+        (name: "root", workers: 100, queue: "unbounded", work: Constant("0"), calls: [Parallel([{}])]),
+        (name: "leaf", workers: 10000, queue: "unbounded", work: Constant("1ms")),
+    ],
+    workload: [(entry: "root", arrivals: Constant(rate_per_s: 10))],
+)"#,
+            calls.join(", ")
+        )
+    };
+    let r = run_text(&text(&calls));
+    let root = &r.services[0].measured;
+    assert!(root.arrived >= 19 && root.completed + root.in_flight == root.arrived);
+    assert_eq!(r.edges.len(), 1000);
+    for (k, e) in r.edges.iter().enumerate() {
+        let expected = if k == 999 { 0 } else { root.arrived };
+        assert_eq!(e.calls, expected, "edge {k}");
+    }
+    let leaf = &r.services[1].measured;
+    assert_eq!(leaf.arrived, 999 * root.arrived);
+    let mut too_many = calls.clone();
+    too_many.extend((0..25).map(|_| r#"Call(to: "leaf")"#.to_string()));
+    let err = models::load_str("inline.ron", &text(&too_many)).expect_err("1,025 calls");
+    assert!(
+        err.to_string()
+            .contains("a `Parallel` step holds at most 1024 calls, not 1025"),
+        "{err}"
+    );
+}
+
+/// Envoy's retry budget caps the retries in progress, not their rate: every call to a failing
+/// dependency fails; each attempt takes 10 ms and each retry waits 40 ms, so without a budget
+/// about 100/s × 2 retries × 50 ms ≈ 10 retries are in progress at once; with
+/// `min_retry_concurrency: 2` and a share of requests in flight too small to matter, never
+/// more than 2, and the rest are denied. Without a retry nothing is ever in progress.
+#[test]
+fn envoys_retry_budget_caps_retries_in_progress() {
+    let run = |budget: &str| {
+        let call = format!(
+            r#"Call(to: "dep", retry: (attempts: 3, on: [Error], backoff: Constant("40ms"), jitter: None{budget}))"#
+        );
+        let r = run_text(&pair(
+            &call,
+            "10ms",
+            r#"faults: [(at: "0s", what: Errors(service: "dep", rate: 1.0))],"#,
+        ));
+        r.edges[0].clone()
+    };
+    let free = run("");
+    assert!(free.retries_active_max >= 10, "{free:?}");
+    assert!((free.retries_active_mean - 10.0).abs() < 1.0, "{free:?}");
+    assert_eq!(free.retries_denied, 0);
+    let capped = run(", budget: (budget_percent: 20.0, min_retry_concurrency: 2)");
+    assert_eq!(capped.retries_active_max, 2, "{capped:?}");
+    assert!(capped.retries_active_mean <= 2.0 && capped.retries_active_mean > 1.5);
+    assert!(capped.retries_denied > capped.retries, "{capped:?}");
+    let none = run_text(&pair(r#"Call(to: "dep")"#, "10ms", "")).edges[0].clone();
+    assert_eq!(
+        (none.retries_active_max, none.retries_active_mean),
+        (0, 0.0)
+    );
+}

@@ -5,11 +5,8 @@ use super::check::{At, Checker};
 use super::services::pool_index;
 use crate::defences::CallPolicy;
 use crate::spec::{Op, Scenario, Step};
-use crate::world::CallDef;
+use crate::world::{CallDef, PARALLEL_MAX};
 use petgraph::graph::{DiGraph, NodeIndex};
-
-/// Most calls one `Parallel` step makes.
-const PARALLEL_MAX: usize = 64;
 
 /// The call graph between services, and where each call is written, to point at the call that
 /// closes a cycle.

@@ -51,6 +51,8 @@ pub struct ServiceDef {
     pub balancer: Balancer,
     pub honor_deadlines: bool,
     pub shed: Option<ShedPolicy>,
+    /// Worker time a refusal at an instance costs (`reject_work`); `None`: free.
+    pub reject_work: Option<Dist>,
     pub rate_limit: Option<RateLimitDef>,
     /// The adaptive concurrency limit each instance starts with.
     pub concurrency: Option<crate::defences::AimdLimit>,

@@ -445,3 +445,35 @@ fn envoys_retry_budget_caps_retries_in_progress() {
         (0, 0.0)
     );
 }
+
+/// Refusals cost the server `reject_work`: a rate limit of 50/s against 100 requests a second
+/// refuses every other one; each refusal owes 2 ms of worker time, paid by the next request to
+/// start, so every request served works 6 + 2 ms instead of 6, and the worker is busy 40% of
+/// the time instead of 30%. Without `reject_work`, refusals are free.
+#[test]
+fn refusals_cost_the_server_its_reject_work() {
+    let run = |reject: &str| {
+        let text = format!(
+            r#"Scenario(
+    name: "no", horizon: "10s", warmup: "1s",
+    services: [(name: "api", workers: 1, queue: "none", work: Constant("6ms"){reject},
+                rate_limit: (global: (rate_per_s: 50, burst: 1)))],
+    workload: [(entry: "api", arrivals: Constant(rate_per_s: 100))],
+)"#
+        );
+        run_text(&text).services[0].clone()
+    };
+    let free = run("");
+    let costly = run(r#", reject_work: Constant("2ms")"#);
+    for (svc, work_ms) in [(&free, 6), (&costly, 8)] {
+        let m = &svc.measured;
+        assert_eq!((m.completed, m.rate_limited), (450, 451), "{m:?}");
+        assert_eq!(svc.latency.max_ns, work_ms * 1_000_000);
+        let busy = 50.0 * work_ms as f64 / 1000.0;
+        assert!(
+            (svc.utilization - busy).abs() < 0.005,
+            "{}",
+            svc.utilization
+        );
+    }
+}

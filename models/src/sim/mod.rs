@@ -88,6 +88,8 @@ struct InstanceState {
     /// Requests queued or being served here: the load balancers' view.
     outstanding: u32,
     host: u32,
+    /// Worker time owed for refusals (`reject_work`), worked off by the next request to start.
+    reject_debt_ns: u64,
 }
 
 /// A count of things in flight (requests queued or busy, permits, faults in force) never goes
@@ -137,6 +139,8 @@ pub struct ServiceModel<'w> {
     /// Per service: its work draws (`svc:<name>/work`), its faults in force, its balancer, its
     /// rate limiters, and the busy-worker time at its autoscaler's last look.
     work_rngs: Vec<Stream>,
+    /// Per service: the draws of its refusals' cost (`svc:<name>/reject`).
+    reject_rngs: Vec<Stream>,
     svc_faults: Vec<ServiceFaults>,
     rotations: Vec<Rotation>,
     limits: Vec<Option<RateLimits>>,

@@ -158,6 +158,7 @@ impl InstanceState {
                 .collect(),
             outstanding: 0,
             host: i.host_idx,
+            reject_debt_ns: 0,
         }
     }
 }
@@ -259,6 +260,7 @@ impl ServiceModel<'_> {
             return self.turn_away(sim, req, Outcome::Failed);
         }
         if let Some(refused) = self.admit(req, now) {
+            self.charge_refusal(i);
             return self.turn_away(sim, req, refused);
         }
         self.serve_or_queue(sim, req, now);
@@ -307,6 +309,8 @@ impl ServiceModel<'_> {
         if factor != 1.0 {
             work = SimDuration::from_ns((work.as_ns() as f64 * factor).round() as u64);
         }
+        // The worker first pays what the instance's refusals cost (`reject_work`).
+        work = SimDuration::from_ns(work.as_ns() + self.take_refusal_debt(i));
         // A service that honours deadlines stops local work when its caller's deadline passes
         // (a handler checking its cancelled context).
         let deadline = self.requests[req].deadline_ns;

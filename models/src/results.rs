@@ -375,6 +375,9 @@ pub struct WorkloadResult {
     pub measured: Ledger,
     /// Retries the clients sent (measured user requests).
     pub retries: u64,
+    /// Retries of the clients refused by their budget.
+    #[serde(default)]
+    pub retries_denied: u64,
     pub latency: LatencySummary,
     /// Requests the clients gave up on at their `timeout` (counted as failed).
     #[serde(default)]

@@ -477,3 +477,53 @@ fn refusals_cost_the_server_its_reject_work() {
         );
     }
 }
+
+/// Clients retry their own timeouts like a caller: the entry always takes 50 ms and the client
+/// waits 20 ms per attempt, retrying timeouts three times in all after 5 ms each: every user
+/// request fails after three attempts, each attempt reaches the service (and runs on
+/// unwatched), and the user is counted once. A budget on the clients' retries holds: Finagle's
+/// with no ratio and no reserve grants none; Envoy's with `min_retry_concurrency: 1` lets one
+/// retry be in progress at a time.
+#[test]
+fn clients_retry_their_own_timeouts_within_their_budget() {
+    let run = |budget: &str| {
+        let text = format!(
+            r#"Scenario(
+    name: "impatient", horizon: "10s", warmup: "1s",
+    services: [(name: "api", workers: 100, queue: "unbounded", work: Constant("50ms"))],
+    workload: [(entry: "api", arrivals: Constant(rate_per_s: 100), timeout: "20ms",
+                retry: (attempts: 3, on: [Timeout], backoff: Constant("5ms"), jitter: None{budget}))],
+)"#
+        );
+        run_text(&text)
+    };
+    let r = run("");
+    let (users, api) = (&r.workloads[0], &r.services[0].measured);
+    let m = &users.measured;
+    assert!(
+        m.arrived >= 899 && m.failed + m.in_flight == m.arrived,
+        "{m:?}"
+    );
+    assert_eq!(users.timeouts, m.failed);
+    let r_max = 2 * m.arrived;
+    assert!(
+        users.retries >= 2 * m.failed && users.retries <= r_max,
+        "{users:?}"
+    );
+    assert!(
+        api.arrived >= 3 * m.failed && api.arrived <= 3 * m.arrived,
+        "{api:?}"
+    );
+    let none = run(", budget: (ratio: 0.0, min_per_s: 0.0)");
+    let u = &none.workloads[0];
+    assert_eq!(u.retries, 0, "{u:?}");
+    let m = &u.measured;
+    assert!(u.retries_denied + m.in_flight >= m.arrived && u.retries_denied <= m.arrived);
+    let one = run(", budget: (budget_percent: 0.0, min_retry_concurrency: 1)");
+    let u = &one.workloads[0];
+    // A retry is in progress for 25 ms (its backoff and its attempt), one at a time: at most
+    // 40 a second over the 9 measured seconds (and a few from the warm-up), far from the 200 a
+    // second the clients ask for.
+    assert!(u.retries > 200 && u.retries <= 9 * 40 + 2, "{u:?}");
+    assert!(u.retries_denied > 2 * u.retries, "{u:?}");
+}

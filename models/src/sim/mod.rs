@@ -20,7 +20,9 @@
 //! (construction and the first events), `event` (the closed set of events and their digest
 //! codes). ARCHITECTURE.md says which part may change what.
 
-use crate::defences::{AimdLimit, AttemptFailure, BreakerPhase, BreakerState, Bucket};
+use crate::defences::{
+    AimdLimit, AttemptFailure, BreakerPhase, BreakerState, Bucket, Budget, ConcurrentBudget,
+};
 use crate::results::{
     AlertFiring, BreakerTransition, EdgeResult, LatencySummary, Ledger, LogEntry, LogKind,
     RunResult, Series, ServiceResult, StopReason, WorkloadResult, LOG_MAX, SCHEMA_VERSION,
@@ -317,7 +319,7 @@ impl Model for ServiceModel<'_> {
             Event::ReplicaAck { msg } => self.on_replica_ack(sim, msg),
             Event::ReplTimeout { wait } => self.on_repl_timeout(sim, wait),
             Event::Failover { service, epoch } => self.on_failover(sim, service, epoch),
-            Event::ClientTimeout { req } => self.on_client_timeout(req),
+            Event::ClientTimeout { req } => self.on_client_timeout(sim, req),
             Event::Deploy { deploy, step } => self.on_deploy(sim, u32::from(deploy), step),
             Event::Rollback { deploy } => self.on_rollback(sim, deploy),
             Event::Autoscale { service } => self.on_autoscale(sim, service),

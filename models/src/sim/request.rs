@@ -91,6 +91,9 @@ pub(super) struct Request {
     /// For a workload's request: attempts the client has made so far, and its last backoff.
     pub(super) client_attempts: u8,
     pub(super) client_backoff_ns: u64,
+    /// For a workload's request: its current attempt is a retry its clients' budget granted
+    /// (Envoy's form counts it active until the attempt's outcome).
+    pub(super) client_retry_held: bool,
     /// The breaker state it was let through in (for recording its outcome).
     pub(super) breaker_phase: BreakerPhase,
     /// For an attempt: its caller's timeout. For a workload's request: the client's timeout.
@@ -214,6 +217,7 @@ impl ServiceModel<'_> {
             pool: 0,
             client_attempts: 1,
             client_backoff_ns: 0,
+            client_retry_held: false,
             breaker_phase: BreakerPhase::Closed,
             timer: None,
             lost: false,
@@ -541,6 +545,7 @@ impl ServiceModel<'_> {
             // The client gave up at its timeout and counted the request then.
             return self.release(req);
         }
+        self.client_attempt_over(req);
         if self.client_retries(sim, req) {
             return;
         }

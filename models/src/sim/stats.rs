@@ -382,6 +382,7 @@ impl ServiceModel<'_> {
                 entry: world.services[def.entry as usize].name.clone(),
                 measured: ws.measured,
                 retries: ws.retries,
+                retries_denied: ws.retries_denied,
                 latency: ws.latency.summary(),
                 timeouts: ws.timeouts,
                 corrupt: ws.corrupt,

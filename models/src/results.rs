@@ -199,7 +199,7 @@ pub struct EdgeResult {
     /// Attempts sent or refused by the caller's own defences (first tries and retries).
     pub attempts: u64,
     pub retries: u64,
-    /// Retries the retry budget refused.
+    /// Retries (and hedges) the retry budget refused.
     pub retries_denied: u64,
     /// Calls that ended well, in full.
     pub ok: u64,

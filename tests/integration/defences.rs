@@ -406,11 +406,34 @@ fn a_parallel_step_fans_out_to_a_thousand_leaves() {
     let mut too_many = calls.clone();
     too_many.extend((0..25).map(|_| r#"Call(to: "leaf")"#.to_string()));
     let err = models::load_str("inline.ron", &text(&too_many)).expect_err("1,025 calls");
-    assert!(
-        err.to_string()
-            .contains("a `Parallel` step holds at most 1024 calls, not 1025"),
-        "{err}"
+    let limit =
+        "a step makes at most 1024 calls at once (`Parallel` and `fan_out` together), not 1025";
+    assert!(err.to_string().contains(limit), "{err}");
+    // `fan_out` makes the same step: 999 calls made, one call of probability 0 beside them.
+    let fanned = [
+        r#"Call(to: "leaf", fan_out: 999)"#.to_string(),
+        r#"Call(to: "leaf", probability: 0.0)"#.to_string(),
+    ];
+    let f = run_text(&text(&fanned));
+    assert_eq!(f.digest, r.digest, "the same calls, the same run");
+    let err = models::load_str(
+        "inline.ron",
+        &text(&[r#"Call(to: "leaf", fan_out: 0)"#.into()]),
     );
+    let err = err.expect_err("no copies").to_string();
+    assert!(err.contains("`fan_out` is from 1 to 1024, not 0"), "{err}");
+    let over = [
+        r#"Call(to: "leaf", fan_out: 1000)"#.to_string(),
+        calls[0].clone(),
+        calls[0].clone(),
+    ];
+    models::load_str("inline.ron", &text(&over)).expect("1,002 calls are allowed");
+    let over = [
+        r#"Call(to: "leaf", fan_out: 1024)"#.to_string(),
+        calls[0].clone(),
+    ];
+    let err = models::load_str("inline.ron", &text(&over)).expect_err("1,025 calls");
+    assert!(err.to_string().contains(limit), "{err}");
 }
 
 /// Envoy's retry budget caps the retries in progress, not their rate: every call to a failing

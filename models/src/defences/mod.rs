@@ -297,6 +297,7 @@ mod tests {
             throttle: c.throttle,
             op: Op::Read,
             reconnect_after: c.reconnect_after.map(dur),
+            fan_out: 1,
         })
     }
 

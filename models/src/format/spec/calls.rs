@@ -54,6 +54,12 @@ pub enum Step {
         /// Default: reconnects at once.
         #[serde(default)]
         reconnect_after: Option<Dur>,
+        /// A fan-out: the call is made to this many shards of the callee at once, as if a
+        /// `Parallel` step held this many copies of it (each its own edge, with its own
+        /// defences' state and results); the step ends when all have answered. `fan_out: 100`
+        /// for a search over 100 leaves. Default 1.
+        #[serde(default = "one")]
+        fan_out: u32,
     },
     /// Calls made at once; the step ends when all have answered. Holds `Call`s only.
     Parallel(Vec<Step>),
@@ -134,7 +140,7 @@ pub struct RetrySpec {
     /// Randomization of the wait. Default `Full`.
     #[serde(default = "default_jitter")]
     pub jitter: Jitter,
-    /// A cap on retries relative to calls, shared by all instances of the caller.
+    /// A cap on retries: Finagle's (relative to calls) or Envoy's (retries in progress).
     #[serde(default)]
     pub budget: Option<RetryBudget>,
     /// Wait at least the Retry-After of a 429 answer before retrying. Default true.
@@ -225,7 +231,8 @@ pub enum Jitter {
 ///
 /// - Finagle `RetryBudget` (`ratio`, `min_per_s`, `window`): retries allowed in a sliding window
 ///   of `window` are at most `ratio` times the calls in it plus `min_per_s` per second of the
-///   window; shared by all instances of the caller. `budget: (ratio: 0.1)`.
+///   window; shared by all instances of the caller; a hedge takes from it as a retry does
+///   (Finagle bounds backup requests with a `RetryBudget`). `budget: (ratio: 0.1)`.
 /// - Envoy `retry_budget` (`budget_percent`, `min_retry_concurrency`): a limit on retries *in
 ///   progress*: a retry starts only while the retries active (from the failure that decides them
 ///   until their own outcome) are fewer than `max(min_retry_concurrency, budget_percent% of the

@@ -341,6 +341,15 @@ impl EdgeChain {
         }
     }
 
+    /// Whether a hedge due now may go out: it takes a retry from the edge's Finagle budget, if
+    /// it has one (Finagle bounds backup requests with a `RetryBudget`), so that hedging feeding
+    /// on its own load (queues grow, more calls pass the percentile, more hedges) stays within
+    /// the budget's share of calls.
+    #[inline]
+    pub(in crate::sim) fn hedge_within_budget(&mut self, now_ns: u64) -> bool {
+        self.budget.as_mut().is_none_or(|b| b.try_retry(now_ns))
+    }
+
     /// The delay before the next hedge of a call by caller instance `caller`, if the edge
     /// hedges, knows a delay yet, and its throttle allows a hedge now (gRPC: tokens above half).
     #[inline]
@@ -420,6 +429,7 @@ mod tests {
             throttle: d.throttle,
             op: Op::Read,
             reconnect_after: None,
+            fan_out: 1,
         };
         let policy = CallPolicy::new(&call).expect("a valid call");
         let chain = EdgeChain::new(&policy, n_callers, &RngFactory::new(SEED, 0), EDGE);
@@ -1123,5 +1133,34 @@ mod tests {
         );
         chain.retry_over(0);
         assert_eq!(after(&mut chain, 0), retried);
+    }
+
+    /// A hedge takes a retry from the edge's Finagle budget, as a retry does: with `ratio` 0.5
+    /// and no floor, two calls buy one hedge or one retry, not both; an edge without a budget
+    /// hedges freely.
+    #[test]
+    fn hedges_draw_on_the_finagle_budget() {
+        let spec = RetrySpec {
+            budget: Some(RetryBudget {
+                ratio: Some(0.5),
+                min_per_s: Some(0.0),
+                ..RetryBudget::default()
+            }),
+            ..retry(3, vec![RetryOn::Timeout], Backoff::Constant(dur("5ms")))
+        };
+        let d = Defences {
+            retry: Some(spec),
+            ..Defences::default()
+        };
+        let (p, mut chain) = edge(d, 1);
+        assert!(!chain.hedge_within_budget(0), "no calls yet");
+        chain.on_call(0);
+        chain.on_call(0);
+        assert!(chain.hedge_within_budget(1));
+        assert!(!chain.hedge_within_budget(1));
+        let after = chain.after_failure(&p, 0, Timeout, 1, 0, 0, 2, S);
+        assert_eq!(after, AfterFailure::Denied, "the hedge took the retry");
+        let (_, mut free) = edge(Defences::default(), 1);
+        assert!((0..100).all(|t| free.hedge_within_budget(t)));
     }
 }

@@ -487,8 +487,16 @@ impl ServiceModel<'_> {
         if c.outstanding == 0 {
             return; // between a failure and its retry: the retry goes out by itself
         }
-        c.hedges += 1;
         let (measured, edge) = (c.measured, c.edge);
+        let es = &mut self.edges[edge as usize];
+        if !es.chain.hedge_within_budget(self.now_ns) {
+            if measured {
+                es.stats.retries_denied += 1;
+            }
+            return;
+        }
+        let c = &mut self.calls[call];
+        c.hedges += 1;
         if let Some(t) = &mut self.tracer {
             let (parent, attempt) = (c.parent, c.attempts + 1);
             t.mark_call(

@@ -619,6 +619,10 @@ impl ServiceModel<'_> {
             AfterFailure::Throttled if c.measured => es.stats.throttled += 1,
             AfterFailure::Denied | AfterFailure::Throttled | AfterFailure::GiveUp => {}
         }
+        if after == AfterFailure::Throttled && self.tracer.is_some() {
+            // gRPC retry throttling refused the retry when this attempt failed.
+            self.trace_call(call, "throttled", attempts);
+        }
         let outcome = if policy.fallback.is_some() {
             Outcome::Degraded
         } else {

@@ -199,7 +199,7 @@ pub struct EdgeResult {
     /// Attempts sent or refused by the caller's own defences (first tries and retries).
     pub attempts: u64,
     pub retries: u64,
-    /// Retries the retry budget refused.
+    /// Retries (and hedges) the retry budget refused.
     pub retries_denied: u64,
     /// Calls that ended well, in full.
     pub ok: u64,
@@ -214,10 +214,18 @@ pub struct EdgeResult {
     pub rate_limited: u64,
     pub breaker_rejected: u64,
     pub bulkhead_rejected: u64,
-    /// Attempts the caller's own throttle refused.
+    /// Attempts the caller's adaptive throttle refused, and retries gRPC retry throttling
+    /// refused when the attempt before them failed.
     pub throttled: u64,
     /// Extra attempts sent by hedging.
     pub hedges: u64,
+    /// Retries in progress on the edge (all caller instances), each from the failure that
+    /// decided it until its own outcome or the end of its call (through its backoff, as Envoy
+    /// counts a retry active): the most at once, and the mean over the measured window.
+    #[serde(default)]
+    pub retries_active_max: u32,
+    #[serde(default)]
+    pub retries_active_mean: f64,
     /// Attempts per call: retry amplification.
     pub amplification: f64,
     /// Worker time at the dependency spent on this edge's attempts whose answer nobody used
@@ -397,6 +405,9 @@ pub struct WorkloadResult {
     pub measured: Ledger,
     /// Retries the clients sent (measured user requests).
     pub retries: u64,
+    /// Retries of the clients refused by their budget.
+    #[serde(default)]
+    pub retries_denied: u64,
     /// End to end, for requests answered successfully: the latency of successes.
     pub latency: LatencySummary,
     /// End to end, for every request the users got an answer to or gave up on: a failure at the

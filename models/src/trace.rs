@@ -220,6 +220,15 @@ impl Tracer {
         };
     }
 
+    /// The user request in slot `from` moves to slot `to` (its attempt timed out and runs on
+    /// in `from`, unwatched, while the request waits in `to` for its retry).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn moved(&mut self, from: u32, to: u32) {
+        let s = *self.slot(from);
+        *self.slot(to) = s;
+    }
+
     /// The client of the user request in `slot` sends attempt `attempt`.
     #[cold]
     #[inline(never)]

@@ -6,6 +6,10 @@ use crate::dist::Dist;
 use crate::spec::Scenario;
 use sim_core::{SimDuration, SimTime};
 
+/// Most calls one `Parallel` step makes: a fan-out to hundreds of leaves ("The Tail at Scale"),
+/// with a bound so that the calls a step makes fit in a fixed mask on the stack.
+pub const PARALLEL_MAX: usize = 1024;
+
 /// How far apart two hosts are; picks the latency distribution of a message between them.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Distance {
@@ -47,6 +51,8 @@ pub struct ServiceDef {
     pub balancer: Balancer,
     pub honor_deadlines: bool,
     pub shed: Option<ShedPolicy>,
+    /// Worker time a refusal at an instance costs (`reject_work`); `None`: free.
+    pub reject_work: Option<Dist>,
     pub rate_limit: Option<RateLimitDef>,
     /// The adaptive concurrency limit each instance starts with.
     pub concurrency: Option<crate::defences::AimdLimit>,

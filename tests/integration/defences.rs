@@ -368,3 +368,185 @@ fn guards_refuse_what_would_not_fit_and_cut_runs_that_take_too_long() {
     assert!(r.measured_ns < 3_600_000_000_000);
     assert!(r.services[0].ledger.balanced());
 }
+
+/// A `Parallel` step of 1,000 calls (past the one 64-bit word of the mask): every call of every
+/// request is made, the request finishes when the last answers, and the calls made with a
+/// probability are drawn on the right edges; 1,025 calls are refused with the limit.
+#[test]
+fn a_parallel_step_fans_out_to_a_thousand_leaves() {
+    let calls: Vec<String> = (0..1000)
+        .map(|k| {
+            let p = if k == 999 { ", probability: 0.0" } else { "" };
+            format!(r#"Call(to: "leaf"{p})"#)
+        })
+        .collect();
+    let text = |calls: &[String]| {
+        format!(
+            r#"Scenario(
+    name: "fan-out", horizon: "2s",
+    services: [
+        (name: "root", workers: 100, queue: "unbounded", work: Constant("0"), calls: [Parallel([{}])]),
+        (name: "leaf", workers: 10000, queue: "unbounded", work: Constant("1ms")),
+    ],
+    workload: [(entry: "root", arrivals: Constant(rate_per_s: 10))],
+)"#,
+            calls.join(", ")
+        )
+    };
+    let r = run_text(&text(&calls));
+    let root = &r.services[0].measured;
+    assert!(root.arrived >= 19 && root.completed + root.in_flight == root.arrived);
+    assert_eq!(r.edges.len(), 1000);
+    for (k, e) in r.edges.iter().enumerate() {
+        let expected = if k == 999 { 0 } else { root.arrived };
+        assert_eq!(e.calls, expected, "edge {k}");
+    }
+    let leaf = &r.services[1].measured;
+    assert_eq!(leaf.arrived, 999 * root.arrived);
+    let mut too_many = calls.clone();
+    too_many.extend((0..25).map(|_| r#"Call(to: "leaf")"#.to_string()));
+    let err = models::load_str("inline.ron", &text(&too_many)).expect_err("1,025 calls");
+    let limit =
+        "a step makes at most 1024 calls at once (`Parallel` and `fan_out` together), not 1025";
+    assert!(err.to_string().contains(limit), "{err}");
+    // `fan_out` makes the same step: 999 calls made, one call of probability 0 beside them.
+    let fanned = [
+        r#"Call(to: "leaf", fan_out: 999)"#.to_string(),
+        r#"Call(to: "leaf", probability: 0.0)"#.to_string(),
+    ];
+    let f = run_text(&text(&fanned));
+    assert_eq!(f.digest, r.digest, "the same calls, the same run");
+    let err = models::load_str(
+        "inline.ron",
+        &text(&[r#"Call(to: "leaf", fan_out: 0)"#.into()]),
+    );
+    let err = err.expect_err("no copies").to_string();
+    assert!(err.contains("`fan_out` is from 1 to 1024, not 0"), "{err}");
+    let over = [
+        r#"Call(to: "leaf", fan_out: 1000)"#.to_string(),
+        calls[0].clone(),
+        calls[0].clone(),
+    ];
+    models::load_str("inline.ron", &text(&over)).expect("1,002 calls are allowed");
+    let over = [
+        r#"Call(to: "leaf", fan_out: 1024)"#.to_string(),
+        calls[0].clone(),
+    ];
+    let err = models::load_str("inline.ron", &text(&over)).expect_err("1,025 calls");
+    assert!(err.to_string().contains(limit), "{err}");
+}
+
+/// Envoy's retry budget caps the retries in progress, not their rate: every call to a failing
+/// dependency fails; each attempt takes 10 ms and each retry waits 40 ms, so without a budget
+/// about 100/s × 2 retries × 50 ms ≈ 10 retries are in progress at once; with
+/// `min_retry_concurrency: 2` and a share of requests in flight too small to matter, never
+/// more than 2, and the rest are denied. Without a retry nothing is ever in progress.
+#[test]
+fn envoys_retry_budget_caps_retries_in_progress() {
+    let run = |budget: &str| {
+        let call = format!(
+            r#"Call(to: "dep", retry: (attempts: 3, on: [Error], backoff: Constant("40ms"), jitter: None{budget}))"#
+        );
+        let r = run_text(&pair(
+            &call,
+            "10ms",
+            r#"faults: [(at: "0s", what: Errors(service: "dep", rate: 1.0))],"#,
+        ));
+        r.edges[0].clone()
+    };
+    let free = run("");
+    assert!(free.retries_active_max >= 10, "{free:?}");
+    assert!((free.retries_active_mean - 10.0).abs() < 1.0, "{free:?}");
+    assert_eq!(free.retries_denied, 0);
+    let capped = run(", budget: (budget_percent: 20.0, min_retry_concurrency: 2)");
+    assert_eq!(capped.retries_active_max, 2, "{capped:?}");
+    assert!(capped.retries_active_mean <= 2.0 && capped.retries_active_mean > 1.5);
+    assert!(capped.retries_denied > capped.retries, "{capped:?}");
+    let none = run_text(&pair(r#"Call(to: "dep")"#, "10ms", "")).edges[0].clone();
+    assert_eq!(
+        (none.retries_active_max, none.retries_active_mean),
+        (0, 0.0)
+    );
+}
+
+/// Refusals cost the server `reject_work`: a rate limit of 50/s against 100 requests a second
+/// refuses every other one; each refusal owes 2 ms of worker time, paid by the next request to
+/// start, so every request served works 6 + 2 ms instead of 6, and the worker is busy 40% of
+/// the time instead of 30%. Without `reject_work`, refusals are free.
+#[test]
+fn refusals_cost_the_server_its_reject_work() {
+    let run = |reject: &str| {
+        let text = format!(
+            r#"Scenario(
+    name: "no", horizon: "10s", warmup: "1s",
+    services: [(name: "api", workers: 1, queue: "none", work: Constant("6ms"){reject},
+                rate_limit: (global: (rate_per_s: 50, burst: 1)))],
+    workload: [(entry: "api", arrivals: Constant(rate_per_s: 100))],
+)"#
+        );
+        run_text(&text).services[0].clone()
+    };
+    let free = run("");
+    let costly = run(r#", reject_work: Constant("2ms")"#);
+    for (svc, work_ms) in [(&free, 6), (&costly, 8)] {
+        let m = &svc.measured;
+        assert_eq!((m.completed, m.rate_limited), (450, 451), "{m:?}");
+        assert_eq!(svc.latency.max_ns, work_ms * 1_000_000);
+        let busy = 50.0 * work_ms as f64 / 1000.0;
+        assert!(
+            (svc.utilization - busy).abs() < 0.005,
+            "{}",
+            svc.utilization
+        );
+    }
+}
+
+/// Clients retry their own timeouts like a caller: the entry always takes 50 ms and the client
+/// waits 20 ms per attempt, retrying timeouts three times in all after 5 ms each: every user
+/// request fails after three attempts, each attempt reaches the service (and runs on
+/// unwatched), and the user is counted once. A budget on the clients' retries holds: Finagle's
+/// with no ratio and no reserve grants none; Envoy's with `min_retry_concurrency: 1` lets one
+/// retry be in progress at a time.
+#[test]
+fn clients_retry_their_own_timeouts_within_their_budget() {
+    let run = |budget: &str| {
+        let text = format!(
+            r#"Scenario(
+    name: "impatient", horizon: "10s", warmup: "1s",
+    services: [(name: "api", workers: 100, queue: "unbounded", work: Constant("50ms"))],
+    workload: [(entry: "api", arrivals: Constant(rate_per_s: 100), timeout: "20ms",
+                retry: (attempts: 3, on: [Timeout], backoff: Constant("5ms"), jitter: None{budget}))],
+)"#
+        );
+        run_text(&text)
+    };
+    let r = run("");
+    let (users, api) = (&r.workloads[0], &r.services[0].measured);
+    let m = &users.measured;
+    assert!(
+        m.arrived >= 899 && m.failed + m.in_flight == m.arrived,
+        "{m:?}"
+    );
+    assert_eq!(users.timeouts, m.failed);
+    let r_max = 2 * m.arrived;
+    assert!(
+        users.retries >= 2 * m.failed && users.retries <= r_max,
+        "{users:?}"
+    );
+    assert!(
+        api.arrived >= 3 * m.failed && api.arrived <= 3 * m.arrived,
+        "{api:?}"
+    );
+    let none = run(", budget: (ratio: 0.0, min_per_s: 0.0)");
+    let u = &none.workloads[0];
+    assert_eq!(u.retries, 0, "{u:?}");
+    let m = &u.measured;
+    assert!(u.retries_denied + m.in_flight >= m.arrived && u.retries_denied <= m.arrived);
+    let one = run(", budget: (budget_percent: 0.0, min_retry_concurrency: 1)");
+    let u = &one.workloads[0];
+    // A retry is in progress for 25 ms (its backoff and its attempt), one at a time: at most
+    // 40 a second over the 9 measured seconds (and a few from the warm-up), far from the 200 a
+    // second the clients ask for.
+    assert!(u.retries > 200 && u.retries <= 9 * 40 + 2, "{u:?}");
+    assert!(u.retries_denied > 2 * u.retries, "{u:?}");
+}

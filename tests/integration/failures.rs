@@ -365,6 +365,7 @@ fn replicas_reads_and_quorums() {
             hedge: None,
             throttle: None,
             reconnect_after: None,
+            fan_out: 1,
         };
         assert_eq!(*op, models::spec::Op::Write);
         spec.services[0].calls.push(read);

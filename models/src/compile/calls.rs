@@ -5,11 +5,8 @@ use super::check::{At, Checker};
 use super::services::pool_index;
 use crate::defences::CallPolicy;
 use crate::spec::{Op, Scenario, Step};
-use crate::world::CallDef;
+use crate::world::{CallDef, PARALLEL_MAX};
 use petgraph::graph::{DiGraph, NodeIndex};
-
-/// Most calls one `Parallel` step makes.
-const PARALLEL_MAX: usize = 64;
 
 /// The call graph between services, and where each call is written, to point at the call that
 /// closes a cycle.
@@ -122,10 +119,21 @@ pub(super) fn build_steps(
         let start = calls.len() as u32;
         for (call, call_at) in step_calls(ck, step, &calls_at.index(k)) {
             if let Some(def) = build_call(ck, spec, si, names, call, &call_at, graph) {
-                calls.push(def);
+                // A fan-out is that many copies of the call, each its own edge.
+                let n_copies = fan_out(call).clamp(1, PARALLEL_MAX as u32 + 1) as usize;
+                calls.extend(std::iter::repeat_n(def, n_copies));
             }
         }
         let len = calls.len() as u32 - start;
+        if len as usize > PARALLEL_MAX {
+            ck.report(
+                &calls_at.index(k),
+                format!(
+                    "a step makes at most {PARALLEL_MAX} calls at once (`Parallel` and `fan_out` together), not {len}"
+                ),
+                None,
+            );
+        }
         if len > 0 {
             steps.push((start, len));
         }
@@ -133,23 +141,24 @@ pub(super) fn build_steps(
     steps
 }
 
-/// The calls of a step, with where each is written; a `Parallel` step holds between one and
-/// [`PARALLEL_MAX`] calls, and no other `Parallel`.
+/// How many copies of a call a step makes (its `fan_out`).
+fn fan_out(call: &Step) -> u32 {
+    match call {
+        Step::Call { fan_out, .. } => *fan_out,
+        Step::Parallel(_) => 1,
+    }
+}
+
+/// The calls of a step, with where each is written; a `Parallel` step holds at least one
+/// call, and no other `Parallel`. A call's `fan_out` is from 1 to [`PARALLEL_MAX`].
 fn step_calls<'s>(ck: &mut Checker, step: &'s Step, step_at: &At) -> Vec<(&'s Step, At)> {
     let inner = match step {
-        Step::Call { .. } => return vec![(step, step_at.clone())],
+        Step::Call { fan_out, .. } => {
+            check_fan_out(ck, *fan_out, step_at);
+            return vec![(step, step_at.clone())];
+        }
         Step::Parallel(inner) => inner,
     };
-    if inner.len() > PARALLEL_MAX {
-        ck.report(
-            step_at,
-            format!(
-                "a `Parallel` step holds at most {PARALLEL_MAX} calls, not {}",
-                inner.len()
-            ),
-            None,
-        );
-    }
     if inner.is_empty() {
         ck.report(
             step_at,
@@ -160,7 +169,10 @@ fn step_calls<'s>(ck: &mut Checker, step: &'s Step, step_at: &At) -> Vec<(&'s St
     let mut calls = Vec::new();
     for (j, s) in inner.iter().enumerate() {
         match s {
-            Step::Call { .. } => calls.push((s, step_at.index(j))),
+            Step::Call { fan_out, .. } => {
+                check_fan_out(ck, *fan_out, &step_at.index(j));
+                calls.push((s, step_at.index(j)));
+            }
             Step::Parallel(_) => ck.report(
                 &step_at.index(j),
                 "a `Parallel` step holds `Call`s only, not another `Parallel`".into(),
@@ -169,6 +181,17 @@ fn step_calls<'s>(ck: &mut Checker, step: &'s Step, step_at: &At) -> Vec<(&'s St
         }
     }
     calls
+}
+
+/// A call's `fan_out` lies between 1 and [`PARALLEL_MAX`].
+fn check_fan_out(ck: &mut Checker, fan_out: u32, call_at: &At) {
+    if fan_out == 0 || fan_out as usize > PARALLEL_MAX {
+        ck.report(
+            &call_at.field("fan_out"),
+            format!("`fan_out` is from 1 to {PARALLEL_MAX}, not {fan_out}"),
+            None,
+        );
+    }
 }
 
 /// Compiles one call of service `si`, adding it to the call graph; `None` when it calls no

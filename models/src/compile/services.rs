@@ -126,6 +126,10 @@ fn build_service(ck: &mut Checker, cx: &Context, si: usize, out: &mut Output) ->
     let concurrency = concurrency(ck, svc, &at);
     let rate_limit = rate_limit(ck, svc, &at, cx.tiers);
     let shed = shed(ck, svc, &at);
+    let reject_work = svc
+        .reject_work
+        .as_ref()
+        .map(|d| ck.dist(&at.field("reject_work"), d));
     ServiceDef {
         recovery,
         store,
@@ -147,6 +151,7 @@ fn build_service(ck: &mut Checker, cx: &Context, si: usize, out: &mut Output) ->
         concurrency,
         rate_limit,
         shed,
+        reject_work,
     }
 }
 

@@ -47,16 +47,6 @@ fn build_workload(ck: &mut Checker, spec: &Scenario, wi: usize) -> WorkloadDef {
         Some(svc) => pool_index(ck, svc, w.pool.as_deref(), &at.field("pool")),
         None => 0,
     };
-    if w.retry.as_ref().is_some_and(|r| r.budget.is_some()) {
-        // Refused rather than ignored: a setting that silently does nothing misleads.
-        ck.report(
-            &at.field("retry").field("budget"),
-            "a workload's `retry` takes no `budget` (clients keep none); a budget belongs on a \
-             call's `retry`"
-                .into(),
-            None,
-        );
-    }
     let retry = w
         .retry
         .as_ref()

@@ -1,5 +1,6 @@
 //! The defences, each a part with its policy (compiled from the scenario), its state machine and
-//! its unit tests: per call edge on the caller's side ([`retry`] with [`budget`], [`breaker`],
+//! its unit tests: per call edge on the caller's side ([`retry`] with [`budget`] and
+//! [`concurrent_budget`], [`breaker`],
 //! [`bulkhead`], [`throttle`], [`hedge`]) and per service on the server's side ([`rate_limit`],
 //! [`concurrency`]). Each state machine is plain data driven by explicit times and random draws,
 //! so it is tested alone; the simulation composes them (`sim::calls::chain` on the caller's side,
@@ -11,6 +12,7 @@ pub mod breaker;
 pub mod budget;
 pub mod bulkhead;
 pub mod concurrency;
+pub mod concurrent_budget;
 pub mod hedge;
 pub mod rate_limit;
 pub mod retry;
@@ -20,6 +22,7 @@ pub use breaker::{Breaker, BreakerPolicy, BreakerState, Phase as BreakerPhase};
 pub use budget::{Budget, BudgetPolicy};
 pub use bulkhead::{Bulkhead, BulkheadPolicy, Take};
 pub use concurrency::AimdLimit;
+pub use concurrent_budget::{ConcurrentBudget, ConcurrentBudgetPolicy};
 pub use hedge::{HedgePolicy, Observed};
 pub use rate_limit::Bucket;
 pub use retry::RetryPolicy;
@@ -129,8 +132,8 @@ fn check_throttle(throttle: Option<&ThrottleSpec>, problems: &mut Problems) {
         Some(ThrottleSpec::GrpcRetry {
             max_tokens,
             token_ratio,
-        }) if *max_tokens == 0 || !(*token_ratio > 0.0 && *token_ratio <= 1.0) => {
-            problems.push(("throttle", "gRPC retry throttling needs `max_tokens` of at least 1 and `token_ratio` above 0 and at most 1".to_string()));
+        }) if !((1..=1000).contains(max_tokens) && (0.001..=1.0).contains(token_ratio)) => {
+            problems.push(("throttle", "gRPC retry throttling needs `max_tokens` from 1 to 1000 and `token_ratio` from 0.001 to 1 (counted in thousandths)".to_string()));
         }
         Some(ThrottleSpec::Adaptive { k, window })
             if !(*k >= 1.0 && k.is_finite()) || window.0.as_ns() < 1_000_000_000 =>
@@ -294,6 +297,7 @@ mod tests {
             throttle: c.throttle,
             op: Op::Read,
             reconnect_after: c.reconnect_after.map(dur),
+            fan_out: 1,
         })
     }
 
@@ -402,9 +406,10 @@ mod tests {
             multiplier: 0.5,
         };
         let budget = RetryBudget {
-            ratio: -1.0,
-            min_per_s: 0.0,
-            window: dur("1500ms"),
+            ratio: Some(-1.0),
+            min_per_s: Some(0.0),
+            window: Some(dur("1500ms")),
+            ..RetryBudget::default()
         };
         check(
             Call {
@@ -436,7 +441,7 @@ mod tests {
                     "hedge.percentile",
                     "the percentile lies between 0 and 100 (e.g. `95.0`)",
                 ),
-                ("throttle", "gRPC retry throttling needs `max_tokens` of at least 1 and `token_ratio` above 0 and at most 1"),
+                ("throttle", "gRPC retry throttling needs `max_tokens` from 1 to 1000 and `token_ratio` from 0.001 to 1 (counted in thousandths)"),
                 (
                     "probability",
                     "`probability` is a fraction between 0 and 1, not `1.5`",

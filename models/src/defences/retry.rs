@@ -2,7 +2,7 @@
 //! (constant, exponential with a cap, or decorrelated; with full or equal jitter), as the AWS
 //! architecture blog's "Exponential Backoff And Jitter" defines them.
 
-use super::{AttemptFailure, BudgetPolicy, Problems};
+use super::{AttemptFailure, BudgetPolicy, ConcurrentBudgetPolicy, Problems};
 use crate::spec::{Backoff, Jitter, RetryBudget, RetryOn, RetrySpec};
 use rand::RngExt;
 use sim_core::Stream;
@@ -13,7 +13,10 @@ pub struct RetryPolicy {
     on: u8,
     backoff: Backoff,
     jitter: Jitter,
+    /// Finagle's rate budget, or none.
     pub budget: Option<BudgetPolicy>,
+    /// Envoy's concurrency budget, or none.
+    pub concurrent_budget: Option<ConcurrentBudgetPolicy>,
     pub honor_retry_after: bool,
 }
 
@@ -34,7 +37,10 @@ impl RetryPolicy {
     pub(crate) fn new(r: &RetrySpec, problems: &mut Problems) -> RetryPolicy {
         check_attempts(r.attempts, problems);
         check_backoff(&r.backoff, problems);
-        let budget = r.budget.as_ref().map(|b| budget_policy(b, problems));
+        let (budget, concurrent_budget) = match &r.budget {
+            Some(b) => budget_policies(b, problems),
+            None => (None, None),
+        };
         RetryPolicy {
             attempts: r.attempts,
             on: r
@@ -45,6 +51,7 @@ impl RetryPolicy {
             backoff: r.backoff.clone(),
             jitter: r.jitter,
             budget,
+            concurrent_budget,
             honor_retry_after: r.honor_retry_after,
         }
     }
@@ -139,22 +146,67 @@ fn check_backoff(backoff: &Backoff, problems: &mut Problems) {
     }
 }
 
-/// A retry budget: a ratio and a floor of zero or more, over a window of whole seconds.
+/// A retry budget in one of its two forms, by its fields: Finagle's rate (`ratio`, with
+/// `min_per_s` and `window`) or Envoy's concurrency (`budget_percent`, `min_retry_concurrency`),
+/// not both.
+fn budget_policies(
+    b: &RetryBudget,
+    problems: &mut Problems,
+) -> (Option<BudgetPolicy>, Option<ConcurrentBudgetPolicy>) {
+    let finagle = b.ratio.is_some() || b.min_per_s.is_some() || b.window.is_some();
+    let envoy = b.budget_percent.is_some() || b.min_retry_concurrency.is_some();
+    if finagle && envoy {
+        problems.push((
+            "retry.budget",
+            "a budget is Finagle's (`ratio`, `min_per_s`, `window`) or Envoy's (`budget_percent`, `min_retry_concurrency`), not both".into(),
+        ));
+    }
+    if envoy {
+        return (None, Some(concurrent_budget_policy(b, problems)));
+    }
+    if b.ratio.is_none() {
+        problems.push((
+            "retry.budget",
+            "a budget needs `ratio` (Finagle's, e.g. `0.1`) or `budget_percent` (Envoy's, e.g. `20.0`)".into(),
+        ));
+    }
+    (Some(budget_policy(b, problems)), None)
+}
+
+/// Envoy's budget: a percentage from 0 to 100 (default 20) and a floor (default 3).
+fn concurrent_budget_policy(b: &RetryBudget, problems: &mut Problems) -> ConcurrentBudgetPolicy {
+    let percent = b.budget_percent.unwrap_or(20.0);
+    if !(0.0..=100.0).contains(&percent) {
+        problems.push((
+            "retry.budget.budget_percent",
+            format!("`budget_percent` is a percentage from 0 to 100, not `{percent}`"),
+        ));
+    }
+    ConcurrentBudgetPolicy {
+        percent,
+        min_retry_concurrency: b.min_retry_concurrency.unwrap_or(3),
+    }
+}
+
+/// Finagle's budget: a ratio and a floor of zero or more (defaults 10 per second), over a window
+/// of whole seconds (default 10 s).
 fn budget_policy(b: &RetryBudget, problems: &mut Problems) -> BudgetPolicy {
-    if !(b.ratio >= 0.0 && b.ratio.is_finite() && b.min_per_s >= 0.0 && b.min_per_s.is_finite()) {
+    let (ratio, min_per_s) = (b.ratio.unwrap_or(0.0), b.min_per_s.unwrap_or(10.0));
+    let window = b.window.map_or(10_000_000_000, |w| w.0.as_ns());
+    if !(ratio >= 0.0 && ratio.is_finite() && min_per_s >= 0.0 && min_per_s.is_finite()) {
         problems.push((
             "retry.budget",
             "`ratio` and `min_per_s` must be zero or more".into(),
         ));
     }
-    let window_s = (b.window.0.as_ns() / 1_000_000_000).max(1);
-    if !b.window.0.as_ns().is_multiple_of(1_000_000_000) {
+    let window_s = (window / 1_000_000_000).max(1);
+    if !window.is_multiple_of(1_000_000_000) {
         problems.push((
             "retry.budget.window",
             "the budget window is counted in whole seconds".into(),
         ));
     }
-    if b.window.0.is_zero() {
+    if window == 0 {
         // Like the breaker's and the throttle's windows: a window of nothing counts nothing.
         problems.push((
             "retry.budget.window",
@@ -162,8 +214,8 @@ fn budget_policy(b: &RetryBudget, problems: &mut Problems) -> BudgetPolicy {
         ));
     }
     BudgetPolicy {
-        ratio: b.ratio,
-        min_per_s: b.min_per_s,
+        ratio,
+        min_per_s,
         window_s,
     }
 }
@@ -279,9 +331,10 @@ mod tests {
             multiplier: f64::NAN,
         };
         let budget = RetryBudget {
-            ratio: 0.1,
-            min_per_s: f64::INFINITY,
-            window: dur("0"),
+            ratio: Some(0.1),
+            min_per_s: Some(f64::INFINITY),
+            window: Some(dur("0")),
+            ..RetryBudget::default()
         };
         check(
             spec(101, exponential, Some(budget)),
@@ -310,9 +363,10 @@ mod tests {
             cap: dur("10ms"),
         };
         let budget = RetryBudget {
-            ratio: 0.1,
-            min_per_s: 1.0,
-            window: dur("2500ms"),
+            ratio: Some(0.1),
+            min_per_s: Some(1.0),
+            window: Some(dur("2500ms")),
+            ..RetryBudget::default()
         };
         check(
             spec(0, decorrelated, Some(budget)),
@@ -338,9 +392,10 @@ mod tests {
     #[test]
     fn compile_keeps_the_budget_and_the_failures_retried() {
         let budget = RetryBudget {
-            ratio: 0.2,
-            min_per_s: 3.0,
-            window: dur("3s"),
+            ratio: Some(0.2),
+            min_per_s: Some(3.0),
+            window: Some(dur("3s")),
+            ..RetryBudget::default()
         };
         let mut r = spec(100, Backoff::Constant(dur("1ms")), Some(budget));
         r.on = vec![
@@ -369,5 +424,54 @@ mod tests {
             AttemptFailure::Throttled,
         ];
         assert_eq!(retried, expected);
+    }
+
+    /// A budget is Finagle's or Envoy's by its fields: `ratio` alone takes Finagle's defaults
+    /// (10 per second over 10 s); `budget_percent` or `min_retry_concurrency` alone takes Envoy's
+    /// (20%, 3); both forms at once, neither, or a percentage past 100 are refused.
+    #[test]
+    fn a_budget_is_finagles_or_envoys_by_its_fields() {
+        let with =
+            |b: RetryBudget| RetryPolicy::compile(&spec(3, Backoff::Constant(dur("1ms")), Some(b)));
+        let p = with(RetryBudget {
+            ratio: Some(0.1),
+            ..RetryBudget::default()
+        })
+        .expect("Finagle's");
+        let b = p.budget.expect("a rate budget");
+        assert_eq!((b.ratio, b.min_per_s, b.window_s), (0.1, 10.0, 10));
+        assert!(p.concurrent_budget.is_none());
+        let envoy = |budget_percent, min_retry_concurrency| {
+            with(RetryBudget {
+                budget_percent,
+                min_retry_concurrency,
+                ..RetryBudget::default()
+            })
+        };
+        let p = envoy(None, Some(5)).expect("Envoy's");
+        assert!(p.budget.is_none());
+        let c = p.concurrent_budget.expect("a concurrency budget");
+        assert_eq!((c.percent, c.min_retry_concurrency), (20.0, 5));
+        let c = envoy(Some(50.0), None).expect("Envoy's").concurrent_budget;
+        assert_eq!(
+            c.map(|c| (c.percent, c.min_retry_concurrency)),
+            Some((50.0, 3))
+        );
+        let problems = |r: Result<RetryPolicy, Problems>| r.expect_err("refused");
+        assert_eq!(
+            problems(envoy(Some(120.0), None)),
+            [(
+                "retry.budget.budget_percent",
+                "`budget_percent` is a percentage from 0 to 100, not `120`".to_string()
+            )]
+        );
+        let both = with(RetryBudget {
+            window: Some(dur("1s")),
+            budget_percent: Some(20.0),
+            ..RetryBudget::default()
+        });
+        assert_eq!(problems(both).len(), 1);
+        let neither = problems(with(RetryBudget::default()));
+        assert_eq!(neither[0].1, "a budget needs `ratio` (Finagle's, e.g. `0.1`) or `budget_percent` (Envoy's, e.g. `20.0`)");
     }
 }

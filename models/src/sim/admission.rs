@@ -103,8 +103,27 @@ impl ServiceModel<'_> {
             st.queue_now += 1;
             self.requests[req].phase = Phase::Queued;
         } else {
+            self.charge_refusal(i);
             self.turn_away(sim, req, Outcome::Rejected);
         }
+    }
+
+    /// A refusal at instance `i` costs it its service's `reject_work`: a debt the next request
+    /// to take one of its workers works off first (`take_refusal_debt`).
+    #[inline]
+    pub(super) fn charge_refusal(&mut self, i: usize) {
+        let s = self.world.instances[i].service_idx as usize;
+        if let Some(cost) = &self.world.services[s].reject_work {
+            let ns = cost.sample(&mut self.reject_rngs[s]).as_ns();
+            let debt = &mut self.instances[i].reject_debt_ns;
+            *debt = debt.saturating_add(ns);
+        }
+    }
+
+    /// The worker time instance `i` owes for its refusals, now paid by a request starting work.
+    #[inline]
+    pub(super) fn take_refusal_debt(&mut self, i: usize) -> u64 {
+        std::mem::take(&mut self.instances[i].reject_debt_ns)
     }
 
     /// Takes the next request from an instance's queue for a free worker, shedding those that
@@ -142,6 +161,7 @@ impl ServiceModel<'_> {
             let expired = def.honor_deadlines && now >= r.deadline_ns;
             if too_old || expired {
                 self.instances[i].outstanding.dec();
+                self.charge_refusal(i);
                 self.turn_away(sim, next, Outcome::Shed);
                 continue;
             }

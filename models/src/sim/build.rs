@@ -12,10 +12,6 @@ impl<'w> ServiceModel<'w> {
         let svc_name = |s: &ServiceDef| format!("svc:{}", s.name);
         let svcs = || world.services.iter();
         let (stores, store_of) = stores(world, &rngs);
-        let mut host_instances = vec![Vec::new(); world.hosts.len()];
-        for (i, inst) in world.instances.iter().enumerate() {
-            host_instances[inst.host_idx as usize].push(i as u32);
-        }
         ServiceModel {
             world,
             requests: Slab::with_capacity(1024),
@@ -31,6 +27,9 @@ impl<'w> ServiceModel<'w> {
             versions: vec![Version::default(); n_instances],
             replicas: vec![Replica::default(); n_instances],
             work_rngs: svcs().map(|s| rngs.stream(&svc_name(s), "work")).collect(),
+            reject_rngs: svcs()
+                .map(|s| rngs.stream(&svc_name(s), "reject"))
+                .collect(),
             svc_faults: svcs()
                 .map(|s| ServiceFaults::new(&rngs, &svc_name(s)))
                 .collect(),
@@ -60,7 +59,7 @@ impl<'w> ServiceModel<'w> {
             guard_hit: None,
             keep_going: None,
             hosts: vec![HostState::default(); world.hosts.len()],
-            host_instances,
+            host_instances: host_instances(world),
             active_links: Vec::new(),
             net_rng: rngs.stream("net", "loss"),
             schedule: FaultSchedule::new(world, &rngs),
@@ -137,4 +136,13 @@ impl<'w> ServiceModel<'w> {
             );
         }
     }
+}
+
+/// The instances on each host, by host.
+fn host_instances(world: &World) -> Vec<Vec<u32>> {
+    let mut host_instances = vec![Vec::new(); world.hosts.len()];
+    for (i, inst) in world.instances.iter().enumerate() {
+        host_instances[inst.host_idx as usize].push(i as u32);
+    }
+    host_instances
 }

@@ -1,6 +1,14 @@
 //! Workload clients: open-loop arrivals (Poisson by thinning over the rate function, or
 //! constant), the client's latency to its entry instance (farther in another region), its
-//! retries and Retry-After, its timeout, and users' sessions kept on instances.
+//! retries (of answered failures and of its own timeouts: backoff, jitter, Retry-After, and a
+//! budget of either form over the workload's requests), its timeout per attempt, and users'
+//! sessions kept on instances.
+//!
+//! ```text
+//!  arrival ─▶ attempt ─▶ answer ─▶ good: done │ retried failure: ClientRetry after backoff
+//!                  └──▶ ClientTimeout ─▶ Timeout retried: the attempt runs on unwatched, a new
+//!                                        slot waits for ClientRetry │ else: failed
+//! ```
 //!
 //! Randomness: `workload:<name>/arrivals`, `/client-out`, `/client-back`, `/retry`,
 //! `/cross-region`, `/users`.
@@ -27,6 +35,11 @@ pub(super) struct WorkloadState {
     pub(super) users_rng: Stream,
     pub(super) sessions: Vec<(u32, u64)>,
     pub(super) retries: u64,
+    pub(super) retries_denied: u64,
+    /// The clients' retry budget: Finagle's over the workload's requests, or Envoy's over its
+    /// attempts in flight (the clients as one caller).
+    pub(super) budget: Option<Budget>,
+    pub(super) concurrent: Option<ConcurrentBudget>,
     pub(super) measured: Ledger,
     pub(super) all: Ledger,
     pub(super) answers: Answers,
@@ -58,6 +71,17 @@ impl WorkloadState {
                 Vec::new()
             },
             retries: 0,
+            retries_denied: 0,
+            budget: w
+                .retry
+                .as_ref()
+                .and_then(|r| r.budget.clone())
+                .map(Budget::new),
+            concurrent: w
+                .retry
+                .as_ref()
+                .and_then(|r| r.concurrent_budget.clone())
+                .map(ConcurrentBudget::new),
             measured: Ledger::default(),
             all: Ledger::default(),
             answers: Answers::new(&w.slo),
@@ -165,6 +189,9 @@ impl ServiceModel<'_> {
         if measured {
             ws.measured.arrived += 1;
         }
+        if let Some(b) = &mut ws.budget {
+            b.record_call(now);
+        }
         self.send_from_client(sim, req);
         if let Some(t) = self.next_arrival(w, now) {
             sim.schedule_at(SimTime::from_ns(t), Event::Arrival { workload: w });
@@ -180,6 +207,9 @@ impl ServiceModel<'_> {
         let host = self.instances[r.instance as usize].host;
         let far = self.world.hosts[host as usize].region_idx != self.world.workloads[w].region;
         let ws = &mut self.workloads[w];
+        if let Some(c) = &mut ws.concurrent {
+            c.request_started();
+        }
         let mut delay = if self.world.client_latency.is_zero() {
             SimDuration::ZERO
         } else {
@@ -197,24 +227,43 @@ impl ServiceModel<'_> {
         }
     }
 
-    /// A workload's request was answered badly: if its client retries that, schedule the retry
-    /// (after the backoff, and at least the Retry-After of a 429) and keep the request.
+    /// The current attempt of workload request `req` is over for its client (answered, or
+    /// given up at its timeout): Envoy's budget counts it no longer in flight, nor the retry it
+    /// was.
     #[inline]
-    pub(super) fn client_retries(&mut self, sim: &mut Sim<Event>, req: u32) -> bool {
+    pub(super) fn client_attempt_over(&mut self, req: u32) {
+        let r = &mut self.requests[req];
+        let held = std::mem::take(&mut r.client_retry_held);
+        if let Some(c) = &mut self.workloads[r.workload as usize].concurrent {
+            c.request_ended();
+            if held {
+                c.retry_ended();
+            }
+        }
+    }
+
+    /// Whether the clients retry request `req` after `failure` of its current attempt, and after
+    /// how long: attempts left, the failure retried, the budget (Finagle's: one in its window;
+    /// Envoy's: room for one more retry in progress); the wait is the backoff, at least the
+    /// Retry-After of a 429 when honoured. Counts the retry, or its denial.
+    fn client_retry_delay(&mut self, req: u32, failure: AttemptFailure, now: u64) -> Option<u64> {
         let r = self.requests[req];
-        let Some(retry) = &self.world.workloads[r.workload as usize].retry else {
-            return false;
-        };
-        let failure = match r.outcome {
-            Outcome::Completed | Outcome::Degraded | Outcome::Pending => return false,
-            Outcome::Rejected | Outcome::Shed => AttemptFailure::Rejected,
-            Outcome::RateLimited => AttemptFailure::RateLimited,
-            Outcome::Failed => AttemptFailure::Error,
-        };
+        let retry = self.world.workloads[r.workload as usize].retry.as_ref()?;
         if u32::from(r.client_attempts) >= retry.attempts || !retry.retries(failure) {
-            return false;
+            return None;
         }
         let ws = &mut self.workloads[r.workload as usize];
+        let granted = ws.budget.as_mut().is_none_or(|b| b.try_retry(now))
+            && ws
+                .concurrent
+                .as_mut()
+                .is_none_or(ConcurrentBudget::try_retry);
+        if !granted {
+            if r.measured {
+                ws.retries_denied += 1;
+            }
+            return None;
+        }
         let mut delay = retry.delay_ns(
             u32::from(r.client_attempts),
             r.client_backoff_ns,
@@ -229,26 +278,52 @@ impl ServiceModel<'_> {
         let q = &mut self.requests[req];
         q.client_attempts += 1;
         q.client_backoff_ns = delay;
+        q.client_retry_held = ws.concurrent.is_some();
+        Some(delay)
+    }
+
+    /// A workload's request was answered badly: if its client retries that, schedule the retry
+    /// (after the backoff, and at least the Retry-After of a 429) and keep the request; the
+    /// attempt's timer stops (the retry has its own).
+    #[inline]
+    pub(super) fn client_retries(&mut self, sim: &mut Sim<Event>, req: u32) -> bool {
+        let r = self.requests[req];
+        let failure = match r.outcome {
+            Outcome::Completed | Outcome::Degraded | Outcome::Pending => return false,
+            Outcome::Rejected | Outcome::Shed => AttemptFailure::Rejected,
+            Outcome::RateLimited => AttemptFailure::RateLimited,
+            Outcome::Failed => AttemptFailure::Error,
+        };
+        let Some(delay) = self.client_retry_delay(req, failure, sim.now().as_ns()) else {
+            return false;
+        };
+        if let Some(t) = self.requests[req].timer.take() {
+            sim.cancel(t);
+        }
         sim.schedule_in(SimDuration::from_ns(delay), Event::ClientRetry { req });
         true
     }
 
-    /// A client sends its request again: a new attempt at a (possibly other) instance.
+    /// A client sends its request again: a new attempt at a (possibly other) instance, with its
+    /// own timeout.
     pub(super) fn on_client_retry(&mut self, sim: &mut Sim<Event>, req: u32) {
         let now = sim.now().as_ns();
         let old = self.requests[req];
         if old.abandoned {
             return self.release(req); // the client's timeout came first
         }
-        let region = self.world.workloads[old.workload as usize].region;
-        let instance = self.pick_instance(old.service, old.workload, region, false);
+        let wdef = &self.world.workloads[old.workload as usize];
+        let instance = self.pick_instance(old.service, old.workload, wdef.region, false);
         let mut fresh = self.new_request(old.service, instance, old.workload, now);
         fresh.created_ns = old.created_ns;
         fresh.measured = old.measured;
         fresh.pool = old.pool;
         fresh.client_attempts = old.client_attempts;
         fresh.client_backoff_ns = old.client_backoff_ns;
-        fresh.timer = old.timer;
+        fresh.client_retry_held = old.client_retry_held;
+        fresh.timer = wdef
+            .timeout_ns
+            .map(|t| sim.timer_in(SimDuration::from_ns(t), Event::ClientTimeout { req }));
         fresh.user = old.user;
         self.requests[req] = fresh;
         if let Some(t) = &mut self.tracer {
@@ -257,13 +332,42 @@ impl ServiceModel<'_> {
         self.send_from_client(sim, req);
     }
 
+    /// A client's attempt timed out and its clients retry timeouts: the attempt runs on in the
+    /// system unwatched (its answer is ignored), and the user request moves to a slot of its own
+    /// that waits for the retry, so the user is still counted once.
+    fn retry_after_timeout(&mut self, sim: &mut Sim<Event>, req: u32, delay: u64) {
+        let mut next = self.requests[req];
+        next.phase = Phase::Done;
+        next.lost = false;
+        next.silent = false;
+        next.timer = None;
+        let old = &mut self.requests[req];
+        old.abandoned = true;
+        if old.lost {
+            self.release(req); // lost on the way: nothing else will free the slot
+        }
+        let moved = self.alloc(sim, next);
+        if let Some(t) = &mut self.tracer {
+            t.moved(req, moved);
+        }
+        sim.schedule_in(
+            SimDuration::from_ns(delay),
+            Event::ClientRetry { req: moved },
+        );
+    }
+
     /// A client stops waiting for its request: counted failed now; whatever still runs in the
     /// system for it is ignored when it ends.
     #[cold]
     #[inline(never)]
-    pub(super) fn on_client_timeout(&mut self, req: u32) {
+    pub(super) fn on_client_timeout(&mut self, sim: &mut Sim<Event>, req: u32) {
+        self.requests[req].timer = None;
+        self.client_attempt_over(req);
+        let now = sim.now().as_ns();
+        if let Some(delay) = self.client_retry_delay(req, AttemptFailure::Timeout, now) {
+            return self.retry_after_timeout(sim, req, delay);
+        }
         let r = &mut self.requests[req];
-        r.timer = None;
         r.abandoned = true;
         let (w, measured, lost) = (r.workload as usize, r.measured, r.lost);
         if let Some(t) = &mut self.tracer {

@@ -20,7 +20,9 @@
 //! (construction and the first events), `event` (the closed set of events and their digest
 //! codes). ARCHITECTURE.md says which part may change what.
 
-use crate::defences::{AimdLimit, AttemptFailure, BreakerPhase, BreakerState, Bucket};
+use crate::defences::{
+    AimdLimit, AttemptFailure, BreakerPhase, BreakerState, Bucket, Budget, ConcurrentBudget,
+};
 use crate::results::{
     AlertFiring, BreakerTransition, EdgeResult, LatencySummary, Ledger, LogEntry, LogKind,
     RunResult, Series, ServiceResult, StopReason, WorkloadResult, LOG_MAX, SCHEMA_VERSION,
@@ -88,6 +90,8 @@ struct InstanceState {
     /// Requests queued or being served here: the load balancers' view.
     outstanding: u32,
     host: u32,
+    /// Worker time owed for refusals (`reject_work`), worked off by the next request to start.
+    reject_debt_ns: u64,
 }
 
 /// A count of things in flight (requests queued or busy, permits, faults in force) never goes
@@ -137,6 +141,8 @@ pub struct ServiceModel<'w> {
     /// Per service: its work draws (`svc:<name>/work`), its faults in force, its balancer, its
     /// rate limiters, and the busy-worker time at its autoscaler's last look.
     work_rngs: Vec<Stream>,
+    /// Per service: the draws of its refusals' cost (`svc:<name>/reject`).
+    reject_rngs: Vec<Stream>,
     svc_faults: Vec<ServiceFaults>,
     rotations: Vec<Rotation>,
     limits: Vec<Option<RateLimits>>,
@@ -313,7 +319,7 @@ impl Model for ServiceModel<'_> {
             Event::ReplicaAck { msg } => self.on_replica_ack(sim, msg),
             Event::ReplTimeout { wait } => self.on_repl_timeout(sim, wait),
             Event::Failover { service, epoch } => self.on_failover(sim, service, epoch),
-            Event::ClientTimeout { req } => self.on_client_timeout(req),
+            Event::ClientTimeout { req } => self.on_client_timeout(sim, req),
             Event::Deploy { deploy, step } => self.on_deploy(sim, u32::from(deploy), step),
             Event::Rollback { deploy } => self.on_rollback(sim, deploy),
             Event::Autoscale { service } => self.on_autoscale(sim, service),

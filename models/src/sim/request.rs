@@ -91,6 +91,9 @@ pub(super) struct Request {
     /// For a workload's request: attempts the client has made so far, and its last backoff.
     pub(super) client_attempts: u8,
     pub(super) client_backoff_ns: u64,
+    /// For a workload's request: its current attempt is a retry its clients' budget granted
+    /// (Envoy's form counts it active until the attempt's outcome).
+    pub(super) client_retry_held: bool,
     /// The breaker state it was let through in (for recording its outcome).
     pub(super) breaker_phase: BreakerPhase,
     /// For an attempt: its caller's timeout. For a workload's request: the client's timeout.
@@ -124,12 +127,25 @@ pub(super) struct Call {
     pub(super) waiting: bool,
     /// A retry scheduled after a backoff.
     pub(super) retry_timer: Option<TimerId>,
+    /// A retry of the call is in progress (from the failure that decided it until its own
+    /// outcome), counted by the edge's gauge and Envoy's budget.
+    pub(super) holds_retry: bool,
     /// Attempts sent and not yet answered (more than one when hedging), and which.
     pub(super) outstanding: u8,
     pub(super) children: [u32; 4],
     pub(super) hedges: u8,
     pub(super) hedge_timer: Option<TimerId>,
 }
+
+/// Words of the mask of calls a step makes: one bit per call of the step.
+const MASK_WORDS: usize = crate::world::PARALLEL_MAX.div_ceil(64);
+const _: () = assert!(
+    crate::world::PARALLEL_MAX <= u16::MAX as usize,
+    "`pending` is a u16"
+);
+
+/// The calls of a step that are made, one bit each.
+type CallMask = [u64; MASK_WORDS];
 
 impl InstanceState {
     /// Instance `i` with idle pools and empty queues, on its host.
@@ -145,6 +161,7 @@ impl InstanceState {
                 .collect(),
             outstanding: 0,
             host: i.host_idx,
+            reject_debt_ns: 0,
         }
     }
 }
@@ -200,6 +217,7 @@ impl ServiceModel<'_> {
             pool: 0,
             client_attempts: 1,
             client_backoff_ns: 0,
+            client_retry_held: false,
             breaker_phase: BreakerPhase::Closed,
             timer: None,
             lost: false,
@@ -246,6 +264,7 @@ impl ServiceModel<'_> {
             return self.turn_away(sim, req, Outcome::Failed);
         }
         if let Some(refused) = self.admit(req, now) {
+            self.charge_refusal(i);
             return self.turn_away(sim, req, refused);
         }
         self.serve_or_queue(sim, req, now);
@@ -300,6 +319,8 @@ impl ServiceModel<'_> {
         if factor != 1.0 {
             work = SimDuration::from_ns((work.as_ns() as f64 * factor).round() as u64);
         }
+        // The worker first pays what the instance's refusals cost (`reject_work`).
+        work = SimDuration::from_ns(work.as_ns() + self.take_refusal_debt(i));
         // A service that honours deadlines stops local work when its caller's deadline passes
         // (a handler checking its cancelled context).
         let deadline = self.requests[req].deadline_ns;
@@ -365,13 +386,15 @@ impl ServiceModel<'_> {
         self.advance(sim, req);
     }
 
-    /// Makes the calls of the request's current step, or finishes it after the last step.
-    /// Which calls of a step are made (bit `k` for the step's `k`-th call): calls made with a
-    /// probability below one are drawn first, and a call switched off by a feature flag is not
-    /// made. A step holds at most 64 calls.
+    /// Which calls of a step are made (bit `k % 64` of word `k / 64` for the step's `k`-th
+    /// call), and how many: calls made with a probability below one are drawn first, in the
+    /// order they are written, and a call switched off by a feature flag is not made. A step
+    /// holds at most `PARALLEL_MAX` calls, so the mask is a fixed array on the stack: no
+    /// allocation, and a step of up to 64 calls touches one word.
     #[inline]
-    fn calls_made(&mut self, start: u32, len: u32) -> u64 {
-        let mut made: u64 = 0;
+    fn calls_made(&mut self, start: u32, len: u32) -> (CallMask, u32) {
+        let mut made = [0u64; MASK_WORDS];
+        let mut n_made = 0;
         for k in 0..len {
             let edge = start + k;
             let p = self.world.calls[edge as usize].policy.probability;
@@ -379,12 +402,14 @@ impl ServiceModel<'_> {
                 continue; // switched off by a feature flag
             }
             if p >= 1.0 || self.edges[edge as usize].skip_rng.random::<f64>() < p {
-                made |= 1 << k;
+                made[(k / 64) as usize] |= 1 << (k % 64);
+                n_made += 1;
             }
         }
-        made
+        (made, n_made)
     }
 
+    /// Makes the calls of the request's current step, or finishes it after the last step.
     #[inline]
     pub(super) fn advance(&mut self, sim: &mut Sim<Event>, req: u32) {
         let r = self.requests[req];
@@ -404,18 +429,19 @@ impl ServiceModel<'_> {
         {
             return self.finish(sim, req, Outcome::Shed);
         }
-        let made = self.calls_made(start, len);
-        if made == 0 {
+        let (made, n_made) = self.calls_made(start, len);
+        if n_made == 0 {
             // Every call of the step was skipped: the step is over at once.
             self.requests[req].step += 1;
             return self.advance(sim, req);
         }
         let p = &mut self.requests[req];
         p.phase = Phase::Calling;
-        p.pending = made.count_ones() as u16;
+        p.pending = u16::try_from(n_made).expect("a step makes at most PARALLEL_MAX calls");
         let measured = now >= self.world.warmup.as_ns();
         let caller_offset = r.instance - self.world.services[r.service as usize].first_instance;
-        for edge in (0..len).filter(|k| made & (1 << k) != 0).map(|k| start + k) {
+        let is_made = |k: &u32| made[(k / 64) as usize] & (1 << (k % 64)) != 0;
+        for edge in (0..len).filter(is_made).map(|k| start + k) {
             let policy = &self.world.calls[edge as usize].policy;
             let slot = match &policy.breaker {
                 Some(b) if b.shared => 0,
@@ -431,6 +457,7 @@ impl ServiceModel<'_> {
                 wait_timer: None,
                 waiting: false,
                 retry_timer: None,
+                holds_retry: false,
                 outstanding: 0,
                 children: [NONE; 4],
                 hedges: 0,
@@ -526,6 +553,7 @@ impl ServiceModel<'_> {
             // The client gave up at its timeout and counted the request then.
             return self.release(req);
         }
+        self.client_attempt_over(req);
         if self.client_retries(sim, req) {
             return;
         }

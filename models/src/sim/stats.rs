@@ -247,6 +247,9 @@ impl ServiceModel<'_> {
             st.busy_area = 0;
             st.queue_area = 0;
         }
+        for e in &mut self.edges {
+            e.retries_active.restart(now_ns);
+        }
     }
 
     /// The run's results, after the audit of the state invariants and the conservation ledger
@@ -273,6 +276,8 @@ impl ServiceModel<'_> {
             .map(|e| {
                 let mut stats = std::mem::take(&mut e.stats);
                 stats.amplification = ratio(stats.attempts, stats.calls);
+                let (max, mean) = e.retries_active.close(end_ns, measured_ns);
+                (stats.retries_active_max, stats.retries_active_mean) = (max, mean);
                 stats
             })
             .collect();
@@ -440,6 +445,7 @@ impl ServiceModel<'_> {
                 entry: world.services[def.entry as usize].name.clone(),
                 measured: ws.measured,
                 retries: ws.retries,
+                retries_denied: ws.retries_denied,
                 latency: ws.answers.ok.summary(),
                 latency_all: ws.answers.all.summary(),
                 good: ws.answers.good,

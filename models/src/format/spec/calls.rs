@@ -54,6 +54,12 @@ pub enum Step {
         /// Default: reconnects at once.
         #[serde(default)]
         reconnect_after: Option<Dur>,
+        /// A fan-out: the call is made to this many shards of the callee at once, as if a
+        /// `Parallel` step held this many copies of it (each its own edge, with its own
+        /// defences' state and results); the step ends when all have answered. `fan_out: 100`
+        /// for a search over 100 leaves. Default 1.
+        #[serde(default = "one")]
+        fan_out: u32,
     },
     /// Calls made at once; the step ends when all have answered. Holds `Call`s only.
     Parallel(Vec<Step>),
@@ -89,9 +95,11 @@ pub struct HedgeSpec {
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum ThrottleSpec {
-    /// gRPC `retryThrottling`: tokens start at `max_tokens`; a failed attempt takes one, a good
-    /// answer gives back `token_ratio`; retries (and hedges) are sent only while more than half
-    /// the tokens are left.
+    /// gRPC `retryThrottling`, as grpc-java applies it: tokens start at `max_tokens` (1 to
+    /// 1000); an attempt that fails with a failure the `retry` policy retries takes one, and the
+    /// retry is refused at that moment (not after the backoff) if half the tokens or fewer are
+    /// left; a good answer gives back `token_ratio` (counted in thousandths). A hedge is
+    /// scheduled only while more than half are left. First attempts are never throttled.
     GrpcRetry { max_tokens: u32, token_ratio: f64 },
     /// The adaptive throttling of the Google SRE book: over the last `window`, with `requests`
     /// attempted and `accepts` answered well, refuse a new attempt locally with probability
@@ -132,7 +140,7 @@ pub struct RetrySpec {
     /// Randomization of the wait. Default `Full`.
     #[serde(default = "default_jitter")]
     pub jitter: Jitter,
-    /// A cap on retries relative to calls, shared by all instances of the caller.
+    /// A cap on retries: Finagle's (relative to calls) or Envoy's (retries in progress).
     #[serde(default)]
     pub budget: Option<RetryBudget>,
     /// Wait at least the Retry-After of a 429 answer before retrying. Default true.
@@ -219,24 +227,39 @@ pub enum Jitter {
     Equal,
 }
 
-/// Finagle `RetryBudget`: retries allowed in a sliding window of `window` are at most
-/// `ratio` times the calls in it plus `min_per_s` per second of the window.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+/// A cap on retries, in one of two forms, told apart by their fields:
+///
+/// - Finagle `RetryBudget` (`ratio`, `min_per_s`, `window`): retries allowed in a sliding window
+///   of `window` are at most `ratio` times the calls in it plus `min_per_s` per second of the
+///   window; shared by all instances of the caller; a hedge takes from it as a retry does
+///   (Finagle bounds backup requests with a `RetryBudget`). `budget: (ratio: 0.1)`.
+/// - Envoy `retry_budget` (`budget_percent`, `min_retry_concurrency`): a limit on retries *in
+///   progress*: a retry starts only while the retries active (from the failure that decides them
+///   until their own outcome) are fewer than `max(min_retry_concurrency, budget_percent% of the
+///   attempts in flight)`; per caller instance (one Envoy each).
+///   `budget: (budget_percent: 20.0, min_retry_concurrency: 3)`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetryBudget {
-    /// Finagle `percentCanRetry` as a fraction; Envoy `budget_percent`. E.g. `0.1`.
-    pub ratio: f64,
+    /// Finagle `percentCanRetry` as a fraction, e.g. `0.1`.
+    #[serde(default)]
+    pub ratio: Option<f64>,
     /// Finagle `minRetriesPerSec`. Default 10.
-    #[serde(default = "ten")]
-    pub min_per_s: f64,
+    #[serde(default)]
+    pub min_per_s: Option<f64>,
     /// Finagle `ttl`. Default `"10s"`.
-    #[serde(default = "ten_s")]
-    pub window: Dur,
+    #[serde(default)]
+    pub window: Option<Dur>,
+    /// Envoy `budget_percent`, a percentage of the attempts in flight, e.g. `20.0`. Default 20
+    /// when `min_retry_concurrency` is given alone.
+    #[serde(default)]
+    pub budget_percent: Option<f64>,
+    /// Envoy `min_retry_concurrency`: retries that may be in progress whatever the share.
+    /// Default 3 when `budget_percent` is given alone.
+    #[serde(default)]
+    pub min_retry_concurrency: Option<u32>,
 }
 
-pub(super) fn ten() -> f64 {
-    10.0
-}
 pub(super) fn ten_s() -> Dur {
     Dur(SimDuration::from_secs(10))
 }

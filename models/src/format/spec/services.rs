@@ -43,6 +43,14 @@ pub struct Service {
     /// Load shedding at this service's instances.
     #[serde(default)]
     pub shed: Option<ShedSpec>,
+    /// The cost of saying no: worker (CPU) time that each refusal at a live instance takes
+    /// (queue full, a rate limit's 429, shedding at admission or by the concurrency limit, a
+    /// request shed from the queue), e.g. `Constant("200us")`. The refusal is answered at once;
+    /// its cost is a debt of the instance that the next request to take one of its workers
+    /// works off before its own work (a CPU tax: refusals slow the work that follows, and show
+    /// in utilization). Default: free.
+    #[serde(default)]
+    pub reject_work: Option<DistSpec>,
     /// Token-bucket rate limits, enforced for the service as a whole (as a shared limiter such as
     /// Envoy's global rate limit service does). A limited request is answered 429 at once, with
     /// the time until a token is free as its Retry-After.

@@ -13,9 +13,13 @@ pub struct Workload {
     pub entry: String,
     /// The arrival process and its initial rate.
     pub arrivals: Arrivals,
-    /// The clients retry an answer that is an error, a rejection or a 429 (honouring its
-    /// Retry-After): the same `retry` settings as a call's, without `budget`. A user request is
-    /// counted once, with its final answer and its latency from the first attempt.
+    /// The clients retry what `retry.on` names, with the same settings as a call's `retry`
+    /// (backoff, jitter, Retry-After, `budget` of either form, counted over this workload's
+    /// requests and attempts): answers that are errors (`Error`), rejections or sheds
+    /// (`Rejected`), 429s (`RateLimited`), and their own timeouts (`Timeout`, with `timeout`:
+    /// the attempt is abandoned, its request runs on unwatched, and a new one is sent after the
+    /// backoff). A user request is counted once, with its final answer and its latency from the
+    /// first attempt.
     #[serde(default)]
     pub retry: Option<RetrySpec>,
     /// The entry service's worker pool these requests use; its main pool when absent.
@@ -32,8 +36,10 @@ pub struct Workload {
     /// the first region.
     #[serde(default)]
     pub region: Option<String>,
-    /// The client gives up waiting after this long and counts the request failed (its answer, if
-    /// it ever comes, is ignored). Default: it waits as long as it takes.
+    /// The client gives up waiting for an attempt after this long (each attempt has its own
+    /// timeout, as on a call): it retries if its `retry` retries `Timeout`, else counts the
+    /// request failed (an answer that comes later is ignored). Default: it waits as long as it
+    /// takes.
     #[serde(default)]
     pub timeout: Option<Dur>,
     /// Distinct users the requests come from (each request from one drawn at random), for

@@ -4,7 +4,8 @@
 //! ```text
 //!  admit            throttle ─▶ bulkhead (permit, queue or full) ─▶ breaker     before an attempt
 //!  observe_attempt  breaker, throttle, hedge histogram learn the outcome       once per attempt
-//!  after_failure    retry (attempts, retryable, deadline, budget, backoff)      after a failure
+//!  after_failure    throttle learns; retry (attempts, retryable, deadline,      after a failure
+//!                   throttle, budget, backoff)
 //! ```
 //!
 //! Every attempt that `admit` lets through is observed exactly once, by every defence that
@@ -15,8 +16,8 @@
 //! Randomness: `edge:<from>-><to>/throttle` (adaptive throttling), `/backoff` (retry delays).
 
 use crate::defences::{
-    AttemptFailure, Breaker, BreakerPhase, BreakerState, Budget, Bulkhead, CallPolicy, Observed,
-    Take, Throttle,
+    AttemptFailure, Breaker, BreakerPhase, BreakerState, Budget, Bulkhead, CallPolicy,
+    ConcurrentBudget, Observed, Take, Throttle,
 };
 use rand::RngExt;
 use sim_core::{RngFactory, Stream};
@@ -31,6 +32,8 @@ pub(in crate::sim) struct EdgeChain {
     /// One per caller instance (empty without a bulkhead).
     bulkheads: Vec<Bulkhead>,
     budget: Option<Budget>,
+    /// Envoy's concurrency budget, one per caller instance (empty without one).
+    concurrent: Vec<ConcurrentBudget>,
     backoff_rng: Stream,
     /// Latency of good attempts, for percentile hedging.
     observed: Option<Observed>,
@@ -77,6 +80,8 @@ pub(in crate::sim) enum AfterFailure {
     Retry(u64),
     /// A retry was allowed by the policy but refused by the budget.
     Denied,
+    /// A retry was allowed by the policy but refused by gRPC retry throttling.
+    Throttled,
     /// No retry: out of attempts, not retryable, past the deadline, or no retry policy.
     GiveUp,
 }
@@ -111,6 +116,14 @@ impl EdgeChain {
                 .as_ref()
                 .and_then(|r| r.budget.clone())
                 .map(Budget::new),
+            concurrent: match policy
+                .retry
+                .as_ref()
+                .and_then(|r| r.concurrent_budget.clone())
+            {
+                Some(c) => vec![ConcurrentBudget::new(c); callers],
+                None => Vec::new(),
+            },
             backoff_rng: rngs.stream(name, "backoff"),
             observed: policy.hedge.as_ref().and_then(Observed::for_policy),
         }
@@ -124,20 +137,44 @@ impl EdgeChain {
         }
     }
 
-    /// Asks to send an attempt: the throttle first (`first` is a call's first attempt, not a
-    /// retry or a hedge), then the bulkhead (a call waiting for it has not asked the breaker yet),
-    /// then the breaker.
+    /// An attempt of `caller` left (Envoy's budget counts it active).
+    #[inline]
+    pub(in crate::sim) fn on_sent(&mut self, caller: u32) {
+        if let Some(c) = self.concurrent.get_mut(caller as usize) {
+            c.request_started();
+        }
+    }
+
+    /// An attempt of `caller` that left is over: answered, timed out, or abandoned.
+    #[inline]
+    pub(in crate::sim) fn on_attempt_over(&mut self, caller: u32) {
+        if let Some(c) = self.concurrent.get_mut(caller as usize) {
+            c.request_ended();
+        }
+    }
+
+    /// A retry of `caller` that `after_failure` granted is over: its own attempt failed (and
+    /// the call decides again) or the call ended.
+    #[inline]
+    pub(in crate::sim) fn retry_over(&mut self, caller: u32) {
+        if let Some(c) = self.concurrent.get_mut(caller as usize) {
+            c.retry_ended();
+        }
+    }
+
+    /// Asks to send an attempt: the throttle first (adaptive throttling may refuse any attempt;
+    /// gRPC throttling refuses none here), then the bulkhead (a call waiting for it has not asked
+    /// the breaker yet), then the breaker.
     #[inline]
     pub(in crate::sim) fn admit(
         &mut self,
         policy: &CallPolicy,
         a: Attempt,
-        first: bool,
         now_ns: u64,
     ) -> (Admit, Transition) {
         if let Some(t) = self.throttles.get_mut(a.caller as usize) {
             let draw = self.throttle_rng.random::<f64>();
-            if !t.allow(now_ns, first, draw) {
+            if !t.allow(now_ns, draw) {
                 let refused = Admit::Refused {
                     failure: AttemptFailure::Throttled,
                     next: None,
@@ -227,15 +264,48 @@ impl EdgeChain {
         self.breakers[a.breaker as usize].record(bp, o.now_ns, o.phase, o.failed, slow)
     }
 
-    /// After a failed attempt (the `attempts`-th of its call): retry after a backoff, if the
-    /// policy retries this failure, attempts are left, the caller's deadline has not passed and
-    /// the budget has a retry. `previous_ns` is the previous backoff (decorrelated jitter);
-    /// `retry_after_ns` the server's Retry-After, if it sent one.
+    /// A failed attempt of a call that has other attempts out (hedges): the throttle learns
+    /// the failure as it learns any (see `after_failure`); returns whether the call may still
+    /// hedge (gRPC throttling stops hedging when it would refuse a retry).
+    #[inline]
+    pub(in crate::sim) fn failed_while_out(
+        &mut self,
+        policy: &CallPolicy,
+        caller: u32,
+        failure: AttemptFailure,
+    ) -> bool {
+        self.throttle_after_failure(policy, caller, failure)
+    }
+
+    /// The throttle's verdict on a failed attempt of `caller` (gRPC: a failure the retry policy
+    /// retries takes a token, and the retry is refused if half the tokens or fewer are left).
+    fn throttle_after_failure(
+        &mut self,
+        policy: &CallPolicy,
+        caller: u32,
+        failure: AttemptFailure,
+    ) -> bool {
+        let Some(t) = self.throttles.get_mut(caller as usize) else {
+            return true;
+        };
+        let qualified = policy.retry.as_ref().is_some_and(|r| r.retries(failure));
+        t.after_failure(qualified)
+    }
+
+    /// After a failed attempt (the `attempts`-th of its call, by caller instance `caller`):
+    /// first the throttle learns the failure (gRPC takes a token for a failure the policy
+    /// retries, whatever follows, as grpc-java does before it counts attempts); then retry after
+    /// a backoff, if the policy retries this failure, attempts are left, the caller's deadline
+    /// has not passed, the throttle allows it and the budget has a retry (Finagle's: one in its
+    /// window; Envoy's: room for one more active retry, which stays active until `retry_over`).
+    /// `previous_ns` is the previous backoff (decorrelated jitter); `retry_after_ns` the
+    /// server's Retry-After, if it sent one.
     #[allow(clippy::too_many_arguments)]
     #[inline]
     pub(in crate::sim) fn after_failure(
         &mut self,
         policy: &CallPolicy,
+        caller: u32,
         failure: AttemptFailure,
         attempts: u32,
         previous_ns: u64,
@@ -243,13 +313,24 @@ impl EdgeChain {
         now_ns: u64,
         deadline_ns: u64,
     ) -> AfterFailure {
+        let throttle_allows = self.throttle_after_failure(policy, caller, failure);
         let Some(retry) = &policy.retry else {
             return AfterFailure::GiveUp;
         };
         if attempts >= retry.attempts || !retry.retries(failure) || now_ns >= deadline_ns {
             return AfterFailure::GiveUp;
         }
+        if !throttle_allows {
+            return AfterFailure::Throttled;
+        }
         if !self.budget.as_mut().is_none_or(|b| b.try_retry(now_ns)) {
+            return AfterFailure::Denied;
+        }
+        if !self
+            .concurrent
+            .get_mut(caller as usize)
+            .is_none_or(ConcurrentBudget::try_retry)
+        {
             return AfterFailure::Denied;
         }
         let delay = retry.delay_ns(attempts, previous_ns, &mut self.backoff_rng);
@@ -260,10 +341,28 @@ impl EdgeChain {
         }
     }
 
-    /// The delay before the next hedge of a call, if the edge hedges and knows one yet.
+    /// Whether a hedge due now may go out: it takes a retry from the edge's Finagle budget, if
+    /// it has one (Finagle bounds backup requests with a `RetryBudget`), so that hedging feeding
+    /// on its own load (queues grow, more calls pass the percentile, more hedges) stays within
+    /// the budget's share of calls.
     #[inline]
-    pub(in crate::sim) fn hedge_delay(&self, policy: &CallPolicy) -> Option<u64> {
-        policy.hedge.as_ref()?.delay_ns(self.observed.as_ref())
+    pub(in crate::sim) fn hedge_within_budget(&mut self, now_ns: u64) -> bool {
+        self.budget.as_mut().is_none_or(|b| b.try_retry(now_ns))
+    }
+
+    /// The delay before the next hedge of a call by caller instance `caller`, if the edge
+    /// hedges, knows a delay yet, and its throttle allows a hedge now (gRPC: tokens above half).
+    #[inline]
+    pub(in crate::sim) fn hedge_delay(&self, policy: &CallPolicy, caller: u32) -> Option<u64> {
+        let hedge = policy.hedge.as_ref()?;
+        if !self
+            .throttles
+            .get(caller as usize)
+            .is_none_or(Throttle::hedge_allowed)
+        {
+            return None;
+        }
+        hedge.delay_ns(self.observed.as_ref())
     }
 
     /// Breakers not closed now (`None` when the edge has no breaker).
@@ -330,6 +429,7 @@ mod tests {
             throttle: d.throttle,
             op: Op::Read,
             reconnect_after: None,
+            fan_out: 1,
         };
         let policy = CallPolicy::new(&call).expect("a valid call");
         let chain = EdgeChain::new(&policy, n_callers, &RngFactory::new(SEED, 0), EDGE);
@@ -418,36 +518,39 @@ mod tests {
     fn a_chain_without_defences_lets_everything_through() {
         let (p, mut chain) = edge(Defences::default(), 2);
         let a = attempt(1, 1);
-        assert_eq!(chain.admit(&p, a, false, 0), (go(false), None));
+        assert_eq!(chain.admit(&p, a, 0), (go(false), None));
         let failed = observation(1, true, MS, Closed);
         assert_eq!(chain.observe_attempt(&p, a, failed), None);
-        let after = chain.after_failure(&p, Timeout, 1, 0, 0, 1, S);
+        let after = chain.after_failure(&p, 0, Timeout, 1, 0, 0, 1, S);
         assert_eq!(after, AfterFailure::GiveUp);
-        assert_eq!(chain.hedge_delay(&p), None);
+        assert_eq!(chain.hedge_delay(&p, 0), None);
         assert_eq!(chain.breakers_not_closed(), None);
         assert_eq!(chain.breaker_states().count(), 0);
     }
 
-    /// The throttle is asked before the bulkhead: an attempt it refuses takes no permit.
+    /// The throttle is asked before the bulkhead: an attempt it refuses takes no permit. Adaptive
+    /// throttling with no accepts refuses sooner or later; the one permit is free after it.
     #[test]
     fn a_throttled_attempt_takes_no_bulkhead_permit() {
         let d = Defences {
-            throttle: Some(grpc(2, 0.5)),
+            throttle: Some(ThrottleSpec::Adaptive {
+                k: 1.0,
+                window: dur("10s"),
+            }),
             bulkhead: Some(semaphore(1, "0")),
             ..Defences::default()
         };
         let (p, mut chain) = edge(d, 1);
-        assert_eq!(chain.admit(&p, attempt(1, 0), true, 0), (go(true), None));
-        let failed = observation(1, true, MS, Closed);
-        assert_eq!(chain.observe_attempt(&p, attempt(1, 0), failed), None);
-        assert_eq!(chain.release(0), None);
-        // One token of two is left, not more than half: the retry is throttled.
         let throttled = (refused(Throttled, None), None);
-        assert_eq!(chain.admit(&p, attempt(1, 0), false, 2), throttled);
-        // The only permit is still free: a new call takes it, and the one after finds none.
-        assert_eq!(chain.admit(&p, attempt(2, 0), true, 3), (go(true), None));
+        let mut n_sent = 0;
+        while chain.admit(&p, attempt(1, 0), 0) != throttled {
+            assert_eq!(chain.release(0), None, "the permit of attempt {n_sent}");
+            n_sent += 1;
+        }
+        // The only permit is still free: a call past the throttle takes it, the next finds none.
+        assert_eq!(chain.resume(&p, attempt(2, 0), 1), (go(true), None));
         let full = (refused(BulkheadFull, None), None);
-        assert_eq!(chain.admit(&p, attempt(3, 0), true, 3), full);
+        assert_eq!(chain.resume(&p, attempt(3, 0), 1), full);
     }
 
     /// The bulkhead is asked before the breaker, so a call waiting for a permit has not asked
@@ -462,12 +565,12 @@ mod tests {
         };
         let (p, mut chain) = edge(d, 1);
         let failed = |now_ns| observation(now_ns, true, MS, Closed);
-        assert_eq!(chain.admit(&p, attempt(1, 0), true, 0), (go(true), None));
+        assert_eq!(chain.admit(&p, attempt(1, 0), 0), (go(true), None));
         assert_eq!(chain.observe_attempt(&p, attempt(1, 0), failed(1)), None);
         assert_eq!(chain.release(0), None);
-        assert_eq!(chain.admit(&p, attempt(2, 0), true, 2), (go(true), None));
-        assert_eq!(chain.admit(&p, attempt(3, 0), true, 2), (Admit::Wait, None));
-        assert_eq!(chain.admit(&p, attempt(4, 0), true, 2), (Admit::Wait, None));
+        assert_eq!(chain.admit(&p, attempt(2, 0), 2), (go(true), None));
+        assert_eq!(chain.admit(&p, attempt(3, 0), 2), (Admit::Wait, None));
+        assert_eq!(chain.admit(&p, attempt(4, 0), 2), (Admit::Wait, None));
         let open = BreakerState::Open {
             until_ns: 3 + 10 * S,
         };
@@ -476,9 +579,9 @@ mod tests {
         assert_eq!(chain.release(0), Some(3));
         // Calls 3 and 4 meet the breaker only now: each is refused and passes the permit on.
         let refused_3 = (refused(BreakerOpen, Some(4)), None);
-        assert_eq!(chain.admit(&p, attempt(3, 0), true, 4), refused_3);
+        assert_eq!(chain.admit(&p, attempt(3, 0), 4), refused_3);
         let refused_4 = (refused(BreakerOpen, None), None);
-        assert_eq!(chain.admit(&p, attempt(4, 0), true, 4), refused_4);
+        assert_eq!(chain.admit(&p, attempt(4, 0), 4), refused_4);
         // The permit is free: after `open_for`, the half-open probe takes it.
         let t = 3 + 10 * S;
         let half_open = BreakerState::HalfOpen {
@@ -491,7 +594,7 @@ mod tests {
             permit: true,
             phase: HalfOpen,
         };
-        let admitted = chain.admit(&p, attempt(5, 0), true, t);
+        let admitted = chain.admit(&p, attempt(5, 0), t);
         assert_eq!(admitted, (probe, Some((open, half_open))));
     }
 
@@ -504,19 +607,16 @@ mod tests {
             ..Defences::default()
         };
         let (p, mut chain) = edge(d, 2);
-        assert_eq!(chain.admit(&p, attempt(1, 0), true, 0), (go(true), None));
+        assert_eq!(chain.admit(&p, attempt(1, 0), 0), (go(true), None));
         for call in 2..=4 {
-            assert_eq!(
-                chain.admit(&p, attempt(call, 0), true, 0),
-                (Admit::Wait, None)
-            );
+            assert_eq!(chain.admit(&p, attempt(call, 0), 0), (Admit::Wait, None));
         }
-        assert_eq!(chain.admit(&p, attempt(5, 1), true, 0), (go(true), None));
+        assert_eq!(chain.admit(&p, attempt(5, 1), 0), (go(true), None));
         chain.stop_waiting(0, 3);
         assert_eq!(chain.release(0), Some(2));
-        assert_eq!(chain.admit(&p, attempt(2, 0), true, 1), (go(true), None));
+        assert_eq!(chain.admit(&p, attempt(2, 0), 1), (go(true), None));
         assert_eq!(chain.release(0), Some(4));
-        assert_eq!(chain.admit(&p, attempt(4, 0), true, 2), (go(true), None));
+        assert_eq!(chain.admit(&p, attempt(4, 0), 2), (go(true), None));
         assert_eq!(chain.release(0), None);
         assert_eq!(chain.release(1), None);
     }
@@ -538,13 +638,13 @@ mod tests {
         };
         let full = (refused(BulkheadFull, None), None);
         let (p, mut chain) = edge(no_wait, 1);
-        assert_eq!(chain.admit(&p, attempt(1, 0), true, 0), (go(true), None));
-        assert_eq!(chain.admit(&p, attempt(2, 0), true, 0), (go(true), None));
-        assert_eq!(chain.admit(&p, attempt(3, 0), true, 0), full);
+        assert_eq!(chain.admit(&p, attempt(1, 0), 0), (go(true), None));
+        assert_eq!(chain.admit(&p, attempt(2, 0), 0), (go(true), None));
+        assert_eq!(chain.admit(&p, attempt(3, 0), 0), full);
         let (p, mut chain) = edge(pool, 1);
-        assert_eq!(chain.admit(&p, attempt(1, 0), true, 0), (go(true), None));
-        assert_eq!(chain.admit(&p, attempt(2, 0), true, 0), (Admit::Wait, None));
-        assert_eq!(chain.admit(&p, attempt(3, 0), true, 0), full);
+        assert_eq!(chain.admit(&p, attempt(1, 0), 0), (go(true), None));
+        assert_eq!(chain.admit(&p, attempt(2, 0), 0), (Admit::Wait, None));
+        assert_eq!(chain.admit(&p, attempt(3, 0), 0), full);
     }
 
     /// The index of the outcome (true: failed) whose observation opens a breaker with a window
@@ -560,7 +660,7 @@ mod tests {
         let a = attempt(1, 0);
         for (i, &failed) in outcomes.iter().enumerate() {
             let now_ns = i as u64;
-            assert_eq!(chain.admit(&p, a, true, now_ns), (go(false), None));
+            assert_eq!(chain.admit(&p, a, now_ns), (go(false), None));
             let o = observation(now_ns, failed, MS, Closed);
             if let Some(change) = chain.observe_attempt(&p, a, o) {
                 let open = BreakerState::Open {
@@ -568,7 +668,7 @@ mod tests {
                 };
                 assert_eq!(change, (BreakerState::Closed, open));
                 assert_eq!(
-                    chain.admit(&p, a, false, now_ns),
+                    chain.admit(&p, a, now_ns),
                     (refused(BreakerOpen, None), None)
                 );
                 return Some(i);
@@ -633,7 +733,7 @@ mod tests {
         let (p, mut chain) = edge(d, 1);
         let a = attempt(1, 0);
         for now_ns in 0..3 {
-            assert_eq!(chain.admit(&p, a, true, now_ns), (go(false), None));
+            assert_eq!(chain.admit(&p, a, now_ns), (go(false), None));
         }
         let open = BreakerState::Open {
             until_ns: 2 + 10 * S,
@@ -660,7 +760,7 @@ mod tests {
             permit: false,
             phase: HalfOpen,
         };
-        let admitted = chain.admit(&p, a, true, t);
+        let admitted = chain.admit(&p, a, t);
         assert_eq!(admitted, (probe, Some((open, half_open(0, 0)))));
         // Another closed-phase failure arrives: it is not the probe's answer.
         assert_eq!(
@@ -693,7 +793,7 @@ mod tests {
                     caller,
                     breaker: if shared { 0 } else { caller },
                 };
-                assert_eq!(chain.admit(&p, a, true, 0), (go(false), None));
+                assert_eq!(chain.admit(&p, a, 0), (go(false), None));
                 chain.observe_attempt(&p, a, observation(1, true, MS, Closed));
             }
             let n = chain.breakers_not_closed();
@@ -701,38 +801,62 @@ mod tests {
         }
     }
 
-    /// `observe_attempt` feeds the throttle: gRPC retry throttling takes a token for a failure
-    /// and gives back `token_ratio` for a success; retries and hedges go out only while more
-    /// than half the tokens are left, first attempts always. Each caller has its own tokens.
+    /// gRPC retry throttling (grpc-java) decides when the attempt fails, not when the retry is
+    /// sent: `after_failure` takes a token for a failure the policy retries and refuses the retry
+    /// there (`Throttled`) once half the tokens or fewer are left; a failure the policy does not
+    /// retry takes none; `observe_attempt` gives back `token_ratio` for a good answer; attempts
+    /// that ask to go out are never refused; no hedge is scheduled at or below half. Each caller
+    /// instance has its own tokens.
     #[test]
-    fn grpc_tokens_fall_on_failures_and_rise_on_successes() {
+    fn grpc_throttling_decides_when_the_attempt_fails() {
+        let backoff = Backoff::Constant(dur("50ms"));
         let d = Defences {
+            retry: Some(retry(5, vec![RetryOn::Timeout], backoff)),
             throttle: Some(grpc(4, 0.5)),
+            hedge: Some(HedgeSpec {
+                after: Some(dur("30ms")),
+                percentile: None,
+                max: 1,
+            }),
             ..Defences::default()
         };
         let (p, mut chain) = edge(d, 2);
-        let (a, other) = (attempt(1, 0), attempt(2, 1));
-        let sent = (go(false), None);
-        let throttled = (refused(Throttled, None), None);
-        assert_eq!(chain.admit(&p, a, true, 0), sent);
-        assert_eq!(
-            chain.observe_attempt(&p, a, observation(1, true, MS, Closed)),
-            None
+        let retried = AfterFailure::Retry(50 * MS);
+        let after = |chain: &mut EdgeChain, caller, failure, attempts| {
+            chain.after_failure(&p, caller, failure, attempts, 0, 0, 0, S)
+        };
+        // 4 tokens, threshold 2: the first failure leaves 3 (retry), the second 2 (refused).
+        assert_eq!(after(&mut chain, 0, Timeout, 1), retried);
+        assert_eq!(chain.hedge_delay(&p, 0), Some(30 * MS));
+        assert_eq!(after(&mut chain, 0, Timeout, 2), AfterFailure::Throttled);
+        assert_eq!(chain.hedge_delay(&p, 0), None, "no hedge at 2 of 4");
+        // An error is not retried: no token taken, and no verdict but the policy's.
+        assert_eq!(after(&mut chain, 0, Error, 1), AfterFailure::GiveUp);
+        // The retry still goes out when it asks: the throttle decided already.
+        assert_eq!(chain.admit(&p, attempt(1, 0), 1), (go(false), None));
+        // A good answer gives back 0.5: 2.5 tokens; the next failure leaves 1.5: refused.
+        let success = observation(2, false, MS, Closed);
+        assert_eq!(chain.observe_attempt(&p, attempt(1, 0), success), None);
+        assert_eq!(chain.hedge_delay(&p, 0), Some(30 * MS));
+        assert_eq!(after(&mut chain, 0, Timeout, 1), AfterFailure::Throttled);
+        // Spent attempts give up, yet the failure takes its token (grpc-java counts first).
+        assert_eq!(after(&mut chain, 1, Timeout, 5), AfterFailure::GiveUp);
+        assert_eq!(after(&mut chain, 1, Timeout, 1), AfterFailure::Throttled);
+        // A hedge's failure while others are out takes a token too.
+        let (p2, mut other) = edge(
+            Defences {
+                retry: Some(retry(
+                    5,
+                    vec![RetryOn::Timeout],
+                    Backoff::Constant(dur("1ms")),
+                )),
+                throttle: Some(grpc(4, 0.5)),
+                ..Defences::default()
+            },
+            1,
         );
-        // 3 tokens of 4.
-        assert_eq!(chain.admit(&p, a, false, 2), sent);
-        assert_eq!(
-            chain.observe_attempt(&p, a, observation(3, true, MS, Closed)),
-            None
-        );
-        // 2 tokens: not more than half.
-        assert_eq!(chain.admit(&p, a, false, 4), throttled);
-        assert_eq!(chain.admit(&p, attempt(3, 0), true, 4), sent);
-        assert_eq!(chain.admit(&p, other, false, 4), sent);
-        let success = observation(5, false, MS, Closed);
-        assert_eq!(chain.observe_attempt(&p, attempt(3, 0), success), None);
-        // 2.5 tokens.
-        assert_eq!(chain.admit(&p, a, false, 6), sent);
+        assert!(other.failed_while_out(&p2, 0, Timeout));
+        assert!(!other.failed_while_out(&p2, 0, Timeout));
     }
 
     /// Adaptive throttling (SRE book) draws one number per attempt asked from the edge's
@@ -757,7 +881,7 @@ mod tests {
             let sent = draws.random::<f64>() >= reject;
             requests += 1;
             let a = attempt(i as u32, 0);
-            let (admit, _) = chain.admit(&p, a, true, i * MS);
+            let (admit, _) = chain.admit(&p, a, i * MS);
             if !sent {
                 n_refused += 1;
                 assert_eq!(admit, refused(Throttled, None), "attempt {i}");
@@ -794,11 +918,11 @@ mod tests {
         for i in 49..149 {
             chain.observe_attempt(&p, a, observation(i, true, 90 * MS, Closed));
         }
-        assert_eq!(chain.hedge_delay(&p), Some(30 * MS));
+        assert_eq!(chain.hedge_delay(&p, 0), Some(30 * MS));
         chain.observe_attempt(&p, a, observation(149, false, 10 * MS, Closed));
         // The median of fifty 10 ms answers: the top of the histogram bucket that holds 10 ms
         // at 2 significant digits (9_961_472 + 65_535).
-        assert_eq!(chain.hedge_delay(&p), Some(10_027_007));
+        assert_eq!(chain.hedge_delay(&p, 0), Some(10_027_007));
     }
 
     /// `after_failure` gives up when the call's attempts are spent, when the policy does not
@@ -819,7 +943,7 @@ mod tests {
         let (p, mut chain) = edge(d, 1);
         let deadline_ns = S;
         let mut after = |failure, attempts, now_ns| {
-            chain.after_failure(&p, failure, attempts, 0, 0, now_ns, deadline_ns)
+            chain.after_failure(&p, 0, failure, attempts, 0, 0, now_ns, deadline_ns)
         };
         assert_eq!(after(Timeout, 1, 0), AfterFailure::Retry(10 * MS));
         assert_eq!(after(Timeout, 2, 0), AfterFailure::Retry(20 * MS));
@@ -851,8 +975,9 @@ mod tests {
                 ..Defences::default()
             };
             let (p, mut chain) = edge(d, 1);
-            let mut after =
-                |retry_after_ns| chain.after_failure(&p, RateLimited, 1, 0, retry_after_ns, 0, S);
+            let mut after = |retry_after_ns| {
+                chain.after_failure(&p, 0, RateLimited, 1, 0, retry_after_ns, 0, S)
+            };
             let longer = if honor_retry_after { 80 * MS } else { 50 * MS };
             assert_eq!(after(80 * MS), AfterFailure::Retry(longer));
             assert_eq!(after(20 * MS), AfterFailure::Retry(50 * MS));
@@ -866,9 +991,10 @@ mod tests {
     fn the_budget_counts_calls_and_denies_retries_past_its_ratio() {
         let spec = RetrySpec {
             budget: Some(RetryBudget {
-                ratio: 0.5,
-                min_per_s: 0.0,
-                window: dur("1s"),
+                ratio: Some(0.5),
+                min_per_s: Some(0.0),
+                window: Some(dur("1s")),
+                ..RetryBudget::default()
             }),
             ..retry(3, vec![RetryOn::Timeout], Backoff::Constant(dur("50ms")))
         };
@@ -881,7 +1007,7 @@ mod tests {
         chain.on_call(0);
         chain.on_call(0);
         let after = |chain: &mut EdgeChain, failure, attempts, now_ns| {
-            chain.after_failure(&p, failure, attempts, 0, 0, now_ns, 10 * S)
+            chain.after_failure(&p, 0, failure, attempts, 0, 0, now_ns, 10 * S)
         };
         // Neither takes the one retry the two calls bought.
         assert_eq!(after(&mut chain, Error, 1, 1), AfterFailure::GiveUp);
@@ -917,7 +1043,7 @@ mod tests {
         let mut previous_ns = 0;
         for attempts in 1..5 {
             let expected = policy.delay_ns(attempts, previous_ns, &mut draws);
-            let after = chain.after_failure(&p, Timeout, attempts, previous_ns, 0, 0, S);
+            let after = chain.after_failure(&p, 0, Timeout, attempts, previous_ns, 0, 0, S);
             assert_eq!(
                 after,
                 AfterFailure::Retry(expected),
@@ -941,11 +1067,11 @@ mod tests {
         let (p, mut chain) = edge(d, 1);
         let go = |(a, _): (Admit, Transition)| a;
         assert!(matches!(
-            go(chain.admit(&p, attempt(1, 0), true, 0)),
+            go(chain.admit(&p, attempt(1, 0), 0)),
             Admit::Go { .. }
         ));
-        assert_eq!(go(chain.admit(&p, attempt(2, 0), false, 0)), Admit::Wait);
-        assert_eq!(go(chain.admit(&p, attempt(3, 0), true, 0)), Admit::Wait);
+        assert_eq!(go(chain.admit(&p, attempt(2, 0), 0)), Admit::Wait);
+        assert_eq!(go(chain.admit(&p, attempt(3, 0), 0)), Admit::Wait);
         chain.observe_attempt(
             &p,
             attempt(1, 0),
@@ -958,9 +1084,83 @@ mod tests {
             "{resumed:?}"
         );
         assert_eq!(
-            go(chain.admit(&p, attempt(4, 0), true, 2)),
+            go(chain.admit(&p, attempt(4, 0), 2)),
             Admit::Wait,
             "behind call 3"
         );
+    }
+
+    /// Envoy's concurrency budget through the chain: with `budget_percent` 50 and
+    /// `min_retry_concurrency` 1, four attempts in flight leave room for ⌊2⌋ active retries;
+    /// `after_failure` grants them and `Denied` the third; `retry_over` frees one; attempts
+    /// that end shrink the room to the floor. Each caller instance counts its own.
+    #[test]
+    fn envoys_budget_caps_retries_in_progress() {
+        let spec = RetrySpec {
+            budget: Some(RetryBudget {
+                budget_percent: Some(50.0),
+                min_retry_concurrency: Some(1),
+                ..RetryBudget::default()
+            }),
+            ..retry(5, vec![RetryOn::Timeout], Backoff::Constant(dur("10ms")))
+        };
+        let d = Defences {
+            retry: Some(spec),
+            ..Defences::default()
+        };
+        let (p, mut chain) = edge(d, 2);
+        let retried = AfterFailure::Retry(10 * MS);
+        let after =
+            |chain: &mut EdgeChain, caller| chain.after_failure(&p, caller, Timeout, 1, 0, 0, 0, S);
+        for _ in 0..4 {
+            chain.on_sent(0);
+        }
+        assert_eq!(after(&mut chain, 0), retried);
+        assert_eq!(after(&mut chain, 0), retried);
+        assert_eq!(after(&mut chain, 0), AfterFailure::Denied);
+        assert_eq!(after(&mut chain, 1), retried, "the other caller's floor");
+        assert_eq!(after(&mut chain, 1), AfterFailure::Denied);
+        chain.retry_over(0);
+        assert_eq!(after(&mut chain, 0), retried);
+        for _ in 0..4 {
+            chain.on_attempt_over(0);
+        }
+        chain.retry_over(0);
+        assert_eq!(
+            after(&mut chain, 0),
+            AfterFailure::Denied,
+            "1 active, floor 1"
+        );
+        chain.retry_over(0);
+        assert_eq!(after(&mut chain, 0), retried);
+    }
+
+    /// A hedge takes a retry from the edge's Finagle budget, as a retry does: with `ratio` 0.5
+    /// and no floor, two calls buy one hedge or one retry, not both; an edge without a budget
+    /// hedges freely.
+    #[test]
+    fn hedges_draw_on_the_finagle_budget() {
+        let spec = RetrySpec {
+            budget: Some(RetryBudget {
+                ratio: Some(0.5),
+                min_per_s: Some(0.0),
+                ..RetryBudget::default()
+            }),
+            ..retry(3, vec![RetryOn::Timeout], Backoff::Constant(dur("5ms")))
+        };
+        let d = Defences {
+            retry: Some(spec),
+            ..Defences::default()
+        };
+        let (p, mut chain) = edge(d, 1);
+        assert!(!chain.hedge_within_budget(0), "no calls yet");
+        chain.on_call(0);
+        chain.on_call(0);
+        assert!(chain.hedge_within_budget(1));
+        assert!(!chain.hedge_within_budget(1));
+        let after = chain.after_failure(&p, 0, Timeout, 1, 0, 0, 2, S);
+        assert_eq!(after, AfterFailure::Denied, "the hedge took the retry");
+        let (_, mut free) = edge(Defences::default(), 1);
+        assert!((0..100).all(|t| free.hedge_within_budget(t)));
     }
 }

@@ -27,6 +27,49 @@ pub(super) struct EdgeState {
     pub(super) skip_rng: Stream,
     pub(super) chain: EdgeChain,
     pub(super) stats: EdgeResult,
+    /// Retries in progress on the edge, for `retries_active_max` and `_mean`.
+    pub(super) retries_active: Gauge,
+}
+
+/// A count in progress over time: now, the most since the warm-up ended, and its time-weighted
+/// area since then.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Gauge {
+    now: u32,
+    max: u32,
+    area: u128,
+    since_ns: u64,
+}
+
+impl Gauge {
+    fn touch(&mut self, now_ns: u64) {
+        self.area += u128::from(self.now) * u128::from(now_ns - self.since_ns);
+        self.since_ns = now_ns;
+    }
+
+    /// One more (`up`) or one fewer at `now_ns`.
+    pub(super) fn step(&mut self, now_ns: u64, up: bool) {
+        self.touch(now_ns);
+        if up {
+            self.now += 1;
+            self.max = self.max.max(self.now);
+        } else {
+            self.now.dec();
+        }
+    }
+
+    /// The warm-up ends: the measured window starts with the count as it is.
+    pub(super) fn restart(&mut self, now_ns: u64) {
+        self.touch(now_ns);
+        self.area = 0;
+        self.max = self.now;
+    }
+
+    /// (most at once, mean over the `measured_ns` ending at `end_ns`).
+    pub(super) fn close(&mut self, end_ns: u64, measured_ns: u64) -> (u32, f64) {
+        self.touch(end_ns);
+        (self.max, self.area as f64 / measured_ns.max(1) as f64)
+    }
 }
 
 /// How an attempt asks the edge's chain to go out.
@@ -66,6 +109,7 @@ impl EdgeState {
                 series_attempts: vec![0; n_buckets],
                 ..EdgeResult::default()
             },
+            retries_active: Gauge::default(),
         }
     }
 }
@@ -97,9 +141,7 @@ impl ServiceModel<'_> {
         let es = &mut self.edges[c.edge as usize];
         let (admit, change) = match ask {
             Ask::Resumed => es.chain.resume(policy, a, now),
-            _ => es
-                .chain
-                .admit(policy, a, c.attempts == 0 && ask != Ask::Hedge, now),
+            _ => es.chain.admit(policy, a, now),
         };
         self.record_transition(c.edge, a.breaker, now, change);
         let bucket = self.bucket;
@@ -230,6 +272,8 @@ impl ServiceModel<'_> {
             *free = req;
         }
         cs.outstanding += 1;
+        let caller = self.attempt_of(call).caller;
+        self.edges[c.edge as usize].chain.on_sent(caller);
         self.arm_attempt_timers(sim, call, req);
         let callee_host = self.instances[instance as usize].host;
         let delay = self.network_delay(c.edge, false, caller_host, callee_host);
@@ -308,7 +352,8 @@ impl ServiceModel<'_> {
         let edge = self.calls[call].edge;
         let policy = &self.world.calls[edge as usize].policy;
         if let Some(h) = &policy.hedge {
-            let delay = self.edges[edge as usize].chain.hedge_delay(policy);
+            let caller = self.attempt_of(call).caller;
+            let delay = self.edges[edge as usize].chain.hedge_delay(policy, caller);
             let cs = &mut self.calls[call];
             if let Some(delay) = delay {
                 if cs.hedge_timer.is_none() && u32::from(cs.hedges) < h.max {
@@ -421,7 +466,23 @@ impl ServiceModel<'_> {
         if let Some(slot) = c.children.iter_mut().find(|x| **x == child) {
             *slot = NONE;
             c.outstanding.dec();
+            let (edge, caller) = (c.edge, self.attempt_of(call).caller);
+            self.edges[edge as usize].chain.on_attempt_over(caller);
         }
+    }
+
+    /// The call's retry in progress (if it has one) is over: its attempt failed and the call
+    /// decides again, or the call ended.
+    #[inline]
+    fn end_retry(&mut self, call: u32, now_ns: u64) {
+        if !self.calls[call].holds_retry {
+            return;
+        }
+        self.calls[call].holds_retry = false;
+        let (edge, caller) = (self.calls[call].edge, self.attempt_of(call).caller);
+        let es = &mut self.edges[edge as usize];
+        es.chain.retry_over(caller);
+        es.retries_active.step(now_ns, false);
     }
 
     /// The hedge delay passed with the call still unanswered: send one more attempt.
@@ -431,8 +492,16 @@ impl ServiceModel<'_> {
         if c.outstanding == 0 {
             return; // between a failure and its retry: the retry goes out by itself
         }
-        c.hedges += 1;
         let (measured, edge) = (c.measured, c.edge);
+        let es = &mut self.edges[edge as usize];
+        if !es.chain.hedge_within_budget(self.now_ns) {
+            if measured {
+                es.stats.retries_denied += 1;
+            }
+            return;
+        }
+        let c = &mut self.calls[call];
+        c.hedges += 1;
         if let Some(t) = &mut self.tracer {
             let (parent, attempt) = (c.parent, c.attempts + 1);
             t.mark_call(
@@ -512,20 +581,29 @@ impl ServiceModel<'_> {
                 self.trace_call(call, name, self.calls[call].attempts);
             }
         }
-        let c = &self.calls[call];
+        let c = self.calls[call];
+        let policy = &self.world.calls[c.edge as usize].policy;
+        let caller = self.attempt_of(call).caller;
+        let es = &mut self.edges[c.edge as usize];
         if c.outstanding > 0 || c.waiting || c.retry_timer.is_some() {
             // Another attempt of the call is still on its way (a hedge sent or waiting for its
-            // bulkhead, or a retry after its backoff): the call goes on.
+            // bulkhead, or a retry after its backoff): the call goes on. The throttle learns the
+            // failure all the same, and may stop the call's hedging.
+            if !es.chain.failed_while_out(policy, caller, failure) {
+                if let Some(t) = self.calls[call].hedge_timer.take() {
+                    sim.cancel(t);
+                }
+            }
             return;
         }
         let now = sim.now().as_ns();
-        let c = self.calls[call];
-        let policy = &self.world.calls[c.edge as usize].policy;
+        self.end_retry(call, now);
         let deadline = self.requests[c.parent].deadline_ns;
-        let es = &mut self.edges[c.edge as usize];
         let (attempts, previous) = (c.attempts, c.previous_backoff_ns);
+        let es = &mut self.edges[c.edge as usize];
         let after = es.chain.after_failure(
             policy,
+            caller,
             failure,
             attempts,
             previous,
@@ -535,14 +613,21 @@ impl ServiceModel<'_> {
         );
         match after {
             AfterFailure::Retry(delay) => {
+                es.retries_active.step(now, true);
                 let timer = sim.timer_in(SimDuration::from_ns(delay), Event::Retry { call });
                 let cs = &mut self.calls[call];
                 cs.previous_backoff_ns = delay;
                 cs.retry_timer = Some(timer);
+                cs.holds_retry = true;
                 return;
             }
             AfterFailure::Denied if c.measured => es.stats.retries_denied += 1,
-            AfterFailure::Denied | AfterFailure::GiveUp => {}
+            AfterFailure::Throttled if c.measured => es.stats.throttled += 1,
+            AfterFailure::Denied | AfterFailure::Throttled | AfterFailure::GiveUp => {}
+        }
+        if after == AfterFailure::Throttled && self.tracer.is_some() {
+            // gRPC retry throttling refused the retry when this attempt failed.
+            self.trace_call(call, "throttled", attempts);
         }
         let outcome = if policy.fallback.is_some() {
             Outcome::Degraded
@@ -566,16 +651,18 @@ impl ServiceModel<'_> {
         if let Some(t) = c.retry_timer {
             sim.cancel(t);
         }
+        let caller = self.attempt_of(call).caller;
         if c.waiting {
-            let caller = self.attempt_of(call).caller;
             self.edges[c.edge as usize].chain.stop_waiting(caller, call);
         }
+        self.end_retry(call, sim.now().as_ns());
         // Attempts still out (hedges) lost the race: nobody waits for them any more.
         for &child in c.children.iter().filter(|&&x| x != NONE) {
             let r = &mut self.requests[child];
             r.abandoned = true;
             let (timer, holds, lost) = (r.timer.take(), r.holds_permit, r.lost);
             r.holds_permit = false;
+            self.edges[c.edge as usize].chain.on_attempt_over(caller);
             if let Some(t) = timer {
                 sim.cancel(t);
             }

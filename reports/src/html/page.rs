@@ -85,7 +85,9 @@ pub(super) fn header(out: &mut String, s: &Summary) {
         out,
         "<p class=\"note\">Intervals are {conf}% Student-t intervals of the mean across runs; differences are paired by seed \
          (every variant runs on the same seeds as the baseline, so a difference is measured run by run). \
-         Latencies are those of completed requests, from arrival at an instance to the response leaving it.</p>"
+         A service's latencies run from arrival at an instance to the response leaving it, users' end to end; \
+         <i>(ok)</i> counts successful requests, <i>(all)</i> every answered request, a failure at the time it was given. \
+         \"Within SLO\" is the share of requests answered successfully within the SLO's latency.</p>"
     );
     out.push_str("<ul class=\"variants\">\n");
     for (i, v) in s.variants.iter().enumerate() {

@@ -19,6 +19,10 @@ pub struct EdgeRun {
     pub timeouts: u64,
     pub breaker_rejected: u64,
     pub wasted_work_ns: u64,
+    #[serde(default)]
+    pub retries_active_max: u32,
+    #[serde(default)]
+    pub retries_active_mean: f64,
 }
 
 impl EdgeRun {
@@ -32,6 +36,8 @@ impl EdgeRun {
             timeouts: e.timeouts,
             breaker_rejected: e.breaker_rejected,
             wasted_work_ns: e.wasted_work_ns,
+            retries_active_max: e.retries_active_max,
+            retries_active_mean: e.retries_active_mean,
         }
     }
 
@@ -47,6 +53,8 @@ impl EdgeRun {
             EdgeMetric::Timeouts => self.timeouts as f64,
             EdgeMetric::BreakerRejected => self.breaker_rejected as f64,
             EdgeMetric::WastedWork => self.wasted_work_ns as f64,
+            EdgeMetric::RetriesActiveMean => self.retries_active_mean,
+            EdgeMetric::RetriesActiveMax => f64::from(self.retries_active_max),
         }
     }
 }
@@ -68,10 +76,14 @@ pub enum EdgeMetric {
     BreakerRejected,
     /// Worker time at the dependency on answers nobody used, ns.
     WastedWork,
+    /// Retries in progress at once (Envoy's count for its retry budget): time-averaged, and the
+    /// most.
+    RetriesActiveMean,
+    RetriesActiveMax,
 }
 
 impl EdgeMetric {
-    pub const ALL: [EdgeMetric; 8] = [
+    pub const ALL: [EdgeMetric; 10] = [
         EdgeMetric::Amplification,
         EdgeMetric::Calls,
         EdgeMetric::Retries,
@@ -80,6 +92,8 @@ impl EdgeMetric {
         EdgeMetric::Timeouts,
         EdgeMetric::BreakerRejected,
         EdgeMetric::WastedWork,
+        EdgeMetric::RetriesActiveMean,
+        EdgeMetric::RetriesActiveMax,
     ];
 
     pub fn name(self) -> &'static str {
@@ -92,6 +106,8 @@ impl EdgeMetric {
             EdgeMetric::Timeouts => "timeouts",
             EdgeMetric::BreakerRejected => "breaker refusals",
             EdgeMetric::WastedWork => "wasted work",
+            EdgeMetric::RetriesActiveMean => "retries in progress",
+            EdgeMetric::RetriesActiveMax => "most retries in progress",
         }
     }
 
@@ -99,7 +115,7 @@ impl EdgeMetric {
     pub fn format(self, v: f64) -> String {
         match self {
             _ if v.is_nan() => "-".into(),
-            EdgeMetric::Amplification => format!("{v:.3}"),
+            EdgeMetric::Amplification | EdgeMetric::RetriesActiveMean => format!("{v:.3}"),
             EdgeMetric::WastedWork => fmt_ns(v),
             _ => format!("{v:.1}"),
         }

@@ -210,7 +210,11 @@ fn every_metric_the_readme_lists_is_in_summary_json() {
         );
     }
     let edge_keys = readme_keys(&readme, "Per call edge (`edges`");
-    assert_eq!(edge_keys.len(), reports::edges::EdgeMetric::ALL.len());
+    assert_eq!(
+        edge_keys.len(),
+        reports::edges::EdgeMetric::ALL.len(),
+        "{edge_keys:?}"
+    );
     for k in &edge_keys {
         assert!(
             json.contains(&format!("\"metric\":\"{k}\"")),

@@ -84,6 +84,9 @@ pub enum LogKind {
     SessionsLost,
     ScaleUp,
     ScaleDown,
+    /// A process was killed for running out of memory, and restarted after its back-off.
+    OomKilled,
+    Restarted,
     Alert,
     AlertResolved,
     Deploy,
@@ -108,6 +111,8 @@ impl LogKind {
             LogKind::SessionsLost => "sessions_lost",
             LogKind::ScaleUp => "scale_up",
             LogKind::ScaleDown => "scale_down",
+            LogKind::OomKilled => "oom_killed",
+            LogKind::Restarted => "restarted",
             LogKind::Alert => "alert",
             LogKind::AlertResolved => "alert_resolved",
             LogKind::Deploy => "deploy",
@@ -187,6 +192,9 @@ pub struct RecoveryResult {
     pub scale_ups: u64,
     #[serde(default)]
     pub scale_downs: u64,
+    /// Processes killed for running out of memory (`memory`).
+    #[serde(default)]
+    pub oom_kills: u64,
 }
 
 /// What callers saw of one dependency, counted over calls made in the measured window.

@@ -69,6 +69,32 @@ pub struct ServiceDef {
     pub hosts: Vec<u32>,
     /// Its SLO, measured at the service.
     pub slo: SloDef,
+    /// Memory of each instance: the OOM kill and the restart back-off.
+    pub memory: Option<MemoryDef>,
+    /// The most requests an instance may hold (queued and in progress) before it runs out of
+    /// memory; `u32::MAX` without a memory limit. Read on the request path.
+    pub oom_at: u32,
+}
+
+/// Memory of a service's instances, compiled: a request that would make an instance hold more
+/// than `oom_at` requests kills it; it restarts after `restart_ns`, doubling per kill up to
+/// `restart_max_ns`, back to `restart_ns` after `reset_after_ns` without a kill.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct MemoryDef {
+    pub limit: u64,
+    pub base: u64,
+    pub per_request: u64,
+    pub restart_ns: u64,
+    pub restart_max_ns: u64,
+    pub reset_after_ns: u64,
+}
+
+impl MemoryDef {
+    /// The most requests an instance holds without running out of memory.
+    pub fn oom_at(&self) -> u32 {
+        let room = self.limit.saturating_sub(self.base) / self.per_request.max(1);
+        room.min(u64::from(u32::MAX - 1)) as u32
+    }
 }
 
 impl ServiceDef {

@@ -116,7 +116,7 @@ pub fn paired(
             high: rh - 1.0,
         }),
     };
-    let comparable = !metric.is_success_latency() || comparable(variant, baseline, idx);
+    let comparable = !metric.is_success_latency() || comparable(variant, baseline, idx, e.mean);
     let outcome = outcome(metric, e.low(), e.high(), comparable);
     let text = difference_text(metric, (e.mean, low, high), relative.as_ref());
     Some(Comparison {
@@ -136,19 +136,22 @@ pub fn paired(
     })
 }
 
-/// Whether two designs fail about the same share of requests of a service, so that their
-/// latencies of successes describe the same requests.
+/// Whether the latencies of successes of two designs can be compared (`diff`: variant − baseline
+/// of the latency): when they fail about the same share of requests, so that their successes are
+/// the same requests; or when the design that answers more requests successfully is also the
+/// faster one, so that failing slow requests cannot explain its lead.
 fn comparable(
     variant: &VariantAggregate,
     baseline: &VariantAggregate,
     idx: (usize, usize),
+    diff: f64,
 ) -> bool {
     let a = pairs(variant, baseline, idx, MetricKind::Availability);
     if a.is_empty() {
         return false;
     }
     let (v, b) = (mean(a.iter().map(|p| p.0)), mean(a.iter().map(|p| p.1)));
-    (v - b).abs() <= COMPARABLE_AVAILABILITY
+    (v - b).abs() <= COMPARABLE_AVAILABILITY || (v > b) == (diff < 0.0)
 }
 
 /// The verdict of a paired difference with interval `[low, high]`.

@@ -154,7 +154,7 @@ fn against_baseline(out: &mut String, s: &Summary) {
 /// How to read the latencies and the judgements, under every table that shows them.
 const LEGEND: &str = "\n*(ok)*: latency of successful requests; *(all)*: of every answered request, a failure at the time it was given. \
 \"within SLO\": share of requests answered successfully within the SLO's latency. Better or worse only where the direction is known \
-(throughput is shown, not judged); a latency of successes is compared only between designs whose availabilities differ by at most 0.1 point.\n\n";
+(throughput is shown, not judged); a latency of successes is compared only between designs whose availabilities differ by at most 0.1 point, or where the design that answers more is also the faster.\n\n";
 
 /// Columns of a variant's table of services.
 const COLUMNS: [MetricKind; 8] = [

@@ -9,6 +9,7 @@ mod errors;
 mod failures;
 mod golden;
 mod incidents;
+mod overload;
 mod props;
 mod queueing;
 mod readme;

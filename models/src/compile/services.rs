@@ -11,7 +11,7 @@ use crate::defences::AimdLimit;
 use crate::dist::Dist;
 use crate::spec::{ConcurrencyLimitSpec, QueueCap, Scenario, Service, TokenBucket};
 use crate::world::{
-    CallDef, Host, InstanceDef, PoolDef, RateLimitDef, ServiceDef, ShedPolicy, SloDef,
+    CallDef, Host, InstanceDef, MemoryDef, PoolDef, RateLimitDef, ServiceDef, ShedPolicy, SloDef,
 };
 
 /// The compiled services, their instances and their calls.
@@ -130,11 +130,14 @@ fn build_service(ck: &mut Checker, cx: &Context, si: usize, out: &mut Output) ->
         .reject_work
         .as_ref()
         .map(|d| ck.dist(&at.field("reject_work"), d));
+    let memory = memory(ck, svc, &at);
     ServiceDef {
         recovery,
         store,
         multi_region: false,
         slo: SloDef::default(), // resolved by `slo::build_slos`
+        oom_at: memory.map_or(u32::MAX, |m| m.oom_at()),
+        memory,
         hosts: eligible.unwrap_or_default(),
         name: svc.name.clone(),
         first_instance,
@@ -457,6 +460,46 @@ fn shed(ck: &mut Checker, svc: &Service, at: &At) -> Option<ShedPolicy> {
     Some(ShedPolicy {
         max_wait_ns: shed.max_wait.map(|d| d.0.as_ns()),
         lifo_over: shed.lifo_over,
+    })
+}
+
+/// The memory of each instance, checked: a limit above the idle process and a positive cost per
+/// request (else the limit could never be reached, or is reached at once).
+fn memory(ck: &mut Checker, svc: &Service, at: &At) -> Option<MemoryDef> {
+    let m = svc.memory.as_ref()?;
+    let at = at.field("memory");
+    if m.per_request.0 == 0 {
+        ck.report(
+            &at.field("per_request"),
+            "`per_request` must be above zero, or the limit is never reached: leave `memory` out"
+                .into(),
+            None,
+        );
+    }
+    if m.limit.0 <= m.base.0 {
+        ck.report(
+            &at.field("limit"),
+            format!(
+                "the limit ({} bytes) must be above `base` ({} bytes): the idle process would not fit",
+                m.limit.0, m.base.0
+            ),
+            None,
+        );
+    }
+    if m.restart.0.is_zero() || m.restart_max.0 < m.restart.0 {
+        ck.report(
+            &at.field("restart"),
+            "`restart` must be above zero and at most `restart_max`".into(),
+            None,
+        );
+    }
+    Some(MemoryDef {
+        limit: m.limit.0,
+        base: m.base.0,
+        per_request: m.per_request.0.max(1),
+        restart_ns: m.restart.0.as_ns(),
+        restart_max_ns: m.restart_max.0.as_ns(),
+        reset_after_ns: m.reset_after.0.as_ns(),
     })
 }
 

@@ -92,6 +92,9 @@ impl ServiceModel<'_> {
         let (workers, queue_cap, _) = self.world.services[s].pool(pool);
         let hung = self.process[i].hung > 0;
         let inst = &mut self.instances[i];
+        if inst.outstanding >= self.world.services[s].oom_at {
+            return self.out_of_memory(sim, req, i);
+        }
         if inst.pools[pool].busy < workers && !hung {
             inst.outstanding += 1;
             self.start_work(sim, req, false);

@@ -24,6 +24,7 @@ impl<'w> ServiceModel<'w> {
                 .collect(),
             process: processes(world),
             health: vec![Health::default(); n_instances],
+            memory: vec![Memory::default(); n_instances],
             versions: vec![Version::default(); n_instances],
             replicas: vec![Replica::default(); n_instances],
             work_rngs: svcs().map(|s| rngs.stream(&svc_name(s), "work")).collect(),

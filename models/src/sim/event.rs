@@ -51,6 +51,10 @@ pub enum Event {
     Replaced {
         instance: u32,
     },
+    /// A process killed for running out of memory restarts (after its back-off).
+    OomRestart {
+        instance: u32,
+    },
     /// A replication message reaches a replica.
     Replicate {
         msg: u32,
@@ -117,7 +121,9 @@ impl Event {
             Event::Health { service }
             | Event::OutlierReview { service }
             | Event::Autoscale { service } => u64::from(service),
-            Event::Replaced { instance } | Event::ScaleUp { instance } => u64::from(instance),
+            Event::Replaced { instance }
+            | Event::ScaleUp { instance }
+            | Event::OomRestart { instance } => u64::from(instance),
             Event::Replicate { msg } | Event::ReplicaAck { msg } => u64::from(msg),
             Event::ReplTimeout { wait } => u64::from(wait),
             Event::Failover { service, epoch } => u64::from(service) << 32 | u64::from(epoch),
@@ -156,6 +162,7 @@ impl Event {
             Event::Rollback { .. } => 22,
             Event::Autoscale { .. } => 23,
             Event::ScaleUp { .. } => 24,
+            Event::OomRestart { .. } => 25,
         }
     }
 
@@ -177,6 +184,7 @@ impl Event {
             Event::Health { .. } => "Health",
             Event::OutlierReview { .. } => "OutlierReview",
             Event::Replaced { .. } => "Replaced",
+            Event::OomRestart { .. } => "OomRestart",
             Event::Replicate { .. } => "Replicate",
             Event::ReplicaAck { .. } => "ReplicaAck",
             Event::ReplTimeout { .. } => "ReplTimeout",
@@ -210,6 +218,7 @@ impl Event {
             Event::Health { service: 0 },
             Event::OutlierReview { service: 0 },
             Event::Replaced { instance: 0 },
+            Event::OomRestart { instance: 0 },
             Event::Replicate { msg: 0 },
             Event::ReplicaAck { msg: 0 },
             Event::ReplTimeout { wait: 0 },

@@ -15,7 +15,7 @@
 //! `request` (slabs, lifecycle; `instances`), `admission` (`limits`, queues and shedding),
 //! `calls` (`calls`, `edges` with their chain), `client` (`workloads`, sessions), `balance`
 //! (`rotations`), `faults` (`schedule`, `process`, `svc_faults`, `hosts`, links), `recovery`
-//! (`health`, autoscaling), `store` (`stores`, `replicas`, replication messages), `ops` (alerts,
+//! (`health`, autoscaling), `memory` (`memory`: OOM kills and their restart back-off), `store` (`stores`, `replicas`, replication messages), `ops` (alerts,
 //! rollouts: `versions`, the log), `stats` (`stats`: what is measured), `tracing`, `build`
 //! (construction and the first events), `event` (the closed set of events and their digest
 //! codes). ARCHITECTURE.md says which part may change what.
@@ -49,6 +49,7 @@ mod calls;
 mod client;
 mod event;
 mod faults;
+mod memory;
 mod ops;
 mod recovery;
 mod request;
@@ -63,6 +64,7 @@ use calls::*;
 use client::*;
 pub use event::Event;
 use faults::*;
+use memory::*;
 use ops::*;
 use recovery::*;
 use request::*;
@@ -153,6 +155,8 @@ pub struct ServiceModel<'w> {
     store_of: Vec<u32>,
     process: Vec<Process>,
     health: Vec<Health>,
+    /// Memory limits: OOM kills and their restart back-off, per instance.
+    memory: Vec<Memory>,
     versions: Vec<Version>,
     replicas: Vec<Replica>,
     /// What each service measures (see `stats`).
@@ -315,6 +319,7 @@ impl Model for ServiceModel<'_> {
             Event::Health { service } => self.on_health(sim, service),
             Event::OutlierReview { service } => self.on_outlier_review(sim, service),
             Event::Replaced { instance } => self.on_replaced(sim, instance),
+            Event::OomRestart { instance } => self.on_oom_restart(sim, instance),
             Event::Replicate { msg } => self.on_replicate(sim, msg),
             Event::ReplicaAck { msg } => self.on_replica_ack(sim, msg),
             Event::ReplTimeout { wait } => self.on_repl_timeout(sim, wait),

@@ -89,7 +89,7 @@ pub(super) fn comparisons(out: &mut String, s: &Summary) {
          <span class=\"pass\">Green</span>: significantly better; <span class=\"fail\">red</span>: significantly worse; \
          grey: no significant difference, or a metric whose better direction depends on the design (throughput is shown, not judged). \
          <i>(ok)</i>: latency of successful requests; <i>(all)</i>: of every answered request, a failure at the time it was given. \
-         A latency of successes is compared only between designs whose availabilities differ by at most 0.1 point.</p>\n",
+         A latency of successes is compared only between designs whose availabilities differ by at most 0.1 point, or where the design that answers more is also the faster.</p>\n",
     );
     for (k, v) in others.iter().enumerate() {
         let _ = writeln!(

@@ -70,6 +70,76 @@ impl Serialize for Dur {
     }
 }
 
+/// A size in bytes in a scenario file: a string with a binary or decimal unit (`"512KiB"`,
+/// `"2MiB"`, `"1.5GiB"`, `"100MB"`, `"64B"`).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Bytes(pub u64);
+
+impl Bytes {
+    /// Parses `"2MiB"` and the like.
+    pub fn parse(s: &str) -> Result<Bytes, String> {
+        let t = s.trim();
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(t.len());
+        let (num, unit) = (&t[..split], t[split..].trim());
+        let value: f64 = num
+            .parse()
+            .map_err(|_| format!("`{s}` is not a size like \"512MiB\" or \"2GiB\""))?;
+        let scale: f64 = match unit {
+            "B" => 1.0,
+            "KiB" => 1024.0,
+            "MiB" => 1024.0 * 1024.0,
+            "GiB" => 1024.0 * 1024.0 * 1024.0,
+            "TiB" => 1024f64.powi(4),
+            "kB" | "KB" => 1e3,
+            "MB" => 1e6,
+            "GB" => 1e9,
+            "TB" => 1e12,
+            "" => return Err(format!("size `{s}` has no unit; write it like \"{s}MiB\"")),
+            other => return Err(format!(
+                "unknown size unit `{other}` in `{s}`; use B, KiB, MiB, GiB, TiB, kB, MB, GB or TB"
+            )),
+        };
+        let bytes = value * scale;
+        if !bytes.is_finite() || bytes > 1e18 {
+            return Err(format!("size `{s}` is too large"));
+        }
+        Ok(Bytes(bytes.round() as u64))
+    }
+}
+
+impl<'de> Deserialize<'de> for Bytes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Bytes, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Bytes;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a size string with a unit, like \"512MiB\" or \"2GiB\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Bytes, E> {
+                Bytes::parse(s).map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Bytes, E> {
+                if n == 0 {
+                    Ok(Bytes(0))
+                } else {
+                    Err(E::custom(format!(
+                        "size `{n}` has no unit; write it as a string like \"{n}MiB\""
+                    )))
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Serialize for Bytes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}B", self.0))
+    }
+}
+
 /// One scenario: the system, its load, and how long to simulate it.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]

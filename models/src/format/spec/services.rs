@@ -97,6 +97,13 @@ pub struct Service {
     /// Default: no sessions.
     #[serde(default)]
     pub sessions: Option<SessionStore>,
+    /// Memory per instance: `memory: (limit: "2GiB", base: "500MiB", per_request: "2MiB")`.
+    /// Each request at an instance, queued or in progress, holds `per_request` on top of `base`;
+    /// a request that would take the instance over `limit` kills it (OOM): everything it holds
+    /// fails, and the process restarts after a back-off (Kubernetes' CrashLoopBackOff), cold.
+    /// Default: no limit.
+    #[serde(default)]
+    pub memory: Option<MemorySpec>,
     /// This service's SLO, where it differs from the scenario's `slo` (its latency is measured
     /// at the service: from arrival at an instance to the answer leaving it).
     #[serde(default)]
@@ -121,6 +128,37 @@ pub struct AutoscaleSpec {
     /// Default `"1m"`.
     #[serde(default = "one_min")]
     pub delay: Dur,
+}
+
+/// Memory of each instance of a service, and how a process killed for running out of it restarts.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemorySpec {
+    /// The most an instance may use (a container's memory limit).
+    pub limit: Bytes,
+    /// What an idle process uses. Default 0.
+    #[serde(default)]
+    pub base: Bytes,
+    /// What each request at the instance, queued or in progress, adds.
+    pub per_request: Bytes,
+    /// The first restart after an OOM kill waits this long; each further one twice as long as the
+    /// one before, up to `restart_max` (Kubernetes: 10 s doubling to 5 min). Default "10s".
+    #[serde(default = "ten_s")]
+    pub restart: Dur,
+    /// The longest wait before a restart. Default "5m".
+    #[serde(default = "five_min")]
+    pub restart_max: Dur,
+    /// A process that ran this long without an OOM kill starts the back-off again from
+    /// `restart` (Kubernetes: 10 min). Default "10m".
+    #[serde(default = "ten_min")]
+    pub reset_after: Dur,
+}
+
+pub(super) fn five_min() -> Dur {
+    Dur(SimDuration::from_secs(300))
+}
+pub(super) fn ten_min() -> Dur {
+    Dur(SimDuration::from_secs(600))
 }
 
 /// Where user sessions live.

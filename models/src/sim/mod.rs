@@ -30,8 +30,7 @@ use crate::results::{
 use crate::trace::{Place, Trace, TraceOptions, Tracer};
 use crate::world::{
     AlertKind, ArrivalKind, Autoscale, Balancer, CallDef, FaultDef, FaultEffect, HealthCheck,
-    InstanceDef, OutlierDetection, RateFn, RateLimitDef, Replacement, ServiceDef, SlowStart,
-    WorkloadDef, World,
+    InstanceDef, RateFn, RateLimitDef, Replacement, ServiceDef, SlowStart, WorkloadDef, World,
 };
 use hdrhistogram::Histogram;
 use rand::RngExt;
@@ -50,6 +49,7 @@ mod client;
 mod event;
 mod faults;
 mod ops;
+mod outlier;
 mod recovery;
 mod request;
 mod slab;
@@ -64,6 +64,7 @@ use client::*;
 pub use event::Event;
 use faults::*;
 use ops::*;
+use outlier::{Answer, Change, Detector};
 use recovery::*;
 use request::*;
 use slab::Slab;
@@ -153,6 +154,8 @@ pub struct ServiceModel<'w> {
     store_of: Vec<u32>,
     process: Vec<Process>,
     health: Vec<Health>,
+    /// Per service with outlier detection: its detector (see `outlier`).
+    outliers: Vec<Option<Detector>>,
     versions: Vec<Version>,
     replicas: Vec<Replica>,
     /// What each service measures (see `stats`).

@@ -110,7 +110,11 @@ pub struct Service {
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AutoscaleSpec {
+    /// The fewest instances.
+    #[serde(alias = "min_replicas")]
     pub min: u32,
+    /// The most instances.
+    #[serde(alias = "max_replicas")]
     pub max: u32,
     /// Default 0.6.
     #[serde(default = "point_six")]
@@ -152,9 +156,11 @@ pub struct HealthSpec {
     pub timeout: Dur,
     /// Consecutive failed probes that take an instance out of load balancing. Default 3.
     #[serde(default = "three")]
+    #[serde(alias = "unhealthy_threshold")]
     pub unhealthy_after: u32,
     /// Consecutive good probes that put it back. Default 2.
     #[serde(default = "two_u")]
+    #[serde(alias = "healthy_threshold")]
     pub healthy_after: u32,
     /// Work a probe asks of the instance (scaled by its slowdowns). Default `"1ms"`.
     #[serde(default = "one_ms")]
@@ -310,6 +316,8 @@ pub struct ReplaceSpec {
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SlowStartSpec {
+    /// The time until a returning instance takes its full share.
+    #[serde(alias = "slow_start_window")]
     pub over: Dur,
     /// Default 4.
     #[serde(default = "four")]
@@ -413,12 +421,16 @@ pub enum ConcurrencyLimitSpec {
     /// use, it grows by one. Kept within `[min, max]`, starting at `initial`.
     Aimd {
         #[serde(default = "twenty")]
+        #[serde(alias = "initial_limit")]
         initial: u32,
         #[serde(default = "one")]
+        #[serde(alias = "min_limit")]
         min: u32,
         #[serde(default = "two_hundred")]
+        #[serde(alias = "max_limit")]
         max: u32,
         #[serde(default = "point_nine")]
+        #[serde(alias = "backoff_ratio")]
         decrease: f64,
         latency_over: Dur,
     },

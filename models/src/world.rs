@@ -497,6 +497,8 @@ pub struct World {
     pub tiers: Vec<String>,
     /// The scenario's SLO (workloads and services have theirs, resolved against it).
     pub slo: SloDef,
+    /// Settings that cannot take effect where they are written (the loader prints them).
+    pub warnings: crate::error::ScenarioWarnings,
     /// The spec this world was built from, for the tools that rebuild it (`shrink`) and the
     /// checks that quote it; the simulation never reads it.
     pub spec: Scenario,

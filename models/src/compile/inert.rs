@@ -9,8 +9,8 @@
 
 use super::check::{At, Checker};
 use crate::spec::{
-    BreakerSpec, OutlierSpec, QueueCap, RetryOn, RetrySpec, Scenario, Service, Step, ThrottleSpec,
-    Window,
+    BreakerSpec, Dur, OutlierSpec, QueueCap, RetryOn, RetrySpec, Scenario, Service, Step,
+    ThrottleSpec, Window,
 };
 
 /// Warns of every setting of `spec` that cannot take effect.
@@ -21,6 +21,12 @@ pub(super) fn check_inert(ck: &mut Checker, spec: &Scenario) {
         unused_pools(ck, spec, si, &at);
         if let Some(o) = &svc.outlier {
             outlier(ck, svc, o, &at.field("outlier"));
+        }
+        if let Some(r) = svc.replace.as_ref().filter(|r| r.warm_up.is_some()) {
+            if r.cold_factor == 1.0 {
+                let msg = "a `cold_factor` of 1 makes a new instance no slower: the warm-up changes nothing".into();
+                ck.warn(&at.field("replace").field("warm_up"), msg);
+            }
         }
         if let Some(a) = &svc.autoscale {
             if a.min == a.max {
@@ -173,6 +179,7 @@ fn outlier(ck: &mut Checker, svc: &Service, o: &OutlierSpec, at: &At) {
 fn call(ck: &mut Checker, step: &Step, at: &At) {
     let Step::Call {
         probability,
+        timeout,
         retry: r,
         breaker,
         bulkhead,
@@ -192,6 +199,9 @@ fn call(ck: &mut Checker, step: &Step, at: &At) {
     }
     if let Some(b) = breaker {
         breaker_window(ck, b, &at.field("breaker"));
+        if let Some(t) = timeout {
+            never_slow(ck, b, *t, &at.field("breaker"));
+        }
     }
     let retries = r.as_ref().is_some_and(|r| r.attempts > 1);
     if matches!(throttle, Some(ThrottleSpec::GrpcRetry { .. })) && !retries && hedge.is_none() {
@@ -225,6 +235,21 @@ fn retry(ck: &mut Checker, r: &RetrySpec, at: &At, present: [bool; 3]) {
             let msg = format!("`{on:?}` is retried, but the call has no `{defence}` to refuse it");
             ck.warn(&at.field("on"), msg);
         }
+    }
+}
+
+/// An attempt lasts at most the call's `timeout`: with a longer `slow_call_duration`, no call is
+/// ever slow, and the slow-call settings written never act.
+fn never_slow(ck: &mut Checker, b: &BreakerSpec, timeout: Dur, at: &At) {
+    let written = ["slow_call_duration", "slow_call_rate"]
+        .into_iter()
+        .find(|f| ck.written(&at.field(f)));
+    if let Some(field) = written.filter(|_| b.slow_call_duration > timeout) {
+        let msg = format!(
+            "no call is ever slow: attempts end at the call's `timeout` ({}), and a call is slow only when it lasts longer than `slow_call_duration` ({})",
+            timeout.0, b.slow_call_duration.0
+        );
+        ck.warn(&at.field(field), msg);
     }
 }
 

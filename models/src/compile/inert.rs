@@ -4,8 +4,8 @@
 //! instance. Each is a warning (`Checker::warn`) with its field path; every command that loads
 //! the scenario prints it, and none changes its exit code.
 //!
-//! Settings that are surely wrong (a budget on a workload's retry, replacement without health
-//! checks) are errors where they are compiled; this module only warns.
+//! Settings that are surely wrong (replacement without health checks, a percentage above 100)
+//! are errors where they are compiled; this module only warns.
 
 use super::check::{At, Checker};
 use crate::spec::{
@@ -52,7 +52,7 @@ pub(super) fn check_inert(ck: &mut Checker, spec: &Scenario) {
     for (wi, w) in spec.workload.iter().enumerate() {
         if let Some(r) = &w.retry {
             let at = At::root().field("workload").index(wi).field("retry");
-            retry(ck, r, &at, [true; 3]);
+            retry(ck, r, &at, [true; 3], false);
         }
     }
 }
@@ -195,7 +195,7 @@ fn call(ck: &mut Checker, step: &Step, at: &At) {
     }
     if let Some(r) = r {
         let present = [breaker.is_some(), bulkhead.is_some(), throttle.is_some()];
-        retry(ck, r, &at.field("retry"), present);
+        retry(ck, r, &at.field("retry"), present, hedge.is_some());
     }
     if let Some(b) = breaker {
         breaker_window(ck, b, &at.field("breaker"));
@@ -214,13 +214,18 @@ fn call(ck: &mut Checker, step: &Step, at: &At) {
     }
 }
 
-/// A retry of one attempt, of nothing, or of refusals by a defence the caller does not have.
+/// A retry of one attempt (unless its budget bounds the call's hedges), of nothing, or of
+/// refusals by a defence the caller does not have.
 /// `present`: whether the call has a breaker, a bulkhead, a throttle (a workload's client has
 /// none of its own to refuse with, so its retries are not judged on that).
-fn retry(ck: &mut Checker, r: &RetrySpec, at: &At, present: [bool; 3]) {
+/// `hedged`: the call hedges, so that a budget here bounds its hedges even with one attempt.
+fn retry(ck: &mut Checker, r: &RetrySpec, at: &At, present: [bool; 3], hedged: bool) {
     if r.attempts == 1 {
-        let msg = "one attempt in all makes no retry: `attempts` counts the first try (Envoy's `num_retries: 1` is `attempts: 2`)".into();
-        ck.warn(&at.field("attempts"), msg);
+        if !(hedged && r.budget.is_some()) {
+            let msg = "one attempt in all makes no retry: `attempts` counts the first try (Envoy's `num_retries: 1` is `attempts: 2`)".into();
+            ck.warn(&at.field("attempts"), msg);
+        }
+        return;
     }
     if r.on.is_empty() {
         ck.warn(&at.field("on"), "nothing is retried: `on` is empty".into());

@@ -52,9 +52,19 @@ impl From<models::RunError> for Error {
     }
 }
 
-/// Loads and validates a scenario file.
+/// Loads and validates a scenario file; its warnings go to stderr.
 pub fn load(path: &Path) -> Result<World, Error> {
-    Ok(models::load_file(path)?)
+    let world = models::load_file(path)?;
+    print_warnings(&world.warnings);
+    Ok(world)
+}
+
+/// Prints a scenario's warnings (settings that cannot take effect where they are written) to
+/// stderr: every command that loads a scenario says them, and none changes its exit code.
+pub fn print_warnings(warnings: &models::error::ScenarioWarnings) {
+    if !warnings.is_empty() {
+        eprintln!("{warnings}");
+    }
 }
 
 /// Runs one simulation of a scenario file; `seed` overrides the file's seed.
@@ -138,6 +148,7 @@ pub struct LoadedStudy {
 pub fn load_study(path: &Path) -> Result<LoadedStudy, Error> {
     let source = models::validate::read_source(path)?;
     let study = models::variants::load_study(&path.display().to_string(), &source)?;
+    print_warnings(&study.warnings);
     Ok(LoadedStudy { study, source })
 }
 

@@ -480,6 +480,7 @@ pub fn merge_logs(logs: &[PathBuf]) -> Result<(Study, Aggregate, LogHeader), Err
         }
     }
     let study = models::variants::load_study(&header.file, &header.source)?;
+    crate::print_warnings(&study.warnings);
     let mut agg = empty_aggregate(&study, header.runs as usize, header.seed);
     for (_, p) in &parsed {
         for run in &p.runs {

@@ -28,25 +28,55 @@ pub struct ScenarioError {
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, p) in self.problems.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{}", self.file)?;
-            if let Some((line, col)) = p.position {
-                write!(f, ":{line}:{col}")?;
-            }
-            write!(f, ": error")?;
-            if let Some(path) = &p.path {
-                write!(f, " in `{path}`")?;
-            }
-            write!(f, ": {}", p.message)?;
-            if let Some(s) = &p.suggestion {
-                write!(f, "; did you mean `{s}`?")?;
-            }
-        }
-        Ok(())
+        write_problems(f, &self.file, &self.problems, "error")
     }
+}
+
+/// Settings of one scenario file that cannot take effect where they are written: the file loads
+/// and runs, and every command that loads it prints these to stderr.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScenarioWarnings {
+    pub file: String,
+    pub problems: Vec<Problem>,
+}
+
+impl ScenarioWarnings {
+    pub fn is_empty(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+impl fmt::Display for ScenarioWarnings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_problems(f, &self.file, &self.problems, "warning")
+    }
+}
+
+/// One line per problem: `file:line:column: error in `path`: message; did you mean `x`?`.
+fn write_problems(
+    f: &mut fmt::Formatter<'_>,
+    file: &str,
+    problems: &[Problem],
+    severity: &str,
+) -> fmt::Result {
+    for (i, p) in problems.iter().enumerate() {
+        if i > 0 {
+            writeln!(f)?;
+        }
+        write!(f, "{file}")?;
+        if let Some((line, col)) = p.position {
+            write!(f, ":{line}:{col}")?;
+        }
+        write!(f, ": {severity}")?;
+        if let Some(path) = &p.path {
+            write!(f, " in `{path}`")?;
+        }
+        write!(f, ": {}", p.message)?;
+        if let Some(s) = &p.suggestion {
+            write!(f, "; did you mean `{s}`?")?;
+        }
+    }
+    Ok(())
 }
 
 impl std::error::Error for ScenarioError {}

@@ -129,13 +129,30 @@ pub struct HealthCheck {
     pub probe_ns: u64,
 }
 
-/// Envoy-style outlier ejection by consecutive failures seen by callers.
+/// Envoy's outlier detection, compiled: percentages as whole percents, times in ns (see
+/// `spec::OutlierSpec` and `sim::outlier`).
 #[derive(Copy, Clone, Debug, PartialEq)]
 pub struct OutlierDetection {
-    pub consecutive_failures: u32,
+    pub consecutive_5xx: u32,
+    pub consecutive_gateway_failure: u32,
     pub interval_ns: u64,
     pub base_ejection_ns: u64,
+    /// Already the larger of the default (300 s) and the base when the file gives none.
+    pub max_ejection_ns: u64,
+    pub max_jitter_ms: u64,
     pub max_ejection_percent: u32,
+    pub always_eject_one_host: bool,
+    pub enforcing_consecutive_5xx: u32,
+    pub enforcing_consecutive_gateway_failure: u32,
+    pub enforcing_success_rate: u32,
+    pub success_rate_minimum_hosts: u32,
+    pub success_rate_request_volume: u32,
+    pub success_rate_stdev_factor: u32,
+    pub failure_percentage_threshold: u32,
+    pub enforcing_failure_percentage: u32,
+    pub failure_percentage_minimum_hosts: u32,
+    pub failure_percentage_request_volume: u32,
+    pub health_check_unejects: bool,
 }
 
 /// Replacement of unhealthy instances: the new one takes `start_up_ns` to start, then works
@@ -506,6 +523,8 @@ pub struct World {
     pub tiers: Vec<String>,
     /// The scenario's SLO (workloads and services have theirs, resolved against it).
     pub slo: SloDef,
+    /// Settings that cannot take effect where they are written (the loader prints them).
+    pub warnings: crate::error::ScenarioWarnings,
     /// The spec this world was built from, for the tools that rebuild it (`shrink`) and the
     /// checks that quote it; the simulation never reads it.
     pub spec: Scenario,

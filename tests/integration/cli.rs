@@ -121,6 +121,35 @@ fn validate_rejects_a_bad_file_with_its_location() {
 
 /// Every broken file of the corpus, through both commands that read a scenario: exit code 2, a
 /// located message on stderr, never a crash.
+/// A setting that cannot take effect is a warning: every command that loads the file prints it
+/// to stderr (with file, line, column and field path) and goes on, with its usual exit code.
+#[test]
+fn warnings_go_to_stderr_and_leave_the_exit_code_alone() {
+    let file = "tests/bad/warn-shed-no-queue.ron";
+    let warning = format!("{file}:12:19: warning in `services.catalog.shed`: ");
+    for args in [
+        vec!["validate", file],
+        vec!["run", file],
+        vec![
+            "compare",
+            file,
+            "--runs",
+            "2",
+            "--out",
+            "target/warn-compare",
+        ],
+    ] {
+        let out = faultline(&args);
+        assert_no_panic(&args, &out);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&warning),
+            "`{args:?}`: {}",
+            stderr(&out)
+        );
+    }
+}
+
 #[test]
 fn every_bad_file_exits_2_without_a_panic() {
     let dir = repo_path("tests/bad");
@@ -132,7 +161,7 @@ fn every_bad_file_exits_2_without_a_panic() {
                 .to_string_lossy()
                 .into_owned()
         })
-        .filter(|n| n.ends_with(".ron"))
+        .filter(|n| n.ends_with(".ron") && !n.starts_with("warn-"))
         .map(|n| format!("tests/bad/{n}"))
         .collect();
     files.sort();

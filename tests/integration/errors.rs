@@ -1,4 +1,5 @@
-//! Bad input: every broken scenario in `tests/bad/` must give its exact error.
+//! Bad input: every broken scenario in `tests/bad/` must give its exact error (or, for `warn-`
+//! files, which load, its exact warnings).
 //!
 //! Each `tests/bad/NAME.ron` holds one mistake (or, for the files that test that every problem
 //! is collected, several), and `tests/bad/NAME.err` holds the exact text the user gets for it.
@@ -36,11 +37,15 @@ fn relative(path: &Path) -> String {
         .join("/")
 }
 
-/// The error text for one bad file, with the absolute path replaced by the relative one, or
-/// `None` if the file loads (which is itself a failure).
+/// The error text for one bad file, or its warnings when it loads (`warn-` files: settings that
+/// cannot take effect), with the absolute path replaced by the relative one; `None` if the file
+/// loads without a word (which is itself a failure).
 fn error_text(path: &Path) -> Option<String> {
-    let err = faultline::load(path).err()?;
-    let text = err.to_string();
+    let text = match faultline::load(path) {
+        Err(err) => err.to_string(),
+        Ok(world) if !world.warnings.is_empty() => world.warnings.to_string(),
+        Ok(_) => return None,
+    };
     let abs = path.display().to_string();
     Some(text.replace(&abs, &relative(path)) + "\n")
 }
@@ -143,9 +148,14 @@ fn every_error_is_located_and_lowercase() {
             // has a line and column.
             let located =
                 rest.starts_with(':') && rest[1..].starts_with(|c: char| c.is_ascii_digit());
+            let severity = if rel.contains("/warn-") {
+                ": warning"
+            } else {
+                ": error"
+            };
             let (_, after) = rest
-                .split_once(": error")
-                .unwrap_or_else(|| panic!("{rel}: not an error line: {line}"));
+                .split_once(severity)
+                .unwrap_or_else(|| panic!("{rel}: not an{severity} line: {line}"));
             let message = match after.strip_prefix(" in `") {
                 Some(path_on) => path_on.split_once("`: ").map_or("", |(_, m)| m),
                 None => after.strip_prefix(": ").unwrap_or(""),

@@ -300,6 +300,7 @@ fn ejection_and_replacement_recover() {
             interval: models::spec::Dur(sim_core::SimDuration::from_secs(1)),
             base_ejection_time: models::spec::Dur(sim_core::SimDuration::from_secs(30)),
             max_ejection_percent: 50,
+            ..Default::default()
         });
     });
     assert_eq!(svc(&ejecting, "api").recovery.ejections, 1);
@@ -541,4 +542,44 @@ fn replacements_move_off_dead_hosts() {
         "{:?}",
         api.instances_up_ns
     );
+}
+
+/// Envoy's outlier detection in a run: a crashed instance refuses (a 503, a gateway failure);
+/// three in a row eject it for base × 1, then, refusing again on its return, for base × 2; sweeps
+/// every second return it at the first sweep after its time. With Envoy's default
+/// `enforcing_consecutive_gateway_failure: 0` the same failures eject nothing.
+#[test]
+fn outlier_detection_ejects_on_gateway_failures_with_a_growing_ejection_time() {
+    let crash = "Crash(service: \"api\", instance: 0)";
+    let detect = |enforcing: u32| {
+        move |s: &mut models::spec::Scenario| {
+            s.services[1].outlier = Some(models::spec::OutlierSpec {
+                consecutive_5xx: 1000,
+                consecutive_gateway_failure: 3,
+                enforcing_consecutive_gateway_failure: enforcing,
+                interval: models::spec::Dur(sim_core::SimDuration::from_secs(1)),
+                base_ejection_time: models::spec::Dur(sim_core::SimDuration::from_secs(5)),
+                max_ejection_percent: 50,
+                ..Default::default()
+            });
+        }
+    };
+    let r = with_fault(crash, detect(100));
+    let log: Vec<(&str, &str, u64)> = (r.log.iter())
+        .filter(|l| l.kind == "ejected" || l.kind == "returned")
+        .map(|l| (l.kind.as_str(), l.what.as_str(), l.t_ns))
+        .collect();
+    let s = 1_000_000_000;
+    assert_eq!(log.len(), 4, "{log:?}");
+    let first = log[0].2;
+    assert_eq!(log[0].0, "ejected");
+    assert_eq!(log[0].1, "api/0 (consecutive gateway failures)");
+    assert!((10 * s..10 * s + s / 5).contains(&first), "{log:?}");
+    assert_eq!(log[1], ("returned", "api/0", 16 * s));
+    assert_eq!(log[2].0, "ejected");
+    assert!((16 * s..16 * s + s / 5).contains(&log[2].2), "{log:?}");
+    assert_eq!(log[3], ("returned", "api/0", 27 * s));
+    assert_eq!(svc(&r, "api").recovery.ejections, 2);
+    let off = with_fault(crash, detect(0));
+    assert_eq!(svc(&off, "api").recovery.ejections, 0);
 }

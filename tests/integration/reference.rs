@@ -4,6 +4,7 @@
 //! reference`).
 
 use crate::repo_path;
+use models::format::names::ALIASES;
 
 /// One documented item: a struct or enum, with its members.
 struct Item {
@@ -18,6 +19,8 @@ struct Member {
     ty: String,
     doc: Vec<String>,
     optional: bool,
+    /// Other libraries' names it accepts (`#[serde(alias = "...")]`).
+    aliases: Vec<String>,
 }
 
 /// Reads the types of spec.rs: `pub struct`/`pub enum` items, their fields and variants, with
@@ -27,6 +30,7 @@ fn read_spec(source: &str) -> Vec<Item> {
     let mut doc: Vec<String> = Vec::new();
     let mut optional = false;
     let mut rename: Option<String> = None;
+    let mut aliases: Vec<String> = Vec::new();
     let mut depth = 0usize;
     let mut in_item = false;
     for raw in source.lines() {
@@ -36,6 +40,10 @@ fn read_spec(source: &str) -> Vec<Item> {
         }
         if let Some(text) = line.strip_prefix("///") {
             doc.push(text.trim().to_string());
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("#[serde(alias = \"") {
+            aliases.push(rest.split('"').next().unwrap_or_default().to_string());
             continue;
         }
         if line.starts_with("#[serde(") {
@@ -111,12 +119,17 @@ fn read_spec(source: &str) -> Vec<Item> {
                     ty,
                     doc: std::mem::take(&mut doc),
                     optional,
+                    aliases: std::mem::take(&mut aliases),
                 });
             }
         }
         doc.clear();
         optional = false;
         rename = None;
+        assert!(
+            aliases.is_empty(),
+            "an alias before `{line}`, which is no field"
+        );
         depth = depth + opens - closes.min(depth + opens);
         if depth == 0 {
             in_item = false;
@@ -161,11 +174,14 @@ fn render(items: &[Item]) -> String {
                 )
             };
             let opt = if m.optional { "optional" } else { "" };
-            out.push_str(&format!(
-                "| `{}` | {ty} | {opt} | {} |\n",
-                m.name.trim(),
-                m.doc.join(" ").replace('|', "\\\\|")
-            ));
+            let mut doc = m.doc.join(" ").replace('|', "\\\\|");
+            for alias in &m.aliases {
+                let (_, _, library) = (ALIASES.iter())
+                    .find(|(a, _, _)| a == alias)
+                    .expect("every alias is in format::names::ALIASES");
+                doc.push_str(&format!(" Also `{alias}` ({library})."));
+            }
+            out.push_str(&format!("| `{}` | {ty} | {opt} | {doc} |\n", m.name.trim()));
         }
     }
     out
@@ -233,6 +249,22 @@ fn scenario_reference_is_up_to_date() {
     {
         assert!(!item.doc.is_empty(), "`{}` has no doc comment", item.name);
     }
+    // The aliases the reader knows are the ones serde accepts.
+    let mut written: Vec<(String, String)> = (items.iter().flat_map(|i| &i.members))
+        .flat_map(|m| {
+            let field = m.name.trim().trim_start_matches('.').to_string();
+            m.aliases.iter().map(move |a| (a.clone(), field.clone()))
+        })
+        .collect();
+    let mut listed: Vec<(String, String)> = (ALIASES.iter())
+        .map(|(a, f, _)| (a.to_string(), f.to_string()))
+        .collect();
+    written.sort();
+    listed.sort();
+    assert_eq!(
+        written, listed,
+        "format::names::ALIASES and the spec's aliases differ"
+    );
     let text = render(&items);
     let path = repo_path("docs/scenario-reference.md");
     if std::env::var("UPDATE_EXPECT").is_ok_and(|v| v == "1") {

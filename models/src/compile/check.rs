@@ -3,7 +3,7 @@
 //! (fractions, factors, start times, distributions, unknown names).
 
 use crate::dist::{self, Dist};
-use crate::error::{closest, one_of, Problem, ScenarioError};
+use crate::error::{closest, one_of, Problem, ScenarioError, ScenarioWarnings};
 use crate::format::reader::{Seg, SourceMap};
 use crate::spec::{DistSpec, Dur, Scenario};
 use sim_core::SimDuration;
@@ -59,10 +59,12 @@ impl At {
     }
 }
 
-/// Collects problems with their locations.
+/// Collects problems with their locations: errors, which refuse the file, and warnings (settings
+/// that cannot take effect where they are written), which do not.
 pub(super) struct Checker<'a> {
     map: Option<SourceMap<'a>>,
     pub(super) problems: Vec<Problem>,
+    pub(super) warnings: Vec<Problem>,
 }
 
 impl<'a> Checker<'a> {
@@ -71,6 +73,7 @@ impl<'a> Checker<'a> {
         Checker {
             map: source.map(SourceMap::new),
             problems: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -83,6 +86,29 @@ impl<'a> Checker<'a> {
             file: file.to_string(),
             problems,
         }
+    }
+
+    /// The warnings found, in the order of the file.
+    pub(super) fn take_warnings(&mut self, file: &str) -> ScenarioWarnings {
+        let mut problems = std::mem::take(&mut self.warnings);
+        problems.sort_by_key(|p| p.position.unwrap_or((usize::MAX, usize::MAX)));
+        ScenarioWarnings {
+            file: file.to_string(),
+            problems,
+        }
+    }
+
+    /// Whether the file spells out the value at `at` (rather than leaving it to its default).
+    pub(super) fn written(&self, at: &At) -> bool {
+        self.exact_position(at).is_some()
+    }
+
+    /// Reports a setting that cannot take effect where it is written: the file still loads.
+    pub(super) fn warn(&mut self, at: &At, message: String) {
+        let position = self.position(at);
+        self.report_at(at, position, message, None);
+        let warning = self.problems.pop().expect("just reported");
+        self.warnings.push(warning);
     }
 
     /// The 1-based line and column of the text at `at`, or of the nearest enclosing value that the

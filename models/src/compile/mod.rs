@@ -22,6 +22,7 @@ mod datastores;
 pub mod expect;
 mod faults;
 mod hosts;
+mod inert;
 mod recovery;
 mod rollouts;
 mod services;
@@ -68,7 +69,8 @@ pub fn build(file: &str, source: Option<&str>, spec: Scenario) -> Result<World, 
     if !ck.problems.is_empty() {
         return Err(ck.into_error(file));
     }
-    let world = assemble(spec, parts);
+    let mut world = assemble(spec, parts);
+    world.warnings = ck.take_warnings(file);
     // Refuse, before it starts, a run that would not fit.
     let mib = world.memory_estimate_bytes().div_ceil(1 << 20);
     if mib > u64::from(world.spec.limits.memory_mib_max) {
@@ -125,6 +127,7 @@ fn compile_parts(ck: &mut Checker, spec: &Scenario) -> Parts {
     };
     let alerts = alerts::build_alerts(ck, spec);
     let deploys = rollouts::build_deploys(ck, spec, &service_ranges);
+    inert::check_inert(ck, spec);
     Parts {
         hosts,
         latency,
@@ -164,6 +167,7 @@ fn assemble(spec: Scenario, parts: Parts) -> World {
         tiers: parts.tiers,
         wall_time_max_ns: spec.limits.wall_time_max.map(|d| d.0.as_ns()),
         slo: parts.slo,
+        warnings: Default::default(),
         spec,
     }
 }

@@ -7,6 +7,7 @@ use crate::spec::{
     AutoscaleSpec, HealthSpec, OutlierSpec, ReplaceSpec, Service, SessionStore, SlowStartSpec,
 };
 use crate::world::{Autoscale, HealthCheck, OutlierDetection, RecoveryDef, Replacement, SlowStart};
+use sim_core::SimDuration;
 
 /// Compiles a service's recovery settings.
 pub(super) fn build_recovery(ck: &mut Checker, svc: &Service, at: &At) -> RecoveryDef {
@@ -63,37 +64,76 @@ fn health(ck: &mut Checker, h: &HealthSpec, h_at: &At) -> HealthCheck {
     }
 }
 
-/// Outlier ejection.
+/// Envoy's outlier detection: counts at least 1, percentages at most 100, a maximum ejection time
+/// no shorter than the base (Envoy refuses such a cluster).
 fn outlier(ck: &mut Checker, o: &OutlierSpec, o_at: &At) -> OutlierDetection {
-    if o.consecutive_5xx == 0 {
-        ck.report(
-            &o_at.field("consecutive_5xx"),
-            "`consecutive_5xx` must be at least 1".into(),
-            None,
-        );
+    for (field, n) in [
+        ("consecutive_5xx", o.consecutive_5xx),
+        ("consecutive_gateway_failure", o.consecutive_gateway_failure),
+    ] {
+        if n == 0 {
+            let msg = format!("`{field}` must be at least 1");
+            ck.report(&o_at.field(field), msg, None);
+        }
     }
     if o.interval.0.is_zero() {
-        ck.report(
-            &o_at.field("interval"),
-            "`interval` must be above zero".into(),
-            None,
-        );
+        let msg = "`interval` must be above zero".into();
+        ck.report(&o_at.field("interval"), msg, None);
     }
-    if o.max_ejection_percent > 100 {
-        ck.report(
-            &o_at.field("max_ejection_percent"),
-            format!(
-                "`max_ejection_percent` is at most 100, not `{}`",
-                o.max_ejection_percent
-            ),
-            None,
+    for (field, pct) in [
+        ("max_ejection_percent", o.max_ejection_percent),
+        ("enforcing_consecutive_5xx", o.enforcing_consecutive_5xx),
+        (
+            "enforcing_consecutive_gateway_failure",
+            o.enforcing_consecutive_gateway_failure,
+        ),
+        ("enforcing_success_rate", o.enforcing_success_rate),
+        (
+            "failure_percentage_threshold",
+            o.failure_percentage_threshold,
+        ),
+        (
+            "enforcing_failure_percentage",
+            o.enforcing_failure_percentage,
+        ),
+    ] {
+        if pct > 100 {
+            let msg = format!("`{field}` is a percentage, at most 100, not `{pct}`");
+            ck.report(&o_at.field(field), msg, None);
+        }
+    }
+    let base = o.base_ejection_time.0.as_ns();
+    let max = o
+        .max_ejection_time
+        .map_or(base.max(300_000_000_000), |d| d.0.as_ns());
+    if max < base {
+        let msg = format!(
+            "`max_ejection_time` ({}) cannot be shorter than `base_ejection_time` ({})",
+            SimDuration::from_ns(max),
+            o.base_ejection_time.0
         );
+        ck.report(&o_at.field("max_ejection_time"), msg, None);
     }
     OutlierDetection {
-        consecutive_failures: o.consecutive_5xx.max(1),
+        consecutive_5xx: o.consecutive_5xx.max(1),
+        consecutive_gateway_failure: o.consecutive_gateway_failure.max(1),
         interval_ns: o.interval.0.as_ns().max(1),
-        base_ejection_ns: o.base_ejection_time.0.as_ns(),
+        base_ejection_ns: base,
+        max_ejection_ns: max.max(base),
+        max_jitter_ms: o.max_ejection_time_jitter.0.as_ns() / 1_000_000,
         max_ejection_percent: o.max_ejection_percent,
+        always_eject_one_host: o.always_eject_one_host,
+        enforcing_consecutive_5xx: o.enforcing_consecutive_5xx,
+        enforcing_consecutive_gateway_failure: o.enforcing_consecutive_gateway_failure,
+        enforcing_success_rate: o.enforcing_success_rate,
+        success_rate_minimum_hosts: o.success_rate_minimum_hosts,
+        success_rate_request_volume: o.success_rate_request_volume,
+        success_rate_stdev_factor: o.success_rate_stdev_factor,
+        failure_percentage_threshold: o.failure_percentage_threshold,
+        enforcing_failure_percentage: o.enforcing_failure_percentage,
+        failure_percentage_minimum_hosts: o.failure_percentage_minimum_hosts,
+        failure_percentage_request_volume: o.failure_percentage_request_volume,
+        health_check_unejects: o.successful_active_health_check_uneject_host,
     }
 }
 

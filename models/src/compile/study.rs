@@ -3,7 +3,7 @@
 
 use super::build;
 use super::expect::check_expects;
-use crate::error::{Problem, ScenarioError};
+use crate::error::{Problem, ScenarioError, ScenarioWarnings};
 use crate::format::reader::{line_col, Node};
 use crate::format::variants::{patches, Patch};
 use crate::format::{parse, patch, read_source};
@@ -27,6 +27,8 @@ pub struct Study {
     pub file: String,
     pub spec: Scenario,
     pub designs: Vec<Design>,
+    /// The base scenario's warnings, then those a variant adds.
+    pub warnings: ScenarioWarnings,
 }
 
 /// Reads a scenario file and compiles every variant.
@@ -40,6 +42,7 @@ pub fn load_study_file(path: &Path) -> Result<Study, ScenarioError> {
 pub fn load_study(file: &str, source: &str) -> Result<Study, ScenarioError> {
     let spec = parse(file, source)?;
     let base = build(file, Some(source), spec.clone())?;
+    let mut warnings = base.warnings.clone();
     let mut problems = Vec::new();
     let designs = if spec.variants.is_empty() && spec.grid.is_empty() {
         vec![Design {
@@ -58,11 +61,30 @@ pub fn load_study(file: &str, source: &str) -> Result<Study, ScenarioError> {
             problems,
         });
     }
+    variant_warnings(&mut warnings, &designs);
     Ok(Study {
         file: file.to_string(),
         spec,
         designs,
+        warnings,
     })
+}
+
+/// Adds to the base's warnings those a variant's changes bring, each said of its variant.
+fn variant_warnings(warnings: &mut ScenarioWarnings, designs: &[Design]) {
+    let base = warnings.problems.clone();
+    for d in designs {
+        for w in &d.world.warnings.problems {
+            let known = |b: &Problem| b.path == w.path && b.message == w.message;
+            if !base.iter().any(known) {
+                warnings.problems.push(Problem {
+                    position: None,
+                    message: format!("in variant `{}`: {}", d.name, w.message),
+                    ..w.clone()
+                });
+            }
+        }
+    }
 }
 
 fn base_names(spec: &Scenario) -> Vec<String> {

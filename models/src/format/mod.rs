@@ -6,6 +6,7 @@
 //! **Architecture invariant:** nothing here knows of a [`crate::world::World`]; meaning is checked
 //! and compiled in [`crate::compile`].
 
+pub mod names;
 pub mod patch;
 pub mod reader;
 pub mod spec;

@@ -121,14 +121,13 @@ fn resolve<'n>(root: &'n Node, path: &str) -> Result<Target<'n>, PatchError> {
         };
         match node {
             // A struct (or `()`): a tuple has items instead.
-            Node::Parens { fields, items, .. } if items.is_empty() => {
-                match fields.iter().find(|f| f.name == *seg) {
-                    Some(f) if last => return Ok(Target::Field(f)),
-                    Some(f) => node = &f.value,
-                    None if last => return Ok(Target::Missing(node, seg.to_string())),
-                    None => return Err(not_found(node)),
-                }
-            }
+            // A field is found by our name or another library's (`format::names`).
+            Node::Parens { items, .. } if items.is_empty() => match node.field(seg) {
+                Some(f) if last => return Ok(Target::Field(f)),
+                Some(f) => node = &f.value,
+                None if last => return Ok(Target::Missing(node, seg.to_string())),
+                None => return Err(not_found(node)),
+            },
             Node::List { items, .. } if !last => {
                 node = element(items, seg).ok_or_else(|| not_found(node))?
             }
@@ -314,6 +313,19 @@ mod tests {
         assert!(out.contains(r#"Call(to: "a"), Call(to: "c")"#), "{out}");
         let out = patch(&[("services.[1].placement", "Spread")], &[]).unwrap();
         assert!(out.contains("placement: Spread)"));
+    }
+
+    #[test]
+    fn a_path_finds_a_field_written_under_another_librarys_name_and_the_reverse() {
+        let src = r#"(health: (interval: "1s", unhealthy_threshold: 2), retry: (attempts: 3))"#;
+        let root = parse(src).unwrap();
+        let set = |p: &str, v: &str| vec![(p.to_string(), v.to_string())];
+        // Our name replaces the value written under Envoy's, instead of adding a second field.
+        let out = apply(src, &root, &set("health.unhealthy_after", "5"), &[]).unwrap();
+        assert!(out.contains("unhealthy_threshold: 5)"), "{out}");
+        // And resilience4j's name finds ours.
+        let out = apply(src, &root, &set("retry.max_attempts", "4"), &[]).unwrap();
+        assert!(out.contains("retry: (attempts: 4)"), "{out}");
     }
 
     #[test]

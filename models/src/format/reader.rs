@@ -7,6 +7,8 @@
 //! whole value or an error. Positions are byte offsets; [`line_col`] turns one into the line and
 //! column a user sees, counting characters as ron does.
 
+use super::names::canonical;
+
 /// A byte range in the text. A group that the text never closes ends at [`OPEN`].
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Span {
@@ -95,9 +97,14 @@ impl Node {
         }
     }
 
-    /// The field `name` of a struct.
+    /// The field `name` of a struct, spelt as given or by another name of the same field (an
+    /// alias from another library, `format::names`).
     pub fn field(&self, name: &str) -> Option<&Field> {
-        self.fields().iter().find(|f| f.name == name)
+        let fields = self.fields();
+        fields.iter().find(|f| f.name == name).or_else(|| {
+            let ours = canonical(name);
+            fields.iter().find(|f| canonical(&f.name) == ours)
+        })
     }
 
     /// The unquoted value of a string atom.

@@ -2,6 +2,7 @@
 //! [`SourceMap`]), what was expected and what was found, with a suggestion when one is likely.
 //! Messages are lowercase, quote values in backticks, and fit on one line.
 
+use super::names::{canonical, false_friend};
 use super::reader::{SourceMap, Token, TokenKind};
 use super::spec::{Arrivals, Balancer, DistSpec, Placement, RateChange, Step};
 use crate::error::{closest, one_of, Problem};
@@ -112,12 +113,16 @@ pub(super) fn ron_problem(e: &ron::error::SpannedError, map: &SourceMap) -> Prob
 fn unknown_or_missing(site: &Site, code: &E) -> Option<Said> {
     let unknown = |what: &str, found: &str, expected: &[&str], outer: &Option<String>| {
         let suggestion = closest(found, expected.iter().copied());
+        // Other libraries' names are accepted, and suggested, but not listed.
+        let ours: Vec<&str> = (expected.iter().copied())
+            .filter(|n| canonical(n) == *n)
+            .collect();
         let message = match suggestion {
             Some(_) => format!("unknown {what} `{found}`{}", site.within(outer)),
             None => format!(
                 "unknown {what} `{found}`{}; expected {}",
                 site.within(outer),
-                one_of(expected)
+                one_of(&ours)
             ),
         };
         site.says(message).suggesting(suggestion)
@@ -127,7 +132,13 @@ fn unknown_or_missing(site: &Site, code: &E) -> Option<Said> {
             expected,
             found,
             outer,
-        } => unknown("field", found, expected, outer),
+        } => match outer.as_deref().and_then(|o| false_friend(o, found)) {
+            Some(advice) => site.says(format!(
+                "unknown field `{found}`{}: {advice}",
+                site.within(outer)
+            )),
+            None => unknown("field", found, expected, outer),
+        },
         E::NoSuchEnumVariant {
             expected,
             found,

@@ -17,14 +17,13 @@ impl<'w> ServiceModel<'w> {
             requests: Slab::with_capacity(1024),
             calls: Slab::with_capacity(256),
             live: 0,
-            instances: world
-                .instances
-                .iter()
+            instances: (world.instances.iter())
                 .map(|i| InstanceState::new(world, i))
                 .collect(),
             process: processes(world),
             health: vec![Health::default(); n_instances],
             memory: vec![Memory::default(); n_instances],
+            outliers: outliers(world, &rngs),
             versions: vec![Version::default(); n_instances],
             replicas: vec![Replica::default(); n_instances],
             work_rngs: svcs().map(|s| rngs.stream(&svc_name(s), "work")).collect(),
@@ -35,14 +34,7 @@ impl<'w> ServiceModel<'w> {
                 .map(|s| ServiceFaults::new(&rngs, &svc_name(s)))
                 .collect(),
             rotations: svcs().map(|s| Rotation::new(&rngs, &svc_name(s))).collect(),
-            limits: svcs()
-                .map(|s| {
-                    Some(RateLimits::new(
-                        s.rate_limit.as_ref()?,
-                        world.workloads.len(),
-                    ))
-                })
-                .collect(),
+            limits: rate_limits(world),
             autoscale_busy: vec![0; n_services],
             stores,
             store_of,
@@ -65,11 +57,11 @@ impl<'w> ServiceModel<'w> {
             net_rng: rngs.stream("net", "loss"),
             schedule: FaultSchedule::new(world, &rngs),
             edge_off: vec![0; world.calls.len()],
-            alert_states: (world.alerts.iter())
-                .map(|_| AlertState::default())
-                .collect(),
+            alert_states: world.alerts.iter().map(|_| AlertState::default()).collect(),
             firings: Vec::new(),
-            deploy_states: (world.deploys.iter())
+            deploy_states: world
+                .deploys
+                .iter()
                 .map(|_| DeployState::default())
                 .collect(),
             log: Vec::new(),
@@ -137,6 +129,29 @@ impl<'w> ServiceModel<'w> {
             );
         }
     }
+}
+
+/// The outlier detector of each service that has one, with its `svc:<name>/outlier` stream.
+fn outliers(world: &World, rngs: &RngFactory) -> Vec<Option<Detector>> {
+    (world.services.iter())
+        .map(|s| {
+            let policy = s.recovery.outlier?;
+            let rng = rngs.stream(&format!("svc:{}", s.name), "outlier");
+            Some(Detector::new(policy, s.n_instances, rng))
+        })
+        .collect()
+}
+
+/// The rate limiters of each service that has them.
+fn rate_limits(world: &World) -> Vec<Option<RateLimits>> {
+    (world.services.iter())
+        .map(|s| {
+            Some(RateLimits::new(
+                s.rate_limit.as_ref()?,
+                world.workloads.len(),
+            ))
+        })
+        .collect()
 }
 
 /// The instances on each host, by host.

@@ -30,8 +30,7 @@ use crate::results::{
 use crate::trace::{Place, Trace, TraceOptions, Tracer};
 use crate::world::{
     AlertKind, ArrivalKind, Autoscale, Balancer, CallDef, FaultDef, FaultEffect, HealthCheck,
-    InstanceDef, OutlierDetection, RateFn, RateLimitDef, Replacement, ServiceDef, SlowStart,
-    WorkloadDef, World,
+    InstanceDef, RateFn, RateLimitDef, Replacement, ServiceDef, SlowStart, WorkloadDef, World,
 };
 use hdrhistogram::Histogram;
 use rand::RngExt;
@@ -51,6 +50,7 @@ mod event;
 mod faults;
 mod memory;
 mod ops;
+mod outlier;
 mod recovery;
 mod request;
 mod slab;
@@ -66,6 +66,7 @@ pub use event::Event;
 use faults::*;
 use memory::*;
 use ops::*;
+use outlier::{Answer, Change, Detector};
 use recovery::*;
 use request::*;
 use slab::Slab;
@@ -157,6 +158,8 @@ pub struct ServiceModel<'w> {
     health: Vec<Health>,
     /// Memory limits: OOM kills and their restart back-off, per instance.
     memory: Vec<Memory>,
+    /// Per service with outlier detection: its detector (see `outlier`).
+    outliers: Vec<Option<Detector>>,
     versions: Vec<Version>,
     replicas: Vec<Replica>,
     /// What each service measures (see `stats`).

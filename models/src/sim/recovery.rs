@@ -1,10 +1,10 @@
-//! Detection and recovery: health checks (probes, unhealthy and healthy thresholds), Envoy-style
-//! outlier ejection, replacement of unhealthy instances after a start-up delay, and the
-//! autoscaler.
+//! Detection and recovery: health checks (probes, unhealthy and healthy thresholds), Envoy's
+//! outlier ejection (the detector is `outlier.rs`; this applies its verdicts to load balancing),
+//! replacement of unhealthy instances after a start-up delay, and the autoscaler.
 //!
 //! ```text
 //!  Health (every interval) ─▶ probes ─▶ unhealthy: out of load balancing ─▶ Replaced (start-up)
-//!  caller sees failures ─▶ consecutive 5xx ─▶ ejected ─▶ OutlierReview ─▶ back (slow start)
+//!  caller sees answers ─▶ outlier::Detector ─▶ ejected ─▶ OutlierReview (sweep) ─▶ back (slow start)
 //! ```
 
 use super::*;
@@ -17,11 +17,8 @@ pub(super) struct Health {
     pub(super) probe_oks: u32,
     pub(super) unhealthy: bool,
     pub(super) replacing: bool,
-    /// Outlier detection: consecutive failures seen by callers, ejection state.
-    pub(super) consecutive_failures: u32,
+    /// Out of load balancing by outlier detection (the detector's verdict, for the balancer).
     pub(super) ejected: bool,
-    pub(super) ejections: u32,
-    pub(super) ejected_until_ns: u64,
     /// When it last came back into load balancing (for slow start).
     pub(super) back_since_ns: u64,
 }
@@ -70,6 +67,7 @@ impl ServiceModel<'_> {
                     let name = self.instance_name(i);
                     self.log(now, LogKind::Healthy, name);
                 }
+                self.uneject_on_good_probe(s as usize, i, now);
             } else {
                 inst.probe_oks = 0;
                 inst.probe_fails += 1;
@@ -163,73 +161,80 @@ impl ServiceModel<'_> {
         self.recount_up(s, now);
     }
 
-    /// A caller saw an answer (or no answer) from instance `i`: outlier detection counts
-    /// consecutive failures.
+    /// A caller saw an answer (or no answer) from instance `i`: its service's outlier detector
+    /// learns it, and may eject the instance.
     #[inline]
-    pub(super) fn outlier_observe(&mut self, i: u32, failed: bool, now: u64) {
+    pub(super) fn outlier_observe(&mut self, i: u32, answer: Answer, now: u64) {
         let s = self.world.instances[i as usize].service_idx as usize;
-        let Some(OutlierDetection {
-            consecutive_failures: limit,
-            base_ejection_ns: base,
-            max_ejection_percent: max_pct,
-            ..
-        }) = self.world.services[s].recovery.outlier
-        else {
+        let Some(detector) = &mut self.outliers[s] else {
             return;
         };
-        let inst = &mut self.health[i as usize];
-        if !failed {
-            inst.consecutive_failures = 0;
-            return;
+        let host = i - self.world.services[s].first_instance;
+        if let Some(d) = detector.observe(host, answer, now) {
+            self.apply_outlier(s, Change::Ejected(host, d), now);
         }
-        inst.consecutive_failures += 1;
-        if inst.ejected || inst.consecutive_failures < limit {
-            return;
-        }
-        let def = &self.world.services[s];
-        let ejected = (def.first_instance..def.first_instance + def.n_instances)
-            .filter(|&k| self.health[k as usize].ejected)
-            .count() as u32;
-        // Envoy ejects at least one host whatever the percentage.
-        let allowed = (def.n_instances * max_pct / 100).max(1);
-        if ejected >= allowed {
-            return;
-        }
-        let inst = &mut self.health[i as usize];
-        inst.ejected = true;
-        inst.ejections += 1;
-        inst.consecutive_failures = 0;
-        inst.ejected_until_ns = now.saturating_add(base.saturating_mul(u64::from(inst.ejections)));
-        self.recount_rotation(s);
-        self.stats[s].recovery.ejections += 1;
-        let name = self.instance_name(i);
-        self.log(now, LogKind::Ejected, name);
     }
 
-    /// Ends the ejections that have run their time.
+    /// A passing probe returns an instance that outlier detection ejected, when the active health
+    /// check finds it healthy (Envoy's `successful_active_health_check_uneject_host`).
+    fn uneject_on_good_probe(&mut self, s: usize, i: u32, now: u64) {
+        let host = i - self.world.services[s].first_instance;
+        let unhealthy = self.health[i as usize].unhealthy;
+        let Some(detector) = &mut self.outliers[s] else {
+            return;
+        };
+        let unejects = self.world.services[s]
+            .recovery
+            .outlier
+            .is_some_and(|o| o.health_check_unejects);
+        if unejects && !unhealthy && detector.is_ejected(host) {
+            detector.uneject(host, now);
+            self.apply_outlier(s, Change::Returned(host), now);
+        }
+    }
+
+    /// Applies a verdict of service `s`'s outlier detector to load balancing, counts and the log.
+    fn apply_outlier(&mut self, s: usize, change: Change, now: u64) {
+        let first = self.world.services[s].first_instance;
+        let (host, ejected) = match change {
+            Change::Ejected(h, _) => (h, true),
+            Change::Returned(h) => (h, false),
+        };
+        let i = first + host;
+        let inst = &mut self.health[i as usize];
+        assert_ne!(inst.ejected, ejected, "a verdict changes the standing");
+        inst.ejected = ejected;
+        let name = self.instance_name(i);
+        match change {
+            Change::Ejected(_, d) => {
+                self.stats[s].recovery.ejections += 1;
+                self.log(now, LogKind::Ejected, format!("{name} ({})", d.name()));
+            }
+            Change::Returned(_) => {
+                self.health[i as usize].back_since_ns = now;
+                self.log(now, LogKind::Returned, name);
+            }
+        }
+        self.recount_rotation(s);
+    }
+
+    /// The outlier detector's sweep: returns, success-rate and failure-percentage ejections.
     #[cold]
     #[inline(never)]
     pub(super) fn on_outlier_review(&mut self, sim: &mut Sim<Event>, s: u32) {
         let now = sim.now().as_ns();
-        let def = &self.world.services[s as usize];
-        let Some(OutlierDetection {
-            interval_ns: interval,
-            ..
-        }) = def.recovery.outlier
-        else {
+        let Some(detector) = &mut self.outliers[s as usize] else {
             return;
         };
-        for i in def.first_instance..def.first_instance + def.n_instances {
-            let inst = &mut self.health[i as usize];
-            if inst.ejected && inst.ejected_until_ns <= now {
-                inst.ejected = false;
-                inst.back_since_ns = now;
-                self.recount_rotation(s as usize);
-                let name = self.instance_name(i);
-                self.log(now, LogKind::Returned, name);
-            }
+        let mut changes = Vec::new();
+        detector.sweep(now, &mut changes);
+        for change in changes {
+            self.apply_outlier(s as usize, change, now);
         }
-        self.again(sim, interval, Event::OutlierReview { service: s });
+        let Some(o) = self.world.services[s as usize].recovery.outlier else {
+            return;
+        };
+        self.again(sim, o.interval_ns, Event::OutlierReview { service: s });
     }
 
     /// The autoscaler's look at service `s`: utilization over the last period against the target.

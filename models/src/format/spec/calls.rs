@@ -81,6 +81,7 @@ pub enum Op {
 pub struct HedgeSpec {
     /// A fixed delay; with `percentile`, the delay used until enough answers have been seen.
     #[serde(default)]
+    #[serde(alias = "hedging_delay")]
     pub after: Option<Dur>,
     /// Hedge after this percentile of the call's observed latency (e.g. `95.0`), learned from
     /// its answers as the run goes (at least 50 of them).
@@ -130,6 +131,7 @@ pub enum Fallback {
 pub struct RetrySpec {
     /// Attempts in all, the first included (resilience4j `maxAttempts`). Default 3.
     #[serde(default = "three")]
+    #[serde(alias = "max_attempts")]
     pub attempts: u32,
     /// Outcomes of an attempt that are retried. Default `[Timeout, Error, Rejected, RateLimited]`.
     #[serde(default = "default_retry_on")]
@@ -243,12 +245,15 @@ pub enum Jitter {
 pub struct RetryBudget {
     /// Finagle `percentCanRetry` as a fraction, e.g. `0.1`.
     #[serde(default)]
+    #[serde(alias = "percent_can_retry")]
     pub ratio: Option<f64>,
     /// Finagle `minRetriesPerSec`. Default 10.
     #[serde(default)]
+    #[serde(alias = "min_retries_per_sec")]
     pub min_per_s: Option<f64>,
     /// Finagle `ttl`. Default `"10s"`.
     #[serde(default)]
+    #[serde(alias = "ttl")]
     pub window: Option<Dur>,
     /// Envoy `budget_percent`, a percentage of the attempts in flight, e.g. `20.0`. Default 20
     /// when `min_retry_concurrency` is given alone.
@@ -281,6 +286,7 @@ pub struct BreakerSpec {
     pub window: Window,
     /// `minimumNumberOfCalls`. Default 100.
     #[serde(default = "hundred")]
+    #[serde(alias = "minimum_number_of_calls")]
     pub min_calls: u32,
     /// `failureRateThreshold` as a fraction. Default 0.5.
     #[serde(default = "half")]
@@ -290,12 +296,15 @@ pub struct BreakerSpec {
     pub slow_call_rate: f64,
     /// `slowCallDurationThreshold`. Default `"60s"`.
     #[serde(default = "sixty_s")]
+    #[serde(alias = "slow_call_duration_threshold")]
     pub slow_call_duration: Dur,
     /// `waitDurationInOpenState`. Default `"60s"`.
     #[serde(default = "sixty_s")]
+    #[serde(alias = "wait_duration_in_open_state")]
     pub open_for: Dur,
     /// `permittedNumberOfCallsInHalfOpenState`. Default 10.
     #[serde(default = "ten_u")]
+    #[serde(alias = "permitted_number_of_calls_in_half_open_state")]
     pub half_open_calls: u32,
     /// One breaker per caller instance (`false`, the default, as each process of a service keeps
     /// its own), or one shared by all instances of the caller.
@@ -336,14 +345,21 @@ pub enum BulkheadSpec {
     /// resilience4j `SemaphoreBulkhead`: at most `max_concurrent` calls in flight; a call that
     /// finds none free waits up to `max_wait` (`maxWaitDuration`, default 0: refused at once).
     Semaphore {
+        #[serde(alias = "max_concurrent_calls")]
         max_concurrent: u32,
         #[serde(default)]
+        #[serde(alias = "max_wait_duration")]
         max_wait: Dur,
     },
     /// resilience4j `ThreadPoolBulkhead`: calls to the dependency run on their own `workers`
     /// (`maxThreadPoolSize`); when all are busy a call waits in a queue of `queue` places
     /// (`queueCapacity`), and is refused when that is full too.
-    Pool { workers: u32, queue: u32 },
+    Pool {
+        #[serde(alias = "max_thread_pool_size")]
+        workers: u32,
+        #[serde(alias = "queue_capacity")]
+        queue: u32,
+    },
 }
 
 /// Load-balancing policy used by callers of a service.

@@ -97,9 +97,11 @@ impl Bytes {
             "GB" => 1e9,
             "TB" => 1e12,
             "" => return Err(format!("size `{s}` has no unit; write it like \"{s}MiB\"")),
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "unknown size unit `{other}` in `{s}`; use B, KiB, MiB, GiB, TiB, kB, MB, GB or TB"
-            )),
+            ))
+            }
         };
         let bytes = value * scale;
         if !bytes.is_finite() || bytes > 1e18 {

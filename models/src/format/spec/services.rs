@@ -117,7 +117,11 @@ pub struct Service {
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AutoscaleSpec {
+    /// The fewest instances.
+    #[serde(alias = "min_replicas")]
     pub min: u32,
+    /// The most instances.
+    #[serde(alias = "max_replicas")]
     pub max: u32,
     /// Default 0.6.
     #[serde(default = "point_six")]
@@ -190,34 +194,143 @@ pub struct HealthSpec {
     pub timeout: Dur,
     /// Consecutive failed probes that take an instance out of load balancing. Default 3.
     #[serde(default = "three")]
+    #[serde(alias = "unhealthy_threshold")]
     pub unhealthy_after: u32,
     /// Consecutive good probes that put it back. Default 2.
     #[serde(default = "two_u")]
+    #[serde(alias = "healthy_threshold")]
     pub healthy_after: u32,
     /// Work a probe asks of the instance (scaled by its slowdowns). Default `"1ms"`.
     #[serde(default = "one_ms")]
     pub probe: Dur,
 }
 
-/// Envoy's outlier detection, consecutive-5xx flavour: an instance whose answers fail (errors,
-/// refusals, timeouts) `consecutive_5xx` times in a row is ejected from load balancing for
-/// `base_ejection_time` times the number of times it has been ejected; at most
-/// `max_ejection_percent` of the instances are ejected at once (but at least one may be).
+/// Envoy's outlier detection (`outlier_detection` of a cluster), with Envoy's names and defaults.
+///
+/// Callers report every answer of an instance: a success (any answer that is not a 5xx: a
+/// completed or degraded answer, and a 429 rate-limit answer), an error (a 500: the instance
+/// failed the request) or a gateway failure (a 502/503/504: the instance refused or shed it,
+/// the connection to it failed, or the caller timed out). Errors and gateway failures are both
+/// 5xx. An instance is ejected from load balancing when
+/// - `consecutive_5xx` 5xx answers come in a row, or `consecutive_gateway_failure` gateway
+///   failures in a row (enforced with probability `enforcing_consecutive_5xx` and
+///   `enforcing_consecutive_gateway_failure` percent; Envoy's default for the latter is 0: off);
+/// - every `interval`, over the instances that answered at least `success_rate_request_volume`
+///   requests in the last interval (when there are at least `success_rate_minimum_hosts` of
+///   them), its success rate is below mean − (`success_rate_stdev_factor` / 1000) × stdev;
+/// - every `interval`, over the instances with at least `failure_percentage_request_volume`
+///   requests (at least `failure_percentage_minimum_hosts` of them), its share of failures is at
+///   least `failure_percentage_threshold` percent (`enforcing_failure_percentage`, default 0).
+///
+/// An ejection is refused when it would make more than `max_ejection_percent` of the instances
+/// ejected (unless none is and `always_eject_one_host`). An ejected instance returns at the first
+/// `interval` at least min(`base_ejection_time` × k, `max_ejection_time`) after its ejection,
+/// where k is its multiplier: one more at each ejection (while k × base < max + base), one less
+/// at each `interval` it ends in load balancing at least an interval after its last return.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutlierSpec {
-    /// Default 5.
+    /// 5xx answers in a row that eject an instance. Default 5.
     #[serde(default = "five")]
     pub consecutive_5xx: u32,
-    /// How often ejections are reviewed (and ended). Default `"10s"`.
+    /// Gateway failures (refusals, failed connections, timeouts) in a row that eject an instance.
+    /// Default 5.
+    #[serde(default = "five")]
+    pub consecutive_gateway_failure: u32,
+    /// Time between ejection sweeps: returns, success-rate and failure-percentage ejections, and
+    /// the multiplier's decrease. Default `"10s"`.
     #[serde(default = "ten_s")]
     pub interval: Dur,
     /// Default `"30s"`.
     #[serde(default = "thirty_s")]
     pub base_ejection_time: Dur,
+    /// The longest an instance stays ejected. Default `"300s"`, or `base_ejection_time` when that
+    /// is longer.
+    #[serde(default)]
+    pub max_ejection_time: Option<Dur>,
+    /// A random extra ejection time, drawn uniformly from 0 to this at each ejection (whole
+    /// milliseconds, as Envoy). Default `"0s"`.
+    #[serde(default)]
+    pub max_ejection_time_jitter: Dur,
     /// Default 10.
     #[serde(default = "ten_pct")]
     pub max_ejection_percent: u32,
+    /// Eject one instance even when `max_ejection_percent` allows none, as long as no other is
+    /// ejected. Default false.
+    #[serde(default)]
+    pub always_eject_one_host: bool,
+    /// Percent of consecutive-5xx detections that eject. Default 100.
+    #[serde(default = "hundred")]
+    pub enforcing_consecutive_5xx: u32,
+    /// Percent of consecutive-gateway-failure detections that eject. Default 0.
+    #[serde(default)]
+    pub enforcing_consecutive_gateway_failure: u32,
+    /// Percent of success-rate detections that eject. Default 100.
+    #[serde(default = "hundred")]
+    pub enforcing_success_rate: u32,
+    /// Instances with enough requests needed for success-rate ejection. Default 5.
+    #[serde(default = "five")]
+    pub success_rate_minimum_hosts: u32,
+    /// Requests in one interval that an instance needs to take part in success-rate ejection.
+    /// Default 100.
+    #[serde(default = "hundred")]
+    pub success_rate_request_volume: u32,
+    /// Thousandths of a standard deviation below the mean that eject. Default 1900.
+    #[serde(default = "stdev_factor")]
+    pub success_rate_stdev_factor: u32,
+    /// Percent of failures in one interval that eject an instance. Default 85.
+    #[serde(default = "eighty_five")]
+    pub failure_percentage_threshold: u32,
+    /// Percent of failure-percentage detections that eject. Default 0.
+    #[serde(default)]
+    pub enforcing_failure_percentage: u32,
+    /// Instances with enough requests needed for failure-percentage ejection. Default 5.
+    #[serde(default = "five")]
+    pub failure_percentage_minimum_hosts: u32,
+    /// Requests in one interval that an instance needs to take part in failure-percentage
+    /// ejection. Default 50.
+    #[serde(default = "fifty")]
+    pub failure_percentage_request_volume: u32,
+    /// A passing active health check (`health`) returns an ejected instance at once. Default true.
+    #[serde(default = "yes")]
+    pub successful_active_health_check_uneject_host: bool,
+}
+
+impl Default for OutlierSpec {
+    /// Envoy's defaults.
+    fn default() -> Self {
+        OutlierSpec {
+            consecutive_5xx: five(),
+            consecutive_gateway_failure: five(),
+            interval: ten_s(),
+            base_ejection_time: thirty_s(),
+            max_ejection_time: None,
+            max_ejection_time_jitter: Dur(SimDuration::ZERO),
+            max_ejection_percent: ten_pct(),
+            always_eject_one_host: false,
+            enforcing_consecutive_5xx: hundred(),
+            enforcing_consecutive_gateway_failure: 0,
+            enforcing_success_rate: hundred(),
+            success_rate_minimum_hosts: five(),
+            success_rate_request_volume: hundred(),
+            success_rate_stdev_factor: stdev_factor(),
+            failure_percentage_threshold: eighty_five(),
+            enforcing_failure_percentage: 0,
+            failure_percentage_minimum_hosts: five(),
+            failure_percentage_request_volume: fifty(),
+            successful_active_health_check_uneject_host: yes(),
+        }
+    }
+}
+
+pub(super) fn stdev_factor() -> u32 {
+    1900
+}
+pub(super) fn eighty_five() -> u32 {
+    85
+}
+pub(super) fn fifty() -> u32 {
+    50
 }
 
 /// Replacement of unhealthy instances by an orchestrator.
@@ -241,6 +354,8 @@ pub struct ReplaceSpec {
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SlowStartSpec {
+    /// The time until a returning instance takes its full share.
+    #[serde(alias = "slow_start_window")]
     pub over: Dur,
     /// Default 4.
     #[serde(default = "four")]
@@ -344,12 +459,16 @@ pub enum ConcurrencyLimitSpec {
     /// use, it grows by one. Kept within `[min, max]`, starting at `initial`.
     Aimd {
         #[serde(default = "twenty")]
+        #[serde(alias = "initial_limit")]
         initial: u32,
         #[serde(default = "one")]
+        #[serde(alias = "min_limit")]
         min: u32,
         #[serde(default = "two_hundred")]
+        #[serde(alias = "max_limit")]
         max: u32,
         #[serde(default = "point_nine")]
+        #[serde(alias = "backoff_ratio")]
         decrease: f64,
         latency_over: Dur,
     },

@@ -224,9 +224,15 @@ impl ServiceModel<'_> {
 
     /// The single hook where an attempt's outcome is learned: every defence of its edge that
     /// learns (breaker, throttle, hedging) and, when the attempt reached an instance, outlier
-    /// detection at that instance. Every attempt the chain let through comes here exactly once.
+    /// detection at that instance, with the answer in Envoy's terms. Every attempt the chain let
+    /// through comes here exactly once.
     #[inline]
-    pub(super) fn observe_attempt(&mut self, call: u32, instance: Option<u32>, o: Observation) {
+    pub(super) fn observe_attempt(
+        &mut self,
+        call: u32,
+        reached: Option<(u32, Answer)>,
+        o: Observation,
+    ) {
         let edge = self.calls[call].edge;
         if self.edges[edge as usize].chain.learns() {
             let a = self.attempt_of(call);
@@ -236,8 +242,8 @@ impl ServiceModel<'_> {
                 .observe_attempt(policy, a, o);
             self.record_transition(edge, a.breaker, o.now_ns, change);
         }
-        if let Some(i) = instance {
-            self.outlier_observe(i, o.failed, o.now_ns);
+        if let Some((i, answer)) = reached {
+            self.outlier_observe(i, answer, o.now_ns);
         }
     }
 
@@ -306,7 +312,9 @@ impl ServiceModel<'_> {
             duration_ns: 0,
             phase,
         };
-        self.observe_attempt(call, instance, o);
+        // A connection that fails is a 503 to Envoy's outlier detection.
+        let reached = instance.map(|i| (i, Answer::GatewayFailure));
+        self.observe_attempt(call, reached, o);
         if c.measured {
             self.edges[c.edge as usize].stats.errors += 1;
         }
@@ -410,7 +418,13 @@ impl ServiceModel<'_> {
             duration_ns: now - c.created_ns,
             phase: c.breaker_phase,
         };
-        self.observe_attempt(c.call, Some(c.instance), o);
+        // To outlier detection a refusal is a 503, a 429 no 5xx at all, a failure a 500.
+        let answer = match failure {
+            None | Some(AttemptFailure::RateLimited) => Answer::Success,
+            Some(AttemptFailure::Rejected) => Answer::GatewayFailure,
+            Some(_) => Answer::Error,
+        };
+        self.observe_attempt(c.call, Some((c.instance, answer)), o);
         let call = self.calls[c.call];
         if call.measured {
             let stats = &mut self.edges[call.edge as usize].stats;
@@ -451,7 +465,8 @@ impl ServiceModel<'_> {
             duration_ns: now - created,
             phase,
         };
-        self.observe_attempt(call, Some(instance), o);
+        // A timeout is a 504 to outlier detection.
+        self.observe_attempt(call, Some((instance, Answer::GatewayFailure)), o);
         let measured = self.calls[call].measured;
         if measured {
             self.edges[self.calls[call].edge as usize].stats.timeouts += 1;

@@ -18,6 +18,7 @@ pub(super) fn check_inert(ck: &mut Checker, spec: &Scenario) {
     for (si, svc) in spec.services.iter().enumerate() {
         let at = At::root().field("services").named(si, &svc.name);
         shedding(ck, svc, &at);
+        unreachable_memory(ck, svc, &at);
         unused_pools(ck, spec, si, &at);
         if let Some(o) = &svc.outlier {
             outlier(ck, svc, o, &at.field("outlier"));
@@ -80,6 +81,30 @@ fn shedding(ck: &mut Checker, svc: &Service, at: &At) {
             "LIFO starts when more than {n} requests wait, and the largest queue holds {largest}: it never starts"
         );
         ck.warn(&at.field("shed").field("lifo_over"), msg);
+    }
+}
+
+/// A memory limit above what the instance can ever hold (its workers and queues, every pool
+/// together) is never reached: no out-of-memory kill can happen.
+fn unreachable_memory(ck: &mut Checker, svc: &Service, at: &At) {
+    let Some(m) = &svc.memory else { return };
+    let room = |q: QueueCap| match q {
+        QueueCap::Bounded(n) => u64::from(n),
+        QueueCap::Unbounded => u64::MAX,
+        QueueCap::NoQueue => 0,
+    };
+    let most = (svc.pools.iter())
+        .map(|p| u64::from(p.workers).saturating_add(room(p.queue)))
+        .fold(
+            u64::from(svc.workers).saturating_add(room(svc.queue)),
+            u64::saturating_add,
+        );
+    let fits = m.limit.0.saturating_sub(m.base.0) / m.per_request.0.max(1);
+    if most <= fits {
+        let msg = format!(
+            "an instance holds at most {most} requests (workers and queues) and its memory fits {fits}: it never runs out"
+        );
+        ck.warn(&at.field("memory").field("limit"), msg);
     }
 }
 

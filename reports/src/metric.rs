@@ -20,6 +20,9 @@ pub enum MetricKind {
     /// Good requests (successful within the SLO's latency) out of all answered, plus those
     /// still in flight at the end and already too late: the SRE book's SLI.
     WithinSlo,
+    /// Requests answered successfully but slower than the SLO's latency (or still in flight at
+    /// the end and already that old), out of the same total as `WithinSlo`.
+    SlowerThanSlo,
     Availability,
     ErrorRate,
     DegradedRate,
@@ -82,8 +85,9 @@ pub enum Better {
 
 impl MetricKind {
     /// Every metric `summary.json` summarizes and compares, in its order.
-    pub const ALL: [MetricKind; 33] = [
+    pub const ALL: [MetricKind; 34] = [
         MetricKind::WithinSlo,
+        MetricKind::SlowerThanSlo,
         MetricKind::Availability,
         MetricKind::ErrorRate,
         MetricKind::DegradedRate,
@@ -123,6 +127,7 @@ impl MetricKind {
         use MetricKind as M;
         match self {
             M::WithinSlo => "within SLO",
+            M::SlowerThanSlo => "slower than SLO",
             M::Availability => "availability",
             M::ErrorRate => "error rate",
             M::DegradedRate => "degraded rate",
@@ -175,6 +180,7 @@ impl MetricKind {
         use MetricKind as M;
         let k = match self {
             M::WithinSlo => "within-slo",
+            M::SlowerThanSlo => "slower-than-slo",
             M::Availability => "availability",
             M::ErrorRate => "error-rate",
             M::DegradedRate => "degraded-rate",
@@ -230,6 +236,7 @@ impl MetricKind {
         use MetricKind as M;
         match self {
             M::WithinSlo
+            | M::SlowerThanSlo
             | M::Availability
             | M::ErrorRate
             | M::DegradedRate

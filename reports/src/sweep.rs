@@ -70,6 +70,10 @@ impl ServiceRun {
         };
         match kind {
             M::WithinSlo => frac(self.good, answered + self.late_in_flight),
+            M::SlowerThanSlo => frac(
+                (c.completed + c.degraded).saturating_sub(self.good) + self.late_in_flight,
+                answered + self.late_in_flight,
+            ),
             M::Availability => frac(c.completed + c.degraded, answered),
             M::ErrorRate => frac(c.rejected + c.rate_limited + c.shed + c.failed, answered),
             M::DegradedRate => frac(c.degraded, answered),

@@ -26,6 +26,35 @@ impl LatencyStats {
         self.max_ns = self.max_ns.max(ns);
     }
 
+    /// The summary with `zeros` more values of zero (requests that never waited, counted apart
+    /// so that the request path records only the waits that happened).
+    pub(super) fn summary_with_zeros(&self, zeros: u64) -> LatencySummary {
+        if zeros == 0 {
+            return self.summary();
+        }
+        let mut all = LatencyStats {
+            hist: self.hist.clone(),
+            sum_ns: self.sum_ns,
+            max_ns: self.max_ns,
+        };
+        all.hist.saturating_record_n(0, zeros);
+        all.summary()
+    }
+
+    /// The summary of these values and `other`'s together.
+    pub(super) fn summary_with(&self, other: &LatencyStats) -> LatencySummary {
+        if other.hist.is_empty() {
+            return self.summary();
+        }
+        let mut all = LatencyStats {
+            hist: self.hist.clone(),
+            sum_ns: self.sum_ns + other.sum_ns,
+            max_ns: self.max_ns.max(other.max_ns),
+        };
+        all.hist.add(&other.hist).expect("histograms share bounds");
+        all.summary()
+    }
+
     pub(super) fn summary(&self) -> LatencySummary {
         let count = self.hist.len();
         if count == 0 {
@@ -48,9 +77,12 @@ impl LatencyStats {
 /// The answers of a service or of a workload's users (measured window): latency of the
 /// successful ones and of all of them (a failure at the time it was given), and how many were
 /// good (successful within the SLO's latency).
+///
+/// Failures are recorded apart and merged with the successes at the end, so that the request
+/// path records one value per answer.
 pub(super) struct Answers {
     pub(super) ok: LatencyStats,
-    pub(super) all: LatencyStats,
+    failed: LatencyStats,
     pub(super) good: u64,
     /// The SLO's latency threshold (`u64::MAX`: none).
     pub(super) threshold_ns: u64,
@@ -60,7 +92,7 @@ impl Answers {
     pub(super) fn new(slo: &crate::world::SloDef) -> Self {
         Answers {
             ok: LatencyStats::new(),
-            all: LatencyStats::new(),
+            failed: LatencyStats::new(),
             good: 0,
             threshold_ns: slo.threshold_ns(),
         }
@@ -69,11 +101,17 @@ impl Answers {
     /// An answer of the measured window, `latency_ns` after the request arrived.
     #[inline]
     pub(super) fn record(&mut self, success: bool, latency_ns: u64) {
-        self.all.record(latency_ns);
         if success {
             self.ok.record(latency_ns);
             self.good += u64::from(latency_ns <= self.threshold_ns);
+        } else {
+            self.failed.record(latency_ns);
         }
+    }
+
+    /// The latency of every answer, successes and failures together.
+    pub(super) fn all_summary(&self) -> LatencySummary {
+        self.ok.summary_with(&self.failed)
     }
 
     /// Whether a request still unanswered at `age_ns` is already too late to be good.
@@ -88,7 +126,8 @@ pub(super) struct ServiceStats {
     pub(super) measured: Ledger,
     pub(super) all: Ledger,
     pub(super) answers: Answers,
-    /// Time measured requests waited for a worker (zero waits included).
+    /// Time measured requests waited for a worker, for those that waited (the others, `started -
+    /// waited`, are zeros added at the end).
     pub(super) wait: LatencyStats,
     pub(super) started: u64,
     pub(super) waited: u64,
@@ -411,8 +450,8 @@ impl ServiceModel<'_> {
                     st.wait_sum_ns as f64 / st.started as f64
                 },
                 latency: st.answers.ok.summary(),
-                latency_all: st.answers.all.summary(),
-                wait: st.wait.summary(),
+                latency_all: st.answers.all_summary(),
+                wait: st.wait.summary_with_zeros(st.started - st.waited),
                 good: st.answers.good,
                 late_in_flight: in_flight[s].late,
                 slo_latency_ns: def.slo.latency_ns,
@@ -447,7 +486,7 @@ impl ServiceModel<'_> {
                 retries: ws.retries,
                 retries_denied: ws.retries_denied,
                 latency: ws.answers.ok.summary(),
-                latency_all: ws.answers.all.summary(),
+                latency_all: ws.answers.all_summary(),
                 good: ws.answers.good,
                 late_in_flight: in_flight[w].late,
                 slo_latency_ns: def.slo.latency_ns,

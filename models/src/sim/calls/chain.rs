@@ -145,6 +145,13 @@ impl EdgeChain {
         }
     }
 
+    /// Whether the edge counts attempts and retries in progress (Envoy's retry budget): only
+    /// then do the hooks below need to know the caller.
+    #[inline]
+    pub(in crate::sim) fn counts_concurrency(&self) -> bool {
+        !self.concurrent.is_empty()
+    }
+
     /// An attempt of `caller` that left is over: answered, timed out, or abandoned.
     #[inline]
     pub(in crate::sim) fn on_attempt_over(&mut self, caller: u32) {

@@ -481,8 +481,11 @@ impl ServiceModel<'_> {
         if let Some(slot) = c.children.iter_mut().find(|x| **x == child) {
             *slot = NONE;
             c.outstanding.dec();
-            let (edge, caller) = (c.edge, self.attempt_of(call).caller);
-            self.edges[edge as usize].chain.on_attempt_over(caller);
+            let edge = c.edge as usize;
+            if self.edges[edge].chain.counts_concurrency() {
+                let caller = self.attempt_of(call).caller;
+                self.edges[edge].chain.on_attempt_over(caller);
+            }
         }
     }
 

@@ -46,100 +46,22 @@ impl Expect {
     /// The variant, the bounds (durations in ns) and the share of runs of a threshold assertion.
     fn bounds(&self) -> Option<Bounds<'_>> {
         let ns = |d: &Option<Dur>| d.map(|d| d.0.as_ns() as f64);
-        Some(match self {
-            Expect::Availability {
-                variant,
-                at_least,
-                at_most,
-                in_runs,
-                ..
-            }
-            | Expect::WithinSlo {
-                variant,
-                at_least,
-                at_most,
-                in_runs,
-                ..
-            }
-            | Expect::WaitProbability {
-                variant,
-                at_least,
-                at_most,
-                in_runs,
-                ..
-            }
-            | Expect::InSystem {
-                variant,
-                at_least,
-                at_most,
-                in_runs,
-                ..
-            }
-            | Expect::InstancesUp {
-                variant,
-                at_least,
-                at_most,
-                in_runs,
-                ..
-            }
-            | Expect::ErrorRate {
-                variant,
-                at_least,
-                at_most,
-                in_runs,
-                ..
-            }
-            | Expect::DegradedRate {
-                variant,
-                at_least,
-                at_most,
-                in_runs,
-                ..
-            }
-            | Expect::Throughput {
-                variant,
-                at_least,
-                at_most,
-                in_runs,
-                ..
-            }
-            | Expect::LostWrites {
-                variant,
-                at_least,
-                at_most,
-                in_runs,
-                ..
-            }
-            | Expect::SessionsLost {
-                variant,
-                at_least,
-                at_most,
-                in_runs,
-                ..
-            } => (variant.as_deref(), *at_least, *at_most, *in_runs),
-            Expect::Latency {
-                variant,
-                at_least,
-                at_most,
-                in_runs,
-                ..
-            }
-            | Expect::WriteUnavailable {
-                variant,
-                at_least,
-                at_most,
-                in_runs,
-                ..
-            }
-            | Expect::Wait {
-                variant,
-                at_least,
-                at_most,
-                in_runs,
-                ..
-            } => (variant.as_deref(), ns(at_least), ns(at_most), *in_runs),
-            Expect::Better { .. } | Expect::Detected { .. } => return None,
-        })
+        // The threshold assertions share their fields; the macro spells the match once.
+        macro_rules! fields {
+            ($($kind:ident),* => $f:expr) => {
+                match self {
+                    $(Expect::$kind { variant, at_least, at_most, in_runs, .. } => {
+                        return Some((variant.as_deref(), $f(at_least), $f(at_most), *in_runs))
+                    })*
+                    _ => {}
+                }
+            };
+        }
+        let plain = |x: &Option<f64>| *x;
+        fields!(Availability, WithinSlo, WaitProbability, InSystem, InstancesUp, ErrorRate,
+            DegradedRate, Throughput, LostWrites, SessionsLost => plain);
+        fields!(Latency, WriteUnavailable, Wait => ns);
+        None
     }
 
     /// The metric a threshold assertion bounds.
@@ -300,6 +222,22 @@ pub(super) fn check_expects(spec: &Scenario, services: &[String], problems: &mut
     }
 }
 
+/// Whether an expectation about a wait names a percentile that is measured (P50, P95, P99, Mean).
+fn wait_percentile_measured(e: &Expect) -> bool {
+    let wait = match e {
+        Expect::Wait { percentile, .. } => *percentile,
+        Expect::Better {
+            metric: Metric::Wait { percentile, .. },
+            ..
+        } => *percentile,
+        _ => return true,
+    };
+    matches!(
+        wait,
+        Percentile::P50 | Percentile::P95 | Percentile::P99 | Percentile::Mean
+    )
+}
+
 /// Checks one expectation, written at `path`.
 fn check_expect(
     e: &Expect,
@@ -354,20 +292,7 @@ fn check_expect(
             None,
         );
     }
-    let wait = match e {
-        Expect::Wait { percentile, .. } => Some(*percentile),
-        Expect::Better {
-            metric: Metric::Wait { percentile, .. },
-            ..
-        } => Some(*percentile),
-        _ => None,
-    };
-    if wait.is_some_and(|p| {
-        !matches!(
-            p,
-            Percentile::P50 | Percentile::P95 | Percentile::P99 | Percentile::Mean
-        )
-    }) {
+    if !wait_percentile_measured(e) {
         report(
             "a wait is measured at `P50`, `P95`, `P99` or `Mean`".into(),
             None,

@@ -589,6 +589,14 @@ impl ServiceModel<'_> {
                 *s = (r.instance, sim.now().as_ns());
             }
         }
+        self.user_answered(sim, req);
+        self.release(req);
+    }
+
+    /// The answer of a user request reaches its client: the workload counts it.
+    #[inline]
+    fn user_answered(&mut self, sim: &mut Sim<Event>, req: u32) {
+        let r = self.requests[req];
         let ws = &mut self.workloads[r.workload as usize];
         let back = if self.world.client_latency.is_zero() {
             0
@@ -622,7 +630,6 @@ impl ServiceModel<'_> {
             count(&mut ws.measured, r.outcome);
             ws.answers.record(success, latency);
         }
-        self.release(req);
     }
 
     /// Every call of the request's step has answered: fail it, or go on to its next step.

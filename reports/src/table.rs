@@ -116,6 +116,9 @@ pub fn render_run(r: &RunResult) -> String {
         "\n{} events, stop: {}, ledger balanced, digest {}",
         r.events, r.stop, r.digest
     );
+    if let Some(why) = models::results::StopReason::explain(&r.stop) {
+        let _ = writeln!(out, "warning: {why}");
+    }
     out
 }
 

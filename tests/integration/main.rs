@@ -9,6 +9,7 @@ mod errors;
 mod failures;
 mod golden;
 mod incidents;
+mod limits;
 mod props;
 mod queueing;
 mod readme;

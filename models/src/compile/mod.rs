@@ -76,7 +76,7 @@ pub fn build(file: &str, source: Option<&str>, spec: Scenario) -> Result<World, 
         ck.report(
             &At::root().field("limits").field("memory_mib_max"),
             format!(
-                "a run of this scenario may need about {mib} MiB, more than `limits.memory_mib_max` ({}); use a coarser `resolution` or a lower `limits.requests_in_flight_max`, or raise the limit",
+                "a run of this scenario may need about {mib} MiB, more than `limits.memory_mib_max` ({}); use a coarser `resolution` or a lower `limits.requests_in_flight_max` or `limits.events_pending_max`, or raise the limit",
                 world.spec.limits.memory_mib_max
             ),
             None,
@@ -151,6 +151,7 @@ fn assemble(spec: Scenario, parts: Parts) -> World {
         resolution: spec.resolution.0,
         events_max: spec.limits.events_max,
         requests_in_flight_max: spec.limits.requests_in_flight_max,
+        events_pending_max: spec.limits.events_pending_max,
         hosts: parts.hosts.unwrap_or_default(),
         services: parts.services,
         instances: parts.instances,

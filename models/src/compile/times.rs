@@ -70,6 +70,7 @@ fn check_limits(ck: &mut Checker, spec: &Scenario) {
     let limits = At::root().field("limits");
     for (field, value) in [
         ("events_max", spec.limits.events_max),
+        ("events_pending_max", spec.limits.events_pending_max),
         (
             "requests_in_flight_max",
             u64::from(spec.limits.requests_in_flight_max),

@@ -1,0 +1,145 @@
+//! Guards hold against hostile input (issue 19): what a run may hold and how long it may take is
+//! bounded, and a run stopped by a guard says which and why; counts, names, ranges and paths a
+//! run cannot handle are refused up front with exit 2 and a message naming the limit.
+
+use crate::cli::faultline;
+use std::path::PathBuf;
+
+/// Writes `text` as `<name>.ron` in a fresh temporary folder and returns its path.
+pub(crate) fn scenario_file(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("faultline-limits-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temporary folder");
+    let path = dir.join(format!("{name}.ron"));
+    std::fs::write(&path, text).expect("scenario written");
+    path
+}
+
+/// One service and one workload; `workload` and `limits` are spliced in as RON fields.
+fn one_service(name: &str, workload: &str, limits: &str) -> String {
+    format!(
+        r#"Scenario(
+    name: "{name}",
+    horizon: "10s",
+    limits: ({limits}),
+    services: [(name: "api", instances: 1, workers: 1, queue: 10, work: Constant("1ms"))],
+    workload: [(entry: "api", {workload})],
+)"#
+    )
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A flood whose client timeouts pile up (one pending timer per arrival, cancelled ones kept
+/// until their time) stops at `events_pending_max`, with a message, not an abort.
+#[test]
+fn pending_client_timeouts_stop_the_run_at_their_limit() {
+    let src = one_service(
+        "flood",
+        r#"arrivals: Poisson(rate_per_s: 1e9), timeout: "5s""#,
+        "events_pending_max: 200000",
+    );
+    let world = models::load_str("flood.ron", &src).expect("the flood is a valid scenario");
+    let r = models::run_world(&world, 1, 0).expect("the run ends");
+    assert_eq!(r.stop, "events_pending_max");
+    // One arrival, answered or refused at once, leaves its cancelled timeout behind: the queue
+    // passes the limit after about that many events, long before the horizon.
+    assert!(
+        (100_000..=200_000).contains(&r.events),
+        "{} events",
+        r.events
+    );
+    assert!(r.measured_ns < 10_000_000_000, "stopped early");
+
+    let path = scenario_file("flood", &src);
+    let out = faultline(&["run", path.to_str().expect("UTF-8 path")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(table.contains("stop: events_pending_max"), "{table}");
+    assert!(
+        table.contains("more events were pending at once than `limits.events_pending_max`"),
+        "{table}"
+    );
+}
+
+/// The guard changes nothing in a run that stays under it: same digest with a limit just above
+/// the run's largest queue and with the default.
+#[test]
+fn the_pending_guard_changes_no_run_under_it() {
+    let workload = r#"arrivals: Poisson(rate_per_s: 500), timeout: "50ms""#;
+    let tight = models::load_str(
+        "a.ron",
+        &one_service("a", workload, "events_pending_max: 5000"),
+    )
+    .expect("valid");
+    let default = models::load_str("b.ron", &one_service("a", workload, "")).expect("valid");
+    let a = models::run_world(&tight, 3, 0).expect("runs");
+    let b = models::run_world(&default, 3, 0).expect("runs");
+    assert_eq!((a.stop.as_str(), b.stop.as_str()), ("horizon", "horizon"));
+    assert_eq!(a.digest, b.digest);
+    assert_eq!(a.events, b.events);
+}
+
+/// The memory estimate counts the event queue at its guard: a limit of a billion pending events
+/// (72 GB) is refused before the run starts, naming both limits.
+#[test]
+fn the_memory_estimate_counts_pending_events() {
+    let src = one_service(
+        "big-queue",
+        "arrivals: Poisson(rate_per_s: 10)",
+        "events_pending_max: 1000000000",
+    );
+    let e = models::load_str("big-queue.ron", &src)
+        .expect_err("a billion pending events do not fit in 4 GiB")
+        .to_string();
+    assert!(e.contains("`limits.memory_mib_max` (4096)"), "{e}");
+    assert!(e.contains("limits.events_pending_max"), "{e}");
+}
+
+/// With the resolution equal to the horizon there is no time-series tick before the end: the
+/// wall-clock guard is still asked every 65,536 events, and a run it stops says so truthfully.
+#[test]
+fn the_wall_clock_guard_is_asked_every_65536_events() {
+    let src = format!(
+        r#"Scenario(
+    name: "one-tick",
+    horizon: "10s",
+    resolution: "10s",
+    services: [(name: "api", instances: 1, workers: 8, queue: 100, work: Exponential(mean: "20us"))],
+    workload: [(entry: "api", arrivals: Poisson(rate_per_s: 100000))],
+)"#
+    );
+    let world = models::load_str("one-tick.ron", &src).expect("valid");
+    let asked = std::cell::Cell::new(0u32);
+    let stop_at_once = || {
+        asked.set(asked.get() + 1);
+        false
+    };
+    let (r, _) = models::run_world_controlled(&world, 1, 0, &stop_at_once).expect("runs");
+    assert_eq!(
+        (r.stop.as_str(), r.events, asked.get()),
+        ("wall_time_max", 65_536, 1)
+    );
+
+    // Asked and never saying stop, the guard changes nothing; the whole horizon is no early stop.
+    let full = models::run_world(&world, 1, 0).expect("runs");
+    let asked = std::cell::Cell::new(0u64);
+    let go_on = || {
+        asked.set(asked.get() + 1);
+        true
+    };
+    let (r, _) = models::run_world_controlled(&world, 1, 0, &go_on).expect("runs");
+    assert_eq!((r.stop.as_str(), &r.digest), ("horizon", &full.digest));
+    let polls = full.events / 65_536 + 1;
+    assert_eq!(asked.get(), polls, "every 65,536 events and the one tick");
+
+    // A stop said at the tick that ends the horizon is no early stop: the run says `horizon`.
+    let asked = std::cell::Cell::new(0u64);
+    let stop_at_the_end = || {
+        asked.set(asked.get() + 1);
+        asked.get() < polls
+    };
+    let (r, _) = models::run_world_controlled(&world, 1, 0, &stop_at_the_end).expect("runs");
+    assert_eq!((r.stop.as_str(), &r.digest), ("horizon", &full.digest));
+}

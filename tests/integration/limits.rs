@@ -143,3 +143,61 @@ fn the_wall_clock_guard_is_asked_every_65536_events() {
     let (r, _) = models::run_world_controlled(&world, 1, 0, &stop_at_the_end).expect("runs");
     assert_eq!((r.stop.as_str(), &r.digest), ("horizon", &full.digest));
 }
+
+/// Two services, two variants; `api` and `variant` are the names used.
+fn named(api: &str, variant: &str) -> String {
+    format!(
+        r#"Scenario(
+    name: "names",
+    horizon: "2s",
+    runs: 2,
+    services: [
+        (name: "{api}", instances: 2, workers: 4, queue: 20, work: Exponential(mean: "2ms"), calls: [Call(to: "db")]),
+        (name: "db", instances: 1, workers: 4, queue: 20, work: Exponential(mean: "1ms")),
+    ],
+    workload: [(entry: "{api}", arrivals: Poisson(rate_per_s: 200))],
+    variants: [(name: "base"), (name: "{variant}", set: {{"services.db.workers": 8}})],
+)"#
+    )
+}
+
+/// A name of 65,536 characters or more crashed `run` and `compare` in the table renderer; names
+/// are bounded now, with the bound and the place in the message.
+#[test]
+fn long_names_are_refused_with_their_bound() {
+    let path = scenario_file("long-name", &named(&"a".repeat(70_000), "v"));
+    let p = path.to_str().expect("UTF-8 path");
+    for cmd in ["validate", "run"] {
+        let out = faultline(&[cmd, p]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {err}");
+        assert!(
+            err.contains(":6:16: error in `services[0].name`: a name of 70000 characters is too long (at most 128)"),
+            "{cmd}: {err}"
+        );
+        assert!(
+            err.len() < 1_000,
+            "the name is not echoed: {} bytes",
+            err.len()
+        );
+    }
+}
+
+/// Names at the bound go through every renderer: the run's table, and `compare`'s reports.
+#[test]
+fn names_at_the_bound_render_everywhere() {
+    let (api, variant) = ("s".repeat(128), "v".repeat(128));
+    let path = scenario_file("bound-names", &named(&api, &variant));
+    let p = path.to_str().expect("UTF-8 path");
+    let out = faultline(&["run", p]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(&api));
+    let dir = path.with_extension("out");
+    let d = dir.to_str().expect("UTF-8 path");
+    let out = faultline(&["compare", p, "--quiet", "--jobs", "1", "--out", d]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for file in ["report.md", "report.html", "summary.json", "runs.csv"] {
+        let body = std::fs::read_to_string(dir.join(file)).expect("report written");
+        assert!(body.contains(&variant), "{file} names the variant");
+    }
+}

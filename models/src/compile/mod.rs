@@ -105,6 +105,7 @@ struct Parts {
 /// Checks and compiles each part of the scenario in turn, reporting into `ck`.
 fn compile_parts(ck: &mut Checker, spec: &Scenario) -> Parts {
     times::check_times(ck, spec);
+    times::check_name_lengths(ck, spec);
     let hosts = hosts::build_hosts(ck, spec);
     let (latency, client_latency) = hosts::build_latency(ck, spec);
     let tiers = workloads::tier_names(spec);

@@ -89,3 +89,57 @@ fn check_limits(ck: &mut Checker, spec: &Scenario) {
         }
     }
 }
+
+/// The longest name Faultline accepts, in characters: names are quoted in messages, table cells,
+/// chart labels and file contents, which must stay readable (and finite).
+pub const NAME_CHARS_MAX: usize = 128;
+
+/// Every name (the scenario's, regions', zones', services', pools', workloads', alerts',
+/// variants') is at most [`NAME_CHARS_MAX`] characters long.
+pub(super) fn check_name_lengths(ck: &mut Checker, spec: &Scenario) {
+    let mut names: Vec<(At, &str)> = vec![(At::root().field("name"), spec.name.as_str())];
+    let regions = At::root().field("topology").field("regions");
+    for (r, region) in spec.topology.regions.iter().enumerate() {
+        names.push((regions.index(r).field("name"), &region.name));
+        for (z, zone) in region.zones.iter().enumerate() {
+            names.push((
+                regions.index(r).field("zones").index(z).field("name"),
+                &zone.name,
+            ));
+        }
+    }
+    for (s, svc) in spec.services.iter().enumerate() {
+        let at = At::root().field("services").index(s);
+        names.push((at.field("name"), &svc.name));
+        for (p, pool) in svc.pools.iter().enumerate() {
+            names.push((at.field("pools").index(p).field("name"), &pool.name));
+        }
+    }
+    for (w, workload) in spec.workload.iter().enumerate() {
+        if let Some(name) = &workload.name {
+            names.push((At::root().field("workload").index(w).field("name"), name));
+        }
+    }
+    for (a, alert) in spec.alerts.iter().enumerate() {
+        names.push((
+            At::root().field("alerts").index(a).field("name"),
+            &alert.name,
+        ));
+    }
+    for (v, variant) in spec.variants.iter().enumerate() {
+        names.push((
+            At::root().field("variants").index(v).field("name"),
+            &variant.name,
+        ));
+    }
+    for (at, name) in names {
+        let n = name.chars().count();
+        if n > NAME_CHARS_MAX {
+            ck.report(
+                &at,
+                format!("a name of {n} characters is too long (at most {NAME_CHARS_MAX})"),
+                None,
+            );
+        }
+    }
+}

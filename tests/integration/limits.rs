@@ -201,3 +201,111 @@ fn names_at_the_bound_render_everywhere() {
         assert!(body.contains(&variant), "{file} names the variant");
     }
 }
+
+/// Runs `faultline args`, expects exit 2 without a crash, and returns stderr.
+fn refused(args: &[&str]) -> String {
+    let out = faultline(args);
+    let err = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "`faultline {}`: {err}",
+        args.join(" ")
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+/// Counts that would allocate gigabytes or start 100,000 threads are refused up front, naming
+/// the limit (they aborted with exit 134, or hung).
+#[test]
+fn bad_counts_are_refused_naming_the_limit() {
+    let src = one_service("counts", "arrivals: Poisson(rate_per_s: 10)", "");
+    let path = scenario_file(
+        "counts",
+        &src.replace("horizon:", "runs: 100000000,\n    horizon:"),
+    );
+    let p = path.to_str().expect("UTF-8 path");
+    let err = refused(&["validate", p]);
+    assert!(
+        err.contains("error in `runs`: `runs` is 100000000; it must be between 1 and 1000000"),
+        "{err}"
+    );
+
+    let path = scenario_file("counts-ok", &src);
+    let p = path.to_str().expect("UTF-8 path");
+    let out = path.with_extension("out");
+    let o = out.to_str().expect("UTF-8 path");
+    let err = refused(&["compare", p, "-q", "--out", o, "--runs", "100000000"]);
+    assert!(
+        err.contains("the number of runs (100000000) must be between 1 and 1000000"),
+        "{err}"
+    );
+    let err = refused(&[
+        "compare",
+        p,
+        "-q",
+        "--out",
+        o,
+        "--runs",
+        "2",
+        "--precision",
+        "p99:api:2%",
+        "--runs-max",
+        "4000000000",
+    ]);
+    assert!(
+        err.contains("--runs-max (4000000000) is more than the limit of 1000000"),
+        "{err}"
+    );
+    for jobs in ["100000", "0"] {
+        let err = refused(&["compare", p, "-q", "--out", o, "--jobs", jobs]);
+        assert!(
+            err.contains(&format!(
+                "--jobs {jobs}: the number of jobs must be between 1 and 1024"
+            )),
+            "{err}"
+        );
+    }
+    assert!(
+        !out.join("runs.jsonl").exists(),
+        "refused before anything is written"
+    );
+}
+
+/// A 1,000-design grid over a 100,000 s horizon would need about 18 GB for the sweep's
+/// aggregate (it passed `validate`, then `compare` aborted); a grid of ten million instances
+/// would not even compile. Both are refused with the limit.
+#[test]
+fn sweeps_and_grids_too_large_are_refused() {
+    let values = "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]";
+    let grid = format!(
+        r#"grid: [("services.api.workers", {values}), ("services.api.queue", {values}), ("services.api.instances", {values})],"#
+    );
+    let src = one_service("long-grid", "arrivals: Poisson(rate_per_s: 10)", "").replace(
+        "horizon: \"10s\",",
+        &format!("horizon: \"100000s\",\n    runs: 2,\n    {grid}"),
+    );
+    let path = scenario_file("long-grid", &src);
+    let p = path.to_str().expect("UTF-8 path");
+    let o = path.with_extension("out");
+    let err = refused(&["compare", p, "-q", "--out", o.to_str().expect("UTF-8")]);
+    assert!(
+        err.contains("1000 designs of 2 runs each need about"),
+        "{err}"
+    );
+    assert!(
+        err.contains("more than `limits.memory_mib_max` (4096)"),
+        "{err}"
+    );
+
+    let src = one_service("wide-grid", "arrivals: Poisson(rate_per_s: 10)", "")
+        .replace("instances: 1,", "instances: 999999,")
+        .replace("horizon: \"10s\",", "horizon: \"10s\",\n    grid: [(\"services.api.workers\", [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])],");
+    let path = scenario_file("wide-grid", &src);
+    let err = refused(&["validate", path.to_str().expect("UTF-8 path")]);
+    assert!(
+        err.contains("error in `variants`: the first 5 of 10 designs already place 5000000 instances and hosts, more than Faultline holds at once (at most 4000000)"),
+        "{err}"
+    );
+}

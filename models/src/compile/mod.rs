@@ -28,6 +28,7 @@ mod services;
 mod slo;
 pub mod study;
 mod times;
+pub use times::{NAME_CHARS_MAX, RUNS_MAX};
 mod workloads;
 
 use crate::dist::Dist;

@@ -65,8 +65,21 @@ fn check_resolution(ck: &mut Checker, spec: &Scenario) {
     }
 }
 
-/// Every limit is above zero.
+/// The most runs per variant a sweep may make: each is kept in the aggregate.
+pub const RUNS_MAX: u32 = 1_000_000;
+
+/// Every limit is above zero; `runs` is between 1 and [`RUNS_MAX`].
 fn check_limits(ck: &mut Checker, spec: &Scenario) {
+    if spec.runs == 0 || spec.runs > RUNS_MAX {
+        ck.report(
+            &At::root().field("runs"),
+            format!(
+                "`runs` is {}; it must be between 1 and {RUNS_MAX}",
+                spec.runs
+            ),
+            None,
+        );
+    }
     let limits = At::root().field("limits");
     for (field, value) in [
         ("events_max", spec.limits.events_max),

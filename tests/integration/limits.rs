@@ -309,3 +309,29 @@ fn sweeps_and_grids_too_large_are_refused() {
         "{err}"
     );
 }
+
+/// A FIFO blocked `validate` forever and an endless device was read to 2 GB: only regular files
+/// of at most 16 MiB are read.
+#[test]
+fn only_regular_files_of_at_most_16_mib_are_read() {
+    let fifo = scenario_file("fifo", "").with_file_name("a-fifo.ron");
+    let _ = std::fs::remove_file(&fifo);
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo works");
+    for path in [fifo.to_str().expect("UTF-8 path"), "/dev/zero"] {
+        let err = refused(&["validate", path]);
+        assert!(
+            err.contains(&format!(
+                "{path}: error: this is not a regular file (a pipe, device or socket)"
+            )),
+            "{err}"
+        );
+    }
+    let big = format!("// {}\n", "x".repeat(17 << 20));
+    let path = scenario_file("big", &big);
+    let err = refused(&["run", path.to_str().expect("UTF-8 path")]);
+    assert!(
+        err.contains("error: the file is 17825796 bytes, more than a scenario may be (at most 16777216 bytes, 16 MiB)"),
+        "{err}"
+    );
+}

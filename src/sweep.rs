@@ -487,7 +487,9 @@ fn open_log(
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::Io(format!("cannot create `{}`: {e}", dir.display())))?;
     }
-    if resume && path.exists() {
+    // A log without a whole header line was cut short before any run: resume is a fresh start.
+    let resumable = resume && first_line(path).is_some_and(|t| runlog::has_header(&t));
+    if resumable {
         let parsed = read_log(path)?;
         let mismatch = |what: &str| {
             Error::Usage(format!(
@@ -519,6 +521,17 @@ fn open_log(
     let mut file = std::fs::File::create(path).map_err(io)?;
     file.write_all(header.to_line().as_bytes()).map_err(io)?;
     Ok(file)
+}
+
+/// The first line of a file (with its newline, if it has one), or `None` if it cannot be read.
+fn first_line(path: &Path) -> Option<String> {
+    use std::io::BufRead;
+    let mut line = Vec::new();
+    let file = std::fs::File::open(path).ok()?;
+    std::io::BufReader::new(file)
+        .read_until(b'\n', &mut line)
+        .ok()?;
+    Some(String::from_utf8_lossy(&line).into_owned())
 }
 
 /// Merges the run logs of several shards into one aggregate. Every (variant, run) of the sweep

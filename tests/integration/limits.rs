@@ -335,3 +335,82 @@ fn only_regular_files_of_at_most_16_mib_are_read() {
         "{err}"
     );
 }
+
+/// A small sweep of `runs.ron` (two variants, two runs) into `out`; `extra` are more arguments.
+fn small_sweep(out: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let path = scenario_file("runs", &named("api", "wide"));
+    let mut args = vec![
+        "compare",
+        path.to_str().expect("UTF-8 path"),
+        "-q",
+        "--jobs",
+        "1",
+        "--out",
+        out.to_str().expect("UTF-8 path"),
+    ];
+    args.extend_from_slice(extra);
+    faultline(&args)
+}
+
+/// A crash before the run log's header was written (an empty log, or half a header) left
+/// `--resume` refusing forever ("the run log is empty"): it is a fresh start now.
+#[test]
+fn a_sweep_killed_before_its_header_resumes() {
+    let dir = scenario_file("x", "").with_file_name("no-header");
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = small_sweep(&dir.join("whole"), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let whole = std::fs::read_to_string(dir.join("whole/summary.json")).expect("written");
+    for (case, log) in [
+        ("empty", String::new()),
+        ("half", "{\"faultline_runlog\":2,\"scen".to_string()),
+    ] {
+        let killed = dir.join(case);
+        std::fs::create_dir_all(&killed).expect("folder");
+        std::fs::write(killed.join("runs.jsonl"), log).expect("log written");
+        let out = small_sweep(&killed, &["--resume"]);
+        assert_eq!(out.status.code(), Some(0), "{case}: {}", text(&out.stderr));
+        let resumed = std::fs::read_to_string(killed.join("summary.json")).expect("written");
+        assert!(
+            resumed == whole,
+            "{case}: the resumed sweep's summary differs"
+        );
+        let lines = std::fs::read_to_string(killed.join("runs.jsonl")).expect("log");
+        assert_eq!(
+            lines.lines().count(),
+            1 + 4,
+            "{case}: the header and each run once"
+        );
+    }
+}
+
+/// A run-log line changed after it was written, even into valid JSON, was folded into the
+/// reports by `--resume` and `merge`; each line carries a checksum now.
+#[test]
+fn an_altered_run_log_line_is_refused() {
+    let dir = scenario_file("x", "").with_file_name("altered");
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = small_sweep(&dir, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let log = dir.join("runs.jsonl");
+    let text_before = std::fs::read_to_string(&log).expect("log");
+    let mut lines: Vec<String> = text_before.lines().map(str::to_string).collect();
+    let altered = lines[2].replacen("\"completed\":", "\"completed\":1", 1);
+    assert_ne!(altered, lines[2], "the line had a count to alter");
+    serde_json::from_str::<serde_json::Value>(&altered).expect("still valid JSON");
+    lines[2] = altered;
+    std::fs::write(&log, lines.join("\n") + "\n").expect("log written");
+    let d = dir.to_str().expect("UTF-8 path");
+    let out = small_sweep(&dir, &["--resume"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(
+            "line 3 of the run log was altered after it was written (its checksum does not match)"
+        ),
+        "{err}"
+    );
+    let merged = dir.with_file_name("altered-merged");
+    let err = refused(&["merge", d, "--out", merged.to_str().expect("UTF-8 path")]);
+    assert!(err.contains("line 3 of the run log was altered"), "{err}");
+}

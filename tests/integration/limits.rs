@@ -338,7 +338,14 @@ fn only_regular_files_of_at_most_16_mib_are_read() {
 
 /// A small sweep of `runs.ron` (two variants, two runs) into `out`; `extra` are more arguments.
 fn small_sweep(out: &std::path::Path, extra: &[&str]) -> std::process::Output {
-    let path = scenario_file("runs", &named("api", "wide"));
+    // A file of its own per folder: tests run at once.
+    let name: Vec<String> = out
+        .iter()
+        .rev()
+        .take(2)
+        .map(|c| c.to_string_lossy().into_owned())
+        .collect();
+    let path = scenario_file(&format!("runs-{}", name.join("-")), &named("api", "wide"));
     let mut args = vec![
         "compare",
         path.to_str().expect("UTF-8 path"),
@@ -356,7 +363,9 @@ fn small_sweep(out: &std::path::Path, extra: &[&str]) -> std::process::Output {
 /// `--resume` refusing forever ("the run log is empty"): it is a fresh start now.
 #[test]
 fn a_sweep_killed_before_its_header_resumes() {
-    let dir = scenario_file("x", "").with_file_name("no-header");
+    let dir = std::env::temp_dir()
+        .join(format!("faultline-limits-{}", std::process::id()))
+        .join("no-header");
     let _ = std::fs::remove_dir_all(&dir);
     let out = small_sweep(&dir.join("whole"), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -388,7 +397,9 @@ fn a_sweep_killed_before_its_header_resumes() {
 /// reports by `--resume` and `merge`; each line carries a checksum now.
 #[test]
 fn an_altered_run_log_line_is_refused() {
-    let dir = scenario_file("x", "").with_file_name("altered");
+    let dir = std::env::temp_dir()
+        .join(format!("faultline-limits-{}", std::process::id()))
+        .join("altered");
     let _ = std::fs::remove_dir_all(&dir);
     let out = small_sweep(&dir, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -413,4 +424,83 @@ fn an_altered_run_log_line_is_refused() {
     let merged = dir.with_file_name("altered-merged");
     let err = refused(&["merge", d, "--out", merged.to_str().expect("UTF-8 path")]);
     assert!(err.contains("line 3 of the run log was altered"), "{err}");
+}
+
+/// Two `compare`s into one folder both exited 0, leaving one sweep's header beside the other's
+/// runs: the folder is locked now (`.faultline.lock`, the owner's pid), and a lock whose owner is
+/// gone is taken over.
+#[test]
+fn a_second_sweep_into_a_locked_folder_is_refused() {
+    let dir = std::env::temp_dir()
+        .join(format!("faultline-limits-{}", std::process::id()))
+        .join("locked");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("folder");
+    let lock = dir.join(".faultline.lock");
+    // This test's own process runs: its pid holds the folder.
+    std::fs::write(&lock, format!("{}\n", std::process::id())).expect("lock written");
+    let out = small_sweep(&dir, &[]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "is in use by another faultline (pid {})",
+            std::process::id()
+        )),
+        "{err}"
+    );
+    assert!(!dir.join("runs.jsonl").exists(), "nothing written");
+
+    // A pid that no process has: the lock is stale, taken over, and removed at the end.
+    std::fs::write(&lock, "4000000000\n").expect("lock written");
+    let out = small_sweep(&dir, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(dir.join("summary.json").exists());
+    assert!(!lock.exists(), "the lock is released");
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("folder")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.ends_with(".tmp")),
+        "no temporary files left: {names:?}"
+    );
+    // `merge` takes the lock of its output folder too.
+    let merged = dir.with_file_name("locked-merged");
+    std::fs::create_dir_all(&merged).expect("folder");
+    std::fs::write(
+        merged.join(".faultline.lock"),
+        format!("{}\n", std::process::id()),
+    )
+    .expect("lock written");
+    let err = refused(&[
+        "merge",
+        dir.to_str().expect("UTF-8"),
+        "--out",
+        merged.to_str().expect("UTF-8"),
+    ]);
+    assert!(err.contains("is in use by another faultline"), "{err}");
+    assert!(!merged.join("summary.json").exists(), "nothing written");
+}
+
+/// `report.md` and `report.html` shared the temporary name `report.tmp`, and a failed write left
+/// it behind: each file has its own temporary name now, removed when the write fails.
+#[test]
+fn a_failed_report_write_leaves_no_temporary_file() {
+    let dir = std::env::temp_dir()
+        .join(format!("faultline-limits-{}", std::process::id()))
+        .join("failed-write");
+    let _ = std::fs::remove_dir_all(&dir);
+    // `report.md` is a folder that is not empty: the rename onto it fails.
+    std::fs::create_dir_all(dir.join("report.md/inside")).expect("folder");
+    let e = faultline::write_atomic(&dir.join("report.md"), "# report\n")
+        .expect_err("a file cannot replace a folder");
+    assert!(e.to_string().contains("cannot write"), "{e}");
+    faultline::write_atomic(&dir.join("report.html"), "<html>").expect("written");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("folder")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["report.html", "report.md"]);
 }

@@ -198,7 +198,7 @@ pub fn run<M: Model>(
         if sim.error.is_some()
             || sim.stop_requested
             || sim.queue.len() > limits.pending_max
-            || (events % POLL_EVERY == 0 && !model.keep_going())
+            || (events.is_multiple_of(POLL_EVERY) && !model.keep_going())
         {
             if let Some(e) = sim.error.take() {
                 return Err(e);

@@ -101,16 +101,14 @@ fn the_memory_estimate_counts_pending_events() {
 /// wall-clock guard is still asked every 65,536 events, and a run it stops says so truthfully.
 #[test]
 fn the_wall_clock_guard_is_asked_every_65536_events() {
-    let src = format!(
-        r#"Scenario(
+    let src = r#"Scenario(
     name: "one-tick",
     horizon: "10s",
     resolution: "10s",
     services: [(name: "api", instances: 1, workers: 8, queue: 100, work: Exponential(mean: "20us"))],
     workload: [(entry: "api", arrivals: Poisson(rate_per_s: 100000))],
-)"#
-    );
-    let world = models::load_str("one-tick.ron", &src).expect("valid");
+)"#;
+    let world = models::load_str("one-tick.ron", src).expect("valid");
     let asked = std::cell::Cell::new(0u32);
     let stop_at_once = || {
         asked.set(asked.get() + 1);

@@ -502,3 +502,13 @@ fn a_failed_report_write_leaves_no_temporary_file() {
     names.sort();
     assert_eq!(names, ["report.html", "report.md"]);
 }
+
+/// A UTF-8 byte-order mark at the start of a file (some Windows editors write one) is accepted.
+#[test]
+fn a_byte_order_mark_is_accepted() {
+    let src = one_service("bom", "arrivals: Poisson(rate_per_s: 10)", "");
+    let path = scenario_file("bom", &format!("\u{feff}{src}"));
+    let out = faultline(&["validate", path.to_str().expect("UTF-8 path")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("scenario `bom`"));
+}

@@ -27,7 +27,8 @@ fn too_big(bytes: u64) -> String {
     )
 }
 
-/// Reads at most [`SOURCE_BYTES_MAX`] bytes of text (the file may grow after its size was read).
+/// Reads at most [`SOURCE_BYTES_MAX`] bytes of text (the file may grow after its size was read),
+/// without a leading UTF-8 byte-order mark.
 fn read_bounded(path: &Path) -> std::io::Result<String> {
     use std::io::Read;
     let mut bytes = Vec::new();
@@ -37,7 +38,12 @@ fn read_bounded(path: &Path) -> std::io::Result<String> {
     if bytes.len() as u64 > SOURCE_BYTES_MAX {
         return Err(std::io::ErrorKind::FileTooLarge.into());
     }
-    String::from_utf8(bytes).map_err(|_| std::io::ErrorKind::InvalidData.into())
+    let text = String::from_utf8(bytes).map_err(|_| std::io::ErrorKind::InvalidData)?;
+    // A byte-order mark (some editors on Windows write one) is no part of the scenario.
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
+    })
 }
 
 /// Reads a scenario file's text, with a message in our style when it cannot: no such file, a

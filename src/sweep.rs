@@ -155,6 +155,22 @@ impl Precision {
         out
     }
 
+    /// Refuses, before the first run, a target naming a service (or users) that a design lacks.
+    fn check_names(&self, study: &Study) -> Result<(), Error> {
+        for d in &study.designs {
+            let names = d.world.report_names();
+            if !names.contains(&self.service) {
+                return Err(Error::Usage(format!(
+                    "precision: no service `{}` in variant `{}`; expected one of {}",
+                    self.service,
+                    d.name,
+                    names.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Whether every variant's interval is narrow enough.
     fn reached(&self, agg: &Aggregate) -> Result<bool, Error> {
         for v in &agg.variants {
@@ -302,6 +318,9 @@ pub fn sweep(
 /// target, its cap): the room made in the aggregate and the run log's header.
 fn run_counts(study: &Study, opts: &SweepOptions) -> Result<(u32, usize), Error> {
     check_jobs(opts.jobs)?;
+    if let Some(p) = &opts.precision {
+        p.check_names(study)?;
+    }
     let runs = opts.runs.unwrap_or(study.spec.runs);
     if runs == 0 || runs > RUNS_MAX {
         return Err(Error::Usage(format!(

@@ -512,3 +512,23 @@ fn a_byte_order_mark_is_accepted() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("scenario `bom`"));
 }
+
+/// `--precision` naming a service no design has was refused only after the first round of runs
+/// (a run log already written); it is checked before the first run now.
+#[test]
+fn a_precision_target_is_checked_before_the_first_run() {
+    let dir = std::env::temp_dir()
+        .join(format!("faultline-limits-{}", std::process::id()))
+        .join("precision");
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = small_sweep(&dir, &["--precision", "p99:nosuch:2%"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(
+            "precision: no service `nosuch` in variant `base`; expected one of api, db, users:api"
+        ),
+        "{err}"
+    );
+    assert!(!dir.join("runs.jsonl").exists(), "no run was made");
+}

@@ -532,3 +532,24 @@ fn a_precision_target_is_checked_before_the_first_run() {
     );
     assert!(!dir.join("runs.jsonl").exists(), "no run was made");
 }
+
+/// Hosts were not counted in the memory estimate (10⁶ hosts ran at 142 MB under
+/// `memory_mib_max: 10`): 512 bytes a host are now.
+#[test]
+fn the_memory_estimate_counts_hosts() {
+    let src = r#"Scenario(
+    name: "many-hosts",
+    horizon: "10s",
+    limits: (memory_mib_max: 100, requests_in_flight_max: 1000, events_pending_max: 10000),
+    topology: (regions: [(name: "r", zones: [(name: "a", racks: 200, hosts_per_rack: 5000)])]),
+    services: [(name: "api", instances: 1, work: Constant("1ms"))],
+    workload: [(entry: "api", arrivals: Poisson(rate_per_s: 10))],
+)"#;
+    let e = models::load_str("many-hosts.ron", src)
+        .expect_err("a million hosts do not fit in 100 MiB")
+        .to_string();
+    assert!(
+        e.contains("may need about 490 MiB, more than `limits.memory_mib_max` (100)"),
+        "{e}"
+    );
+}

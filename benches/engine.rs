@@ -171,6 +171,7 @@ impl SimHold {
         let limits = Limits {
             horizon: SimTime::MAX,
             events_max: k,
+            pending_max: usize::MAX,
         };
         let out = sim_core::run(&mut self.model, &mut self.sim, limits).expect("no model error");
         debug_assert_eq!(out.events, k);
@@ -327,6 +328,7 @@ fn timers<M: Measurement>(c: &mut Criterion<M>) {
     let limits = Limits {
         horizon: SimTime::MAX,
         events_max: BATCH,
+        pending_max: usize::MAX,
     };
     g.bench_with_input(BenchmarkId::new("sim-run-cancel99", n), &n, |b, _| {
         b.iter(|| {

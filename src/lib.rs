@@ -194,13 +194,100 @@ pub fn check(path: &Path, opts: &SweepOptions) -> Result<CheckOutcome, Error> {
     Ok(CheckOutcome { summary, all_hold })
 }
 
-/// Writes `text` to `path` through a temporary file and a rename, so that a reader never sees a
-/// half-written report.
+/// Writes `text` to `path` through a temporary file (`<name>.tmp`, its own per file) and a
+/// rename, so that a reader never sees a half-written report; the temporary file is removed when
+/// the write fails (a full disk).
 pub fn write_atomic(path: &Path, text: &str) -> Result<(), Error> {
-    let tmp = path.with_extension("tmp");
+    let tmp = temporary(path);
     std::fs::write(&tmp, text)
         .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| Error::Io(format!("cannot write `{}`: {e}", path.display())))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::Io(format!("cannot write `{}`: {e}", path.display()))
+        })
+}
+
+/// The temporary name of `path` while it is written: `report.md.tmp`.
+fn temporary(path: &Path) -> std::path::PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    path.with_file_name(name)
+}
+
+/// An output folder held by this process: `OUT/.faultline.lock` holds its pid, and is removed
+/// when the lock is dropped. A second `compare` or `merge` into the same folder is refused
+/// while the first runs (two at once left one sweep's header beside the other's runs).
+pub struct OutLock {
+    path: std::path::PathBuf,
+}
+
+impl OutLock {
+    /// Takes the lock on `dir` (created if missing); a lock left by a process that no longer
+    /// runs is taken over.
+    pub fn take(dir: &Path) -> Result<OutLock, Error> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Io(format!("cannot create `{}`: {e}", dir.display())))?;
+        let path = dir.join(".faultline.lock");
+        for _ in 0..2 {
+            let created = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path);
+            match created {
+                Ok(mut f) => {
+                    use std::io::Write;
+                    let _ = writeln!(f, "{}", std::process::id());
+                    return Ok(OutLock { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let owner = std::fs::read_to_string(&path).unwrap_or_default();
+                    match owner.trim().parse::<u32>() {
+                        Ok(pid) if pid_runs(pid) => {
+                            return Err(Error::Usage(format!(
+                                "`{}` is in use by another faultline (pid {pid}); wait for it to finish or choose another --out (if no faultline runs, remove `{}`)",
+                                dir.display(),
+                                path.display()
+                            )))
+                        }
+                        // Its owner is gone (or the file is half-written): take it over.
+                        _ => {
+                            let _ = std::fs::remove_file(&path);
+                        }
+                    }
+                }
+                Err(e) => {
+                    return Err(Error::Io(format!(
+                        "cannot create `{}`: {e}",
+                        path.display()
+                    )))
+                }
+            }
+        }
+        Err(Error::Usage(format!(
+            "`{}` is in use by another faultline (its lock `{}` came back at once)",
+            dir.display(),
+            path.display()
+        )))
+    }
+}
+
+impl Drop for OutLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Whether process `pid` runs (on Linux, `/proc/<pid>` exists; elsewhere every pid is assumed
+/// to run, so a stale lock must be removed by hand).
+fn pid_runs(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return false;
+    }
+    if cfg!(target_os = "linux") {
+        Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        true
+    }
 }
 
 /// Writes the reports of a sweep into `dir`: `report.html`, `report.md`, `summary.json`, `runs.csv`.

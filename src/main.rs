@@ -417,6 +417,7 @@ fn check(args: CheckArgs) -> Result<Printed, faultline::Error> {
 /// only its run log).
 fn compare(args: CompareArgs) -> Result<Printed, faultline::Error> {
     let loaded = faultline::load_study(&args.file)?;
+    let _lock = faultline::OutLock::take(&args.out)?;
     let log = args.out.join("runs.jsonl");
     let opts = faultline::SweepOptions {
         shard: args.shard,
@@ -449,6 +450,7 @@ fn compare(args: CompareArgs) -> Result<Printed, faultline::Error> {
 fn merge(dirs: &[PathBuf], out: &std::path::Path) -> Result<Printed, faultline::Error> {
     let logs: Vec<PathBuf> = dirs.iter().map(|d| d.join("runs.jsonl")).collect();
     let (study, agg, _) = faultline::merge_logs(&logs)?;
+    let _lock = faultline::OutLock::take(out)?;
     let summary = faultline::summarize(&study, &agg);
     faultline::write_reports(out, &summary, &agg)?;
     Ok(Printed::success(format!(

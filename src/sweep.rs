@@ -7,10 +7,12 @@
 //! folds shards into the aggregate one machine would have built.
 
 use crate::Error;
+use models::compile::RUNS_MAX;
 use models::variants::Study;
 use rayon::prelude::*;
+use reports::edges::EdgeRun;
 use reports::runlog::{self, LogHeader, LoggedRun};
-use reports::sweep::{Aggregate, VariantAggregate};
+use reports::sweep::{Aggregate, RunRecord, ServiceRun, VariantAggregate};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -151,6 +153,22 @@ impl Precision {
             out.push_str(&line);
         }
         out
+    }
+
+    /// Refuses, before the first run, a target naming a service (or users) that a design lacks.
+    fn check_names(&self, study: &Study) -> Result<(), Error> {
+        for d in &study.designs {
+            let names = d.world.report_names();
+            if !names.contains(&self.service) {
+                return Err(Error::Usage(format!(
+                    "precision: no service `{}` in variant `{}`; expected one of {}",
+                    self.service,
+                    d.name,
+                    names.join(", ")
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Whether every variant's interval is narrow enough.
@@ -299,9 +317,15 @@ pub fn sweep(
 /// The runs per variant a sweep starts with, and the most it may reach (with a precision
 /// target, its cap): the room made in the aggregate and the run log's header.
 fn run_counts(study: &Study, opts: &SweepOptions) -> Result<(u32, usize), Error> {
+    check_jobs(opts.jobs)?;
+    if let Some(p) = &opts.precision {
+        p.check_names(study)?;
+    }
     let runs = opts.runs.unwrap_or(study.spec.runs);
-    if runs == 0 {
-        return Err(Error::Usage("the number of runs must be at least 1".into()));
+    if runs == 0 || runs > RUNS_MAX {
+        return Err(Error::Usage(format!(
+            "the number of runs ({runs}) must be between 1 and {RUNS_MAX}"
+        )));
     }
     let capacity = match &opts.precision {
         Some(p) if p.runs_max < runs => {
@@ -310,14 +334,74 @@ fn run_counts(study: &Study, opts: &SweepOptions) -> Result<(u32, usize), Error>
                 p.runs_max
             )))
         }
+        Some(p) if p.runs_max > RUNS_MAX => {
+            return Err(Error::Usage(format!(
+                "--runs-max ({}) is more than the limit of {RUNS_MAX} runs per variant",
+                p.runs_max
+            )))
+        }
         Some(p) => p.runs_max,
         None => runs,
     } as usize;
+    check_aggregate_fits(study, capacity)?;
     Ok((runs, capacity))
+}
+
+/// Refuses a sweep whose aggregate (every run's record, and per design the merged histograms
+/// and series) would need more than the scenario's `limits.memory_mib_max`.
+fn check_aggregate_fits(study: &Study, n_runs: usize) -> Result<(), Error> {
+    let mib = aggregate_estimate_bytes(study, n_runs).div_ceil(1 << 20);
+    let max = study.spec.limits.memory_mib_max;
+    if mib > u64::from(max) {
+        return Err(Error::Usage(format!(
+            "{} designs of {n_runs} runs each need about {mib} MiB for the sweep's aggregate, more than `limits.memory_mib_max` ({max}); use fewer runs, variants or grid values, a coarser `resolution`, or raise the limit",
+            study.designs.len()
+        )));
+    }
+    Ok(())
+}
+
+/// An upper bound on the memory of the aggregate of `n_runs` runs of every design, in bytes.
+pub fn aggregate_estimate_bytes(study: &Study, n_runs: usize) -> u64 {
+    let n_runs = n_runs as u64;
+    let mut total: u64 = 0;
+    for d in &study.designs {
+        let w = &d.world;
+        let names = (w.services.len() + w.workloads.len()) as u64;
+        let (edges, buckets) = (w.calls.len() as u64, w.n_buckets() as u64);
+        // A record: its own size, a digest and stop, a row per service and edge.
+        let record = std::mem::size_of::<Option<RunRecord>>() as u64
+            + 64
+            + names * (std::mem::size_of::<ServiceRun>() as u64 + 64)
+            + edges * std::mem::size_of::<EdgeRun>() as u64;
+        // Per name an HDR histogram (about 34k counters of 8 bytes), 10 series and good answers.
+        let per_name = 34_000 * 8 + buckets * 8 * 11;
+        let per_edge = buckets * 8 * 3;
+        let design = n_runs
+            .saturating_mul(record)
+            .saturating_add(names * per_name)
+            .saturating_add(edges * per_edge);
+        total = total.saturating_add(design);
+    }
+    total
+}
+
+/// The most worker threads a sweep starts (`--jobs`).
+pub const JOBS_MAX: usize = 1024;
+
+/// Refuses a number of jobs that is zero or more than [`JOBS_MAX`].
+pub fn check_jobs(jobs: Option<usize>) -> Result<(), Error> {
+    match jobs.filter(|&n| n == 0 || n > JOBS_MAX) {
+        Some(n) => Err(Error::Usage(format!(
+            "--jobs {n}: the number of jobs must be between 1 and {JOBS_MAX}"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// A pool of `jobs` worker threads (all cores when `None`).
 fn worker_pool(jobs: Option<usize>) -> Result<rayon::ThreadPool, Error> {
+    check_jobs(jobs)?;
     rayon::ThreadPoolBuilder::new()
         .num_threads(jobs.unwrap_or(0))
         .build()
@@ -422,7 +506,9 @@ fn open_log(
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::Io(format!("cannot create `{}`: {e}", dir.display())))?;
     }
-    if resume && path.exists() {
+    // A log without a whole header line was cut short before any run: resume is a fresh start.
+    let resumable = resume && first_line(path).is_some_and(|t| runlog::has_header(&t));
+    if resumable {
         let parsed = read_log(path)?;
         let mismatch = |what: &str| {
             Error::Usage(format!(
@@ -454,6 +540,17 @@ fn open_log(
     let mut file = std::fs::File::create(path).map_err(io)?;
     file.write_all(header.to_line().as_bytes()).map_err(io)?;
     Ok(file)
+}
+
+/// The first line of a file (with its newline, if it has one), or `None` if it cannot be read.
+fn first_line(path: &Path) -> Option<String> {
+    use std::io::BufRead;
+    let mut line = Vec::new();
+    let file = std::fs::File::open(path).ok()?;
+    std::io::BufReader::new(file)
+        .read_until(b'\n', &mut line)
+        .ok()?;
+    Some(String::from_utf8_lossy(&line).into_owned())
 }
 
 /// Merges the run logs of several shards into one aggregate. Every (variant, run) of the sweep

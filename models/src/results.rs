@@ -39,7 +39,8 @@ pub struct RunResult {
     pub warmup_ns: u64,
     /// Length of the measured window: from the warm-up to the end of the run.
     pub measured_ns: u64,
-    /// `horizon`, or the guard that stopped the run early: `events_max`, `requests_in_flight_max`.
+    /// `horizon`, or the guard that stopped the run early: `events_max`, `requests_in_flight_max`,
+    /// `events_pending_max`, `wall_time_max`.
     pub stop: String,
     pub events: u64,
     /// Hash of every processed event, sixteen hex digits: equal digests mean identical runs.
@@ -133,6 +134,8 @@ pub enum StopReason {
     RequestsInFlightMax,
     /// The caller's wall-clock guard (`limits.wall_time_max`) said stop.
     WallTimeMax,
+    /// More events were queued at once than `limits.events_pending_max`.
+    EventsPendingMax,
 }
 
 impl StopReason {
@@ -142,7 +145,19 @@ impl StopReason {
             StopReason::EventsMax => "events_max",
             StopReason::RequestsInFlightMax => "requests_in_flight_max",
             StopReason::WallTimeMax => "wall_time_max",
+            StopReason::EventsPendingMax => "events_pending_max",
         }
+    }
+
+    /// What a run stopped by the guard named `name` means, for people; `None` for `horizon`.
+    pub fn explain(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "events_max" => "the run processed `limits.events_max` events and stopped early; its results cover only part of the horizon",
+            "requests_in_flight_max" => "more requests were in flight at once than `limits.requests_in_flight_max` (queues growing without bound?); the run stopped early",
+            "wall_time_max" => "the run took longer than `limits.wall_time_max` on this machine and stopped early",
+            "events_pending_max" => "more events were pending at once than `limits.events_pending_max` (timeouts or timers piling up faster than they expire?); the run stopped early",
+            _ => return None,
+        })
     }
 }
 

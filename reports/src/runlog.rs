@@ -9,6 +9,11 @@
 //! The first line is a [`LogHeader`] naming the scenario (with a hash of its text), the seed and
 //! the number of runs; logs with different headers cannot be merged or resumed together. Line
 //! order is the order runs finished, which varies with `--jobs`; reports never depend on it.
+//!
+//! Every line ends with its checksum, `,"check":"<16 hex digits>"}`: an FNV-1a hash of the line
+//! without it (and with its closing brace). A line altered after it was written, even into valid
+//! JSON, is refused by `--resume`, `merge` and `replay`. A log whose header line was never
+//! completed (a crash before it was written) holds nothing: `--resume` starts afresh.
 
 use hdrhistogram::Histogram;
 use models::results::RunResult;
@@ -16,7 +21,52 @@ use models::RunHistograms;
 use serde::{Deserialize, Serialize};
 
 /// Version of the run-log format.
-pub const RUNLOG_SCHEMA_VERSION: u32 = 1;
+pub const RUNLOG_SCHEMA_VERSION: u32 = 2;
+
+/// The end of every line before its checksum's digits.
+const CHECK_KEY: &str = ",\"check\":\"";
+
+/// FNV-1a, 64 bits: stable across platforms and versions.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// A JSON object as one line of the log: its checksum added as the last field, and a newline.
+fn seal(json: &str) -> String {
+    let body = json.strip_suffix('}').expect("a JSON object");
+    let sum = fnv1a(json.as_bytes());
+    format!("{body}{CHECK_KEY}{sum:016x}\"}}\n")
+}
+
+/// Checks a line's checksum; `n` is its line number, for the message.
+fn check_sealed(line: &str, n: usize) -> Result<(), String> {
+    let altered = || {
+        format!("line {n} of the run log was altered after it was written (its checksum does not match); rerun the sweep without --resume")
+    };
+    let line = line.strip_suffix('\n').unwrap_or(line);
+    let tail = CHECK_KEY.len() + 16 + 2;
+    if line.len() < tail || !line.is_char_boundary(line.len() - tail) {
+        return Err(altered());
+    }
+    let (body, check) = line.split_at(line.len() - tail);
+    let digits = check
+        .strip_prefix(CHECK_KEY)
+        .and_then(|c| c.strip_suffix("\"}"))
+        .ok_or_else(altered)?;
+    let sum = fnv1a(format!("{body}}}").as_bytes());
+    if digits != format!("{sum:016x}") {
+        return Err(altered());
+    }
+    Ok(())
+}
+
+/// Whether `text` holds a whole header line: a log without one was cut short before its first
+/// run, and holds nothing to resume.
+pub fn has_header(text: &str) -> bool {
+    text.contains('\n')
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogHeader {
@@ -95,17 +145,13 @@ impl LoggedRun {
 
     /// One line of JSON, with its newline.
     pub fn to_line(&self) -> String {
-        let mut s = serde_json::to_string(self).expect("a run serializes");
-        s.push('\n');
-        s
+        seal(&serde_json::to_string(self).expect("a run serializes"))
     }
 }
 
 impl LogHeader {
     pub fn to_line(&self) -> String {
-        let mut s = serde_json::to_string(self).expect("a header serializes");
-        s.push('\n');
-        s
+        seal(&serde_json::to_string(self).expect("a header serializes"))
     }
 }
 
@@ -144,6 +190,7 @@ pub fn parse(text: &str) -> Result<ParsedLog, String> {
             )
         }
     }
+    check_sealed(first, 1)?;
     let header: LogHeader =
         serde_json::from_str(first).map_err(|e| format!("bad run-log header: {e}"))?;
     let mut runs = Vec::new();
@@ -152,6 +199,7 @@ pub fn parse(text: &str) -> Result<ParsedLog, String> {
         if !line.ends_with('\n') {
             break; // cut short by a crash: the run will be simulated again
         }
+        check_sealed(line, i + 2)?;
         let run: LoggedRun = serde_json::from_str(line)
             .map_err(|e| format!("line {} of the run log: {e}", i + 2))?;
         runs.push(run);

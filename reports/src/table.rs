@@ -38,11 +38,17 @@ impl Table {
         let mut out = String::new();
         let line = |out: &mut String, cells: &[String]| {
             let mut text = String::new();
+            // Padded by hand: `{:w$}` panics for a width of 65,536 or more, and a cell may
+            // hold text that long (a name).
             for (c, cell) in cells.iter().enumerate() {
+                let pad = " ".repeat(widths[c].saturating_sub(cell.chars().count()));
                 if c == 0 {
-                    let _ = write!(text, "{cell:<w$}", w = widths[c]);
+                    text.push_str(cell);
+                    text.push_str(&pad);
                 } else {
-                    let _ = write!(text, "  {cell:>w$}", w = widths[c]);
+                    text.push_str("  ");
+                    text.push_str(&pad);
+                    text.push_str(cell);
                 }
             }
             out.push_str(text.trim_end());
@@ -116,6 +122,9 @@ pub fn render_run(r: &RunResult) -> String {
         "\n{} events, stop: {}, ledger balanced, digest {}",
         r.events, r.stop, r.digest
     );
+    if let Some(why) = models::results::StopReason::explain(&r.stop) {
+        let _ = writeln!(out, "warning: {why}");
+    }
     out
 }
 
@@ -311,5 +320,18 @@ mod tests {
         t.row(vec!["a".into(), "100".into()]);
         t.row(vec!["bbbb".into(), "7".into()]);
         assert_eq!(t.render(), "name    n\n----  ---\na     100\nbbbb    7\n");
+    }
+
+    #[test]
+    fn cells_longer_than_a_format_width_are_aligned() {
+        // `{:w$}` panics for w >= 65,536: a 70,000-character name crashed `run` and `compare`.
+        let long = "x".repeat(70_000);
+        let mut t = Table::new(&["name", "n"]);
+        t.row(vec![long.clone(), "1".into()]);
+        t.row(vec!["b".into(), "22".into()]);
+        let text = t.render();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[2], format!("{long}   1"));
+        assert_eq!(lines[3], format!("b{}  22", " ".repeat(69_999)));
     }
 }

@@ -19,6 +19,13 @@ pub trait Model {
 
     /// The (kind, entity) pair folded into the digest for `event`.
     fn digest_key(event: &Self::Event) -> (u32, u64);
+
+    /// Asked once every [`POLL_EVERY`] events whether the run may go on (a wall-clock guard kept
+    /// by the caller, say); `false` stops the run with [`Stop::Model`]. Never changes a run that
+    /// goes on.
+    fn keep_going(&mut self) -> bool {
+        true
+    }
 }
 
 /// Limits every run carries, so that no run can hang.
@@ -28,7 +35,14 @@ pub struct Limits {
     pub horizon: SimTime,
     /// The run stops after processing this many events.
     pub events_max: u64,
+    /// The run stops when more entries than this are queued at once (cancelled timers included,
+    /// as they hold memory until their time comes).
+    pub pending_max: usize,
 }
+
+/// The run loop polls [`Model::keep_going`] once every this many events: often enough to stop a
+/// runaway run within milliseconds, rarely enough to cost nothing measurable.
+pub const POLL_EVERY: u64 = 1 << 16;
 
 /// Why a run stopped.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -39,8 +53,12 @@ pub enum Stop {
     QueueEmpty,
     /// The run processed `events_max` events; its results cover only part of the horizon.
     EventsMax,
-    /// The model asked to stop (a guard of its own, such as too many requests in flight).
+    /// The model asked to stop (a guard of its own, such as too many requests in flight), or
+    /// said no when polled ([`Model::keep_going`]).
     Model,
+    /// More than `pending_max` entries (live events and cancelled timers not yet skipped) were
+    /// queued at once: the queue's memory is bounded.
+    PendingMax,
 }
 
 /// An error the engine detects in a model: a bug in the model, never in user input.
@@ -177,16 +195,33 @@ pub fn run<M: Model>(
         events += 1;
         model.handle(sim, event);
         // One well-predicted test per event; the rare cases are sorted out inside.
-        if sim.error.is_some() || sim.stop_requested {
+        if sim.error.is_some()
+            || sim.stop_requested
+            || sim.queue.len() > limits.pending_max
+            || (events.is_multiple_of(POLL_EVERY) && !model.keep_going())
+        {
             if let Some(e) = sim.error.take() {
                 return Err(e);
+            }
+            if sim.queue.len() > limits.pending_max {
+                break Stop::PendingMax;
             }
             break Stop::Model;
         }
     };
+    // A stop asked for after the last event before the horizon is no early stop: the whole
+    // horizon was simulated, and the outcome says so.
+    let stop = match stop {
+        Stop::Model | Stop::PendingMax => match sim.queue.pop_until(limits.horizon) {
+            Next::Event(..) => stop,
+            Next::Later => Stop::Horizon,
+            Next::Empty => Stop::QueueEmpty,
+        },
+        _ => stop,
+    };
     let end = match stop {
         Stop::Horizon | Stop::QueueEmpty => limits.horizon,
-        Stop::EventsMax | Stop::Model => sim.now,
+        Stop::EventsMax | Stop::Model | Stop::PendingMax => sim.now,
     };
     sim.now = sim.now.max(end);
     Ok(RunOutcome {
@@ -227,6 +262,7 @@ mod tests {
         Limits {
             horizon: SimTime::from_ns(horizon),
             events_max,
+            pending_max: usize::MAX,
         }
     }
 
@@ -279,6 +315,73 @@ mod tests {
         sim.schedule_at(SimTime::ZERO, 0);
         let out = run(&mut m, &mut sim, limits(1_000, 2)).unwrap();
         assert_eq!((out.stop, out.events), (Stop::EventsMax, 2));
+    }
+
+    /// Schedules two events per event (a flood), and says stop when polled after `stop_after`.
+    struct Flood {
+        polls: u64,
+        stop_at_poll: u64,
+    }
+
+    impl Model for Flood {
+        type Event = u32;
+        fn handle(&mut self, sim: &mut Sim<u32>, e: u32) {
+            sim.schedule_in(SimDuration::from_ns(1), e);
+            sim.schedule_in(SimDuration::from_ns(1_000_000), e);
+        }
+        fn digest_key(e: &u32) -> (u32, u64) {
+            (1, u64::from(*e))
+        }
+        fn keep_going(&mut self) -> bool {
+            self.polls += 1;
+            self.polls < self.stop_at_poll
+        }
+    }
+
+    #[test]
+    fn pending_entries_are_bounded() {
+        let mut m = Flood {
+            polls: 0,
+            stop_at_poll: u64::MAX,
+        };
+        let mut sim = Sim::new::<Flood>();
+        sim.schedule_at(SimTime::ZERO, 0);
+        let limits = Limits {
+            pending_max: 1_000,
+            ..limits(u64::MAX, u64::MAX)
+        };
+        let out = run(&mut m, &mut sim, limits).unwrap();
+        assert_eq!((out.stop, out.events), (Stop::PendingMax, 1_000));
+        assert_eq!(out.end, SimTime::from_ns(999));
+    }
+
+    #[test]
+    fn the_model_is_polled_every_65536_events() {
+        let mut m = Flood {
+            polls: 0,
+            stop_at_poll: 3,
+        };
+        let mut sim = Sim::new::<Flood>();
+        sim.schedule_at(SimTime::ZERO, 0);
+        let out = run(&mut m, &mut sim, limits(u64::MAX - 1, u64::MAX)).unwrap();
+        assert_eq!(
+            (out.stop, out.events, m.polls),
+            (Stop::Model, 3 * POLL_EVERY, 3)
+        );
+    }
+
+    #[test]
+    fn a_stop_after_the_last_event_is_the_horizon() {
+        // Stopped at the poll after event 65,536, which is the last before the horizon.
+        let mut m = Flood {
+            polls: 0,
+            stop_at_poll: 1,
+        };
+        let mut sim = Sim::new::<Flood>();
+        sim.schedule_at(SimTime::ZERO, 0);
+        let out = run(&mut m, &mut sim, limits(POLL_EVERY - 1, u64::MAX)).unwrap();
+        assert_eq!((out.stop, out.events), (Stop::Horizon, POLL_EVERY));
+        assert_eq!(out.end, SimTime::from_ns(POLL_EVERY - 1));
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod errors;
 mod failures;
 mod golden;
 mod incidents;
+mod limits;
 mod overload;
 mod props;
 mod queueing;

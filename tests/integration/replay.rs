@@ -96,12 +96,18 @@ fn replay_on_the_command_line_checks_the_logged_digest() {
     let tampered_digest = format!("{first}{}", &digest[1..]);
     let original = std::fs::read_to_string(&log).unwrap();
     assert_eq!(original.matches(digest.as_str()).count(), 1, "{digest}");
+    // Rewritten with a valid checksum (a line merely edited is refused before replay reads it).
+    let mut forged = record.clone();
+    forged.result.digest = tampered_digest.clone();
+    let tampered_text: String = original
+        .split_inclusive('\n')
+        .map(|line| match line.contains(digest.as_str()) {
+            true => forged.to_line(),
+            false => line.to_string(),
+        })
+        .collect();
     let tampered = dir.join("tampered.jsonl");
-    std::fs::write(
-        &tampered,
-        original.replace(digest.as_str(), &tampered_digest),
-    )
-    .unwrap();
+    std::fs::write(&tampered, tampered_text).unwrap();
     let mut tampered_args = args;
     tampered_args[7] = tampered.to_str().unwrap();
     let out = faultline(&tampered_args);

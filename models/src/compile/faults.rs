@@ -421,6 +421,9 @@ impl Compiling<'_, '_, '_> {
                 "a chaos monkey needs `mean_between` above zero".into(),
                 None,
             );
+        } else if mean_between.0 < super::recovery::INTERVAL_MIN {
+            let msg = super::recovery::too_often(mean_between);
+            self.ck.report(&self.w.field("mean_between"), msg, None);
         }
         self.def.label = format!("chaos monkey on {}", targets.join(","));
         self.def.effect = FaultEffect::ChaosMonkey(mean_between.0.as_ns().max(1));

@@ -29,6 +29,7 @@ mod services;
 mod slo;
 pub mod study;
 mod times;
+pub use times::{NAME_CHARS_MAX, RUNS_MAX};
 mod workloads;
 
 use crate::dist::Dist;
@@ -78,7 +79,7 @@ pub fn build(file: &str, source: Option<&str>, spec: Scenario) -> Result<World, 
         ck.report(
             &At::root().field("limits").field("memory_mib_max"),
             format!(
-                "a run of this scenario may need about {mib} MiB, more than `limits.memory_mib_max` ({}); use a coarser `resolution` or a lower `limits.requests_in_flight_max`, or raise the limit",
+                "a run of this scenario may need about {mib} MiB, more than `limits.memory_mib_max` ({}); use a coarser `resolution` or a lower `limits.requests_in_flight_max` or `limits.events_pending_max`, or raise the limit",
                 world.spec.limits.memory_mib_max
             ),
             None,
@@ -107,6 +108,7 @@ struct Parts {
 /// Checks and compiles each part of the scenario in turn, reporting into `ck`.
 fn compile_parts(ck: &mut Checker, spec: &Scenario) -> Parts {
     times::check_times(ck, spec);
+    times::check_name_lengths(ck, spec);
     let hosts = hosts::build_hosts(ck, spec);
     let (latency, client_latency) = hosts::build_latency(ck, spec);
     let tiers = workloads::tier_names(spec);
@@ -154,6 +156,7 @@ fn assemble(spec: Scenario, parts: Parts) -> World {
         resolution: spec.resolution.0,
         events_max: spec.limits.events_max,
         requests_in_flight_max: spec.limits.requests_in_flight_max,
+        events_pending_max: spec.limits.events_pending_max,
         hosts: parts.hosts.unwrap_or_default(),
         services: parts.services,
         instances: parts.instances,

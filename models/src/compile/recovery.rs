@@ -34,6 +34,18 @@ pub(super) fn build_recovery(ck: &mut Checker, svc: &Service, at: &At) -> Recove
     def
 }
 
+/// The shortest interval of a periodic check (health checks, outlier reviews) and the shortest
+/// mean time between a chaos monkey's kills: shorter ones make runs of billions of events.
+pub(super) const INTERVAL_MIN: sim_core::SimDuration = sim_core::SimDuration::from_ms(1);
+
+/// The message for an interval under [`INTERVAL_MIN`].
+pub(super) fn too_often(d: crate::spec::Dur) -> String {
+    format!(
+        "`{}` is too short: a run would spend its events on it; it must be at least 1ms",
+        d.0
+    )
+}
+
 /// Health checks: (interval, timeout, unhealthy after, healthy after, probe), times in ns.
 fn health(ck: &mut Checker, h: &HealthSpec, h_at: &At) -> HealthCheck {
     if h.interval.0.is_zero() {
@@ -42,6 +54,8 @@ fn health(ck: &mut Checker, h: &HealthSpec, h_at: &At) -> HealthCheck {
             "health checks need an `interval` above zero".into(),
             None,
         );
+    } else if h.interval.0 < INTERVAL_MIN {
+        ck.report(&h_at.field("interval"), too_often(h.interval), None);
     }
     for (field, n) in [
         ("unhealthy_after", h.unhealthy_after),
@@ -79,6 +93,8 @@ fn outlier(ck: &mut Checker, o: &OutlierSpec, o_at: &At) -> OutlierDetection {
     if o.interval.0.is_zero() {
         let msg = "`interval` must be above zero".into();
         ck.report(&o_at.field("interval"), msg, None);
+    } else if o.interval.0 < INTERVAL_MIN {
+        ck.report(&o_at.field("interval"), too_often(o.interval), None);
     }
     for (field, pct) in [
         ("max_ejection_percent", o.max_ejection_percent),

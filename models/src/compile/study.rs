@@ -99,6 +99,10 @@ fn base_names(spec: &Scenario) -> Vec<String> {
         .collect()
 }
 
+/// The most instances and hosts all the designs of a study may place together: every design's
+/// world is held at once.
+pub const PLACED_MAX: u64 = 4_000_000;
+
 /// Compiles each design of a scenario with variants or a grid, from the text patched for it.
 fn variant_designs(
     file: &str,
@@ -120,7 +124,20 @@ fn variant_designs(
     };
     let mut designs = Vec::new();
     let all = patches(spec, problems);
+    let mut placed: u64 = 0;
     for (i, v) in all.iter().enumerate() {
+        if placed > PLACED_MAX {
+            problems.push(Problem {
+                position: None,
+                path: Some("variants".into()),
+                message: format!(
+                    "the first {i} of {} designs already place {placed} instances and hosts, more than Faultline holds at once (at most {PLACED_MAX}); use fewer variants or grid values, or smaller designs",
+                    all.len()
+                ),
+                suggestion: None,
+            });
+            break;
+        }
         if v.name.trim().is_empty() {
             problems.push(Problem {
                 position: None,
@@ -139,7 +156,10 @@ fn variant_designs(
             continue;
         }
         match variant_design(file, source, &root, v) {
-            Ok(design) => designs.push(design),
+            Ok(design) => {
+                placed += (design.world.instances.len() + design.world.hosts.len()) as u64;
+                designs.push(design)
+            }
             Err(mut found) => problems.append(&mut found),
         }
     }

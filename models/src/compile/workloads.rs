@@ -115,8 +115,17 @@ fn arrival_rate(ck: &mut Checker, w: &Workload, at: &At) -> (ArrivalKind, f64) {
             format!("the arrival rate must be above zero, not `{rate}`"),
             None,
         );
+    } else if rate > RATE_PER_S_MAX {
+        ck.report(&rate_at, rate_too_high(rate), None);
     }
     (kind, rate)
+}
+
+/// The highest arrival rate: one a nanosecond, the clock's resolution.
+pub const RATE_PER_S_MAX: f64 = 1e9;
+
+fn rate_too_high(rate: f64) -> String {
+    format!("the arrival rate must be at most 1e9 per second (one a nanosecond, the clock's resolution), not `{rate:e}`")
 }
 
 /// The points (time in ns, rate) of the piecewise-linear rate: the starting `rate`, then each
@@ -174,6 +183,8 @@ fn rate_change(
             format!("a rate must be a finite number of zero or more, not `{to}`"),
             None,
         );
+    } else if to > RATE_PER_S_MAX {
+        ck.report(&cat.field("to_per_s"), rate_too_high(to), None);
     }
     if start < last_end {
         ck.report(

@@ -237,9 +237,9 @@ pub fn run_world_traced_controlled(
     Ok((result, trace))
 }
 
-/// Simulates one run; `keep_going` is asked at every time-series tick whether the run may go on
-/// (the caller's wall-clock guard: the model itself never reads a clock). A `false` stops the
-/// run early with `stop: "wall_time_max"`.
+/// Simulates one run; `keep_going` is asked every 65,536 events and at every time-series tick
+/// whether the run may go on (the caller's wall-clock guard: the model itself never reads a
+/// clock). A `false` stops the run early with `stop: "wall_time_max"`.
 pub fn run_world_controlled(
     world: &World,
     seed: u64,
@@ -266,11 +266,13 @@ fn run_model(
     let limits = Limits {
         horizon: world.horizon,
         events_max: world.events_max,
+        pending_max: usize::try_from(world.events_pending_max).unwrap_or(usize::MAX),
     };
     let outcome = sim_core::run(&mut model, &mut sim, limits).map_err(RunError::Engine)?;
     let stop = match (outcome.stop, model.guard_hit) {
         (Stop::Model, Some(guard)) => guard,
         (Stop::EventsMax, _) => StopReason::EventsMax,
+        (Stop::PendingMax, _) => StopReason::EventsPendingMax,
         _ => StopReason::Horizon,
     };
     if model.tracer.is_some() {
@@ -343,5 +345,9 @@ impl Model for ServiceModel<'_> {
     #[inline]
     fn digest_key(event: &Event) -> (u32, u64) {
         event.digest_key()
+    }
+
+    fn keep_going(&mut self) -> bool {
+        self.poll_wall_clock()
     }
 }

@@ -256,9 +256,18 @@ struct InFlight {
 }
 
 impl ServiceModel<'_> {
+    /// Asks the caller's wall-clock guard whether the run may go on; a no is remembered as the
+    /// reason the run stopped.
+    pub(super) fn poll_wall_clock(&mut self) -> bool {
+        if self.keep_going.is_some_and(|f| !f()) {
+            self.guard_hit.get_or_insert(StopReason::WallTimeMax);
+            return false;
+        }
+        true
+    }
+
     pub(super) fn on_tick(&mut self, sim: &mut Sim<Event>) {
-        if self.keep_going.is_some_and(|f| !f()) && self.guard_hit.is_none() {
-            self.guard_hit = Some(StopReason::WallTimeMax);
+        if !self.poll_wall_clock() {
             sim.request_stop();
         }
         let b = self.bucket;

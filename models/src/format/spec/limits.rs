@@ -19,6 +19,10 @@ pub struct RunLimits {
     /// Most requests (at all services together) in flight at once. Default 1,000,000.
     #[serde(default = "default_in_flight_max")]
     pub requests_in_flight_max: u32,
+    /// Most events queued at once (timeouts and other timers included, cancelled ones until
+    /// their time comes): bounds the event queue's memory, 32 bytes an entry. Default 16,000,000.
+    #[serde(default = "default_events_pending_max")]
+    pub events_pending_max: u64,
     /// Most time-series buckets per run (horizon / resolution). Default 100,000.
     #[serde(default = "default_series_points_max")]
     pub series_points_max: u32,
@@ -26,7 +30,8 @@ pub struct RunLimits {
     /// size and the limits above (a sweep needs this per job, plus its aggregate). Default 4096.
     #[serde(default = "default_memory_mib_max")]
     pub memory_mib_max: u32,
-    /// Most wall-clock time one run may take, checked at every time-series tick; a run over it
+    /// Most wall-clock time one run may take, checked every 65,536 events and at every
+    /// time-series tick; a run over it
     /// stops early and says so (`stop: "wall_time_max"`). Default: no limit.
     #[serde(default)]
     pub wall_time_max: Option<Dur>,
@@ -37,6 +42,7 @@ impl Default for RunLimits {
         RunLimits {
             events_max: default_events_max(),
             requests_in_flight_max: default_in_flight_max(),
+            events_pending_max: default_events_pending_max(),
             series_points_max: default_series_points_max(),
             memory_mib_max: default_memory_mib_max(),
             wall_time_max: None,
@@ -49,6 +55,9 @@ pub(super) fn default_events_max() -> u64 {
 }
 pub(super) fn default_in_flight_max() -> u32 {
     1_000_000
+}
+pub(super) fn default_events_pending_max() -> u64 {
+    16_000_000
 }
 pub(super) fn default_series_points_max() -> u32 {
     100_000

@@ -290,6 +290,30 @@ impl VariantAggregate {
         }
     }
 
+    /// What every run of the variant shares, taken from the first to finish: the SLO, the call
+    /// edges and the shape of their series.
+    fn first_run(&mut self, result: &RunResult) {
+        self.slo_target = result.slo;
+        let slos = result.services.iter().map(|s| s.slo_latency_ns);
+        let slos = slos.chain(result.workloads.iter().map(|w| w.slo_latency_ns));
+        self.slo_latency_ns = slos.collect();
+        self.edges = result
+            .edges
+            .iter()
+            .map(|e| (e.from.clone(), e.to.clone()))
+            .collect();
+        self.edge_series = result
+            .edges
+            .iter()
+            .map(|e| {
+                (
+                    vec![0; e.series_calls.len()],
+                    vec![0; e.series_attempts.len()],
+                )
+            })
+            .collect();
+    }
+
     /// Folds one finished run in.
     pub fn add(&mut self, result: &RunResult, histograms: &RunHistograms) {
         let idx = result.run as usize;
@@ -314,25 +338,7 @@ impl VariantAggregate {
             }
         }
         if self.n_finished() == 0 {
-            self.slo_target = result.slo;
-            let slos = result.services.iter().map(|s| s.slo_latency_ns);
-            let slos = slos.chain(result.workloads.iter().map(|w| w.slo_latency_ns));
-            self.slo_latency_ns = slos.collect();
-            self.edges = result
-                .edges
-                .iter()
-                .map(|e| (e.from.clone(), e.to.clone()))
-                .collect();
-            self.edge_series = result
-                .edges
-                .iter()
-                .map(|e| {
-                    (
-                        vec![0; e.series_calls.len()],
-                        vec![0; e.series_attempts.len()],
-                    )
-                })
-                .collect();
+            self.first_run(result);
         }
         let add = |into: &mut Vec<u64>, from: &[u64]| {
             for (a, b) in into.iter_mut().zip(from) {

@@ -7,6 +7,8 @@
 //! - `game-day`: `scenarios/failures/game-day.ron` (health checks, alerts, a replicated
 //!   datastore with failover, four faults; 9 minutes simulated): the cost of the operational
 //!   machinery beside the plain scenarios above.
+//! - `memory-off` / `memory-on`: three instances at 70% utilization without and with a memory
+//!   limit that is never reached (`benches/data/memory-*.ron`): the cost of the check.
 //!
 //! Run: `cargo bench --bench scenarios -- --warm-up-time 1 --measurement-time 3`.
 
@@ -23,6 +25,8 @@ const GAME_DAY: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/scenarios/failures/game-day.ron"
 );
+const MEMORY_OFF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data/memory-off.ron");
+const MEMORY_ON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data/memory-on.ron");
 const MM4: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/scenarios/queueing/mm4-rho90.ron"
@@ -56,12 +60,19 @@ fn scenarios<M: Measurement>(c: &mut Criterion<M>) {
 
     let game_day = faultline::load(Path::new(GAME_DAY)).expect("game-day loads");
 
+    // The same three instances without and with a memory limit (never reached): the cost of
+    // the out-of-memory check on every admission.
+    let memory_off = faultline::load(Path::new(MEMORY_OFF)).expect("memory-off loads");
+    let memory_on = faultline::load(Path::new(MEMORY_ON)).expect("memory-on loads");
+
     let mut g = c.benchmark_group("scenarios");
     g.sample_size(10);
     for (name, world) in [
         ("quickstart", &quickstart),
         ("mm4-rho90", &mm4),
         ("game-day", &game_day),
+        ("memory-off", &memory_off),
+        ("memory-on", &memory_on),
     ] {
         let n = probe(name, world);
         g.throughput(Throughput::Elements(n));

@@ -47,6 +47,20 @@ pub struct Comparison {
     pub text: String,
 }
 
+impl Comparison {
+    /// The text of a table cell under the metric's heading: the difference without the metric's
+    /// name, or "not comparable".
+    pub fn cell_text(&self) -> &str {
+        if self.outcome == "not comparable" {
+            return "not comparable";
+        }
+        let name = self.metric.name();
+        self.text
+            .strip_prefix(name)
+            .map_or(self.text.as_str(), str::trim_start)
+    }
+}
+
 /// A relative difference and its interval (fractions: −0.5 is −50%).
 #[derive(Copy, Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Relative {

@@ -135,12 +135,11 @@ fn against_baseline(out: &mut String, s: &Summary) {
                     .iter()
                     .find(|c| c.variant == v.name && c.service == svc.name && c.metric == m);
                 let text = c.map_or("-".to_string(), |c| {
-                    let t = c.text.trim_start_matches(m.name()).trim().to_string();
+                    let t = c.cell_text();
                     match c.outcome.as_str() {
                         "better" => format!("{t} (better)"),
                         "worse" => format!("{t} (**worse**)"),
-                        "not comparable" => "not comparable".into(),
-                        _ => t,
+                        _ => t.to_string(),
                     }
                 });
                 let _ = write!(out, " {} |", cell(&text));

@@ -112,36 +112,33 @@ pub(super) fn comparisons(out: &mut String, s: &Summary) {
                     .comparisons
                     .iter()
                     .find(|c| c.variant == v.name && c.service == svc.name && c.metric == m);
-                match c {
-                    Some(c) => {
-                        pairs = pairs.max(c.n_pairs);
-                        let class = match c.outcome.as_str() {
-                            "better" => "better",
-                            "worse" => "worse",
-                            _ => "neutral",
-                        };
-                        let prefix = format!("{} ", m.name());
-                        let text = match c.outcome.as_str() {
-                            "not comparable" => "not comparable",
-                            _ => c.text.strip_prefix(&prefix).unwrap_or(&c.text),
-                        };
-                        let _ = write!(
-                            out,
-                            "<td class=\"num {class}\" title=\"{}\">{}</td>",
-                            escape(&c.outcome),
-                            escape(text)
-                        );
-                    }
-                    None => out.push_str(
-                        "<td class=\"num neutral\" title=\"fewer than two pairs\">-</td>",
-                    ),
-                }
+                pairs = pairs.max(comparison_cell(out, c));
             }
             let _ = writeln!(out, "<td class=\"num\">{pairs}</td></tr>");
         }
         out.push_str("</tbody>\n</table>\n</div>\n");
     }
     out.push_str("</section>\n");
+}
+
+/// One cell of a comparison table, coloured by its outcome; the number of pairs behind it.
+fn comparison_cell(out: &mut String, c: Option<&crate::comparison::Comparison>) -> usize {
+    let Some(c) = c else {
+        out.push_str("<td class=\"num neutral\" title=\"fewer than two pairs\">-</td>");
+        return 0;
+    };
+    let class = match c.outcome.as_str() {
+        "better" => "better",
+        "worse" => "worse",
+        _ => "neutral",
+    };
+    let _ = write!(
+        out,
+        "<td class=\"num {class}\" title=\"{}\">{}</td>",
+        escape(&c.outcome),
+        escape(c.cell_text())
+    );
+    c.n_pairs
 }
 
 pub(super) fn metric(svc: &ServiceSummary, kind: MetricKind) -> Option<&MetricSummary> {

@@ -87,6 +87,9 @@ pub enum LogKind {
     ScaleDown,
     /// A process was killed for running out of memory, and restarted after its back-off.
     OomKilled,
+    /// A process failed its liveness probe too often in a row and was killed, to restart after
+    /// its back-off.
+    LivenessFailed,
     Restarted,
     Alert,
     AlertResolved,
@@ -113,6 +116,7 @@ impl LogKind {
             LogKind::ScaleUp => "scale_up",
             LogKind::ScaleDown => "scale_down",
             LogKind::OomKilled => "oom_killed",
+            LogKind::LivenessFailed => "liveness_failed",
             LogKind::Restarted => "restarted",
             LogKind::Alert => "alert",
             LogKind::AlertResolved => "alert_resolved",
@@ -210,6 +214,9 @@ pub struct RecoveryResult {
     /// Processes killed for running out of memory (`memory`).
     #[serde(default)]
     pub oom_kills: u64,
+    /// Processes killed by their liveness probe (`liveness`).
+    #[serde(default)]
+    pub liveness_restarts: u64,
 }
 
 /// What callers saw of one dependency, counted over calls made in the measured window.

@@ -77,13 +77,20 @@ pub struct ServiceDef {
 }
 
 /// Memory of a service's instances, compiled: a request that would make an instance hold more
-/// than `oom_at` requests kills it; it restarts after `restart_ns`, doubling per kill up to
-/// `restart_max_ns`, back to `restart_ns` after `reset_after_ns` without a kill.
+/// than `oom_at` requests kills it; it restarts after its back-off.
 #[derive(Copy, Clone, Debug, PartialEq)]
 pub struct MemoryDef {
     pub limit: u64,
     pub base: u64,
     pub per_request: u64,
+    pub backoff: RestartBackoff,
+}
+
+/// How a killed process restarts (Kubernetes' CrashLoopBackOff): after `restart_ns`, doubling
+/// per kill in a row up to `restart_max_ns`, back to `restart_ns` after `reset_after_ns` of
+/// running without one.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct RestartBackoff {
     pub restart_ns: u64,
     pub restart_max_ns: u64,
     pub reset_after_ns: u64,
@@ -127,6 +134,33 @@ pub struct HealthCheck {
     pub healthy_after: u32,
     /// The work a probe takes at an idle instance.
     pub probe_ns: u64,
+    /// Where the instance answers its probes.
+    pub lane: ProbeLane,
+}
+
+/// Where an instance answers its health probes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ProbeLane {
+    /// Apart from the requests: a probe fails only when the instance is down, hung, or its
+    /// slowdowns make the probe's work take longer than the timeout.
+    Apart,
+    /// As a request of worker pool `pool` (0: the service's own workers): it waits in that
+    /// pool's queue behind the requests, and fails when its answer comes after the timeout.
+    Pool(u8),
+}
+
+/// A liveness probe (Kubernetes): `restart_after` failed probes in a row restart the process
+/// (its work is lost; it comes back after its restart back-off, cold). Probes start
+/// `initial_delay_ns` after the process starts.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct Liveness {
+    pub interval_ns: u64,
+    pub timeout_ns: u64,
+    pub restart_after: u32,
+    pub initial_delay_ns: u64,
+    pub probe_ns: u64,
+    pub lane: ProbeLane,
+    pub backoff: RestartBackoff,
 }
 
 /// Envoy's outlier detection, compiled: percentages as whole percents, times in ns (see
@@ -332,6 +366,7 @@ pub enum FaultEffect {
 #[derive(Clone, Debug, Default)]
 pub struct RecoveryDef {
     pub health: Option<HealthCheck>,
+    pub liveness: Option<Liveness>,
     pub outlier: Option<OutlierDetection>,
     pub replace: Option<Replacement>,
     pub slow_start: Option<SlowStart>,

@@ -321,6 +321,7 @@ fn ejection_and_replacement_recover() {
             unhealthy_after: 2,
             healthy_after: 1,
             probe: models::spec::Dur(sim_core::SimDuration::from_ms(1)),
+            lane: models::spec::ProbeLane::Apart,
         });
         s.services[1].replace = Some(models::spec::ReplaceSpec {
             start_up: models::spec::Dur(sim_core::SimDuration::from_secs(2)),

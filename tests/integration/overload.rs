@@ -66,3 +66,61 @@ fn one_crash_spirals_into_every_instance_running_out_of_memory() {
         }
     }
 }
+
+/// The log of a run as (milliseconds, kind, what).
+fn log_ms(r: &models::results::RunResult) -> Vec<(u64, String, String)> {
+    r.log
+        .iter()
+        .map(|e| (e.t_ns / 1_000_000, e.kind.clone(), e.what.clone()))
+        .collect()
+}
+
+/// One worker, 100 ms requests every 25 ms: the queue grows by 30 a second. The liveness probe
+/// sent at 1 s through the queue waits behind some 30 requests, so it times out at 1.5 s and the
+/// process is killed (`restart_after: 1`). It restarts 10 s later; the probe of 12 s again finds
+/// 15 requests ahead and times out at 12.5 s; the next restart waits 20 s (CrashLoopBackOff), and
+/// so on. The same probe answered apart from the requests, or by a pool of its own, never fails:
+/// the instance is slow, not dead.
+#[test]
+fn a_probe_that_waits_in_the_queue_longer_than_its_timeout_fails() {
+    let path = repo_path("tests/data/liveness.ron");
+    let r = faultline::run_variant(&path, Some("queue"), None, 0).unwrap();
+    let (fail, back) = (LogKind::LivenessFailed.name(), LogKind::Restarted.name());
+    let expected: Vec<(u64, String, String)> = [
+        (1_500, fail),
+        (11_500, back),
+        (12_500, fail),
+        (32_500, back),
+        (33_500, fail),
+    ]
+    .iter()
+    .map(|&(t, k)| (t, k.to_string(), "api/0".to_string()))
+    .collect();
+    assert_eq!(log_ms(&r), expected);
+    let api = &r.services[0];
+    assert_eq!(api.recovery.liveness_restarts, 3);
+    assert!(api.ledger.balanced());
+    assert_eq!(
+        api.ledger.arrived, 2_400,
+        "probes are not requests: they are not counted"
+    );
+    for variant in ["apart", "admin-pool"] {
+        let r = faultline::run_variant(&path, Some(variant), None, 0).unwrap();
+        assert!(r.log.is_empty(), "{variant}: {:?}", log_ms(&r));
+        let api = &r.services[0];
+        assert_eq!(api.recovery.liveness_restarts, 0, "{variant}");
+        assert_eq!(api.measured.completed, 599, "{variant}");
+    }
+}
+
+/// A readiness probe through the queue fails the same way: the instance leaves load balancing
+/// at 1.5 s, and is not restarted.
+#[test]
+fn a_readiness_probe_through_the_queue_fails_behind_the_requests() {
+    let path = repo_path("tests/data/liveness.ron");
+    let r = faultline::run_variant(&path, Some("readiness"), None, 0).unwrap();
+    let unhealthy = LogKind::Unhealthy.name().to_string();
+    assert_eq!(log_ms(&r), [(1_500, unhealthy, "api/0".to_string())]);
+    assert_eq!(r.services[0].recovery.liveness_restarts, 0);
+    assert!(r.services[0].ledger.balanced());
+}

@@ -125,10 +125,13 @@ fn unused_pools(ck: &mut Checker, spec: &Scenario, si: usize, at: &At) {
             })
         });
         let by_workload = (spec.workload.iter()).any(|w| w.entry == svc.name && named(&w.pool));
-        if !by_call && !by_workload {
+        let probe_lane = |l: &crate::spec::ProbeLane| matches!(l, crate::spec::ProbeLane::Pool(p) if *p == pool.name);
+        let by_probes = svc.health.as_ref().is_some_and(|h| probe_lane(&h.lane))
+            || svc.liveness.as_ref().is_some_and(|l| probe_lane(&l.lane));
+        if !by_call && !by_workload && !by_probes {
             let msg = format!(
-                "no call and no workload names pool `{}` (`pool: \"{}\"`): its workers never work",
-                pool.name, pool.name
+                "no call, workload or probe names pool `{}` (`pool: \"{}\"`, `lane: Pool(\"{}\")`): its workers never work",
+                pool.name, pool.name, pool.name
             );
             ck.warn(&at.field("pools").named(k, &pool.name), msg);
         }

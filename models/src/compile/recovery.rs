@@ -4,16 +4,23 @@
 
 use super::check::{At, Checker};
 use crate::spec::{
-    AutoscaleSpec, HealthSpec, OutlierSpec, ReplaceSpec, Service, SessionStore, SlowStartSpec,
+    AutoscaleSpec, Dur, HealthSpec, LivenessSpec, OutlierSpec, ProbeLane, ReplaceSpec, Service,
+    SessionStore, SlowStartSpec,
 };
-use crate::world::{Autoscale, HealthCheck, OutlierDetection, RecoveryDef, Replacement, SlowStart};
+use crate::world::{
+    Autoscale, HealthCheck, Liveness, OutlierDetection, RecoveryDef, Replacement, RestartBackoff,
+    SlowStart,
+};
 use sim_core::SimDuration;
 
 /// Compiles a service's recovery settings.
 pub(super) fn build_recovery(ck: &mut Checker, svc: &Service, at: &At) -> RecoveryDef {
     let mut def = RecoveryDef::default();
     if let Some(h) = &svc.health {
-        def.health = Some(health(ck, h, &at.field("health")));
+        def.health = Some(health(ck, svc, h, &at.field("health")));
+    }
+    if let Some(l) = &svc.liveness {
+        def.liveness = Some(liveness(ck, svc, l, &at.field("liveness")));
     }
     if let Some(o) = &svc.outlier {
         def.outlier = Some(outlier(ck, o, &at.field("outlier")));
@@ -46,17 +53,67 @@ pub(super) fn too_often(d: crate::spec::Dur) -> String {
     )
 }
 
-/// Health checks: (interval, timeout, unhealthy after, healthy after, probe), times in ns.
-fn health(ck: &mut Checker, h: &HealthSpec, h_at: &At) -> HealthCheck {
-    if h.interval.0.is_zero() {
-        ck.report(
-            &h_at.field("interval"),
-            "health checks need an `interval` above zero".into(),
-            None,
-        );
-    } else if h.interval.0 < INTERVAL_MIN {
-        ck.report(&h_at.field("interval"), too_often(h.interval), None);
+/// The interval of a periodic probe: above zero and at least [`INTERVAL_MIN`].
+fn probe_interval(ck: &mut Checker, interval: Dur, at: &At) {
+    if interval.0.is_zero() {
+        let msg = "probes need an `interval` above zero".into();
+        ck.report(&at.field("interval"), msg, None);
+    } else if interval.0 < INTERVAL_MIN {
+        ck.report(&at.field("interval"), too_often(interval), None);
     }
+}
+
+/// Where probes are answered: apart, or a worker pool of the service (by name).
+fn lane(ck: &mut Checker, svc: &Service, lane: &ProbeLane, at: &At) -> crate::world::ProbeLane {
+    use crate::world::ProbeLane as Compiled;
+    match lane {
+        ProbeLane::Apart => Compiled::Apart,
+        ProbeLane::Queue => Compiled::Pool(0),
+        ProbeLane::Pool(name) => {
+            let k = super::services::pool_index(ck, svc, Some(name), &at.field("lane"));
+            Compiled::Pool(u8::try_from(k).unwrap_or(0))
+        }
+    }
+}
+
+/// A restart back-off (CrashLoopBackOff) from its three settings, checked.
+pub(super) fn backoff(
+    ck: &mut Checker,
+    (restart, max, reset_after): (Dur, Dur, Dur),
+    at: &At,
+) -> RestartBackoff {
+    if restart.0.is_zero() || max.0 < restart.0 {
+        let msg = "`restart` must be above zero and at most `restart_max`".into();
+        ck.report(&at.field("restart"), msg, None);
+    }
+    RestartBackoff {
+        restart_ns: restart.0.as_ns().max(1),
+        restart_max_ns: max.0.as_ns().max(1),
+        reset_after_ns: reset_after.0.as_ns(),
+    }
+}
+
+/// A liveness probe, checked and compiled.
+fn liveness(ck: &mut Checker, svc: &Service, l: &LivenessSpec, at: &At) -> Liveness {
+    probe_interval(ck, l.interval, at);
+    if l.restart_after == 0 {
+        let msg = "`restart_after` must be at least 1".into();
+        ck.report(&at.field("restart_after"), msg, None);
+    }
+    Liveness {
+        interval_ns: l.interval.0.as_ns().max(1),
+        timeout_ns: l.timeout.0.as_ns(),
+        restart_after: l.restart_after.max(1),
+        initial_delay_ns: l.initial_delay.0.as_ns(),
+        probe_ns: l.probe.0.as_ns(),
+        lane: lane(ck, svc, &l.lane, at),
+        backoff: backoff(ck, (l.restart, l.restart_max, l.reset_after), at),
+    }
+}
+
+/// Health checks: (interval, timeout, unhealthy after, healthy after, probe), times in ns.
+fn health(ck: &mut Checker, svc: &Service, h: &HealthSpec, h_at: &At) -> HealthCheck {
+    probe_interval(ck, h.interval, h_at);
     for (field, n) in [
         ("unhealthy_after", h.unhealthy_after),
         ("healthy_after", h.healthy_after),
@@ -75,6 +132,7 @@ fn health(ck: &mut Checker, h: &HealthSpec, h_at: &At) -> HealthCheck {
         unhealthy_after: h.unhealthy_after.max(1),
         healthy_after: h.healthy_after.max(1),
         probe_ns: h.probe.0.as_ns(),
+        lane: lane(ck, svc, &h.lane, h_at),
     }
 }
 

@@ -486,20 +486,12 @@ fn memory(ck: &mut Checker, svc: &Service, at: &At) -> Option<MemoryDef> {
             None,
         );
     }
-    if m.restart.0.is_zero() || m.restart_max.0 < m.restart.0 {
-        ck.report(
-            &at.field("restart"),
-            "`restart` must be above zero and at most `restart_max`".into(),
-            None,
-        );
-    }
+    let backoff = super::recovery::backoff(ck, (m.restart, m.restart_max, m.reset_after), &at);
     Some(MemoryDef {
         limit: m.limit.0,
         base: m.base.0,
         per_request: m.per_request.0.max(1),
-        restart_ns: m.restart.0.as_ns(),
-        restart_max_ns: m.restart_max.0.as_ns(),
-        reset_after_ns: m.reset_after.0.as_ns(),
+        backoff,
     })
 }
 

@@ -38,6 +38,8 @@ pub const ALIASES: &[(&str, &str, &str)] = &[
     ("max_limit", "max", "Netflix concurrency-limits"),
     ("backoff_ratio", "decrease", "Netflix concurrency-limits"),
     ("min_replicas", "min", "Kubernetes"),
+    ("readiness", "health", "Kubernetes"),
+    ("period", "interval", "Kubernetes"),
     ("max_replicas", "max", "Kubernetes"),
 ];
 

@@ -22,7 +22,8 @@ impl<'w> ServiceModel<'w> {
                 .collect(),
             process: processes(world),
             health: vec![Health::default(); n_instances],
-            memory: vec![Memory::default(); n_instances],
+            crash_loops: vec![CrashLoop::default(); n_instances],
+            probes: vec![Probes::default(); n_instances],
             outliers: outliers(world, &rngs),
             versions: vec![Version::default(); n_instances],
             replicas: vec![Replica::default(); n_instances],
@@ -110,6 +111,12 @@ impl<'w> ServiceModel<'w> {
                 sim.schedule_at(
                     SimTime::from_ns(h.interval_ns),
                     Event::Health { service: s as u32 },
+                );
+            }
+            if let Some(l) = def.recovery.liveness {
+                sim.schedule_at(
+                    SimTime::from_ns(l.interval_ns),
+                    Event::Liveness { service: s as u32 },
                 );
             }
             if let Some(o) = def.recovery.outlier {

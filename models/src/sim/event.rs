@@ -51,9 +51,17 @@ pub enum Event {
     Replaced {
         instance: u32,
     },
-    /// A process killed for running out of memory restarts (after its back-off).
-    OomRestart {
+    /// A process killed (out of memory, or by its liveness probe) restarts after its back-off.
+    Restart {
         instance: u32,
+    },
+    /// Liveness probes of a service's instances are due.
+    Liveness {
+        service: u32,
+    },
+    /// A probe answered through an instance's queue (`req`) is out of time.
+    ProbeTimeout {
+        req: u32,
     },
     /// A replication message reaches a replica.
     Replicate {
@@ -113,17 +121,19 @@ impl Event {
             | Event::Reply { req }
             | Event::Timeout { req }
             | Event::ClientRetry { req }
-            | Event::ClientTimeout { req } => u64::from(req),
+            | Event::ClientTimeout { req }
+            | Event::ProbeTimeout { req } => u64::from(req),
             Event::Retry { call } | Event::Hedge { call } | Event::BulkheadWait { call } => {
                 u64::from(call)
             }
             Event::Fault { proc, start } => u64::from(proc) << 1 | u64::from(start),
             Event::Health { service }
             | Event::OutlierReview { service }
-            | Event::Autoscale { service } => u64::from(service),
+            | Event::Autoscale { service }
+            | Event::Liveness { service } => u64::from(service),
             Event::Replaced { instance }
             | Event::ScaleUp { instance }
-            | Event::OomRestart { instance } => u64::from(instance),
+            | Event::Restart { instance } => u64::from(instance),
             Event::Replicate { msg } | Event::ReplicaAck { msg } => u64::from(msg),
             Event::ReplTimeout { wait } => u64::from(wait),
             Event::Failover { service, epoch } => u64::from(service) << 32 | u64::from(epoch),
@@ -162,7 +172,9 @@ impl Event {
             Event::Rollback { .. } => 22,
             Event::Autoscale { .. } => 23,
             Event::ScaleUp { .. } => 24,
-            Event::OomRestart { .. } => 25,
+            Event::Restart { .. } => 25,
+            Event::Liveness { .. } => 26,
+            Event::ProbeTimeout { .. } => 27,
         }
     }
 
@@ -184,7 +196,9 @@ impl Event {
             Event::Health { .. } => "Health",
             Event::OutlierReview { .. } => "OutlierReview",
             Event::Replaced { .. } => "Replaced",
-            Event::OomRestart { .. } => "OomRestart",
+            Event::Restart { .. } => "Restart",
+            Event::Liveness { .. } => "Liveness",
+            Event::ProbeTimeout { .. } => "ProbeTimeout",
             Event::Replicate { .. } => "Replicate",
             Event::ReplicaAck { .. } => "ReplicaAck",
             Event::ReplTimeout { .. } => "ReplTimeout",
@@ -218,7 +232,9 @@ impl Event {
             Event::Health { service: 0 },
             Event::OutlierReview { service: 0 },
             Event::Replaced { instance: 0 },
-            Event::OomRestart { instance: 0 },
+            Event::Restart { instance: 0 },
+            Event::Liveness { service: 0 },
+            Event::ProbeTimeout { req: 0 },
             Event::Replicate { msg: 0 },
             Event::ReplicaAck { msg: 0 },
             Event::ReplTimeout { wait: 0 },

@@ -29,8 +29,8 @@ use crate::results::{
 };
 use crate::trace::{Place, Trace, TraceOptions, Tracer};
 use crate::world::{
-    AlertKind, ArrivalKind, Autoscale, Balancer, CallDef, FaultDef, FaultEffect, HealthCheck,
-    InstanceDef, RateFn, RateLimitDef, Replacement, ServiceDef, SlowStart, WorkloadDef, World,
+    AlertKind, ArrivalKind, Autoscale, Balancer, CallDef, FaultDef, FaultEffect, InstanceDef,
+    RateFn, RateLimitDef, Replacement, ServiceDef, SlowStart, WorkloadDef, World,
 };
 use hdrhistogram::Histogram;
 use rand::RngExt;
@@ -51,8 +51,10 @@ mod faults;
 mod memory;
 mod ops;
 mod outlier;
+mod probes;
 mod recovery;
 mod request;
+mod restart;
 mod slab;
 mod stats;
 mod store;
@@ -64,11 +66,12 @@ use calls::*;
 use client::*;
 pub use event::Event;
 use faults::*;
-use memory::*;
 use ops::*;
 use outlier::{Answer, Change, Detector};
+use probes::*;
 use recovery::*;
 use request::*;
+use restart::*;
 use slab::Slab;
 use stats::*;
 use store::*;
@@ -156,8 +159,10 @@ pub struct ServiceModel<'w> {
     store_of: Vec<u32>,
     process: Vec<Process>,
     health: Vec<Health>,
-    /// Memory limits: OOM kills and their restart back-off, per instance.
-    memory: Vec<Memory>,
+    /// Restarts of killed processes (OOM, liveness) and their back-off, per instance.
+    crash_loops: Vec<CrashLoop>,
+    /// Probes answered through instances' queues and liveness failures, per instance.
+    probes: Vec<Probes>,
     /// Per service with outlier detection: its detector (see `outlier`).
     outliers: Vec<Option<Detector>>,
     versions: Vec<Version>,
@@ -324,7 +329,9 @@ impl Model for ServiceModel<'_> {
             Event::Health { service } => self.on_health(sim, service),
             Event::OutlierReview { service } => self.on_outlier_review(sim, service),
             Event::Replaced { instance } => self.on_replaced(sim, instance),
-            Event::OomRestart { instance } => self.on_oom_restart(sim, instance),
+            Event::Restart { instance } => self.on_restart(sim, instance),
+            Event::Liveness { service } => self.on_liveness(sim, service),
+            Event::ProbeTimeout { req } => self.on_probe_timeout(sim, req),
             Event::Replicate { msg } => self.on_replicate(sim, msg),
             Event::ReplicaAck { msg } => self.on_replica_ack(sim, msg),
             Event::ReplTimeout { wait } => self.on_repl_timeout(sim, wait),

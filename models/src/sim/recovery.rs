@@ -31,76 +31,82 @@ impl ServiceModel<'_> {
         }
     }
 
-    /// Probes every instance of service `s`.
+    /// Probes every instance of service `s` (readiness: `health`).
     #[cold]
     #[inline(never)]
     pub(super) fn on_health(&mut self, sim: &mut Sim<Event>, s: u32) {
-        let now = sim.now().as_ns();
         let def = &self.world.services[s as usize];
-        let Some(HealthCheck {
-            interval_ns: interval,
-            timeout_ns: timeout,
-            unhealthy_after: bad_after,
-            healthy_after: good_after,
-            probe_ns: probe,
-        }) = def.recovery.health
-        else {
+        let Some(h) = def.recovery.health else {
             return;
         };
         for i in def.first_instance..def.first_instance + def.n_instances {
-            if !self.process[i as usize].active {
-                continue;
-            }
-            let ok = self.is_up(i)
-                && (probe as f64
-                    * self.instance_factor(i, now)
-                    * self.svc_faults[s as usize].slowdown)
-                    <= timeout as f64;
-            let inst = &mut self.health[i as usize];
-            if ok {
-                inst.probe_fails = 0;
-                inst.probe_oks += 1;
-                if inst.unhealthy && inst.probe_oks >= good_after {
-                    inst.unhealthy = false;
-                    inst.back_since_ns = now;
-                    self.recount_rotation(s as usize);
-                    let name = self.instance_name(i);
-                    self.log(now, LogKind::Healthy, name);
-                }
-                self.uneject_on_good_probe(s as usize, i, now);
-            } else {
-                inst.probe_oks = 0;
-                inst.probe_fails += 1;
-                if !inst.unhealthy && inst.probe_fails >= bad_after {
-                    inst.unhealthy = true;
-                    self.recount_rotation(s as usize);
-                    self.stats[s as usize].recovery.unhealthy += 1;
-                    let name = self.instance_name(i);
-                    self.log(now, LogKind::Unhealthy, name);
-                }
-                let (host, inst) = (self.instances[i as usize].host, &self.health[i as usize]);
-                if let Some(Replacement {
-                    start_up_ns: start_up,
-                    ..
-                }) = def.recovery.replace
-                {
-                    // On its own host, or, when that host is dead, on another one its placement
-                    // allows (Kubernetes reschedules the pod).
-                    let placeable = self.hosts[host as usize].down == 0
-                        || def.hosts.iter().any(|&h| self.hosts[h as usize].down == 0);
-                    if inst.unhealthy && !inst.replacing && placeable {
-                        self.health[i as usize].replacing = true;
-                        let name = self.instance_name(i);
-                        self.log(now, LogKind::Replacing, name);
-                        sim.schedule_in(
-                            SimDuration::from_ns(start_up),
-                            Event::Replaced { instance: i },
-                        );
-                    }
-                }
+            if self.process[i as usize].active {
+                self.probe(sim, i, ProbeKind::Readiness, h.lane);
             }
         }
-        self.again(sim, interval, Event::Health { service: s });
+        self.again(sim, h.interval_ns, Event::Health { service: s });
+    }
+
+    /// A readiness verdict on instance `i`: `unhealthy_after` failures in a row take it out of
+    /// load balancing (and start its replacement), `healthy_after` passes put it back.
+    pub(super) fn readiness_verdict(&mut self, sim: &mut Sim<Event>, i: u32, ok: bool) {
+        let now = sim.now().as_ns();
+        let s = self.world.instances[i as usize].service_idx as usize;
+        let def = &self.world.services[s];
+        let Some(h) = def.recovery.health else {
+            return;
+        };
+        let inst = &mut self.health[i as usize];
+        if ok {
+            inst.probe_fails = 0;
+            inst.probe_oks += 1;
+            if inst.unhealthy && inst.probe_oks >= h.healthy_after {
+                inst.unhealthy = false;
+                inst.back_since_ns = now;
+                self.recount_rotation(s);
+                let name = self.instance_name(i);
+                self.log(now, LogKind::Healthy, name);
+            }
+            return self.uneject_on_good_probe(s, i, now);
+        }
+        inst.probe_oks = 0;
+        inst.probe_fails += 1;
+        if !inst.unhealthy && inst.probe_fails >= h.unhealthy_after {
+            inst.unhealthy = true;
+            self.recount_rotation(s);
+            self.stats[s].recovery.unhealthy += 1;
+            let name = self.instance_name(i);
+            self.log(now, LogKind::Unhealthy, name);
+        }
+        self.start_replacement(sim, i);
+    }
+
+    /// Starts replacing instance `i` when it is unhealthy and the service has a replacement,
+    /// unless one is under way.
+    fn start_replacement(&mut self, sim: &mut Sim<Event>, i: u32) {
+        let s = self.world.instances[i as usize].service_idx as usize;
+        let def = &self.world.services[s];
+        let (host, inst) = (self.instances[i as usize].host, &self.health[i as usize]);
+        let Some(Replacement {
+            start_up_ns: start_up,
+            ..
+        }) = def.recovery.replace
+        else {
+            return;
+        };
+        // On its own host, or, when that host is dead, on another one its placement allows
+        // (Kubernetes reschedules the pod).
+        let placeable = self.hosts[host as usize].down == 0
+            || def.hosts.iter().any(|&h| self.hosts[h as usize].down == 0);
+        if inst.unhealthy && !inst.replacing && placeable {
+            self.health[i as usize].replacing = true;
+            let name = self.instance_name(i);
+            self.log(sim.now().as_ns(), LogKind::Replacing, name);
+            sim.schedule_in(
+                SimDuration::from_ns(start_up),
+                Event::Replaced { instance: i },
+            );
+        }
     }
 
     /// A replacement is up: a fresh process (crashes and hangs cleared, no leak, cold cache).

@@ -273,6 +273,9 @@ impl ServiceModel<'_> {
     /// Answers at once a request that never took a worker.
     #[inline]
     pub(super) fn turn_away(&mut self, sim: &mut Sim<Event>, req: u32, outcome: Outcome) {
+        if self.requests[req].workload == PROBE {
+            return self.probe_over(sim, req, false);
+        }
         let r = &mut self.requests[req];
         r.phase = Phase::Done;
         r.outcome = outcome;
@@ -310,11 +313,15 @@ impl ServiceModel<'_> {
         st.busy_now += 1;
         self.instances[i].pools[pool].busy += 1;
         let def = &self.world.services[s];
-        let dist = match &def.store {
-            Some(d) if self.requests[req].write => &d.write,
-            _ => def.pool(pool).2,
+        let mut work = if self.requests[req].workload == PROBE {
+            SimDuration::from_ns(self.probe_work(req))
+        } else {
+            let dist = match &def.store {
+                Some(d) if self.requests[req].write => &d.write,
+                _ => def.pool(pool).2,
+            };
+            dist.sample(&mut self.work_rngs[s])
         };
-        let mut work = dist.sample(&mut self.work_rngs[s]);
         let factor = self.svc_faults[s].slowdown * self.instance_factor(i as u32, now);
         if factor != 1.0 {
             work = SimDuration::from_ns((work.as_ns() as f64 * factor).round() as u64);
@@ -343,6 +350,9 @@ impl ServiceModel<'_> {
         if process.hung > 0 {
             process.frozen.push(req); // answered when the hang ends
             return;
+        }
+        if r.workload == PROBE {
+            return self.finish(sim, req, Outcome::Completed);
         }
         if r.cut {
             return self.finish(sim, req, Outcome::Shed);
@@ -498,6 +508,9 @@ impl ServiceModel<'_> {
     /// The request leaves its worker with `outcome`; the next queued request takes the worker.
     #[inline]
     pub(super) fn finish(&mut self, sim: &mut Sim<Event>, req: u32, outcome: Outcome) {
+        if self.requests[req].workload == PROBE {
+            return self.probe_finished(sim, req, outcome);
+        }
         let now = sim.now().as_ns();
         let r = &mut self.requests[req];
         r.phase = Phase::Done;

@@ -381,7 +381,7 @@ impl ServiceModel<'_> {
             f.late += u64::from(measured && late);
         };
         for (idx, r) in self.requests.slots().iter().enumerate() {
-            if is_free[idx] {
+            if is_free[idx] || r.workload == PROBE {
                 continue;
             }
             if matches!(r.phase, Phase::Queued | Phase::Working | Phase::Calling) {

@@ -49,7 +49,7 @@ impl ServiceModel<'_> {
         let is_free = self.requests.free_mask();
         for req in 0..is_free.len() as u32 {
             let r = self.requests[req];
-            if is_free[req as usize] {
+            if is_free[req as usize] || r.workload == PROBE {
                 continue;
             }
             if matches!(r.phase, Phase::Queued | Phase::Working | Phase::Calling) {

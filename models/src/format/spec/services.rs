@@ -70,9 +70,15 @@ pub struct Service {
     /// over it are shed at once.
     #[serde(default)]
     pub concurrency_limit: Option<ConcurrencyLimitSpec>,
-    /// Active health checks: instances that fail them leave load balancing.
+    /// Active health checks: instances that fail them leave load balancing (Kubernetes'
+    /// readiness probe).
     #[serde(default)]
+    #[serde(alias = "readiness")]
     pub health: Option<HealthSpec>,
+    /// A liveness probe (Kubernetes): instances that fail it `restart_after` times in a row are
+    /// restarted (their work is lost; they come back after a back-off, cold).
+    #[serde(default)]
+    pub liveness: Option<LivenessSpec>,
     /// Passive outlier ejection (Envoy `outlier_detection`), from the callers' view of each
     /// instance's answers.
     #[serde(default)]
@@ -203,6 +209,61 @@ pub struct HealthSpec {
     /// Work a probe asks of the instance (scaled by its slowdowns). Default `"1ms"`.
     #[serde(default = "one_ms")]
     pub probe: Dur,
+    /// Where the instance answers probes. Default `Apart`.
+    #[serde(default)]
+    pub lane: ProbeLane,
+}
+
+/// Where an instance answers its health probes.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+pub enum ProbeLane {
+    /// Apart from the requests (an admin port with a thread of its own): a probe fails only
+    /// when the instance is down, hung, or slowed down so much that `probe` takes longer than
+    /// `timeout`. Its load never delays a probe.
+    #[default]
+    Apart,
+    /// Through the service's own queue and workers, as a request: behind every request queued
+    /// before it; it fails when its answer comes after `timeout`, or when the queue is full.
+    Queue,
+    /// Through the named worker pool of the service (`pools`), with its own workers and queue.
+    Pool(String),
+}
+
+/// A liveness probe (Kubernetes `livenessProbe`): every `interval`, each running instance is
+/// probed; `restart_after` failures in a row kill the process, which restarts after a
+/// back-off (CrashLoopBackOff, as with `memory`) and comes back cold. Probes of a process start
+/// `initial_delay` after it starts.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LivenessSpec {
+    /// Time between probes. Default `"10s"` (Kubernetes' `periodSeconds`).
+    #[serde(default = "ten_s")]
+    #[serde(alias = "period")]
+    pub interval: Dur,
+    /// A probe answered later than this fails. Default `"1s"`.
+    #[serde(default = "one_s")]
+    pub timeout: Dur,
+    /// Failed probes in a row that restart the process. Default 3 (`failureThreshold`).
+    #[serde(default = "three")]
+    pub restart_after: u32,
+    /// Time after a process starts before its first probe. Default `"0s"`.
+    #[serde(default)]
+    pub initial_delay: Dur,
+    /// Work a probe asks of the instance. Default `"1ms"`.
+    #[serde(default = "one_ms")]
+    pub probe: Dur,
+    /// Where the instance answers probes. Default `Apart`.
+    #[serde(default)]
+    pub lane: ProbeLane,
+    /// The first restart waits this long, each further one in a row twice as long, up to
+    /// `restart_max`; `reset_after` of running without a kill starts again. Defaults as
+    /// Kubernetes: `"10s"`, `"5m"`, `"10m"`.
+    #[serde(default = "ten_s")]
+    pub restart: Dur,
+    #[serde(default = "five_min")]
+    pub restart_max: Dur,
+    #[serde(default = "ten_min")]
+    pub reset_after: Dur,
 }
 
 /// Envoy's outlier detection (`outlier_detection` of a cluster), with Envoy's names and defaults.

@@ -189,11 +189,16 @@ pub struct OutlierDetection {
     pub health_check_unejects: bool,
 }
 
-/// Replacement of unhealthy instances: the new one takes `start_up_ns` to start, then works
-/// `cold_factor` times slower, falling linearly to 1 over `warm_up_ns`.
+/// Replacement of unhealthy instances: the new one takes `start_up_ns` to start.
 #[derive(Copy, Clone, Debug, PartialEq)]
 pub struct Replacement {
     pub start_up_ns: u64,
+}
+
+/// A process that starts works `cold_factor` times slower, falling linearly to 1 over
+/// `warm_up_ns`.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct ColdStart {
     pub warm_up_ns: u64,
     pub cold_factor: f64,
 }
@@ -369,6 +374,8 @@ pub struct RecoveryDef {
     pub liveness: Option<Liveness>,
     pub outlier: Option<OutlierDetection>,
     pub replace: Option<Replacement>,
+    /// Every process start is cold (`cold_start`, or `replace.warm_up`).
+    pub cold_start: Option<ColdStart>,
     pub slow_start: Option<SlowStart>,
     pub autoscale: Option<Autoscale>,
     /// Sessions kept on the instances, with their time to live.

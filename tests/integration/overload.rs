@@ -61,6 +61,17 @@ fn one_crash_spirals_into_every_instance_running_out_of_memory() {
                 "{name}: {}",
                 api.recovery.oom_kills
             );
+            // A killed process leaves load balancing at once, without waiting for a probe.
+            for kill in r.log.iter().filter(|e| e.kind == LogKind::OomKilled.name()) {
+                assert!(
+                    r.log.iter().any(|e| e.kind == LogKind::Unhealthy.name()
+                        && e.what == kill.what
+                        && e.t_ns == kill.t_ns),
+                    "{name}: {} killed at {} ns stayed in load balancing",
+                    kill.what,
+                    kill.t_ns
+                );
+            }
         } else {
             assert!(killed.is_empty(), "{name}: {killed:?}");
         }
@@ -123,4 +134,41 @@ fn a_readiness_probe_through_the_queue_fails_behind_the_requests() {
     assert_eq!(log_ms(&r), [(1_500, unhealthy, "api/0".to_string())]);
     assert_eq!(r.services[0].recovery.liveness_restarts, 0);
     assert!(r.services[0].ledger.balanced());
+}
+
+/// The restart storm emerges: in the design whose probes wait in the request queue, every
+/// instance is restarted by its liveness probe, again and again, and the restarts go on a minute
+/// after the surge is over; with a lane of their own, or readiness alone, none is.
+#[test]
+fn probes_through_the_busy_queue_restart_every_instance_long_after_the_surge() {
+    let path = repo_path("scenarios/overload/liveness-storm.ron");
+    let surge_over_ns = 120_000_000_000;
+    for (name, storms) in [
+        ("storm", true),
+        ("admin-lane", false),
+        ("readiness-only", false),
+    ] {
+        let r = faultline::run_variant(&path, Some(name), None, 0).unwrap();
+        let kills: Vec<(u64, &str)> = r
+            .log
+            .iter()
+            .filter(|e| e.kind == LogKind::LivenessFailed.name())
+            .map(|e| (e.t_ns, e.what.as_str()))
+            .collect();
+        let api = &r.services[0];
+        assert_eq!(api.recovery.liveness_restarts, kills.len() as u64);
+        assert!(api.ledger.balanced(), "{name}");
+        if !storms {
+            assert!(kills.is_empty(), "{name}: {kills:?}");
+            continue;
+        }
+        for i in ["api/0", "api/1", "api/2", "api/3"] {
+            let n = kills.iter().filter(|k| k.1 == i).count();
+            assert!(n >= 3, "{name}: {i} restarted {n} times: {kills:?}");
+        }
+        assert!(
+            kills.iter().any(|k| k.0 > surge_over_ns + 60_000_000_000),
+            "{name}: no restart a minute after the surge: {kills:?}"
+        );
+    }
 }

@@ -8,8 +8,8 @@ use crate::spec::{
     SessionStore, SlowStartSpec,
 };
 use crate::world::{
-    Autoscale, HealthCheck, Liveness, OutlierDetection, RecoveryDef, Replacement, RestartBackoff,
-    SlowStart,
+    Autoscale, ColdStart, HealthCheck, Liveness, OutlierDetection, RecoveryDef, Replacement,
+    RestartBackoff, SlowStart,
 };
 use sim_core::SimDuration;
 
@@ -28,6 +28,7 @@ pub(super) fn build_recovery(ck: &mut Checker, svc: &Service, at: &At) -> Recove
     if let Some(r) = &svc.replace {
         def.replace = Some(replace(ck, svc, r, at));
     }
+    def.cold_start = cold_start(ck, svc, at);
     if let Some(a) = &svc.autoscale {
         def.autoscale = Some(autoscale(ck, svc, a, &at.field("autoscale")));
     }
@@ -220,12 +221,31 @@ fn replace(ck: &mut Checker, svc: &Service, r: &ReplaceSpec, at: &At) -> Replace
             None,
         );
     }
-    ck.factor(&at.field("replace").field("cold_factor"), r.cold_factor);
     Replacement {
         start_up_ns: r.start_up.0.as_ns(),
+    }
+}
+
+/// The warm-up of every process start: `cold_start`, or `replace`'s `warm_up` (not both).
+fn cold_start(ck: &mut Checker, svc: &Service, at: &At) -> Option<ColdStart> {
+    let of_replace = svc.replace.as_ref().filter(|r| r.warm_up.is_some());
+    if let (Some(_), Some(_)) = (&svc.cold_start, of_replace) {
+        let msg = "the warm-up is given twice: keep `cold_start` and remove `replace.warm_up`";
+        ck.report(&at.field("cold_start"), msg.into(), None);
+    }
+    if let Some(c) = &svc.cold_start {
+        ck.factor(&at.field("cold_start").field("cold_factor"), c.cold_factor);
+        return Some(ColdStart {
+            warm_up_ns: c.warm_up.0.as_ns(),
+            cold_factor: c.cold_factor,
+        });
+    }
+    let r = svc.replace.as_ref()?;
+    ck.factor(&at.field("replace").field("cold_factor"), r.cold_factor);
+    Some(ColdStart {
         warm_up_ns: r.warm_up.map_or(0, |d| d.0.as_ns()),
         cold_factor: r.cold_factor,
-    }
+    })
 }
 
 /// Autoscaling, from the service's instances at the start.

@@ -114,10 +114,17 @@ impl<'w> ServiceModel<'w> {
                 );
             }
             if let Some(l) = def.recovery.liveness {
-                sim.schedule_at(
-                    SimTime::from_ns(l.interval_ns),
-                    Event::Liveness { service: s as u32 },
-                );
+                // Each instance's prober runs on its own: the first probes are spread over the
+                // first interval, as pods started apart are.
+                for k in 0..def.n_instances {
+                    let phase = l.interval_ns / u64::from(def.n_instances) * u64::from(k + 1);
+                    sim.schedule_at(
+                        SimTime::from_ns(l.initial_delay_ns.saturating_add(phase)),
+                        Event::Liveness {
+                            instance: def.first_instance + k,
+                        },
+                    );
+                }
             }
             if let Some(o) = def.recovery.outlier {
                 sim.schedule_at(

@@ -55,9 +55,9 @@ pub enum Event {
     Restart {
         instance: u32,
     },
-    /// Liveness probes of a service's instances are due.
+    /// An instance's liveness probe is due.
     Liveness {
-        service: u32,
+        instance: u32,
     },
     /// A probe answered through an instance's queue (`req`) is out of time.
     ProbeTimeout {
@@ -129,11 +129,11 @@ impl Event {
             Event::Fault { proc, start } => u64::from(proc) << 1 | u64::from(start),
             Event::Health { service }
             | Event::OutlierReview { service }
-            | Event::Autoscale { service }
-            | Event::Liveness { service } => u64::from(service),
+            | Event::Autoscale { service } => u64::from(service),
             Event::Replaced { instance }
             | Event::ScaleUp { instance }
-            | Event::Restart { instance } => u64::from(instance),
+            | Event::Restart { instance }
+            | Event::Liveness { instance } => u64::from(instance),
             Event::Replicate { msg } | Event::ReplicaAck { msg } => u64::from(msg),
             Event::ReplTimeout { wait } => u64::from(wait),
             Event::Failover { service, epoch } => u64::from(service) << 32 | u64::from(epoch),
@@ -233,7 +233,7 @@ impl Event {
             Event::OutlierReview { service: 0 },
             Event::Replaced { instance: 0 },
             Event::Restart { instance: 0 },
-            Event::Liveness { service: 0 },
+            Event::Liveness { instance: 0 },
             Event::ProbeTimeout { req: 0 },
             Event::Replicate { msg: 0 },
             Event::ReplicaAck { msg: 0 },

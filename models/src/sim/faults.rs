@@ -625,7 +625,7 @@ impl ServiceModel<'_> {
         let s = self.world.instances[i as usize].service_idx as usize;
         let warm = self.world.services[s]
             .recovery
-            .replace
+            .cold_start
             .map_or(0, |r| r.warm_up_ns);
         let process = &mut self.process[i as usize];
         process.started_ns = now;
@@ -773,7 +773,7 @@ impl ServiceModel<'_> {
         }
         if now < inst.warm_until_ns {
             let s = self.world.instances[i as usize].service_idx as usize;
-            if let Some(r) = self.world.services[s].recovery.replace {
+            if let Some(r) = self.world.services[s].recovery.cold_start {
                 let left = (inst.warm_until_ns - now) as f64 / r.warm_up_ns.max(1) as f64;
                 k *= 1.0 + (r.cold_factor - 1.0) * left;
             }

@@ -330,7 +330,7 @@ impl Model for ServiceModel<'_> {
             Event::OutlierReview { service } => self.on_outlier_review(sim, service),
             Event::Replaced { instance } => self.on_replaced(sim, instance),
             Event::Restart { instance } => self.on_restart(sim, instance),
-            Event::Liveness { service } => self.on_liveness(sim, service),
+            Event::Liveness { instance } => self.on_liveness(sim, instance),
             Event::ProbeTimeout { req } => self.on_probe_timeout(sim, req),
             Event::Replicate { msg } => self.on_replicate(sim, msg),
             Event::ReplicaAck { msg } => self.on_replica_ack(sim, msg),

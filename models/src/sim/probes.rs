@@ -206,23 +206,22 @@ impl ServiceModel<'_> {
         }
     }
 
-    /// Liveness probes of every running instance of service `s` past its initial delay.
+    /// Instance `i`'s liveness probe is due: it is sent when the process runs and is past its
+    /// initial delay.
     #[cold]
     #[inline(never)]
-    pub(super) fn on_liveness(&mut self, sim: &mut Sim<Event>, s: u32) {
+    pub(super) fn on_liveness(&mut self, sim: &mut Sim<Event>, i: u32) {
         let now = sim.now().as_ns();
-        let def = &self.world.services[s as usize];
-        let Some(l) = def.recovery.liveness else {
+        let s = self.world.instances[i as usize].service_idx as usize;
+        let Some(l) = self.world.services[s].recovery.liveness else {
             return;
         };
-        for i in def.first_instance..def.first_instance + def.n_instances {
-            let p = &self.process[i as usize];
-            let started = p.started_ns.saturating_add(l.initial_delay_ns);
-            if p.active && p.crashed == 0 && now >= started {
-                self.probe(sim, i, ProbeKind::Liveness, l.lane);
-            }
+        let p = &self.process[i as usize];
+        let started = p.started_ns.saturating_add(l.initial_delay_ns);
+        if p.active && p.crashed == 0 && now >= started {
+            self.probe(sim, i, ProbeKind::Liveness, l.lane);
         }
-        self.again(sim, l.interval_ns, Event::Liveness { service: s });
+        self.again(sim, l.interval_ns, Event::Liveness { instance: i });
     }
 
     /// A liveness verdict on instance `i`: `restart_after` failures in a row kill its process,

@@ -81,6 +81,23 @@ impl ServiceModel<'_> {
         self.start_replacement(sim, i);
     }
 
+    /// Instance `i`'s process was killed: with readiness probes, it leaves load balancing at
+    /// once (Kubernetes marks a pod whose container terminated not ready without waiting for a
+    /// probe) and comes back after `healthy_after` passing probes once it runs again.
+    pub(super) fn not_ready(&mut self, i: u32, now: u64) {
+        let s = self.world.instances[i as usize].service_idx as usize;
+        if self.world.services[s].recovery.health.is_none() || self.health[i as usize].unhealthy {
+            return;
+        }
+        let inst = &mut self.health[i as usize];
+        inst.unhealthy = true;
+        inst.probe_oks = 0;
+        self.recount_rotation(s);
+        self.stats[s].recovery.unhealthy += 1;
+        let name = self.instance_name(i);
+        self.log(now, LogKind::Unhealthy, name);
+    }
+
     /// Starts replacing instance `i` when it is unhealthy and the service has a replacement,
     /// unless one is under way.
     fn start_replacement(&mut self, sim: &mut Sim<Event>, i: u32) {

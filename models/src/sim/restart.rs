@@ -38,8 +38,8 @@ impl CrashLoop {
 }
 
 impl ServiceModel<'_> {
-    /// Kills the process of instance `i` now: everything it holds fails, and it restarts after
-    /// its back-off.
+    /// Kills the process of instance `i` now: everything it holds fails, it leaves load
+    /// balancing (`not_ready`), and it restarts after its back-off.
     #[cold]
     #[inline(never)]
     pub(super) fn kill(&mut self, sim: &mut Sim<Event>, i: u32, backoff: &RestartBackoff) {
@@ -48,6 +48,7 @@ impl ServiceModel<'_> {
         let delay = loop_.backoff(backoff, now);
         loop_.down = true;
         self.crash(sim, i, true, now);
+        self.not_ready(i, now);
         sim.schedule_in(SimDuration::from_ns(delay), Event::Restart { instance: i });
     }
 

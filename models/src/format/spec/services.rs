@@ -110,6 +110,13 @@ pub struct Service {
     /// Default: no limit.
     #[serde(default)]
     pub memory: Option<MemorySpec>,
+    /// Every start of a process (a restart after a crash, an OOM kill or a liveness kill; a
+    /// replacement) is cold: `cold_start: (warm_up: "30s", cold_factor: 3.0)` makes its work
+    /// take `cold_factor` times longer at first, falling linearly to normal over `warm_up`
+    /// (caches, JIT, connection pools). `replace` may give the same as its `warm_up`.
+    /// Default: a process starts warm.
+    #[serde(default)]
+    pub cold_start: Option<ColdStartSpec>,
     /// This service's SLO, where it differs from the scenario's `slo` (its latency is measured
     /// at the service: from arrival at an instance to the answer leaving it).
     #[serde(default)]
@@ -406,6 +413,16 @@ pub struct ReplaceSpec {
     /// falling linearly to normal over `warm_up`. Default: no warm-up.
     #[serde(default)]
     pub warm_up: Option<Dur>,
+    /// Default 3.
+    #[serde(default = "three_f")]
+    pub cold_factor: f64,
+}
+
+/// How long a process that starts is slower than a warm one, and by how much at first.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColdStartSpec {
+    pub warm_up: Dur,
     /// Default 3.
     #[serde(default = "three_f")]
     pub cold_factor: f64,

@@ -71,6 +71,8 @@ pub struct ServiceDef {
     pub slo: SloDef,
     /// Memory of each instance: the OOM kill and the restart back-off.
     pub memory: Option<MemoryDef>,
+    /// Queues ordered by criticality (`queue_order: Criticality`).
+    pub by_criticality: bool,
     /// The most requests an instance may hold (queued and in progress) before it runs out of
     /// memory; `u32::MAX` without a memory limit. Read on the request path.
     pub oom_at: u32,
@@ -451,6 +453,8 @@ pub struct CallDef {
     /// The callee's worker pool.
     pub pool: u32,
     pub policy: crate::defences::CallPolicy,
+    /// The criticality of its requests (`Criticality as u8`), where it differs from the caller's.
+    pub criticality: Option<u8>,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -500,6 +504,8 @@ pub struct WorkloadDef {
     pub timeout_ns: Option<u64>,
     pub users: u32,
     pub slo: SloDef,
+    /// Its requests' criticality (`spec::Criticality as u8`: 0 sheddable … 3 critical-plus).
+    pub criticality: u8,
 }
 
 /// A piecewise-linear arrival rate over time: breakpoints `(t_ns, rate_per_s)`, constant after

@@ -368,6 +368,7 @@ fn replicas_reads_and_quorums() {
             throttle: None,
             reconnect_after: None,
             fan_out: 1,
+            criticality: None,
         };
         assert_eq!(*op, models::spec::Op::Write);
         spec.services[0].calls.push(read);

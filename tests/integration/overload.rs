@@ -172,3 +172,46 @@ fn probes_through_the_busy_queue_restart_every_instance_long_after_the_surge() {
         );
     }
 }
+
+/// Priority order of service: one worker, one-second requests, a critical one every 2 s among
+/// sheddable ones every 0.5 s (2.5 times the capacity). Ordered by criticality, a critical
+/// request waits only for the request in service (at most 1 s: 1.5 s from arrival to answer
+/// here), none is refused, and each that finds the queue full drops a sheddable request (shed).
+/// First come, first served, the same critical requests wait behind ten sheddable ones or are
+/// refused with them.
+#[test]
+fn a_queue_ordered_by_criticality_serves_and_keeps_the_critical_first() {
+    let path = repo_path("tests/data/criticality.ron");
+    let run = |v: &str| faultline::run_variant(&path, Some(v), None, 0).unwrap();
+    let ordered = run("by-criticality");
+    let (high, low) = (&ordered.workloads[0], &ordered.workloads[1]);
+    assert_eq!((high.measured.arrived, high.measured.completed), (30, 29));
+    assert_eq!(high.measured.rejected + high.measured.shed, 0);
+    assert_eq!(high.latency_all.max_ns, 1_500_000_000);
+    assert_eq!(
+        low.measured.shed, 27,
+        "one sheddable request dropped per critical arrival into a full queue"
+    );
+    assert!(ordered.services[0].ledger.balanced());
+    let fifo = run("fifo");
+    let high = &fifo.workloads[0];
+    assert!(high.measured.rejected > 20, "{:?}", high.measured);
+    assert!(high.latency_all.max_ns > 5_000_000_000);
+    assert_eq!(fifo.workloads[1].measured.shed, 0);
+}
+
+/// Criticality travels with a request along its calls: behind a front service, api still serves
+/// the critical users' calls first (the numbers of the direct case), unless the call itself
+/// says its requests are sheddable (then the critical users fare as first come, first served).
+#[test]
+fn criticality_travels_along_calls_unless_the_call_says_otherwise() {
+    let path = repo_path("tests/data/criticality-calls.ron");
+    let run = |v: &str| faultline::run_variant(&path, Some(v), None, 0).unwrap();
+    let inherited = run("inherited");
+    let high = &inherited.workloads[0];
+    assert_eq!((high.measured.completed, high.measured.failed), (29, 0));
+    assert_eq!(high.latency_all.max_ns, 1_500_000_000);
+    let overridden = run("call-says-sheddable");
+    let high = &overridden.workloads[0];
+    assert_eq!((high.measured.completed, high.measured.failed), (3, 27));
+}

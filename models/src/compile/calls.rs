@@ -205,7 +205,14 @@ fn build_call(
     call_at: &At,
     graph: &mut CallGraph,
 ) -> Option<CallDef> {
-    let Step::Call { to, pool, op, .. } = call else {
+    let Step::Call {
+        to,
+        pool,
+        op,
+        criticality,
+        ..
+    } = call
+    else {
         return None;
     };
     let to_at = call_at.field("to");
@@ -247,5 +254,6 @@ fn build_call(
         write: *op == Op::Write,
         pool,
         policy,
+        criticality: criticality.map(|c| c as u8),
     })
 }

@@ -138,6 +138,7 @@ fn build_service(ck: &mut Checker, cx: &Context, si: usize, out: &mut Output) ->
         slo: SloDef::default(), // resolved by `slo::build_slos`
         oom_at: memory.map_or(u32::MAX, |m| m.oom_at()),
         memory,
+        by_criticality: queue_order(ck, svc, &at),
         hosts: eligible.unwrap_or_default(),
         name: svc.name.clone(),
         first_instance,
@@ -461,6 +462,18 @@ fn shed(ck: &mut Checker, svc: &Service, at: &At) -> Option<ShedPolicy> {
         max_wait_ns: shed.max_wait.map(|d| d.0.as_ns()),
         lifo_over: shed.lifo_over,
     })
+}
+
+/// Whether the service's queues order by criticality; LIFO under load reorders the same queue,
+/// so the two do not go together.
+fn queue_order(ck: &mut Checker, svc: &Service, at: &At) -> bool {
+    let by_criticality = svc.queue_order == crate::spec::QueueOrder::Criticality;
+    let lifo = svc.shed.as_ref().is_some_and(|s| s.lifo_over.is_some());
+    if by_criticality && lifo {
+        let msg = "a queue ordered by criticality cannot also turn LIFO under load (`shed.lifo_over`): choose one".into();
+        ck.report(&at.field("queue_order"), msg, None);
+    }
+    by_criticality
 }
 
 /// The memory of each instance, checked: a limit above the idle process and a positive cost per

@@ -98,9 +98,11 @@ impl ServiceModel<'_> {
         if inst.pools[pool].busy < workers && !hung {
             inst.outstanding += 1;
             self.start_work(sim, req, false);
-        } else if (inst.pools[pool].queue.len() as u64) < u64::from(queue_cap) {
-            inst.outstanding += 1;
-            inst.pools[pool].queue.push_back(req);
+        } else if (inst.pools[pool].queue.len() as u64) < u64::from(queue_cap)
+            || (self.world.services[s].by_criticality && self.evict_for(sim, req))
+        {
+            self.instances[i].outstanding += 1;
+            self.enqueue(req);
             let st = &mut self.stats[s];
             st.touch(now);
             st.queue_now += 1;
@@ -109,6 +111,46 @@ impl ServiceModel<'_> {
             self.charge_refusal(i);
             self.turn_away(sim, req, Outcome::Rejected);
         }
+    }
+
+    /// Puts `req` in its pool's queue: at the back, or, in a queue ordered by criticality,
+    /// behind every request at least as critical (first come, first served within a class).
+    #[inline]
+    fn enqueue(&mut self, req: u32) {
+        let r = &self.requests[req];
+        let (s, i, pool, crit) = (r.service, r.instance, r.pool, r.crit);
+        let queue = &mut self.instances[i as usize].pools[pool as usize].queue;
+        if !self.world.services[s as usize].by_criticality {
+            return queue.push_back(req);
+        }
+        let mut k = queue.len();
+        while k > 0 && self.requests[queue[k - 1]].crit < crit {
+            k -= 1;
+        }
+        queue.insert(k, req);
+    }
+
+    /// A full queue ordered by criticality makes room for `req` by dropping its least critical
+    /// request (the last: the newest of the lowest class), if that is less critical than `req`.
+    #[cold]
+    #[inline(never)]
+    fn evict_for(&mut self, sim: &mut Sim<Event>, req: u32) -> bool {
+        let r = &self.requests[req];
+        let (s, i, pool, crit) = (r.service as usize, r.instance as usize, r.pool, r.crit);
+        let queue = &mut self.instances[i].pools[pool as usize].queue;
+        let Some(&last) = queue.back() else {
+            return false; // a loss system: no queue to make room in
+        };
+        if self.requests[last].crit >= crit {
+            return false;
+        }
+        queue.pop_back();
+        let st = &mut self.stats[s];
+        st.touch(sim.now().as_ns());
+        st.queue_now.dec();
+        self.instances[i].outstanding.dec();
+        self.turn_away(sim, last, Outcome::Shed);
+        true
     }
 
     /// A refusal at instance `i` costs it its service's `reject_work`: a debt the next request

@@ -318,6 +318,7 @@ impl ServiceModel<'_> {
         fresh.created_ns = old.created_ns;
         fresh.measured = old.measured;
         fresh.pool = old.pool;
+        fresh.crit = old.crit;
         fresh.client_attempts = old.client_attempts;
         fresh.client_backoff_ns = old.client_backoff_ns;
         fresh.client_retry_held = old.client_retry_held;

@@ -110,6 +110,8 @@ pub(super) struct Request {
     pub(super) user: u32,
     /// While a write waits for its replicas: its slot in `ServiceModel::waits` (else `NONE`).
     pub(super) wait: u32,
+    /// Its criticality (`spec::Criticality as u8`: 0 sheddable … 3 critical-plus).
+    pub(super) crit: u8,
 }
 
 /// One logical call of a parent request, across its attempts.
@@ -226,6 +228,11 @@ impl ServiceModel<'_> {
             write: false,
             user: 0,
             wait: NONE,
+            crit: self
+                .world
+                .workloads
+                .get(workload as usize)
+                .map_or(2, |w| w.criticality),
         }
     }
 

@@ -42,6 +42,10 @@ pub enum Step {
         /// Hedged requests: a second attempt when the first has not answered in time.
         #[serde(default)]
         hedge: Option<HedgeSpec>,
+        /// The criticality of this call's requests, where it differs from the request that
+        /// makes it (a prefetch made while serving a critical page: `Sheddable`).
+        #[serde(default)]
+        criticality: Option<Criticality>,
         /// Client-side throttling of this call.
         #[serde(default)]
         throttle: Option<ThrottleSpec>,

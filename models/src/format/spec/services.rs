@@ -110,6 +110,12 @@ pub struct Service {
     /// Default: no limit.
     #[serde(default)]
     pub memory: Option<MemorySpec>,
+    /// The order in which an instance's workers take queued requests. `Fifo` (the default):
+    /// first come, first served. `Criticality`: the most critical first (first come, first
+    /// served within a class), and a full queue drops its least critical request, if it is
+    /// less critical, to make room for a new one.
+    #[serde(default)]
+    pub queue_order: QueueOrder,
     /// Every start of a process (a restart after a crash, an OOM kill or a liveness kill; a
     /// replacement) is cold: `cold_start: (warm_up: "30s", cold_factor: 3.0)` makes its work
     /// take `cold_factor` times longer at first, falling linearly to normal over `warm_up`
@@ -416,6 +422,14 @@ pub struct ReplaceSpec {
     /// Default 3.
     #[serde(default = "three_f")]
     pub cold_factor: f64,
+}
+
+/// The order of an instance's queue.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum QueueOrder {
+    #[default]
+    Fifo,
+    Criticality,
 }
 
 /// How long a process that starts is slower than a warm one, and by how much at first.

@@ -49,6 +49,10 @@ pub struct Workload {
     /// This workload's SLO, where it differs from the scenario's `slo`: `slo: (latency: "1s")`.
     #[serde(default)]
     pub slo: Option<Slo>,
+    /// How much its requests matter when there is not enough capacity for all (the SRE book's
+    /// classes); the calls they cause carry it on. Default `Critical`.
+    #[serde(default)]
+    pub criticality: Criticality,
 }
 
 pub(super) fn ten_thousand() -> u32 {
@@ -74,4 +78,21 @@ pub enum RateChange {
     /// Change linearly to `to_per_s`, starting at `from` and taking `over`:
     /// `Ramp(to_per_s: 1600, from: "10m", over: "2m")`.
     Ramp { to_per_s: f64, from: Dur, over: Dur },
+}
+
+/// The criticality of a request (the Google SRE book, "Handling Overload"): services whose
+/// queues order by it (`queue_order: Criticality`) serve the more critical first and drop the
+/// least critical first. It travels with a request along its calls unless a call says
+/// otherwise.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+pub enum Criticality {
+    /// Dropped first: batch, prefetch, analytics.
+    Sheddable,
+    /// Retried later by its client without harm.
+    SheddablePlus,
+    /// The default: a user waits for it.
+    #[default]
+    Critical,
+    /// Dropped last: what the product cannot do without.
+    CriticalPlus,
 }

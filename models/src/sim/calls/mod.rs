@@ -334,6 +334,7 @@ impl ServiceModel<'_> {
         let def = &self.world.calls[c.edge as usize];
         let parent = &self.requests[c.parent];
         let mut child = self.new_request(def.to, instance, parent.workload, now);
+        child.crit = def.criticality.unwrap_or(parent.crit);
         child.write = def.write;
         child.call = call;
         child.edge = c.edge;

@@ -73,6 +73,8 @@ pub struct ServiceDef {
     pub memory: Option<MemoryDef>,
     /// Queues ordered by criticality (`queue_order: Criticality`).
     pub by_criticality: bool,
+    /// Workers are free while a request's calls are out (`execution: Async`).
+    pub is_async: bool,
     /// The most requests an instance may hold (queued and in progress) before it runs out of
     /// memory; `u32::MAX` without a memory limit. Read on the request path.
     pub oom_at: u32,

@@ -215,3 +215,37 @@ fn criticality_travels_along_calls_unless_the_call_says_otherwise() {
     let high = &overridden.workloads[0];
     assert_eq!((high.measured.completed, high.measured.failed), (3, 27));
 }
+
+/// Thread per request against an event loop under a dependency slowed 200-fold: the threads run
+/// out (requests refused, none killed); the event loop refuses none and stays within memory; the
+/// event loop without a timeout holds ever more requests until every instance is killed for
+/// memory.
+#[test]
+fn an_event_loop_frees_its_workers_and_only_memory_bounds_it() {
+    let path = repo_path("scenarios/overload/async-vs-threads.ron");
+    let run = |v: &str| faultline::run_variant(&path, Some(v), None, 0).unwrap();
+    let threads = run("threads");
+    let front = &threads.services[0];
+    assert!(front.measured.rejected > 20_000, "{:?}", front.measured);
+    assert_eq!(front.recovery.oom_kills, 0);
+    let async_ = run("async");
+    let front = &async_.services[0];
+    assert_eq!(front.measured.rejected + front.measured.failed, 0);
+    assert_eq!(front.recovery.oom_kills, 0);
+    assert!(
+        front.utilization < 0.05,
+        "only its own work keeps an event loop busy: {}",
+        front.utilization
+    );
+    let unbounded = run("async-no-timeout");
+    let killed: std::collections::BTreeSet<&str> = unbounded
+        .log
+        .iter()
+        .filter(|e| e.kind == LogKind::OomKilled.name())
+        .map(|e| e.what.as_str())
+        .collect();
+    assert_eq!(killed.len(), 4, "{killed:?}");
+    for r in [&threads, &async_, &unbounded] {
+        assert!(r.services.iter().all(|s| s.ledger.balanced()));
+    }
+}

@@ -255,3 +255,42 @@ fn constant_arrivals_follow_a_step_at_the_step() {
     assert_eq!(r.workloads[0].measured.arrived, 100);
     assert_eq!(r.services[0].ledger.arrived, 100);
 }
+
+/// Two async services in series are two independent M/M/1 queues (Jackson's theorem): front's
+/// worker is free while back serves the call, so front waits as an M/M/1 at rho 0.5 and back as
+/// one at rho 0.8, and a user's time is the sum of the two sojourns. Front's utilization is its
+/// own work only (0.5), not the time its requests spend in back.
+#[test]
+fn two_async_services_in_series_are_a_jackson_network() {
+    let rel = "scenarios/queueing/jackson-async-tandem.ron";
+    let lambda = 50.0;
+    let (mu_front, mu_back) = (100.0, 62.5);
+    let wq = |mu: f64| (lambda / mu) / (mu - lambda) * 1e3; // ms
+    let w = |mu: f64| 1e3 / (mu - lambda);
+    let results = runs(rel);
+    let svc = |r: &RunResult, k: usize| r.services[k].clone();
+    assert_agrees(
+        "front Wq (ms)",
+        &per_run(&results, |r| svc(r, 0).wait_ns_mean / 1e6),
+        wq(mu_front),
+        0.05,
+    );
+    assert_agrees(
+        "back Wq (ms)",
+        &per_run(&results, |r| svc(r, 1).wait_ns_mean / 1e6),
+        wq(mu_back),
+        0.08,
+    );
+    assert_agrees(
+        "front utilization",
+        &per_run(&results, |r| svc(r, 0).utilization),
+        lambda / mu_front,
+        0.02,
+    );
+    assert_agrees(
+        "end to end W (ms)",
+        &per_run(&results, |r| r.workloads[0].latency.mean_ns / 1e6),
+        w(mu_front) + w(mu_back),
+        0.05,
+    );
+}

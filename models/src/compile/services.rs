@@ -139,6 +139,7 @@ fn build_service(ck: &mut Checker, cx: &Context, si: usize, out: &mut Output) ->
         oom_at: memory.map_or(u32::MAX, |m| m.oom_at()),
         memory,
         by_criticality: queue_order(ck, svc, &at),
+        is_async: svc.execution == crate::spec::Execution::Async,
         hosts: eligible.unwrap_or_default(),
         name: svc.name.clone(),
         first_instance,

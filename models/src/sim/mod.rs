@@ -95,6 +95,8 @@ struct InstanceState {
     pools: Vec<PoolState>,
     /// Requests queued or being served here: the load balancers' view.
     outstanding: u32,
+    /// Of those, requests of an async service whose calls are out (no worker held).
+    released: u32,
     host: u32,
     /// Worker time owed for refusals (`reject_work`), worked off by the next request to start.
     reject_debt_ns: u64,

@@ -112,6 +112,10 @@ pub(super) struct Request {
     pub(super) wait: u32,
     /// Its criticality (`spec::Criticality as u8`: 0 sheddable … 3 critical-plus).
     pub(super) crit: u8,
+    /// At an async service: its worker was freed when its calls went out (`worked_ns` holds
+    /// the time it had worked).
+    pub(super) released: bool,
+    pub(super) worked_ns: u64,
 }
 
 /// One logical call of a parent request, across its attempts.
@@ -162,6 +166,7 @@ impl InstanceState {
                 })
                 .collect(),
             outstanding: 0,
+            released: 0,
             host: i.host_idx,
             reject_debt_ns: 0,
         }
@@ -233,6 +238,8 @@ impl ServiceModel<'_> {
                 .workloads
                 .get(workload as usize)
                 .map_or(2, |w| w.criticality),
+            released: false,
+            worked_ns: 0,
         }
     }
 
@@ -473,6 +480,9 @@ impl ServiceModel<'_> {
             self.requests[req].step += 1;
             return self.advance(sim, req);
         }
+        if self.world.services[r.service as usize].is_async && !r.released {
+            self.release_worker(sim, req);
+        }
         let p = &mut self.requests[req];
         p.phase = Phase::Calling;
         p.pending = u16::try_from(n_made).expect("a step makes at most PARALLEL_MAX calls");
@@ -522,14 +532,19 @@ impl ServiceModel<'_> {
         let r = &mut self.requests[req];
         r.phase = Phase::Done;
         r.outcome = outcome;
-        let (s, i, measured, latency, abandoned, worked) = (
+        let (s, i, measured, latency, abandoned, released) = (
             r.service as usize,
             r.instance as usize,
             r.measured,
             now - r.arrived_ns,
             r.abandoned,
-            now - r.started_ns,
+            r.released,
         );
+        let worked = if released {
+            r.worked_ns
+        } else {
+            now - r.started_ns
+        };
         let corrupt = r.corrupt;
         let st = &mut self.stats[s];
         st.count(outcome, measured, self.bucket);
@@ -554,20 +569,45 @@ impl ServiceModel<'_> {
             }
         }
         st.touch(now);
-        st.busy_now.dec();
         let pool = self.requests[req].pool as usize;
         let inst = &mut self.instances[i];
-        inst.pools[pool].busy.dec();
+        if released {
+            inst.released.dec();
+        } else {
+            st.busy_now.dec();
+            inst.pools[pool].busy.dec();
+        }
         inst.outstanding.dec();
         let in_flight = inst.outstanding;
         if let Some(l) = &mut inst.limit {
             l.on_done(latency, !outcome.is_success(), in_flight);
         }
-        self.next_from_queue(sim, i, pool);
+        if !released {
+            self.next_from_queue(sim, i, pool);
+        }
         if self.tracer.is_some() {
             self.trace_answer(req, now, true);
         }
         self.respond(sim, req);
+    }
+
+    /// At an async service, a request whose calls go out frees its worker, which takes the next
+    /// queued request; the request stays in progress (`outstanding`) until it is answered.
+    #[cold]
+    #[inline(never)]
+    fn release_worker(&mut self, sim: &mut Sim<Event>, req: u32) {
+        let now = sim.now().as_ns();
+        let r = &mut self.requests[req];
+        r.released = true;
+        r.worked_ns = now - r.started_ns;
+        let (s, i, pool) = (r.service as usize, r.instance as usize, r.pool as usize);
+        let st = &mut self.stats[s];
+        st.touch(now);
+        st.busy_now.dec();
+        let inst = &mut self.instances[i];
+        inst.pools[pool].busy.dec();
+        inst.released += 1;
+        self.next_from_queue(sim, i, pool);
     }
 
     /// Sends the answer of a finished or turned-away request to its caller.

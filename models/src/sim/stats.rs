@@ -535,6 +535,7 @@ impl ServiceModel<'_> {
                 }
                 held += u64::from(pool.busy) + pool.queue.len() as u64;
             }
+            held += u64::from(inst.released);
             if held != u64::from(inst.outstanding) {
                 fail(format!(
                     "instance {i} of `{}`: outstanding {} but {held} queued or busy",

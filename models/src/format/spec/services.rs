@@ -110,6 +110,13 @@ pub struct Service {
     /// Default: no limit.
     #[serde(default)]
     pub memory: Option<MemorySpec>,
+    /// How an instance's workers wait for the calls a request makes. `Threads` (the default):
+    /// thread per request, the worker is held until the request is answered. `Async`: an event
+    /// loop (Netty, Go, Node): the worker is free while the request's calls are out, so the
+    /// number of requests in progress is bounded only by memory (`memory`) or a limit
+    /// (`concurrency_limit`).
+    #[serde(default)]
+    pub execution: Execution,
     /// The order in which an instance's workers take queued requests. `Fifo` (the default):
     /// first come, first served. `Criticality`: the most critical first (first come, first
     /// served within a class), and a full queue drops its least critical request, if it is
@@ -422,6 +429,14 @@ pub struct ReplaceSpec {
     /// Default 3.
     #[serde(default = "three_f")]
     pub cold_factor: f64,
+}
+
+/// How a service's workers wait for calls.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum Execution {
+    #[default]
+    Threads,
+    Async,
 }
 
 /// The order of an instance's queue.

@@ -176,7 +176,11 @@ fn variant_design(
     let path = format!("variants.{}", v.name);
     let text = patch::apply(source, root, &v.set, &v.unset).map_err(|e| {
         vec![Problem {
-            position: None,
+            position: e
+                .path
+                .as_deref()
+                .and_then(|p| path_written_at(root, p))
+                .map(|o| line_col(source, o)),
             path: Some(path.clone()),
             message: e.message,
             suggestion: None,
@@ -205,6 +209,15 @@ fn variant_design(
         world,
         grid: v.grid.clone(),
     })
+}
+
+/// Where the file writes `path` as a variant's or the grid's path, to point an error at it.
+fn path_written_at(root: &Node, path: &str) -> Option<usize> {
+    ["variants", "grid"]
+        .iter()
+        .filter_map(|f| root.field(f))
+        .find_map(|f| f.value.find_string(path))
+        .map(|n| n.span().start)
 }
 
 #[cfg(test)]
@@ -319,6 +332,31 @@ mod tests {
         );
         let study = load_study("v.ron", &text).unwrap();
         assert_eq!(study.designs.len(), 3);
+    }
+
+    #[test]
+    fn an_index_reads_with_or_without_a_dot_and_unset_removes_a_list_entry() {
+        let text = BASE
+            .replace(
+                "    variants: [",
+                "    faults: [(at: \"1s\", lasts: \"1s\", what: Outage(service: \"db\")),\n              (at: \"5s\", what: Slowdown(service: \"api\", factor: 2))],\n    variants: [",
+            )
+            .replace(
+                r#"(name: "lone", unset: ["services.api.calls"]),"#,
+                r#"(name: "dot", set: {"services.[1].workers": 3}), (name: "bare", set: {"services[1].workers": 3}),
+        (name: "calm", unset: ["faults[0]"]), (name: "quiet", unset: ["faults.[1]", "faults[0]"]),"#,
+            );
+        let study = load_study("v.ron", &text).unwrap();
+        let design = |n: &str| &study.designs.iter().find(|d| d.name == n).unwrap().world;
+        assert_eq!(design("dot").services[1].workers, 3);
+        assert_eq!(design("bare").services[1].workers, 3);
+        assert_eq!(design("small").faults.len(), 2);
+        assert_eq!(design("calm").faults.len(), 1);
+        assert_eq!(
+            design("calm").spec.faults[0].at,
+            design("small").spec.faults[1].at
+        );
+        assert!(design("quiet").faults.is_empty());
     }
 
     #[test]

@@ -577,7 +577,7 @@ fn completions(shell: clap_complete::Shell) -> String {
 fn validate(file: &std::path::Path) -> Result<Printed, faultline::Error> {
     let loaded = faultline::load_study(file)?;
     let world = &loaded.study.designs[0].world;
-    Ok(Printed::success(format!(
+    let mut text = format!(
         "ok: {}: scenario `{}`, {} services, {} instances on {} hosts, {} workloads, {} variants, {} expectations\n",
         file.display(),
         loaded.study.spec.name,
@@ -587,7 +587,16 @@ fn validate(file: &std::path::Path) -> Result<Printed, faultline::Error> {
         world.workloads.len(),
         loaded.study.designs.len(),
         loaded.study.spec.expect.len()
-    )))
+    );
+    let labels = models::variants::fault_labels(loaded.study.designs.iter().map(|d| &d.world));
+    if !labels.is_empty() {
+        let list: Vec<String> = labels.iter().map(|l| format!("`{l}`")).collect();
+        text.push_str(&format!(
+            "faults and rollouts, as reports and `Detected(fault:)` name them: {}\n",
+            list.join(", ")
+        ));
+    }
+    Ok(Printed::success(text))
 }
 
 /// Creates the folder a file goes into, if it is missing.

@@ -274,3 +274,22 @@ fn new_writes_a_starter_that_passes_its_own_check() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `validate` lists what reports and `Detected(fault:)` call each fault: its name, or its label.
+#[test]
+fn validate_lists_the_faults_by_name_or_label() {
+    let file = "scenarios/failures/game-day.ron";
+    let out = faultline(&["validate", file]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let line = text
+        .lines()
+        .find(|l| {
+            l.starts_with("faults and rollouts, as reports and `Detected(fault:)` name them: ")
+        })
+        .unwrap_or_else(|| panic!("no list of faults in\n{text}"));
+    let study = models::variants::load_study_file(&repo_path(file)).unwrap();
+    for f in &study.designs[0].world.faults {
+        assert!(line.contains(&format!("`{}`", f.label)), "{line}");
+    }
+}

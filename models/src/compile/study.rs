@@ -42,6 +42,7 @@ pub fn load_study_file(path: &Path) -> Result<Study, ScenarioError> {
 pub fn load_study(file: &str, source: &str) -> Result<Study, ScenarioError> {
     let spec = parse(file, source)?;
     let base = build(file, Some(source), spec.clone())?;
+    let mut labels = fault_labels([&base]);
     let mut warnings = base.warnings.clone();
     let mut problems = Vec::new();
     let designs = if spec.variants.is_empty() && spec.grid.is_empty() {
@@ -55,6 +56,13 @@ pub fn load_study(file: &str, source: &str) -> Result<Study, ScenarioError> {
         variant_designs(file, source, &spec, &mut problems)
     };
     check_expects(&spec, &base_names(&spec), &mut problems);
+    for label in fault_labels(designs.iter().map(|d| &d.world)) {
+        if !labels.contains(&label) {
+            labels.push(label);
+        }
+    }
+    check_detected(&spec, &labels, &mut problems);
+    locate_expects(source, &mut problems);
     if !problems.is_empty() {
         return Err(ScenarioError {
             file: file.to_string(),
@@ -84,6 +92,88 @@ fn variant_warnings(warnings: &mut ScenarioWarnings, designs: &[Design]) {
                 });
             }
         }
+    }
+}
+
+/// What reports call the faults and rollouts of these worlds (a variant may change a fault's
+/// label), each once, in order: what `Detected(fault:)` names.
+pub fn fault_labels<'w>(worlds: impl IntoIterator<Item = &'w World>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for w in worlds {
+        let faults = w.faults.iter().map(|f| f.label.clone());
+        let rollouts = w
+            .deploys
+            .iter()
+            .map(|d| format!("deploy {}", w.services[d.service as usize].name));
+        for label in faults.chain(rollouts) {
+            if !out.contains(&label) {
+                out.push(label);
+            }
+        }
+    }
+    out
+}
+
+/// A `Detected(fault:)` must name a fault or rollout that some design has (its label, or the
+/// start of one), or `check` would only find out after every run.
+fn check_detected(spec: &Scenario, labels: &[String], problems: &mut Vec<Problem>) {
+    for (i, e) in spec.expect.iter().enumerate() {
+        let crate::spec::Expect::Detected { fault, .. } = e else {
+            continue;
+        };
+        if fault.is_empty() || labels.iter().any(|l| l.starts_with(fault.as_str())) {
+            continue;
+        }
+        let known = if labels.is_empty() {
+            "the scenario has no faults or rollouts".to_string()
+        } else {
+            format!(
+                "faults and rollouts: {}",
+                labels
+                    .iter()
+                    .map(|l| format!("`{l}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        problems.push(Problem {
+            position: None,
+            path: Some(format!("expect[{i}].fault")),
+            message: format!("no fault or rollout is called `{fault}` ({known})"),
+            suggestion: crate::error::closest(fault, labels.iter().map(String::as_str))
+                .or_else(|| same_words(fault, labels)),
+        });
+    }
+}
+
+/// The label with the same words as `name` in another order (`slow catalog`, `catalog slow`).
+fn same_words(name: &str, labels: &[String]) -> Option<String> {
+    let words = |s: &str| {
+        let mut w: Vec<String> = s.split_whitespace().map(str::to_lowercase).collect();
+        w.sort();
+        w
+    };
+    labels.iter().find(|l| words(l) == words(name)).cloned()
+}
+
+/// Gives the problems of `expect[i]` (which the checks of expectations find by path) the line
+/// and column of the text they are about.
+fn locate_expects(source: &str, problems: &mut [Problem]) {
+    use crate::format::reader::{Seg, SourceMap};
+    let map = SourceMap::new(source);
+    for p in problems.iter_mut().filter(|p| p.position.is_none()) {
+        let Some(rest) = p.path.as_deref().and_then(|s| s.strip_prefix("expect[")) else {
+            continue;
+        };
+        let Some((i, field)) = rest.split_once(']') else {
+            continue;
+        };
+        let Ok(i) = i.parse::<usize>() else { continue };
+        let mut path = vec![Seg::Field("expect".into()), Seg::Index(i)];
+        if let Some(f) = field.strip_prefix('.') {
+            path.push(Seg::Field(f.into()));
+        }
+        p.position = map.find(&path).map(|o| line_col(source, o));
     }
 }
 

@@ -54,13 +54,18 @@ impl Replay {
 
 /// Replays run `opts.run` of a variant of the scenario file at `path`.
 pub fn replay(path: &Path, opts: &ReplayOptions) -> Result<Replay, Error> {
-    let loaded = crate::load_study(path)?;
-    let design = find_design(&loaded, path, opts.variant.as_deref())?;
+    replay_loaded(&crate::load_study(path)?, opts)
+}
+
+/// [`replay`] of a loaded scenario (read from standard input, or with overrides).
+pub fn replay_loaded(loaded: &LoadedStudy, opts: &ReplayOptions) -> Result<Replay, Error> {
+    let path = Path::new(&loaded.study.file);
+    let design = find_design(loaded, path, opts.variant.as_deref())?;
     let (seed, logged_digest) = match &opts.log {
         None => (opts.seed.unwrap_or(loaded.study.spec.seed), None),
         Some(log_path) => {
             let log = crate::sweep::read_log(log_path)?;
-            let seed = log_seed(&loaded, path, log_path, &log, opts.seed)?;
+            let seed = log_seed(loaded, path, log_path, &log, opts.seed)?;
             let digest = logged_digest(log_path, &log, &design.name, opts.run)?;
             (seed, Some(digest))
         }

@@ -27,6 +27,9 @@ pub struct Study {
     pub file: String,
     pub spec: Scenario,
     pub designs: Vec<Design>,
+    /// The scenario as written, without any variant's changes (`faultline run` without
+    /// `--variant`).
+    pub base: World,
     /// The base scenario's warnings, then those a variant adds.
     pub warnings: ScenarioWarnings,
 }
@@ -49,7 +52,7 @@ pub fn load_study(file: &str, source: &str) -> Result<Study, ScenarioError> {
         vec![Design {
             name: "base".into(),
             about: spec.about.clone(),
-            world: base,
+            world: base.clone(),
             grid: Vec::new(),
         }]
     } else {
@@ -74,6 +77,7 @@ pub fn load_study(file: &str, source: &str) -> Result<Study, ScenarioError> {
         file: file.to_string(),
         spec,
         designs,
+        base,
         warnings,
     })
 }

@@ -87,7 +87,8 @@ Writes report.html, report.md, summary.json, runs.csv and the run log runs.jsonl
     #[command(after_help = "Example: faultline replay scenarios/quickstart.ron --variant db-8-workers --run 17 --log out/quickstart/runs.jsonl\n\n\
 Prints the run as `faultline run` does, and its digest. With --log, the seed is the logged sweep's and the replayed\n\
 digest is compared with the log's record of the run: exit 1 when they differ; exit 2 when the log has no record of\n\
-the run or records a sweep of another scenario text. With --format json the digest verdict goes to stderr.\n\n\
+the run or records a sweep of another scenario (the log hashes the parsed scenario, so an edited comment or layout\n\
+still replays). With --format json the digest verdict goes to stderr.\n\n\
 With --trace the run is traced (the same run: same digest) and written as Chrome trace-event JSON: open it in\n\
 Perfetto (https://ui.perfetto.dev, Open trace file) or chrome://tracing. One process per service with a track per\n\
 instance, the users' requests end to end, arrows from caller to callee, timeouts and retries as instants, and tracks\n\

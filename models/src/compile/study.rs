@@ -82,6 +82,32 @@ pub fn load_study(file: &str, source: &str) -> Result<Study, ScenarioError> {
     })
 }
 
+/// What [`Study::scenario_hash`] hashes, as the run log names it.
+pub const SCENARIO_HASHED: &str = "scenario";
+
+impl Study {
+    /// A hash of what the study simulates, not of its text: the parsed scenario of every design
+    /// (each variant and grid point as its changes made it), by name, in order. Comments,
+    /// layout, the order of a `set`'s entries and the spelling of a path leave it alone; a
+    /// changed value, name, description or expectation changes it.
+    pub fn scenario_hash(&self) -> u64 {
+        let plain = |spec: &Scenario| {
+            // The designs carry the variants' changes; their text (`RawValue`s) is left out.
+            let mut spec = spec.clone();
+            spec.variants.clear();
+            spec.grid.clear();
+            ron::to_string(&spec).expect("a parsed scenario serializes")
+        };
+        let mut parts: Vec<String> = vec![plain(&self.spec)];
+        for d in &self.designs {
+            parts.push(d.name.clone());
+            parts.push(plain(&d.world.spec));
+        }
+        let bytes: Vec<&[u8]> = parts.iter().map(|p| p.as_bytes()).collect();
+        sim_core::rng::stable_hash(&bytes)
+    }
+}
+
 /// Adds to the base's warnings those a variant's changes bring, each said of its variant.
 fn variant_warnings(warnings: &mut ScenarioWarnings, designs: &[Design]) {
     let base = warnings.problems.clone();

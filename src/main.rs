@@ -115,6 +115,13 @@ Exit 1 when the run breaks an expectation (after printing the minimal schedule),
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// Work out each service's load, capacity and utilization, and the retry amplification of
+    /// every call path, from the file alone (nothing simulated); warn of what breaks first runs.
+    #[command(after_help = "Example: faultline plan scenarios/quickstart.ron --variant db-8-workers\n\n\
+Warns of a service at or over its capacity (utilization >= 1: unstable), above --utilization-warn, of timeout\n\
+inversions (an inner call's timeout x attempts + backoff longer than its caller's timeout) and of retries without\n\
+jitter or budget into a service with several callers. `validate` prints the same warnings. Exit 0 whatever it finds.\n\n".to_owned() + EXIT_CODES)]
+    Plan(PlanArgs),
     /// Check a scenario file without running it.
     #[command(after_help = "Example: faultline validate scenarios/quickstart.ron\n\n".to_owned() + EXIT_CODES)]
     Validate {
@@ -123,6 +130,21 @@ Exit 1 when the run breaks an expectation (after printing the minimal schedule),
         #[command(flatten)]
         overrides: OverrideArgs,
     },
+}
+
+/// `faultline plan`: load, capacity and amplification, before any run.
+#[derive(clap::Args)]
+struct PlanArgs {
+    /// The scenario file (RON); `-` reads it from standard input.
+    file: PathBuf,
+    #[command(flatten)]
+    overrides: OverrideArgs,
+    /// Plan this variant of the scenario instead of the scenario as written.
+    #[arg(long)]
+    variant: Option<String>,
+    /// Warn of a service whose expected utilization is above this.
+    #[arg(long, value_name = "FRACTION", default_value_t = models::plan::UTILIZATION_WARN)]
+    utilization_warn: f64,
 }
 
 /// `faultline run`: one simulation.
@@ -465,6 +487,7 @@ fn run_command(command: Command, quiet: bool) -> Result<Printed, faultline::Erro
         Command::New { name } => new_scenario(&name),
         Command::Completions { shell } => Ok(Printed::success(completions(shell))),
         Command::Validate { file, overrides } => validate(&file, &overrides),
+        Command::Plan(args) => plan(args),
     }
 }
 
@@ -703,6 +726,15 @@ fn validate(file: &std::path::Path, overrides: &OverrideArgs) -> Result<Printed,
         loaded.study.designs.len(),
         loaded.study.spec.expect.len()
     );
+    let plan = models::plan::plan(
+        &loaded.study.base,
+        Some(&loaded.source),
+        models::plan::UTILIZATION_WARN,
+    );
+    faultline::print_warnings(&models::error::ScenarioWarnings {
+        file: loaded.study.file.clone(),
+        problems: plan.warnings,
+    });
     let labels = models::variants::fault_labels(loaded.study.designs.iter().map(|d| &d.world));
     if !labels.is_empty() {
         let list: Vec<String> = labels.iter().map(|l| format!("`{l}`")).collect();
@@ -712,6 +744,32 @@ fn validate(file: &std::path::Path, overrides: &OverrideArgs) -> Result<Printed,
         ));
     }
     Ok(Printed::success(text))
+}
+
+/// `faultline plan`: the plan of the scenario as written, or of one variant.
+fn plan(args: PlanArgs) -> Result<Printed, faultline::Error> {
+    if args.utilization_warn.is_nan() || args.utilization_warn <= 0.0 {
+        return Err(faultline::Error::Usage(format!(
+            "--utilization-warn {} is not a utilization above 0",
+            args.utilization_warn
+        )));
+    }
+    let loaded = args.overrides.load(&args.file)?;
+    let world = match &args.variant {
+        None => &loaded.study.base,
+        Some(v) => {
+            let file = std::path::Path::new(&loaded.study.file);
+            &faultline::replay::find_design(&loaded, file, Some(v))?.world
+        }
+    };
+    // Positions are the file's only when the world was built from its text as written.
+    let source = args.variant.is_none().then_some(loaded.source.as_str());
+    let plan = models::plan::plan(world, source, args.utilization_warn);
+    Ok(Printed::success(reports::plan::render(
+        &plan,
+        &loaded.study.spec.name,
+        &loaded.study.file,
+    )))
 }
 
 /// Creates the folder a file goes into, if it is missing.

@@ -10,6 +10,7 @@ pub mod defences;
 pub mod dist;
 pub mod error;
 pub mod format;
+pub mod plan;
 pub mod results;
 pub mod sim;
 pub mod trace;

@@ -74,6 +74,7 @@ fn every_readme_command_works() {
     ok(&["new", &starter]);
     ok(&["check", &format!("{starter}.ron"), "--runs", "3", "--quiet"]);
     ok(&["validate", "scenarios/quickstart.ron"]);
+    assert!(ok(&["plan", "scenarios/quickstart.ron"]).contains("capacity/s"));
     // The queueing catalog against theory, several files at once.
     let theory = ok(&[
         "check",

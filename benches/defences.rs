@@ -51,6 +51,7 @@ fn with_fault(all: &World) -> World {
     let third = SimDuration::from_ns(spec.horizon.0.as_ns() / 3);
     spec.name = format!("{}-fault", spec.name);
     spec.faults.push(FaultSpec {
+        name: None,
         at: Dur(third),
         lasts: Some(Dur(third)),
         what: FaultKind::Slowdown {

@@ -4,10 +4,12 @@
 use std::fmt;
 use std::path::Path;
 
+pub mod input;
 pub mod replay;
 pub mod shrink;
 pub mod sweep;
 
+pub use input::{Input, Override};
 pub use models::variants::Study;
 pub use models::{results, RunResult, ScenarioError, World};
 pub use replay::{replay, Replay, ReplayOptions};
@@ -81,35 +83,23 @@ pub fn run_variant(
     seed: Option<u64>,
     run: u64,
 ) -> Result<RunResult, Error> {
-    let Some(name) = variant else {
-        let world = load(path)?;
-        return Ok(run_guarded(&world, seed.unwrap_or(world.seed), run)?.0);
-    };
-    let loaded = load_study(path)?;
+    run_loaded(&load_study(path)?, variant, seed, run)
+}
+
+/// [`run_variant`] of a loaded scenario. The whole study is loaded (every variant and
+/// expectation checked) whichever design runs, so that `run` refuses what `check` would.
+pub fn run_loaded(
+    loaded: &LoadedStudy,
+    variant: Option<&str>,
+    seed: Option<u64>,
+    run: u64,
+) -> Result<RunResult, Error> {
     let seed = seed.unwrap_or(loaded.study.spec.seed);
-    match loaded.study.designs.iter().find(|d| d.name == name) {
-        Some(d) => Ok(run_guarded(&d.world, seed, run)?.0),
-        None => {
-            let names: Vec<&str> = loaded
-                .study
-                .designs
-                .iter()
-                .map(|d| d.name.as_str())
-                .collect();
-            let hint = models::error::closest(name, names.iter().copied())
-                .map(|s| format!("; did you mean `{s}`?"))
-                .unwrap_or_default();
-            Err(Error::Usage(format!(
-                "{}: no variant `{name}`{hint} (variants: {})",
-                path.display(),
-                names
-                    .iter()
-                    .map(|n| format!("`{n}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )))
-        }
-    }
+    let Some(name) = variant else {
+        return Ok(run_guarded(&loaded.study.base, seed, run)?.0);
+    };
+    let design = replay::find_design(loaded, Path::new(&loaded.study.file), Some(name))?;
+    Ok(run_guarded(&design.world, seed, run)?.0)
 }
 
 /// Runs one simulation with the scenario's wall-clock guard (`limits.wall_time_max`), if any.
@@ -146,10 +136,7 @@ pub struct LoadedStudy {
 
 /// Loads a scenario with its variants and expectations.
 pub fn load_study(path: &Path) -> Result<LoadedStudy, Error> {
-    let source = models::validate::read_source(path)?;
-    let study = models::variants::load_study(&path.display().to_string(), &source)?;
-    print_warnings(&study.warnings);
-    Ok(LoadedStudy { study, source })
+    Input::read(path)?.load()
 }
 
 /// Summarizes an aggregate with the study's expectations evaluated.

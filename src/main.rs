@@ -18,6 +18,45 @@ struct Cli {
     /// run log is.
     #[arg(long, short = 'v', global = true)]
     verbose: bool,
+    /// No progress bar or spinner on stderr (warnings and errors are still printed).
+    #[arg(long, short = 'q', global = true)]
+    quiet: bool,
+}
+
+/// Changes to the scenario for this command only, by the paths variants use.
+#[derive(clap::Args, Clone, Default)]
+struct OverrideArgs {
+    /// Set a field, as a variant's `set` does: PATH=VALUE, the value in RON
+    /// (`--set services.db.workers=8`, `--set 'services[0].work=Constant("2ms")'`). Repeatable.
+    #[arg(long = "set", value_name = "PATH=VALUE", value_parser = faultline::Override::parse_set)]
+    set: Vec<faultline::Override>,
+    /// Simulated time of each run (overrides the file's `horizon`): `10m`.
+    #[arg(long, value_name = "DURATION")]
+    horizon: Option<String>,
+    /// Time left out of the measurements (overrides the file's `warmup`): `30s`.
+    #[arg(long, value_name = "DURATION")]
+    warmup: Option<String>,
+}
+
+impl OverrideArgs {
+    /// Every override, `--horizon` and `--warmup` as `set`s of their fields.
+    fn all(&self) -> Result<Vec<faultline::Override>, faultline::Error> {
+        let mut out = self.set.clone();
+        if let Some(h) = &self.horizon {
+            out.push(faultline::Override::duration("horizon", "horizon", h)?);
+        }
+        if let Some(w) = &self.warmup {
+            out.push(faultline::Override::duration("warmup", "warmup", w)?);
+        }
+        Ok(out)
+    }
+
+    /// The scenario at `file` (`-`: standard input) with these overrides, loaded.
+    fn load(&self, file: &std::path::Path) -> Result<faultline::LoadedStudy, faultline::Error> {
+        faultline::Input::read(file)?
+            .with_overrides(&self.all()?)?
+            .load()
+    }
 }
 
 #[derive(Subcommand)]
@@ -48,7 +87,8 @@ Writes report.html, report.md, summary.json, runs.csv and the run log runs.jsonl
     #[command(after_help = "Example: faultline replay scenarios/quickstart.ron --variant db-8-workers --run 17 --log out/quickstart/runs.jsonl\n\n\
 Prints the run as `faultline run` does, and its digest. With --log, the seed is the logged sweep's and the replayed\n\
 digest is compared with the log's record of the run: exit 1 when they differ; exit 2 when the log has no record of\n\
-the run or records a sweep of another scenario text. With --format json the digest verdict goes to stderr.\n\n\
+the run or records a sweep of another scenario (the log hashes the parsed scenario, so an edited comment or layout\n\
+still replays). With --format json the digest verdict goes to stderr.\n\n\
 With --trace the run is traced (the same run: same digest) and written as Chrome trace-event JSON: open it in\n\
 Perfetto (https://ui.perfetto.dev, Open trace file) or chrome://tracing. One process per service with a track per\n\
 instance, the users' requests end to end, arrows from caller to callee, timeouts and retries as instants, and tracks\n\
@@ -75,19 +115,45 @@ Exit 1 when the run breaks an expectation (after printing the minimal schedule),
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// Work out each service's load, capacity and utilization, and the retry amplification of
+    /// every call path, from the file alone (nothing simulated); warn of what breaks first runs.
+    #[command(after_help = "Example: faultline plan scenarios/quickstart.ron --variant db-8-workers\n\n\
+Warns of a service at or over its capacity (utilization >= 1: unstable), above --utilization-warn, of timeout\n\
+inversions (an inner call's timeout x attempts + backoff longer than its caller's timeout) and of retries without\n\
+jitter or budget into a service with several callers. `validate` prints the same warnings. Exit 0 whatever it finds.\n\n".to_owned() + EXIT_CODES)]
+    Plan(PlanArgs),
     /// Check a scenario file without running it.
     #[command(after_help = "Example: faultline validate scenarios/quickstart.ron\n\n".to_owned() + EXIT_CODES)]
     Validate {
-        /// The scenario file (RON).
+        /// The scenario file (RON); `-` reads it from standard input.
         file: PathBuf,
+        #[command(flatten)]
+        overrides: OverrideArgs,
     },
+}
+
+/// `faultline plan`: load, capacity and amplification, before any run.
+#[derive(clap::Args)]
+struct PlanArgs {
+    /// The scenario file (RON); `-` reads it from standard input.
+    file: PathBuf,
+    #[command(flatten)]
+    overrides: OverrideArgs,
+    /// Plan this variant of the scenario instead of the scenario as written.
+    #[arg(long)]
+    variant: Option<String>,
+    /// Warn of a service whose expected utilization is above this.
+    #[arg(long, value_name = "FRACTION", default_value_t = models::plan::UTILIZATION_WARN)]
+    utilization_warn: f64,
 }
 
 /// `faultline run`: one simulation.
 #[derive(clap::Args)]
 struct RunArgs {
-    /// The scenario file (RON).
+    /// The scenario file (RON); `-` reads it from standard input.
     file: PathBuf,
+    #[command(flatten)]
+    overrides: OverrideArgs,
     /// Seed for every random stream; overrides the file's `seed`.
     #[arg(long)]
     seed: Option<u64>,
@@ -106,9 +172,11 @@ struct RunArgs {
 #[derive(clap::Args)]
 struct CheckArgs {
     /// The scenario files (RON): each is checked in turn; the exit code is 1 if any expectation
-    /// of any file fails.
+    /// of any file fails. `-` reads one from standard input.
     #[arg(required = true)]
     files: Vec<PathBuf>,
+    #[command(flatten)]
+    overrides: OverrideArgs,
     #[command(flatten)]
     sweep: SweepArgs,
 }
@@ -116,8 +184,10 @@ struct CheckArgs {
 /// `faultline compare`: a sweep of every variant, and its reports.
 #[derive(clap::Args)]
 struct CompareArgs {
-    /// The scenario file (RON).
+    /// The scenario file (RON); `-` reads it from standard input.
     file: PathBuf,
+    #[command(flatten)]
+    overrides: OverrideArgs,
     #[command(flatten)]
     sweep: SweepArgs,
     /// Folder for the reports (created if missing).
@@ -134,8 +204,10 @@ struct CompareArgs {
 /// `faultline replay`: one run of a sweep again, with its trace, events or timeline.
 #[derive(clap::Args)]
 struct ReplayArgs {
-    /// The scenario file (RON).
+    /// The scenario file (RON); `-` reads it from standard input.
     file: PathBuf,
+    #[command(flatten)]
+    overrides: OverrideArgs,
     #[command(flatten)]
     pick: RunPick,
     /// The sweep's run log (`OUT/runs.jsonl`): use its seed and compare the digest with its record.
@@ -167,8 +239,10 @@ struct ReplayArgs {
 /// `faultline shrink`: the smallest fault schedule that still breaks an expectation.
 #[derive(clap::Args)]
 struct ShrinkArgs {
-    /// The scenario file (RON).
+    /// The scenario file (RON); `-` reads it from standard input.
     file: PathBuf,
+    #[command(flatten)]
+    overrides: OverrideArgs,
     #[command(flatten)]
     pick: RunPick,
     /// The expectation to keep broken: its place in the scenario's `expect` list, from 0.
@@ -199,9 +273,6 @@ struct SweepArgs {
     /// The cap on runs per variant with --precision; default: ten times --runs.
     #[arg(long)]
     runs_max: Option<u32>,
-    /// No progress bar.
-    #[arg(long, short = 'q')]
-    quiet: bool,
 }
 
 /// One run of a sweep: which variant, which run index, which seed.
@@ -244,6 +315,7 @@ fn main() -> ExitCode {
 fn sweep_with_progress(
     loaded: &faultline::LoadedStudy,
     args: &SweepArgs,
+    quiet: bool,
     opts: faultline::SweepOptions,
 ) -> Result<reports::sweep::Aggregate, faultline::Error> {
     use std::io::IsTerminal;
@@ -260,7 +332,7 @@ fn sweep_with_progress(
     };
     let runs = u64::from(precision.as_ref().map_or(runs_per_variant, |p| p.runs_max))
         * loaded.study.designs.len() as u64;
-    let bar = if args.quiet || !std::io::stderr().is_terminal() {
+    let bar = if quiet || !std::io::stderr().is_terminal() {
         indicatif::ProgressBar::hidden()
     } else {
         indicatif::ProgressBar::new(runs)
@@ -290,12 +362,27 @@ fn run(cli: Cli) -> Result<ExitCode, faultline::Error> {
     let started = std::time::Instant::now();
     let verbose = cli.verbose;
     let what = verbose_subject(&cli.command);
-    let printed = run_command(cli.command)?;
+    let printed = run_command(cli.command, cli.quiet)?;
     // A closed pipe (`faultline run ... | head`) is not an error worth a message.
     let _ = std::io::stdout().lock().write_all(printed.text.as_bytes());
     if verbose {
         let secs = started.elapsed().as_secs_f64();
         eprintln!("{what}: {secs:.2} s wall time");
+        let per_s = |n: u64| n as f64 / secs.max(1e-9);
+        if printed.events > 0 {
+            eprintln!(
+                "{} events simulated: {:.0} events/s",
+                printed.events,
+                per_s(printed.events)
+            );
+        }
+        if printed.runs > 0 {
+            let s = if printed.runs == 1 { "" } else { "s" };
+            eprintln!("{} run{s}: {:.1} runs/s", printed.runs, per_s(printed.runs));
+        }
+        if let Some(log) = &printed.log {
+            eprintln!("run log: {}", log.display());
+        }
     }
     Ok(printed.code)
 }
@@ -304,8 +391,14 @@ fn run(cli: Cli) -> Result<ExitCode, faultline::Error> {
 fn verbose_subject(command: &Command) -> String {
     match command {
         Command::Run(args) => format!("one run of {}", args.file.display()),
-        Command::Check(CheckArgs { files, sweep }) => sweep_subject(&files[0], files.len(), sweep),
+        Command::Replay(args) => format!("one replayed run of {}", args.file.display()),
+        Command::Check(CheckArgs { files, sweep, .. }) => {
+            sweep_subject(&files[0], files.len(), sweep)
+        }
         Command::Compare(CompareArgs { file, sweep, .. }) => sweep_subject(file, 1, sweep),
+        Command::Shrink(args) => {
+            format!("shrinking run {} of {}", args.pick.run, args.file.display())
+        }
         _ => "faultline".to_string(),
     }
 }
@@ -329,10 +422,14 @@ fn sweep_subject(file: &std::path::Path, n_files: usize, sweep: &SweepArgs) -> S
     )
 }
 
-/// What a command prints on stdout, and the exit code it ends with.
+/// What a command prints on stdout, the exit code it ends with, and what `--verbose` says of
+/// the work (events simulated, runs, the run log).
 struct Printed {
     text: String,
     code: ExitCode,
+    events: u64,
+    runs: u64,
+    log: Option<PathBuf>,
 }
 
 impl Printed {
@@ -341,6 +438,9 @@ impl Printed {
         Printed {
             text,
             code: ExitCode::SUCCESS,
+            events: 0,
+            runs: 0,
+            log: None,
         }
     }
 
@@ -348,42 +448,67 @@ impl Printed {
     /// differs from the log's record.
     fn failure(text: String) -> Printed {
         Printed {
-            text,
             code: ExitCode::from(1),
+            ..Printed::success(text)
+        }
+    }
+
+    /// The same, saying that `events` were simulated in `runs` runs.
+    fn simulated(self, runs: u64, events: u64) -> Printed {
+        Printed {
+            runs,
+            events,
+            ..self
         }
     }
 }
 
+/// Runs and events of a sweep's aggregate, for `--verbose`.
+fn sweep_work(agg: &reports::sweep::Aggregate) -> (u64, u64) {
+    let runs = agg.variants.iter().map(|v| v.n_finished() as u64).sum();
+    let events = agg
+        .variants
+        .iter()
+        .flat_map(|v| v.records())
+        .map(|r| r.events)
+        .sum();
+    (runs, events)
+}
+
 /// One function per subcommand; `run` prints what it returns.
-fn run_command(command: Command) -> Result<Printed, faultline::Error> {
+fn run_command(command: Command, quiet: bool) -> Result<Printed, faultline::Error> {
     match command {
         Command::Run(args) => run_once(args),
-        Command::Check(args) => check(args),
-        Command::Compare(args) => compare(args),
+        Command::Check(args) => check(args, quiet),
+        Command::Compare(args) => compare(args, quiet),
         Command::Merge { dirs, out } => merge(&dirs, &out),
         Command::Replay(args) => replay(args),
-        Command::Shrink(args) => shrink(args),
+        Command::Shrink(args) => shrink(args, quiet),
         Command::New { name } => new_scenario(&name),
         Command::Completions { shell } => Ok(Printed::success(completions(shell))),
-        Command::Validate { file } => validate(&file),
+        Command::Validate { file, overrides } => validate(&file, &overrides),
+        Command::Plan(args) => plan(args),
     }
 }
 
 /// `faultline run`: the run as a table or one JSON document.
 fn run_once(args: RunArgs) -> Result<Printed, faultline::Error> {
-    let result = faultline::run_variant(&args.file, args.variant.as_deref(), args.seed, args.run)?;
+    let loaded = args.overrides.load(&args.file)?;
+    let result = faultline::run_loaded(&loaded, args.variant.as_deref(), args.seed, args.run)?;
+    let events = result.events;
     Ok(Printed::success(match args.format {
-        Format::Table => reports::table::render_run(&result),
+        Format::Table => reports::table::render_run_of(&result, args.variant.as_deref()),
         Format::Json => reports::run_json(&result),
-    }))
+    })
+    .simulated(1, events))
 }
 
 /// `faultline check`: the summary of a sweep; exit 1 when an expectation does not hold.
-fn check(args: CheckArgs) -> Result<Printed, faultline::Error> {
+fn check(args: CheckArgs, quiet: bool) -> Result<Printed, faultline::Error> {
     // Every file is loaded (and refused) before any runs.
     let mut studies = Vec::new();
     for file in &args.files {
-        let loaded = faultline::load_study(file)?;
+        let loaded = args.overrides.load(file)?;
         if loaded.study.spec.expect.is_empty() {
             return Err(faultline::Error::Usage(format!(
                 "{}: the scenario has no `expect` assertions to check; add some, or use `faultline compare`",
@@ -394,8 +519,11 @@ fn check(args: CheckArgs) -> Result<Printed, faultline::Error> {
     }
     let mut text = String::new();
     let mut all_hold = true;
+    let mut work = (0, 0);
     for (file, loaded) in &studies {
-        let agg = sweep_with_progress(loaded, &args.sweep, Default::default())?;
+        let agg = sweep_with_progress(loaded, &args.sweep, quiet, Default::default())?;
+        let (runs, events) = sweep_work(&agg);
+        work = (work.0 + runs, work.1 + events);
         let summary = faultline::summarize(&loaded.study, &agg);
         if studies.len() > 1 {
             text.push_str(&format!("== {}\n", file.display()));
@@ -406,17 +534,18 @@ fn check(args: CheckArgs) -> Result<Printed, faultline::Error> {
             text.push('\n');
         }
     }
-    Ok(if all_hold {
+    let printed = if all_hold {
         Printed::success(text)
     } else {
         Printed::failure(text)
-    })
+    };
+    Ok(printed.simulated(work.0, work.1))
 }
 
 /// `faultline compare`: a sweep logged in the output folder, with its reports (or, for a shard,
 /// only its run log).
-fn compare(args: CompareArgs) -> Result<Printed, faultline::Error> {
-    let loaded = faultline::load_study(&args.file)?;
+fn compare(args: CompareArgs, quiet: bool) -> Result<Printed, faultline::Error> {
+    let loaded = args.overrides.load(&args.file)?;
     let _lock = faultline::OutLock::take(&args.out)?;
     let log = args.out.join("runs.jsonl");
     let opts = faultline::SweepOptions {
@@ -425,8 +554,9 @@ fn compare(args: CompareArgs) -> Result<Printed, faultline::Error> {
         resume: args.resume,
         ..Default::default()
     };
-    let agg = sweep_with_progress(&loaded, &args.sweep, opts)?;
-    Ok(Printed::success(match args.shard {
+    let agg = sweep_with_progress(&loaded, &args.sweep, quiet, opts)?;
+    let (runs, events) = sweep_work(&agg);
+    let printed = Printed::success(match args.shard {
         Some(s) => format!(
             "shard {}/{}: {} runs logged in {}; combine the shards with `faultline merge`\n",
             s.index,
@@ -443,7 +573,11 @@ fn compare(args: CompareArgs) -> Result<Printed, faultline::Error> {
                 args.out.display()
             )
         }
-    }))
+    });
+    Ok(Printed {
+        log: Some(log),
+        ..printed.simulated(runs, events)
+    })
 }
 
 /// `faultline merge`: the reports of the shards' run logs together.
@@ -481,7 +615,8 @@ impl ReplayArgs {
 /// `faultline replay`: the run, its digest's verdict, and what was asked besides (a trace, the
 /// events, the timeline); exit 1 when the digest differs from the log's.
 fn replay(args: ReplayArgs) -> Result<Printed, faultline::Error> {
-    let replayed = faultline::replay(&args.file, &args.options())?;
+    let loaded = args.overrides.load(&args.file)?;
+    let replayed = faultline::replay::replay_loaded(&loaded, &args.options())?;
     let (mut verdict, matches) = replay_verdict(&replayed, args.log.as_deref());
     if let (Some(path), Some(t)) = (&args.trace, &replayed.trace) {
         verdict.push_str(&write_trace(path, t)?);
@@ -507,15 +642,18 @@ fn replay(args: ReplayArgs) -> Result<Printed, faultline::Error> {
             reports::run_json(&replayed.result)
         }
     };
-    Ok(if matches {
+    let events = replayed.result.events;
+    let printed = if matches {
         Printed::success(text)
     } else {
         Printed::failure(text)
-    })
+    };
+    Ok(printed.simulated(1, events))
 }
 
 /// `faultline shrink`: the minimal schedule; exit 1 when the run breaks an expectation.
-fn shrink(args: ShrinkArgs) -> Result<Printed, faultline::Error> {
+fn shrink(args: ShrinkArgs, quiet: bool) -> Result<Printed, faultline::Error> {
+    let loaded = args.overrides.load(&args.file)?;
     let opts = faultline::ShrinkOptions {
         variant: args.pick.variant,
         run: args.pick.run,
@@ -523,7 +661,7 @@ fn shrink(args: ShrinkArgs) -> Result<Printed, faultline::Error> {
         expect: args.expect,
         runs_max: args.runs_max,
     };
-    let outcome = shrink_with_progress(&args.file, &opts)?;
+    let outcome = shrink_with_progress(&loaded, &opts, quiet)?;
     let text = render_shrink(&args.file, &outcome);
     Ok(match outcome.shrunk {
         Some(_) => Printed::failure(text),
@@ -574,10 +712,10 @@ fn completions(shell: clap_complete::Shell) -> String {
 }
 
 /// `faultline validate`: what the scenario holds, once it loads.
-fn validate(file: &std::path::Path) -> Result<Printed, faultline::Error> {
-    let loaded = faultline::load_study(file)?;
+fn validate(file: &std::path::Path, overrides: &OverrideArgs) -> Result<Printed, faultline::Error> {
+    let loaded = overrides.load(file)?;
     let world = &loaded.study.designs[0].world;
-    Ok(Printed::success(format!(
+    let mut text = format!(
         "ok: {}: scenario `{}`, {} services, {} instances on {} hosts, {} workloads, {} variants, {} expectations\n",
         file.display(),
         loaded.study.spec.name,
@@ -587,6 +725,50 @@ fn validate(file: &std::path::Path) -> Result<Printed, faultline::Error> {
         world.workloads.len(),
         loaded.study.designs.len(),
         loaded.study.spec.expect.len()
+    );
+    let plan = models::plan::plan(
+        &loaded.study.base,
+        Some(&loaded.source),
+        models::plan::UTILIZATION_WARN,
+    );
+    faultline::print_warnings(&models::error::ScenarioWarnings {
+        file: loaded.study.file.clone(),
+        problems: plan.warnings,
+    });
+    let labels = models::variants::fault_labels(loaded.study.designs.iter().map(|d| &d.world));
+    if !labels.is_empty() {
+        let list: Vec<String> = labels.iter().map(|l| format!("`{l}`")).collect();
+        text.push_str(&format!(
+            "faults and rollouts, as reports and `Detected(fault:)` name them: {}\n",
+            list.join(", ")
+        ));
+    }
+    Ok(Printed::success(text))
+}
+
+/// `faultline plan`: the plan of the scenario as written, or of one variant.
+fn plan(args: PlanArgs) -> Result<Printed, faultline::Error> {
+    if args.utilization_warn.is_nan() || args.utilization_warn <= 0.0 {
+        return Err(faultline::Error::Usage(format!(
+            "--utilization-warn {} is not a utilization above 0",
+            args.utilization_warn
+        )));
+    }
+    let loaded = args.overrides.load(&args.file)?;
+    let world = match &args.variant {
+        None => &loaded.study.base,
+        Some(v) => {
+            let file = std::path::Path::new(&loaded.study.file);
+            &faultline::replay::find_design(&loaded, file, Some(v))?.world
+        }
+    };
+    // Positions are the file's only when the world was built from its text as written.
+    let source = args.variant.is_none().then_some(loaded.source.as_str());
+    let plan = models::plan::plan(world, source, args.utilization_warn);
+    Ok(Printed::success(reports::plan::render(
+        &plan,
+        &loaded.study.spec.name,
+        &loaded.study.file,
     )))
 }
 
@@ -655,16 +837,17 @@ fn replay_verdict(replay: &faultline::Replay, log: Option<&std::path::Path>) -> 
 
 /// Shrinks with a spinner on stderr when it is a terminal; stdout is left alone.
 fn shrink_with_progress(
-    file: &std::path::Path,
+    loaded: &faultline::LoadedStudy,
     opts: &faultline::ShrinkOptions,
+    quiet: bool,
 ) -> Result<faultline::ShrinkOutcome, faultline::Error> {
     use std::io::IsTerminal;
-    let bar = if std::io::stderr().is_terminal() {
+    let bar = if !quiet && std::io::stderr().is_terminal() {
         indicatif::ProgressBar::new_spinner()
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let outcome = faultline::shrink(file, opts, &|runs, faults| {
+    let outcome = faultline::shrink::shrink_loaded(loaded, opts, &|runs, faults| {
         bar.set_message(format!(
             "{runs} runs, smallest failing schedule so far: {faults} faults"
         ));

@@ -54,13 +54,18 @@ impl Replay {
 
 /// Replays run `opts.run` of a variant of the scenario file at `path`.
 pub fn replay(path: &Path, opts: &ReplayOptions) -> Result<Replay, Error> {
-    let loaded = crate::load_study(path)?;
-    let design = find_design(&loaded, path, opts.variant.as_deref())?;
+    replay_loaded(&crate::load_study(path)?, opts)
+}
+
+/// [`replay`] of a loaded scenario (read from standard input, or with overrides).
+pub fn replay_loaded(loaded: &LoadedStudy, opts: &ReplayOptions) -> Result<Replay, Error> {
+    let path = Path::new(&loaded.study.file);
+    let design = find_design(loaded, path, opts.variant.as_deref())?;
     let (seed, logged_digest) = match &opts.log {
         None => (opts.seed.unwrap_or(loaded.study.spec.seed), None),
         Some(log_path) => {
             let log = crate::sweep::read_log(log_path)?;
-            let seed = log_seed(&loaded, path, log_path, &log, opts.seed)?;
+            let seed = log_seed(loaded, path, log_path, &log, opts.seed)?;
             let digest = logged_digest(log_path, &log, &design.name, opts.run)?;
             (seed, Some(digest))
         }
@@ -176,15 +181,31 @@ fn log_seed(
     log: &ParsedLog,
     seed: Option<u64>,
 ) -> Result<u64, Error> {
-    let ours = crate::sweep::log_header(&loaded.study, &loaded.source, 0, 0).source_hash;
-    if log.header.source_hash != ours {
-        return Err(Error::Usage(format!(
-            "`{}` records a sweep of another scenario text (`{}` as it was then, scenario `{}`) than `{}` holds now; replay the text the sweep ran, or run the sweep again",
-            log_path.display(),
-            log.header.file,
-            log.header.scenario,
-            path.display()
-        )));
+    let ours = crate::sweep::log_header(&loaded.study, &loaded.source, 0, 0);
+    // The hash is of the parsed scenario: an edited comment or layout still replays.
+    match crate::sweep::same_scenario(&log.header, &ours, &loaded.source) {
+        Ok(true) => {}
+        Ok(false) => {
+            let what = if log.header.hashed.is_empty() {
+                "scenario text (the log predates hashing the parsed scenario: any edit, a comment too, counts)"
+            } else {
+                "scenario (values, names or expectations differ, not only comments or layout)"
+            };
+            return Err(Error::Usage(format!(
+                "`{}` records a sweep of another {what} (`{}` as it was then, scenario `{}`) than `{}` holds now; replay the scenario the sweep ran, or run the sweep again",
+                log_path.display(),
+                log.header.file,
+                log.header.scenario,
+                path.display()
+            )));
+        }
+        Err(why) => {
+            return Err(Error::Usage(format!(
+                "`{}` cannot be compared with `{}`: {why}",
+                log_path.display(),
+                path.display()
+            )))
+        }
     }
     match seed {
         Some(s) if s != log.header.seed => Err(Error::Usage(format!(

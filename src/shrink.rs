@@ -108,14 +108,23 @@ pub fn shrink(
     opts: &ShrinkOptions,
     on_run: &dyn Fn(u32, usize),
 ) -> Result<ShrinkOutcome, Error> {
+    shrink_loaded(&crate::load_study(path)?, opts, on_run)
+}
+
+/// [`shrink`] of a loaded scenario (read from standard input, or with overrides).
+pub fn shrink_loaded(
+    loaded: &LoadedStudy,
+    opts: &ShrinkOptions,
+    on_run: &dyn Fn(u32, usize),
+) -> Result<ShrinkOutcome, Error> {
     if opts.runs_max == 0 {
         return Err(Error::Usage("the limit on runs must be at least 1".into()));
     }
-    let loaded = crate::load_study(path)?;
-    let design = crate::replay::find_design(&loaded, path, opts.variant.as_deref())?;
+    let path = Path::new(&loaded.study.file);
+    let design = crate::replay::find_design(loaded, path, opts.variant.as_deref())?;
     let seed = opts.seed.unwrap_or(loaded.study.spec.seed);
-    let (expects, skipped) = chosen_expects(&loaded, opts.expect)?;
-    let mut search = Search::new(&loaded, design, seed, opts, expects, on_run);
+    let (expects, skipped) = chosen_expects(loaded, opts.expect)?;
+    let mut search = Search::new(loaded, design, seed, opts, expects, on_run);
     let all = windows(search.original);
     let (digest, verdicts) = search
         .evaluate(&all)?
@@ -140,7 +149,7 @@ pub fn shrink(
         shrunk: None,
     };
     if let Some(target) = target {
-        let shrunk = search.shrink_to(target, all, &outcome.verdicts, &loaded)?;
+        let shrunk = search.shrink_to(target, all, &outcome.verdicts, loaded)?;
         outcome.shrunk = Some(shrunk);
     }
     Ok(outcome)

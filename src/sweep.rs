@@ -189,12 +189,29 @@ impl Precision {
     }
 }
 
+/// Whether a logged header records a sweep of the scenario `ours` describes (from `source`). A
+/// log from before the hash was of the parsed scenario hashed the text: it is compared with the
+/// text's hash, so that it stays readable. `Err` says why a log's hash cannot be compared.
+pub fn same_scenario(logged: &LogHeader, ours: &LogHeader, source: &str) -> Result<bool, String> {
+    match logged.hashed.as_str() {
+        h if h == ours.hashed => Ok(logged.source_hash == ours.source_hash),
+        "" => {
+            let text = sim_core::rng::stable_hash(&[source.as_bytes()]);
+            Ok(logged.source_hash == format!("{text:016x}"))
+        }
+        other => Err(format!(
+            "its scenario hash is of `{other}`, which this faultline does not know (a newer version wrote it)"
+        )),
+    }
+}
+
 /// The header a study's run log carries.
 pub fn log_header(study: &Study, source: &str, runs: u64, seed: u64) -> LogHeader {
     LogHeader {
         faultline_runlog: runlog::RUNLOG_SCHEMA_VERSION,
         scenario: study.spec.name.clone(),
-        source_hash: format!("{:016x}", sim_core::rng::stable_hash(&[source.as_bytes()])),
+        source_hash: format!("{:016x}", study.scenario_hash()),
+        hashed: models::variants::SCENARIO_HASHED.to_string(),
         source: source.to_string(),
         file: study.file.clone(),
         seed,
@@ -516,8 +533,15 @@ fn open_log(
                 path.display()
             ))
         };
-        if parsed.header.source_hash != header.source_hash {
-            return Err(mismatch("scenario text"));
+        match same_scenario(&parsed.header, header, &header.source) {
+            Ok(true) => {}
+            Ok(false) => return Err(mismatch("scenario")),
+            Err(why) => {
+                return Err(Error::Usage(format!(
+                    "cannot resume from `{}`: {why}",
+                    path.display()
+                )))
+            }
         }
         if parsed.header.seed != header.seed || parsed.header.runs != header.runs {
             return Err(mismatch("seed or number of runs"));
@@ -566,6 +590,7 @@ pub fn merge_logs(logs: &[PathBuf]) -> Result<(Study, Aggregate, LogHeader), Err
     let header = first.header.clone();
     for (path, p) in &parsed[1..] {
         if p.header.source_hash != header.source_hash
+            || p.header.hashed != header.hashed
             || p.header.seed != header.seed
             || p.header.runs != header.runs
         {

@@ -10,6 +10,7 @@ pub mod defences;
 pub mod dist;
 pub mod error;
 pub mod format;
+pub mod plan;
 pub mod results;
 pub mod sim;
 pub mod trace;
@@ -36,6 +37,8 @@ pub mod validate {
 /// Designs and studies by their names from before `compile/`.
 pub mod variants {
     pub use crate::compile::expect::{metric_service, Threshold};
-    pub use crate::compile::study::{load_study, load_study_file, Design, Study};
+    pub use crate::compile::study::{
+        fault_labels, load_study, load_study_file, Design, Study, SCENARIO_HASHED,
+    };
     pub use crate::format::variants::DESIGNS_MAX;
 }

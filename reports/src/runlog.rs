@@ -72,8 +72,13 @@ pub fn has_header(text: &str) -> bool {
 pub struct LogHeader {
     pub faultline_runlog: u32,
     pub scenario: String,
-    /// Stable hash of the scenario file's text, sixteen hex digits.
+    /// Stable hash of what `hashed` names, sixteen hex digits.
     pub source_hash: String,
+    /// What `source_hash` is a hash of: `scenario`, the parsed scenario of every design
+    /// (comments and layout left out, so that editing a comment keeps a log valid). Empty in
+    /// logs written before it was recorded, whose hash is of the file's text.
+    #[serde(default)]
+    pub hashed: String,
     /// The scenario text itself, so that `merge` needs nothing else.
     pub source: String,
     pub file: String,

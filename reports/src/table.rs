@@ -101,10 +101,16 @@ const LATENCY_HEADS: [&str; 6] = ["p50", "p95", "p99", "p99.9", "max", "p99 all"
 
 /// The summary of one run: a header, one row per service, one per workload.
 pub fn render_run(r: &RunResult) -> String {
+    render_run_of(r, None)
+}
+
+/// [`render_run`] of a variant of the scenario, named in the first line.
+pub fn render_run_of(r: &RunResult, variant: Option<&str>) -> String {
     let mut out = String::new();
+    let variant = variant.map_or(String::new(), |v| format!("  variant `{v}`"));
     let _ = writeln!(
         out,
-        "scenario `{}`  seed {}  horizon {}  measured {} (after warm-up {})",
+        "scenario `{}`{variant}  seed {}  horizon {}  measured {} (after warm-up {})",
         r.scenario,
         r.seed,
         fmt_ns(r.horizon_ns as f64),

@@ -274,3 +274,161 @@ fn new_writes_a_starter_that_passes_its_own_check() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `validate` lists what reports and `Detected(fault:)` call each fault: its name, or its label.
+#[test]
+fn validate_lists_the_faults_by_name_or_label() {
+    let file = "scenarios/failures/game-day.ron";
+    let out = faultline(&["validate", file]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let line = text
+        .lines()
+        .find(|l| {
+            l.starts_with("faults and rollouts, as reports and `Detected(fault:)` name them: ")
+        })
+        .unwrap_or_else(|| panic!("no list of faults in\n{text}"));
+    let study = models::variants::load_study_file(&repo_path(file)).unwrap();
+    for f in &study.designs[0].world.faults {
+        assert!(line.contains(&format!("`{}`", f.label)), "{line}");
+    }
+}
+
+/// Runs the binary with `input` on standard input.
+fn faultline_with_stdin(args: &[&str], input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .current_dir(root())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the faultline binary runs");
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(input)
+        .expect("stdin takes the scenario");
+    child.wait_with_output().expect("faultline finishes")
+}
+
+/// `--set` takes the paths and values a variant's `set` takes: the quickstart's `db-8-workers`
+/// variant is `--set services.db.workers=8`, in either spelling of an index; `--horizon` and
+/// `--warmup` are `set`s of their fields.
+#[test]
+fn set_on_the_command_line_is_a_variant() {
+    let (_, variant) = json(&[
+        "run",
+        QUICKSTART,
+        "--variant",
+        "db-8-workers",
+        "--format",
+        "json",
+    ]);
+    for set in [
+        "services.db.workers=8",
+        "services[3].workers=8",
+        "services.[3].workers=8",
+    ] {
+        let (_, set) = json(&["run", QUICKSTART, "--set", set, "--format", "json"]);
+        assert_eq!(set["digest"], variant["digest"]);
+    }
+    let (_, base) = json(&["run", QUICKSTART, "--format", "json"]);
+    assert_ne!(base["digest"], variant["digest"]);
+    let short = [
+        "run",
+        "scenarios/queueing/mm1-rho50.ron",
+        "--format",
+        "json",
+    ];
+    let (_, h) = json(&[&short[..], &["--horizon", "2m", "--warmup", "10s"]].concat());
+    let (_, s) = json(
+        &[
+            &short[..],
+            &["--set", r#"horizon="2m""#, "--set", r#"warmup="10s""#],
+        ]
+        .concat(),
+    );
+    assert_eq!(h["horizon_ns"], 120_000_000_000u64);
+    assert_eq!(h["warmup_ns"], 10_000_000_000u64);
+    assert_eq!(h["digest"], s["digest"]);
+}
+
+/// A bad override is bad input: exit 2, a message naming the flag and what is wrong.
+#[test]
+fn bad_overrides_exit_2_with_what_is_wrong() {
+    for (args, needle) in [
+        (vec!["--set", "services.dbb.workers=2"], "--set services.dbb.workers=2: path `services.dbb.workers`: nothing named `dbb` in `services`; did you mean `db`?"),
+        (vec!["--set", r#"services.db.workers="x""#], "error in `services.db.workers`: expected a whole number, found `\"x\"` (with --set services.db.workers=\"x\")"),
+        (vec!["--set", "services.db.workers=(("], "the value is not RON text"),
+        (vec!["--set", "workers"], "is not PATH=VALUE"),
+        (vec!["--horizon", "5parsecs"], "--horizon `5parsecs`: duration `5parsecs` has unknown unit `parsecs`"),
+    ] {
+        let all = [&["run", QUICKSTART][..], &args[..]].concat();
+        let out = faultline(&all);
+        assert_no_panic(&all, &out);
+        assert_eq!(out.status.code(), Some(2), "{all:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{all:?}: {}", stderr(&out));
+    }
+}
+
+/// `-` reads the scenario from standard input; its errors name `<stdin>`.
+#[test]
+fn a_scenario_from_standard_input() {
+    let text = std::fs::read(repo_path(QUICKSTART)).unwrap();
+    let (file, _) = json(&["run", QUICKSTART, "--format", "json"]);
+    let out = faultline_with_stdin(&["run", "-", "--format", "json"], &text);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.stdout, file);
+    let bad = std::fs::read(repo_path("tests/bad/call-unknown-service.ron")).unwrap();
+    let out = faultline_with_stdin(&["validate", "-"], &bad);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).starts_with("<stdin>:10:30: error in `services.frontend.calls[0].to`"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// `-v` says what its help promises: wall time, events or runs per second, and the run log;
+/// `run --variant` names the variant in its header; `-q` is taken anywhere.
+#[test]
+fn verbose_says_what_it_promises_and_run_names_its_variant() {
+    let out = faultline(&["run", QUICKSTART, "--variant", "db-8-workers", "-v"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("scenario `quickstart`  variant `db-8-workers`  seed 42"),
+        "{}",
+        stdout(&out)
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("s wall time") && err.contains("events/s"),
+        "{err}"
+    );
+    let dir = std::env::temp_dir().join(format!("faultline-verbose-{}", std::process::id()));
+    let dir_s = dir.display().to_string();
+    let args = [
+        "-q",
+        "compare",
+        "scenarios/queueing/mm1-rho50.ron",
+        "--runs",
+        "2",
+        "--horizon",
+        "1m",
+        "--out",
+        &dir_s,
+        "-v",
+    ];
+    let out = faultline(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("2 runs: ") && err.contains("runs/s"), "{err}");
+    assert!(
+        err.contains(&format!("run log: {}", dir.join("runs.jsonl").display())),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

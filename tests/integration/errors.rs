@@ -41,7 +41,9 @@ fn relative(path: &Path) -> String {
 /// cannot take effect), with the absolute path replaced by the relative one; `None` if the file
 /// loads without a word (which is itself a failure).
 fn error_text(path: &Path) -> Option<String> {
-    let text = match faultline::load(path) {
+    // A variant's or grid's change is applied when the study (every design) is loaded.
+    let loaded = faultline::load(path).and_then(|w| faultline::load_study(path).map(|_| w));
+    let text = match loaded {
         Err(err) => err.to_string(),
         Ok(world) if !world.warnings.is_empty() => world.warnings.to_string(),
         Ok(_) => return None,

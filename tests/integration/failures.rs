@@ -72,6 +72,7 @@ fn a_shared_rack_lowers_availability() {
     let base = load("tests/data/availability-k-of-n.ron");
     let mut spec = base.spec.clone();
     spec.faults.push(models::spec::FaultSpec {
+        name: None,
         at: models::spec::Dur(sim_core::SimDuration::ZERO),
         lasts: None,
         what: models::spec::FaultKind::RackPower {

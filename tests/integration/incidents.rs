@@ -86,3 +86,72 @@ fn notable_events_as_json_lines() {
     assert!(times.windows(2).all(|w| w[0] <= w[1]));
     assert!(events.iter().enumerate().all(|(k, e)| e["id"] == k));
 }
+
+/// A fault's `name` is what every report calls it: the run's log and events, the timeline, the
+/// failure-mode table and `Detected(fault:)`. `validate` lists it.
+#[test]
+fn a_named_fault_is_called_by_its_name_everywhere() {
+    let path = repo_path("scenarios/failures/zone-outage.ron");
+    let source = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace(
+            r#"faults: [(at: "2m", lasts: "2m","#,
+            r#"faults: [(name: "lost zone a", at: "2m", lasts: "2m","#,
+        )
+        .replace(
+            "    expect: [",
+            "    expect: [\n        Detected(fault: \"lost zone a\", variant: \"three-zones\", within: \"10s\"),",
+        );
+    assert!(source.contains("Detected(fault: \"lost zone a\""));
+    let study = models::variants::load_study("zone.ron", &source).unwrap();
+    assert_eq!(
+        models::variants::fault_labels([&study.designs[0].world]),
+        ["lost zone a"]
+    );
+    let r = models::run_world(&study.designs[0].world, 1, 0).unwrap();
+    assert_eq!(r.faults[0].0, "lost zone a");
+    assert!(r
+        .log
+        .iter()
+        .any(|l| l.kind == "fault_start" && l.what == "lost zone a"));
+    let events = timeline::events_jsonl(&r);
+    assert!(events.lines().any(|l| {
+        let e: serde_json::Value = serde_json::from_str(l).unwrap();
+        e["kind"] == "fault_start" && e["what"] == "lost zone a"
+    }));
+    assert!(timeline::render(&r).contains("## Incident 1: lost zone a"));
+    let opts = faultline::SweepOptions {
+        runs: Some(2),
+        jobs: Some(1),
+        ..Default::default()
+    };
+    let agg = faultline::sweep(&study, &source, &opts, &|| {}).unwrap();
+    let summary = faultline::summarize(&study, &agg);
+    let modes = &summary.variants[0].failure_modes;
+    assert_eq!(modes[0].fault, "lost zone a");
+    let detected = &summary.expectations[0];
+    assert!(
+        detected.expectation.contains("`lost zone a` detected"),
+        "{}",
+        detected.expectation
+    );
+    assert!(detected.holds, "{} {}", detected.measured, detected.margin);
+}
+
+/// A `Detected` that names no fault is refused when the scenario loads, with the labels there
+/// are and the closest one, not found out after every run by `check`.
+#[test]
+fn detected_naming_no_fault_is_refused_at_load() {
+    let path = repo_path("scenarios/failures/zone-outage.ron");
+    let source = std::fs::read_to_string(&path).unwrap().replace(
+        "    expect: [",
+        "    expect: [\n        Detected(fault: \"zone b down\", within: \"10s\"),",
+    );
+    let e = models::variants::load_study("zone.ron", &source)
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        e.contains("error in `expect[0].fault`: no fault or rollout is called `zone b down` (faults and rollouts: `zone a down`); did you mean `zone a down`?"),
+        "{e}"
+    );
+}

@@ -11,6 +11,7 @@ mod golden;
 mod incidents;
 mod limits;
 mod overload;
+mod plan;
 mod props;
 mod queueing;
 mod readme;

@@ -48,11 +48,33 @@ fn every_readme_command_works() {
     let (code, _, err) = faultline(&["run", "scenarios/quickstart.ron", "-v"]);
     assert!(code == 0 && err.contains("wall time"), "{err}");
     ok(&["completions", "bash"]);
+    // Changes for one command, and a scenario from standard input.
+    ok(&[
+        "run",
+        "scenarios/quickstart.ron",
+        "--set",
+        "services.db.workers=8",
+        "--set",
+        r#"services[0].work=Exponential(mean: "3ms")"#,
+    ]);
+    let stdin = std::fs::File::open(repo_path("scenarios/quickstart.ron")).unwrap();
+    let piped = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["run", "-", "--horizon", "2m", "--warmup", "10s"])
+        .current_dir(root())
+        .stdin(stdin)
+        .output()
+        .expect("the faultline binary runs");
+    assert!(
+        piped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
     // A first scenario of one's own: it runs and passes its own expectations.
     let starter = t("shop");
     ok(&["new", &starter]);
     ok(&["check", &format!("{starter}.ron"), "--runs", "3", "--quiet"]);
     ok(&["validate", "scenarios/quickstart.ron"]);
+    assert!(ok(&["plan", "scenarios/quickstart.ron"]).contains("capacity/s"));
     // The queueing catalog against theory, several files at once.
     let theory = ok(&[
         "check",

@@ -134,12 +134,80 @@ fn replay_on_the_command_line_checks_the_logged_digest() {
     // A log of another scenario, and a seed other than the log's: refused.
     let out = faultline(&["replay", CULPRIT, "--log", log_arg]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("another scenario text"));
+    assert!(text(&out.stderr).contains("another scenario (values, names"));
     let mut seed_args = args.to_vec();
     seed_args.extend(["--seed", "7"]);
     let out = faultline(&seed_args);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("--seed 7 differs"));
+}
+
+/// The log hashes the parsed scenario, not its text: an edited comment or layout still replays;
+/// a changed value does not. A log from before (its hash of the text, no `hashed`) still replays
+/// the text it ran; one whose hash is of something unknown is refused, saying so.
+#[test]
+fn replay_survives_an_edited_comment_and_old_logs_stay_readable() {
+    let dir = tmp_dir("replay-comment");
+    let log = logged_sweep(&dir);
+    let source = std::fs::read_to_string(repo_path(QUICKSTART)).unwrap();
+    let replay = |text: &str, log: &Path| {
+        let loaded = faultline::Input::from_text(QUICKSTART, text)
+            .load()
+            .unwrap();
+        let opts = ReplayOptions {
+            variant: Some("base".into()),
+            run: 2,
+            log: Some(log.to_path_buf()),
+            ..Default::default()
+        };
+        faultline::replay::replay_loaded(&loaded, &opts).map(|r| r.digest_matches())
+    };
+    assert_eq!(replay(&source, &log).unwrap(), Some(true));
+    let edited = format!(
+        "// a new first line
+{}",
+        source.replace("    ", "      ")
+    );
+    assert_eq!(replay(&edited, &log).unwrap(), Some(true));
+    let changed = source.replacen("seed: 42", "seed: 43", 1);
+    assert_ne!(changed, source);
+    let e = replay(&changed, &log).unwrap_err().to_string();
+    assert!(
+        e.contains("records a sweep of another scenario (values"),
+        "{e}"
+    );
+
+    // An old log: the header without `hashed`, its hash of the text.
+    let parsed = faultline::sweep::read_log(&log).unwrap();
+    let rest: String = std::fs::read_to_string(&log)
+        .unwrap()
+        .split_inclusive('\n')
+        .skip(1)
+        .collect();
+    let with_header = |header: reports::runlog::LogHeader, name: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, header.to_line() + &rest).unwrap();
+        path
+    };
+    let mut old = parsed.header.clone();
+    old.hashed = String::new();
+    old.source_hash = format!("{:016x}", sim_core::rng::stable_hash(&[source.as_bytes()]));
+    let old_log = with_header(old, "old.jsonl");
+    assert_eq!(replay(&source, &old_log).unwrap(), Some(true));
+    let e = replay(&edited, &old_log).unwrap_err().to_string();
+    assert!(
+        e.contains("the log predates hashing the parsed scenario"),
+        "{e}"
+    );
+    let mut future = parsed.header.clone();
+    future.hashed = "bytecode".into();
+    let e = replay(&source, &with_header(future, "future.jsonl"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("its scenario hash is of `bytecode`, which this faultline does not know"),
+        "{e}"
+    );
 }
 
 /// The scenario's text with its `faults: [ ... ],` block replaced by `block`.

@@ -33,9 +33,34 @@ pub(super) fn build_faults(
         calls,
         names: spec.services.iter().map(|s| s.name.as_str()).collect(),
     };
-    (0..spec.faults.len())
+    let faults: Vec<FaultDef> = (0..spec.faults.len())
         .map(|i| build_fault(ck, &cx, i))
-        .collect()
+        .collect();
+    check_fault_names(ck, spec);
+    faults
+}
+
+/// A fault's name is said in reports in place of its label: it must say something, and say it
+/// of one fault only.
+fn check_fault_names(ck: &mut Checker, spec: &Scenario) {
+    for (i, f) in spec.faults.iter().enumerate() {
+        let Some(name) = &f.name else { continue };
+        let at = At::root().field("faults").index(i).field("name");
+        if name.trim().is_empty() {
+            ck.report(&at, "a fault's name must not be empty; leave `name` out for a label made from what it does".into(), None);
+        } else if name.contains(" (") {
+            ck.report(&at, format!("a fault's name must not hold ` (`, which reports put before the instance a fault hit (`crash db (db/1)`): `{name}`"), None);
+        } else if spec.faults[..i]
+            .iter()
+            .any(|o| o.name.as_ref() == Some(name))
+        {
+            ck.report(
+                &at,
+                format!("two faults are named `{name}`; reports would not tell them apart"),
+                None,
+            );
+        }
+    }
 }
 
 /// Checks and compiles fault `i`.
@@ -65,6 +90,9 @@ fn build_fault(ck: &mut Checker, cx: &Context, i: usize) -> FaultDef {
     };
     compiling.what(&f.what);
     let mut def = compiling.def;
+    if let Some(name) = &f.name {
+        def.label = name.clone();
+    }
     def.key = fault_key(&f.what, &def);
     stochastic(ck, &at, f, &mut def);
     ck.starts_in_time(&at, "the fault", f.at, cx.spec);

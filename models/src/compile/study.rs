@@ -27,6 +27,9 @@ pub struct Study {
     pub file: String,
     pub spec: Scenario,
     pub designs: Vec<Design>,
+    /// The scenario as written, without any variant's changes (`faultline run` without
+    /// `--variant`).
+    pub base: World,
     /// The base scenario's warnings, then those a variant adds.
     pub warnings: ScenarioWarnings,
 }
@@ -42,19 +45,27 @@ pub fn load_study_file(path: &Path) -> Result<Study, ScenarioError> {
 pub fn load_study(file: &str, source: &str) -> Result<Study, ScenarioError> {
     let spec = parse(file, source)?;
     let base = build(file, Some(source), spec.clone())?;
+    let mut labels = fault_labels([&base]);
     let mut warnings = base.warnings.clone();
     let mut problems = Vec::new();
     let designs = if spec.variants.is_empty() && spec.grid.is_empty() {
         vec![Design {
             name: "base".into(),
             about: spec.about.clone(),
-            world: base,
+            world: base.clone(),
             grid: Vec::new(),
         }]
     } else {
         variant_designs(file, source, &spec, &mut problems)
     };
     check_expects(&spec, &base_names(&spec), &mut problems);
+    for label in fault_labels(designs.iter().map(|d| &d.world)) {
+        if !labels.contains(&label) {
+            labels.push(label);
+        }
+    }
+    check_detected(&spec, &labels, &mut problems);
+    locate_expects(source, &mut problems);
     if !problems.is_empty() {
         return Err(ScenarioError {
             file: file.to_string(),
@@ -66,8 +77,35 @@ pub fn load_study(file: &str, source: &str) -> Result<Study, ScenarioError> {
         file: file.to_string(),
         spec,
         designs,
+        base,
         warnings,
     })
+}
+
+/// What [`Study::scenario_hash`] hashes, as the run log names it.
+pub const SCENARIO_HASHED: &str = "scenario";
+
+impl Study {
+    /// A hash of what the study simulates, not of its text: the parsed scenario of every design
+    /// (each variant and grid point as its changes made it), by name, in order. Comments,
+    /// layout, the order of a `set`'s entries and the spelling of a path leave it alone; a
+    /// changed value, name, description or expectation changes it.
+    pub fn scenario_hash(&self) -> u64 {
+        let plain = |spec: &Scenario| {
+            // The designs carry the variants' changes; their text (`RawValue`s) is left out.
+            let mut spec = spec.clone();
+            spec.variants.clear();
+            spec.grid.clear();
+            ron::to_string(&spec).expect("a parsed scenario serializes")
+        };
+        let mut parts: Vec<String> = vec![plain(&self.spec)];
+        for d in &self.designs {
+            parts.push(d.name.clone());
+            parts.push(plain(&d.world.spec));
+        }
+        let bytes: Vec<&[u8]> = parts.iter().map(|p| p.as_bytes()).collect();
+        sim_core::rng::stable_hash(&bytes)
+    }
 }
 
 /// Adds to the base's warnings those a variant's changes bring, each said of its variant.
@@ -84,6 +122,88 @@ fn variant_warnings(warnings: &mut ScenarioWarnings, designs: &[Design]) {
                 });
             }
         }
+    }
+}
+
+/// What reports call the faults and rollouts of these worlds (a variant may change a fault's
+/// label), each once, in order: what `Detected(fault:)` names.
+pub fn fault_labels<'w>(worlds: impl IntoIterator<Item = &'w World>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for w in worlds {
+        let faults = w.faults.iter().map(|f| f.label.clone());
+        let rollouts = w
+            .deploys
+            .iter()
+            .map(|d| format!("deploy {}", w.services[d.service as usize].name));
+        for label in faults.chain(rollouts) {
+            if !out.contains(&label) {
+                out.push(label);
+            }
+        }
+    }
+    out
+}
+
+/// A `Detected(fault:)` must name a fault or rollout that some design has (its label, or the
+/// start of one), or `check` would only find out after every run.
+fn check_detected(spec: &Scenario, labels: &[String], problems: &mut Vec<Problem>) {
+    for (i, e) in spec.expect.iter().enumerate() {
+        let crate::spec::Expect::Detected { fault, .. } = e else {
+            continue;
+        };
+        if fault.is_empty() || labels.iter().any(|l| l.starts_with(fault.as_str())) {
+            continue;
+        }
+        let known = if labels.is_empty() {
+            "the scenario has no faults or rollouts".to_string()
+        } else {
+            format!(
+                "faults and rollouts: {}",
+                labels
+                    .iter()
+                    .map(|l| format!("`{l}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        problems.push(Problem {
+            position: None,
+            path: Some(format!("expect[{i}].fault")),
+            message: format!("no fault or rollout is called `{fault}` ({known})"),
+            suggestion: crate::error::closest(fault, labels.iter().map(String::as_str))
+                .or_else(|| same_words(fault, labels)),
+        });
+    }
+}
+
+/// The label with the same words as `name` in another order (`slow catalog`, `catalog slow`).
+fn same_words(name: &str, labels: &[String]) -> Option<String> {
+    let words = |s: &str| {
+        let mut w: Vec<String> = s.split_whitespace().map(str::to_lowercase).collect();
+        w.sort();
+        w
+    };
+    labels.iter().find(|l| words(l) == words(name)).cloned()
+}
+
+/// Gives the problems of `expect[i]` (which the checks of expectations find by path) the line
+/// and column of the text they are about.
+fn locate_expects(source: &str, problems: &mut [Problem]) {
+    use crate::format::reader::{Seg, SourceMap};
+    let map = SourceMap::new(source);
+    for p in problems.iter_mut().filter(|p| p.position.is_none()) {
+        let Some(rest) = p.path.as_deref().and_then(|s| s.strip_prefix("expect[")) else {
+            continue;
+        };
+        let Some((i, field)) = rest.split_once(']') else {
+            continue;
+        };
+        let Ok(i) = i.parse::<usize>() else { continue };
+        let mut path = vec![Seg::Field("expect".into()), Seg::Index(i)];
+        if let Some(f) = field.strip_prefix('.') {
+            path.push(Seg::Field(f.into()));
+        }
+        p.position = map.find(&path).map(|o| line_col(source, o));
     }
 }
 
@@ -176,7 +296,11 @@ fn variant_design(
     let path = format!("variants.{}", v.name);
     let text = patch::apply(source, root, &v.set, &v.unset).map_err(|e| {
         vec![Problem {
-            position: None,
+            position: e
+                .path
+                .as_deref()
+                .and_then(|p| path_written_at(root, p))
+                .map(|o| line_col(source, o)),
             path: Some(path.clone()),
             message: e.message,
             suggestion: None,
@@ -205,6 +329,15 @@ fn variant_design(
         world,
         grid: v.grid.clone(),
     })
+}
+
+/// Where the file writes `path` as a variant's or the grid's path, to point an error at it.
+fn path_written_at(root: &Node, path: &str) -> Option<usize> {
+    ["variants", "grid"]
+        .iter()
+        .filter_map(|f| root.field(f))
+        .find_map(|f| f.value.find_string(path))
+        .map(|n| n.span().start)
 }
 
 #[cfg(test)]
@@ -319,6 +452,31 @@ mod tests {
         );
         let study = load_study("v.ron", &text).unwrap();
         assert_eq!(study.designs.len(), 3);
+    }
+
+    #[test]
+    fn an_index_reads_with_or_without_a_dot_and_unset_removes_a_list_entry() {
+        let text = BASE
+            .replace(
+                "    variants: [",
+                "    faults: [(at: \"1s\", lasts: \"1s\", what: Outage(service: \"db\")),\n              (at: \"5s\", what: Slowdown(service: \"api\", factor: 2))],\n    variants: [",
+            )
+            .replace(
+                r#"(name: "lone", unset: ["services.api.calls"]),"#,
+                r#"(name: "dot", set: {"services.[1].workers": 3}), (name: "bare", set: {"services[1].workers": 3}),
+        (name: "calm", unset: ["faults[0]"]), (name: "quiet", unset: ["faults.[1]", "faults[0]"]),"#,
+            );
+        let study = load_study("v.ron", &text).unwrap();
+        let design = |n: &str| &study.designs.iter().find(|d| d.name == n).unwrap().world;
+        assert_eq!(design("dot").services[1].workers, 3);
+        assert_eq!(design("bare").services[1].workers, 3);
+        assert_eq!(design("small").faults.len(), 2);
+        assert_eq!(design("calm").faults.len(), 1);
+        assert_eq!(
+            design("calm").spec.faults[0].at,
+            design("small").spec.faults[1].at
+        );
+        assert!(design("quiet").faults.is_empty());
     }
 
     #[test]

@@ -107,7 +107,7 @@ fn check_limits(ck: &mut Checker, spec: &Scenario) {
 /// chart labels and file contents, which must stay readable (and finite).
 pub const NAME_CHARS_MAX: usize = 128;
 
-/// Every name (the scenario's, regions', zones', services', pools', workloads', alerts',
+/// Every name (the scenario's, regions', zones', services', pools', workloads', faults', alerts',
 /// variants') is at most [`NAME_CHARS_MAX`] characters long.
 pub(super) fn check_name_lengths(ck: &mut Checker, spec: &Scenario) {
     let mut names: Vec<(At, &str)> = vec![(At::root().field("name"), spec.name.as_str())];
@@ -138,6 +138,11 @@ pub(super) fn check_name_lengths(ck: &mut Checker, spec: &Scenario) {
             At::root().field("alerts").index(a).field("name"),
             &alert.name,
         ));
+    }
+    for (f, fault) in spec.faults.iter().enumerate() {
+        if let Some(name) = &fault.name {
+            names.push((At::root().field("faults").index(f).field("name"), name));
+        }
     }
     for (v, variant) in spec.variants.iter().enumerate() {
         names.push((

@@ -19,6 +19,8 @@ pub struct PatchError {
     pub message: String,
     /// Byte offset in the text, when the error is in the text itself.
     pub offset: Option<usize>,
+    /// The path of the change that failed, as written in the variant or grid.
+    pub path: Option<String>,
 }
 
 impl fmt::Display for PatchError {
@@ -28,7 +30,11 @@ impl fmt::Display for PatchError {
 }
 
 fn err<T>(message: String, offset: Option<usize>) -> Result<T, PatchError> {
-    Err(PatchError { message, offset })
+    Err(PatchError {
+        message,
+        offset,
+        path: None,
+    })
 }
 
 /// Reads RON text, which must be one whole value, into nodes with spans.
@@ -36,6 +42,7 @@ pub fn parse(text: &str) -> Result<Node, PatchError> {
     super::reader::parse(text).map_err(|e| PatchError {
         message: e.message,
         offset: Some(e.offset),
+        path: None,
     })
 }
 
@@ -53,6 +60,8 @@ enum Target<'n> {
     Field(&'n Field),
     /// A field not present in a struct (for `set`, it is inserted).
     Missing(&'n Node, String),
+    /// An element of a list (`faults[0]`, `services.db`): `set` replaces it, `unset` removes it.
+    Element(&'n Node),
 }
 
 /// Finds a list element by `[index]`, or by its `name` or `to` field.
@@ -98,13 +107,72 @@ fn names_in(node: &Node) -> Vec<String> {
     }
 }
 
+/// The steps of a path: names, and `[index]` for list elements. `services[2].workers` and
+/// `services.[2].workers` are the same path (the second is the older spelling).
+pub fn segments(path: &str) -> Result<Vec<String>, PatchError> {
+    let mut out = Vec::new();
+    for part in path.split('.') {
+        let mut rest = part;
+        // A part may be a name followed by indexes (`calls[0][1]`), or indexes alone.
+        let name_end = rest.find('[').unwrap_or(rest.len());
+        if name_end > 0 {
+            out.push(rest[..name_end].to_string());
+        }
+        rest = &rest[name_end..];
+        while !rest.is_empty() {
+            let close = rest.find(']').filter(|_| rest.starts_with('['));
+            let Some(close) = close else {
+                return err(
+                    format!("path `{path}`: `{rest}` is not an index such as `[0]`"),
+                    None,
+                );
+            };
+            out.push(rest[..=close].to_string());
+            rest = &rest[close + 1..];
+        }
+        if part.is_empty() {
+            return err(format!("path `{path}` has an empty step"), None);
+        }
+    }
+    Ok(out)
+}
+
+/// Steps joined as paths are printed everywhere: `services[2].workers`, `calls.db.timeout`.
+pub fn join(segments: &[String]) -> String {
+    let mut out = String::new();
+    for seg in segments {
+        if !out.is_empty() && !seg.starts_with('[') {
+            out.push('.');
+        }
+        out.push_str(seg);
+    }
+    out
+}
+
+/// A path in the one form Faultline prints (`services[2].workers`); the path as given when it
+/// cannot be read, so that the error about it quotes it.
+pub fn canonical(path: &str) -> String {
+    segments(path)
+        .map(|s| join(&s))
+        .unwrap_or_else(|_| path.to_string())
+}
+
 fn resolve<'n>(root: &'n Node, path: &str) -> Result<Target<'n>, PatchError> {
-    let segments: Vec<&str> = path.split('.').collect();
+    let segments = segments(path)?;
+    let path = join(&segments);
     let mut node = root;
     for (k, seg) in segments.iter().enumerate() {
         let last = k + 1 == segments.len();
-        let here = segments[..k].join(".");
+        let here = join(&segments[..k]);
         let not_found = |node: &Node| {
+            if seg.starts_with('[') {
+                let n = node.elements().len();
+                return PatchError {
+                    message: format!("path `{path}`: `{here}` has {n} entries, so no `{seg}` (the first is `[0]`)"),
+                    offset: None,
+                    path: None,
+                };
+            }
             let suggestion = crate::error::closest(seg, names_in(node).iter().map(String::as_str));
             let hint = suggestion
                 .map(|s| format!("; did you mean `{s}`?"))
@@ -117,6 +185,7 @@ fn resolve<'n>(root: &'n Node, path: &str) -> Result<Target<'n>, PatchError> {
             PatchError {
                 message: format!("path `{path}`: nothing named `{seg}`{within}{hint}"),
                 offset: None,
+                path: None,
             }
         };
         match node {
@@ -128,25 +197,37 @@ fn resolve<'n>(root: &'n Node, path: &str) -> Result<Target<'n>, PatchError> {
                 None if last => return Ok(Target::Missing(node, seg.to_string())),
                 None => return Err(not_found(node)),
             },
-            Node::List { items, .. } if !last => {
-                node = element(items, seg).ok_or_else(|| not_found(node))?
-            }
-            Node::Parens { items, .. } if !last && items.len() == 1 => {
-                // A newtype such as `InZone("a")` or `Parallel([...])`: look inside.
-                node = &items[0];
-                if let Node::List { items, .. } = node {
-                    node = element(items, seg).ok_or_else(|| not_found(node))?;
+            Node::List { items, .. } => {
+                let found = element(items, seg).ok_or_else(|| not_found(node))?;
+                if last {
+                    return Ok(Target::Element(found));
                 }
+                node = found;
             }
-            _ => {
-                return err(
-                    format!("path `{path}`: `{here}` has no fields to address with `{seg}`"),
-                    None,
-                );
+            Node::Parens { items, .. } if items.len() == 1 => {
+                // A newtype such as `InZone("a")` or `Parallel([...])`: look inside.
+                let Node::List { items, .. } = &items[0] else {
+                    if last {
+                        return err(no_fields(&path, &here, seg), None);
+                    }
+                    // As before: a step into a newtype that holds no list is the newtype's value.
+                    node = &items[0];
+                    continue;
+                };
+                let found = element(items, seg).ok_or_else(|| not_found(&items[0]))?;
+                if last {
+                    return Ok(Target::Element(found));
+                }
+                node = found;
             }
+            _ => return err(no_fields(&path, &here, seg), None),
         }
     }
     err(format!("path `{path}` is empty"), None)
+}
+
+fn no_fields(path: &str, here: &str, seg: &str) -> String {
+    format!("path `{path}`: `{here}` has no fields to address with `{seg}`")
 }
 
 /// Applies `set` (path, RON text) and `unset` (path) to `text`, returning the edited text.
@@ -157,11 +238,18 @@ pub fn apply(
     unset: &[String],
 ) -> Result<String, PatchError> {
     let mut edits = Vec::new();
+    let at = |path: &String| {
+        let path = path.clone();
+        move |e: PatchError| PatchError {
+            path: Some(path),
+            ..e
+        }
+    };
     for (path, value) in set {
-        edits.push(set_edit(text, root, path, value)?);
+        edits.push(set_edit(text, root, path, value).map_err(at(path))?);
     }
     for path in unset {
-        edits.push(unset_edit(text, root, path)?);
+        edits.push(unset_edit(text, root, path).map_err(at(path))?);
     }
     edits.sort_by_key(|e| (e.start, e.end));
     for w in edits.windows(2) {
@@ -197,6 +285,11 @@ fn set_edit(text: &str, root: &Node, path: &str, value: &str) -> Result<Edit, Pa
                 text: value.to_string(),
             }
         }
+        Target::Element(node) => Edit {
+            start: node.span().start,
+            end: node.span().end,
+            text: value.to_string(),
+        },
         Target::Missing(node, name) => {
             // Insert right after the opening parenthesis, where a trailing comma is always
             // valid, whatever other edits do to the end of the struct.
@@ -211,27 +304,36 @@ fn set_edit(text: &str, root: &Node, path: &str, value: &str) -> Result<Edit, Pa
     })
 }
 
-/// The edit that removes the field at `path`, with its trailing comma.
+/// The edit that removes the field or list element at `path`, with its trailing comma (a comma
+/// left before a list's closing bracket is still RON).
 fn unset_edit(text: &str, root: &Node, path: &str) -> Result<Edit, PatchError> {
-    match resolve(root, path)? {
-        Target::Field(f) => {
-            let mut end = f.span.end;
-            let rest = &text[end..];
-            let ws = rest.len() - rest.trim_start().len();
-            if rest.trim_start().starts_with(',') {
-                end += ws + 1;
-            }
-            Ok(Edit {
-                start: f.span.start,
-                end,
-                text: String::new(),
-            })
+    let span = match resolve(root, path)? {
+        Target::Field(f) => f.span,
+        Target::Element(node) => node.span(),
+        Target::Missing(node, name) => {
+            let hint = crate::error::closest(&name, names_in(node).iter().map(String::as_str))
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_default();
+            return err(
+                format!(
+                    "path `{}`: there is no `{name}` to unset{hint}",
+                    canonical(path)
+                ),
+                None,
+            );
         }
-        Target::Missing(_, name) => err(
-            format!("path `{path}`: there is no `{name}` to unset"),
-            None,
-        ),
+    };
+    let mut end = span.end;
+    let rest = &text[end..];
+    let ws = rest.len() - rest.trim_start().len();
+    if rest.trim_start().starts_with(',') {
+        end += ws + 1;
     }
+    Ok(Edit {
+        start: span.start,
+        end,
+        text: String::new(),
+    })
 }
 
 #[cfg(test)]
@@ -326,6 +428,65 @@ mod tests {
         // And resilience4j's name finds ours.
         let out = apply(src, &root, &set("retry.max_attempts", "4"), &[]).unwrap();
         assert!(out.contains("retry: (attempts: 4)"), "{out}");
+    }
+
+    #[test]
+    fn an_index_is_written_with_or_without_a_dot_and_printed_without() {
+        let with = patch(&[("services.[1].workers", "3")], &[]).unwrap();
+        let without = patch(&[("services[1].workers", "3")], &[]).unwrap();
+        assert_eq!(with, without);
+        assert!(with.contains(r#"(workers: 3, name: "db""#), "{with}");
+        // Indexes follow each other, and into a `Parallel` group.
+        let a = patch(&[("services.api.calls[1][0].to", "\"z\"")], &[]).unwrap();
+        let b = patch(&[("services.api.calls.[1].[0].to", "\"z\"")], &[]).unwrap();
+        assert_eq!(a, b);
+        assert!(
+            a.contains(r#"Parallel([Call(to: "z"), Call(to: "b")])"#),
+            "{a}"
+        );
+        assert_eq!(
+            canonical("services.[2].calls.[0].[1].to"),
+            "services[2].calls[0][1].to"
+        );
+        assert_eq!(canonical("services.api.workers"), "services.api.workers");
+        let e = patch(&[("services.[7].workers", "1")], &[]).unwrap_err();
+        assert_eq!(
+            e.message,
+            "path `services[7].workers`: `services` has 2 entries, so no `[7]` (the first is `[0]`)"
+        );
+        let e = patch(&[("services[x.workers", "1")], &[]).unwrap_err();
+        assert!(e.message.contains("is not an index"), "{}", e.message);
+        let e = patch(&[("services..workers", "1")], &[]).unwrap_err();
+        assert!(e.message.contains("empty step"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_path_to_a_list_element_removes_or_replaces_it() {
+        let out = patch(&[], &["services[1]"]).unwrap();
+        assert!(!out.contains(r#"name: "db""#), "{out}");
+        assert!(parse(&out).is_ok(), "{out}");
+        // By name, and the last element (no trailing comma after it): the comma before stays.
+        let out = patch(&[], &["services.db", "workload[0]"]).unwrap();
+        assert!(
+            !out.contains(r#"name: "db""#) && !out.contains("entry"),
+            "{out}"
+        );
+        assert!(parse(&out).is_ok(), "{out}");
+        // A call inside a `Parallel` group, by its target.
+        let out = patch(&[], &["services.api.calls.a"]).unwrap();
+        assert!(out.contains(r#"Parallel([ Call(to: "b")])"#), "{out}");
+        let out = patch(
+            &[("services[1]", r#"(name: "db", work: Constant("2ms"))"#)],
+            &[],
+        )
+        .unwrap();
+        assert!(
+            out.contains(r#"(name: "db", work: Constant("2ms")),"#),
+            "{out}"
+        );
+        // Removing a list and one of its elements touches the same text.
+        let e = patch(&[], &["services", "services[0]"]).unwrap_err();
+        assert!(e.message.contains("same part"), "{}", e.message);
     }
 
     #[test]

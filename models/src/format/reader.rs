@@ -115,6 +115,23 @@ impl Node {
         }
     }
 
+    /// The first string atom (a map's keys included) inside this value whose text is `wanted`,
+    /// depth first in the order of the text.
+    pub fn find_string(&self, wanted: &str) -> Option<&Node> {
+        match self {
+            Node::Atom { .. } => (self.as_str().as_deref() == Some(wanted)).then_some(self),
+            Node::Parens { fields, items, .. } => fields
+                .iter()
+                .map(|f| &f.value)
+                .chain(items)
+                .find_map(|n| n.find_string(wanted)),
+            Node::List { items, .. } => items.iter().find_map(|n| n.find_string(wanted)),
+            Node::Map { entries, .. } => entries
+                .iter()
+                .find_map(|(k, v)| k.find_string(wanted).or_else(|| v.find_string(wanted))),
+        }
+    }
+
     /// The elements an index counts: a list's, a tuple's, a map's values, or those of the list
     /// inside a newtype such as `Parallel([...])` or `Empirical([...])`.
     pub fn elements(&self) -> Vec<&Node> {

@@ -42,7 +42,7 @@ pub fn patches(spec: &Scenario, problems: &mut Vec<Problem>) -> Vec<Patch> {
             problems.push(Problem {
                 position: None,
                 path: Some(format!("grid[{i}]")),
-                message: format!("`{path}` has no values to sweep"),
+                message: format!("`{}` has no values to sweep", super::patch::canonical(path)),
                 suggestion: None,
             });
             continue;
@@ -85,9 +85,11 @@ fn declared(spec: &Scenario) -> Vec<Patch> {
 
 /// Every patch crossed with every value of the grid parameter at `path`.
 fn cross(patches: Vec<Patch>, path: &str, values: &[String]) -> Vec<Patch> {
-    // A short label: the last two parts of the path (`db.workers`).
-    let parts: Vec<&str> = path.split('.').collect();
-    let label = parts[parts.len().saturating_sub(2)..].join(".");
+    // A short label: the last two steps of the path (`db.workers`, `calls[0].timeout`).
+    let label = match super::patch::segments(path) {
+        Ok(steps) => super::patch::join(&steps[steps.len().saturating_sub(2)..]),
+        Err(_) => path.to_string(),
+    };
     patches
         .into_iter()
         .flat_map(|p| {

@@ -254,7 +254,8 @@ pub enum Expect {
         in_runs: Option<f64>,
     },
     /// `Detected(fault: "zone b down", within: "1m", in_runs: 0.95)`: every occurrence of the
-    /// fault (its label, as reports show it; a prefix is enough) was detected — by an alert, a
+    /// fault (its `name`, or its label as reports and `faultline validate` show it; a prefix is
+    /// enough, and one that starts no fault's is refused when the scenario loads) was detected — by an alert, a
     /// health verdict, an ejection or a failover — within `within` of its start, in at least
     /// `in_runs` of the runs (default: all). Rollouts are faults named `deploy <service>`.
     Detected {

@@ -10,6 +10,11 @@ use super::*;
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSpec {
+    /// What reports call the fault: incident timelines, failure-mode tables, the run's log and
+    /// events, and `Detected(fault:)`. Default: a label made from what it does (`zone a down`,
+    /// `db 10x slower`); `faultline validate` lists every fault's.
+    #[serde(default)]
+    pub name: Option<String>,
     /// When the fault starts (for a stochastic fault: when its failure process starts). Default 0.
     #[serde(default)]
     pub at: Dur,

@@ -91,10 +91,13 @@ pub struct Variant {
     pub about: String,
     /// Fields to change, by path: `{"services.api.workers": 64, "services.db.work":
     /// Exponential(mean: "2ms")}`. List elements are named by their `name` (calls by their `to`)
-    /// or by `[index]`; a field that is absent is added.
+    /// or by index (`services[2].workers`; `services.[2].workers` is read the same); a field that
+    /// is absent is added, and a path to a list element replaces the whole element.
     #[serde(default)]
     pub set: std::collections::BTreeMap<String, Box<ron::value::RawValue>>,
-    /// Fields to remove (so that they take their defaults), by path.
+    /// Fields to remove (so that they take their defaults), by path; a path to a list element
+    /// (`faults[0]`, `services.cache`) removes that element. Indexes count the entries of the
+    /// file as written, whatever else the variant removes.
     #[serde(default)]
     pub unset: Vec<String>,
 }

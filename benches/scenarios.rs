@@ -9,6 +9,8 @@
 //!   machinery beside the plain scenarios above.
 //! - `memory-off` / `memory-on`: three instances at 70% utilization without and with a memory
 //!   limit that is never reached (`benches/data/memory-*.ron`): the cost of the check.
+//! - `probes-on`: `memory-on` with readiness and liveness probes through the request queue and a
+//!   queue ordered by criticality (`benches/data/probes-on.ron`): the cost of #16's mechanisms.
 //!
 //! Run: `cargo bench --bench scenarios -- --warm-up-time 1 --measurement-time 3`.
 
@@ -27,6 +29,7 @@ const GAME_DAY: &str = concat!(
 );
 const MEMORY_OFF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data/memory-off.ron");
 const MEMORY_ON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data/memory-on.ron");
+const PROBES_ON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data/probes-on.ron");
 const MM4: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/scenarios/queueing/mm4-rho90.ron"
@@ -64,6 +67,7 @@ fn scenarios<M: Measurement>(c: &mut Criterion<M>) {
     // the out-of-memory check on every admission.
     let memory_off = faultline::load(Path::new(MEMORY_OFF)).expect("memory-off loads");
     let memory_on = faultline::load(Path::new(MEMORY_ON)).expect("memory-on loads");
+    let probes_on = faultline::load(Path::new(PROBES_ON)).expect("probes-on loads");
 
     let mut g = c.benchmark_group("scenarios");
     g.sample_size(10);
@@ -73,6 +77,7 @@ fn scenarios<M: Measurement>(c: &mut Criterion<M>) {
         ("game-day", &game_day),
         ("memory-off", &memory_off),
         ("memory-on", &memory_on),
+        ("probes-on", &probes_on),
     ] {
         let n = probe(name, world);
         g.throughput(Throughput::Elements(n));

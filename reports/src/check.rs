@@ -344,15 +344,19 @@ fn mean_verdict(v: &VariantAggregate, b: Bound, what: &str, values: &[f64]) -> V
             "-".to_string(),
         ),
         Some(e) => {
+            // The interval, kept inside the values the metric can take (a share is never below
+            // 0): a normal interval around a mean near a bound would cross it.
+            let (lo, hi) = kind.range();
+            let (low, high) = (e.low().max(lo), e.high().min(hi));
             let bound = match b.side {
-                Side::AtLeast => e.low(),
-                Side::AtMost => e.high(),
+                Side::AtLeast => low,
+                Side::AtMost => high,
             };
             let measured = format!(
                 "mean {} [{}, {}]",
                 kind.format(e.mean),
-                kind.format(e.low()),
-                kind.format(e.high())
+                kind.format(low),
+                kind.format(high)
             );
             (b.holds_for(bound), measured, b.margin_text(b.margin(bound)))
         }

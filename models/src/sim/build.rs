@@ -58,13 +58,9 @@ impl<'w> ServiceModel<'w> {
             net_rng: rngs.stream("net", "loss"),
             schedule: FaultSchedule::new(world, &rngs),
             edge_off: vec![0; world.calls.len()],
-            alert_states: world.alerts.iter().map(|_| AlertState::default()).collect(),
+            alert_states: vec![AlertState::default(); world.alerts.len()],
             firings: Vec::new(),
-            deploy_states: world
-                .deploys
-                .iter()
-                .map(|_| DeployState::default())
-                .collect(),
+            deploy_states: vec![DeployState::default(); world.deploys.len()],
             log: Vec::new(),
             log_dropped: 0,
             msgs: Slab::with_capacity(0),

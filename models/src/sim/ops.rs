@@ -25,14 +25,14 @@ impl Default for Version {
     }
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(super) struct AlertState {
     pub(super) firing: Option<usize>,
     /// Since when the condition has held (for `for`).
     pub(super) holds_since: Option<u64>,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(super) struct DeployState {
     pub(super) started: bool,
     pub(super) rolled_back: bool,

@@ -223,7 +223,7 @@ impl ServiceModel<'_> {
                 let st = &mut self.stats[s];
                 st.touch(sim.now().as_ns());
                 st.queue_now.dec();
-                self.instances[i as usize].outstanding.dec();
+                self.load_down(s, i);
                 self.turn_away(sim, req, Outcome::Failed);
             }
         }
@@ -669,7 +669,7 @@ impl ServiceModel<'_> {
             let st = &mut self.stats[s];
             st.touch(now);
             st.queue_now.dec();
-            self.instances[i as usize].outstanding.dec();
+            self.load_down(s, i);
             self.requests[req].silent |= silent;
             self.turn_away(sim, req, Outcome::Failed);
         }

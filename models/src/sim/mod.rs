@@ -14,7 +14,7 @@
 //! One module per part, each with its own state in `ServiceModel` (fields named after it):
 //! `request` (slabs, lifecycle; `instances`), `admission` (`limits`, queues and shedding),
 //! `calls` (`calls`, `edges` with their chain), `client` (`workloads`, sessions), `balance`
-//! (`rotations`), `faults` (`schedule`, `process`, `svc_faults`, `hosts`, links), `recovery`
+//! (`rotations`, `load`; with `members` and `least`, its sets), `faults` (`schedule`, `process`, `svc_faults`, `hosts`, links), `recovery`
 //! (`health`, autoscaling), `memory` (`memory`: OOM kills and their restart back-off), `store` (`stores`, `replicas`, replication messages), `ops` (alerts,
 //! rollouts: `versions`, the log), `stats` (`stats`: what is measured), `tracing`, `build`
 //! (construction and the first events), `event` (the closed set of events and their digest
@@ -48,6 +48,8 @@ mod calls;
 mod client;
 mod event;
 mod faults;
+mod least;
+mod members;
 mod memory;
 mod ops;
 mod outlier;
@@ -81,7 +83,8 @@ struct PoolState {
     queue: VecDeque<u32>,
 }
 
-/// An instance as the request path sees it: its worker pools and queues, its load, its host.
+/// An instance as the request path sees it: its worker pools and queues, its host (its load,
+/// which the balancers read on every pick, is a dense array of its own: `ServiceModel::load`).
 /// The other parts keep their own per-instance state, indexed alike: `process` (faults:
 /// crashes, hangs, slowdowns, restarts), `health` (recovery: probes, ejection), `versions`
 /// (rollouts), `replicas` (datastores).
@@ -90,8 +93,6 @@ struct InstanceState {
     limit: Option<AimdLimit>,
     /// Pool 0 is the service's main pool; the others are its named `pools`.
     pools: Vec<PoolState>,
-    /// Requests queued or being served here: the load balancers' view.
-    outstanding: u32,
     host: u32,
     /// Worker time owed for refusals (`reject_work`), worked off by the next request to start.
     reject_debt_ns: u64,
@@ -148,6 +149,9 @@ pub struct ServiceModel<'w> {
     reject_rngs: Vec<Stream>,
     svc_faults: Vec<ServiceFaults>,
     rotations: Vec<Rotation>,
+    /// Requests queued or being served, per instance: the load balancers' view (`balance`
+    /// changes it, in `load_up` and `load_down`), a dense array apart from the pools.
+    load: Vec<u32>,
     limits: Vec<Option<RateLimits>>,
     autoscale_busy: Vec<u128>,
     /// Datastores' replication state, by store; `store_of[service]` is a service's store
@@ -190,7 +194,6 @@ pub struct ServiceModel<'w> {
     write_ids: u32,
     /// Fault occurrences: (fault, unit, label, start, end).
     occurrences: Vec<(u32, u32, String, u64, u64)>,
-    scratch: Vec<u32>,
     pending_failovers: Vec<(u64, u32, u16)>,
     /// The time of the event being handled.
     now_ns: u64,

@@ -159,7 +159,6 @@ impl InstanceState {
                     queue: VecDeque::new(),
                 })
                 .collect(),
-            outstanding: 0,
             host: i.host_idx,
             reject_debt_ns: 0,
         }
@@ -536,11 +535,10 @@ impl ServiceModel<'_> {
         st.touch(now);
         st.busy_now.dec();
         let pool = self.requests[req].pool as usize;
-        let inst = &mut self.instances[i];
-        inst.pools[pool].busy.dec();
-        inst.outstanding.dec();
-        let in_flight = inst.outstanding;
-        if let Some(l) = &mut inst.limit {
+        self.instances[i].pools[pool].busy.dec();
+        self.load_down(s, i as u32);
+        let in_flight = self.load[i];
+        if let Some(l) = &mut self.instances[i].limit {
             l.on_done(latency, !outcome.is_success(), in_flight);
         }
         self.next_from_queue(sim, i, pool);

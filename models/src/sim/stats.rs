@@ -535,10 +535,13 @@ impl ServiceModel<'_> {
                 }
                 held += u64::from(pool.busy) + pool.queue.len() as u64;
             }
-            if held != u64::from(inst.outstanding) {
+            if let Some(what) = self.rotation_disagrees(i as u32) {
+                fail(what);
+            }
+            if held != u64::from(self.load[i]) {
                 fail(format!(
                     "instance {i} of `{}`: outstanding {} but {held} queued or busy",
-                    def.name, inst.outstanding
+                    def.name, self.load[i]
                 ));
             }
         }

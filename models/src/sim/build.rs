@@ -62,11 +62,7 @@ impl<'w> ServiceModel<'w> {
             edge_off: vec![0; world.calls.len()],
             alert_states: world.alerts.iter().map(|_| AlertState::default()).collect(),
             firings: Vec::new(),
-            deploy_states: world
-                .deploys
-                .iter()
-                .map(|_| DeployState::default())
-                .collect(),
+            deploy_states: (world.deploys.iter()).map(|_| Default::default()).collect(),
             log: Vec::new(),
             log_dropped: 0,
             msgs: Slab::with_capacity(0),

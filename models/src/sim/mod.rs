@@ -27,12 +27,12 @@ use crate::results::{
     AlertFiring, BreakerTransition, EdgeResult, LatencySummary, Ledger, LogEntry, LogKind,
     RunResult, Series, ServiceResult, StopReason, WorkloadResult, LOG_MAX, SCHEMA_VERSION,
 };
+use crate::sparse_hist::SparseHistogram;
 use crate::trace::{Place, Trace, TraceOptions, Tracer};
 use crate::world::{
     AlertKind, ArrivalKind, Autoscale, Balancer, CallDef, FaultDef, FaultEffect, HealthCheck,
     InstanceDef, RateFn, RateLimitDef, Replacement, ServiceDef, SlowStart, WorkloadDef, World,
 };
-use hdrhistogram::Histogram;
 use rand::RngExt;
 use rand_distr::Exp1;
 use sim_core::{
@@ -203,7 +203,7 @@ pub struct ServiceModel<'w> {
 
 /// Simulates one run of `world` with `seed` and returns its results.
 pub fn run_world(world: &World, seed: u64, run: u64) -> Result<RunResult, RunError> {
-    run_world_with_histograms(world, seed, run).map(|(r, _)| r)
+    run_world_result(world, seed, run, &|| true)
 }
 
 /// Simulates one run and returns its results with the latency histograms behind them.
@@ -249,10 +249,21 @@ pub fn run_world_controlled(
     run: u64,
     keep_going: &dyn Fn() -> bool,
 ) -> Result<(RunResult, RunHistograms), RunError> {
-    run_model(world, seed, run, keep_going, None).map(|(r, h, _)| (r, h))
+    run_model(world, seed, run, keep_going, None).map(|(r, h, _)| (r, h.to_hdr()))
 }
 
-type ModelOutcome = (RunResult, RunHistograms, Option<Box<Tracer>>);
+/// [`run_world_controlled`] without the histograms: a run's memory is then what its model
+/// holds, never a full histogram per service.
+pub fn run_world_result(
+    world: &World,
+    seed: u64,
+    run: u64,
+    keep_going: &dyn Fn() -> bool,
+) -> Result<RunResult, RunError> {
+    run_model(world, seed, run, keep_going, None).map(|(r, _, _)| r)
+}
+
+type ModelOutcome = (RunResult, SparseRunHistograms, Option<Box<Tracer>>);
 
 fn run_model(
     world: &World,
@@ -293,7 +304,23 @@ fn run_model(
     Ok((result, histograms, tracer.take()))
 }
 
-use crate::results::{new_latency_histogram, RunHistograms};
+use crate::results::RunHistograms;
+
+/// The latency histograms of one run as the model kept them (sparse); `to_hdr` makes the full
+/// ones reports merge, only for the callers that ask for them.
+pub(super) struct SparseRunHistograms {
+    services: Vec<SparseHistogram>,
+    workloads: Vec<SparseHistogram>,
+}
+
+impl SparseRunHistograms {
+    fn to_hdr(&self) -> RunHistograms {
+        RunHistograms {
+            services: self.services.iter().map(|h| h.to_hdr()).collect(),
+            workloads: self.workloads.iter().map(|h| h.to_hdr()).collect(),
+        }
+    }
+}
 
 /// The request slab is copied and scanned on every event: keep a request small.
 const _: () = assert!(std::mem::size_of::<Request>() <= 128);

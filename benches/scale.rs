@@ -6,13 +6,14 @@
 //!
 //! One run per iteration; the throughput unit is the run's requests, so criterion's elements/s
 //! are requests (one pick each) per second of the whole run, setup included: subtract `idle`'s
-//! time for the cost of the picks alone. `FAULTLINE_SCALE_MAX=10000` stops the series there.
+//! time for the cost of the picks alone. At a million instances a run has 1,000 requests and a
+//! sample is one run. `FAULTLINE_SCALE_MAX=10000` stops the series there.
 //!
 //! Run: `FAULTLINE_BENCH_CLOCK=cpu cargo bench --bench scale -- --warm-up-time 1
 //! --measurement-time 3 --noplot`.
 
 use criterion::measurement::Measurement;
-use criterion::{Criterion, Throughput};
+use criterion::{Criterion, SamplingMode, Throughput};
 use faultline::World;
 use std::hint::black_box;
 
@@ -25,7 +26,7 @@ const BALANCERS: [&str; 4] = ["RoundRobin", "Random", "LeastOutstanding", "Power
 fn requests_for(n: u64) -> u64 {
     match n {
         0..=10_000 => 100_000,
-        _ => 2_000,
+        _ => 1_000,
     }
 }
 
@@ -85,6 +86,10 @@ fn scale<M: Measurement>(c: &mut Criterion<M>) {
     {
         let mut g = c.benchmark_group(format!("scale/{n}"));
         g.sample_size(10);
+        if n > 10_000 {
+            // Runs of seconds: one run a sample, not criterion's 1 + 2 + ... + 10.
+            g.sampling_mode(SamplingMode::Flat);
+        }
         let idle = load(n, "RoundRobin", 0);
         probe(&format!("{n}/idle"), &idle);
         g.throughput(Throughput::Elements(1));

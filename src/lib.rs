@@ -96,10 +96,10 @@ pub fn run_loaded(
 ) -> Result<RunResult, Error> {
     let seed = seed.unwrap_or(loaded.study.spec.seed);
     let Some(name) = variant else {
-        return Ok(run_guarded(&loaded.study.base, seed, run)?.0);
+        return run_guarded_result(&loaded.study.base, seed, run);
     };
     let design = replay::find_design(loaded, Path::new(&loaded.study.file), Some(name))?;
-    Ok(run_guarded(&design.world, seed, run)?.0)
+    run_guarded_result(&design.world, seed, run)
 }
 
 /// Runs one simulation with the scenario's wall-clock guard (`limits.wall_time_max`), if any.
@@ -108,24 +108,30 @@ pub fn run_guarded(
     seed: u64,
     run: u64,
 ) -> Result<(RunResult, models::RunHistograms), Error> {
-    let outcome = match world.wall_time_max_ns {
-        None => models::run_world_with_histograms(world, seed, run),
-        Some(max_ns) => {
-            // The guard reads the host's clock, outside the simulation: nothing simulated
-            // depends on it, only whether the run is cut short.
-            #[allow(clippy::disallowed_methods)]
-            let start = std::time::Instant::now();
-            let keep_going =
-                || u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX) < max_ns;
-            models::run_world_controlled(world, seed, run, &keep_going)
-        }
-    };
-    Ok(outcome?)
+    let keep_going = wall_clock_guard(world);
+    Ok(models::run_world_controlled(world, seed, run, &keep_going)?)
+}
+
+/// [`run_guarded`] without the latency histograms (which only sweeps merge): the run's memory
+/// is then what its model holds.
+pub fn run_guarded_result(world: &World, seed: u64, run: u64) -> Result<RunResult, Error> {
+    let keep_going = wall_clock_guard(world);
+    Ok(models::run_world_result(world, seed, run, &keep_going)?)
+}
+
+/// Whether a run started now may go on: always, or until the scenario's `limits.wall_time_max`.
+/// The guard reads the host's clock, outside the simulation: nothing simulated depends on it,
+/// only whether the run is cut short.
+fn wall_clock_guard(world: &World) -> impl Fn() -> bool {
+    let max_ns = world.wall_time_max_ns;
+    #[allow(clippy::disallowed_methods)]
+    let start = std::time::Instant::now();
+    move || max_ns.is_none_or(|max| start.elapsed().as_nanos() < u128::from(max))
 }
 
 /// Runs one simulation of a loaded world; `seed` overrides the world's seed.
 pub fn run_world(world: &World, seed: Option<u64>) -> Result<RunResult, Error> {
-    Ok(run_guarded(world, seed.unwrap_or(world.seed), 0)?.0)
+    run_guarded_result(world, seed.unwrap_or(world.seed), 0)
 }
 
 /// A scenario with its variants and expectations, and the text it was read from.

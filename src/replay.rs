@@ -71,7 +71,10 @@ pub fn replay_loaded(loaded: &LoadedStudy, opts: &ReplayOptions) -> Result<Repla
         }
     };
     let (result, trace) = match &opts.trace {
-        None => (crate::run_guarded(&design.world, seed, opts.run)?.0, None),
+        None => (
+            crate::run_guarded_result(&design.world, seed, opts.run)?,
+            None,
+        ),
         Some(t) => {
             let (result, trace) = run_traced(&design.world, seed, opts.run, t)?;
             (result, Some(trace))

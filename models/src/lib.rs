@@ -13,6 +13,7 @@ pub mod format;
 pub mod plan;
 pub mod results;
 pub mod sim;
+pub mod sparse_hist;
 pub mod trace;
 pub mod world;
 
@@ -20,7 +21,8 @@ pub use compile::{load_file, load_str};
 pub use error::{Problem, ScenarioError};
 pub use results::{RunHistograms, RunResult};
 pub use sim::{
-    run_world, run_world_controlled, run_world_traced, run_world_with_histograms, RunError,
+    run_world, run_world_controlled, run_world_result, run_world_traced, run_world_with_histograms,
+    RunError,
 };
 pub use world::World;
 

@@ -72,11 +72,11 @@ impl ServiceModel<'_> {
                 return Some(Outcome::RateLimited);
             }
         }
-        let inst = &self.instances[i];
-        if inst
+        let load = self.load[i];
+        if self.instances[i]
             .limit
             .as_ref()
-            .is_some_and(|l| !l.admits(inst.outstanding))
+            .is_some_and(|l| !l.admits(load))
         {
             return Some(Outcome::Shed);
         }
@@ -91,18 +91,18 @@ impl ServiceModel<'_> {
         let (s, i, pool) = (r.service as usize, r.instance as usize, r.pool as usize);
         let (workers, queue_cap, _) = self.world.services[s].pool(pool);
         let hung = self.process[i].hung > 0;
-        let inst = &mut self.instances[i];
-        if inst.outstanding >= self.world.services[s].oom_at {
+        if self.load[i] >= self.world.services[s].oom_at {
             return self.out_of_memory(sim, req, i);
         }
+        let inst = &mut self.instances[i];
         if inst.pools[pool].busy < workers && !hung {
-            inst.outstanding += 1;
+            self.load_up(s, i as u32);
             self.start_work(sim, req, false);
         } else if (inst.pools[pool].queue.len() as u64) < u64::from(queue_cap)
             || (self.world.services[s].by_criticality && self.evict_for(sim, req))
         {
-            self.instances[i].outstanding += 1;
             self.enqueue(req);
+            self.load_up(s, i as u32);
             let st = &mut self.stats[s];
             st.touch(now);
             st.queue_now += 1;
@@ -148,7 +148,7 @@ impl ServiceModel<'_> {
         let st = &mut self.stats[s];
         st.touch(sim.now().as_ns());
         st.queue_now.dec();
-        self.instances[i].outstanding.dec();
+        self.load_down(s, i as u32);
         self.turn_away(sim, last, Outcome::Shed);
         true
     }
@@ -205,7 +205,7 @@ impl ServiceModel<'_> {
                 .is_some_and(|w| now - r.arrived_ns > w);
             let expired = def.honor_deadlines && now >= r.deadline_ns;
             if too_old || expired {
-                self.instances[i].outstanding.dec();
+                self.load_down(s, i as u32);
                 self.charge_refusal(i);
                 self.turn_away(sim, next, Outcome::Shed);
                 continue;

@@ -34,7 +34,10 @@ impl<'w> ServiceModel<'w> {
             svc_faults: svcs()
                 .map(|s| ServiceFaults::new(&rngs, &svc_name(s)))
                 .collect(),
-            rotations: svcs().map(|s| Rotation::new(&rngs, &svc_name(s))).collect(),
+            rotations: (0..n_services)
+                .map(|s| Rotation::new(&rngs, world, s))
+                .collect(),
+            load: vec![0; n_instances],
             limits: rate_limits(world),
             autoscale_busy: vec![0; n_services],
             stores,
@@ -67,7 +70,6 @@ impl<'w> ServiceModel<'w> {
             waits: Slab::with_capacity(0),
             write_ids: 0,
             occurrences: Vec::new(),
-            scratch: Vec::new(),
             pending_failovers: Vec::new(),
             now_ns: 0,
             tracer: None,

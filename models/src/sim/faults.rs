@@ -128,11 +128,6 @@ impl Default for HostState {
     }
 }
 
-/// One stochastic failure process: a fault's target failing and being repaired at random.
-pub(super) struct FaultProc {
-    pub(super) rng: Stream,
-}
-
 pub(super) fn exp_ns(rng: &mut Stream, mean_ns: u64) -> u64 {
     let x: f64 = rng.sample(rand_distr::Exp1);
     ((x * mean_ns as f64).round() as u64).max(1)
@@ -150,10 +145,17 @@ pub(super) fn combine(current: f64, rate: f64, add: bool) -> f64 {
 }
 
 /// The failure processes of the faults: those of fault `f` are `procs[base[f] ..]`, one per
-/// target unit; `owner` gives each process's (fault, unit) and `started` when its current
-/// occurrence started.
+/// target unit (a target failing and being repaired at random); `owner` gives each process's
+/// (fault, unit) and `started` when its current occurrence started.
+///
+/// A process's stream (`fault:<key>#<rank>/<unit>`) is made when it first draws: a chaos monkey
+/// over 100,000 instances has a unit per instance, most of which never draw, and a stream
+/// depends only on its name, so when it is made changes nothing.
 pub(super) struct FaultSchedule {
-    pub(super) procs: Vec<FaultProc>,
+    procs: Vec<Option<Box<Stream>>>,
+    /// Per fault: the component of its streams' names.
+    names: Vec<String>,
+    rngs: RngFactory,
     pub(super) base: Vec<u32>,
     pub(super) owner: Vec<(u32, u32)>,
     pub(super) started: Vec<u64>,
@@ -162,6 +164,7 @@ pub(super) struct FaultSchedule {
 impl FaultSchedule {
     pub(super) fn new(world: &World, rngs: &RngFactory) -> Self {
         let (mut procs, mut base, mut owner) = (Vec::new(), Vec::new(), Vec::new());
+        let mut names = Vec::new();
         let mut seen: Vec<&str> = Vec::new();
         for f in &world.faults {
             base.push(procs.len() as u32);
@@ -176,18 +179,28 @@ impl FaultSchedule {
                 _ if f.per_instance => f.instances.len().max(1),
                 _ => 1,
             };
+            names.push(format!("fault:{}#{rank}", f.key));
             for u in 0..units {
                 owner.push((base.len() as u32 - 1, u as u32));
-                let rng = rngs.stream(&format!("fault:{}#{rank}", f.key), &u.to_string());
-                procs.push(FaultProc { rng });
+                procs.push(None);
             }
         }
         FaultSchedule {
             started: vec![0; procs.len()],
             procs,
+            names,
+            rngs: *rngs,
             base,
             owner,
         }
+    }
+
+    /// The stream of process `p`.
+    pub(super) fn rng(&mut self, p: usize) -> &mut Stream {
+        let (f, u) = self.owner[p];
+        let (rngs, names) = (&self.rngs, &self.names);
+        self.procs[p]
+            .get_or_insert_with(|| Box::new(rngs.stream(&names[f as usize], &u.to_string())))
     }
 }
 
@@ -223,7 +236,7 @@ impl ServiceModel<'_> {
                 let st = &mut self.stats[s];
                 st.touch(sim.now().as_ns());
                 st.queue_now.dec();
-                self.instances[i as usize].outstanding.dec();
+                self.load_down(s, i);
                 self.turn_away(sim, req, Outcome::Failed);
             }
         }
@@ -248,7 +261,7 @@ impl ServiceModel<'_> {
         match (&def.effect, &def.stochastic) {
             (FaultEffect::ChaosMonkey(mean), _) => {
                 let p = self.schedule.base[f as usize] as usize;
-                let gap = exp_ns(&mut self.schedule.procs[p].rng, *mean);
+                let gap = exp_ns(self.schedule.rng(p), *mean);
                 let t = def.start_ns.saturating_add(gap);
                 if t < def.end_ns.min(horizon) {
                     sim.schedule_at(SimTime::from_ns(t), self.fault_event(f, 0, true));
@@ -257,7 +270,7 @@ impl ServiceModel<'_> {
             (FaultEffect::Pauses(every, _), _) => {
                 for u in 0..units {
                     let p = (self.schedule.base[f as usize] + u) as usize;
-                    let gap = every.sample(&mut self.schedule.procs[p].rng).as_ns();
+                    let gap = every.sample(self.schedule.rng(p)).as_ns();
                     let t = def.start_ns.saturating_add(gap);
                     if t < def.end_ns.min(horizon) {
                         sim.schedule_at(SimTime::from_ns(t), self.fault_event(f, u, true));
@@ -267,7 +280,7 @@ impl ServiceModel<'_> {
             (_, Some((mtbf, _))) => {
                 for u in 0..units {
                     let p = (self.schedule.base[f as usize] + u) as usize;
-                    let gap = mtbf.sample(&mut self.schedule.procs[p].rng).as_ns();
+                    let gap = mtbf.sample(self.schedule.rng(p)).as_ns();
                     let t = def.start_ns.saturating_add(gap);
                     if t < horizon {
                         sim.schedule_at(SimTime::from_ns(t), self.fault_event(f, u, true));
@@ -427,8 +440,9 @@ impl ServiceModel<'_> {
         let world = self.world;
         let def = &world.faults[fault as usize];
         let horizon = self.world.horizon.as_ns();
-        let rng =
-            &mut self.schedule.procs[(self.schedule.base[fault as usize] + unit) as usize].rng;
+        let rng = self
+            .schedule
+            .rng((self.schedule.base[fault as usize] + unit) as usize);
         let next = match (&def.effect, &def.stochastic) {
             (FaultEffect::Pauses(every, pause), _) => {
                 Some(if start { pause } else { every }.sample(rng).as_ns())
@@ -474,7 +488,7 @@ impl ServiceModel<'_> {
         if unit != 0 {
             return;
         }
-        let rng = &mut self.schedule.procs[p].rng;
+        let rng = self.schedule.rng(p);
         let k = rng.random_range(0..def.instances.len() as u32);
         let next = now.saturating_add(exp_ns(rng, mean));
         let victim = def.instances[k as usize];
@@ -669,7 +683,7 @@ impl ServiceModel<'_> {
             let st = &mut self.stats[s];
             st.touch(now);
             st.queue_now.dec();
-            self.instances[i as usize].outstanding.dec();
+            self.load_down(s, i);
             self.requests[req].silent |= silent;
             self.turn_away(sim, req, Outcome::Failed);
         }

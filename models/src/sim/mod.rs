@@ -14,7 +14,7 @@
 //! One module per part, each with its own state in `ServiceModel` (fields named after it):
 //! `request` (slabs, lifecycle; `instances`), `admission` (`limits`, queues and shedding),
 //! `calls` (`calls`, `edges` with their chain), `client` (`workloads`, sessions), `balance`
-//! (`rotations`), `faults` (`schedule`, `process`, `svc_faults`, `hosts`, links), `recovery`
+//! (`rotations`, `load`; with `members` and `least`, its sets), `faults` (`schedule`, `process`, `svc_faults`, `hosts`, links), `recovery`
 //! (`health`, autoscaling), `memory` (`memory`: OOM kills and their restart back-off), `store` (`stores`, `replicas`, replication messages), `ops` (alerts,
 //! rollouts: `versions`, the log), `stats` (`stats`: what is measured), `tracing`, `build`
 //! (construction and the first events), `event` (the closed set of events and their digest
@@ -27,12 +27,12 @@ use crate::results::{
     AlertFiring, BreakerTransition, EdgeResult, LatencySummary, Ledger, LogEntry, LogKind,
     RunResult, Series, ServiceResult, StopReason, WorkloadResult, LOG_MAX, SCHEMA_VERSION,
 };
+use crate::sparse_hist::SparseHistogram;
 use crate::trace::{Place, Trace, TraceOptions, Tracer};
 use crate::world::{
     AlertKind, ArrivalKind, Autoscale, Balancer, CallDef, FaultDef, FaultEffect, InstanceDef,
     RateFn, RateLimitDef, Replacement, ServiceDef, SlowStart, WorkloadDef, World,
 };
-use hdrhistogram::Histogram;
 use rand::RngExt;
 use rand_distr::Exp1;
 use sim_core::{
@@ -48,6 +48,8 @@ mod calls;
 mod client;
 mod event;
 mod faults;
+mod least;
+mod members;
 mod memory;
 mod ops;
 mod outlier;
@@ -84,7 +86,8 @@ struct PoolState {
     queue: VecDeque<u32>,
 }
 
-/// An instance as the request path sees it: its worker pools and queues, its load, its host.
+/// An instance as the request path sees it: its worker pools and queues, its host (its load,
+/// which the balancers read on every pick, is a dense array of its own: `ServiceModel::load`).
 /// The other parts keep their own per-instance state, indexed alike: `process` (faults:
 /// crashes, hangs, slowdowns, restarts), `health` (recovery: probes, ejection), `versions`
 /// (rollouts), `replicas` (datastores).
@@ -93,9 +96,8 @@ struct InstanceState {
     limit: Option<AimdLimit>,
     /// Pool 0 is the service's main pool; the others are its named `pools`.
     pools: Vec<PoolState>,
-    /// Requests queued or being served here: the load balancers' view.
-    outstanding: u32,
-    /// Of those, requests of an async service whose calls are out (no worker held).
+    /// Requests of an async service whose calls are out (no worker held): in `load`, not in a
+    /// pool.
     released: u32,
     host: u32,
     /// Worker time owed for refusals (`reject_work`), worked off by the next request to start.
@@ -153,6 +155,9 @@ pub struct ServiceModel<'w> {
     reject_rngs: Vec<Stream>,
     svc_faults: Vec<ServiceFaults>,
     rotations: Vec<Rotation>,
+    /// Requests queued or being served, per instance: the load balancers' view (`balance`
+    /// changes it, in `load_up` and `load_down`), a dense array apart from the pools.
+    load: Vec<u32>,
     limits: Vec<Option<RateLimits>>,
     autoscale_busy: Vec<u128>,
     /// Datastores' replication state, by store; `store_of[service]` is a service's store
@@ -197,7 +202,6 @@ pub struct ServiceModel<'w> {
     write_ids: u32,
     /// Fault occurrences: (fault, unit, label, start, end).
     occurrences: Vec<(u32, u32, String, u64, u64)>,
-    scratch: Vec<u32>,
     pending_failovers: Vec<(u64, u32, u16)>,
     /// The time of the event being handled.
     now_ns: u64,
@@ -207,7 +211,7 @@ pub struct ServiceModel<'w> {
 
 /// Simulates one run of `world` with `seed` and returns its results.
 pub fn run_world(world: &World, seed: u64, run: u64) -> Result<RunResult, RunError> {
-    run_world_with_histograms(world, seed, run).map(|(r, _)| r)
+    run_world_result(world, seed, run, &|| true)
 }
 
 /// Simulates one run and returns its results with the latency histograms behind them.
@@ -253,10 +257,21 @@ pub fn run_world_controlled(
     run: u64,
     keep_going: &dyn Fn() -> bool,
 ) -> Result<(RunResult, RunHistograms), RunError> {
-    run_model(world, seed, run, keep_going, None).map(|(r, h, _)| (r, h))
+    run_model(world, seed, run, keep_going, None).map(|(r, h, _)| (r, h.to_hdr()))
 }
 
-type ModelOutcome = (RunResult, RunHistograms, Option<Box<Tracer>>);
+/// [`run_world_controlled`] without the histograms: a run's memory is then what its model
+/// holds, never a full histogram per service.
+pub fn run_world_result(
+    world: &World,
+    seed: u64,
+    run: u64,
+    keep_going: &dyn Fn() -> bool,
+) -> Result<RunResult, RunError> {
+    run_model(world, seed, run, keep_going, None).map(|(r, _, _)| r)
+}
+
+type ModelOutcome = (RunResult, SparseRunHistograms, Option<Box<Tracer>>);
 
 fn run_model(
     world: &World,
@@ -297,7 +312,23 @@ fn run_model(
     Ok((result, histograms, tracer.take()))
 }
 
-use crate::results::{new_latency_histogram, RunHistograms};
+use crate::results::RunHistograms;
+
+/// The latency histograms of one run as the model kept them (sparse); `to_hdr` makes the full
+/// ones reports merge, only for the callers that ask for them.
+pub(super) struct SparseRunHistograms {
+    services: Vec<SparseHistogram>,
+    workloads: Vec<SparseHistogram>,
+}
+
+impl SparseRunHistograms {
+    fn to_hdr(&self) -> RunHistograms {
+        RunHistograms {
+            services: self.services.iter().map(|h| h.to_hdr()).collect(),
+            workloads: self.workloads.iter().map(|h| h.to_hdr()).collect(),
+        }
+    }
+}
 
 /// The request slab is copied and scanned on every event: keep a request small.
 const _: () = assert!(std::mem::size_of::<Request>() <= 128);

@@ -161,9 +161,8 @@ impl ServiceModel<'_> {
         let st = &mut self.stats[s];
         st.touch(now);
         st.busy_now.dec();
-        let inst = &mut self.instances[i];
-        inst.pools[pool].busy.dec();
-        inst.outstanding.dec();
+        self.instances[i].pools[pool].busy.dec();
+        self.load_down(s, i as u32);
         self.next_from_queue(sim, i, pool);
         self.probe_over(sim, req, outcome.is_success());
     }

@@ -63,7 +63,7 @@ impl ServiceModel<'_> {
             if inst.unhealthy && inst.probe_oks >= h.healthy_after {
                 inst.unhealthy = false;
                 inst.back_since_ns = now;
-                self.recount_rotation(s);
+                self.refresh_rotation(i);
                 let name = self.instance_name(i);
                 self.log(now, LogKind::Healthy, name);
             }
@@ -73,7 +73,7 @@ impl ServiceModel<'_> {
         inst.probe_fails += 1;
         if !inst.unhealthy && inst.probe_fails >= h.unhealthy_after {
             inst.unhealthy = true;
-            self.recount_rotation(s);
+            self.refresh_rotation(i);
             self.stats[s].recovery.unhealthy += 1;
             let name = self.instance_name(i);
             self.log(now, LogKind::Unhealthy, name);
@@ -92,7 +92,7 @@ impl ServiceModel<'_> {
         let inst = &mut self.health[i as usize];
         inst.unhealthy = true;
         inst.probe_oks = 0;
-        self.recount_rotation(s);
+        self.refresh_rotation(i);
         self.stats[s].recovery.unhealthy += 1;
         let name = self.instance_name(i);
         self.log(now, LogKind::Unhealthy, name);
@@ -157,7 +157,8 @@ impl ServiceModel<'_> {
             self.host_instances[old_host as usize].retain(|&k| k != i);
             self.host_instances[new_host as usize].push(i);
             self.instances[i as usize].host = new_host;
-            // A datastore copy starts empty on a new host and copies the data back.
+            self.refresh_rotation(i); // perhaps in another region
+                                      // A datastore copy starts empty on a new host and copies the data back.
             self.replicas[i as usize].data_lost = self.world.services[s].store.is_some();
             let what = format!(
                 "{} to {}",
@@ -238,7 +239,7 @@ impl ServiceModel<'_> {
                 self.log(now, LogKind::Returned, name);
             }
         }
-        self.recount_rotation(s);
+        self.refresh_rotation(i);
     }
 
     /// The outlier detector's sweep: returns, success-rate and failure-percentage ejections.
@@ -360,7 +361,7 @@ impl ServiceModel<'_> {
         inst.active = true;
         self.health[i as usize].back_since_ns = now;
         self.restarted(i, now);
-        self.recount_rotation(s);
+        self.refresh_rotation(i);
         self.recount_up(s, now);
     }
 }

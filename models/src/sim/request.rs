@@ -165,7 +165,6 @@ impl InstanceState {
                     queue: VecDeque::new(),
                 })
                 .collect(),
-            outstanding: 0,
             released: 0,
             host: i.host_idx,
             reject_debt_ns: 0,
@@ -577,9 +576,9 @@ impl ServiceModel<'_> {
             st.busy_now.dec();
             inst.pools[pool].busy.dec();
         }
-        inst.outstanding.dec();
-        let in_flight = inst.outstanding;
-        if let Some(l) = &mut inst.limit {
+        self.load_down(s, i as u32);
+        let in_flight = self.load[i];
+        if let Some(l) = &mut self.instances[i].limit {
             l.on_done(latency, !outcome.is_success(), in_flight);
         }
         if !released {

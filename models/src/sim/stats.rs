@@ -4,8 +4,10 @@
 
 use super::*;
 
+/// Latencies: their histogram (the full HDR histogram's buckets, held sparsely: memory follows
+/// what is recorded), exact sum and maximum.
 pub(super) struct LatencyStats {
-    pub(super) hist: Histogram<u64>,
+    pub(super) hist: SparseHistogram,
     pub(super) sum_ns: u128,
     pub(super) max_ns: u64,
 }
@@ -13,7 +15,7 @@ pub(super) struct LatencyStats {
 impl LatencyStats {
     pub(super) fn new() -> Self {
         LatencyStats {
-            hist: new_latency_histogram(),
+            hist: SparseHistogram::new(),
             sum_ns: 0,
             max_ns: 0,
         }
@@ -21,7 +23,7 @@ impl LatencyStats {
 
     #[inline]
     pub(super) fn record(&mut self, ns: u64) {
-        self.hist.saturating_record(ns);
+        self.hist.record(ns);
         self.sum_ns += u128::from(ns);
         self.max_ns = self.max_ns.max(ns);
     }
@@ -37,7 +39,7 @@ impl LatencyStats {
             sum_ns: self.sum_ns,
             max_ns: self.max_ns,
         };
-        all.hist.saturating_record_n(0, zeros);
+        all.hist.record_n(0, zeros);
         all.summary()
     }
 
@@ -51,7 +53,7 @@ impl LatencyStats {
             sum_ns: self.sum_ns + other.sum_ns,
             max_ns: self.max_ns.max(other.max_ns),
         };
-        all.hist.add(&other.hist).expect("histograms share bounds");
+        all.hist.add(&other.hist);
         all.summary()
     }
 
@@ -60,15 +62,18 @@ impl LatencyStats {
         if count == 0 {
             return LatencySummary::default();
         }
-        let q = |p: f64| self.hist.value_at_quantile(p).min(self.max_ns);
+        let q = self
+            .hist
+            .values_at_quantiles(&[0.5, 0.9, 0.95, 0.99, 0.999]);
+        let q = |k: usize| q[k].min(self.max_ns);
         LatencySummary {
             count,
             mean_ns: self.sum_ns as f64 / count as f64,
-            p50_ns: q(0.5),
-            p90_ns: q(0.9),
-            p95_ns: q(0.95),
-            p99_ns: q(0.99),
-            p999_ns: q(0.999),
+            p50_ns: q(0),
+            p90_ns: q(1),
+            p95_ns: q(2),
+            p99_ns: q(3),
+            p999_ns: q(4),
             max_ns: self.max_ns,
         }
     }
@@ -310,7 +315,7 @@ impl ServiceModel<'_> {
         stop: StopReason,
         events: u64,
         digest: String,
-    ) -> (RunResult, RunHistograms) {
+    ) -> (RunResult, SparseRunHistograms) {
         self.audit(seed, run);
         let end_ns = end.as_ns();
         let measured_ns = end_ns.saturating_sub(self.world.warmup.as_ns()).max(1);
@@ -338,7 +343,7 @@ impl ServiceModel<'_> {
                 what,
             });
         }
-        let histograms = RunHistograms {
+        let histograms = SparseRunHistograms {
             services: self.stats.into_iter().map(|s| s.answers.ok.hist).collect(),
             workloads: self
                 .workloads
@@ -536,10 +541,13 @@ impl ServiceModel<'_> {
                 held += u64::from(pool.busy) + pool.queue.len() as u64;
             }
             held += u64::from(inst.released);
-            if held != u64::from(inst.outstanding) {
+            if let Some(what) = self.rotation_disagrees(i as u32) {
+                fail(what);
+            }
+            if held != u64::from(self.load[i]) {
                 fail(format!(
                     "instance {i} of `{}`: outstanding {} but {held} queued or busy",
-                    def.name, inst.outstanding
+                    def.name, self.load[i]
                 ));
             }
         }

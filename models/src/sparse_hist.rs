@@ -1,0 +1,314 @@
+//! A latency histogram whose memory follows what it records: the buckets of the HDR histogram
+//! every run reports (`results::new_latency_histogram`: 1 ns .. 1 h, 3 significant digits, 33,792
+//! counters, 270 KB when allocated whole), kept sparse.
+//!
+//! ```text
+//!  first 512 values ─▶ the values themselves (at most 4 KB)
+//!  then             ─▶ counters by HDR index, in blocks of 256 (2 KB), a block allocated when a
+//!                      value first lands in it (a service's latencies span a few octaves)
+//! ```
+//!
+//! The bucket of a value, the quantiles and the conversion to an `hdrhistogram::Histogram`
+//! (`to_hdr`) are those of the full histogram, bit for bit (unit tests against it): a run's
+//! percentiles and the histograms it hands to reports do not change. A service that is never
+//! called, or never fails, holds a few bytes per histogram instead of 270 KB.
+
+use crate::results::new_latency_histogram;
+use hdrhistogram::Histogram;
+
+/// The HDR layout of `new_latency_histogram` (lowest discernible value 1, 3 significant
+/// digits): 2,048 sub-buckets, the upper half of each bucket (octave) used above the first.
+const SUB_BUCKET_HALF_MAGNITUDE: u32 = 10;
+const SUB_BUCKET_MASK: u64 = (1 << (SUB_BUCKET_HALF_MAGNITUDE + 1)) - 1;
+/// Counters of the full histogram: 33 buckets of 1,024 (checked against it in the tests).
+const COUNTS_LEN: usize = 33 << SUB_BUCKET_HALF_MAGNITUDE;
+/// The largest value the full histogram tracks; larger ones are counted there (saturation).
+const HIGHEST_TRACKABLE_NS: u64 = 3_600_000_000_000;
+
+const RAW_MAX: usize = 512;
+const BLOCK: usize = 256;
+
+#[inline]
+fn bucket_of(value: u64) -> u32 {
+    64 - (value | SUB_BUCKET_MASK).leading_zeros() - (SUB_BUCKET_HALF_MAGNITUDE + 1)
+}
+
+/// The counter index of `value` in the full histogram, saturated as `saturating_record` does.
+#[inline]
+fn index_of(value: u64) -> usize {
+    let at = |v: u64| {
+        let b = bucket_of(v);
+        let sub = (v >> b) as usize;
+        (((b + 1) as usize) << SUB_BUCKET_HALF_MAGNITUDE) + sub - (1 << SUB_BUCKET_HALF_MAGNITUDE)
+    };
+    let index = at(value);
+    if index < COUNTS_LEN {
+        index
+    } else {
+        at(HIGHEST_TRACKABLE_NS)
+    }
+}
+
+/// The lowest value counted at `index`.
+#[inline]
+fn value_at(index: usize) -> u64 {
+    let half = 1usize << SUB_BUCKET_HALF_MAGNITUDE;
+    let mut bucket = (index >> SUB_BUCKET_HALF_MAGNITUDE) as i64 - 1;
+    let mut sub = (index & (half - 1)) + half;
+    if bucket < 0 {
+        sub -= half;
+        bucket = 0;
+    }
+    (sub as u64) << bucket
+}
+
+/// The highest value counted with `value` (what the full histogram's quantiles report).
+#[inline]
+fn highest_equivalent(value: u64) -> u64 {
+    if value == u64::MAX {
+        return u64::MAX;
+    }
+    let b = bucket_of(value);
+    ((value >> b) << b).saturating_add(1u64 << b) - 1
+}
+
+/// Latencies in nanoseconds, bucketed as the run's full HDR histogram, stored sparsely.
+#[derive(Clone, Debug, Default)]
+pub struct SparseHistogram {
+    /// The values recorded, while there are at most `RAW_MAX` of them (then empty).
+    raw: Vec<u64>,
+    /// Once past `RAW_MAX` values: counters by index, `blocks[index / BLOCK]`, each allocated
+    /// when first needed (the vector itself only as long as the highest block used).
+    blocks: Vec<Option<Box<[u64; BLOCK]>>>,
+    total: u64,
+}
+
+impl SparseHistogram {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Values recorded.
+    #[inline]
+    pub fn len(&self) -> u64 {
+        self.total
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// Records one value (a value above an hour counts as an hour, as in the full histogram).
+    #[inline]
+    pub fn record(&mut self, value: u64) {
+        self.total += 1;
+        if self.blocks.is_empty() && self.raw.len() < RAW_MAX {
+            self.raw.push(value);
+            return;
+        }
+        self.spill();
+        self.add_at(index_of(value), 1);
+    }
+
+    /// Records `value` `n` times.
+    pub fn record_n(&mut self, value: u64, n: u64) {
+        if n == 0 {
+            return;
+        }
+        self.total += n;
+        self.spill();
+        self.add_at(index_of(value), n);
+    }
+
+    /// Adds every value of `other`.
+    pub fn add(&mut self, other: &SparseHistogram) {
+        for (index, n) in other.counts() {
+            self.total += n;
+            self.spill();
+            self.add_at(index, n);
+        }
+    }
+
+    /// Moves the raw values into counters (once past `RAW_MAX`, or for a count of many).
+    #[inline]
+    fn spill(&mut self) {
+        if self.raw.is_empty() {
+            return;
+        }
+        for value in std::mem::take(&mut self.raw) {
+            self.add_at(index_of(value), 1);
+        }
+    }
+
+    #[inline]
+    fn add_at(&mut self, index: usize, n: u64) {
+        let (b, k) = (index / BLOCK, index % BLOCK);
+        if b >= self.blocks.len() {
+            self.blocks.resize_with(b + 1, || None);
+        }
+        let block = self.blocks[b].get_or_insert_with(|| Box::new([0; BLOCK]));
+        block[k] += n;
+    }
+
+    /// The counters that are not zero, by index, in increasing order.
+    pub fn counts(&self) -> Vec<(usize, u64)> {
+        if !self.raw.is_empty() {
+            let mut indices: Vec<usize> = self.raw.iter().map(|&v| index_of(v)).collect();
+            indices.sort_unstable();
+            let mut counts: Vec<(usize, u64)> = Vec::new();
+            for index in indices {
+                match counts.last_mut() {
+                    Some((last, n)) if *last == index => *n += 1,
+                    _ => counts.push((index, 1)),
+                }
+            }
+            return counts;
+        }
+        let blocks = self.blocks.iter().enumerate();
+        let present = blocks.filter_map(|(b, block)| Some((b, block.as_ref()?)));
+        present
+            .flat_map(|(b, block)| {
+                let nonzero = block.iter().enumerate().filter(|(_, &n)| n > 0);
+                nonzero.map(move |(k, &n)| (b * BLOCK + k, n))
+            })
+            .collect()
+    }
+
+    /// The values at quantiles `qs` (each in 0..=1, in increasing order), as the full
+    /// histogram's `value_at_quantile` gives them: the highest value of the first bucket whose
+    /// cumulative count reaches `ceil(q * len)` (at least 1); 0 when empty.
+    pub fn values_at_quantiles(&self, qs: &[f64]) -> Vec<u64> {
+        let counts = self.counts();
+        let mut out = Vec::with_capacity(qs.len());
+        let (mut at, mut below) = (0usize, 0u64);
+        for &q in qs {
+            assert!((0.0..=1.0).contains(&q), "quantile {q}");
+            let target = ((q * self.total as f64).ceil() as u64).max(1);
+            while at < counts.len() && below + counts[at].1 < target {
+                below += counts[at].1;
+                at += 1;
+            }
+            let value = match counts.get(at) {
+                None => 0,
+                Some(&(index, _)) if q == 0.0 => value_at(index),
+                Some(&(index, _)) => highest_equivalent(value_at(index)),
+            };
+            out.push(value);
+        }
+        out
+    }
+
+    /// The full HDR histogram of these values (the one reports merge and write).
+    pub fn to_hdr(&self) -> Histogram<u64> {
+        let mut h = new_latency_histogram();
+        for (index, n) in self.counts() {
+            h.record_n(value_at(index), n)
+                .expect("an index of the full histogram is in its range");
+        }
+        h
+    }
+
+    /// Bytes this histogram holds on the heap (for the memory tests).
+    pub fn heap_bytes(&self) -> usize {
+        let present = self.blocks.iter().filter(|b| b.is_some()).count();
+        self.raw.capacity() * 8 + self.blocks.capacity() * 8 + present * BLOCK * 8
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::RngExt;
+    use sim_core::RngFactory;
+
+    const QS: [f64; 8] = [0.0, 0.001, 0.5, 0.9, 0.95, 0.99, 0.999, 1.0];
+
+    /// Values over the whole range: zeros, small ones, latencies, and past the hour.
+    fn values(n: usize, seed: u64) -> Vec<u64> {
+        let mut rng = RngFactory::new(seed, 0).stream("test", "hist");
+        (0..n)
+            .map(|_| match rng.random_range(0..6) {
+                0 => 0,
+                1 => rng.random_range(1..5_000),
+                2 => rng.random_range(1..u64::MAX),
+                3 => HIGHEST_TRACKABLE_NS + rng.random_range(0..HIGHEST_TRACKABLE_NS),
+                _ => (rng.random::<f64>() * 30.0).exp() as u64,
+            })
+            .collect()
+    }
+
+    /// Records `vals` both ways and checks that the sparse one is the full one.
+    fn check(vals: &[u64], zeros: u64) {
+        let (mut sparse, mut full) = (SparseHistogram::new(), new_latency_histogram());
+        for &v in vals {
+            sparse.record(v);
+            full.saturating_record(v);
+        }
+        sparse.record_n(0, zeros);
+        full.saturating_record_n(0, zeros);
+        assert_eq!(sparse.len(), full.len());
+        let want: Vec<u64> = QS.iter().map(|&q| full.value_at_quantile(q)).collect();
+        assert_eq!(
+            sparse.values_at_quantiles(&QS),
+            want,
+            "{} values",
+            vals.len()
+        );
+        assert!(
+            sparse.to_hdr() == full,
+            "the same histogram, {} values",
+            vals.len()
+        );
+    }
+
+    #[test]
+    fn the_layout_is_the_full_histograms() {
+        let full = new_latency_histogram();
+        assert_eq!(full.distinct_values(), COUNTS_LEN);
+        assert_eq!(full.high(), HIGHEST_TRACKABLE_NS);
+        for v in values(20_000, 1) {
+            assert_eq!(highest_equivalent(v), full.highest_equivalent(v), "{v}");
+            let v = v.min(HIGHEST_TRACKABLE_NS);
+            assert_eq!(value_at(index_of(v)), full.lowest_equivalent(v), "{v}");
+        }
+    }
+
+    #[test]
+    fn quantiles_and_counts_are_the_full_histograms() {
+        for (n, seed) in [(0, 1), (1, 2), (7, 3), (512, 4), (513, 5), (20_000, 6)] {
+            let vals = values(n, seed);
+            check(&vals, 0);
+            check(&vals, 40);
+        }
+    }
+
+    #[test]
+    fn merged_histograms_hold_both() {
+        let (a, b) = (values(300, 7), values(3_000, 8));
+        let (mut x, mut y) = (SparseHistogram::new(), SparseHistogram::new());
+        a.iter().for_each(|&v| x.record(v));
+        b.iter().for_each(|&v| y.record(v));
+        x.add(&y);
+        let mut full = new_latency_histogram();
+        a.iter().chain(&b).for_each(|&v| full.saturating_record(v));
+        assert!(x.to_hdr() == full);
+    }
+
+    #[test]
+    fn memory_follows_what_is_recorded() {
+        let mut h = SparseHistogram::new();
+        assert_eq!(h.heap_bytes(), 0);
+        for _ in 0..RAW_MAX {
+            h.record(5);
+        }
+        assert!(h.heap_bytes() <= RAW_MAX * 8, "{}", h.heap_bytes());
+        // Latencies between 1 and 8 ms touch four octaves (2^19 .. 2^23 ns): sixteen blocks
+        // of 2 KB at most and the directory, never 270 KB.
+        for k in 0..100_000u64 {
+            h.record(1_000_000 + k * 70);
+        }
+        let most = 16 * BLOCK * 8 + COUNTS_LEN / BLOCK * 8;
+        assert!(h.heap_bytes() <= most, "{} > {most}", h.heap_bytes());
+    }
+}

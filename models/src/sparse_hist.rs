@@ -103,11 +103,13 @@ impl SparseHistogram {
     #[inline]
     pub fn record(&mut self, value: u64) {
         self.total += 1;
-        if self.blocks.is_empty() && self.raw.len() < RAW_MAX {
-            self.raw.push(value);
-            return;
+        if self.blocks.is_empty() {
+            if self.raw.len() < RAW_MAX {
+                self.raw.push(value);
+                return;
+            }
+            self.spill();
         }
-        self.spill();
         self.add_at(index_of(value), 1);
     }
 
@@ -131,13 +133,19 @@ impl SparseHistogram {
     }
 
     /// Moves the raw values into counters (once past `RAW_MAX`, or for a count of many).
-    #[inline]
-    fn spill(&mut self) {
-        if self.raw.is_empty() {
-            return;
-        }
+    #[cold]
+    #[inline(never)]
+    fn spill_raw(&mut self) {
         for value in std::mem::take(&mut self.raw) {
             self.add_at(index_of(value), 1);
+        }
+    }
+
+    /// [`Self::spill_raw`] when there is something to spill.
+    #[inline]
+    fn spill(&mut self) {
+        if !self.raw.is_empty() {
+            self.spill_raw();
         }
     }
 

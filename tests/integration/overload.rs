@@ -249,3 +249,17 @@ fn an_event_loop_frees_its_workers_and_only_memory_bounds_it() {
         assert!(r.services.iter().all(|s| s.ledger.balanced()));
     }
 }
+
+/// A process killed by its liveness probe (1.1 s) is replaced (4 s) before its restart is due
+/// (11.1 s), and the new process is killed in turn (5.1 s): each restart ends only the kill that
+/// scheduled it, so none of them ends anything here (every killed process is replaced first), no
+/// process comes back early, and the crash count never goes below zero (the run's audit).
+#[test]
+fn a_restart_ends_only_its_own_kill() {
+    let r = faultline::run_file(&repo_path("tests/data/kill-replace.ron"), None).unwrap();
+    let kinds = |k: &str| r.log.iter().filter(|e| e.kind == k).count();
+    assert_eq!(kinds(LogKind::LivenessFailed.name()), 10);
+    assert_eq!(kinds(LogKind::Replaced.name()), 10);
+    assert_eq!(kinds(LogKind::Restarted.name()), 0, "{:?}", log_ms(&r));
+    assert!(r.services[0].ledger.balanced());
+}

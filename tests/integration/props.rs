@@ -36,6 +36,9 @@ struct ServiceGen {
     pool: bool,
     /// Bits: 1 health checks, 2 replacement (with health checks), 4 outlier ejection, 8 slow start.
     recovery: u8,
+    /// Bits: 1 a memory limit, 2 async execution, 4 a queue ordered by criticality, 8 a liveness
+    /// probe, 16 probes through the request queue, 32 a cold start.
+    overload: u8,
 }
 
 #[derive(Debug, Clone)]
@@ -118,6 +121,7 @@ fn service_gen() -> impl Strategy<Value = ServiceGen> {
             any::<bool>(),
             any::<bool>(),
             0u8..16,
+            0u8..64,
         ),
     )
         .prop_map(
@@ -125,9 +129,10 @@ fn service_gen() -> impl Strategy<Value = ServiceGen> {
                 (instances, workers, queue, work_ms, lognormal),
                 calls,
                 (parallel, honor_deadlines, shed_ms, lifo),
-                (rate_limit, aimd, pool, recovery),
+                (rate_limit, aimd, pool, recovery, overload),
             )| ServiceGen {
                 recovery,
+                overload,
                 instances,
                 workers,
                 queue,
@@ -288,6 +293,7 @@ fn render(g: &ScenarioGen) -> String {
         if s.recovery & 8 != 0 {
             extra.push("slow_start: (over: \"2s\", steps: 2)".into());
         }
+        extra.extend(overload(s));
         if let (true, Some((kind, failover))) = (is_store, g.store) {
             let replication = ["Sync", "Async", "Quorum(2)"][kind as usize % 3];
             let failover = if failover {
@@ -366,12 +372,55 @@ fn render(g: &ScenarioGen) -> String {
     } else {
         ""
     };
+    // Some scenarios add sheddable traffic beside the critical users.
+    let sheddable = if g.rate.is_multiple_of(2) {
+        format!(
+            ", (name: \"batch\", entry: \"s0\", arrivals: Poisson(rate_per_s: {}), criticality: Sheddable)",
+            g.rate / 2 + 1
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "Scenario(\n    name: \"generated\",\n    horizon: \"10s\",\n    warmup: \"1s\",\n    topology: (regions: [(name: \"r\", zones: [{}])], latency: (same_zone: Constant(\"100us\"), cross_zone: Exponential(mean: \"1ms\"))),\n    services: [\n{services}    ],\n    workload: [(entry: \"s0\", tier: \"t\", arrivals: Poisson(rate_per_s: {}){retry})],\n    faults: [{}],\n{ops})\n",
+        "Scenario(\n    name: \"generated\",\n    horizon: \"10s\",\n    warmup: \"1s\",\n    topology: (regions: [(name: \"r\", zones: [{}])], latency: (same_zone: Constant(\"100us\"), cross_zone: Exponential(mean: \"1ms\"))),\n    services: [\n{services}    ],\n    workload: [(entry: \"s0\", tier: \"t\", arrivals: Poisson(rate_per_s: {}){retry}){sheddable}],\n    faults: [{}],\n{ops})\n",
         zones.join(", "),
         g.rate,
         faults.join(", ")
     )
+}
+
+/// The overload settings of a generated service (`ServiceGen::overload`): memory, execution,
+/// queue order, probes and cold starts.
+fn overload(s: &ServiceGen) -> Vec<String> {
+    let mut extra = Vec::new();
+    let bits = s.overload;
+    if bits & 1 != 0 {
+        let per = 1 + s.work_ms % 7;
+        extra.push(format!(
+            "memory: (limit: \"100MiB\", base: \"60MiB\", per_request: \"{per}MiB\", restart: \"1s\")"
+        ));
+    }
+    if bits & 2 != 0 {
+        extra.push("execution: Async".into());
+    }
+    if bits & 4 != 0 && !s.lifo {
+        extra.push("queue_order: Criticality".into());
+    }
+    let lane = if bits & 16 != 0 { "Queue" } else { "Apart" };
+    if bits & 8 != 0 {
+        extra.push(format!(
+            "liveness: (period: \"1s\", timeout: \"50ms\", restart_after: 2, restart: \"1s\", lane: {lane})"
+        ));
+    }
+    if bits & 16 != 0 && s.recovery & 1 == 0 {
+        extra.push(format!(
+            "readiness: (interval: \"1s\", timeout: \"50ms\", lane: {lane})"
+        ));
+    }
+    if bits & 32 != 0 && s.recovery & 2 == 0 {
+        extra.push("cold_start: (warm_up: \"2s\", cold_factor: 2)".into());
+    }
+    extra
 }
 
 proptest! {

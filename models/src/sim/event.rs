@@ -54,6 +54,9 @@ pub enum Event {
     /// A process killed (out of memory, or by its liveness probe) restarts after its back-off.
     Restart {
         instance: u32,
+        /// Which kill of the instance it ends (`CrashLoop::gen`): a restart whose process was
+        /// replaced meanwhile ends nothing.
+        kill: u16,
     },
     /// An instance's liveness probe is due.
     Liveness {
@@ -132,7 +135,7 @@ impl Event {
             | Event::Autoscale { service } => u64::from(service),
             Event::Replaced { instance }
             | Event::ScaleUp { instance }
-            | Event::Restart { instance }
+            | Event::Restart { instance, .. }
             | Event::Liveness { instance } => u64::from(instance),
             Event::Replicate { msg } | Event::ReplicaAck { msg } => u64::from(msg),
             Event::ReplTimeout { wait } => u64::from(wait),
@@ -232,7 +235,10 @@ impl Event {
             Event::Health { service: 0 },
             Event::OutlierReview { service: 0 },
             Event::Replaced { instance: 0 },
-            Event::Restart { instance: 0 },
+            Event::Restart {
+                instance: 0,
+                kill: 0,
+            },
             Event::Liveness { instance: 0 },
             Event::ProbeTimeout { req: 0 },
             Event::Replicate { msg: 0 },

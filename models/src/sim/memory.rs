@@ -21,6 +21,9 @@ impl ServiceModel<'_> {
             .memory
             .expect("only a service with a memory limit runs out of it");
         self.turn_away(sim, req, Outcome::Failed);
+        if self.crash_loops[i].down {
+            return; // the failed request's answer killed it already (a probe's liveness verdict)
+        }
         self.stats[s].recovery.oom_kills += 1;
         let name = self.instance_name(i as u32);
         self.log(now, LogKind::OomKilled, name);

@@ -362,7 +362,7 @@ impl Model for ServiceModel<'_> {
             Event::Health { service } => self.on_health(sim, service),
             Event::OutlierReview { service } => self.on_outlier_review(sim, service),
             Event::Replaced { instance } => self.on_replaced(sim, instance),
-            Event::Restart { instance } => self.on_restart(sim, instance),
+            Event::Restart { instance, kill } => self.on_restart(sim, instance, kill),
             Event::Liveness { instance } => self.on_liveness(sim, instance),
             Event::ProbeTimeout { req } => self.on_probe_timeout(sim, req),
             Event::Replicate { msg } => self.on_replicate(sim, msg),

@@ -175,6 +175,7 @@ impl ServiceModel<'_> {
         inst.crashed = 0;
         inst.hung = 0;
         inst.replaced_ns = Some(now);
+        self.crash_loops[i as usize].replaced();
         self.restarted(i, now);
         if was_hung {
             self.resume(sim, i);

@@ -16,8 +16,10 @@ pub(super) struct CrashLoop {
     pub(super) started_ns: u64,
     /// When it was last killed: its restart ends the crash that began then.
     killed_ns: u64,
-    /// Killed and not yet restarted.
+    /// Killed and not yet restarted (nor replaced): it cannot be killed again.
     pub(super) down: bool,
+    /// Kills so far (wrapping): the restart scheduled by a kill ends that kill only.
+    kill: u16,
 }
 
 impl CrashLoop {
@@ -37,6 +39,13 @@ impl CrashLoop {
     }
 }
 
+impl CrashLoop {
+    /// The process was replaced by a new one: the restart pending for the old one ends nothing.
+    pub(super) fn replaced(&mut self) {
+        self.down = false;
+    }
+}
+
 impl ServiceModel<'_> {
     /// Kills the process of instance `i` now: everything it holds fails, it leaves load
     /// balancing (`not_ready`), and it restarts after its back-off.
@@ -45,19 +54,30 @@ impl ServiceModel<'_> {
     pub(super) fn kill(&mut self, sim: &mut Sim<Event>, i: u32, backoff: &RestartBackoff) {
         let now = sim.now().as_ns();
         let loop_ = &mut self.crash_loops[i as usize];
+        if loop_.down {
+            return; // already killed: nothing runs to kill
+        }
         let delay = loop_.backoff(backoff, now);
         loop_.down = true;
+        loop_.kill = loop_.kill.wrapping_add(1);
+        let kill = loop_.kill;
         self.crash(sim, i, true, now);
         self.not_ready(i, now);
-        sim.schedule_in(SimDuration::from_ns(delay), Event::Restart { instance: i });
+        sim.schedule_in(
+            SimDuration::from_ns(delay),
+            Event::Restart { instance: i, kill },
+        );
     }
 
     /// A killed process starts again, empty and cold.
     #[cold]
     #[inline(never)]
-    pub(super) fn on_restart(&mut self, sim: &mut Sim<Event>, i: u32) {
+    pub(super) fn on_restart(&mut self, sim: &mut Sim<Event>, i: u32, kill: u16) {
         let now = sim.now().as_ns();
         let loop_ = &mut self.crash_loops[i as usize];
+        if !loop_.down || loop_.kill != kill {
+            return; // the killed process was replaced meanwhile
+        }
         loop_.started_ns = now;
         loop_.down = false;
         let killed = loop_.killed_ns;

@@ -75,6 +75,10 @@ pub struct ServiceDef {
     pub by_criticality: bool,
     /// Workers are free while a request's calls are out (`execution: Async`).
     pub is_async: bool,
+    /// Most requests an instance holds at once (`max_connections`; `u32::MAX`: no limit).
+    pub max_connections: u32,
+    /// The share of a limit each criticality may fill, by `Criticality as u8`.
+    pub shares: [f64; 4],
     /// The most requests an instance may hold (queued and in progress) before it runs out of
     /// memory; `u32::MAX` without a memory limit. Read on the request path.
     pub oom_at: u32,

@@ -263,3 +263,28 @@ fn a_restart_ends_only_its_own_kill() {
     assert_eq!(kinds(LogKind::Restarted.name()), 0, "{:?}", log_ms(&r));
     assert!(r.services[0].ledger.balanced());
 }
+
+/// Connections as a resource apart from workers: an async api with 10 connections, each request
+/// holding one for the second its dependency takes, answers 10 a second (280 in 30 s, its first
+/// second filling up) and refuses the rest, while its one worker is idle 99% of the time. With
+/// sheddable requests allowed half of the connections, the critical ones (5 a second, 5
+/// connections) are never refused and the sheddable ones are shed instead.
+#[test]
+fn connections_run_out_apart_from_workers_and_the_critical_keep_theirs() {
+    let path = repo_path("tests/data/connections.ron");
+    let run = |v: &str| faultline::run_variant(&path, Some(v), None, 0).unwrap();
+    let plain = run("no-shares");
+    let api = &plain.services[0];
+    assert_eq!((api.measured.completed, api.measured.rejected), (280, 460));
+    assert!(api.utilization < 0.02, "{}", api.utilization);
+    assert!(
+        plain.workloads[0].measured.rejected > 50,
+        "critical requests refused with the rest"
+    );
+    let shares = run("shares");
+    let (high, low) = (&shares.workloads[0], &shares.workloads[1]);
+    assert_eq!(high.measured.rejected + high.measured.shed, 0);
+    assert_eq!(high.measured.completed, 144);
+    assert_eq!(low.measured.shed, 596);
+    assert!(shares.services[0].ledger.balanced());
+}

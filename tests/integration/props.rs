@@ -37,7 +37,8 @@ struct ServiceGen {
     /// Bits: 1 health checks, 2 replacement (with health checks), 4 outlier ejection, 8 slow start.
     recovery: u8,
     /// Bits: 1 a memory limit, 2 async execution, 4 a queue ordered by criticality, 8 a liveness
-    /// probe, 16 probes through the request queue, 32 a cold start.
+    /// probe, 16 probes through the request queue, 32 a cold start, 64 a connection limit with
+    /// criticality shares.
     overload: u8,
 }
 
@@ -121,7 +122,7 @@ fn service_gen() -> impl Strategy<Value = ServiceGen> {
             any::<bool>(),
             any::<bool>(),
             0u8..16,
-            0u8..64,
+            0u8..128,
         ),
     )
         .prop_map(
@@ -419,6 +420,12 @@ fn overload(s: &ServiceGen) -> Vec<String> {
     }
     if bits & 32 != 0 && s.recovery & 2 == 0 {
         extra.push("cold_start: (warm_up: \"2s\", cold_factor: 2)".into());
+    }
+    if bits & 64 != 0 {
+        extra.push(format!(
+            "max_connections: {}, criticality_shares: (sheddable: 0.5, sheddable_plus: 0.8)",
+            1 + s.workers * 2
+        ));
     }
     extra
 }

@@ -140,6 +140,8 @@ fn build_service(ck: &mut Checker, cx: &Context, si: usize, out: &mut Output) ->
         memory,
         by_criticality: queue_order(ck, svc, &at),
         is_async: svc.execution == crate::spec::Execution::Async,
+        max_connections: connections(ck, svc, &at),
+        shares: shares(ck, svc, &at),
         hosts: eligible.unwrap_or_default(),
         name: svc.name.clone(),
         first_instance,
@@ -463,6 +465,39 @@ fn shed(ck: &mut Checker, svc: &Service, at: &At) -> Option<ShedPolicy> {
         max_wait_ns: shed.max_wait.map(|d| d.0.as_ns()),
         lifo_over: shed.lifo_over,
     })
+}
+
+/// The most connections an instance accepts: at least one.
+fn connections(ck: &mut Checker, svc: &Service, at: &At) -> u32 {
+    match svc.max_connections {
+        Some(0) => {
+            let msg = "`max_connections` must be at least 1: an instance that accepts none serves nothing".into();
+            ck.report(&at.field("max_connections"), msg, None);
+            u32::MAX
+        }
+        Some(n) => n,
+        None => u32::MAX,
+    }
+}
+
+/// The share of each limit a class may fill, by `Criticality as u8` (sheddable first), each a
+/// fraction in (0, 1].
+fn shares(ck: &mut Checker, svc: &Service, at: &At) -> [f64; 4] {
+    let Some(c) = &svc.criticality_shares else {
+        return [1.0; 4];
+    };
+    let at = at.field("criticality_shares");
+    for (field, x) in [
+        ("sheddable", c.sheddable),
+        ("sheddable_plus", c.sheddable_plus),
+        ("critical", c.critical),
+    ] {
+        if !(x > 0.0 && x <= 1.0) {
+            let msg = format!("`{field}` is a share of a limit, in (0, 1], not {x}");
+            ck.report(&at.field(field), msg, None);
+        }
+    }
+    [c.sheddable, c.sheddable_plus, c.critical, 1.0]
 }
 
 /// Whether the service's queues order by criticality; LIFO under load reorders the same queue,

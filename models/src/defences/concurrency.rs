@@ -27,6 +27,12 @@ impl AimdLimit {
         f64::from(in_flight) < self.limit.floor()
     }
 
+    /// Whether another request may start with `in_flight` already in progress, when it may
+    /// fill only `share` of the limit (its criticality's share; 1 for the whole limit).
+    pub fn admits_share(&self, in_flight: u32, share: f64) -> bool {
+        f64::from(in_flight) < (self.limit.floor() * share).floor()
+    }
+
     /// Adjusts the limit after a request that took `latency_ns` (dropped: it failed or was shed).
     pub fn on_done(&mut self, latency_ns: u64, dropped: bool, in_flight: u32) {
         if dropped || latency_ns > self.latency_over_ns {

@@ -72,11 +72,18 @@ impl ServiceModel<'_> {
                 return Some(Outcome::RateLimited);
             }
         }
-        let load = self.load[i];
+        let (load, share) = (self.load[i], def.shares[r.crit as usize]);
+        if load >= def.max_connections {
+            // Every connection is taken: the new one is refused, whatever its criticality.
+            return Some(Outcome::Rejected);
+        }
+        if share < 1.0 && f64::from(load) >= (f64::from(def.max_connections) * share).floor() {
+            return Some(Outcome::Shed); // the rest of the connections are kept for the critical
+        }
         if self.instances[i]
             .limit
             .as_ref()
-            .is_some_and(|l| !l.admits(load))
+            .is_some_and(|l| !l.admits_share(load, share))
         {
             return Some(Outcome::Shed);
         }

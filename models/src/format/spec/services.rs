@@ -110,6 +110,18 @@ pub struct Service {
     /// Default: no limit.
     #[serde(default)]
     pub memory: Option<MemorySpec>,
+    /// Most connections an instance accepts at once: a request that finds the instance holding
+    /// this many (queued, in progress, or waiting for its calls) is refused, whatever its
+    /// workers and queue could take. Connection exhaustion, apart from worker exhaustion (an
+    /// async service's bound). Default: no limit.
+    #[serde(default)]
+    pub max_connections: Option<u32>,
+    /// The share of the instance's limits (`max_connections`, `concurrency_limit`) that requests
+    /// of each criticality may fill: `criticality_shares: (sheddable: 0.5, sheddable_plus: 0.8)`
+    /// refuses sheddable requests once half of a limit is taken, keeping the rest for the more
+    /// critical. `CriticalPlus` may always fill the whole limit. Default 1 for every class.
+    #[serde(default)]
+    pub criticality_shares: Option<CriticalityShares>,
     /// How an instance's workers wait for the calls a request makes. `Threads` (the default):
     /// thread per request, the worker is held until the request is answered. `Async`: an event
     /// loop (Netty, Go, Node): the worker is free while the request's calls are out, so the
@@ -429,6 +441,21 @@ pub struct ReplaceSpec {
     /// Default 3.
     #[serde(default = "three_f")]
     pub cold_factor: f64,
+}
+
+/// The share of a limit each criticality may fill (fractions in (0, 1]).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CriticalityShares {
+    /// Default 1.
+    #[serde(default = "one_f")]
+    pub sheddable: f64,
+    /// Default 1.
+    #[serde(default = "one_f")]
+    pub sheddable_plus: f64,
+    /// Default 1.
+    #[serde(default = "one_f")]
+    pub critical: f64,
 }
 
 /// How a service's workers wait for calls.

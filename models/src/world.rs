@@ -92,6 +92,15 @@ pub struct MemoryDef {
     pub base: u64,
     pub per_request: u64,
     pub backoff: RestartBackoff,
+    pub gc: Option<GcDef>,
+}
+
+/// Stop-the-world garbage collection, compiled (see `spec::GcSpec`).
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct GcDef {
+    pub every_ns: u64,
+    pub pause_ns: u64,
+    pub per_mib_ns: u64,
 }
 
 /// How a killed process restarts (Kubernetes' CrashLoopBackOff): after `restart_ns`, doubling

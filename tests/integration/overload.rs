@@ -288,3 +288,26 @@ fn connections_run_out_apart_from_workers_and_the_critical_keep_theirs() {
     assert_eq!(low.measured.shed, 596);
     assert!(shares.services[0].ledger.balanced());
 }
+
+/// Garbage collection that grows with the heap: idle (100 MiB in use), each pause lasts 10 ms +
+/// 100 × 1 ms, so a request that arrives as one starts waits 110 ms; busy (three 300 ms requests
+/// held, 130 MiB), pauses last 140 ms and come every 0.7 s instead of every second, so there are
+/// more of them (two events each).
+#[test]
+fn gc_pauses_grow_longer_and_closer_as_the_heap_fills() {
+    let path = repo_path("tests/data/gc.ron");
+    let run = |v: &str| faultline::run_variant(&path, Some(v), None, 0).unwrap();
+    let max_ms = |r: &models::results::RunResult| r.services[0].latency.max_ns / 1_000_000;
+    let (idle, no_gc) = (run("idle"), run("no-gc"));
+    assert_eq!((max_ms(&idle), max_ms(&no_gc)), (111, 1));
+    let (busy, busy_no_gc) = (run("busy"), run("busy-no-gc"));
+    assert_eq!((max_ms(&busy), max_ms(&busy_no_gc)), (440, 300));
+    let pauses = |with: &models::results::RunResult, without: &models::results::RunResult| {
+        (with.events - without.events) / 2
+    };
+    let (idle_pauses, busy_pauses) = (pauses(&idle, &no_gc), pauses(&busy, &busy_no_gc));
+    assert!(
+        (18..=20).contains(&idle_pauses) && busy_pauses > idle_pauses * 2,
+        "{idle_pauses} pauses idle, {busy_pauses} busy"
+    );
+}

@@ -398,7 +398,8 @@ fn overload(s: &ServiceGen) -> Vec<String> {
     if bits & 1 != 0 {
         let per = 1 + s.work_ms % 7;
         extra.push(format!(
-            "memory: (limit: \"100MiB\", base: \"60MiB\", per_request: \"{per}MiB\", restart: \"1s\")"
+            "memory: (limit: \"100MiB\", base: \"60MiB\", per_request: \"{per}MiB\", restart: \"1s\"{})",
+            if s.work_ms.is_multiple_of(2) { ", gc: (every: \"2s\", pause: \"5ms\", per_mib: \"100us\")" } else { "" }
         ));
     }
     if bits & 2 != 0 {

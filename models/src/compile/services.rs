@@ -541,6 +541,20 @@ fn memory(ck: &mut Checker, svc: &Service, at: &At) -> Option<MemoryDef> {
         base: m.base.0,
         per_request: m.per_request.0.max(1),
         backoff,
+        gc: m.gc.as_ref().map(|g| {
+            if g.every.0 < super::recovery::INTERVAL_MIN {
+                ck.report(
+                    &at.field("gc").field("every"),
+                    super::recovery::too_often(g.every),
+                    None,
+                );
+            }
+            crate::world::GcDef {
+                every_ns: g.every.0.as_ns().max(1),
+                pause_ns: g.pause.0.as_ns(),
+                per_mib_ns: g.per_mib.0.as_ns(),
+            }
+        }),
     })
 }
 

@@ -111,6 +111,19 @@ impl<'w> ServiceModel<'w> {
                     Event::Health { service: s as u32 },
                 );
             }
+            if let Some(gc) = def.memory.and_then(|m| m.gc) {
+                // Each instance collects on its own: the first pauses spread over `every`.
+                for k in 0..def.n_instances {
+                    let phase = gc.every_ns / u64::from(def.n_instances) * u64::from(k + 1);
+                    sim.schedule_at(
+                        SimTime::from_ns(phase),
+                        Event::Gc {
+                            instance: def.first_instance + k,
+                            end: false,
+                        },
+                    );
+                }
+            }
             if let Some(l) = def.recovery.liveness {
                 // Each instance's prober runs on its own: the first probes are spread over the
                 // first interval, as pods started apart are.

@@ -62,6 +62,11 @@ pub enum Event {
     Liveness {
         instance: u32,
     },
+    /// A garbage-collection pause of an instance starts, or ends (`end`).
+    Gc {
+        instance: u32,
+        end: bool,
+    },
     /// A probe answered through an instance's queue (`req`) is out of time.
     ProbeTimeout {
         req: u32,
@@ -137,6 +142,7 @@ impl Event {
             | Event::ScaleUp { instance }
             | Event::Restart { instance, .. }
             | Event::Liveness { instance } => u64::from(instance),
+            Event::Gc { instance, end } => u64::from(instance) << 1 | u64::from(end),
             Event::Replicate { msg } | Event::ReplicaAck { msg } => u64::from(msg),
             Event::ReplTimeout { wait } => u64::from(wait),
             Event::Failover { service, epoch } => u64::from(service) << 32 | u64::from(epoch),
@@ -178,6 +184,7 @@ impl Event {
             Event::Restart { .. } => 25,
             Event::Liveness { .. } => 26,
             Event::ProbeTimeout { .. } => 27,
+            Event::Gc { .. } => 28,
         }
     }
 
@@ -202,6 +209,7 @@ impl Event {
             Event::Restart { .. } => "Restart",
             Event::Liveness { .. } => "Liveness",
             Event::ProbeTimeout { .. } => "ProbeTimeout",
+            Event::Gc { .. } => "Gc",
             Event::Replicate { .. } => "Replicate",
             Event::ReplicaAck { .. } => "ReplicaAck",
             Event::ReplTimeout { .. } => "ReplTimeout",
@@ -241,6 +249,10 @@ impl Event {
             },
             Event::Liveness { instance: 0 },
             Event::ProbeTimeout { req: 0 },
+            Event::Gc {
+                instance: 0,
+                end: false,
+            },
             Event::Replicate { msg: 0 },
             Event::ReplicaAck { msg: 0 },
             Event::ReplTimeout { wait: 0 },

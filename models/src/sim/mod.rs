@@ -365,6 +365,7 @@ impl Model for ServiceModel<'_> {
             Event::Restart { instance, kill } => self.on_restart(sim, instance, kill),
             Event::Liveness { instance } => self.on_liveness(sim, instance),
             Event::ProbeTimeout { req } => self.on_probe_timeout(sim, req),
+            Event::Gc { instance, end } => self.on_gc(sim, instance, end),
             Event::Replicate { msg } => self.on_replicate(sim, msg),
             Event::ReplicaAck { msg } => self.on_replica_ack(sim, msg),
             Event::ReplTimeout { wait } => self.on_repl_timeout(sim, wait),

@@ -20,6 +20,8 @@ pub(super) struct CrashLoop {
     pub(super) down: bool,
     /// Kills so far (wrapping): the restart scheduled by a kill ends that kill only.
     kill: u16,
+    /// When its current garbage-collection pause started (`memory.gc`).
+    pub(super) gc_since_ns: u64,
 }
 
 impl CrashLoop {

@@ -194,6 +194,26 @@ pub struct MemorySpec {
     /// `restart` (Kubernetes: 10 min). Default "10m".
     #[serde(default = "ten_min")]
     pub reset_after: Dur,
+    /// Garbage collection: stop-the-world pauses that come more often and last longer as the
+    /// heap fills. Default: none.
+    #[serde(default)]
+    pub gc: Option<GcSpec>,
+}
+
+/// Stop-the-world garbage collection of an instance: a pause comes every `every` while the heap
+/// holds only `base`, and sooner as requests fill it (every × free share of the room above
+/// `base`, at least a twentieth of `every`); each lasts `pause` plus `per_mib` for every MiB in
+/// use. The instance answers nothing during a pause (as a hang).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GcSpec {
+    pub every: Dur,
+    /// Default "0s".
+    #[serde(default)]
+    pub pause: Dur,
+    /// Default "0s".
+    #[serde(default)]
+    pub per_mib: Dur,
 }
 
 pub(super) fn five_min() -> Dur {

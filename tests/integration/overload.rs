@@ -287,6 +287,15 @@ fn connections_run_out_apart_from_workers_and_the_critical_keep_theirs() {
     assert_eq!(high.measured.completed, 144);
     assert_eq!(low.measured.shed, 596);
     assert!(shares.services[0].ledger.balanced());
+    // A rate limit of 10 a second with the same shares: the sheddable requests take only the
+    // tokens above half the burst, so the critical ones (5 a second) always find one.
+    let limited = run("rate-limited");
+    let (high, low) = (&limited.workloads[0], &limited.workloads[1]);
+    assert_eq!(high.measured.rate_limited, 0);
+    assert_eq!(
+        (low.measured.completed, low.measured.rate_limited),
+        (150, 445)
+    );
 }
 
 /// Garbage collection that grows with the heap: idle (100 MiB in use), each pause lasts 10 ms +

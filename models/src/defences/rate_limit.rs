@@ -27,11 +27,18 @@ impl Bucket {
 
     /// Whether a token is there (without taking it); else the wait until one is, in ns.
     pub fn check(&mut self, now_ns: u64) -> Result<(), u64> {
+        self.check_share(now_ns, 1.0)
+    }
+
+    /// [`Self::check`] for a request that may use only `share` of the bucket: the tokens above
+    /// `(1 - share) × burst` (kept for more critical requests).
+    pub fn check_share(&mut self, now_ns: u64, share: f64) -> Result<(), u64> {
         self.refill(now_ns);
-        if self.tokens >= 1.0 {
+        let needed = 1.0 + (1.0 - share) * self.burst;
+        if self.tokens >= needed {
             Ok(())
         } else if self.rate_per_ns > 0.0 {
-            Err(((1.0 - self.tokens) / self.rate_per_ns).ceil() as u64)
+            Err(((needed - self.tokens) / self.rate_per_ns).ceil() as u64)
         } else {
             Err(u64::MAX)
         }
@@ -45,6 +52,21 @@ impl Bucket {
 #[cfg(test)]
 mod bucket_tests {
     use super::Bucket;
+
+    #[test]
+    fn a_share_of_the_bucket_leaves_the_rest_for_the_more_critical() {
+        // Half of a burst of 10: a sheddable request passes while more than 5 tokens are left.
+        let mut b = Bucket::new(10.0, 10);
+        let mut passed = 0;
+        while b.check_share(0, 0.5).is_ok() {
+            b.take();
+            passed += 1;
+        }
+        assert_eq!(passed, 5);
+        // The critical ones still find five; the wait of a sheddable one is for 1 token above 5.
+        assert!(b.check(0).is_ok());
+        assert_eq!(b.check_share(0, 0.5), Err(100_000_000));
+    }
 
     #[test]
     fn a_bucket_passes_its_burst_then_its_rate() {

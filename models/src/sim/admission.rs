@@ -30,7 +30,13 @@ impl RateLimits {
 
     /// Takes a token from every limiter that applies to a request of `workload` (in `tier`),
     /// or from none of them: on refusal, the wait until all would have one.
-    pub(super) fn take(&mut self, workload: usize, tier: Option<u32>, now: u64) -> Result<(), u64> {
+    pub(super) fn take(
+        &mut self,
+        workload: usize,
+        tier: Option<u32>,
+        share: f64,
+        now: u64,
+    ) -> Result<(), u64> {
         let mut wait = 0;
         let tier = tier
             .and_then(|t| self.per_tier.get_mut(t as usize))
@@ -41,7 +47,7 @@ impl RateLimits {
             tier,
         ];
         for b in limiters.iter_mut().flatten() {
-            if let Err(w) = b.check(now) {
+            if let Err(w) = b.check_share(now, share) {
                 wait = wait.max(w);
             }
         }
@@ -65,14 +71,15 @@ impl ServiceModel<'_> {
         if def.honor_deadlines && now >= r.deadline_ns {
             return Some(Outcome::Shed);
         }
+        let share = def.shares[r.crit as usize];
         if let Some(limits) = &mut self.limits[s] {
             let tier = self.world.workloads[workload].tier;
-            if let Err(wait) = limits.take(workload, tier, now) {
+            if let Err(wait) = limits.take(workload, tier, share, now) {
                 self.requests[req].retry_after_ns = wait;
                 return Some(Outcome::RateLimited);
             }
         }
-        let (load, share) = (self.load[i], def.shares[r.crit as usize]);
+        let load = self.load[i];
         if load >= def.max_connections {
             // Every connection is taken: the new one is refused, whatever its criticality.
             return Some(Outcome::Rejected);
@@ -249,11 +256,11 @@ mod tests {
             per_tier: Vec::new(),
         };
         let mut l = limits(def, 2);
-        assert_eq!(l.take(0, None, 0), Ok(()));
+        assert_eq!(l.take(0, None, 1.0, 0), Ok(()));
         // Workload 0's own bucket is empty; the global one still has a token, and keeps it.
-        assert_eq!(l.take(0, None, 0), Err(S));
-        assert_eq!(l.take(1, None, 0), Ok(()));
-        assert_eq!(l.take(1, None, 0), Err(S));
+        assert_eq!(l.take(0, None, 1.0, 0), Err(S));
+        assert_eq!(l.take(1, None, 1.0, 0), Ok(()));
+        assert_eq!(l.take(1, None, 1.0, 0), Err(S));
     }
 
     /// A refusal reports the longest wait of the limiters that refused it (the time until every
@@ -266,16 +273,16 @@ mod tests {
             per_tier: vec![Some((2.0, 1)), None],
         };
         let mut l = limits(def, 2);
-        assert_eq!(l.take(0, Some(0), 0), Ok(()));
+        assert_eq!(l.take(0, Some(0), 1.0, 0), Ok(()));
         // Global (a token in 100 ms) and tier 0 (in 500 ms) refuse; tier 1 has no limit.
-        assert_eq!(l.take(0, Some(0), 0), Err(500 * MS));
-        assert_eq!(l.take(1, Some(1), 0), Err(100 * MS));
+        assert_eq!(l.take(0, Some(0), 1.0, 0), Err(500 * MS));
+        assert_eq!(l.take(1, Some(1), 1.0, 0), Err(100 * MS));
         // At 100 ms the global bucket has its token again; tier 0 still needs 400 ms.
-        assert_eq!(l.take(0, Some(0), 100 * MS), Err(400 * MS));
-        assert_eq!(l.take(1, Some(1), 100 * MS), Ok(()));
+        assert_eq!(l.take(0, Some(0), 1.0, 100 * MS), Err(400 * MS));
+        assert_eq!(l.take(1, Some(1), 1.0, 100 * MS), Ok(()));
         // At 200 ms the global bucket has refilled: tier 0 alone refuses.
-        assert_eq!(l.take(0, Some(0), 200 * MS), Err(300 * MS));
-        assert_eq!(l.take(0, Some(0), 500 * MS), Ok(()));
+        assert_eq!(l.take(0, Some(0), 1.0, 200 * MS), Err(300 * MS));
+        assert_eq!(l.take(0, Some(0), 1.0, 500 * MS), Ok(()));
     }
 
     /// Each workload (client) has a bucket of its own: one client spending its burst does not
@@ -288,15 +295,15 @@ mod tests {
             per_tier: Vec::new(),
         };
         let mut l = limits(def, 3);
-        assert_eq!(l.take(0, None, 0), Ok(()));
-        assert_eq!(l.take(0, None, 0), Ok(()));
-        assert_eq!(l.take(0, None, 0), Err(S));
+        assert_eq!(l.take(0, None, 1.0, 0), Ok(()));
+        assert_eq!(l.take(0, None, 1.0, 0), Ok(()));
+        assert_eq!(l.take(0, None, 1.0, 0), Err(S));
         for workload in 1..3 {
-            assert_eq!(l.take(workload, None, 0), Ok(()));
-            assert_eq!(l.take(workload, None, 0), Ok(()));
+            assert_eq!(l.take(workload, None, 1.0, 0), Ok(()));
+            assert_eq!(l.take(workload, None, 1.0, 0), Ok(()));
         }
-        assert_eq!(l.take(2, None, 0), Err(S));
-        assert_eq!(l.take(0, None, S), Ok(()));
+        assert_eq!(l.take(2, None, 1.0, 0), Err(S));
+        assert_eq!(l.take(0, None, 1.0, S), Ok(()));
     }
 
     /// A tier without a limit, and a workload without a tier, are not limited by the per-tier
@@ -309,12 +316,12 @@ mod tests {
             per_tier: vec![Some((1.0, 1)), None],
         };
         let mut l = limits(def, 3);
-        assert_eq!(l.take(0, Some(0), 0), Ok(()));
-        assert_eq!(l.take(0, Some(0), 0), Err(S));
+        assert_eq!(l.take(0, Some(0), 1.0, 0), Ok(()));
+        assert_eq!(l.take(0, Some(0), 1.0, 0), Err(S));
         for _ in 0..1000 {
-            assert_eq!(l.take(1, Some(1), 0), Ok(()));
-            assert_eq!(l.take(2, None, 0), Ok(()));
+            assert_eq!(l.take(1, Some(1), 1.0, 0), Ok(()));
+            assert_eq!(l.take(2, None, 1.0, 0), Ok(()));
         }
-        assert_eq!(l.take(0, Some(0), 0), Err(S), "tier 0 is still empty");
+        assert_eq!(l.take(0, Some(0), 1.0, 0), Err(S), "tier 0 is still empty");
     }
 }

@@ -8,8 +8,8 @@
 //!
 //! Offered load is the mean arrival rate over the measured window (after the warm-up) and the
 //! peak of the workloads' schedules, carried down every call path; a service's capacity counts
-//! its local work only (a worker is also held while its calls are out, so a service that waits
-//! on slow calls is busier than this says). The checks are the mistakes that make a first run
+//! its local work only (a worker of a thread-per-request service is also held while its calls are
+//! out, so such a service that waits on slow calls is busier than this says; an async one is not). The checks are the mistakes that make a first run
 //! useless: a service loaded at or over its capacity, a timeout inversion (an inner call's
 //! timeout × attempts + backoff longer than its caller's timeout, so that the caller gives up
 //! while retries still run, and every retry is wasted work), retries without jitter or budget

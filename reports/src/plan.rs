@@ -39,7 +39,7 @@ pub fn render(plan: &Plan, scenario: &str, file: &str) -> String {
         ]);
     }
     out.push_str(&t.render());
-    out.push_str("util: at the peak, first attempts only, local work only (workers held while calls are out are busier); worst: every attempt a retry policy allows, capped by budgets\n");
+    out.push_str("util: at the peak, first attempts only, local work only (a thread-per-request worker is also held while its calls are out, so it is busier; an async one is not); worst: every attempt a retry policy allows, capped by budgets\n");
     out.push_str(
         "\ncall paths, with the attempts one user request may make at the last hop at worst:\n",
     );

@@ -137,24 +137,8 @@ fn health(ck: &mut Checker, svc: &Service, h: &HealthSpec, h_at: &At) -> HealthC
     }
 }
 
-/// Envoy's outlier detection: counts at least 1, percentages at most 100, a maximum ejection time
-/// no shorter than the base (Envoy refuses such a cluster).
-fn outlier(ck: &mut Checker, o: &OutlierSpec, o_at: &At) -> OutlierDetection {
-    for (field, n) in [
-        ("consecutive_5xx", o.consecutive_5xx),
-        ("consecutive_gateway_failure", o.consecutive_gateway_failure),
-    ] {
-        if n == 0 {
-            let msg = format!("`{field}` must be at least 1");
-            ck.report(&o_at.field(field), msg, None);
-        }
-    }
-    if o.interval.0.is_zero() {
-        let msg = "`interval` must be above zero".into();
-        ck.report(&o_at.field("interval"), msg, None);
-    } else if o.interval.0 < INTERVAL_MIN {
-        ck.report(&o_at.field("interval"), too_often(o.interval), None);
-    }
+/// Envoy's percentages of outlier detection: at most 100.
+fn percentages(ck: &mut Checker, o: &OutlierSpec, o_at: &At) {
     for (field, pct) in [
         ("max_ejection_percent", o.max_ejection_percent),
         ("enforcing_consecutive_5xx", o.enforcing_consecutive_5xx),
@@ -177,6 +161,27 @@ fn outlier(ck: &mut Checker, o: &OutlierSpec, o_at: &At) -> OutlierDetection {
             ck.report(&o_at.field(field), msg, None);
         }
     }
+}
+
+/// Envoy's outlier detection: counts at least 1, percentages at most 100, a maximum ejection time
+/// no shorter than the base (Envoy refuses such a cluster).
+fn outlier(ck: &mut Checker, o: &OutlierSpec, o_at: &At) -> OutlierDetection {
+    for (field, n) in [
+        ("consecutive_5xx", o.consecutive_5xx),
+        ("consecutive_gateway_failure", o.consecutive_gateway_failure),
+    ] {
+        if n == 0 {
+            let msg = format!("`{field}` must be at least 1");
+            ck.report(&o_at.field(field), msg, None);
+        }
+    }
+    if o.interval.0.is_zero() {
+        let msg = "`interval` must be above zero".into();
+        ck.report(&o_at.field("interval"), msg, None);
+    } else if o.interval.0 < INTERVAL_MIN {
+        ck.report(&o_at.field("interval"), too_often(o.interval), None);
+    }
+    percentages(ck, o, o_at);
     let base = o.base_ejection_time.0.as_ns();
     let max = o
         .max_ejection_time

@@ -580,6 +580,18 @@ impl ServiceModel<'_> {
         self.attempt_failed(sim, call, AttemptFailure::BulkheadFull, 0);
     }
 
+    /// Traces a refusal of the chain (an open breaker, a full bulkhead, a throttle).
+    #[cold]
+    fn trace_refusal(&mut self, call: u32, failure: AttemptFailure) {
+        let name = match failure {
+            AttemptFailure::BreakerOpen => "breaker_open",
+            AttemptFailure::BulkheadFull => "bulkhead_full",
+            AttemptFailure::Throttled => "throttled",
+            _ => return,
+        };
+        self.trace_call(call, name, self.calls[call].attempts);
+    }
+
     /// An attempt failed: retry it after its backoff, or end the call.
     #[inline]
     pub(super) fn attempt_failed(
@@ -590,15 +602,7 @@ impl ServiceModel<'_> {
         retry_after_ns: u64,
     ) {
         if self.tracer.is_some() {
-            let name = match failure {
-                AttemptFailure::BreakerOpen => Some("breaker_open"),
-                AttemptFailure::BulkheadFull => Some("bulkhead_full"),
-                AttemptFailure::Throttled => Some("throttled"),
-                _ => None,
-            };
-            if let Some(name) = name {
-                self.trace_call(call, name, self.calls[call].attempts);
-            }
+            self.trace_refusal(call, failure);
         }
         let c = self.calls[call];
         let policy = &self.world.calls[c.edge as usize].policy;

@@ -441,6 +441,10 @@ pub enum AlertKind {
 /// A rollout, compiled.
 #[derive(Clone, Debug)]
 pub struct DeployDef {
+    /// What reports call it: its `name`, or `deploy <service>`.
+    pub label: String,
+    /// Its `name`, if it has one (the log says it in place of the service's).
+    pub named: bool,
     pub service: u32,
     pub at_ns: u64,
     pub canary: u32,

@@ -105,17 +105,23 @@ fn triggers(r: &RunResult) -> Vec<(String, u64, u64)> {
     let mut out = r.faults.clone();
     let mut seen: Vec<&str> = Vec::new();
     for l in r.log.iter().filter(|l| l.kind == LogKind::Deploy.name()) {
-        let service = l.what.split(':').next().unwrap_or_default();
-        if seen.contains(&service) {
+        // The log says a named rollout's name, an unnamed one's service, before a `:`.
+        let said = l.what.split(':').next().unwrap_or_default();
+        if seen.contains(&said) {
             continue;
         }
-        seen.push(service);
+        seen.push(said);
         let end = r
             .log
             .iter()
-            .find(|x| x.kind == LogKind::Rollback.name() && x.what == service && x.t_ns >= l.t_ns)
+            .find(|x| x.kind == LogKind::Rollback.name() && x.what == said && x.t_ns >= l.t_ns)
             .map_or(r.horizon_ns, |x| x.t_ns);
-        out.push((format!("deploy {service}"), l.t_ns, end));
+        let label = if r.services.iter().any(|s| s.name == said) {
+            format!("deploy {said}")
+        } else {
+            said.to_string()
+        };
+        out.push((label, l.t_ns, end));
     }
     out.sort_by_key(|t| t.1);
     out

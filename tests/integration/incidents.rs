@@ -155,3 +155,36 @@ fn detected_naming_no_fault_is_refused_at_load() {
         "{e}"
     );
 }
+
+/// A rollout's `name` is what reports call it, as a fault's: the log says it (and its service),
+/// the timeline's incident and the rollback, and `Detected(fault:)`'s labels. A name that is a
+/// service's, holds a `:` or says nothing is refused.
+#[test]
+fn a_named_rollout_is_called_by_its_name() {
+    let path = repo_path("scenarios/failures/bad-deploy.ron");
+    let source = std::fs::read_to_string(&path).unwrap().replace(
+        r#"(service: "api", at: "2m", canary: 0.1,"#,
+        r#"(name: "api v2", service: "api", at: "2m", canary: 0.1,"#,
+    );
+    assert!(source.contains("api v2"));
+    let study = models::variants::load_study("deploy.ron", &source).unwrap();
+    let world = &study.designs[0].world;
+    assert_eq!(models::variants::fault_labels([world]), ["api v2"]);
+    let r = models::run_world(world, 1, 0).unwrap();
+    assert!(r.log.iter().any(|l| l.kind == "deploy"
+        && l.what.starts_with("api v2: 1 of ")
+        && l.what.contains("instances of api")));
+    let rollback = r
+        .log
+        .iter()
+        .find(|l| l.kind == "rollback")
+        .expect("the alert rolls it back");
+    assert_eq!(rollback.what, "api v2");
+    let text = timeline::render(&r);
+    assert!(text.contains("## Incident 1: api v2"), "{text}");
+    for bad in [r#""api""#, r#""a: b""#, r#""""#] {
+        let broken = source.replace(r#"name: "api v2""#, &format!("name: {bad}"));
+        let e = models::variants::load_study("deploy.ron", &broken).unwrap_err();
+        assert!(e.to_string().contains("deployments[0].name"), "{bad}: {e}");
+    }
+}

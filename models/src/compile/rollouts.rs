@@ -55,7 +55,10 @@ pub(super) fn build_deploys(
         });
         ck.starts_in_time(&at, "the rollout", d.at, spec);
         let n = services.get(s).map_or(1, |x| x.1);
+        rollout_name(ck, spec, i, &at);
         out.push(DeployDef {
+            label: (d.name.clone()).unwrap_or_else(|| format!("deploy {}", d.service)),
+            named: d.name.is_some(),
             service: s as u32,
             at_ns: d.at.0.as_ns(),
             canary: ((f64::from(n) * d.canary).ceil() as u32).clamp(1, n.max(1)),
@@ -68,4 +71,35 @@ pub(super) fn build_deploys(
         });
     }
     out
+}
+
+/// A rollout's name is said in reports in place of `deploy <service>`: it must say something,
+/// be its own, and hold no `:` (the log puts one after it) and no ` (`.
+fn rollout_name(ck: &mut Checker, spec: &Scenario, i: usize, at: &At) {
+    let Some(name) = &spec.deployments[i].name else {
+        return;
+    };
+    let at = at.field("name");
+    let taken = spec.deployments[..i]
+        .iter()
+        .any(|d| d.name.as_ref() == Some(name))
+        || spec.faults.iter().any(|f| f.name.as_ref() == Some(name));
+    let problem = if name.trim().is_empty() {
+        Some("a rollout's name must not be empty; leave `name` out for `deploy <service>`".into())
+    } else if name.contains(':') || name.contains(" (") {
+        Some(format!("a rollout's name must not hold `:` or ` (`, which the log and reports put after and inside it: `{name}`"))
+    } else if spec.services.iter().any(|s| s.name == *name) {
+        Some(format!(
+            "`{name}` is a service's name; reports would read it as that service's rollout"
+        ))
+    } else if taken {
+        Some(format!(
+            "`{name}` names another rollout or fault; reports would not tell them apart"
+        ))
+    } else {
+        None
+    };
+    if let Some(message) = problem {
+        ck.report(&at, message, None);
+    }
 }

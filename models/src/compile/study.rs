@@ -131,10 +131,7 @@ pub fn fault_labels<'w>(worlds: impl IntoIterator<Item = &'w World>) -> Vec<Stri
     let mut out: Vec<String> = Vec::new();
     for w in worlds {
         let faults = w.faults.iter().map(|f| f.label.clone());
-        let rollouts = w
-            .deploys
-            .iter()
-            .map(|d| format!("deploy {}", w.services[d.service as usize].name));
+        let rollouts = w.deploys.iter().map(|d| d.label.clone());
         for label in faults.chain(rollouts) {
             if !out.contains(&label) {
                 out.push(label);

@@ -155,10 +155,18 @@ impl ServiceModel<'_> {
                 slow: def.slowdown,
             };
         }
-        let what = format!(
-            "{}: {} of {} instances on the new version",
-            svc.name, target, svc.n_instances
-        );
+        // A named rollout says its name (and its service); an unnamed one its service.
+        let what = if def.named {
+            format!(
+                "{}: {target} of {} instances of {} on the new version",
+                def.label, svc.n_instances, svc.name
+            )
+        } else {
+            format!(
+                "{}: {target} of {} instances on the new version",
+                svc.name, svc.n_instances
+            )
+        };
         self.log(now, LogKind::Deploy, what);
         if target < svc.n_instances {
             let wait = if step == 0 {
@@ -187,7 +195,11 @@ impl ServiceModel<'_> {
             self.versions[i as usize] = Version::default();
         }
         self.deploy_states[d as usize].switched = svc.n_instances;
-        let name = svc.name.clone();
+        let name = if def.named {
+            def.label.clone()
+        } else {
+            svc.name.clone()
+        };
         self.log(now, LogKind::Rollback, name);
     }
 }

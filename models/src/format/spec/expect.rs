@@ -257,7 +257,7 @@ pub enum Expect {
     /// fault (its `name`, or its label as reports and `faultline validate` show it; a prefix is
     /// enough, and one that starts no fault's is refused when the scenario loads) was detected — by an alert, a
     /// health verdict, an ejection or a failover — within `within` of its start, in at least
-    /// `in_runs` of the runs (default: all). Rollouts are faults named `deploy <service>`.
+    /// `in_runs` of the runs (default: all). Rollouts are faults named `deploy <service>`, or their `name`.
     Detected {
         fault: String,
         #[serde(default)]

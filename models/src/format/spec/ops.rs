@@ -48,6 +48,10 @@ pub enum AlertRule {
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeploySpec {
+    /// What reports call this rollout (timelines, failure-mode tables, the log and
+    /// `Detected(fault:)`), in place of `deploy <service>`. Default: that label.
+    #[serde(default)]
+    pub name: Option<String>,
     pub service: String,
     pub at: Dur,
     /// Default 0.1.

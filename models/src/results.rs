@@ -197,6 +197,40 @@ pub struct StoreResult {
     pub write_unavailable_ns: u64,
 }
 
+/// What a cache service's caches did (`cache`), over the measured window; the series over
+/// the whole run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheResult {
+    /// Requests with a key that reached the fronted call.
+    pub lookups: u64,
+    /// Lookups that found their key fresh and skipped the fronted call.
+    pub hits: u64,
+    /// Lookups that did not (coalesced ones included); early refreshes are neither.
+    pub misses: u64,
+    /// Misses that waited for another request's fetch of the same key instead of calling.
+    pub coalesced: u64,
+    /// Misses that found their key expired.
+    pub expired: u64,
+    /// Fresh entries refetched early (`early_expiry`).
+    pub early_refreshes: u64,
+    /// Entries put in after a fetch answered.
+    pub fills: u64,
+    /// Entries evicted to make room.
+    pub evictions: u64,
+    /// Keys held at the end, all instances together.
+    pub keys_held: u64,
+    /// Per time-series bucket: lookups, and hits among them.
+    pub series_lookups: Vec<u64>,
+    pub series_hits: Vec<u64>,
+}
+
+impl CacheResult {
+    /// Hits out of lookups; `None` without lookups.
+    pub fn hit_ratio(&self) -> Option<f64> {
+        (self.lookups > 0).then(|| self.hits as f64 / self.lookups as f64)
+    }
+}
+
 /// What recovery mechanisms did at a service.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecoveryResult {
@@ -413,6 +447,9 @@ pub struct ServiceResult {
     /// For a datastore: its data ledger.
     #[serde(default)]
     pub store: Option<StoreResult>,
+    /// For a cache service: what its caches did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheResult>,
 }
 
 impl ServiceResult {

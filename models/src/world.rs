@@ -82,6 +82,8 @@ pub struct ServiceDef {
     /// The most requests an instance may hold (queued and in progress) before it runs out of
     /// memory; `u32::MAX` without a memory limit. Read on the request path.
     pub oom_at: u32,
+    /// The cache its instances hold.
+    pub cache: Option<CacheDef>,
 }
 
 /// Memory of a service's instances, compiled: a request that would make an instance hold more
@@ -252,11 +254,14 @@ pub enum Balancer {
     LeastOutstanding,
     /// Two instances drawn at random; the one with fewer outstanding requests wins.
     PowerOfTwo,
+    /// By the request's key (jump consistent hashing); at random for requests without one.
+    KeyHash,
 }
 
 impl From<crate::spec::Balancer> for Balancer {
     fn from(b: crate::spec::Balancer) -> Self {
         match b {
+            crate::spec::Balancer::KeyHash => Balancer::KeyHash,
             crate::spec::Balancer::RoundRobin => Balancer::RoundRobin,
             crate::spec::Balancer::Random => Balancer::Random,
             crate::spec::Balancer::LeastOutstanding => Balancer::LeastOutstanding,
@@ -474,6 +479,44 @@ pub struct CallDef {
     pub policy: crate::defences::CallPolicy,
     /// The criticality of its requests (`Criticality as u8`), where it differs from the caller's.
     pub criticality: Option<u8>,
+    /// The keys it draws for its requests; `None`: its caller's key.
+    pub keys: Option<KeyDist>,
+    /// The call its caller's cache fronts: a hit skips it, a miss fills the cache when it
+    /// answers.
+    pub fronted: bool,
+}
+
+/// A compiled key space (`spec::Keys`): keys `1..=n`.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub enum KeyDist {
+    Uniform { n: u32 },
+    Zipf(rand_distr::Zipf<f64>),
+}
+
+impl KeyDist {
+    /// One key, in `1..=n`.
+    #[inline]
+    pub fn sample<R: rand::Rng + ?Sized>(&self, rng: &mut R) -> u32 {
+        use rand::RngExt;
+        match self {
+            KeyDist::Uniform { n } => rng.random_range(1..=*n),
+            KeyDist::Zipf(z) => rand::distr::Distribution::sample(z, rng) as u32,
+        }
+    }
+}
+
+/// A service's cache, compiled (see `spec::CacheSpec`).
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct CacheDef {
+    pub capacity: u32,
+    /// The edge (index into `World::calls`) a miss makes and a hit skips.
+    pub fronts: u32,
+    /// `u64::MAX`: entries never expire.
+    pub ttl_ns: u64,
+    pub ttl_jitter: f64,
+    pub coalesce: bool,
+    /// XFetch's β.
+    pub early_expiry: Option<f64>,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -525,6 +568,8 @@ pub struct WorkloadDef {
     pub slo: SloDef,
     /// Its requests' criticality (`spec::Criticality as u8`: 0 sheddable … 3 critical-plus).
     pub criticality: u8,
+    /// The keys its requests ask for; `None`: no key.
+    pub keys: Option<KeyDist>,
 }
 
 /// A piecewise-linear arrival rate over time: breakpoints `(t_ns, rate_per_s)`, constant after

@@ -150,6 +150,7 @@ pub fn metric_kind(m: &Metric) -> (MetricKind, &str) {
         Metric::LostWrites { service } => (MetricKind::LostWrites, service),
         Metric::WriteUnavailable { service } => (MetricKind::WriteUnavailable, service),
         Metric::SessionsLost { service } => (MetricKind::SessionsLost, service),
+        Metric::HitRatio { service } => (MetricKind::HitRatio, service),
     }
 }
 

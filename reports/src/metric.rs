@@ -61,6 +61,8 @@ pub enum MetricKind {
     WriteUnavailable,
     /// User sessions lost with their instances (count per run).
     SessionsLost,
+    /// A cache's hits out of its lookups.
+    HitRatio,
 }
 
 /// What a metric's numbers are.
@@ -85,7 +87,7 @@ pub enum Better {
 
 impl MetricKind {
     /// Every metric `summary.json` summarizes and compares, in its order.
-    pub const ALL: [MetricKind; 34] = [
+    pub const ALL: [MetricKind; 35] = [
         MetricKind::WithinSlo,
         MetricKind::SlowerThanSlo,
         MetricKind::Availability,
@@ -120,6 +122,7 @@ impl MetricKind {
         MetricKind::LostWrites,
         MetricKind::WriteUnavailable,
         MetricKind::SessionsLost,
+        MetricKind::HitRatio,
     ];
 
     /// The name for people: "within SLO", "p99 (ok)", "p99 (all)", "wait p95".
@@ -161,6 +164,7 @@ impl MetricKind {
             M::LostWrites => "lost writes",
             M::WriteUnavailable => "writes unavailable",
             M::SessionsLost => "sessions lost",
+            M::HitRatio => "hit ratio",
         }
     }
 
@@ -213,6 +217,7 @@ impl MetricKind {
             M::LostWrites => "lost-writes",
             M::WriteUnavailable => "write-unavailable",
             M::SessionsLost => "sessions-lost",
+            M::HitRatio => "hit-ratio",
         };
         k.to_string()
     }
@@ -242,6 +247,7 @@ impl MetricKind {
             | M::DegradedRate
             | M::Utilization
             | M::WaitProbability
+            | M::HitRatio
             | M::InstancesUp(_) => Unit::Fraction,
             M::Throughput | M::Goodput => Unit::Rate,
             M::QueueLenMean | M::InSystemMean | M::LostWrites | M::SessionsLost => Unit::Count,
@@ -255,7 +261,9 @@ impl MetricKind {
     pub fn better(self) -> Option<Better> {
         use MetricKind as M;
         match self {
-            M::WithinSlo | M::Availability | M::InstancesUp(_) => Some(Better::Higher),
+            M::WithinSlo | M::Availability | M::InstancesUp(_) | M::HitRatio => {
+                Some(Better::Higher)
+            }
             M::Throughput
             | M::Goodput
             | M::Utilization

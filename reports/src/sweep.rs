@@ -45,6 +45,9 @@ pub struct ServiceRun {
     /// For a service that keeps sessions locally: sessions lost.
     #[serde(default)]
     pub sessions_lost: Option<u64>,
+    /// For a cache service: its hit ratio (`None` without lookups).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hit_ratio: Option<f64>,
 }
 
 impl ServiceRun {
@@ -111,6 +114,7 @@ impl ServiceRun {
                 .as_ref()
                 .map_or(f64::NAN, |x| x.write_unavailable_ns as f64),
             M::SessionsLost => self.sessions_lost.map_or(f64::NAN, |x| x as f64),
+            M::HitRatio => self.hit_ratio.unwrap_or(f64::NAN),
         }
     }
 
@@ -201,6 +205,7 @@ impl RunRecord {
                     instances_up_ns: s.instances_up_ns.clone(),
                     store: s.store.clone(),
                     sessions_lost: Some(s.sessions_lost).filter(|_| s.keeps_sessions),
+                    hit_ratio: s.cache.as_ref().and_then(|c| c.hit_ratio()),
                 })
                 .chain(r.workloads.iter().map(|w| {
                     let secs = r.measured_ns.max(1) as f64 / 1e9;
@@ -222,6 +227,7 @@ impl RunRecord {
                         instances_up_ns: Vec::new(),
                         store: None,
                         sessions_lost: None,
+                        hit_ratio: None,
                     }
                 }))
                 .collect(),

@@ -120,6 +120,10 @@ pub fn render_run_of(r: &RunResult, variant: Option<&str>) -> String {
     out.push_str(&services_table(r).render());
     out.push('\n');
     out.push_str(&workloads_table(r).render());
+    if r.services.iter().any(|s| s.cache.is_some()) {
+        out.push('\n');
+        out.push_str(&caches_table(r).render());
+    }
     out.push_str(
         "\np50 .. max: latency of successful requests; p99 all: of every answered request (a failure at the time it was given).\n",
     );
@@ -173,6 +177,37 @@ fn services_table(r: &RunResult) -> Table {
         ];
         row.extend(latency_cells(&s.latency, &s.latency_all));
         t.row(row);
+    }
+    t
+}
+
+/// One row per cache service of a run: lookups, hit ratio, and what reached the service it
+/// fronts.
+fn caches_table(r: &RunResult) -> Table {
+    let mut t = Table::new(&[
+        "cache",
+        "lookups",
+        "hit ratio",
+        "misses",
+        "coalesced",
+        "expired",
+        "early refreshes",
+        "evictions",
+        "keys held",
+    ]);
+    for s in &r.services {
+        let Some(c) = &s.cache else { continue };
+        t.row(vec![
+            s.name.clone(),
+            c.lookups.to_string(),
+            c.hit_ratio().map_or("-".into(), pct),
+            c.misses.to_string(),
+            c.coalesced.to_string(),
+            c.expired.to_string(),
+            c.early_refreshes.to_string(),
+            c.evictions.to_string(),
+            c.keys_held.to_string(),
+        ]);
     }
     t
 }

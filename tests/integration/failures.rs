@@ -370,6 +370,7 @@ fn replicas_reads_and_quorums() {
             reconnect_after: None,
             fan_out: 1,
             criticality: None,
+            keys: None,
         };
         assert_eq!(*op, models::spec::Op::Write);
         spec.services[0].calls.push(read);

@@ -2,6 +2,7 @@
 //! plus assertions: the catalog in `scenarios/` is documentation, test data and regression suite.
 
 mod architecture;
+mod caches;
 mod cli;
 mod defences;
 mod determinism;

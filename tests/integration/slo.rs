@@ -190,7 +190,10 @@ fn readme_keys(readme: &str, after: &str) -> Vec<String> {
 fn every_metric_the_readme_lists_is_in_summary_json() {
     let readme = std::fs::read_to_string(repo_path("README.md")).unwrap();
     let (s, _) = sweep("tests/data/survivor.ron", 2);
-    let json = serde_json::to_string(&s).unwrap();
+    let mut json = serde_json::to_string(&s).unwrap();
+    // A cache's metric, from a scenario with a cache.
+    let (caches, _) = sweep("tests/data/cache-coalesce.ron", 2);
+    json += &serde_json::to_string(&caches).unwrap();
     let keys = readme_keys(&readme, "Metrics (their keys");
     for k in &keys {
         assert!(

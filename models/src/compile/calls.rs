@@ -210,6 +210,7 @@ fn build_call(
         pool,
         op,
         criticality,
+        keys,
         ..
     } = call
     else {
@@ -255,5 +256,9 @@ fn build_call(
         pool,
         policy,
         criticality: criticality.map(|c| c as u8),
+        keys: keys
+            .as_ref()
+            .and_then(|k| super::caches::key_dist(ck, &call_at.field("keys"), k)),
+        fronted: false,
     })
 }

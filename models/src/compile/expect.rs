@@ -39,6 +39,7 @@ impl Expect {
                     | Expect::DegradedRate { .. }
                     | Expect::WaitProbability { .. }
                     | Expect::InstancesUp { .. }
+                    | Expect::HitRatio { .. }
             ),
         })
     }
@@ -59,7 +60,7 @@ impl Expect {
         }
         let plain = |x: &Option<f64>| *x;
         fields!(Availability, WithinSlo, WaitProbability, InSystem, InstancesUp, ErrorRate,
-            DegradedRate, Throughput, LostWrites, SessionsLost => plain);
+            DegradedRate, Throughput, LostWrites, SessionsLost, HitRatio => plain);
         fields!(Latency, WriteUnavailable, Wait => ns);
         None
     }
@@ -122,6 +123,9 @@ impl Expect {
             Expect::SessionsLost { service: s, .. } => Metric::SessionsLost {
                 service: service(s),
             },
+            Expect::HitRatio { service: s, .. } => Metric::HitRatio {
+                service: service(s),
+            },
             Expect::Better { .. } | Expect::Detected { .. } => return None,
         })
     }
@@ -144,7 +148,8 @@ pub fn metric_service(m: &Metric) -> &str {
         | Metric::Utilization { service }
         | Metric::LostWrites { service }
         | Metric::WriteUnavailable { service }
-        | Metric::SessionsLost { service } => service,
+        | Metric::SessionsLost { service }
+        | Metric::HitRatio { service } => service,
     }
 }
 

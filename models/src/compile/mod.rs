@@ -16,6 +16,7 @@
 //! the `Checker` that collects problems.
 
 mod alerts;
+mod caches;
 mod calls;
 mod check;
 mod datastores;

@@ -131,7 +131,9 @@ fn build_service(ck: &mut Checker, cx: &Context, si: usize, out: &mut Output) ->
         .as_ref()
         .map(|d| ck.dist(&at.field("reject_work"), d));
     let memory = memory(ck, svc, &at);
+    let cache = super::caches::build_cache(ck, svc, &cx.names, &steps, &mut out.calls, &at);
     ServiceDef {
+        cache,
         recovery,
         store,
         multi_region: false,

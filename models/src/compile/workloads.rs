@@ -63,6 +63,10 @@ fn build_workload(ck: &mut Checker, spec: &Scenario, wi: usize) -> WorkloadDef {
     let region = region(ck, spec, w, &at);
     check_clients(ck, w, &at);
     WorkloadDef {
+        keys: w
+            .keys
+            .as_ref()
+            .and_then(|k| super::caches::key_dist(ck, &at.field("keys"), k)),
         criticality: w.criticality as u8,
         users: w.users.clamp(1, USERS_MAX),
         slo: SloDef::default(), // resolved by `slo::build_slos`

@@ -298,6 +298,7 @@ mod tests {
             op: Op::Read,
             reconnect_after: c.reconnect_after.map(dur),
             fan_out: 1,
+            keys: None,
             criticality: None,
         })
     }

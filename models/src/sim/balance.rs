@@ -46,7 +46,8 @@ impl Draws {
                 self.round_robin = self.round_robin.wrapping_add(1);
                 k
             }
-            Balancer::Random => self.balance_rng.random_range(0..n),
+            // Requests without a key reach a key-hashed service at random.
+            Balancer::Random | Balancer::KeyHash => self.balance_rng.random_range(0..n),
             Balancer::LeastOutstanding => least(),
             Balancer::PowerOfTwo => {
                 let a = self.balance_rng.random_range(0..n);
@@ -269,10 +270,22 @@ impl ServiceModel<'_> {
     /// group of the workload's tier when the service has tier groups, preferring instances in
     /// the caller's `region` and in load balancing. A datastore routes writes to its primary.
     #[inline]
-    pub(super) fn pick_instance(&mut self, s: u32, workload: u32, region: u32, write: bool) -> u32 {
+    pub(super) fn pick_instance(
+        &mut self,
+        s: u32,
+        workload: u32,
+        region: u32,
+        write: bool,
+        key: u32,
+    ) -> u32 {
         let def = &self.world.services[s as usize];
         let tier = self.world.workloads[workload as usize].tier;
         let (first, n) = def.instances_for(tier);
+        if def.balancer == Balancer::KeyHash && key != NONE {
+            if let Some(i) = self.pick_by_key(first, n, key) {
+                return i;
+            }
+        }
         if def.store.is_some() {
             let read_replicas = def.store.as_ref().is_some_and(|d| d.reads_from_replicas);
             let picked = if !write && read_replicas {

@@ -42,6 +42,7 @@ impl<'w> ServiceModel<'w> {
             autoscale_busy: vec![0; n_services],
             stores,
             store_of,
+            caches: cache::Caches::new(world, &rngs, n_buckets),
             stats: (0..n_services)
                 .map(|s| ServiceStats::new(world, s, n_buckets))
                 .collect(),

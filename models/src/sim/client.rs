@@ -166,14 +166,16 @@ impl ServiceModel<'_> {
         let wdef = &self.world.workloads[w as usize];
         let entry = wdef.entry;
         let (user, sticky) = self.session_of(w, now);
+        let key = self.draw_workload_key(w);
         let wdef = &self.world.workloads[w as usize];
         let instance = match sticky {
             Some(i) => i,
-            None => self.pick_instance(entry, w, wdef.region, false),
+            None => self.pick_instance(entry, w, wdef.region, false, key),
         };
         let wdef = &self.world.workloads[w as usize];
         let mut request = self.new_request(entry, instance, w, now);
         request.user = user;
+        request.key = key;
         request.pool = wdef.pool as u8;
         let measured = request.measured;
         let req = self.alloc(sim, request);
@@ -313,8 +315,9 @@ impl ServiceModel<'_> {
             return self.release(req); // the client's timeout came first
         }
         let wdef = &self.world.workloads[old.workload as usize];
-        let instance = self.pick_instance(old.service, old.workload, wdef.region, false);
+        let instance = self.pick_instance(old.service, old.workload, wdef.region, false, old.key);
         let mut fresh = self.new_request(old.service, instance, old.workload, now);
+        fresh.key = old.key;
         fresh.created_ns = old.created_ns;
         fresh.measured = old.measured;
         fresh.pool = old.pool;

@@ -670,6 +670,7 @@ impl ServiceModel<'_> {
         let now = sim.now().as_ns();
         self.process[i as usize].last_down_ns = now;
         self.lose_sessions(i, now);
+        self.cache_lost(i);
         let s = self.world.instances[i as usize].service_idx as usize;
         let frozen = std::mem::take(&mut self.process[i as usize].frozen);
         for &req in &frozen {

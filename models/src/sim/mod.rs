@@ -44,6 +44,7 @@ use std::fmt;
 mod admission;
 mod balance;
 mod build;
+mod cache;
 mod calls;
 mod client;
 mod event;
@@ -174,6 +175,8 @@ pub struct ServiceModel<'w> {
     outliers: Vec<Option<Detector>>,
     versions: Vec<Version>,
     replicas: Vec<Replica>,
+    /// Caches' entries and fetches, and key draws (see `cache`).
+    caches: cache::Caches,
     /// What each service measures (see `stats`).
     stats: Vec<ServiceStats>,
     workloads: Vec<WorkloadState>,

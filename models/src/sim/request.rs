@@ -116,6 +116,10 @@ pub(super) struct Request {
     /// the time it had worked).
     pub(super) released: bool,
     pub(super) worked_ns: u64,
+    /// The key it asks for (`NONE`: none).
+    pub(super) key: u32,
+    /// What it is to its service's cache.
+    pub(super) cache: cache::Role,
 }
 
 /// One logical call of a parent request, across its attempts.
@@ -141,6 +145,8 @@ pub(super) struct Call {
     pub(super) children: [u32; 4],
     pub(super) hedges: u8,
     pub(super) hedge_timer: Option<TimerId>,
+    /// The key its attempts ask for.
+    pub(super) key: u32,
 }
 
 /// Words of the mask of calls a step makes: one bit per call of the step.
@@ -239,6 +245,8 @@ impl ServiceModel<'_> {
                 .map_or(2, |w| w.criticality),
             released: false,
             worked_ns: 0,
+            key: NONE,
+            cache: cache::Role::None,
         }
     }
 
@@ -405,7 +413,9 @@ impl ServiceModel<'_> {
             }
             self.store_read(s, r.instance);
         }
-        self.requests[req].step = 0;
+        let r = &mut self.requests[req];
+        r.step = 0;
+        r.cache = cache::Role::None;
         self.advance(sim, req);
     }
 
@@ -473,8 +483,20 @@ impl ServiceModel<'_> {
         {
             return self.finish(sim, req, Outcome::Shed);
         }
-        let (made, n_made) = self.calls_made(start, len);
-        if n_made == 0 {
+        let (mut made, mut n_made) = self.calls_made(start, len);
+        let mut waits = 0;
+        if let Some(c) = self.world.services[r.service as usize].cache {
+            let k = c.fronts.wrapping_sub(start);
+            if k < len && made[(k / 64) as usize] & (1 << (k % 64)) != 0 {
+                let (skip, follow) = self.cache_lookup(req, now);
+                if skip {
+                    made[(k / 64) as usize] &= !(1 << (k % 64));
+                    n_made -= 1;
+                }
+                waits = u32::from(follow);
+            }
+        }
+        if n_made + waits == 0 {
             // Every call of the step was skipped: the step is over at once.
             self.requests[req].step += 1;
             return self.advance(sim, req);
@@ -484,11 +506,12 @@ impl ServiceModel<'_> {
         }
         let p = &mut self.requests[req];
         p.phase = Phase::Calling;
-        p.pending = u16::try_from(n_made).expect("a step makes at most PARALLEL_MAX calls");
+        p.pending = u16::try_from(n_made + waits).expect("a step makes at most PARALLEL_MAX calls");
         let measured = now >= self.world.warmup.as_ns();
         let caller_offset = r.instance - self.world.services[r.service as usize].first_instance;
         let is_made = |k: &u32| made[(k / 64) as usize] & (1 << (k % 64)) != 0;
         for edge in (0..len).filter(is_made).map(|k| start + k) {
+            let key = self.draw_call_key(edge, r.key);
             let policy = &self.world.calls[edge as usize].policy;
             let slot = match &policy.breaker {
                 Some(b) if b.shared => 0,
@@ -509,6 +532,7 @@ impl ServiceModel<'_> {
                 children: [NONE; 4],
                 hedges: 0,
                 hedge_timer: None,
+                key,
             };
             let call = self.calls.insert(call);
             let es = &mut self.edges[edge as usize];

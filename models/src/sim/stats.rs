@@ -434,6 +434,7 @@ impl ServiceModel<'_> {
     ) -> Vec<ServiceResult> {
         let secs = measured_ns as f64 / 1e9;
         let (world, stores, store_of) = (self.world, &self.stores, &self.store_of);
+        let caches = &mut self.caches;
         let per_s = |n: u64| n as f64 / secs;
         let mean = |area: u128| area as f64 / measured_ns as f64;
         let results = self.stats.iter_mut().enumerate().map(|(s, st)| {
@@ -476,6 +477,7 @@ impl ServiceModel<'_> {
                 sessions_lost: st.sessions_lost,
                 keeps_sessions: def.recovery.sessions,
                 store: (store_of[s] != NONE).then(|| stores[store_of[s] as usize].result.clone()),
+                cache: def.cache.map(|_| caches.result(world, s)),
             }
         });
         results.collect()

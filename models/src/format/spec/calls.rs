@@ -64,6 +64,10 @@ pub enum Step {
         /// for a search over 100 leaves. Default 1.
         #[serde(default = "one")]
         fan_out: u32,
+        /// The keys this call asks for, drawn per call from the edge's own stream (a page that
+        /// looks up one product of a catalog). Default: the key of the request that makes it.
+        #[serde(default)]
+        keys: Option<Keys>,
     },
     /// Calls made at once; the step ends when all have answered. Holds `Call`s only.
     Parallel(Vec<Step>),
@@ -378,4 +382,9 @@ pub enum Balancer {
     LeastOutstanding,
     /// Two instances drawn at random; the one with fewer outstanding requests wins.
     PowerOfTwo,
+    /// By the request's key (jump consistent hashing over the service's instances), as a
+    /// memcached or Redis client shards keys: each key has a home instance, so its cache holds
+    /// it; while the home instance is out of rotation the key goes to the next instance of its
+    /// hash sequence. Requests without a key are spread at random.
+    KeyHash,
 }

@@ -70,6 +70,8 @@ pub enum Metric {
     WriteUnavailable { service: String },
     /// User sessions lost with the instances that held them.
     SessionsLost { service: String },
+    /// A cache's hits out of its lookups.
+    HitRatio { service: String },
 }
 
 /// An assertion over the runs of a variant, with a stated statistical meaning. Thresholds are
@@ -243,6 +245,19 @@ pub enum Expect {
     /// `SessionsLost(service: "web", at_most: 0)`: user sessions lost with the instances that
     /// held them (`sessions: Local`).
     SessionsLost {
+        service: String,
+        #[serde(default)]
+        variant: Option<String>,
+        #[serde(default)]
+        at_least: Option<f64>,
+        #[serde(default)]
+        at_most: Option<f64>,
+        #[serde(default)]
+        in_runs: Option<f64>,
+    },
+    /// `HitRatio(service: "cache", at_least: 0.9)`: a cache's hits out of its lookups (a
+    /// service with a `cache`).
+    HitRatio {
         service: String,
         #[serde(default)]
         variant: Option<String>,

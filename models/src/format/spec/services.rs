@@ -146,6 +146,45 @@ pub struct Service {
     /// at the service: from arrival at an instance to the answer leaving it).
     #[serde(default)]
     pub slo: Option<Slo>,
+    /// A cache in front of one of this service's calls (a read-through cache tier:
+    /// memcached, Redis): each instance holds the values of up to `capacity` keys; a request
+    /// whose key it holds is a hit and skips the call named by `fronts`, a miss makes it and
+    /// keeps the answer. A process that starts again (crash, kill, replacement) starts empty,
+    /// and its hit ratio is rebuilt by the requests that follow. Give it `balancer: KeyHash`
+    /// so that each key lives on one instance. Default: none.
+    #[serde(default)]
+    pub cache: Option<CacheSpec>,
+}
+
+/// A cache held by each instance of a service: `cache: (capacity: 100_000, ttl: "5m",
+/// fronts: "db")`. Requests without a key pass through as misses that fill nothing.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSpec {
+    /// The most keys an instance holds; a new key evicts the least recently used.
+    pub capacity: u64,
+    /// The call (by the callee's name) that a miss makes and a hit skips.
+    pub fronts: String,
+    /// An entry expires this long after it was filled; the next request for it is a miss.
+    /// Default: never.
+    #[serde(default)]
+    pub ttl: Option<Dur>,
+    /// Jittered TTLs: each entry lives `ttl × (1 − ttl_jitter × u)`, `u` uniform in [0, 1), so
+    /// that keys filled together do not expire together. Default 0.
+    #[serde(default)]
+    pub ttl_jitter: f64,
+    /// Request coalescing (single flight): a miss for a key whose fetch is already out at the
+    /// instance waits for that fetch instead of making its own call, and shares its answer.
+    /// Default false.
+    #[serde(default)]
+    pub coalesce: bool,
+    /// Probabilistic early expiration (XFetch; Vattani, Chierichetti and Lowenstein, 2015)
+    /// with this β (1.0 is the paper's choice): a request for a fresh entry refetches it early
+    /// with a probability that grows as its expiry nears, in proportion to how long the last
+    /// fetch took, so that one request refreshes a hot key before the crowd finds it expired.
+    /// Needs a `ttl`. Default: none.
+    #[serde(default)]
+    pub early_expiry: Option<f64>,
 }
 
 /// A horizontal autoscaler (Kubernetes HPA, simplified): every `every`, the desired count is

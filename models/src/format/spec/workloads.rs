@@ -53,6 +53,24 @@ pub struct Workload {
     /// classes); the calls they cause carry it on. Default `Critical`.
     #[serde(default)]
     pub criticality: Criticality,
+    /// The keys its requests ask for (a product, a user's row, a cache entry), drawn per request
+    /// from this workload's own stream, so every design sees the same keys; the calls a request
+    /// makes carry its key unless a call draws its own. Caches (`cache`) and services balanced
+    /// by key (`balancer: KeyHash`) read it. Default: requests carry no key.
+    #[serde(default)]
+    pub keys: Option<Keys>,
+}
+
+/// A key space: keys `1..=n`, drawn independently for each request (the independent reference
+/// model).
+#[derive(Copy, Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum Keys {
+    /// Key `k` with probability proportional to `1 / k^s`: a few hot keys and a long tail
+    /// (`Zipf(n: 1_000_000, s: 0.99)`; web caches measure `s` from 0.6 to 1.0).
+    Zipf { n: u64, s: f64 },
+    /// Every key equally likely: `Uniform(n: 10_000)`.
+    Uniform { n: u64 },
 }
 
 pub(super) fn ten_thousand() -> u32 {

@@ -437,6 +437,7 @@ mod tests {
             op: Op::Read,
             reconnect_after: None,
             fan_out: 1,
+            keys: None,
             criticality: None,
         };
         let policy = CallPolicy::new(&call).expect("a valid call");

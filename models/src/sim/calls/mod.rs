@@ -261,7 +261,7 @@ impl ServiceModel<'_> {
             return self.fail_before_leaving(sim, call, None, phase);
         }
         let region = self.world.hosts[caller_host as usize].region_idx;
-        let instance = self.pick_instance(def.to, parent.workload, region, def.write);
+        let instance = self.pick_instance(def.to, parent.workload, region, def.write, c.key);
         if def.policy.reconnect_ns > 0 && self.reconnecting(instance, def.policy.reconnect_ns, now)
         {
             // The pooled connections to a restarted instance are broken until the pool
@@ -343,6 +343,7 @@ impl ServiceModel<'_> {
         child.measured = c.measured;
         child.holds_permit = def.policy.bulkhead.is_some();
         child.breaker_phase = phase;
+        child.key = c.key;
         let inherited = if self.world.services[def.from as usize].honor_deadlines {
             parent.deadline_ns
         } else {
@@ -703,7 +704,17 @@ impl ServiceModel<'_> {
                 _ => stats.failed += 1,
             }
         }
-        let p = &mut self.requests[c.parent];
+        if self.world.calls[c.edge as usize].fronted {
+            self.cache_fetched(sim, c.parent, outcome);
+        }
+        self.call_answered(sim, c.parent, outcome);
+    }
+
+    /// One call of `parent`'s step is over with `outcome` (or, for a cache's follower, the
+    /// fetch it waited for): once every call of the step is, the parent goes on.
+    #[inline]
+    pub(super) fn call_answered(&mut self, sim: &mut Sim<Event>, parent: u32, outcome: Outcome) {
+        let p = &mut self.requests[parent];
         debug_assert_eq!(p.phase, Phase::Calling);
         p.pending.dec();
         match outcome {
@@ -717,9 +728,9 @@ impl ServiceModel<'_> {
         let i = p.instance as usize;
         if self.process[i].hung > 0 {
             // A hung process does nothing with the answers until the hang ends.
-            self.process[i].parked.push(c.parent);
+            self.process[i].parked.push(parent);
             return;
         }
-        self.after_calls(sim, c.parent);
+        self.after_calls(sim, parent);
     }
 }

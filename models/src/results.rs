@@ -231,6 +231,43 @@ impl CacheResult {
     }
 }
 
+/// A broker's messages over the whole run (warm-up included): its ledger, `published = acked +
+/// dead_letters + lost + ready + out`, balances in every run (audited).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueResult {
+    /// Messages stored (publishes answered well).
+    pub published: u64,
+    /// Publishes refused by a full instance.
+    pub refused: u64,
+    /// Deliveries to consumers (first ones and redeliveries).
+    pub delivered: u64,
+    /// Messages acknowledged: processed.
+    pub acked: u64,
+    /// Messages delivered again after their visibility timeout.
+    pub redeliveries: u64,
+    /// Good answers for a message that had been delivered again or acknowledged already: work
+    /// done twice.
+    pub duplicates: u64,
+    /// Messages given up after `max_deliveries`.
+    pub dead_letters: u64,
+    /// Waiting messages lost with a broker instance (without `replicated`).
+    pub lost: u64,
+    /// At the end: waiting, and delivered but not acknowledged.
+    pub ready: u64,
+    pub out: u64,
+    /// Per time-series bucket, at its end: messages held (waiting and out), and the age of the
+    /// oldest waiting one (the oldest at the head of a partition).
+    pub series_backlog: Vec<u64>,
+    pub series_oldest_ns: Vec<u64>,
+}
+
+impl QueueResult {
+    /// Whether every message published is accounted for.
+    pub fn balanced(&self) -> bool {
+        self.published == self.acked + self.dead_letters + self.lost + self.ready + self.out
+    }
+}
+
 /// What recovery mechanisms did at a service.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecoveryResult {
@@ -450,6 +487,9 @@ pub struct ServiceResult {
     /// For a cache service: what its caches did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<CacheResult>,
+    /// For a broker: its message ledger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueResult>,
 }
 
 impl ServiceResult {

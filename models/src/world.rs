@@ -84,6 +84,33 @@ pub struct ServiceDef {
     pub oom_at: u32,
     /// The cache its instances hold.
     pub cache: Option<CacheDef>,
+    /// Its queue, if it is a broker.
+    pub broker: Option<BrokerDef>,
+    /// The queue it consumes.
+    pub consumes: Option<ConsumerDef>,
+}
+
+/// A broker's queue, compiled.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct BrokerDef {
+    /// Messages per instance at most.
+    pub capacity: u32,
+    pub replicated: bool,
+    /// The service that consumes it (`u32::MAX`: none).
+    pub consumer: u32,
+}
+
+/// A consumer group, compiled.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct ConsumerDef {
+    /// The broker service.
+    pub broker: u32,
+    /// Messages an instance processes at once.
+    pub concurrency: u32,
+    pub visibility_ns: u64,
+    pub max_deliveries: u32,
+    /// The workload its processing is counted in.
+    pub workload: u32,
 }
 
 /// Memory of a service's instances, compiled: a request that would make an instance hold more
@@ -484,6 +511,8 @@ pub struct CallDef {
     /// The call its caller's cache fronts: a hit skips it, a miss fills the cache when it
     /// answers.
     pub fronted: bool,
+    /// A publish to a broker.
+    pub publish: bool,
 }
 
 /// A compiled key space (`spec::Keys`): keys `1..=n`.
@@ -570,6 +599,9 @@ pub struct WorkloadDef {
     pub criticality: u8,
     /// The keys its requests ask for; `None`: no key.
     pub keys: Option<KeyDist>,
+    /// A consumer group's processing (no arrivals of its own: messages are delivered): the
+    /// broker service it consumes.
+    pub consumes: Option<u32>,
 }
 
 /// A piecewise-linear arrival rate over time: breakpoints `(t_ns, rate_per_s)`, constant after

@@ -124,6 +124,10 @@ pub fn render_run_of(r: &RunResult, variant: Option<&str>) -> String {
         out.push('\n');
         out.push_str(&caches_table(r).render());
     }
+    if r.services.iter().any(|s| s.queue.is_some()) {
+        out.push('\n');
+        out.push_str(&queues_table(r).render());
+    }
     out.push_str(
         "\np50 .. max: latency of successful requests; p99 all: of every answered request (a failure at the time it was given).\n",
     );
@@ -207,6 +211,41 @@ fn caches_table(r: &RunResult) -> Table {
             c.early_refreshes.to_string(),
             c.evictions.to_string(),
             c.keys_held.to_string(),
+        ]);
+    }
+    t
+}
+
+/// One row per broker of a run: its message ledger over the whole run.
+fn queues_table(r: &RunResult) -> Table {
+    let mut t = Table::new(&[
+        "queue",
+        "published",
+        "refused",
+        "acked",
+        "redelivered",
+        "duplicates",
+        "dead letters",
+        "lost",
+        "waiting",
+        "out",
+        "oldest at end",
+    ]);
+    for s in &r.services {
+        let Some(q) = &s.queue else { continue };
+        let oldest = q.series_oldest_ns.last().copied().unwrap_or(0);
+        t.row(vec![
+            s.name.clone(),
+            q.published.to_string(),
+            q.refused.to_string(),
+            q.acked.to_string(),
+            q.redeliveries.to_string(),
+            q.duplicates.to_string(),
+            q.dead_letters.to_string(),
+            q.lost.to_string(),
+            q.ready.to_string(),
+            q.out.to_string(),
+            fmt_ns(oldest as f64),
         ]);
     }
     t

@@ -15,6 +15,7 @@ mod overload;
 mod plan;
 mod props;
 mod queueing;
+mod queues;
 mod readme;
 mod reference;
 mod replay;

@@ -183,6 +183,21 @@ fn step_calls<'s>(ck: &mut Checker, step: &'s Step, step_at: &At) -> Vec<(&'s St
     calls
 }
 
+/// A write goes to a datastore, a publish to a broker.
+fn check_op(ck: &mut Checker, to: &crate::spec::Service, op: Op, at: &At) {
+    let name = &to.name;
+    if op == Op::Publish && to.broker.is_none() {
+        let msg = format!(
+            "`{name}` is not a broker; only a broker takes a publish (give it `broker: (...)`)"
+        );
+        ck.report(at, msg, None);
+    }
+    if op == Op::Write && to.datastore.is_none() {
+        let msg = format!("`{name}` is not a datastore; only a datastore takes writes (give it `datastore: (...)`)");
+        ck.report(at, msg, None);
+    }
+}
+
 /// A call's `fan_out` lies between 1 and [`PARALLEL_MAX`].
 fn check_fan_out(ck: &mut Checker, fan_out: u32, call_at: &At) {
     if fan_out == 0 || fan_out as usize > PARALLEL_MAX {
@@ -242,13 +257,7 @@ fn build_call(
         pool.as_deref(),
         &call_at.field("pool"),
     );
-    if *op == Op::Write && spec.services[ti].datastore.is_none() {
-        ck.report(
-            &call_at.field("op"),
-            format!("`{to}` is not a datastore; only a datastore takes writes (give it `datastore: (...)`)"),
-            None,
-        );
-    }
+    check_op(ck, &spec.services[ti], *op, &call_at.field("op"));
     Some(CallDef {
         from: si as u32,
         to: ti as u32,
@@ -260,5 +269,6 @@ fn build_call(
             .as_ref()
             .and_then(|k| super::caches::key_dist(ck, &call_at.field("keys"), k)),
         fronted: false,
+        publish: *op == Op::Publish,
     })
 }

@@ -24,6 +24,7 @@ pub mod expect;
 mod faults;
 mod hosts;
 mod inert;
+mod queues;
 mod recovery;
 mod rollouts;
 mod services;
@@ -117,6 +118,7 @@ fn compile_parts(ck: &mut Checker, spec: &Scenario) -> Parts {
         services::build_services(ck, spec, hosts.as_deref(), &tiers);
     let mut workloads = workloads::build_workloads(ck, spec);
     let slo = slo::build_slos(ck, spec, &mut services, &mut workloads);
+    queues::build_queues(ck, spec, &mut services, &mut workloads, &slo);
     if let Some(h) = &hosts {
         services::mark_multi_region(&mut services, &instances, h);
     }

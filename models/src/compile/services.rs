@@ -134,6 +134,8 @@ fn build_service(ck: &mut Checker, cx: &Context, si: usize, out: &mut Output) ->
     let cache = super::caches::build_cache(ck, svc, &cx.names, &steps, &mut out.calls, &at);
     ServiceDef {
         cache,
+        broker: None, // compiled with the consumers (`queues::build_queues`)
+        consumes: None,
         recovery,
         store,
         multi_region: false,

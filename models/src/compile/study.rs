@@ -213,6 +213,12 @@ fn base_names(spec: &Scenario) -> Vec<String> {
                 .iter()
                 .map(|w| crate::world::users_name(w.name.as_deref().unwrap_or(&w.entry))),
         )
+        // A consumer group's processing is a workload named after it.
+        .chain(
+            (spec.services.iter())
+                .filter(|s| s.consumes.is_some())
+                .map(|s| crate::world::users_name(&s.name)),
+        )
         .collect()
 }
 

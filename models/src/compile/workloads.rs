@@ -63,6 +63,7 @@ fn build_workload(ck: &mut Checker, spec: &Scenario, wi: usize) -> WorkloadDef {
     let region = region(ck, spec, w, &at);
     check_clients(ck, w, &at);
     WorkloadDef {
+        consumes: None,
         keys: w
             .keys
             .as_ref()

@@ -9,9 +9,8 @@ impl<'w> ServiceModel<'w> {
         let n_buckets = world.n_buckets();
         let n_services = world.services.len();
         let n_instances = world.instances.len();
-        let svc_name = |s: &ServiceDef| format!("svc:{}", s.name);
-        let svcs = || world.services.iter();
         let (stores, store_of) = stores(world, &rngs);
+        let (work_rngs, reject_rngs) = service_streams(world, &rngs);
         ServiceModel {
             world,
             requests: Slab::with_capacity(1024),
@@ -27,12 +26,10 @@ impl<'w> ServiceModel<'w> {
             outliers: outliers(world, &rngs),
             versions: vec![Version::default(); n_instances],
             replicas: vec![Replica::default(); n_instances],
-            work_rngs: svcs().map(|s| rngs.stream(&svc_name(s), "work")).collect(),
-            reject_rngs: svcs()
-                .map(|s| rngs.stream(&svc_name(s), "reject"))
-                .collect(),
-            svc_faults: svcs()
-                .map(|s| ServiceFaults::new(&rngs, &svc_name(s)))
+            work_rngs,
+            reject_rngs,
+            svc_faults: (world.services.iter())
+                .map(|s| ServiceFaults::new(&rngs, &format!("svc:{}", s.name)))
                 .collect(),
             rotations: (0..n_services)
                 .map(|s| Rotation::new(&rngs, world, s))
@@ -43,6 +40,7 @@ impl<'w> ServiceModel<'w> {
             stores,
             store_of,
             caches: cache::Caches::new(world, &rngs, n_buckets),
+            queues: queues::Queues::new(world, n_buckets),
             stats: (0..n_services)
                 .map(|s| ServiceStats::new(world, s, n_buckets))
                 .collect(),
@@ -83,6 +81,9 @@ impl<'w> ServiceModel<'w> {
             self.recount_up(s, 0);
         }
         for w in 0..self.world.workloads.len() as u32 {
+            if self.world.workloads[w as usize].consumes.is_some() {
+                continue; // a consumer group's requests are deliveries
+            }
             if let Some(t) = self.next_arrival(w, 0) {
                 sim.schedule_at(SimTime::from_ns(t), Event::Arrival { workload: w });
             }
@@ -187,4 +188,16 @@ fn host_instances(world: &World) -> Vec<Vec<u32>> {
         host_instances[inst.host_idx as usize].push(i as u32);
     }
     host_instances
+}
+
+/// Per service, its work draws (`svc:<name>/work`) and its refusals' (`/reject`).
+fn service_streams(world: &World, rngs: &RngFactory) -> (Vec<Stream>, Vec<Stream>) {
+    let name = |s: &ServiceDef| format!("svc:{}", s.name);
+    let work = (world.services.iter())
+        .map(|s| rngs.stream(&name(s), "work"))
+        .collect();
+    let reject = (world.services.iter())
+        .map(|s| rngs.stream(&name(s), "reject"))
+        .collect();
+    (work, reject)
 }

@@ -400,54 +400,70 @@ impl ServiceModel<'_> {
         })
     }
 
-    /// At a step of a cache service's request that makes the fronted call (bit `bit` of `made`):
-    /// looks the request's key up and decides its role. Returns how many of the step's calls
-    /// are skipped (the fronted one, for a hit or a follower) and whether the request waits for
-    /// another's fetch (then the step is not over before that fetch answers).
+    /// At the step of a cache service's request that makes the fronted call: looks the
+    /// request's key up and decides its role. Returns whether the fronted call is skipped (a
+    /// hit, or a follower) and whether the request waits for another's fetch (then its step is
+    /// not over before that fetch answers).
     #[cold]
     #[inline(never)]
     pub(super) fn cache_lookup(&mut self, req: u32, now: u64) -> (bool, bool) {
         let r = self.requests[req];
         let s = r.service as usize;
-        let def = self.world.services[s].cache.expect("a cache service");
         let slot = self.caches.slot_of[r.instance as usize];
         if r.key == NONE || slot == NONE {
             return (false, false);
         }
-        let bucket = self.bucket;
-        let cs = &mut self.caches;
-        let c = &mut cs.counters[s];
-        c.series_lookups[bucket] += 1;
+        let c = &mut self.caches.counters[s];
+        c.series_lookups[self.bucket] += 1;
         if r.measured {
             c.lookups += 1;
         }
-        let inst = &mut cs.instances[slot as usize];
-        let found = inst.lru.get(r.key, now);
-        let fetching = def.coalesce && inst.fetching.contains_key(&r.key);
-        let role = match found {
+        let found = self.caches.instances[slot as usize].lru.get(r.key, now);
+        let role = self.role_of(&r, found, slot, now);
+        self.take_role(req, slot, role, now);
+        (
+            matches!(role, Role::Hit | Role::Follower),
+            role == Role::Follower,
+        )
+    }
+
+    /// What request `r` is to its cache, having `found` its key: a hit, unless early expiry
+    /// (XFetch) makes it refresh a fresh entry; a miss is the leader of a fetch, or, coalesced,
+    /// a follower of the one out.
+    fn role_of(&mut self, r: &Request, found: Found, slot: u32, now: u64) -> Role {
+        let s = r.service as usize;
+        let def = self.world.services[s].cache.expect("a cache service");
+        let cs = &mut self.caches;
+        let fetching = def.coalesce && cs.instances[slot as usize].fetching.contains_key(&r.key);
+        let c = &mut cs.counters[s];
+        match found {
             Found::Fresh {
                 expires_ns,
                 fetch_ns,
             } => {
                 let early = def.early_expiry.is_some_and(|beta| {
-                    let rng = cs.rngs[s].as_mut().expect("a cache's stream");
-                    let u: f64 = rng.random::<f64>();
+                    let u: f64 = cs.rngs[s]
+                        .as_mut()
+                        .expect("a cache's stream")
+                        .random::<f64>();
                     // XFetch: refresh when now − δ·β·ln(u) ≥ expiry.
                     !fetching
                         && now as f64 - fetch_ns as f64 * beta * (1.0 - u).ln() >= expires_ns as f64
                 });
+                if early && r.measured {
+                    c.early_refreshes += 1;
+                }
                 if early {
-                    if r.measured {
-                        c.early_refreshes += 1;
-                    }
                     Role::Leader
                 } else {
                     Role::Hit
                 }
             }
             Found::Expired | Found::Absent => {
-                if found == Found::Expired && r.measured {
-                    c.expired += 1;
+                if r.measured {
+                    c.misses += 1;
+                    c.expired += u64::from(found == Found::Expired);
+                    c.coalesced += u64::from(fetching);
                 }
                 if fetching {
                     Role::Follower
@@ -455,48 +471,42 @@ impl ServiceModel<'_> {
                     Role::Leader
                 }
             }
-        };
+        }
+    }
+
+    /// Request `req` takes `role` at cache instance `slot`: a hit is counted, a follower joins
+    /// the fetch out for its key, a leader starts one.
+    fn take_role(&mut self, req: u32, slot: u32, role: Role, now: u64) {
+        let r = self.requests[req];
+        let s = r.service as usize;
+        let coalesce = self.world.services[s].cache.is_some_and(|c| c.coalesce);
+        let cs = &mut self.caches;
+        let inst = &mut cs.instances[slot as usize];
         match role {
             Role::Hit => {
-                c.series_hits[bucket] += 1;
+                cs.counters[s].series_hits[self.bucket] += 1;
                 if r.measured {
-                    c.hits += 1;
+                    cs.counters[s].hits += 1;
                 }
             }
             Role::Follower => {
-                if r.measured {
-                    c.coalesced += 1;
-                    c.misses += 1;
-                }
                 let leader = *inst.fetching.get(&r.key).expect("a fetch out");
-                cs.flights
-                    .get_mut(&leader)
-                    .expect("a fetch out")
-                    .followers
-                    .push(req);
+                let flight = cs.flights.get_mut(&leader).expect("a fetch out");
+                flight.followers.push(req);
             }
             Role::Leader => {
-                if r.measured && !matches!(found, Found::Fresh { .. }) {
-                    c.misses += 1;
-                }
-                if def.coalesce {
+                if coalesce {
                     inst.fetching.insert(r.key, req);
                 }
-                cs.flights.insert(
-                    req,
-                    Flight {
-                        started_ns: now,
-                        followers: Vec::new(),
-                    },
-                );
+                let flight = Flight {
+                    started_ns: now,
+                    followers: Vec::new(),
+                };
+                cs.flights.insert(req, flight);
             }
             Role::None => {}
         }
         self.requests[req].cache = role;
-        (
-            matches!(role, Role::Hit | Role::Follower),
-            role == Role::Follower,
-        )
     }
 
     /// The fronted call of `parent` is over with `outcome`: a leader fills its instance's cache

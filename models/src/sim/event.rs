@@ -109,6 +109,10 @@ pub enum Event {
     ScaleUp {
         instance: u32,
     },
+    /// A delivered message's visibility timeout (cancelled when it is acknowledged).
+    Visibility {
+        msg: u32,
+    },
     Tick,
     WarmupEnd,
 }
@@ -143,7 +147,9 @@ impl Event {
             | Event::Restart { instance, .. }
             | Event::Liveness { instance } => u64::from(instance),
             Event::Gc { instance, end } => u64::from(instance) << 1 | u64::from(end),
-            Event::Replicate { msg } | Event::ReplicaAck { msg } => u64::from(msg),
+            Event::Replicate { msg } | Event::ReplicaAck { msg } | Event::Visibility { msg } => {
+                u64::from(msg)
+            }
             Event::ReplTimeout { wait } => u64::from(wait),
             Event::Failover { service, epoch } => u64::from(service) << 32 | u64::from(epoch),
             Event::Deploy { deploy, step } => u64::from(deploy) << 32 | u64::from(step),
@@ -185,6 +191,7 @@ impl Event {
             Event::Liveness { .. } => 26,
             Event::ProbeTimeout { .. } => 27,
             Event::Gc { .. } => 28,
+            Event::Visibility { .. } => 29,
         }
     }
 
@@ -219,6 +226,7 @@ impl Event {
             Event::Rollback { .. } => "Rollback",
             Event::Autoscale { .. } => "Autoscale",
             Event::ScaleUp { .. } => "ScaleUp",
+            Event::Visibility { .. } => "Visibility",
         }
     }
 
@@ -265,6 +273,7 @@ impl Event {
             Event::Rollback { deploy: 0 },
             Event::Autoscale { service: 0 },
             Event::ScaleUp { instance: 0 },
+            Event::Visibility { msg: 0 },
         ]
     }
 }

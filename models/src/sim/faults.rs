@@ -641,6 +641,7 @@ impl ServiceModel<'_> {
             .recovery
             .cold_start
             .map_or(0, |r| r.warm_up_ns);
+        self.queues.dirty |= self.queues.any;
         let process = &mut self.process[i as usize];
         process.started_ns = now;
         process.restarts += 1;
@@ -671,6 +672,7 @@ impl ServiceModel<'_> {
         self.process[i as usize].last_down_ns = now;
         self.lose_sessions(i, now);
         self.cache_lost(i);
+        self.partition_lost(i);
         let s = self.world.instances[i as usize].service_idx as usize;
         let frozen = std::mem::take(&mut self.process[i as usize].frozen);
         for &req in &frozen {

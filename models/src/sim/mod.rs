@@ -30,8 +30,8 @@ use crate::results::{
 use crate::sparse_hist::SparseHistogram;
 use crate::trace::{Place, Trace, TraceOptions, Tracer};
 use crate::world::{
-    AlertKind, ArrivalKind, Autoscale, Balancer, CallDef, FaultDef, FaultEffect, InstanceDef,
-    RateFn, RateLimitDef, Replacement, ServiceDef, SlowStart, WorkloadDef, World,
+    AlertKind, ArrivalKind, Autoscale, Balancer, CallDef, ConsumerDef, FaultDef, FaultEffect,
+    InstanceDef, RateFn, RateLimitDef, Replacement, ServiceDef, SlowStart, WorkloadDef, World,
 };
 use rand::RngExt;
 use rand_distr::Exp1;
@@ -55,6 +55,7 @@ mod memory;
 mod ops;
 mod outlier;
 mod probes;
+mod queues;
 mod recovery;
 mod request;
 mod restart;
@@ -177,6 +178,8 @@ pub struct ServiceModel<'w> {
     replicas: Vec<Replica>,
     /// Caches' entries and fetches, and key draws (see `cache`).
     caches: cache::Caches,
+    /// Brokers' messages and their consumers' deliveries (see `queues`).
+    queues: queues::Queues,
     /// What each service measures (see `stats`).
     stats: Vec<ServiceStats>,
     workloads: Vec<WorkloadState>,
@@ -369,6 +372,7 @@ impl Model for ServiceModel<'_> {
             Event::Liveness { instance } => self.on_liveness(sim, instance),
             Event::ProbeTimeout { req } => self.on_probe_timeout(sim, req),
             Event::Gc { instance, end } => self.on_gc(sim, instance, end),
+            Event::Visibility { msg } => self.on_visibility(sim, msg),
             Event::Replicate { msg } => self.on_replicate(sim, msg),
             Event::ReplicaAck { msg } => self.on_replica_ack(sim, msg),
             Event::ReplTimeout { wait } => self.on_repl_timeout(sim, wait),
@@ -383,6 +387,9 @@ impl Model for ServiceModel<'_> {
         }
         if !self.pending_failovers.is_empty() {
             self.flush_failovers(sim);
+        }
+        if self.queues.dirty {
+            self.flush_dispatch(sim);
         }
     }
 

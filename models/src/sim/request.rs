@@ -191,6 +191,9 @@ impl ServiceModel<'_> {
 
     #[inline]
     pub(super) fn release(&mut self, idx: u32) {
+        if self.is_delivery(idx) {
+            self.delivery_released(idx);
+        }
         self.live.dec();
         self.requests.remove(idx);
     }
@@ -398,6 +401,13 @@ impl ServiceModel<'_> {
         if self.world.services[s].honor_deadlines && now >= r.deadline_ns {
             return self.finish(sim, req, Outcome::Shed);
         }
+        if self.world.services[s].broker.is_some()
+            && r.edge != NONE
+            && self.world.calls[r.edge as usize].publish
+        {
+            let outcome = self.publish(sim, req);
+            return self.finish(sim, req, outcome);
+        }
         if self.world.services[s].store.is_some() {
             if r.write {
                 if self.store(s).is_some_and(|x| x.primary != r.instance) {
@@ -463,6 +473,30 @@ impl ServiceModel<'_> {
         (made, made.count_ones())
     }
 
+    /// At a cache service, when the step makes the fronted call (its `k`-th): the lookup, which
+    /// may skip the call (a hit, or a follower of a fetch out); returns 1 when the request waits
+    /// for another's fetch.
+    #[cold]
+    #[inline(never)]
+    fn cache_step(
+        &mut self,
+        req: u32,
+        k: u32,
+        len: u32,
+        made: &mut CallMask,
+        n_made: &mut u32,
+    ) -> u32 {
+        if k >= len || made[(k / 64) as usize] & (1 << (k % 64)) == 0 {
+            return 0;
+        }
+        let (skip, follow) = self.cache_lookup(req, self.now_ns);
+        if skip {
+            made[(k / 64) as usize] &= !(1 << (k % 64));
+            *n_made -= 1;
+        }
+        u32::from(follow)
+    }
+
     /// Makes the calls of the request's current step, or finishes it after the last step.
     #[inline]
     pub(super) fn advance(&mut self, sim: &mut Sim<Event>, req: u32) {
@@ -484,18 +518,16 @@ impl ServiceModel<'_> {
             return self.finish(sim, req, Outcome::Shed);
         }
         let (mut made, mut n_made) = self.calls_made(start, len);
-        let mut waits = 0;
-        if let Some(c) = self.world.services[r.service as usize].cache {
-            let k = c.fronts.wrapping_sub(start);
-            if k < len && made[(k / 64) as usize] & (1 << (k % 64)) != 0 {
-                let (skip, follow) = self.cache_lookup(req, now);
-                if skip {
-                    made[(k / 64) as usize] &= !(1 << (k % 64));
-                    n_made -= 1;
-                }
-                waits = u32::from(follow);
-            }
-        }
+        let waits = match self.world.services[r.service as usize].cache {
+            Some(c) => self.cache_step(
+                req,
+                c.fronts.wrapping_sub(start),
+                len,
+                &mut made,
+                &mut n_made,
+            ),
+            None => 0,
+        };
         if n_made + waits == 0 {
             // Every call of the step was skipped: the step is over at once.
             self.requests[req].step += 1;
@@ -511,38 +543,51 @@ impl ServiceModel<'_> {
         let caller_offset = r.instance - self.world.services[r.service as usize].first_instance;
         let is_made = |k: &u32| made[(k / 64) as usize] & (1 << (k % 64)) != 0;
         for edge in (0..len).filter(is_made).map(|k| start + k) {
-            let key = self.draw_call_key(edge, r.key);
-            let policy = &self.world.calls[edge as usize].policy;
-            let slot = match &policy.breaker {
-                Some(b) if b.shared => 0,
-                _ => caller_offset,
-            };
-            let call = Call {
-                parent: req,
-                edge,
-                attempts: 0,
-                previous_backoff_ns: 0,
-                measured,
-                slot,
-                wait_timer: None,
-                waiting: false,
-                retry_timer: None,
-                holds_retry: false,
-                outstanding: 0,
-                children: [NONE; 4],
-                hedges: 0,
-                hedge_timer: None,
-                key,
-            };
-            let call = self.calls.insert(call);
-            let es = &mut self.edges[edge as usize];
-            es.stats.series_calls[self.bucket] += 1;
-            if measured {
-                es.stats.calls += 1;
-            }
-            es.chain.on_call(now);
-            self.attempt(sim, call, Ask::New);
+            self.make_call(sim, req, edge, measured, caller_offset);
         }
+    }
+
+    /// Request `req` calls over `edge`: the call's first attempt goes out.
+    #[inline]
+    fn make_call(
+        &mut self,
+        sim: &mut Sim<Event>,
+        req: u32,
+        edge: u32,
+        measured: bool,
+        caller_offset: u32,
+    ) {
+        let key = self.draw_call_key(edge, self.requests[req].key);
+        let policy = &self.world.calls[edge as usize].policy;
+        let slot = match &policy.breaker {
+            Some(b) if b.shared => 0,
+            _ => caller_offset,
+        };
+        let call = Call {
+            parent: req,
+            edge,
+            attempts: 0,
+            previous_backoff_ns: 0,
+            measured,
+            slot,
+            wait_timer: None,
+            waiting: false,
+            retry_timer: None,
+            holds_retry: false,
+            outstanding: 0,
+            children: [NONE; 4],
+            hedges: 0,
+            hedge_timer: None,
+            key,
+        };
+        let call = self.calls.insert(call);
+        let es = &mut self.edges[edge as usize];
+        es.stats.series_calls[self.bucket] += 1;
+        if measured {
+            es.stats.calls += 1;
+        }
+        es.chain.on_call(sim.now().as_ns());
+        self.attempt(sim, call, Ask::New);
     }
 
     /// The request leaves its worker with `outcome`; the next queued request takes the worker.
@@ -671,6 +716,9 @@ impl ServiceModel<'_> {
             {
                 *s = (r.instance, sim.now().as_ns());
             }
+        }
+        if self.world.workloads[r.workload as usize].consumes.is_some() {
+            self.delivery_answered(sim, req);
         }
         self.user_answered(sim, req);
         self.release(req);

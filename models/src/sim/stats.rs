@@ -276,6 +276,9 @@ impl ServiceModel<'_> {
             sim.request_stop();
         }
         let b = self.bucket;
+        if self.queues.any {
+            self.queues_tick(sim, b);
+        }
         for st in &mut self.stats {
             st.series.queue_len[b] = st.queue_now;
             st.series.busy[b] = st.busy_now;
@@ -435,6 +438,7 @@ impl ServiceModel<'_> {
         let secs = measured_ns as f64 / 1e9;
         let (world, stores, store_of) = (self.world, &self.stores, &self.store_of);
         let caches = &mut self.caches;
+        let queues = &mut self.queues;
         let per_s = |n: u64| n as f64 / secs;
         let mean = |area: u128| area as f64 / measured_ns as f64;
         let results = self.stats.iter_mut().enumerate().map(|(s, st)| {
@@ -478,6 +482,7 @@ impl ServiceModel<'_> {
                 keeps_sessions: def.recovery.sessions,
                 store: (store_of[s] != NONE).then(|| stores[store_of[s] as usize].result.clone()),
                 cache: def.cache.map(|_| caches.result(world, s)),
+                queue: def.broker.map(|_| queues.result(world, s, (seed, run))),
             }
         });
         results.collect()

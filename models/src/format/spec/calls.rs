@@ -73,12 +73,15 @@ pub enum Step {
     Parallel(Vec<Step>),
 }
 
-/// What a call asks of a datastore.
+/// What a call asks of a datastore or a broker.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub enum Op {
     #[default]
     Read,
     Write,
+    /// Put a message on a broker's queue (a service with `broker`): the call is answered when
+    /// the broker has stored it; its consumers process it later.
+    Publish,
 }
 
 /// Hedging ("The Tail at Scale"): if the call has not answered after a delay — fixed (`after`),

@@ -154,6 +154,63 @@ pub struct Service {
     /// so that each key lives on one instance. Default: none.
     #[serde(default)]
     pub cache: Option<CacheSpec>,
+    /// A message broker (SQS, RabbitMQ, a Kafka topic): calls with `op: Publish` put messages
+    /// on a queue partitioned over its instances (the one the balancer picks stores the
+    /// message), and the service that `consumes` it takes them off. Its instances fail like any
+    /// other's: a dead one stores nothing, and without `replicated` its waiting messages are
+    /// lost. Default: not a broker.
+    #[serde(default)]
+    pub broker: Option<BrokerSpec>,
+    /// This service is the consumer group of a broker's queue: each instance takes up to
+    /// `concurrency` messages at once, each processed as a request (its work, then its calls).
+    /// A message answered well is acknowledged and gone; one that is not (a failure, a lost
+    /// instance) becomes visible again after `visibility_timeout` and is delivered again
+    /// (at least once: a slow success after that is a duplicate), until `max_deliveries`, when
+    /// it goes to the dead-letter queue. Its processing is a workload of its own, named after
+    /// the service (`users:<service>`), whose latency runs from the publish: the consumers' lag.
+    #[serde(default)]
+    pub consumes: Option<ConsumesSpec>,
+}
+
+/// A broker's queue: `broker: (capacity: 100_000)`.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerSpec {
+    /// The most messages an instance holds (waiting and delivered, not yet acknowledged); a
+    /// publish to a full instance fails. Default 1,000,000.
+    #[serde(default = "one_million")]
+    pub capacity: u64,
+    /// Messages are replicated: a dead instance loses none (they wait until it is back).
+    /// Default false: its waiting messages are lost with it.
+    #[serde(default)]
+    pub replicated: bool,
+}
+
+fn one_million() -> u64 {
+    1_000_000
+}
+
+/// How a service consumes a broker's queue: `consumes: (from: "orders", concurrency: 8)`.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumesSpec {
+    /// The broker (a service with `broker`).
+    pub from: String,
+    /// Messages an instance processes at once. Default: its `workers`.
+    #[serde(default)]
+    pub concurrency: Option<u32>,
+    /// A delivered message not acknowledged within this long is delivered again (SQS's
+    /// visibility timeout). Default "30s".
+    #[serde(default = "thirty_s")]
+    pub visibility_timeout: Dur,
+    /// Deliveries of a message at most; after the last, it goes to the dead-letter queue.
+    /// Default 5.
+    #[serde(default = "five")]
+    pub max_deliveries: u32,
+    /// The consumers' SLO (its latency from publish to processed), where it differs from the
+    /// scenario's `slo`.
+    #[serde(default)]
+    pub slo: Option<Slo>,
 }
 
 /// A cache held by each instance of a service: `cache: (capacity: 100_000, ttl: "5m",

@@ -11,6 +11,11 @@
 //!   limit that is never reached (`benches/data/memory-*.ron`): the cost of the check.
 //! - `probes-on`: `memory-on` with readiness and liveness probes through the request queue and a
 //!   queue ordered by criticality (`benches/data/probes-on.ron`): the cost of #16's mechanisms.
+//! - `cache-off` / `cache-on`: reads through a tier balanced by key, without and with a cache
+//!   of 10,000 keys per instance in front of the database (`benches/data/cache-*.ron`): the
+//!   cost of keys, lookups and fills against the calls the hits save.
+//! - `queue-off` / `queue-on`: orders handed to fulfil by a direct call, and through a broker
+//!   and a consumer group (`benches/data/queue-*.ron`): the cost of a queue.
 //!
 //! Run: `cargo bench --bench scenarios -- --warm-up-time 1 --measurement-time 3`.
 
@@ -30,6 +35,10 @@ const GAME_DAY: &str = concat!(
 const MEMORY_OFF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data/memory-off.ron");
 const MEMORY_ON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data/memory-on.ron");
 const PROBES_ON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data/probes-on.ron");
+const CACHE_OFF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data/cache-off.ron");
+const CACHE_ON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data/cache-on.ron");
+const QUEUE_OFF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data/queue-off.ron");
+const QUEUE_ON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data/queue-on.ron");
 const MM4: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/scenarios/queueing/mm4-rho90.ron"
@@ -68,6 +77,9 @@ fn scenarios<M: Measurement>(c: &mut Criterion<M>) {
     let memory_off = faultline::load(Path::new(MEMORY_OFF)).expect("memory-off loads");
     let memory_on = faultline::load(Path::new(MEMORY_ON)).expect("memory-on loads");
     let probes_on = faultline::load(Path::new(PROBES_ON)).expect("probes-on loads");
+    let load = |path: &str| faultline::load(Path::new(path)).expect("bench data loads");
+    let (cache_off, cache_on) = (load(CACHE_OFF), load(CACHE_ON));
+    let (queue_off, queue_on) = (load(QUEUE_OFF), load(QUEUE_ON));
 
     let mut g = c.benchmark_group("scenarios");
     g.sample_size(10);
@@ -78,6 +90,10 @@ fn scenarios<M: Measurement>(c: &mut Criterion<M>) {
         ("memory-off", &memory_off),
         ("memory-on", &memory_on),
         ("probes-on", &probes_on),
+        ("cache-off", &cache_off),
+        ("cache-on", &cache_on),
+        ("queue-off", &queue_off),
+        ("queue-on", &queue_on),
     ] {
         let n = probe(name, world);
         g.throughput(Throughput::Elements(n));

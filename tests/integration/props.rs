@@ -62,6 +62,10 @@ struct ScenarioGen {
     client_timeout: bool,
     /// An alert on the entry service, and a rollout rolled back by it.
     deploy: bool,
+    /// Bits: 1 keys (2: uniform, else Zipf), 4 a cache tier `kc` before `kdb` (8 a TTL with
+    /// jitter, 16 coalescing, 32 early expiry with the TTL), 64 a broker `kq` and its consumer
+    /// group `kw` (32: replicated), 128 faults on them.
+    state: u8,
 }
 
 fn call_gen() -> impl Strategy<Value = CallGen> {
@@ -162,11 +166,20 @@ fn scenario_gen() -> impl Strategy<Value = ScenarioGen> {
             proptest::option::of((0u8..3, any::<bool>())),
             any::<bool>(),
             any::<bool>(),
+            any::<u8>(),
         ),
     )
         .prop_map(
-            |(services, rate, faults, client_retry, zones, (store, client_timeout, deploy))| {
+            |(
+                services,
+                rate,
+                faults,
+                client_retry,
+                zones,
+                (store, client_timeout, deploy, state),
+            )| {
                 ScenarioGen {
+                    state,
                     store,
                     client_timeout,
                     deploy,
@@ -311,6 +324,8 @@ fn render(g: &ScenarioGen) -> String {
         };
         let (instances, calls) = if is_store {
             (s.instances.max(2), "[]".to_string())
+        } else if i == 0 {
+            (s.instances, with_state_calls(g.state, calls))
         } else {
             (s.instances, calls)
         };
@@ -319,6 +334,7 @@ fn render(g: &ScenarioGen) -> String {
             s.workers
         ));
     }
+    services.push_str(&state_services(g.state));
     let faults: Vec<String> = g
         .faults
         .iter()
@@ -356,6 +372,7 @@ fn render(g: &ScenarioGen) -> String {
                 f.at_s, f.lasts_s
             )
         })
+        .chain(state_faults(g.state))
         .collect();
     let zones: Vec<String> = (0..g.zones)
         .map(|z| format!("(name: \"z{z}\", racks: 2, hosts_per_rack: 2)"))
@@ -382,12 +399,79 @@ fn render(g: &ScenarioGen) -> String {
     } else {
         String::new()
     };
+    if g.state & 1 != 0 {
+        retry.push_str(if g.state & 2 != 0 {
+            ", keys: Uniform(n: 100)"
+        } else {
+            ", keys: Zipf(n: 1000, s: 0.9)"
+        });
+    }
     format!(
         "Scenario(\n    name: \"generated\",\n    horizon: \"10s\",\n    warmup: \"1s\",\n    topology: (regions: [(name: \"r\", zones: [{}])], latency: (same_zone: Constant(\"100us\"), cross_zone: Exponential(mean: \"1ms\"))),\n    services: [\n{services}    ],\n    workload: [(entry: \"s0\", tier: \"t\", arrivals: Poisson(rate_per_s: {}){retry}){sheddable}],\n    faults: [{}],\n{ops})\n",
         zones.join(", "),
         g.rate,
         faults.join(", ")
     )
+}
+
+/// The entry service's calls with those to the state tiers (`ScenarioGen::state`) after them.
+fn with_state_calls(state: u8, calls: String) -> String {
+    let mut extra = Vec::new();
+    if state & 4 != 0 {
+        extra.push("Call(to: \"kc\", timeout: \"100ms\")");
+    }
+    if state & 64 != 0 {
+        extra.push("Call(to: \"kq\", op: Publish, timeout: \"50ms\")");
+    }
+    if extra.is_empty() {
+        return calls;
+    }
+    let inner = &calls[1..calls.len() - 1];
+    let sep = if inner.is_empty() { "" } else { ", " };
+    format!("[{inner}{sep}{}]", extra.join(", "))
+}
+
+/// The state tiers of a generated scenario: a cache before its database, a broker and its
+/// consumer group.
+fn state_services(state: u8) -> String {
+    let mut out = String::new();
+    if state & 4 != 0 {
+        let mut cache = vec!["capacity: 50".to_string(), "fronts: \"kdb\"".into()];
+        if state & 8 != 0 {
+            cache.push("ttl: \"500ms\", ttl_jitter: 0.2".into());
+            if state & 32 != 0 {
+                cache.push("early_expiry: 1.0".into());
+            }
+        }
+        if state & 16 != 0 {
+            cache.push("coalesce: true".into());
+        }
+        out.push_str(&format!("        (name: \"kc\", instances: 2, workers: 8, work: Exponential(mean: \"1ms\"), balancer: KeyHash, cache: ({}), calls: [Call(to: \"kdb\", timeout: \"50ms\")]),\n", cache.join(", ")));
+        out.push_str(
+            "        (name: \"kdb\", workers: 4, queue: 10, work: Exponential(mean: \"5ms\")),\n",
+        );
+    }
+    if state & 64 != 0 {
+        out.push_str(&format!("        (name: \"kq\", instances: 2, workers: 4, work: Constant(\"1ms\"), broker: (capacity: 30, replicated: {})),\n", state & 32 != 0));
+        out.push_str("        (name: \"kw\", instances: 2, workers: 4, work: Exponential(mean: \"5ms\"), consumes: (from: \"kq\", concurrency: 3, visibility_timeout: \"100ms\", max_deliveries: 3)),\n");
+    }
+    out
+}
+
+/// Faults on the state tiers, when asked for.
+fn state_faults(state: u8) -> Vec<String> {
+    let mut out = Vec::new();
+    if state & 128 == 0 {
+        return out;
+    }
+    if state & 4 != 0 {
+        out.push("(at: \"2s\", lasts: \"2s\", what: Crash(service: \"kc\", instance: 0))".into());
+    }
+    if state & 64 != 0 {
+        out.push("(at: \"3s\", lasts: \"2s\", what: Crash(service: \"kq\", instance: 1))".into());
+        out.push("(at: \"4s\", lasts: \"1s\", what: Hang(service: \"kw\"))".into());
+    }
+    out
 }
 
 /// The overload settings of a generated service (`ServiceGen::overload`): memory, execution,
@@ -454,6 +538,12 @@ proptest! {
         }
         for w in &a.workloads {
             prop_assert!(w.measured.balanced(), "{:?}", w.measured);
+        }
+        for c in a.services.iter().filter_map(|s| s.cache.as_ref()) {
+            prop_assert!(c.hits + c.misses + c.early_refreshes == c.lookups, "{:?}", c);
+        }
+        for q in a.services.iter().filter_map(|s| s.queue.as_ref()) {
+            prop_assert!(q.balanced() && q.acked <= q.delivered, "{:?}", q);
         }
         for st in a.services.iter().filter_map(|s| s.store.as_ref()) {
             prop_assert!(st.lost_writes <= st.writes_acked, "{:?}", st);

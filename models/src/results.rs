@@ -195,6 +195,14 @@ pub struct StoreResult {
     pub failovers: u32,
     /// Time with no reachable primary to take writes (RTO, summed over incidents).
     pub write_unavailable_ns: u64,
+    /// Conditional writes (`op: CompareAndSet`) refused because another committed to their
+    /// row after they read it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub conflicts: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What a cache service's caches did (`cache`), over the measured window; the series over

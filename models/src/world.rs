@@ -513,6 +513,8 @@ pub struct CallDef {
     pub fronted: bool,
     /// A publish to a broker.
     pub publish: bool,
+    /// A conditional write (compare-and-set) to a datastore's row.
+    pub cas: bool,
 }
 
 /// A compiled key space (`spec::Keys`): keys `1..=n`.

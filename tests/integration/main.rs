@@ -4,6 +4,7 @@
 mod architecture;
 mod caches;
 mod cli;
+mod contention;
 mod defences;
 mod determinism;
 mod errors;

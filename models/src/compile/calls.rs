@@ -192,7 +192,7 @@ fn check_op(ck: &mut Checker, to: &crate::spec::Service, op: Op, at: &At) {
         );
         ck.report(at, msg, None);
     }
-    if op == Op::Write && to.datastore.is_none() {
+    if matches!(op, Op::Write | Op::CompareAndSet) && to.datastore.is_none() {
         let msg = format!("`{name}` is not a datastore; only a datastore takes writes (give it `datastore: (...)`)");
         ck.report(at, msg, None);
     }
@@ -261,7 +261,7 @@ fn build_call(
     Some(CallDef {
         from: si as u32,
         to: ti as u32,
-        write: *op == Op::Write,
+        write: matches!(op, Op::Write | Op::CompareAndSet),
         pool,
         policy,
         criticality: criticality.map(|c| c as u8),
@@ -270,5 +270,6 @@ fn build_call(
             .and_then(|k| super::caches::key_dist(ck, &call_at.field("keys"), k)),
         fronted: false,
         publish: *op == Op::Publish,
+        cas: *op == Op::CompareAndSet,
     })
 }

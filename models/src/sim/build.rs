@@ -41,6 +41,7 @@ impl<'w> ServiceModel<'w> {
             store_of,
             caches: cache::Caches::new(world, &rngs, n_buckets),
             queues: queues::Queues::new(world, n_buckets),
+            rows: contention::Rows::new(world),
             stats: (0..n_services)
                 .map(|s| ServiceStats::new(world, s, n_buckets))
                 .collect(),

@@ -47,6 +47,7 @@ mod build;
 mod cache;
 mod calls;
 mod client;
+mod contention;
 mod event;
 mod faults;
 mod least;
@@ -180,6 +181,8 @@ pub struct ServiceModel<'w> {
     caches: cache::Caches,
     /// Brokers' messages and their consumers' deliveries (see `queues`).
     queues: queues::Queues,
+    /// Datastore rows' versions for conditional writes (see `contention`).
+    rows: contention::Rows,
     /// What each service measures (see `stats`).
     stats: Vec<ServiceStats>,
     workloads: Vec<WorkloadState>,

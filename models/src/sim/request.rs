@@ -341,7 +341,12 @@ impl ServiceModel<'_> {
             SimDuration::from_ns(self.probe_work(req))
         } else {
             let dist = match &def.store {
-                Some(d) if self.requests[req].write => &d.write,
+                Some(d) if self.requests[req].write => {
+                    if self.is_cas(req) {
+                        self.cas_read(req);
+                    }
+                    &d.write
+                }
                 _ => def.pool(pool).2,
             };
             dist.sample(&mut self.work_rngs[s])
@@ -413,6 +418,9 @@ impl ServiceModel<'_> {
                 if self.store(s).is_some_and(|x| x.primary != r.instance) {
                     // It lost leadership (failed over while hung): it must not take the write.
                     return self.finish(sim, req, Outcome::Failed);
+                }
+                if self.is_cas(req) && !self.cas_commit(req) {
+                    return self.finish(sim, req, Outcome::Failed); // a conflict
                 }
                 // Acknowledged now (asynchronous), or when enough replicas have it.
                 if let Some(seq) = self.store_write(sim, req) {

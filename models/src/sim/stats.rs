@@ -439,6 +439,7 @@ impl ServiceModel<'_> {
         let (world, stores, store_of) = (self.world, &self.stores, &self.store_of);
         let caches = &mut self.caches;
         let queues = &mut self.queues;
+        let conflicts = &self.rows.conflicts;
         let per_s = |n: u64| n as f64 / secs;
         let mean = |area: u128| area as f64 / measured_ns as f64;
         let results = self.stats.iter_mut().enumerate().map(|(s, st)| {
@@ -480,7 +481,10 @@ impl ServiceModel<'_> {
                 recovery: st.recovery.clone(),
                 sessions_lost: st.sessions_lost,
                 keeps_sessions: def.recovery.sessions,
-                store: (store_of[s] != NONE).then(|| stores[store_of[s] as usize].result.clone()),
+                store: (store_of[s] != NONE).then(|| crate::results::StoreResult {
+                    conflicts: conflicts.get(s).copied().unwrap_or(0),
+                    ..stores[store_of[s] as usize].result.clone()
+                }),
                 cache: def.cache.map(|_| caches.result(world, s)),
                 queue: def.broker.map(|_| queues.result(world, s, (seed, run))),
             }

@@ -82,6 +82,12 @@ pub enum Op {
     /// Put a message on a broker's queue (a service with `broker`): the call is answered when
     /// the broker has stored it; its consumers process it later.
     Publish,
+    /// A conditional write to a datastore's row (optimistic concurrency, compare-and-set): it
+    /// reads the version of its key's row when a worker takes it, and writes only if no other
+    /// conditional write to that row committed meanwhile; otherwise it fails with a conflict
+    /// (an `Error`, which a `retry` retries). Rows are the keys the call carries (`keys` on the
+    /// workload or the call); without a key it is a plain write.
+    CompareAndSet,
 }
 
 /// Hedging ("The Tail at Scale"): if the call has not answered after a delay — fixed (`after`),

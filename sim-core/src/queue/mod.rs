@@ -116,6 +116,15 @@ impl<E: Copy> EventQueue<E> {
         }
     }
 
+    /// A queue whose sequence runs out after `seq_limit` schedules, to test the renumbering.
+    #[cfg(test)]
+    fn with_seq_limit(seq_limit: u64) -> Self {
+        EventQueue {
+            seq_limit,
+            ..Self::new()
+        }
+    }
+
     /// Schedules `event` at `time`. It pops after every event at an earlier time and after every
     /// event already scheduled at the same time.
     #[inline]
@@ -274,6 +283,7 @@ impl<E: Copy> EventQueue<E> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn drain(q: &mut EventQueue<u32>) -> Vec<(u64, u32)> {
         std::iter::from_fn(|| q.pop().map(|(t, e)| (t.as_ns(), e))).collect()
@@ -393,5 +403,134 @@ mod tests {
         assert!(!q.cancel(a));
         assert_eq!(q.pop(), Some((SimTime::from_ns(2), 2)));
         assert!(!q.cancel(b));
+    }
+
+    #[test]
+    fn renumbering_keeps_the_order() {
+        // A sequence of 8 numbers, 1,000 schedules: renumbered about 200 times.
+        let mut q = EventQueue::with_seq_limit(8);
+        let mut reference = std::collections::VecDeque::new();
+        for i in 0..1_000u32 {
+            // Equal times in runs of three, so FIFO decides across renumberings.
+            let t = u64::from(i / 3);
+            q.schedule(SimTime::from_ns(t), i);
+            reference.push_back((t, i));
+            if reference.len() == 5 {
+                assert_eq!(q.pop().map(|(t, e)| (t.as_ns(), e)), reference.pop_front());
+            }
+        }
+        assert_eq!(drain(&mut q), Vec::from(reference));
+    }
+
+    /// One step of the property test.
+    #[derive(Clone, Debug)]
+    enum Op {
+        Schedule(u64),
+        Timer(u64),
+        /// Cancels the `k`-th timer handed out (modulo their number): live, fired or cancelled.
+        Cancel(usize),
+        PopUntil(u64),
+    }
+
+    /// The reference: every entry in a list, the least (time, seq) found by a scan.
+    #[derive(Default)]
+    struct Reference {
+        /// (time, seq, event, timer index, cancelled); `seq` is a 64-bit count of schedules.
+        entries: Vec<(u64, u64, u32, Option<usize>, bool)>,
+        seq: u64,
+    }
+
+    impl Reference {
+        fn push(&mut self, time: u64, event: u32, timer: Option<usize>) {
+            self.entries.push((time, self.seq, event, timer, false));
+            self.seq += 1;
+        }
+
+        fn cancel(&mut self, timer: usize) -> bool {
+            let entry = self.entries.iter_mut().find(|e| e.3 == Some(timer) && !e.4);
+            entry.map(|e| e.4 = true).is_some()
+        }
+
+        fn pop_until(&mut self, limit: u64) -> Next<u32> {
+            loop {
+                let Some(least) = (0..self.entries.len()).min_by_key(|&i| {
+                    let e = self.entries[i];
+                    (e.0, e.1)
+                }) else {
+                    return Next::Empty;
+                };
+                if self.entries[least].0 > limit {
+                    return Next::Later;
+                }
+                let (time, _, event, _, cancelled) = self.entries.remove(least);
+                if !cancelled {
+                    return Next::Event(SimTime::from_ns(time), event);
+                }
+            }
+        }
+
+        fn timers_pending(&self) -> usize {
+            self.entries.iter().filter(|e| e.3.is_some() && !e.4).count()
+        }
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        // Few distinct times, so that ties are common; some beyond 2^32 ns.
+        let time = prop_oneof![0u64..6, (0u64..4).prop_map(|t| (t << 33) + 1)];
+        prop_oneof![
+            3 => time.clone().prop_map(Op::Schedule),
+            3 => time.clone().prop_map(Op::Timer),
+            2 => any::<usize>().prop_map(Op::Cancel),
+            3 => prop_oneof![time, Just(u64::MAX)].prop_map(Op::PopUntil),
+        ]
+    }
+
+    proptest! {
+        /// The queue pops what a scan of every entry pops, in (time, insertion) order, with
+        /// timers cancelled before, after and while they are pending, and a sequence that runs
+        /// out and is renumbered (or not).
+        #[test]
+        fn pops_like_a_reference_scan(
+            ops in proptest::collection::vec(op(), 0..300),
+            seq_limit in prop_oneof![Just(SEQ_LIMIT), 40u64..60],
+        ) {
+            let mut q = EventQueue::with_seq_limit(seq_limit);
+            let mut reference = Reference::default();
+            let mut ids = Vec::new();
+            for (i, op) in ops.into_iter().enumerate() {
+                let event = i as u32;
+                // Keep fewer entries than sequence numbers: pop instead.
+                let op = match op {
+                    Op::Schedule(_) | Op::Timer(_) if q.len() + 1 >= 40 => Op::PopUntil(u64::MAX),
+                    op => op,
+                };
+                match op {
+                    Op::Schedule(t) => {
+                        q.schedule(SimTime::from_ns(t), event);
+                        reference.push(t, event, None);
+                    }
+                    Op::Timer(t) => {
+                        ids.push(q.schedule_timer(SimTime::from_ns(t), event));
+                        reference.push(t, event, Some(ids.len() - 1));
+                    }
+                    Op::Cancel(k) if !ids.is_empty() => {
+                        let k = k % ids.len();
+                        prop_assert_eq!(q.cancel(ids[k]), reference.cancel(k));
+                    }
+                    Op::Cancel(_) => {}
+                    Op::PopUntil(limit) => {
+                        let limit = SimTime::from_ns(limit);
+                        prop_assert_eq!(q.pop_until(limit), reference.pop_until(limit.as_ns()));
+                    }
+                }
+                prop_assert_eq!(q.len(), reference.entries.len());
+                prop_assert_eq!(q.timers_pending(), reference.timers_pending());
+            }
+            let rest = std::iter::from_fn(|| match reference.pop_until(u64::MAX) {
+                Next::Event(t, e) => Some((t.as_ns(), e)),
+                _ => None,
+            });
+            prop_assert_eq!(drain(&mut q), rest.collect::<Vec<_>>());
+        }
     }
 }

@@ -7,9 +7,13 @@
 //! least of a group is always a real child when the group has one; no key of the queue can be
 //! `u128::MAX` (its slot bits would be `u32::MAX`, which is never allocated).
 //!
-//! A pop moves the hole left by the root down to the bottom along the least children (three
-//! compares per level, no compare against the moving key), then lifts the last key into it from
-//! there (Floyd's bottom-up heap pop, as `std::collections::BinaryHeap::pop` does).
+//! A pop leaves a hole at the root and fills it later. A discrete-event model schedules about one
+//! event per event it handles, so the next push usually finds the hole and goes down from the root
+//! into it: one pass down the tree where a pop and a push would take two (down, then up from a
+//! leaf). A pop that finds the hole still open (the event scheduled nothing) fills it the classic
+//! way: the hole goes down along the least children to the bottom (three compares per level, none
+//! against the moving key), and the last key rises into it from there (Floyd's bottom-up pop, as
+//! `std::collections::BinaryHeap::pop` does).
 
 /// Keys per group: the arity of the heap.
 const ARITY: usize = 4;
@@ -26,7 +30,10 @@ const EMPTY_GROUP: Group = Group([EMPTY; ARITY]);
 
 pub(super) struct Heap4 {
     groups: Vec<Group>,
+    /// Positions in use, the hole included.
     len: usize,
+    /// Whether the root was popped and its position is still to fill.
+    hole: bool,
 }
 
 impl Heap4 {
@@ -34,12 +41,14 @@ impl Heap4 {
         Heap4 {
             groups: Vec::with_capacity((n + OFFSET) / ARITY + 1),
             len: 0,
+            hole: false,
         }
     }
 
+    /// Keys in the heap.
     #[inline(always)]
     pub(super) fn len(&self) -> usize {
-        self.len
+        self.len - usize::from(self.hole)
     }
 
     #[inline(always)]
@@ -57,7 +66,12 @@ impl Heap4 {
     /// The least key, if any.
     #[inline(always)]
     pub(super) fn peek(&self) -> Option<u128> {
-        if self.len == 0 {
+        if self.hole {
+            // The least key is the least child of the root: of group 1, whose empty lanes hold
+            // `EMPTY`.
+            let least = self.groups.get(1)?.0.iter().copied().min()?;
+            (least != EMPTY).then_some(least)
+        } else if self.len == 0 {
             None
         } else {
             Some(self.groups[0].0[OFFSET])
@@ -67,12 +81,44 @@ impl Heap4 {
     #[inline]
     pub(super) fn push(&mut self, key: u128) {
         debug_assert!(key != EMPTY);
+        if self.hole {
+            self.hole = false;
+            self.sift_down(0, key);
+            return;
+        }
         let p = self.len + OFFSET;
         if p / ARITY == self.groups.len() {
             self.groups.push(EMPTY_GROUP);
         }
         self.len += 1;
         self.sift_up(self.len - 1, key);
+    }
+
+    /// The lane of the least key of the children of `hole` (which must have one), and that key.
+    #[inline(always)]
+    fn least_child(&self, hole: usize) -> (usize, u128) {
+        let g = &self.groups[hole + 1].0;
+        let (i01, k01) = if g[1] < g[0] { (1, g[1]) } else { (0, g[0]) };
+        let (i23, k23) = if g[3] < g[2] { (3, g[3]) } else { (2, g[2]) };
+        if k23 < k01 {
+            (i23, k23)
+        } else {
+            (i01, k01)
+        }
+    }
+
+    /// Puts `key` at logical index `hole` or below, moving lesser children up.
+    #[inline(always)]
+    fn sift_down(&mut self, mut hole: usize, key: u128) {
+        while ARITY * hole + 1 < self.len {
+            let (lane, least) = self.least_child(hole);
+            if key < least {
+                break;
+            }
+            self.set(hole, least);
+            hole = ARITY * hole + 1 + lane;
+        }
+        self.set(hole, key);
     }
 
     /// Puts `key` at logical index `hole` or above, moving larger ancestors down.
@@ -90,18 +136,29 @@ impl Heap4 {
         self.set(hole, key);
     }
 
-    /// Removes the least key. The heap must not be empty.
+    /// Removes the least key and leaves its position open for the next push. The heap must not be
+    /// empty.
     #[inline]
     pub(super) fn pop(&mut self) -> u128 {
+        self.settle();
         assert!(self.len > 0, "pop from an empty heap");
-        let top = self.groups[0].0[OFFSET];
+        self.hole = true;
+        self.groups[0].0[OFFSET]
+    }
+
+    /// Fills the hole at the root, if there is one, with the last key.
+    #[inline]
+    fn settle(&mut self) {
+        if !self.hole {
+            return;
+        }
+        self.hole = false;
         self.len -= 1;
         let last = self.get(self.len);
         self.set(self.len, EMPTY);
         if self.len > 0 {
             self.sift_down_from_root(last);
         }
-        top
     }
 
     /// Fills the hole at the root with `key`: the hole goes down along the least children to the
@@ -111,10 +168,7 @@ impl Heap4 {
         let mut hole = 0;
         // A node has children while its first child is a real key.
         while ARITY * hole + 1 < self.len {
-            let g = &self.groups[hole + 1].0;
-            let (i01, k01) = if g[1] < g[0] { (1, g[1]) } else { (0, g[0]) };
-            let (i23, k23) = if g[3] < g[2] { (3, g[3]) } else { (2, g[2]) };
-            let (lane, least) = if k23 < k01 { (i23, k23) } else { (i01, k01) };
+            let (lane, least) = self.least_child(hole);
             self.set(hole, least);
             hole = ARITY * hole + 1 + lane;
         }
@@ -122,7 +176,8 @@ impl Heap4 {
     }
 
     /// The keys in logical order (a heap order, not sorted).
-    pub(super) fn keys(&self) -> Vec<u128> {
+    pub(super) fn keys(&mut self) -> Vec<u128> {
+        self.settle();
         (0..self.len).map(|l| self.get(l)).collect()
     }
 
@@ -163,9 +218,13 @@ mod tests {
             let key = (u128::from(x % 500) << 64) | i;
             keys.push(key);
             heap.push(key);
-            if x.is_multiple_of(5) {
-                keys.sort_unstable();
+            keys.sort_unstable();
+            // Pops in runs of up to three, so that a pop also finds the hole of the last one open.
+            for _ in 0..(x % 8).saturating_sub(4).min(keys.len() as u64) {
+                assert_eq!(heap.peek(), Some(keys[0]), "the least key, hole or not");
                 assert_eq!(heap.pop(), keys.remove(0));
+                assert_eq!(heap.len(), keys.len());
+                assert_eq!(heap.peek(), keys.first().copied());
             }
         }
         keys.sort_unstable();

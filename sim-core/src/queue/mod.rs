@@ -10,7 +10,8 @@
 //! (time, seq) because no two pending entries share a `seq`, so the slot bits never decide. A heap
 //! entry is 16 bytes whatever the event, like a plain `BinaryHeap<Reverse<(u64, u64)>>`, and the
 //! heap is 4-ary with each node's children in one cache line (`heap.rs`), so a pop reads half as
-//! many lines as a binary heap's. When the 32-bit sequence runs out (after 2^32 schedules), the
+//! many lines as a binary heap's; a pop leaves the root open for the next push, so an event that
+//! schedules one more costs one pass down the tree, not a pass down and one up. When the 32-bit sequence runs out (after 2^32 schedules), the
 //! pending entries are renumbered 0, 1, 2, … in their order — which keeps that order, and every
 //! later entry gets a greater number — so the order is exactly that of a 64-bit sequence.
 //!
@@ -470,7 +471,10 @@ mod tests {
         }
 
         fn timers_pending(&self) -> usize {
-            self.entries.iter().filter(|e| e.3.is_some() && !e.4).count()
+            self.entries
+                .iter()
+                .filter(|e| e.3.is_some() && !e.4)
+                .count()
         }
     }
 

@@ -83,7 +83,8 @@ struct Slot<E> {
     state: State,
 }
 
-/// A priority queue of events of type `E`, ordered by (time, insertion sequence).
+/// A priority queue of events of type `E`, ordered by (time, insertion sequence). Events are
+/// `Copy` (as the engine's `Model::Event` is): a pop copies the event out of its slot.
 pub struct EventQueue<E> {
     heap: Heap4,
     /// The events by slot; a slot is in use from its schedule until its heap entry pops.

@@ -199,6 +199,10 @@ pub struct StoreResult {
     /// row after they read it.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub conflicts: u64,
+    /// Writes acknowledged by a primary that had been replaced while cut off by a partition
+    /// (split brain): lost when the partition heals (also counted in `lost_writes`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub divergent_writes: u64,
 }
 
 fn is_zero(n: &u64) -> bool {

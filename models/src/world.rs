@@ -448,6 +448,9 @@ pub struct StoreDef {
     pub replication_timeout_ns: u64,
     /// (detect after, promote in), ns.
     pub failover: Option<(u64, u64)>,
+    /// The primary's lease (`u64::MAX`: none): how long a primary cut off from the majority
+    /// keeps taking writes.
+    pub lease_ns: u64,
 }
 
 /// An alert rule, compiled.

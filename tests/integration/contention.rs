@@ -48,3 +48,28 @@ fn jitter_ends_the_contention_that_plain_exponential_backoff_keeps() {
         );
     }
 }
+
+/// A partition cuts the primary off with one zone of three for a minute; a copy on the
+/// majority side is promoted after 15 s. Without a lease the old primary acknowledges zone a's
+/// writes (50 a second) for the 45 s left: divergent, lost on healing. With a lease of 8 s it
+/// refuses them from 8 s on; with quorum writes it can take none at all.
+#[test]
+fn a_cut_off_primary_without_a_lease_makes_a_split_brain() {
+    let path = repo_path("scenarios/state/split-brain.ron");
+    let store = |variant: &str| {
+        let r = faultline::run_variant(&path, Some(variant), None, 0).unwrap();
+        r.services.iter().find_map(|s| s.store.clone()).unwrap()
+    };
+    let none = store("no-lease");
+    assert!((2_100..2_400).contains(&none.divergent_writes), "{none:?}");
+    assert!(none.lost_writes > none.divergent_writes, "{none:?}");
+    let lease = store("lease");
+    assert_eq!(lease.divergent_writes, 0);
+    assert!(
+        (300..500).contains(&lease.lost_writes),
+        "8 s of zone a's writes: {lease:?}"
+    );
+    let quorum = store("quorum");
+    assert_eq!((quorum.divergent_writes, quorum.lost_writes), (0, 0));
+    assert_eq!(none.failovers, 1);
+}

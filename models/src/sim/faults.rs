@@ -384,7 +384,8 @@ impl ServiceModel<'_> {
             | FaultEffect::SlowDisk(_)
             | FaultEffect::CorruptDisk(_) => self.host_fault(sim, def, start),
             FaultEffect::Partition | FaultEffect::Delay(_) | FaultEffect::Loss(_) => {
-                self.link_fault(fault, start)
+                self.link_fault(fault, start);
+                self.stores_after_link_change(now);
             }
             FaultEffect::Corrupt(rate, detected) => {
                 let st = &mut self.svc_faults[svc];
@@ -738,6 +739,15 @@ impl ServiceModel<'_> {
             self.recount_up(s, now);
         }
         self.host_instances[h as usize] = list;
+    }
+
+    /// Whether a partition in force cuts host `from` off from host `to` (no draw).
+    pub(super) fn partitioned(&self, from: u32, to: u32) -> bool {
+        self.active_links.iter().any(|&f| {
+            let def = &self.world.faults[f as usize];
+            matches!(def.effect, FaultEffect::Partition)
+                && def.link.as_ref().is_some_and(|l| l.cuts(from, to))
+        })
     }
 
     /// What the network does to a message from host `from` to host `to`: lost, or its extra delay.

@@ -283,6 +283,7 @@ impl ServiceModel<'_> {
         if def.store.is_some()
             && self.requests[req].write
             && self.store(s).is_some_and(|x| x.primary != i as u32)
+            && self.deposed_takes(s, i as u32, now) != Some(true)
         {
             // A write that reached a replica (the primary changed on the way): refused.
             return self.turn_away(sim, req, Outcome::Failed);
@@ -415,19 +416,7 @@ impl ServiceModel<'_> {
         }
         if self.world.services[s].store.is_some() {
             if r.write {
-                if self.store(s).is_some_and(|x| x.primary != r.instance) {
-                    // It lost leadership (failed over while hung): it must not take the write.
-                    return self.finish(sim, req, Outcome::Failed);
-                }
-                if self.is_cas(req) && !self.cas_commit(req) {
-                    return self.finish(sim, req, Outcome::Failed); // a conflict
-                }
-                // Acknowledged now (asynchronous), or when enough replicas have it.
-                if let Some(seq) = self.store_write(sim, req) {
-                    self.store_acked(s, seq);
-                    self.finish(sim, req, Outcome::Completed);
-                }
-                return;
+                return self.write_done(sim, req, now);
             }
             self.store_read(s, r.instance);
         }
@@ -435,6 +424,34 @@ impl ServiceModel<'_> {
         r.step = 0;
         r.cache = cache::Role::None;
         self.advance(sim, req);
+    }
+
+    /// A write's work at a datastore is done: it is stored and acknowledged (now, or when
+    /// enough replicas have it), or refused.
+    fn write_done(&mut self, sim: &mut Sim<Event>, req: u32, now: u64) {
+        let r = self.requests[req];
+        let s = r.service as usize;
+        if self.store(s).is_some_and(|x| x.primary != r.instance) {
+            if self.deposed_takes(s, r.instance, now) == Some(true) {
+                // A split brain: the old primary acknowledges a write the new one will never
+                // have.
+                self.divergent_write(s);
+                return self.finish(sim, req, Outcome::Completed);
+            }
+            // It lost leadership (failed over while hung): it must not take the write.
+            return self.finish(sim, req, Outcome::Failed);
+        }
+        if self.lease_over(s, now) {
+            // Cut off from the majority past its lease: it no longer takes writes.
+            return self.finish(sim, req, Outcome::Failed);
+        }
+        if self.is_cas(req) && !self.cas_commit(req) {
+            return self.finish(sim, req, Outcome::Failed); // a conflict
+        }
+        if let Some(seq) = self.store_write(sim, req) {
+            self.store_acked(s, seq);
+            self.finish(sim, req, Outcome::Completed);
+        }
     }
 
     /// Which calls of a step are made (bit `k % 64` of word `k / 64` for the step's `k`-th

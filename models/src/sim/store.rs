@@ -53,6 +53,9 @@ pub(super) struct StoreState {
     /// Bumped each time the primary is lost, so that the failover timer of an earlier loss
     /// (the primary came back meanwhile) does nothing.
     pub(super) down_gen: u16,
+    /// A primary replaced while a partition cut it off, alive and unaware (split brain), and
+    /// since when it has been cut off; until the partition heals.
+    pub(super) deposed: Option<(u32, u64)>,
     pub(super) result: crate::results::StoreResult,
 }
 
@@ -81,6 +84,7 @@ impl StoreState {
             rng,
             down_since: None,
             down_gen: 0,
+            deposed: None,
             result: Default::default(),
         }
     }
@@ -165,13 +169,112 @@ impl ServiceModel<'_> {
         self.is_up(i)
     }
 
+    /// Whether copy `i` of datastore `s` is up and reaches a majority of the store's copies
+    /// that are up (itself included) through the partitions in force. Only a store with
+    /// failover asks about partitions: without it nobody is there to notice them.
+    pub(super) fn store_reachable(&self, s: usize, i: u32) -> bool {
+        if !self.store_up(i) {
+            return false;
+        }
+        let def = &self.world.services[s];
+        if self.active_links.is_empty() || def.store.as_ref().is_none_or(|d| d.failover.is_none()) {
+            return true;
+        }
+        let host = self.instances[i as usize].host;
+        let copies = def.first_instance..def.first_instance + def.n_instances;
+        let reached = copies
+            .filter(|&j| {
+                self.store_up(j) && !self.partitioned(host, self.instances[j as usize].host)
+            })
+            .count() as u32;
+        reached * 2 > def.n_instances
+    }
+
+    /// A partition came or went: each datastore with failover looks at its primary again, and a
+    /// split brain ends when its old primary reaches the new one.
+    pub(super) fn stores_after_link_change(&mut self, now: u64) {
+        for s in 0..self.world.services.len() {
+            let Some(store) = self.store(s) else { continue };
+            if let Some((old, _)) = store.deposed {
+                let (a, b) = (
+                    self.instances[old as usize].host,
+                    self.instances[store.primary as usize].host,
+                );
+                if !self.partitioned(a, b) {
+                    let divergent = store.result.divergent_writes;
+                    self.stores[self.store_of[s] as usize].deposed = None;
+                    let name = self.instance_name(old);
+                    self.log(
+                        now,
+                        LogKind::Failover,
+                        format!("{name} rejoins as a replica: {divergent} divergent writes lost"),
+                    );
+                }
+            }
+            self.check_primary(s, now);
+        }
+    }
+
+    /// Where a write from a caller on host `from` to datastore `s` goes: its primary, or in a
+    /// split brain, the old primary when only that one is reachable from the caller's side.
+    pub(super) fn split_brain_route(&self, s: usize, picked: u32, from: u32) -> u32 {
+        let Some(store) = self.store(s) else {
+            return picked;
+        };
+        let Some((old, _)) = store.deposed else {
+            return picked;
+        };
+        let host = |i: u32| self.instances[i as usize].host;
+        if self.partitioned(from, host(store.primary)) && !self.partitioned(from, host(old)) {
+            old
+        } else {
+            picked
+        }
+    }
+
+    /// A write reached instance `i`, which is not the primary: a deposed primary in a split
+    /// brain takes it (`Some(true)`: acknowledge it, divergent) while it believes it leads —
+    /// without a lease, and with asynchronous replication (it cannot reach a quorum) — and
+    /// refuses it once its lease is over (`Some(false)`); `None`: not a deposed primary.
+    pub(super) fn deposed_takes(&self, s: usize, i: u32, now: u64) -> Option<bool> {
+        let store = self.store(s)?;
+        let (old, since) = store.deposed?;
+        if old != i {
+            return None;
+        }
+        let def = self.world.services[s].store.as_ref().expect("a datastore");
+        Some(def.acks_needed <= 1 && now < since.saturating_add(def.lease_ns))
+    }
+
+    /// Whether datastore `s`'s primary has been cut off from the majority for longer than its
+    /// lease: it refuses writes.
+    pub(super) fn lease_over(&self, s: usize, now: u64) -> bool {
+        let lease = self.world.services[s]
+            .store
+            .as_ref()
+            .map_or(u64::MAX, |d| d.lease_ns);
+        lease != u64::MAX
+            && self
+                .store(s)
+                .and_then(|x| x.down_since)
+                .is_some_and(|t| now >= t.saturating_add(lease))
+    }
+
+    /// A deposed primary acknowledged a write: divergent, lost when the partition heals.
+    pub(super) fn divergent_write(&mut self, s: usize) {
+        let result = &mut self.stores[self.store_of[s] as usize].result;
+        result.writes_acked += 1;
+        result.lost_writes += 1;
+        result.divergent_writes += 1;
+    }
+
     /// Tracks the primary's reachability, starting a failover when it is lost.
     pub(super) fn check_primary(&mut self, s: usize, now: u64) {
         let Some(store) = self.store(s) else {
             return;
         };
         let (primary, down_since) = (store.primary, store.down_since);
-        let up = self.store_up(primary);
+        let up = self.store_reachable(s, primary);
         let failover = self.world.services[s]
             .store
             .as_ref()
@@ -232,7 +335,7 @@ impl ServiceModel<'_> {
         }
         let def = &self.world.services[s];
         let best = (def.first_instance..def.first_instance + def.n_instances)
-            .filter(|&i| i != store.primary && self.store_up(i))
+            .filter(|&i| i != store.primary && self.store_reachable(s, i))
             .max_by_key(|&i| (self.replicas[i as usize].applied, std::cmp::Reverse(i)));
         let Some(best) = best else {
             // Nothing to promote: try again after another detection delay.
@@ -251,11 +354,16 @@ impl ServiceModel<'_> {
             return;
         };
         let store = &mut self.stores[self.store_of[s] as usize];
+        let (old, since) = (store.primary, store.down_since.unwrap_or(now));
         if let Some(t) = store.down_since.take() {
             store.result.write_unavailable_ns += now - t;
         }
         store.result.failovers += 1;
         self.promote(s, best, now);
+        if self.store_up(old) {
+            // Cut off, not dead: it does not know it was replaced.
+            self.stores[self.store_of[s] as usize].deposed = Some((old, since));
+        }
     }
 
     /// Makes `new` the primary with the writes it holds; acknowledged writes beyond them are lost.

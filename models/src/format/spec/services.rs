@@ -670,6 +670,15 @@ pub struct FailoverSpec {
     /// Default `"5s"`.
     #[serde(default = "five_s")]
     pub promote_in: Dur,
+    /// The primary's lease: a primary cut off from the majority of its copies (a partition)
+    /// stops taking writes this long after it lost them — before a new primary is promoted on
+    /// the other side when the lease is shorter than `detect_after`. Without a lease (the
+    /// default) a cut-off primary that does not know it was replaced keeps acknowledging the
+    /// writes of the clients on its side: two primaries (split brain), and those writes are
+    /// lost when the partition heals (`divergent_writes`). Quorum and synchronous replication
+    /// refuse them anyway (a cut-off primary cannot reach enough copies).
+    #[serde(default)]
+    pub lease: Option<Dur>,
 }
 
 pub(super) fn five_s() -> Dur {

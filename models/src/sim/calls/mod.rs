@@ -261,7 +261,10 @@ impl ServiceModel<'_> {
             return self.fail_before_leaving(sim, call, None, phase);
         }
         let region = self.world.hosts[caller_host as usize].region_idx;
-        let instance = self.pick_instance(def.to, parent.workload, region, def.write, c.key);
+        let mut instance = self.pick_instance(def.to, parent.workload, region, def.write, c.key);
+        if def.write && !self.active_links.is_empty() {
+            instance = self.split_brain_route(def.to as usize, instance, caller_host);
+        }
         if def.policy.reconnect_ns > 0 && self.reconnecting(instance, def.policy.reconnect_ns, now)
         {
             // The pooled connections to a restarted instance are broken until the pool

@@ -151,6 +151,10 @@ pub fn metric_kind(m: &Metric) -> (MetricKind, &str) {
         Metric::WriteUnavailable { service } => (MetricKind::WriteUnavailable, service),
         Metric::SessionsLost { service } => (MetricKind::SessionsLost, service),
         Metric::HitRatio { service } => (MetricKind::HitRatio, service),
+        Metric::Backlog { service } => (MetricKind::Backlog, service),
+        Metric::DeadLetters { service } => (MetricKind::DeadLetters, service),
+        Metric::Duplicates { service } => (MetricKind::Duplicates, service),
+        Metric::DivergentWrites { service } => (MetricKind::DivergentWrites, service),
     }
 }
 

@@ -63,6 +63,14 @@ pub enum MetricKind {
     SessionsLost,
     /// A cache's hits out of its lookups.
     HitRatio,
+    /// A broker's messages waiting or out at the end of the run (count per run).
+    Backlog,
+    /// A broker's messages dead-lettered (count per run).
+    DeadLetters,
+    /// A broker's messages processed again after they were acknowledged or redelivered (count per run).
+    Duplicates,
+    /// Writes acknowledged by a deposed primary in a split brain (count per run).
+    DivergentWrites,
 }
 
 /// What a metric's numbers are.
@@ -87,7 +95,7 @@ pub enum Better {
 
 impl MetricKind {
     /// Every metric `summary.json` summarizes and compares, in its order.
-    pub const ALL: [MetricKind; 35] = [
+    pub const ALL: [MetricKind; 39] = [
         MetricKind::WithinSlo,
         MetricKind::SlowerThanSlo,
         MetricKind::Availability,
@@ -123,6 +131,10 @@ impl MetricKind {
         MetricKind::WriteUnavailable,
         MetricKind::SessionsLost,
         MetricKind::HitRatio,
+        MetricKind::Backlog,
+        MetricKind::DeadLetters,
+        MetricKind::Duplicates,
+        MetricKind::DivergentWrites,
     ];
 
     /// The name for people: "within SLO", "p99 (ok)", "p99 (all)", "wait p95".
@@ -165,6 +177,10 @@ impl MetricKind {
             M::WriteUnavailable => "writes unavailable",
             M::SessionsLost => "sessions lost",
             M::HitRatio => "hit ratio",
+            M::Backlog => "backlog",
+            M::DeadLetters => "dead letters",
+            M::Duplicates => "duplicates",
+            M::DivergentWrites => "divergent writes",
         }
     }
 
@@ -218,6 +234,10 @@ impl MetricKind {
             M::WriteUnavailable => "write-unavailable",
             M::SessionsLost => "sessions-lost",
             M::HitRatio => "hit-ratio",
+            M::Backlog => "backlog",
+            M::DeadLetters => "dead-letters",
+            M::Duplicates => "duplicates",
+            M::DivergentWrites => "divergent-writes",
         };
         k.to_string()
     }
@@ -250,7 +270,14 @@ impl MetricKind {
             | M::HitRatio
             | M::InstancesUp(_) => Unit::Fraction,
             M::Throughput | M::Goodput => Unit::Rate,
-            M::QueueLenMean | M::InSystemMean | M::LostWrites | M::SessionsLost => Unit::Count,
+            M::QueueLenMean
+            | M::InSystemMean
+            | M::LostWrites
+            | M::SessionsLost
+            | M::Backlog
+            | M::DeadLetters
+            | M::Duplicates
+            | M::DivergentWrites => Unit::Count,
             _ => Unit::Duration,
         }
     }
@@ -323,7 +350,12 @@ impl MetricKind {
             }
             Unit::Rate => format!("{v:.1}/s"),
             Unit::Count => match self {
-                MetricKind::LostWrites | MetricKind::SessionsLost => format!("{v:.1}"),
+                MetricKind::LostWrites
+                | MetricKind::SessionsLost
+                | MetricKind::Backlog
+                | MetricKind::DeadLetters
+                | MetricKind::Duplicates
+                | MetricKind::DivergentWrites => format!("{v:.1}"),
                 _ => format!("{v:.3}"),
             },
         }

@@ -48,6 +48,9 @@ pub struct ServiceRun {
     /// For a cache service: its hit ratio (`None` without lookups).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hit_ratio: Option<f64>,
+    /// For a broker: (messages held at the end, dead letters, duplicates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<(u64, u64, u64)>,
 }
 
 impl ServiceRun {
@@ -115,6 +118,13 @@ impl ServiceRun {
                 .map_or(f64::NAN, |x| x.write_unavailable_ns as f64),
             M::SessionsLost => self.sessions_lost.map_or(f64::NAN, |x| x as f64),
             M::HitRatio => self.hit_ratio.unwrap_or(f64::NAN),
+            M::Backlog => self.queue.map_or(f64::NAN, |q| q.0 as f64),
+            M::DeadLetters => self.queue.map_or(f64::NAN, |q| q.1 as f64),
+            M::Duplicates => self.queue.map_or(f64::NAN, |q| q.2 as f64),
+            M::DivergentWrites => self
+                .store
+                .as_ref()
+                .map_or(f64::NAN, |x| x.divergent_writes as f64),
         }
     }
 
@@ -206,6 +216,8 @@ impl RunRecord {
                     store: s.store.clone(),
                     sessions_lost: Some(s.sessions_lost).filter(|_| s.keeps_sessions),
                     hit_ratio: s.cache.as_ref().and_then(|c| c.hit_ratio()),
+                    queue: (s.queue.as_ref())
+                        .map(|q| (q.ready + q.out, q.dead_letters, q.duplicates)),
                 })
                 .chain(r.workloads.iter().map(|w| {
                     let secs = r.measured_ns.max(1) as f64 / 1e9;
@@ -228,6 +240,7 @@ impl RunRecord {
                         store: None,
                         sessions_lost: None,
                         hit_ratio: None,
+                        queue: None,
                     }
                 }))
                 .collect(),

@@ -194,6 +194,9 @@ fn every_metric_the_readme_lists_is_in_summary_json() {
     // A cache's metric, from a scenario with a cache.
     let (caches, _) = sweep("tests/data/cache-coalesce.ron", 2);
     json += &serde_json::to_string(&caches).unwrap();
+    // A broker's, from a scenario with a queue.
+    let (queues, _) = sweep("tests/data/queue-ledger.ron", 1);
+    json += &serde_json::to_string(&queues).unwrap();
     let keys = readme_keys(&readme, "Metrics (their keys");
     for k in &keys {
         assert!(

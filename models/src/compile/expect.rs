@@ -60,7 +60,8 @@ impl Expect {
         }
         let plain = |x: &Option<f64>| *x;
         fields!(Availability, WithinSlo, WaitProbability, InSystem, InstancesUp, ErrorRate,
-            DegradedRate, Throughput, LostWrites, SessionsLost, HitRatio => plain);
+            DegradedRate, Throughput, LostWrites, SessionsLost, HitRatio, Backlog, DeadLetters,
+            Duplicates, DivergentWrites => plain);
         fields!(Latency, WriteUnavailable, Wait => ns);
         None
     }
@@ -126,6 +127,18 @@ impl Expect {
             Expect::HitRatio { service: s, .. } => Metric::HitRatio {
                 service: service(s),
             },
+            Expect::Backlog { service: s, .. } => Metric::Backlog {
+                service: service(s),
+            },
+            Expect::DeadLetters { service: s, .. } => Metric::DeadLetters {
+                service: service(s),
+            },
+            Expect::Duplicates { service: s, .. } => Metric::Duplicates {
+                service: service(s),
+            },
+            Expect::DivergentWrites { service: s, .. } => Metric::DivergentWrites {
+                service: service(s),
+            },
             Expect::Better { .. } | Expect::Detected { .. } => return None,
         })
     }
@@ -149,7 +162,11 @@ pub fn metric_service(m: &Metric) -> &str {
         | Metric::LostWrites { service }
         | Metric::WriteUnavailable { service }
         | Metric::SessionsLost { service }
-        | Metric::HitRatio { service } => service,
+        | Metric::HitRatio { service }
+        | Metric::Backlog { service }
+        | Metric::DeadLetters { service }
+        | Metric::Duplicates { service }
+        | Metric::DivergentWrites { service } => service,
     }
 }
 

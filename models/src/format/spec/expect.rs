@@ -72,6 +72,14 @@ pub enum Metric {
     SessionsLost { service: String },
     /// A cache's hits out of its lookups.
     HitRatio { service: String },
+    /// A broker's messages waiting or out at the end of the run.
+    Backlog { service: String },
+    /// A broker's messages dead-lettered.
+    DeadLetters { service: String },
+    /// A broker's messages processed again after they were acknowledged or redelivered.
+    Duplicates { service: String },
+    /// Writes acknowledged by a deposed primary in a split brain.
+    DivergentWrites { service: String },
 }
 
 /// An assertion over the runs of a variant, with a stated statistical meaning. Thresholds are
@@ -258,6 +266,54 @@ pub enum Expect {
     /// `HitRatio(service: "cache", at_least: 0.9)`: a cache's hits out of its lookups (a
     /// service with a `cache`).
     HitRatio {
+        service: String,
+        #[serde(default)]
+        variant: Option<String>,
+        #[serde(default)]
+        at_least: Option<f64>,
+        #[serde(default)]
+        at_most: Option<f64>,
+        #[serde(default)]
+        in_runs: Option<f64>,
+    },
+    /// `Backlog(service: "...", at_most: 0)`: a broker's messages waiting or out at the end of the run (per run).
+    Backlog {
+        service: String,
+        #[serde(default)]
+        variant: Option<String>,
+        #[serde(default)]
+        at_least: Option<f64>,
+        #[serde(default)]
+        at_most: Option<f64>,
+        #[serde(default)]
+        in_runs: Option<f64>,
+    },
+    /// `DeadLetters(service: "...", at_most: 0)`: a broker's messages dead-lettered (per run).
+    DeadLetters {
+        service: String,
+        #[serde(default)]
+        variant: Option<String>,
+        #[serde(default)]
+        at_least: Option<f64>,
+        #[serde(default)]
+        at_most: Option<f64>,
+        #[serde(default)]
+        in_runs: Option<f64>,
+    },
+    /// `Duplicates(service: "...", at_most: 0)`: a broker's messages processed again after they were acknowledged or redelivered (per run).
+    Duplicates {
+        service: String,
+        #[serde(default)]
+        variant: Option<String>,
+        #[serde(default)]
+        at_least: Option<f64>,
+        #[serde(default)]
+        at_most: Option<f64>,
+        #[serde(default)]
+        in_runs: Option<f64>,
+    },
+    /// `DivergentWrites(service: "...", at_most: 0)`: writes acknowledged by a deposed primary in a split brain (per run).
+    DivergentWrites {
         service: String,
         #[serde(default)]
         variant: Option<String>,

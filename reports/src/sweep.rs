@@ -108,23 +108,27 @@ impl ServiceRun {
             M::WaitP95 => wait(|w| w.p95_ns as f64),
             M::WaitP99 => wait(|w| w.p99_ns as f64),
             M::InstancesUp(k) => self.up_at_least(k),
-            M::LostWrites => self
-                .store
-                .as_ref()
-                .map_or(f64::NAN, |x| x.lost_writes as f64),
-            M::WriteUnavailable => self
-                .store
-                .as_ref()
-                .map_or(f64::NAN, |x| x.write_unavailable_ns as f64),
+            _ => self.state_metric(kind),
+        }
+    }
+
+    /// A metric of what a service keeps (a datastore, sessions, a cache, a queue); NaN for a
+    /// service that keeps no such thing.
+    fn state_metric(&self, kind: MetricKind) -> f64 {
+        use MetricKind as M;
+        let store = |f: fn(&models::results::StoreResult) -> u64| {
+            self.store.as_ref().map_or(f64::NAN, |x| f(x) as f64)
+        };
+        match kind {
+            M::LostWrites => store(|x| x.lost_writes),
+            M::WriteUnavailable => store(|x| x.write_unavailable_ns),
+            M::DivergentWrites => store(|x| x.divergent_writes),
             M::SessionsLost => self.sessions_lost.map_or(f64::NAN, |x| x as f64),
             M::HitRatio => self.hit_ratio.unwrap_or(f64::NAN),
             M::Backlog => self.queue.map_or(f64::NAN, |q| q.0 as f64),
             M::DeadLetters => self.queue.map_or(f64::NAN, |q| q.1 as f64),
             M::Duplicates => self.queue.map_or(f64::NAN, |q| q.2 as f64),
-            M::DivergentWrites => self
-                .store
-                .as_ref()
-                .map_or(f64::NAN, |x| x.divergent_writes as f64),
+            _ => f64::NAN,
         }
     }
 

@@ -68,78 +68,58 @@ impl Expect {
 
     /// The metric a threshold assertion bounds.
     fn threshold_metric(&self) -> Option<Metric> {
-        let service = |s: &String| s.clone();
+        // The assertions that name only a service map to the metric of the same name.
+        macro_rules! same {
+            ($($kind:ident),*) => {
+                match self {
+                    $(Expect::$kind { service, .. } => {
+                        return Some(Metric::$kind { service: service.clone() })
+                    })*
+                    _ => {}
+                }
+            };
+        }
+        same!(
+            Availability,
+            ErrorRate,
+            DegradedRate,
+            WithinSlo,
+            WaitProbability,
+            InSystem,
+            Throughput,
+            LostWrites,
+            WriteUnavailable,
+            SessionsLost,
+            HitRatio,
+            Backlog,
+            DeadLetters,
+            Duplicates,
+            DivergentWrites
+        );
         Some(match self {
-            Expect::Availability { service: s, .. } => Metric::Availability {
-                service: service(s),
-            },
-            Expect::ErrorRate { service: s, .. } => Metric::ErrorRate {
-                service: service(s),
-            },
-            Expect::DegradedRate { service: s, .. } => Metric::DegradedRate {
-                service: service(s),
-            },
             Expect::Latency {
-                service: s,
+                service,
                 percentile,
                 of,
                 ..
             } => Metric::Latency {
-                service: service(s),
+                service: service.clone(),
                 percentile: *percentile,
                 of: *of,
             },
-            Expect::WithinSlo { service: s, .. } => Metric::WithinSlo {
-                service: service(s),
-            },
             Expect::Wait {
-                service: s,
+                service,
                 percentile,
                 ..
             } => Metric::Wait {
-                service: service(s),
+                service: service.clone(),
                 percentile: *percentile,
             },
-            Expect::WaitProbability { service: s, .. } => Metric::WaitProbability {
-                service: service(s),
-            },
-            Expect::InSystem { service: s, .. } => Metric::InSystem {
-                service: service(s),
-            },
-            Expect::InstancesUp {
-                service: s, count, ..
-            } => Metric::InstancesUp {
-                service: service(s),
+            Expect::InstancesUp { service, count, .. } => Metric::InstancesUp {
+                service: service.clone(),
                 count: *count,
             },
-            Expect::Throughput { service: s, .. } => Metric::Throughput {
-                service: service(s),
-            },
-            Expect::LostWrites { service: s, .. } => Metric::LostWrites {
-                service: service(s),
-            },
-            Expect::WriteUnavailable { service: s, .. } => Metric::WriteUnavailable {
-                service: service(s),
-            },
-            Expect::SessionsLost { service: s, .. } => Metric::SessionsLost {
-                service: service(s),
-            },
-            Expect::HitRatio { service: s, .. } => Metric::HitRatio {
-                service: service(s),
-            },
-            Expect::Backlog { service: s, .. } => Metric::Backlog {
-                service: service(s),
-            },
-            Expect::DeadLetters { service: s, .. } => Metric::DeadLetters {
-                service: service(s),
-            },
-            Expect::Duplicates { service: s, .. } => Metric::Duplicates {
-                service: service(s),
-            },
-            Expect::DivergentWrites { service: s, .. } => Metric::DivergentWrites {
-                service: service(s),
-            },
-            Expect::Better { .. } | Expect::Detected { .. } => return None,
+            _ => return None,
         })
     }
 }

@@ -519,7 +519,7 @@ impl ServiceModel<'_> {
     }
 
     pub(super) fn occurrence_start(&mut self, fault: u32, unit: u32, now: u64, label: String) {
-        if self.occurrences.len() < 1000 {
+        if self.occurrences.len() < OCCURRENCES_MAX {
             self.occurrences
                 .push((fault, unit, label, now, self.world.horizon.as_ns()));
         }

@@ -20,7 +20,7 @@ impl Rng {
         ((a + (b - a) * u).exp().round() as u64).clamp(lo, hi)
     }
     fn one_in(&mut self, n: u64) -> bool {
-        self.next() % n == 0
+        self.next().is_multiple_of(n)
     }
 }
 
@@ -245,79 +245,38 @@ pub fn extremes() -> Vec<(&'static str, String)> {
         in_flight_max: 1000,
         pending_max: 10_000,
     };
+    type Push = fn(&mut Shape);
+    let pushes: [(&'static str, Push); 7] = [
+        ("a million hosts", |s| {
+            (s.zones, s.racks, s.hosts_per_rack) = (4, 250, 1000)
+        }),
+        ("2,000 replicas", |s| {
+            (s.replicas, s.rate, s.in_flight_max, s.pending_max) = (2000, 50_000, 20_000, 200_000)
+        }),
+        ("20,000 instances", |s| {
+            (s.services, s.instances_max, s.rate) = (4, 20_000, 20_000)
+        }),
+        ("200 services", |s| {
+            (s.services, s.instances_max, s.rate) = (200, 3, 10_000)
+        }),
+        ("100,000 users", |s| {
+            (s.users_max, s.rate, s.workloads) = (100_000, 100_000, 2)
+        }),
+        ("100,000 points", |s| {
+            (s.buckets, s.services) = (100_000, 10)
+        }),
+        ("guards full", |s| {
+            (s.rate, s.in_flight_max, s.pending_max) = (1_000_000, 100_000, 1_000_000)
+        }),
+    ];
     let mut rng = Rng(19);
-    let mut out = Vec::new();
-    let mut add = |what, sh: Shape, rng: &mut Rng| out.push((what, render(rng, &sh, 2)));
-    add(
-        "a million hosts",
-        Shape {
-            zones: 4,
-            racks: 250,
-            hosts_per_rack: 1000,
-            ..base
-        },
-        &mut rng,
-    );
-    add(
-        "2,000 replicas",
-        Shape {
-            replicas: 2000,
-            rate: 50_000,
-            in_flight_max: 20_000,
-            pending_max: 200_000,
-            ..base
-        },
-        &mut rng,
-    );
-    add(
-        "20,000 instances",
-        Shape {
-            services: 4,
-            instances_max: 20_000,
-            rate: 20_000,
-            ..base
-        },
-        &mut rng,
-    );
-    add(
-        "200 services",
-        Shape {
-            services: 200,
-            instances_max: 3,
-            rate: 10_000,
-            ..base
-        },
-        &mut rng,
-    );
-    add(
-        "100,000 users",
-        Shape {
-            users_max: 100_000,
-            rate: 100_000,
-            workloads: 2,
-            ..base
-        },
-        &mut rng,
-    );
-    add(
-        "100,000 points",
-        Shape {
-            buckets: 100_000,
-            services: 10,
-            ..base
-        },
-        &mut rng,
-    );
-    add(
-        "guards full",
-        Shape {
-            rate: 1_000_000,
-            in_flight_max: 100_000,
-            pending_max: 1_000_000,
-            ..base
-        },
-        &mut rng,
-    );
+    let mut out: Vec<(&'static str, String)> = (pushes.iter())
+        .map(|(what, push)| {
+            let mut sh = base;
+            push(&mut sh);
+            (*what, render(&mut rng, &sh, 2))
+        })
+        .collect();
     out.extend(hand_made());
     out
 }

@@ -295,9 +295,9 @@ fn hand_made() -> Vec<(&'static str, String)> {
         )
     };
     vec![
-        ("an acknowledgement window full", world(&store(3, "Async"), 20_000, "", "events_max: 3000000")),
-        ("writes to 2,000 replicas", world(&store(2000, "Sync"), 1000, "", "events_max: 3000000, events_pending_max: 500000")),
-        ("queues at their guard", world("(name: \"api\", instances: 2, workers: 1, queue: \"unbounded\", work: Constant(\"10ms\"), calls: [Call(to: \"db\", timeout: \"10s\"), Call(to: \"db\")]), (name: \"db\", instances: 2, workers: 100, work: Constant(\"1ms\"))", 200_000, ", timeout: \"10s\"", "requests_in_flight_max: 200000, events_max: 3000000")),
-        ("timeouts piling up", world("(name: \"api\", instances: 2, workers: 1000, work: Constant(\"1us\"))", 1_000_000, ", timeout: \"5s\"", "events_pending_max: 1000000, events_max: 3000000")),
+        ("an acknowledgement window full", world(&store(3, "Async"), 20_000, "", "events_max: 3000000, requests_in_flight_max: 10000, events_pending_max: 100000")),
+        ("writes to 2,000 replicas", world(&store(2000, "Sync"), 1000, "", "events_max: 3000000, requests_in_flight_max: 10000, events_pending_max: 500000")),
+        ("queues at their guard", world("(name: \"api\", instances: 2, workers: 1, queue: \"unbounded\", work: Constant(\"10ms\"), calls: [Call(to: \"db\", timeout: \"10s\"), Call(to: \"db\")]), (name: \"db\", instances: 2, workers: 100, work: Constant(\"1ms\"))", 200_000, ", timeout: \"10s\"", "requests_in_flight_max: 100000, events_pending_max: 300000, events_max: 3000000")),
+        ("timeouts piling up", world("(name: \"api\", instances: 2, workers: 1000, work: Constant(\"1us\"))", 1_000_000, ", timeout: \"5s\"", "events_pending_max: 1000000, requests_in_flight_max: 10000, events_max: 3000000")),
     ]
 }

@@ -636,3 +636,37 @@ fn a_failed_report_set_leaves_no_temporary_file() {
     assert_eq!(names_in(&dir), ["report.md", "runs.csv", "summary.json"]);
     assert!(faultline::verify_reports(&dir).is_err());
 }
+
+/// `requests_in_flight_max` counts the calls requests have out: a request that fans out to 50
+/// calls, all waiting 5 s to retry, held 50 calls (88 bytes each, uncounted) for one request
+/// in flight. At 120, the second arrival (its 50 attempts and 50 calls on top of the first
+/// request's 50 calls) stops the run; counting requests alone, it ran its 3 s to the end.
+#[test]
+fn the_in_flight_guard_counts_calls() {
+    let calls = vec![r#"Call(to: "db", retry: (attempts: 3, backoff: Constant("5s")))"#; 50];
+    let src = format!(
+        r#"Scenario(
+    name: "fan",
+    horizon: "3s",
+    limits: (requests_in_flight_max: 120),
+    services: [
+        (name: "api", workers: 100, work: Constant("1ms"), calls: [Parallel([{}])]),
+        (name: "db", workers: 100, work: Constant("1ms")),
+    ],
+    workload: [(entry: "api", arrivals: Constant(rate_per_s: 10))],
+    faults: [(at: "0s", lasts: "3s", what: Errors(service: "db", rate: 1.0))],
+)"#,
+        calls.join(", ")
+    );
+    let world = models::load_str("fan.ron", &src).expect("loads");
+    let r = models::run_world(&world, 1, 0).expect("runs");
+    assert_eq!(
+        r.stop,
+        models::results::StopReason::RequestsInFlightMax.name()
+    );
+    assert_eq!(
+        r.services[0].ledger.arrived, 2,
+        "{:?}",
+        r.services[0].ledger
+    );
+}

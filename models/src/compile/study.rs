@@ -344,6 +344,13 @@ fn path_written_at(root: &Node, path: &str) -> Option<usize> {
         .map(|n| n.span().start)
 }
 
+/// Where the name of the `k`-th variant of the file is (a grid point's name is not written).
+fn variant_name_at(root: &Node, source: &str, k: usize) -> Option<(usize, usize)> {
+    let variants = root.field("variants")?.value.elements();
+    let name = variants.get(k)?.field("name")?;
+    Some(line_col(source, name.value.span().start))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -490,11 +497,4 @@ mod tests {
         assert_eq!(study.designs.len(), 1);
         assert_eq!(study.designs[0].name, "base");
     }
-}
-
-/// Where the name of the `k`-th variant of the file is (a grid point's name is not written).
-fn variant_name_at(root: &Node, source: &str, k: usize) -> Option<(usize, usize)> {
-    let variants = root.field("variants")?.value.elements();
-    let name = variants.get(k)?.field("name")?;
-    Some(line_col(source, name.value.span().start))
 }

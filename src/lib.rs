@@ -6,6 +6,7 @@ use std::path::Path;
 
 pub mod input;
 pub mod replay;
+pub mod report_set;
 pub mod shrink;
 pub mod sweep;
 
@@ -13,6 +14,7 @@ pub use input::{Input, Override};
 pub use models::variants::Study;
 pub use models::{results, RunResult, ScenarioError, World};
 pub use replay::{replay, Replay, ReplayOptions};
+pub use report_set::verify_reports;
 pub use reports::summary::Summary;
 pub use shrink::{shrink, ShrinkOptions, ShrinkOutcome};
 pub use sweep::{merge_logs, sweep, Shard, SweepOptions};
@@ -283,22 +285,21 @@ fn pid_runs(pid: u32) -> bool {
     }
 }
 
-/// Writes the reports of a sweep into `dir`: `report.html`, `report.md`, `summary.json`, `runs.csv`.
+/// Writes the reports of a sweep into `dir` as one set (`report_set`): `report.html`,
+/// `report.md`, `summary.json`, `runs.csv`, then `manifest.json`.
 pub fn write_reports(
     dir: &Path,
     summary: &Summary,
     agg: &reports::sweep::Aggregate,
 ) -> Result<(), Error> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::Io(format!("cannot create `{}`: {e}", dir.display())))?;
     let mut json = serde_json::to_string_pretty(summary).expect("summary serializes");
     json.push('\n');
-    write_atomic(&dir.join("summary.json"), &json)?;
-    write_atomic(&dir.join("runs.csv"), &reports::csv::render(agg))?;
-    write_atomic(&dir.join("report.md"), &reports::markdown::render(summary))?;
-    write_atomic(
-        &dir.join("report.html"),
-        &reports::html::render_html(summary, agg),
-    )?;
-    Ok(())
+    let files = [
+        ("summary.json", json),
+        ("runs.csv", reports::csv::render(agg)),
+        ("report.md", reports::markdown::render(summary)),
+        ("report.html", reports::html::render_html(summary, agg)),
+    ];
+    debug_assert!(files.iter().map(|f| f.0).eq(report_set::REPORT_FILES));
+    report_set::write_set(dir, &files, &mut |_| Ok(()))
 }

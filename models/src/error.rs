@@ -69,17 +69,69 @@ fn write_problems(
         }
         write!(f, ": {severity}")?;
         if let Some(path) = &p.path {
-            write!(f, " in `{path}`")?;
+            write!(f, " in `{}`", shown(path))?;
         }
-        write!(f, ": {}", p.message)?;
+        write!(f, ": {}", shown_message(&p.message))?;
         if let Some(s) = &p.suggestion {
-            write!(f, "; did you mean `{s}`?")?;
+            write!(f, "; did you mean `{}`?", shown(s))?;
         }
     }
     Ok(())
 }
 
 impl std::error::Error for ScenarioError {}
+
+/// Most characters of a value quoted in a message; a longer one is cut, with `…` after it.
+pub const QUOTED_CHARS_MAX: usize = 80;
+
+/// Whether `c` would not be seen, or would change how the text around it reads: control
+/// characters, a byte-order mark, zero-width and bidirectional formatting characters.
+fn invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{ad}' | '\u{34f}' | '\u{61c}' | '\u{180e}' | '\u{200b}'..='\u{200f}'
+            | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}'
+            | '\u{fff9}'..='\u{fffb}')
+}
+
+/// Text quoted from a scenario as a message shows it: invisible characters escaped (`\0`, `\t`,
+/// `\n`, `\u{feff}` for a byte-order mark), and at most `QUOTED_CHARS_MAX` characters.
+pub fn shown(text: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == QUOTED_CHARS_MAX {
+            out.push('…');
+            break;
+        }
+        match c {
+            '\0' => out.push_str("\\0"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if invisible(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A message with each part in backticks shown as `shown` shows it; the words around them are
+/// the program's own and left alone.
+pub fn shown_message(message: &str) -> String {
+    let parts: Vec<&str> = message.split('`').collect();
+    let shown_parts: Vec<String> = (parts.iter().enumerate())
+        .map(|(i, part)| {
+            // Odd parts are inside backticks, when the last one is closed.
+            let quoted = i % 2 == 1 && i + 1 < parts.len();
+            if quoted {
+                shown(part)
+            } else {
+                part.to_string()
+            }
+        })
+        .collect();
+    shown_parts.join("`")
+}
 
 /// The known name closest to `unknown`, if it is close enough to be a likely typo.
 pub fn closest<'a>(unknown: &str, known: impl IntoIterator<Item = &'a str>) -> Option<String> {
@@ -96,7 +148,14 @@ pub fn closest<'a>(unknown: &str, known: impl IntoIterator<Item = &'a str>) -> O
 
 /// Names as a message lists them: `` `a` ``, `` `a` or `b` ``, `` `a`, `b` or `c` ``.
 pub fn one_of<S: AsRef<str>>(names: &[S]) -> String {
-    let quoted: Vec<String> = names.iter().map(|n| format!("`{}`", n.as_ref())).collect();
+    // A name given twice in the file is listed once.
+    let mut quoted: Vec<String> = Vec::new();
+    for n in names {
+        let q = format!("`{}`", n.as_ref());
+        if !quoted.contains(&q) {
+            quoted.push(q);
+        }
+    }
     match quoted.split_last() {
         None => String::new(),
         Some((last, [])) => last.clone(),
@@ -122,5 +181,20 @@ mod tests {
         assert_eq!(one_of(&["a"]), "`a`");
         assert_eq!(one_of(&["a", "b"]), "`a` or `b`");
         assert_eq!(one_of(&["a", "b", "c"]), "`a`, `b` or `c`");
+        assert_eq!(one_of(&["a", "a"]), "`a`");
+        assert_eq!(one_of(&["a", "b", "a"]), "`a` or `b`");
+    }
+
+    #[test]
+    fn quoted_text_is_shown_escaped_and_short() {
+        assert_eq!(shown("\u{feff}Scenario"), "\\u{feff}Scenario");
+        assert_eq!(shown("a\0b\tc\u{200b}"), "a\\0b\\tc\\u{200b}");
+        let long = "x".repeat(70_000);
+        assert_eq!(shown(&long), format!("{}…", "x".repeat(QUOTED_CHARS_MAX)));
+        assert_eq!(
+            shown_message("unknown field `a\0`, expected `b` or `c`"),
+            "unknown field `a\\0`, expected `b` or `c`"
+        );
+        assert_eq!(shown_message("a lone ` stays"), "a lone ` stays");
     }
 }

@@ -9,6 +9,7 @@ pub mod compile;
 pub mod defences;
 pub mod dist;
 pub mod error;
+mod estimate;
 pub mod format;
 pub mod plan;
 pub mod results;

@@ -68,6 +68,10 @@ fn default_slo() -> f64 {
 /// Most entries of a run's notable-event log (the rest are counted in a last entry).
 pub const LOG_MAX: usize = 10_000;
 
+/// Breaker transitions an edge keeps (`EdgeResult::breaker_transitions`): a breaker that flaps
+/// for a long run would otherwise grow them without bound.
+pub const BREAKER_TRANSITIONS_MAX: usize = 10_000;
+
 /// What a notable event of a run's log is. Its name is the `kind` of a [`LogEntry`] (the JSON
 /// keeps the names; readers compare with [`LogKind::name`], never with a literal).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -351,7 +355,8 @@ pub struct EdgeResult {
     pub series_calls: Vec<u64>,
     #[serde(default)]
     pub series_attempts: Vec<u64>,
-    /// Every state change of this edge's breakers (the whole run, warm-up included).
+    /// Every state change of this edge's breakers (the whole run, warm-up included), the first
+    /// `BREAKER_TRANSITIONS_MAX` of them.
     pub breaker_transitions: Vec<BreakerTransition>,
     /// Breakers of this edge not closed (open or half-open) at the end of each time-series
     /// bucket; empty when the edge has no breaker.

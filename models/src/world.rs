@@ -524,17 +524,25 @@ pub struct CallDef {
 #[derive(Copy, Clone, Debug, PartialEq)]
 pub enum KeyDist {
     Uniform { n: u32 },
-    Zipf(rand_distr::Zipf<f64>),
+    Zipf { n: u32, z: rand_distr::Zipf<f64> },
 }
 
 impl KeyDist {
+    /// How many keys it draws from.
+    pub fn keys(&self) -> u32 {
+        match self {
+            KeyDist::Uniform { n } => *n,
+            KeyDist::Zipf { n, .. } => *n,
+        }
+    }
+
     /// One key, in `1..=n`.
     #[inline]
     pub fn sample<R: rand::Rng + ?Sized>(&self, rng: &mut R) -> u32 {
         use rand::RngExt;
         match self {
             KeyDist::Uniform { n } => rng.random_range(1..=*n),
-            KeyDist::Zipf(z) => rand::distr::Distribution::sample(z, rng) as u32,
+            KeyDist::Zipf { z, .. } => rand::distr::Distribution::sample(z, rng) as u32,
         }
     }
 }
@@ -700,36 +708,6 @@ impl World {
     pub fn n_buckets(&self) -> usize {
         let res = self.resolution.as_ns().max(1);
         self.horizon.as_ns().div_ceil(res).max(1) as usize
-    }
-
-    /// The most memory one run of this world can take, in bytes: time series, histograms, the
-    /// per-host, per-instance and per-edge state, the request slab at its guard
-    /// (`requests_in_flight_max`) and the event queue at its guard (`events_pending_max`: 32
-    /// bytes an entry, twice that while the heap grows, and the timer slots). An upper bound by
-    /// design (the `limits` integration test runs generated worlds against it).
-    pub fn memory_estimate_bytes(&self) -> u64 {
-        let buckets = self.n_buckets() as u64;
-        let services = self.services.len() as u64;
-        let series = services * buckets * 8 * 8 + self.calls.len() as u64 * buckets * 4;
-        // An HDR histogram of 1 ns .. 1 h at 3 significant digits: about 34k counters of 8 bytes.
-        let histograms = (services + self.workloads.len() as u64) * 34_000 * 8;
-        // The compiled host (its name included) and its state in a run, with room to grow.
-        let hosts = self.hosts.len() as u64 * 512;
-        let pools_of = |i: &InstanceDef| self.services[i.service_idx as usize].pools.len() as u64;
-        let instances: u64 = self
-            .instances
-            .iter()
-            .map(|i| 768 + 128 * (pools_of(i) + 1))
-            .sum();
-        let edges = self.calls.len() as u64 * 4096;
-        let requests = u64::from(self.requests_in_flight_max) * 160;
-        let events = self.events_pending_max.saturating_mul(72);
-        let users: u64 = self.workloads.iter().map(|w| u64::from(w.users) * 16).sum();
-        [
-            series, histograms, hosts, instances, edges, requests, events, users,
-        ]
-        .iter()
-        .fold(0u64, |a, b| a.saturating_add(*b))
     }
 
     /// Names of what reports show per run: the services, then the users of each workload.

@@ -587,3 +587,17 @@ fn outlier_detection_ejects_on_gateway_failures_with_a_growing_ejection_time() {
     let off = with_fault(crash, detect(0));
     assert_eq!(svc(&off, "api").recovery.ejections, 0);
 }
+
+/// A chaos monkey (every 20 ms, each kill lasting 100 ms) kills the same instance again before
+/// its first kill is over, on a service whose instances are replaced: the end of the first kill
+/// was judged by the second kill's start, so a kill from before a replacement ended the new
+/// process's crash, and the later end took the crash count below zero (a panic, found by the
+/// memory test's generated worlds). Each end is now judged by its own kill's start.
+#[test]
+fn a_chaos_monkey_that_kills_twice_ends_each_kill_once() {
+    let r = faultline::run_file(&repo_path("tests/data/monkey-overlap.ron"), None).unwrap();
+    assert_eq!(r.stop, models::results::StopReason::Horizon.name());
+    assert!(r.services[0].ledger.balanced());
+    let killed = r.log.iter().filter(|e| e.what.contains("kills")).count();
+    assert!(killed > 200, "{killed} kills");
+}

@@ -534,7 +534,8 @@ fn a_precision_target_is_checked_before_the_first_run() {
 }
 
 /// Hosts were not counted in the memory estimate (10⁶ hosts ran at 142 MB under
-/// `memory_mib_max: 10`): 512 bytes a host are now.
+/// `memory_mib_max: 10`): 512 bytes a host are now (and, since the estimate counts every
+/// structure of a run, the log and the fault occurrences too).
 #[test]
 fn the_memory_estimate_counts_hosts() {
     let src = r#"Scenario(
@@ -549,7 +550,123 @@ fn the_memory_estimate_counts_hosts() {
         .expect_err("a million hosts do not fit in 100 MiB")
         .to_string();
     assert!(
-        e.contains("may need about 490 MiB, more than `limits.memory_mib_max` (100)"),
+        e.contains("may need about 501 MiB, more than `limits.memory_mib_max` (100)"),
         "{e}"
+    );
+}
+
+fn names_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("folder")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// A set of reports whose texts say which sweep wrote them.
+fn set_of(sweep: &str) -> Vec<(&'static str, String)> {
+    faultline::report_set::REPORT_FILES
+        .iter()
+        .map(|f| (*f, format!("{f} of sweep {sweep}\n")))
+        .collect()
+}
+
+/// The reports are written as a set: a writer stopped between two renames (here after
+/// `runs.csv`, as a kill would stop it) leaves sweep B's `summary.json` beside sweep A's
+/// `report.md`, but no manifest, so the set is not taken for whole; the next writer removes what
+/// a killed one left (its temporary folder, `*.tmp` files), and its set verifies. A file altered
+/// or swapped after the manifest was written is found out.
+#[test]
+fn a_report_set_stopped_between_renames_is_never_taken_whole() {
+    let dir = std::env::temp_dir()
+        .join(format!("faultline-limits-{}", std::process::id()))
+        .join("report-set");
+    let _ = std::fs::remove_dir_all(&dir);
+    let write = |sweep: &str, stop_after: Option<&str>| {
+        faultline::report_set::write_set(&dir, &set_of(sweep), &mut |name| match stop_after {
+            Some(n) if n == name => Err(faultline::Error::Io("killed".into())),
+            _ => Ok(()),
+        })
+    };
+    write("A", None).expect("written");
+    faultline::verify_reports(&dir).expect("sweep A's set is whole");
+    write("B", Some("runs.csv")).expect_err("stopped");
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).expect("a report");
+    assert_eq!(read("summary.json"), "summary.json of sweep B\n");
+    assert_eq!(read("report.md"), "report.md of sweep A\n");
+    let e = faultline::verify_reports(&dir)
+        .expect_err("a mixed set")
+        .to_string();
+    assert!(
+        e.contains("manifest.json") && e.contains("not known to be one set"),
+        "{e}"
+    );
+    // What a killed writer leaves: its temporary folder and a half-written manifest.
+    std::fs::create_dir_all(dir.join(".reports-4242.tmp")).expect("folder");
+    std::fs::write(dir.join(".reports-4242.tmp/report.md"), "half").expect("file");
+    std::fs::write(dir.join("manifest.json.tmp"), "{").expect("file");
+    write("B", None).expect("written");
+    faultline::verify_reports(&dir).expect("sweep B's set is whole");
+    let mut expected = vec!["manifest.json"];
+    expected.extend(faultline::report_set::REPORT_FILES);
+    expected.sort();
+    assert_eq!(names_in(&dir), expected);
+    assert_eq!(read("report.md"), "report.md of sweep B\n");
+    std::fs::write(dir.join("report.md"), "report.md of sweep A\n").expect("file");
+    let e = faultline::verify_reports(&dir)
+        .expect_err("an altered file")
+        .to_string();
+    assert!(e.contains("is not the file"), "{e}");
+}
+
+/// A report that cannot be written (a full disk; here `report.md` is a folder that is not
+/// empty) fails the write with a message, leaves no temporary file or folder and no manifest.
+#[test]
+fn a_failed_report_set_leaves_no_temporary_file() {
+    let dir = std::env::temp_dir()
+        .join(format!("faultline-limits-{}", std::process::id()))
+        .join("report-set-failed");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("report.md/inside")).expect("folder");
+    let e = faultline::report_set::write_set(&dir, &set_of("A"), &mut |_| Ok(()))
+        .expect_err("a file cannot replace a folder")
+        .to_string();
+    assert!(e.contains("cannot write") && e.contains("report.md"), "{e}");
+    assert_eq!(names_in(&dir), ["report.md", "runs.csv", "summary.json"]);
+    assert!(faultline::verify_reports(&dir).is_err());
+}
+
+/// `requests_in_flight_max` counts the calls requests have out: a request that fans out to 50
+/// calls, all waiting 5 s to retry, held 50 calls (88 bytes each, uncounted) for one request
+/// in flight. At 120, the second arrival (its 50 attempts and 50 calls on top of the first
+/// request's 50 calls) stops the run; counting requests alone, it ran its 3 s to the end.
+#[test]
+fn the_in_flight_guard_counts_calls() {
+    let calls = vec![r#"Call(to: "db", retry: (attempts: 3, backoff: Constant("5s")))"#; 50];
+    let src = format!(
+        r#"Scenario(
+    name: "fan",
+    horizon: "3s",
+    limits: (requests_in_flight_max: 120),
+    services: [
+        (name: "api", workers: 100, work: Constant("1ms"), calls: [Parallel([{}])]),
+        (name: "db", workers: 100, work: Constant("1ms")),
+    ],
+    workload: [(entry: "api", arrivals: Constant(rate_per_s: 10))],
+    faults: [(at: "0s", lasts: "3s", what: Errors(service: "db", rate: 1.0))],
+)"#,
+        calls.join(", ")
+    );
+    let world = models::load_str("fan.ron", &src).expect("loads");
+    let r = models::run_world(&world, 1, 0).expect("runs");
+    assert_eq!(
+        r.stop,
+        models::results::StopReason::RequestsInFlightMax.name()
+    );
+    assert_eq!(
+        r.services[0].ledger.arrived, 2,
+        "{:?}",
+        r.services[0].ledger
     );
 }

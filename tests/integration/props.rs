@@ -578,6 +578,102 @@ proptest! {
     }
 }
 
+/// Settings at and past the edges of what a scenario may say (issue 19): huge and tiny rates,
+/// intervals of a nanosecond, long names (at the bound of 128 characters and past it), and big
+/// counts. Loading never panics; a scenario that loads has a memory estimate within its limit
+/// and runs (clamped to 200,000 events) to an ordinary end.
+#[derive(Debug, Clone)]
+struct ExtremeGen {
+    rate: &'static str,
+    interval: &'static str,
+    monkey: &'static str,
+    name_len: usize,
+    instances: u64,
+    workers: u64,
+    racks: u64,
+    hosts_per_rack: u64,
+    runs: u64,
+    timeout: &'static str,
+}
+
+const RATES: [&str; 9] = [
+    "1e-300",
+    "0.001",
+    "1",
+    "1e6",
+    "1e9",
+    "1000000001",
+    "1e308",
+    "inf",
+    "NaN",
+];
+const INTERVALS: [&str; 6] = ["1ns", "999us", "1ms", "1s", "18446744073s", "0s"];
+const COUNTS: [u64; 6] = [0, 1, 1000, 1_000_000, 4_000_000_000, u64::MAX];
+const NAME_LENS: [usize; 6] = [1, 127, 128, 129, 1000, 70_000];
+
+/// A scenario that loads, with up to three of its settings pushed to an extreme (swarm
+/// testing: most cases change one or two things, so that both refusals and runs are common).
+fn extreme_gen() -> impl Strategy<Value = ExtremeGen> {
+    proptest::collection::vec((0usize..10, 0usize..9), 0..4).prop_map(|pushes| {
+        let mut g = ExtremeGen {
+            rate: "100",
+            interval: "100ms",
+            monkey: "100ms",
+            name_len: 5,
+            instances: 2,
+            workers: 2,
+            racks: 1,
+            hosts_per_rack: 4,
+            runs: 2,
+            timeout: "100ms",
+        };
+        for (field, k) in pushes {
+            match field {
+                0 => g.rate = RATES[k % RATES.len()],
+                1 => g.interval = INTERVALS[k % INTERVALS.len()],
+                2 => g.monkey = INTERVALS[k % INTERVALS.len()],
+                3 => g.name_len = NAME_LENS[k % NAME_LENS.len()],
+                4 => g.instances = COUNTS[k % COUNTS.len()],
+                5 => g.workers = COUNTS[k % COUNTS.len()],
+                6 => g.racks = COUNTS[k % COUNTS.len()],
+                7 => g.hosts_per_rack = COUNTS[k % COUNTS.len()],
+                8 => g.runs = COUNTS[k % COUNTS.len()],
+                _ => g.timeout = INTERVALS[k % INTERVALS.len()],
+            }
+        }
+        g
+    })
+}
+
+fn render_extreme(g: &ExtremeGen) -> String {
+    let name = "n".repeat(g.name_len);
+    format!(
+        "Scenario(name: \"{name}\", horizon: \"2s\", runs: {},\n topology: (regions: [(name: \"r\", zones: [(name: \"z\", racks: {}, hosts_per_rack: {})])]),\n services: [(name: \"{name}\", instances: {}, workers: {}, work: Exponential(mean: \"1ms\"), health: (interval: \"{}\"), replace: (start_up: \"1ms\"))],\n workload: [(entry: \"{name}\", arrivals: Poisson(rate_per_s: {}), timeout: \"{}\")],\n faults: [(what: ChaosMonkey(services: [\"{name}\"], mean_between: \"{}\"), lasts: \"{}\")],\n)",
+        g.runs, g.racks, g.hosts_per_rack, g.instances, g.workers, g.interval, g.rate, g.timeout, g.monkey, g.interval
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: if crate::quick() { 16 } else { 128 },
+        failure_persistence: None,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x0fa1_7119),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn extreme_settings_load_or_are_refused(g in extreme_gen()) {
+        let text = render_extreme(&g);
+        if let Ok(mut world) = models::load_str("extreme.ron", &text) {
+            let mib = world.memory_estimate_bytes().div_ceil(1 << 20);
+            prop_assert!(mib <= u64::from(world.spec.limits.memory_mib_max), "{mib} MiB");
+            world.events_max = world.events_max.min(200_000);
+            let r = models::run_world(&world, 1, 0).unwrap();
+            prop_assert!(r.services[0].ledger.balanced());
+        }
+    }
+}
+
 #[test]
 fn fuzz_regressions_load_without_panic_or_blowup() {
     // Inputs found harmful while fuzzing (fuzz/regressions/): each must now load (or be refused)

@@ -16,6 +16,7 @@ fn report_bytes(rel: &str, o: &SweepOptions, dir: &std::path::Path) -> Vec<(Stri
     let study = faultline::load_study(&repo_path(rel)).unwrap();
     let (summary, agg) = faultline::study_summary(&study, o, &|| {}).unwrap();
     faultline::write_reports(dir, &summary, &agg).unwrap();
+    faultline::verify_reports(dir).unwrap();
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())

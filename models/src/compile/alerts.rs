@@ -16,11 +16,14 @@ pub(super) fn build_alerts(ck: &mut Checker, spec: &Scenario) -> Vec<AlertDef> {
 fn build_alert(ck: &mut Checker, spec: &Scenario, i: usize) -> Option<AlertDef> {
     let a = &spec.alerts[i];
     let at = At::root().field("alerts").named(i, &a.name);
-    if spec.alerts[..i].iter().any(|o| o.name == a.name) {
-        ck.report(
-            &at.field("name"),
-            format!("alert `{}` is defined twice", a.name),
-            None,
+    if let Some(first) = spec.alerts[..i].iter().position(|o| o.name == a.name) {
+        let alerts_at = At::root().field("alerts");
+        ck.defined_twice(
+            "alert",
+            &a.name,
+            "",
+            &alerts_at.index(first),
+            &alerts_at.index(i),
         );
     }
     let w = at.field("when");

@@ -27,7 +27,8 @@ pub(super) fn key_dist(ck: &mut Checker, at: &At, keys: &Keys) -> Option<KeyDist
                 ck.report(&at.field("s"), msg, None);
                 return None;
             }
-            rand_distr::Zipf::new(n as f64, s).ok().map(KeyDist::Zipf)
+            let z = rand_distr::Zipf::new(n as f64, s).ok()?;
+            Some(KeyDist::Zipf { n: n as u32, z })
         }
     }
 }

@@ -124,6 +124,30 @@ impl<'a> Checker<'a> {
         map.find_exact(&at.segs).map(|o| map.position(o))
     }
 
+    /// `what` `name` (a service, a region...) is defined again at `again` after `first`: the
+    /// problem is at the second name, and says the lines of both (`` service `a` is defined twice
+    /// (lines 3 and 9) ``); `within` follows the name (`` in region `eu` ``).
+    pub(super) fn defined_twice(
+        &mut self,
+        what: &str,
+        name: &str,
+        within: &str,
+        first: &At,
+        again: &At,
+    ) {
+        let line = |at: &At| {
+            self.position(&at.field("name"))
+                .or_else(|| self.position(at))
+        };
+        let lines = match (line(first), line(again)) {
+            (Some((a, _)), Some((b, _))) if a != b => format!(" (lines {a} and {b})"),
+            (Some((a, _)), Some(_)) => format!(" (both on line {a})"),
+            _ => String::new(),
+        };
+        let message = format!("{what} `{name}` is defined twice{within}{lines}");
+        self.report(&again.field("name"), message, None);
+    }
+
     pub(super) fn report(&mut self, at: &At, message: String, suggestion: Option<String>) {
         let position = self.position(at);
         self.report_at(at, position, message, suggestion);
@@ -201,11 +225,6 @@ impl<'a> Checker<'a> {
             );
         }
     }
-}
-
-/// `" (first at 12:9)"`, or nothing when the first is not located.
-pub(super) fn first_mention(position: Option<(usize, usize)>) -> String {
-    position.map_or(String::new(), |(l, c)| format!(" (first at {l}:{c})"))
 }
 
 #[cfg(test)]

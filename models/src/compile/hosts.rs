@@ -1,7 +1,7 @@
 //! The topology: regions, zones, racks and hosts, the latency between them, the hosts a
 //! placement allows, and the hosts a place name stands for.
 
-use super::check::{first_mention, At, Checker};
+use super::check::{At, Checker};
 use super::HOSTS_MAX;
 use crate::dist::Dist;
 use crate::error::{closest, one_of};
@@ -52,16 +52,8 @@ fn check_region(ck: &mut Checker, regions: &[Region], r: usize, regions_at: &At)
         ck.report(&rat.field("name"), "a region needs a name".into(), None);
     }
     if let Some(first) = regions[..r].iter().position(|o| o.name == region.name) {
-        let first_at = ck.position(&regions_at.index(first));
-        ck.report(
-            &regions_at.index(r).field("name"),
-            format!(
-                "region `{}` is defined twice{}",
-                region.name,
-                first_mention(first_at)
-            ),
-            None,
-        );
+        let (first_at, again) = (regions_at.index(first), regions_at.index(r));
+        ck.defined_twice("region", &region.name, "", &first_at, &again);
     }
     if region.zones.is_empty() {
         ck.report(
@@ -90,17 +82,9 @@ fn check_zone(ck: &mut Checker, region: &Region, z: usize, zones_at: &At) -> u64
         );
     }
     if let Some(first) = region.zones[..z].iter().position(|o| o.name == zone.name) {
-        let first_at = ck.position(&zones_at.index(first));
-        ck.report(
-            &zones_at.index(z).field("name"),
-            format!(
-                "zone `{}` is defined twice in region `{}`{}",
-                zone.name,
-                region.name,
-                first_mention(first_at)
-            ),
-            None,
-        );
+        let (first_at, again) = (zones_at.index(first), zones_at.index(z));
+        let within = format!(" in region `{}`", region.name);
+        ck.defined_twice("zone", &zone.name, &within, &first_at, &again);
     }
     check_zone_size(ck, zone, &zat)
 }

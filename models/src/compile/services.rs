@@ -4,7 +4,7 @@
 //! [`super::datastores`].
 
 use super::calls::{build_steps, CallGraph};
-use super::check::{first_mention, At, Checker};
+use super::check::{At, Checker};
 use super::hosts::placement_hosts;
 use super::{datastores, recovery, INSTANCES_MAX};
 use crate::defences::AimdLimit;
@@ -175,16 +175,8 @@ fn check_service(ck: &mut Checker, cx: &Context, si: usize) {
         ck.report(&at.field("name"), "a service needs a name".into(), None);
     }
     if let Some(first) = cx.names[..si].iter().position(|&n| n == svc.name) {
-        let first_at = ck.position(&services_at.index(first));
-        ck.report(
-            &services_at.index(si).field("name"),
-            format!(
-                "service `{}` is defined twice{}",
-                svc.name,
-                first_mention(first_at)
-            ),
-            None,
-        );
+        let (first_at, again) = (services_at.index(first), services_at.index(si));
+        ck.defined_twice("service", &svc.name, "", &first_at, &again);
     }
     if u64::from(svc.instances) > INSTANCES_MAX {
         ck.report(
@@ -280,12 +272,9 @@ fn build_pools(ck: &mut Checker, svc: &Service, at: &At, work: &Dist) -> Vec<Poo
                     None,
                 );
             }
-            if svc.pools[..k].iter().any(|o| o.name == p.name) {
-                ck.report(
-                    &p_at.field("name"),
-                    format!("pool `{}` is defined twice", p.name),
-                    None,
-                );
+            if let Some(first) = svc.pools[..k].iter().position(|o| o.name == p.name) {
+                let first_at = at.field("pools").index(first);
+                ck.defined_twice("pool", &p.name, "", &first_at, &p_at);
             }
             PoolDef {
                 name: p.name.clone(),

@@ -269,11 +269,18 @@ fn variant_designs(
                 suggestion: None,
             });
         }
-        if all[..i].iter().any(|o| o.name == v.name) {
+        if let Some(first) = all[..i].iter().position(|o| o.name == v.name) {
+            // Without a grid, the designs are the file's variants, in its order.
+            let in_file = spec.grid.is_empty() && all.len() == spec.variants.len();
+            let line = |k: usize| variant_name_at(&root, source, k).filter(|_| in_file);
+            let lines = match (line(first), line(i)) {
+                (Some((a, _)), Some((b, _))) => format!(" (lines {a} and {b})"),
+                _ => String::new(),
+            };
             problems.push(Problem {
-                position: None,
+                position: line(i),
                 path: Some(format!("variants.{}", v.name)),
-                message: format!("variant `{}` is defined twice", v.name),
+                message: format!("variant `{}` is defined twice{lines}", v.name),
                 suggestion: None,
             });
             continue;
@@ -341,6 +348,13 @@ fn path_written_at(root: &Node, path: &str) -> Option<usize> {
         .filter_map(|f| root.field(f))
         .find_map(|f| f.value.find_string(path))
         .map(|n| n.span().start)
+}
+
+/// Where the name of the `k`-th variant of the file is (a grid point's name is not written).
+fn variant_name_at(root: &Node, source: &str, k: usize) -> Option<(usize, usize)> {
+    let variants = root.field("variants")?.value.elements();
+    let name = variants.get(k)?.field("name")?;
+    Some(line_col(source, name.value.span().start))
 }
 
 #[cfg(test)]

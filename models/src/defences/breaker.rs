@@ -126,6 +126,18 @@ impl BreakerState {
     }
 }
 
+impl BreakerPolicy {
+    /// The most bytes one breaker's window of outcomes holds: the ring of the last N calls (two
+    /// flags each), or a bucket a second (24 bytes, with room for the deque to double); for the
+    /// memory estimate.
+    pub fn window_bytes(&self) -> u64 {
+        match &self.window {
+            Window::Count(n) => 2 * u64::from(*n),
+            Window::Time(d) => 2 * 24 * (d.0.as_ns() / 1_000_000_000 + 2),
+        }
+    }
+}
+
 /// The sliding window of outcomes while closed.
 #[derive(Clone, Debug)]
 enum Outcomes {

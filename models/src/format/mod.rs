@@ -14,7 +14,7 @@ mod translate;
 pub mod variants;
 
 use crate::error::{Problem, ScenarioError};
-use reader::SourceMap;
+use reader::{SourceMap, Span};
 use spec::Scenario;
 use std::path::Path;
 use translate::{lowercase_first, ron_problem};
@@ -89,14 +89,93 @@ pub fn read_source(path: &Path) -> Result<String, ScenarioError> {
     })
 }
 
-/// Parses RON into the spec types, checking shape only.
-pub fn parse(file: &str, source: &str) -> Result<Scenario, ScenarioError> {
+/// Most problems `parse` reports for one file.
+pub const PARSE_PROBLEMS_MAX: usize = 20;
+
+fn parse_once(source: &str) -> Result<Scenario, ron::error::SpannedError> {
     let options =
         ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
-    options
-        .from_str::<Scenario>(source)
-        .map_err(|e| ScenarioError {
-            file: file.to_string(),
-            problems: vec![ron_problem(&e, &SourceMap::new(source))],
-        })
+    options.from_str::<Scenario>(source)
+}
+
+/// Whether parsing can go on past `code` by setting the field where it is aside: a field
+/// unknown or given twice, or a value of the wrong kind (not broken text, whose structure after
+/// the error is not known).
+fn field_aside(code: &ron::error::Error) -> bool {
+    use ron::error::Error as E;
+    matches!(
+        code,
+        E::NoSuchStructField { .. }
+            | E::DuplicateStructField { .. }
+            | E::NoSuchEnumVariant { .. }
+            | E::InvalidValueForType { .. }
+            | E::ExpectedInteger
+            | E::IntegerOutOfBounds
+            | E::ExpectedFloat
+            | E::ExpectedString
+            | E::ExpectedBoolean
+            | E::Message(_)
+    )
+}
+
+/// `text` with the field around ron's error (and a comma after it) turned into spaces, line
+/// breaks kept, so that every later position is unchanged; `None` when no field is there.
+fn without_field(text: &str, e: &ron::error::SpannedError) -> Option<(String, Span)> {
+    let map = SourceMap::new(text);
+    let span = map.field_at(map.offset(e.span.start.line, e.span.start.col))?;
+    text.get(span.start..span.end)?;
+    let rest = &text[span.end..];
+    let gap = rest.len() - rest.trim_start().len();
+    let end = match rest.trim_start().starts_with(',') {
+        true => span.end + gap + 1,
+        false => span.end,
+    };
+    let blank: String = (text[span.start..end].chars())
+        .map(|c| if c == '\n' { '\n' } else { ' ' })
+        .collect();
+    let aside = Span {
+        start: span.start,
+        end,
+    };
+    Some((
+        format!("{}{blank}{}", &text[..span.start], &text[end..]),
+        aside,
+    ))
+}
+
+/// Parses RON into the spec types, checking shape only. Every problem that can be found is
+/// reported (up to `PARSE_PROBLEMS_MAX`): after a field unknown, given twice or of the wrong kind,
+/// the field is set aside and the text parsed again; broken text stops the search, and so does a
+/// field found missing (it may be one set aside).
+pub fn parse(file: &str, source: &str) -> Result<Scenario, ScenarioError> {
+    let mut e = match parse_once(source) {
+        Ok(scenario) => return Ok(scenario),
+        Err(e) => e,
+    };
+    let mut problems = vec![ron_problem(&e, &SourceMap::new(source))];
+    let mut text = source.to_string();
+    while problems.len() < PARSE_PROBLEMS_MAX && field_aside(&e.code) {
+        let Some((next_text, aside)) = without_field(&text, &e) else {
+            break;
+        };
+        text = next_text;
+        let Err(next) = parse_once(&text) else {
+            break;
+        };
+        // A problem the setting aside may have made is not reported, and ends the search: text
+        // broken where the field was, or a field found missing (perhaps the one set aside).
+        let map = SourceMap::new(&text);
+        let at = map.offset(next.span.start.line, next.span.start.col);
+        let made = (aside.start..=aside.end).contains(&at)
+            || matches!(next.code, ron::error::Error::MissingStructField { .. });
+        if made || !field_aside(&next.code) {
+            break;
+        }
+        problems.push(ron_problem(&next, &map));
+        e = next;
+    }
+    Err(ScenarioError {
+        file: file.to_string(),
+        problems,
+    })
 }

@@ -419,6 +419,25 @@ impl<'a> SourceMap<'a> {
         None
     }
 
+    /// The span of the innermost field (`name: value`) whose name or value holds `offset`.
+    pub fn field_at(&self, offset: usize) -> Option<Span> {
+        let mut node = self.root.as_ref()?;
+        let mut found = None;
+        let within = |s: Span| s.start <= offset && offset < s.end;
+        for _ in 0..PATH_DEPTH_MAX {
+            if let Some(f) = node.fields().iter().find(|f| within(f.span)) {
+                found = Some(f.span);
+                node = &f.value;
+                continue;
+            }
+            match node.elements().into_iter().find(|n| within(n.span())) {
+                Some(item) => node = item,
+                None => break,
+            }
+        }
+        found
+    }
+
     /// The field path of the innermost value around `offset` (`services.catalog.work`), and the
     /// offset where that value starts. The path is empty at the top level. An offset on a field's
     /// name belongs to the struct, not to the field.

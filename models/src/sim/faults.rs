@@ -480,8 +480,11 @@ impl ServiceModel<'_> {
         let p = self.schedule.base[fault as usize] as usize;
         if !start {
             if unit > 0 {
+                // A victim can be killed again before its kill is over, so the end of a kill is
+                // not that of the victim's last kill: every kill lasts `lasts`, and the one this
+                // event ends started that long ago (whether a replacement has cleared it since).
                 let victim = def.instances[(unit - 1) as usize];
-                let started = self.schedule.started[p + unit as usize];
+                let started = now.saturating_sub(def.end_ns - def.start_ns);
                 self.crash(sim, victim, false, started);
             }
             return;
@@ -505,7 +508,6 @@ impl ServiceModel<'_> {
         if end != u64::MAX {
             self.occurrence_end(fault, k + 1, end.min(horizon));
         }
-        self.schedule.started[p + 1 + k as usize] = now;
         self.crash(sim, victim, true, now);
         if end <= horizon {
             sim.schedule_at(SimTime::from_ns(end), self.fault_event(fault, k + 1, false));
@@ -518,7 +520,7 @@ impl ServiceModel<'_> {
     }
 
     pub(super) fn occurrence_start(&mut self, fault: u32, unit: u32, now: u64, label: String) {
-        if self.occurrences.len() < 1000 {
+        if self.occurrences.len() < OCCURRENCES_MAX {
             self.occurrences
                 .push((fault, unit, label, now, self.world.horizon.as_ns()));
         }

@@ -218,6 +218,9 @@ pub struct ServiceModel<'w> {
     tracer: Option<Box<Tracer>>,
 }
 
+/// Fault occurrences a run keeps for its timeline; later ones are not recorded.
+pub const OCCURRENCES_MAX: usize = 1000;
+
 /// Simulates one run of `world` with `seed` and returns its results.
 pub fn run_world(world: &World, seed: u64, run: u64) -> Result<RunResult, RunError> {
     run_world_result(world, seed, run, &|| true)

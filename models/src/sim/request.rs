@@ -182,11 +182,21 @@ impl ServiceModel<'_> {
     #[inline]
     pub(super) fn alloc(&mut self, sim: &mut Sim<Event>, req: Request) -> u32 {
         self.live += 1;
-        if self.live > self.world.requests_in_flight_max && self.guard_hit.is_none() {
+        self.check_in_flight(sim);
+        self.requests.insert(req)
+    }
+
+    /// The guard `requests_in_flight_max` counts requests and calls together: a call waiting
+    /// for its retry or in a bulkhead's queue holds memory as a request does, and a fan-out
+    /// holds a call per branch (the memory estimate relies on this bound).
+    #[inline]
+    fn check_in_flight(&mut self, sim: &mut Sim<Event>) {
+        let calls = self.calls.slots().len() - self.calls.n_free();
+        let in_flight = u64::from(self.live) + calls as u64;
+        if in_flight > u64::from(self.world.requests_in_flight_max) && self.guard_hit.is_none() {
             self.guard_hit = Some(StopReason::RequestsInFlightMax);
             sim.request_stop();
         }
-        self.requests.insert(req)
     }
 
     #[inline]
@@ -606,6 +616,7 @@ impl ServiceModel<'_> {
             key,
         };
         let call = self.calls.insert(call);
+        self.check_in_flight(sim);
         let es = &mut self.edges[edge as usize];
         es.stats.series_calls[self.bucket] += 1;
         if measured {

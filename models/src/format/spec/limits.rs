@@ -16,7 +16,9 @@ pub struct RunLimits {
     /// Most events one run may process. Default 2,000,000,000.
     #[serde(default = "default_events_max")]
     pub events_max: u64,
-    /// Most requests (at all services together) in flight at once. Default 1,000,000.
+    /// Most requests (at all services together) in flight at once, the calls they have out
+    /// counted too (one per call, waiting for a retry or in a bulkhead included). Default
+    /// 1,000,000.
     #[serde(default = "default_in_flight_max")]
     pub requests_in_flight_max: u32,
     /// Most events queued at once (timeouts and other timers included, cancelled ones until

@@ -177,8 +177,9 @@ pub struct Service {
 #[serde(deny_unknown_fields)]
 pub struct BrokerSpec {
     /// The most messages an instance holds (waiting and delivered, not yet acknowledged); a
-    /// publish to a full instance fails. Default 1,000,000.
-    #[serde(default = "one_million")]
+    /// publish to a full instance fails. Default 100,000 (the memory estimate counts every
+    /// instance full).
+    #[serde(default = "hundred_thousand")]
     pub capacity: u64,
     /// Messages are replicated: a dead instance loses none (they wait until it is back).
     /// Default false: its waiting messages are lost with it.
@@ -186,8 +187,8 @@ pub struct BrokerSpec {
     pub replicated: bool,
 }
 
-fn one_million() -> u64 {
-    1_000_000
+fn hundred_thousand() -> u64 {
+    100_000
 }
 
 /// How a service consumes a broker's queue: `consumes: (from: "orders", concurrency: 8)`.

@@ -219,7 +219,10 @@ impl ServiceModel<'_> {
         let policy = &self.world.calls[edge as usize].policy;
         let shared = policy.breaker.as_ref().is_some_and(|b| b.shared);
         let t = transition(now, shared, slot, from, to);
-        self.edges[edge as usize].stats.breaker_transitions.push(t);
+        let transitions = &mut self.edges[edge as usize].stats.breaker_transitions;
+        if transitions.len() < crate::results::BREAKER_TRANSITIONS_MAX {
+            transitions.push(t);
+        }
     }
 
     /// The single hook where an attempt's outcome is learned: every defence of its edge that

@@ -222,7 +222,9 @@ impl World {
         let caches: u64 = (self.services.iter())
             .filter_map(|s| s.cache.map(|c| (s, c)))
             .map(|(s, c)| {
-                let per_instance = u64::from(c.capacity) * CACHE_KEY_BYTES + CACHE_INSTANCE_BYTES;
+                // A doorkeeper holds as many keys again.
+                let keys = u64::from(c.capacity) * if c.second_miss { 2 } else { 1 };
+                let per_instance = keys * CACHE_KEY_BYTES + CACHE_INSTANCE_BYTES;
                 u64::from(s.n_instances) * per_instance + buckets * 16
             })
             .sum();

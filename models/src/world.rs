@@ -559,6 +559,8 @@ pub struct CacheDef {
     pub coalesce: bool,
     /// XFetch's β.
     pub early_expiry: Option<f64>,
+    /// Keys enter only on their second miss (`Admission::SecondMiss`).
+    pub second_miss: bool,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

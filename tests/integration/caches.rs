@@ -142,3 +142,26 @@ fn a_restarted_instance_starts_with_an_empty_cache() {
     );
     assert!(ratio(40) > 0.99, "warm again: {}", ratio(40));
 }
+
+/// A scan of keys asked once, beside a hot set: admitted on every miss, the scan evicts the
+/// hot keys (27% of lookups hit); admitted on a second miss only, it passes through and the hot
+/// set stays (37%), with a hundredth of the evictions.
+#[test]
+fn a_doorkeeper_keeps_a_scan_from_evicting_the_hot_set() {
+    let path = repo_path("tests/data/cache-admission.ron");
+    let run = |v: &str| faultline::run_variant(&path, Some(v), None, 0).unwrap();
+    let (always, doorkeeper) = (run("always"), run("second-miss"));
+    let (a, d) = (cache_of(&always, "cache"), cache_of(&doorkeeper, "cache"));
+    assert!(
+        d.hit_ratio().unwrap() > a.hit_ratio().unwrap() + 0.05,
+        "{:?} vs {:?}",
+        d.hit_ratio(),
+        a.hit_ratio()
+    );
+    assert!(
+        d.evictions * 20 < a.evictions,
+        "{} vs {}",
+        d.evictions,
+        a.evictions
+    );
+}

@@ -79,6 +79,7 @@ pub(super) fn build_cache(
         ttl_jitter: spec.ttl_jitter,
         coalesce: spec.coalesce,
         early_expiry: spec.early_expiry,
+        second_miss: spec.admission == crate::spec::Admission::SecondMiss,
     })
 }
 

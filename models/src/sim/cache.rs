@@ -253,11 +253,13 @@ struct Flight {
     followers: Vec<u32>,
 }
 
-/// One cache instance: its entries, and the fetches out by key (with `coalesce`).
+/// One cache instance: its entries, the fetches out by key (with `coalesce`), and with
+/// `SecondMiss` admission, the doorkeeper: the keys missed once recently.
 #[derive(Debug)]
 struct CacheInstance {
     lru: Lru,
     fetching: KeyMap<u32>,
+    doorkeeper: Option<Lru>,
 }
 
 /// What one cache service counts. Totals are of the measured window; the series of the whole
@@ -304,6 +306,7 @@ impl Caches {
                 instances.push(CacheInstance {
                     lru: Lru::new(c.capacity),
                     fetching: KeyMap::default(),
+                    doorkeeper: c.second_miss.then(|| Lru::new(c.capacity)),
                 });
             }
         }
@@ -351,6 +354,19 @@ impl Caches {
                 .collect(),
         }
     }
+}
+
+/// Whether a fetched `key` enters the instance's cache: always, or with a doorkeeper, when it
+/// remembers an earlier miss of the key (else it remembers this one).
+fn admitted(inst: &mut CacheInstance, key: u32) -> bool {
+    let Some(door) = &mut inst.doorkeeper else {
+        return true;
+    };
+    if matches!(door.get(key, 0), Found::Fresh { .. }) {
+        return true;
+    }
+    door.put(key, u64::MAX, 0);
+    false
 }
 
 /// Jump consistent hashing (Lamping and Veach, 2014): the bucket in `0..n` of `key`; when `n`
@@ -532,7 +548,7 @@ impl ServiceModel<'_> {
         if inst.fetching.get(&r.key) == Some(&parent) {
             inst.fetching.remove(&r.key);
         }
-        if outcome == Outcome::Completed && !r.doomed {
+        if outcome == Outcome::Completed && !r.doomed && admitted(inst, r.key) {
             let mut ttl = def.ttl_ns;
             if ttl != u64::MAX && def.ttl_jitter > 0.0 {
                 let u: f64 = cs.rngs[s]
@@ -563,6 +579,9 @@ impl ServiceModel<'_> {
             let inst = &mut self.caches.instances[slot as usize];
             inst.lru.clear();
             inst.fetching.clear();
+            if let Some(d) = &mut inst.doorkeeper {
+                d.clear();
+            }
         }
     }
 }

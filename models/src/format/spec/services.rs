@@ -243,6 +243,20 @@ pub struct CacheSpec {
     /// Needs a `ttl`. Default: none.
     #[serde(default)]
     pub early_expiry: Option<f64>,
+    /// Which fetched keys enter the cache. `Always` (the default): every one, evicting the least
+    /// recently used. `SecondMiss`: a key enters only on its second miss while a doorkeeper of
+    /// `capacity` recently missed keys still remembers the first — keys asked once (a scan, a
+    /// crawler) pass through without evicting the hot set (TinyLFU's doorkeeper, simplified).
+    #[serde(default)]
+    pub admission: Admission,
+}
+
+/// A cache's admission policy (see `CacheSpec::admission`).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum Admission {
+    #[default]
+    Always,
+    SecondMiss,
 }
 
 /// A horizontal autoscaler (Kubernetes HPA, simplified): every `every`, the desired count is

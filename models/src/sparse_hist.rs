@@ -207,6 +207,32 @@ impl SparseHistogram {
         out
     }
 
+    /// The highest value recorded, as the full histogram's `max` gives it (the highest value of
+    /// the highest bucket used); 0 when empty.
+    pub fn max(&self) -> u64 {
+        let top = if self.raw.is_empty() {
+            let blocks = self.blocks.iter().enumerate().rev();
+            let mut present = blocks.filter_map(|(b, block)| Some((b, block.as_ref()?)));
+            present.find_map(|(b, block)| {
+                let k = block.iter().rposition(|&n| n > 0)?;
+                Some(b * BLOCK + k)
+            })
+        } else {
+            self.raw.iter().map(|&v| index_of(v)).max()
+        };
+        top.map_or(0, |index| highest_equivalent(value_at(index)))
+    }
+
+    /// The histogram of the values `h` counts, bucket for bucket (`h` has the layout of
+    /// `new_latency_histogram`: a run log's histograms are rebuilt into it first).
+    pub fn from_hdr(h: &Histogram<u64>) -> Self {
+        let mut out = SparseHistogram::new();
+        for it in h.iter_recorded() {
+            out.record_n(it.value_iterated_to(), it.count_at_value());
+        }
+        out
+    }
+
     /// The full HDR histogram of these values (the one reports merge and write).
     pub fn to_hdr(&self) -> Histogram<u64> {
         let mut h = new_latency_histogram();
@@ -268,6 +294,10 @@ mod tests {
             "the same histogram, {} values",
             vals.len()
         );
+        assert_eq!(sparse.max(), full.max(), "{} values", vals.len());
+        let back = SparseHistogram::from_hdr(&full);
+        assert!(back.to_hdr() == full, "rebuilt, {} values", vals.len());
+        assert_eq!(back.values_at_quantiles(&QS), sparse.values_at_quantiles(&QS));
     }
 
     #[test]

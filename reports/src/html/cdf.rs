@@ -76,7 +76,8 @@ fn cdf_chart(agg: &Aggregate, service: &str) -> String {
             continue;
         };
         if !v.latency[s].is_empty() {
-            lines.push((i, cdf_points(&v.latency[s])));
+            // The full histogram of this one service, dropped once its points are taken.
+            lines.push((i, cdf_points(&v.latency[s].to_hdr())));
         }
     }
     let title = format!("{service} · latency CDF of successes");

@@ -6,7 +6,7 @@
 //! runs finish in: reports are byte-identical for any number of jobs.
 
 use models::results::{LatencySummary, Ledger, RunResult, Series};
-use models::sparse_hist::SparseHistogram;
+use models::sparse_hist::MergedHistogram;
 use models::RunHistograms;
 use serde::{Deserialize, Serialize};
 
@@ -242,9 +242,9 @@ pub struct VariantAggregate {
     pub services: Vec<String>,
     /// Indexed by run index; `None` until that run has finished.
     pub runs: Vec<Option<RunRecord>>,
-    /// Latency of completed requests, merged over runs, per service: sparse (the buckets a
-    /// service's latencies reach, not the full histogram's 270 KB), bucket for bucket the full one.
-    pub latency: Vec<SparseHistogram>,
+    /// Latency of completed requests, merged over runs, per service: the buckets used only, not
+    /// the full histogram's 270 KB (bucket for bucket the full one).
+    pub latency: Vec<MergedHistogram>,
     /// Per-bucket sums over runs, per service.
     pub series: Vec<Series>,
     /// For a grid point: (parameter, value) per grid parameter.
@@ -279,7 +279,7 @@ impl VariantAggregate {
         VariantAggregate {
             name: name.to_string(),
             about: about.to_string(),
-            latency: vec![SparseHistogram::new(); services.len()],
+            latency: vec![MergedHistogram::new(); services.len()],
             series: vec![series; services.len()],
             good_series: vec![vec![0; n_buckets]; services.len()],
             slo_latency_ns: vec![None; services.len()],

@@ -200,6 +200,26 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<(), Error> {
         })
 }
 
+/// Writes a file as [`write_atomic`] does, its bytes from `write` (through a buffer).
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<(), Error> {
+    use std::io::Write;
+    let tmp = temporary(path);
+    let written = std::fs::File::create(&tmp).and_then(|file| {
+        let mut w = std::io::BufWriter::new(file);
+        write(&mut w)?;
+        w.flush()
+    });
+    written
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::Io(format!("cannot write `{}`: {e}", path.display()))
+        })
+}
+
 /// The temporary name of `path` while it is written: `report.md.tmp`.
 fn temporary(path: &Path) -> std::path::PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
@@ -291,14 +311,16 @@ pub fn write_reports(
 ) -> Result<(), Error> {
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::Io(format!("cannot create `{}`: {e}", dir.display())))?;
-    let mut json = serde_json::to_string_pretty(summary).expect("summary serializes");
-    json.push('\n');
-    write_atomic(&dir.join("summary.json"), &json)?;
+    // The JSON and the page go to their files as they are made: for a world of a thousand
+    // services they are tens of megabytes, which a sweep need not hold besides its aggregate.
+    write_atomic_with(&dir.join("summary.json"), |w| {
+        serde_json::to_writer_pretty(&mut *w, summary).map_err(std::io::Error::from)?;
+        w.write_all(b"\n")
+    })?;
     write_atomic(&dir.join("runs.csv"), &reports::csv::render(agg))?;
     write_atomic(&dir.join("report.md"), &reports::markdown::render(summary))?;
-    write_atomic(
-        &dir.join("report.html"),
-        &reports::html::render_html(summary, agg),
-    )?;
+    write_atomic_with(&dir.join("report.html"), |w| {
+        reports::html::write_html(summary, agg, w)
+    })?;
     Ok(())
 }

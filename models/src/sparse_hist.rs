@@ -380,7 +380,10 @@ mod tests {
         assert!(merged.to_hdr() == full, "merged, {} values", vals.len());
         let back = SparseHistogram::from_hdr(&full);
         assert!(back.to_hdr() == full, "rebuilt, {} values", vals.len());
-        assert_eq!(back.values_at_quantiles(&QS), sparse.values_at_quantiles(&QS));
+        assert_eq!(
+            back.values_at_quantiles(&QS),
+            sparse.values_at_quantiles(&QS)
+        );
     }
 
     #[test]

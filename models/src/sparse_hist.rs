@@ -243,12 +243,17 @@ impl SparseHistogram {
 /// A histogram merged over many runs (a sweep's pooled latency of one service): its non-zero
 /// counters only, by index, in a sorted list. Merged latencies spread over more octaves than
 /// one run's, where the blocks of a [`SparseHistogram`] would be mostly zeros: a list of the
-/// buckets used (16 bytes each) holds a service of a thousand answers in 16 KB at most.
-/// Quantiles, the maximum and `to_hdr` are the full histogram's, bit for bit.
+/// buckets used (16 bytes each) holds a service of a thousand answers in 16 KB at most. Past
+/// half the full histogram's counters the list becomes the full array of counters, so that it
+/// never holds more than the full histogram (270 KB). Quantiles, the maximum and `to_hdr` are
+/// the full histogram's, bit for bit.
 #[derive(Clone, Debug, Default)]
 pub struct MergedHistogram {
-    /// (index in the full histogram, count), indices increasing, counts above zero.
-    counts: Vec<(usize, u64)>,
+    /// (index in the full histogram, count), indices increasing, counts above zero; empty once
+    /// `dense` is used.
+    list: Vec<(usize, u64)>,
+    /// Every counter of the full histogram, by index, once the list would pass half of them.
+    dense: Vec<u64>,
     total: u64,
 }
 
@@ -269,10 +274,17 @@ impl MergedHistogram {
     /// Adds every value of one run's histogram (a merge of two sorted lists).
     pub fn add(&mut self, run: &SparseHistogram) {
         let theirs = run.counts();
+        self.total += run.len();
+        if !self.dense.is_empty() {
+            for (index, n) in theirs {
+                self.dense[index] += n;
+            }
+            return;
+        }
         if theirs.is_empty() {
             return;
         }
-        let ours = std::mem::take(&mut self.counts);
+        let ours = std::mem::take(&mut self.list);
         let mut merged = Vec::with_capacity(ours.len() + theirs.len());
         let (mut a, mut b) = (ours.into_iter().peekable(), theirs.into_iter().peekable());
         loop {
@@ -289,25 +301,36 @@ impl MergedHistogram {
             };
             merged.push(next);
         }
-        merged.shrink_to_fit();
-        self.total += run.len();
-        self.counts = merged;
-        assert_eq!(
-            self.counts.iter().map(|c| c.1).sum::<u64>(),
-            self.total,
-            "a merge loses no count"
-        );
+        if merged.len() > COUNTS_LEN / 2 {
+            self.dense = vec![0; COUNTS_LEN];
+            for (index, n) in merged {
+                self.dense[index] = n;
+            }
+        } else {
+            merged.shrink_to_fit();
+            self.list = merged;
+        }
+        assert_eq!(self.counts().iter().map(|c| c.1).sum::<u64>(), self.total);
+    }
+
+    /// The counters that are not zero, by index, in increasing order.
+    fn counts(&self) -> std::borrow::Cow<'_, [(usize, u64)]> {
+        if self.dense.is_empty() {
+            return std::borrow::Cow::Borrowed(&self.list);
+        }
+        let nonzero = self.dense.iter().enumerate().filter(|(_, &n)| n > 0);
+        std::borrow::Cow::Owned(nonzero.map(|(index, &n)| (index, n)).collect())
     }
 
     /// The values at quantiles `qs`, as [`SparseHistogram::values_at_quantiles`].
     pub fn values_at_quantiles(&self, qs: &[f64]) -> Vec<u64> {
-        values_at_quantiles(&self.counts, self.total, qs)
+        values_at_quantiles(&self.counts(), self.total, qs)
     }
 
     /// The highest value recorded, as the full histogram's `max` gives it (the highest value of
     /// the highest bucket used); 0 when empty.
     pub fn max(&self) -> u64 {
-        self.counts
+        self.counts()
             .last()
             .map_or(0, |&(index, _)| highest_equivalent(value_at(index)))
     }
@@ -315,16 +338,16 @@ impl MergedHistogram {
     /// The full HDR histogram of these values.
     pub fn to_hdr(&self) -> Histogram<u64> {
         let mut h = new_latency_histogram();
-        for &(index, n) in &self.counts {
+        for &(index, n) in self.counts().iter() {
             h.record_n(value_at(index), n)
                 .expect("an index of the full histogram is in its range");
         }
         h
     }
 
-    /// Bytes this histogram holds on the heap.
+    /// Bytes this histogram holds on the heap: never more than the full histogram's counters.
     pub fn heap_bytes(&self) -> usize {
-        self.counts.capacity() * std::mem::size_of::<(usize, u64)>()
+        self.list.capacity() * std::mem::size_of::<(usize, u64)>() + self.dense.capacity() * 8
     }
 }
 
@@ -440,5 +463,31 @@ mod tests {
         }
         let most = 16 * BLOCK * 8 + COUNTS_LEN / BLOCK * 8;
         assert!(h.heap_bytes() <= most, "{} > {most}", h.heap_bytes());
+    }
+
+    #[test]
+    fn a_merged_histogram_never_holds_more_than_the_full_one() {
+        let vals = values(200_000, 9);
+        let mut merged = MergedHistogram::new();
+        let mut full = new_latency_histogram();
+        for chunk in vals.chunks(20_000) {
+            let mut run = SparseHistogram::new();
+            chunk.iter().for_each(|&v| run.record(v));
+            chunk.iter().for_each(|&v| full.saturating_record(v));
+            merged.add(&run);
+            assert!(
+                merged.heap_bytes() <= COUNTS_LEN * 8,
+                "{}",
+                merged.heap_bytes()
+            );
+        }
+        assert!(
+            !merged.dense.is_empty(),
+            "values over the whole range fill the array"
+        );
+        assert!(merged.to_hdr() == full);
+        assert_eq!(merged.max(), full.max());
+        let want: Vec<u64> = QS.iter().map(|&q| full.value_at_quantile(q)).collect();
+        assert_eq!(merged.values_at_quantiles(&QS), want);
     }
 }

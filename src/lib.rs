@@ -202,6 +202,26 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<(), Error> {
         })
 }
 
+/// Writes a file as [`write_atomic`] does, its bytes from `write` (through a buffer).
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<(), Error> {
+    use std::io::Write;
+    let tmp = temporary(path);
+    let written = std::fs::File::create(&tmp).and_then(|file| {
+        let mut w = std::io::BufWriter::new(file);
+        write(&mut w)?;
+        w.flush()
+    });
+    written
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::Io(format!("cannot write `{}`: {e}", path.display()))
+        })
+}
+
 /// The temporary name of `path` while it is written: `report.md.tmp`.
 fn temporary(path: &Path) -> std::path::PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
@@ -292,14 +312,27 @@ pub fn write_reports(
     summary: &Summary,
     agg: &reports::sweep::Aggregate,
 ) -> Result<(), Error> {
-    let mut json = serde_json::to_string_pretty(summary).expect("summary serializes");
-    json.push('\n');
-    let files = [
-        ("summary.json", json),
-        ("runs.csv", reports::csv::render(agg)),
-        ("report.md", reports::markdown::render(summary)),
-        ("report.html", reports::html::render_html(summary, agg)),
+    use report_set::Content;
+    // The JSON and the page go to their files as they are made: for a world of a thousand
+    // services they are tens of megabytes, which a sweep need not hold besides its aggregate.
+    let files: Vec<(&str, Content)> = vec![
+        (
+            "summary.json",
+            Content::Stream(Box::new(|w| {
+                serde_json::to_writer_pretty(&mut *w, summary).map_err(std::io::Error::from)?;
+                w.write_all(b"\n")
+            })),
+        ),
+        ("runs.csv", Content::Text(reports::csv::render(agg))),
+        (
+            "report.md",
+            Content::Text(reports::markdown::render(summary)),
+        ),
+        (
+            "report.html",
+            Content::Stream(Box::new(|w| reports::html::write_html(summary, agg, w))),
+        ),
     ];
     debug_assert!(files.iter().map(|f| f.0).eq(report_set::REPORT_FILES));
-    report_set::write_set(dir, &files, &mut |_| Ok(()))
+    report_set::write_set_of(dir, files, &mut |_| Ok(()))
 }

@@ -29,16 +29,43 @@ fn io(what: &str, path: &Path, e: std::io::Error) -> Error {
     Error::Io(format!("cannot {what} `{}`: {e}", path.display()))
 }
 
-/// The manifest of `files` (name and text): one line per file, in order, with its size and
-/// checksum; no time or process id, so the same sweep writes the same bytes.
-fn manifest(files: &[(&str, String)]) -> String {
+/// A report's content: its text, or what writes it as it is made (a page of tens of
+/// megabytes need not be held whole).
+pub enum Content<'a> {
+    Text(String),
+    Stream(WriteWith<'a>),
+}
+
+/// Writes a report to the writer it is given.
+pub type WriteWith<'a> = Box<dyn FnOnce(&mut dyn std::io::Write) -> std::io::Result<()> + 'a>;
+
+/// A writer that counts and checksums what passes through it.
+struct Hashing<W> {
+    inner: W,
+    bytes: u64,
+    hash: u64,
+}
+
+impl<W: std::io::Write> std::io::Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash = buf[..n].iter().fold(self.hash, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The manifest of the files written (name, size, checksum): one line per file, in order; no
+/// time or process id, so the same sweep writes the same bytes.
+fn manifest(files: &[(&str, u64, u64)]) -> String {
     let entries: Vec<String> = (files.iter())
-        .map(|(name, text)| {
-            format!(
-                "    {{\"file\": \"{name}\", \"bytes\": {}, \"fnv1a\": \"{:016x}\"}}",
-                text.len(),
-                fnv1a(text.as_bytes())
-            )
+        .map(|(name, bytes, hash)| {
+            format!("    {{\"file\": \"{name}\", \"bytes\": {bytes}, \"fnv1a\": \"{hash:016x}\"}}")
         })
         .collect();
     format!(
@@ -75,6 +102,18 @@ pub fn write_set(
     files: &[(&str, String)],
     after_rename: &mut dyn FnMut(&str) -> Result<(), Error>,
 ) -> Result<(), Error> {
+    let contents = (files.iter())
+        .map(|(name, text)| (*name, Content::Text(text.clone())))
+        .collect();
+    write_set_of(dir, contents, after_rename)
+}
+
+/// [`write_set`] of contents that may be written as they are made.
+pub fn write_set_of(
+    dir: &Path,
+    files: Vec<(&str, Content<'_>)>,
+    after_rename: &mut dyn FnMut(&str) -> Result<(), Error>,
+) -> Result<(), Error> {
     std::fs::create_dir_all(dir).map_err(|e| io("create", dir, e))?;
     remove_leftovers(dir);
     let tmp = dir.join(format!("{TMP_PREFIX}{}{TMP_SUFFIX}", std::process::id()));
@@ -89,12 +128,15 @@ pub fn write_set(
 fn write_into(
     dir: &Path,
     tmp: &Path,
-    files: &[(&str, String)],
+    files: Vec<(&str, Content<'_>)>,
     after_rename: &mut dyn FnMut(&str) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    for (name, text) in files {
+    let mut written = Vec::new();
+    for (name, content) in files {
         let path = tmp.join(name);
-        std::fs::write(&path, text).map_err(|e| io("write", &dir.join(name), e))?;
+        let (bytes, hash) =
+            write_one(&path, content).map_err(|e| io("write", &dir.join(name), e))?;
+        written.push((name, bytes, hash));
     }
     let manifest_path = dir.join(MANIFEST);
     match std::fs::remove_file(&manifest_path) {
@@ -103,12 +145,29 @@ fn write_into(
         }
         _ => {}
     }
-    for (name, _) in files {
+    for (name, ..) in &written {
         let to = dir.join(name);
         std::fs::rename(tmp.join(name), &to).map_err(|e| io("write", &to, e))?;
         after_rename(name)?;
     }
-    crate::write_atomic(&manifest_path, &manifest(files))
+    crate::write_atomic(&manifest_path, &manifest(&written))
+}
+
+/// Writes one report to `path`: its size and checksum.
+fn write_one(path: &Path, content: Content<'_>) -> std::io::Result<(u64, u64)> {
+    use std::io::Write;
+    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut w = Hashing {
+        inner: file,
+        bytes: 0,
+        hash: 0xcbf2_9ce4_8422_2325,
+    };
+    match content {
+        Content::Text(text) => w.write_all(text.as_bytes())?,
+        Content::Stream(write) => write(&mut w)?,
+    }
+    w.flush()?;
+    Ok((w.bytes, w.hash))
 }
 
 /// Checks that the reports in `dir` are one whole set: its manifest is there and every file it

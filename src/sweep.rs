@@ -391,7 +391,8 @@ pub fn aggregate_estimate_bytes(study: &Study, n_runs: usize) -> u64 {
             + 64
             + names * (std::mem::size_of::<ServiceRun>() as u64 + 64)
             + edges * std::mem::size_of::<EdgeRun>() as u64;
-        // Per name an HDR histogram (about 34k counters of 8 bytes), 10 series and good answers.
+        // Per name a merged latency histogram (at most a full HDR histogram's 34k counters of 8
+        // bytes; the buckets used, 16 bytes each, below half of them), 10 series and good answers.
         let per_name = 34_000 * 8 + buckets * 8 * 11;
         let per_edge = buckets * 8 * 3;
         let design = n_runs

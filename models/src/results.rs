@@ -4,18 +4,21 @@
 //!
 //! Units are in the names: `_ns` nanoseconds, `_per_s` per second of simulated time.
 
+use crate::sparse_hist::SparseHistogram;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 /// Latencies above this are clamped in the histograms (the exact maximum is kept apart).
 const HIST_MAX_NS: u64 = 3_600_000_000_000;
 
-/// Latency histograms of one run (nanoseconds, 3 significant digits), for merging across runs.
+/// Latency histograms of one run (nanoseconds, the buckets of [`new_latency_histogram`]), for
+/// merging across runs. Sparse, as the model kept them: a sweep folds them into its aggregate
+/// without ever holding a full 270 KB histogram per service (`to_hdr` makes one when needed).
 pub struct RunHistograms {
     /// One per service, in the world's order.
-    pub services: Vec<Histogram<u64>>,
+    pub services: Vec<SparseHistogram>,
     /// One per workload (end to end).
-    pub workloads: Vec<Histogram<u64>>,
+    pub workloads: Vec<SparseHistogram>,
 }
 
 /// An empty histogram with the bounds every run uses, so that histograms of runs merge exactly.

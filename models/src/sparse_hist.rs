@@ -72,6 +72,30 @@ fn highest_equivalent(value: u64) -> u64 {
     ((value >> b) << b).saturating_add(1u64 << b) - 1
 }
 
+/// The values at quantiles `qs` (each in 0..=1, in increasing order) of the histogram whose
+/// non-zero counters are `counts` (by index, increasing) and sum to `total`, as the full
+/// histogram's `value_at_quantile` gives them: the highest value of the first bucket whose
+/// cumulative count reaches `ceil(q * total)` (at least 1); 0 when empty.
+fn values_at_quantiles(counts: &[(usize, u64)], total: u64, qs: &[f64]) -> Vec<u64> {
+    let mut out = Vec::with_capacity(qs.len());
+    let (mut at, mut below) = (0usize, 0u64);
+    for &q in qs {
+        assert!((0.0..=1.0).contains(&q), "quantile {q}");
+        let target = ((q * total as f64).ceil() as u64).max(1);
+        while at < counts.len() && below + counts[at].1 < target {
+            below += counts[at].1;
+            at += 1;
+        }
+        let value = match counts.get(at) {
+            None => 0,
+            Some(&(index, _)) if q == 0.0 => value_at(index),
+            Some(&(index, _)) => highest_equivalent(value_at(index)),
+        };
+        out.push(value);
+    }
+    out
+}
+
 /// Latencies in nanoseconds, bucketed as the run's full HDR histogram, stored sparsely.
 #[derive(Clone, Debug, Default)]
 pub struct SparseHistogram {
@@ -184,25 +208,17 @@ impl SparseHistogram {
     }
 
     /// The values at quantiles `qs` (each in 0..=1, in increasing order), as the full
-    /// histogram's `value_at_quantile` gives them: the highest value of the first bucket whose
-    /// cumulative count reaches `ceil(q * len)` (at least 1); 0 when empty.
+    /// histogram's `value_at_quantile` gives them (see [`values_at_quantiles`]).
     pub fn values_at_quantiles(&self, qs: &[f64]) -> Vec<u64> {
-        let counts = self.counts();
-        let mut out = Vec::with_capacity(qs.len());
-        let (mut at, mut below) = (0usize, 0u64);
-        for &q in qs {
-            assert!((0.0..=1.0).contains(&q), "quantile {q}");
-            let target = ((q * self.total as f64).ceil() as u64).max(1);
-            while at < counts.len() && below + counts[at].1 < target {
-                below += counts[at].1;
-                at += 1;
-            }
-            let value = match counts.get(at) {
-                None => 0,
-                Some(&(index, _)) if q == 0.0 => value_at(index),
-                Some(&(index, _)) => highest_equivalent(value_at(index)),
-            };
-            out.push(value);
+        values_at_quantiles(&self.counts(), self.total, qs)
+    }
+
+    /// The histogram of the values `h` counts, bucket for bucket (`h` has the layout of
+    /// `new_latency_histogram`: a run log's histograms are rebuilt into it first).
+    pub fn from_hdr(h: &Histogram<u64>) -> Self {
+        let mut out = SparseHistogram::new();
+        for it in h.iter_recorded() {
+            out.record_n(it.value_iterated_to(), it.count_at_value());
         }
         out
     }
@@ -221,6 +237,117 @@ impl SparseHistogram {
     pub fn heap_bytes(&self) -> usize {
         let present = self.blocks.iter().filter(|b| b.is_some()).count();
         self.raw.capacity() * 8 + self.blocks.capacity() * 8 + present * BLOCK * 8
+    }
+}
+
+/// A histogram merged over many runs (a sweep's pooled latency of one service): its non-zero
+/// counters only, by index, in a sorted list. Merged latencies spread over more octaves than
+/// one run's, where the blocks of a [`SparseHistogram`] would be mostly zeros: a list of the
+/// buckets used (16 bytes each) holds a service of a thousand answers in 16 KB at most. Past
+/// half the full histogram's counters the list becomes the full array of counters, so that it
+/// never holds more than the full histogram (270 KB). Quantiles, the maximum and `to_hdr` are
+/// the full histogram's, bit for bit.
+#[derive(Clone, Debug, Default)]
+pub struct MergedHistogram {
+    /// (index in the full histogram, count), indices increasing, counts above zero; empty once
+    /// `dense` is used.
+    list: Vec<(usize, u64)>,
+    /// Every counter of the full histogram, by index, once the list would pass half of them.
+    dense: Vec<u64>,
+    total: u64,
+}
+
+impl MergedHistogram {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Values recorded.
+    pub fn len(&self) -> u64 {
+        self.total
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// Adds every value of one run's histogram (a merge of two sorted lists).
+    pub fn add(&mut self, run: &SparseHistogram) {
+        let theirs = run.counts();
+        self.total += run.len();
+        if !self.dense.is_empty() {
+            for (index, n) in theirs {
+                self.dense[index] += n;
+            }
+            return;
+        }
+        if theirs.is_empty() {
+            return;
+        }
+        let ours = std::mem::take(&mut self.list);
+        let mut merged = Vec::with_capacity(ours.len() + theirs.len());
+        let (mut a, mut b) = (ours.into_iter().peekable(), theirs.into_iter().peekable());
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(&(i, m)), Some(&(j, n))) if i == j => {
+                    a.next();
+                    b.next();
+                    (i, m + n)
+                }
+                (Some(&(i, _)), Some(&(j, _))) if i < j => a.next().expect("peeked"),
+                (_, Some(_)) => b.next().expect("peeked"),
+                (Some(_), None) => a.next().expect("peeked"),
+                (None, None) => break,
+            };
+            merged.push(next);
+        }
+        if merged.len() > COUNTS_LEN / 2 {
+            self.dense = vec![0; COUNTS_LEN];
+            for (index, n) in merged {
+                self.dense[index] = n;
+            }
+        } else {
+            merged.shrink_to_fit();
+            self.list = merged;
+        }
+        assert_eq!(self.counts().iter().map(|c| c.1).sum::<u64>(), self.total);
+    }
+
+    /// The counters that are not zero, by index, in increasing order.
+    fn counts(&self) -> std::borrow::Cow<'_, [(usize, u64)]> {
+        if self.dense.is_empty() {
+            return std::borrow::Cow::Borrowed(&self.list);
+        }
+        let nonzero = self.dense.iter().enumerate().filter(|(_, &n)| n > 0);
+        std::borrow::Cow::Owned(nonzero.map(|(index, &n)| (index, n)).collect())
+    }
+
+    /// The values at quantiles `qs`, as [`SparseHistogram::values_at_quantiles`].
+    pub fn values_at_quantiles(&self, qs: &[f64]) -> Vec<u64> {
+        values_at_quantiles(&self.counts(), self.total, qs)
+    }
+
+    /// The highest value recorded, as the full histogram's `max` gives it (the highest value of
+    /// the highest bucket used); 0 when empty.
+    pub fn max(&self) -> u64 {
+        self.counts()
+            .last()
+            .map_or(0, |&(index, _)| highest_equivalent(value_at(index)))
+    }
+
+    /// The full HDR histogram of these values.
+    pub fn to_hdr(&self) -> Histogram<u64> {
+        let mut h = new_latency_histogram();
+        for &(index, n) in self.counts().iter() {
+            h.record_n(value_at(index), n)
+                .expect("an index of the full histogram is in its range");
+        }
+        h
+    }
+
+    /// Bytes this histogram holds on the heap: never more than the full histogram's counters.
+    pub fn heap_bytes(&self) -> usize {
+        self.list.capacity() * std::mem::size_of::<(usize, u64)>() + self.dense.capacity() * 8
     }
 }
 
@@ -268,6 +395,18 @@ mod tests {
             "the same histogram, {} values",
             vals.len()
         );
+        let mut merged = MergedHistogram::new();
+        merged.add(&sparse);
+        assert_eq!(merged.max(), full.max(), "{} values", vals.len());
+        assert_eq!(merged.len(), full.len());
+        assert_eq!(merged.values_at_quantiles(&QS), want);
+        assert!(merged.to_hdr() == full, "merged, {} values", vals.len());
+        let back = SparseHistogram::from_hdr(&full);
+        assert!(back.to_hdr() == full, "rebuilt, {} values", vals.len());
+        assert_eq!(
+            back.values_at_quantiles(&QS),
+            sparse.values_at_quantiles(&QS)
+        );
     }
 
     #[test]
@@ -297,10 +436,16 @@ mod tests {
         let (mut x, mut y) = (SparseHistogram::new(), SparseHistogram::new());
         a.iter().for_each(|&v| x.record(v));
         b.iter().for_each(|&v| y.record(v));
+        let mut merged = MergedHistogram::new();
+        merged.add(&x);
+        merged.add(&y);
         x.add(&y);
         let mut full = new_latency_histogram();
         a.iter().chain(&b).for_each(|&v| full.saturating_record(v));
         assert!(x.to_hdr() == full);
+        assert!(merged.to_hdr() == full);
+        assert_eq!(merged.max(), full.max());
+        assert_eq!(merged.values_at_quantiles(&QS), x.values_at_quantiles(&QS));
     }
 
     #[test]
@@ -318,5 +463,31 @@ mod tests {
         }
         let most = 16 * BLOCK * 8 + COUNTS_LEN / BLOCK * 8;
         assert!(h.heap_bytes() <= most, "{} > {most}", h.heap_bytes());
+    }
+
+    #[test]
+    fn a_merged_histogram_never_holds_more_than_the_full_one() {
+        let vals = values(200_000, 9);
+        let mut merged = MergedHistogram::new();
+        let mut full = new_latency_histogram();
+        for chunk in vals.chunks(20_000) {
+            let mut run = SparseHistogram::new();
+            chunk.iter().for_each(|&v| run.record(v));
+            chunk.iter().for_each(|&v| full.saturating_record(v));
+            merged.add(&run);
+            assert!(
+                merged.heap_bytes() <= COUNTS_LEN * 8,
+                "{}",
+                merged.heap_bytes()
+            );
+        }
+        assert!(
+            !merged.dense.is_empty(),
+            "values over the whole range fill the array"
+        );
+        assert!(merged.to_hdr() == full);
+        assert_eq!(merged.max(), full.max());
+        let want: Vec<u64> = QS.iter().map(|&q| full.value_at_quantile(q)).collect();
+        assert_eq!(merged.values_at_quantiles(&QS), want);
     }
 }

@@ -18,6 +18,10 @@
 //! each dependency. They share [`svg`] (the chart
 //! frame, axes), [`palette`] (colours), [`faults`] (the injected faults' windows) and [`markup`]
 //! (escaping).
+//!
+//! The page is written as it is made ([`write_html`]): each section, and each service of the
+//! sections drawn per service, goes to the writer when done, so that the report of a world of a
+//! thousand services (90 MB of SVG) is never whole in memory.
 
 mod breakers;
 mod cdf;
@@ -39,9 +43,20 @@ pub use markup::escape;
 use crate::summary::Summary;
 use crate::sweep::Aggregate;
 
-/// The whole report, its sections in the order a reader needs them.
+/// The whole report, its sections in the order a reader needs them, as one string.
 pub fn render_html(summary: &Summary, agg: &Aggregate) -> String {
-    let mut out = String::new();
+    let mut bytes = Vec::new();
+    write_html(summary, agg, &mut bytes).expect("writing to a Vec cannot fail");
+    String::from_utf8(bytes).expect("the page is UTF-8")
+}
+
+/// Writes the whole report to `sink`, a section (or a service's charts) at a time.
+pub fn write_html(
+    summary: &Summary,
+    agg: &Aggregate,
+    sink: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let mut out = Page::new(sink);
     page::head(&mut out, summary);
     page::header(&mut out, summary);
     faults::faults_line(&mut out, agg);
@@ -52,13 +67,64 @@ pub fn render_html(summary: &Summary, agg: &Aggregate) -> String {
     tables::comparisons(&mut out, summary);
     tables::service_tables(&mut out, summary);
     failure_modes::failure_modes(&mut out, summary);
+    out.flush();
     cdf::latency_section(&mut out, agg);
     strip::across_runs_section(&mut out, summary, agg);
     time_series::over_time_section(&mut out, agg);
     edges::edges_section(&mut out, summary, agg);
     breakers::breakers_section(&mut out, agg);
     page::footer(&mut out, summary);
-    out
+    out.finish()
+}
+
+/// The page being written: text gathers in a string, which goes to the writer at each `flush`
+/// (the sections write to it as to a `String`). The first write error is kept and returned by
+/// `finish`; nothing is written after it.
+pub(super) struct Page<'w> {
+    text: String,
+    sink: &'w mut dyn std::io::Write,
+    error: Option<std::io::Error>,
+}
+
+impl<'w> Page<'w> {
+    fn new(sink: &'w mut dyn std::io::Write) -> Self {
+        Page {
+            text: String::new(),
+            sink,
+            error: None,
+        }
+    }
+
+    /// Writes what has gathered and empties the string (keeping its capacity).
+    pub(super) fn flush(&mut self) {
+        if self.error.is_none() {
+            if let Err(e) = self.sink.write_all(self.text.as_bytes()) {
+                self.error = Some(e);
+            }
+        }
+        self.text.clear();
+    }
+
+    fn finish(mut self) -> std::io::Result<()> {
+        self.flush();
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => self.sink.flush(),
+        }
+    }
+}
+
+impl std::ops::Deref for Page<'_> {
+    type Target = String;
+    fn deref(&self) -> &String {
+        &self.text
+    }
+}
+
+impl std::ops::DerefMut for Page<'_> {
+    fn deref_mut(&mut self) -> &mut String {
+        &mut self.text
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@
 
 use hdrhistogram::Histogram;
 use models::results::RunResult;
+use models::sparse_hist::SparseHistogram;
 use models::RunHistograms;
 use serde::{Deserialize, Serialize};
 
@@ -97,17 +98,18 @@ pub struct LoggedRun {
     pub workload_latency: Vec<String>,
 }
 
-fn encode(h: &Histogram<u64>) -> String {
+/// The full histogram, serialized: built one at a time, so that a run's histograms stay sparse.
+fn encode(h: &SparseHistogram) -> String {
     use base64::Engine;
     use hdrhistogram::serialization::Serializer;
     let mut bytes = Vec::new();
     hdrhistogram::serialization::V2DeflateSerializer::new()
-        .serialize(h, &mut bytes)
+        .serialize(&h.to_hdr(), &mut bytes)
         .expect("writing to a Vec cannot fail");
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-fn decode(text: &str) -> Result<Histogram<u64>, String> {
+fn decode(text: &str) -> Result<SparseHistogram, String> {
     use base64::Engine;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(text)
@@ -119,7 +121,7 @@ fn decode(text: &str) -> Result<Histogram<u64>, String> {
     let mut out = models::results::new_latency_histogram();
     out.add(&h)
         .map_err(|e| format!("histogram out of range: {e:?}"))?;
-    Ok(out)
+    Ok(SparseHistogram::from_hdr(&out))
 }
 
 impl LoggedRun {

@@ -281,23 +281,18 @@ fn variant_summary(v: &VariantAggregate) -> VariantSummary {
                 totals.add(&r.services[s].counts);
             }
             let h = &v.latency[s];
-            let q = |p: f64| {
-                if h.is_empty() {
-                    0
-                } else {
-                    h.value_at_quantile(p)
-                }
-            };
+            // The full histogram's quantiles, bit for bit (0 when empty, as before).
+            let q = h.values_at_quantiles(&[0.5, 0.9, 0.95, 0.99, 0.999]);
             ServiceSummary {
                 name: name.clone(),
                 totals,
                 pooled_latency_ns: PooledLatency {
                     count: h.len(),
-                    p50: q(0.5),
-                    p90: q(0.9),
-                    p95: q(0.95),
-                    p99: q(0.99),
-                    p999: q(0.999),
+                    p50: q[0],
+                    p90: q[1],
+                    p95: q[2],
+                    p99: q[3],
+                    p999: q[4],
                     max: h.max(),
                 },
                 metrics: MetricKind::ALL

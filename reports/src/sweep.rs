@@ -5,8 +5,8 @@
 //! per bucket. Both merges are integer additions, so the aggregate is the same whatever order the
 //! runs finish in: reports are byte-identical for any number of jobs.
 
-use hdrhistogram::Histogram;
 use models::results::{LatencySummary, Ledger, RunResult, Series};
+use models::sparse_hist::MergedHistogram;
 use models::RunHistograms;
 use serde::{Deserialize, Serialize};
 
@@ -259,8 +259,9 @@ pub struct VariantAggregate {
     pub services: Vec<String>,
     /// Indexed by run index; `None` until that run has finished.
     pub runs: Vec<Option<RunRecord>>,
-    /// Latency of completed requests, merged over runs, per service.
-    pub latency: Vec<Histogram<u64>>,
+    /// Latency of completed requests, merged over runs, per service: the buckets used only, not
+    /// the full histogram's 270 KB (bucket for bucket the full one).
+    pub latency: Vec<MergedHistogram>,
     /// Per-bucket sums over runs, per service.
     pub series: Vec<Series>,
     /// For a grid point: (parameter, value) per grid parameter.
@@ -295,10 +296,7 @@ impl VariantAggregate {
         VariantAggregate {
             name: name.to_string(),
             about: about.to_string(),
-            latency: services
-                .iter()
-                .map(|_| models::results::new_latency_histogram())
-                .collect(),
+            latency: vec![MergedHistogram::new(); services.len()],
             series: vec![series; services.len()],
             good_series: vec![vec![0; n_buckets]; services.len()],
             slo_latency_ns: vec![None; services.len()],
@@ -376,7 +374,7 @@ impl VariantAggregate {
         for (w, h) in histograms.workloads.iter().enumerate() {
             let k = result.services.len() + w;
             if let Some(l) = self.latency.get_mut(k) {
-                l.add(h).expect("histograms share bounds");
+                l.add(h);
             }
             if let (Some(sum), Some(wr)) = (self.series.get_mut(k), result.workloads.get(w)) {
                 add(&mut sum.arrived, &wr.series_ok);
@@ -387,9 +385,7 @@ impl VariantAggregate {
             }
         }
         for (s, svc) in result.services.iter().enumerate() {
-            self.latency[s]
-                .add(&histograms.services[s])
-                .expect("histograms share bounds");
+            self.latency[s].add(&histograms.services[s]);
             let sum = &mut self.series[s];
             add(&mut sum.arrived, &svc.series.arrived);
             add(&mut sum.completed, &svc.series.completed);

@@ -269,7 +269,7 @@ pub fn run_world_controlled(
     run: u64,
     keep_going: &dyn Fn() -> bool,
 ) -> Result<(RunResult, RunHistograms), RunError> {
-    run_model(world, seed, run, keep_going, None).map(|(r, h, _)| (r, h.to_hdr()))
+    run_model(world, seed, run, keep_going, None).map(|(r, h, _)| (r, h))
 }
 
 /// [`run_world_controlled`] without the histograms: a run's memory is then what its model
@@ -283,7 +283,7 @@ pub fn run_world_result(
     run_model(world, seed, run, keep_going, None).map(|(r, _, _)| r)
 }
 
-type ModelOutcome = (RunResult, SparseRunHistograms, Option<Box<Tracer>>);
+type ModelOutcome = (RunResult, RunHistograms, Option<Box<Tracer>>);
 
 fn run_model(
     world: &World,
@@ -325,22 +325,6 @@ fn run_model(
 }
 
 use crate::results::RunHistograms;
-
-/// The latency histograms of one run as the model kept them (sparse); `to_hdr` makes the full
-/// ones reports merge, only for the callers that ask for them.
-pub(super) struct SparseRunHistograms {
-    services: Vec<SparseHistogram>,
-    workloads: Vec<SparseHistogram>,
-}
-
-impl SparseRunHistograms {
-    fn to_hdr(&self) -> RunHistograms {
-        RunHistograms {
-            services: self.services.iter().map(|h| h.to_hdr()).collect(),
-            workloads: self.workloads.iter().map(|h| h.to_hdr()).collect(),
-        }
-    }
-}
 
 /// The request slab is copied and scanned on every event: keep a request small.
 const _: () = assert!(std::mem::size_of::<Request>() <= 128);

@@ -318,7 +318,7 @@ impl ServiceModel<'_> {
         stop: StopReason,
         events: u64,
         digest: String,
-    ) -> (RunResult, SparseRunHistograms) {
+    ) -> (RunResult, RunHistograms) {
         self.audit(seed, run);
         let end_ns = end.as_ns();
         let measured_ns = end_ns.saturating_sub(self.world.warmup.as_ns()).max(1);
@@ -346,7 +346,7 @@ impl ServiceModel<'_> {
                 what,
             });
         }
-        let histograms = SparseRunHistograms {
+        let histograms = RunHistograms {
             services: self.stats.into_iter().map(|s| s.answers.ok.hist).collect(),
             workloads: self
                 .workloads

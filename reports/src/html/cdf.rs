@@ -12,7 +12,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
 /// Latency distribution: a CDF chart per service.
-pub(super) fn latency_section(out: &mut String, agg: &Aggregate) {
+pub(super) fn latency_section(out: &mut super::Page, agg: &Aggregate) {
     let services = all_services(agg);
     out.push_str("<section>\n<h2>Latency distribution</h2>\n");
     out.push_str(
@@ -22,6 +22,7 @@ pub(super) fn latency_section(out: &mut String, agg: &Aggregate) {
     );
     for s in &services {
         out.push_str(&cdf_chart(agg, s));
+        out.flush();
     }
     out.push_str("</div>\n</section>\n");
 }
@@ -76,7 +77,8 @@ fn cdf_chart(agg: &Aggregate, service: &str) -> String {
             continue;
         };
         if !v.latency[s].is_empty() {
-            lines.push((i, cdf_points(&v.latency[s])));
+            // The full histogram of this one service, dropped once its points are taken.
+            lines.push((i, cdf_points(&v.latency[s].to_hdr())));
         }
     }
     let title = format!("{service} · latency CDF of successes");

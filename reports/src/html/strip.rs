@@ -14,7 +14,7 @@ use plotters::prelude::*;
 use std::fmt::Write;
 
 /// Across runs: per service, strip charts of availability and p99.
-pub(super) fn across_runs_section(out: &mut String, summary: &Summary, agg: &Aggregate) {
+pub(super) fn across_runs_section(out: &mut super::Page, summary: &Summary, agg: &Aggregate) {
     let services = all_services(agg);
     out.push_str("<section>\n<h2>Across runs</h2>\n");
     out.push_str(
@@ -26,6 +26,7 @@ pub(super) fn across_runs_section(out: &mut String, summary: &Summary, agg: &Agg
         out.push_str(&strip_chart(summary, agg, s, MetricKind::WithinSlo));
         out.push_str(&strip_chart(summary, agg, s, MetricKind::AllLatencyP99));
         out.push_str("</div>\n");
+        out.flush();
     }
     out.push_str("</section>\n");
 }

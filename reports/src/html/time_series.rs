@@ -15,7 +15,7 @@ use plotters::style::text_anchor::{HPos, VPos};
 use std::fmt::Write;
 
 /// Over time: per service, throughput, errors and queue length.
-pub(super) fn over_time_section(out: &mut String, agg: &Aggregate) {
+pub(super) fn over_time_section(out: &mut super::Page, agg: &Aggregate) {
     let services = all_services(agg);
     out.push_str("<section>\n<h2>Over time</h2>\n");
     out.push_str(
@@ -36,6 +36,7 @@ pub(super) fn over_time_section(out: &mut String, agg: &Aggregate) {
             out.push_str(&series_chart(agg, s, kind));
         }
         out.push_str("</div>\n");
+        out.flush();
     }
     out.push_str("</section>\n");
 }

@@ -264,8 +264,7 @@ pub struct QueueResult {
     pub acked: u64,
     /// Messages delivered again after their visibility timeout.
     pub redeliveries: u64,
-    /// Good answers for a message that had been delivered again or acknowledged already: work
-    /// done twice.
+    /// Good answers for a message that had been answered well before: work done twice.
     pub duplicates: u64,
     /// Messages given up after `max_deliveries`.
     pub dead_letters: u64,

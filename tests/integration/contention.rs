@@ -90,3 +90,17 @@ fn split_brain_loses_exactly_the_cut_off_sides_writes() {
     assert_eq!(store("lease"), (400, 0));
     assert_eq!(store("quorum"), (0, 0));
 }
+
+/// Review regression: two crashed replicas and an unrelated link delay made the primary count
+/// itself cut off (the majority counted crashed copies, and only while a link fault was in
+/// force): it refused writes after its lease. A majority of the copies that are up, asked only
+/// under a partition, keeps it taking them.
+#[test]
+fn crashes_and_an_unrelated_link_fault_do_not_depose_a_primary() {
+    let path = repo_path("tests/data/store-unrelated-link.ron");
+    for variant in ["with-delay", "no-delay"] {
+        let r = faultline::run_variant(&path, Some(variant), None, 0).unwrap();
+        let w = &r.workloads[0].measured;
+        assert_eq!(w.failed, 0, "{variant}: {w:?}");
+    }
+}

@@ -281,7 +281,7 @@ impl ServiceModel<'_> {
         let def = &self.world.services[s as usize];
         let tier = self.world.workloads[workload as usize].tier;
         let (first, n) = def.instances_for(tier);
-        if def.balancer == Balancer::KeyHash && key != NONE {
+        if def.balancer == Balancer::KeyHash && key != NONE && def.store.is_none() {
             if let Some(i) = self.pick_by_key(first, n, key) {
                 return i;
             }

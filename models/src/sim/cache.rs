@@ -13,7 +13,7 @@
 //!
 //! The part owns `Caches`: the entries of each cache instance (an LRU of bounded capacity), the
 //! fetches out, the counters of each cache service, and the key draws (`workload:<name>/keys`,
-//! `edge:<from>-><to>/keys`, `svc:<name>/cache` for TTL jitter and early expiry). The entries
+//! `edge:<from>-><to>/keys`; `svc:<name>/ttl-jitter` and `/early-expiry`). The entries
 //! are found through hash maps that are looked up and cleared, never iterated, so their order
 //! never reaches a result.
 
@@ -287,8 +287,9 @@ pub(super) struct Caches {
     flights: KeyMap<Flight>,
     /// By service (empty counters for services without a cache).
     pub(super) counters: Vec<CacheCounters>,
-    /// By service with a cache: TTL jitter and early-expiry draws (`svc:<name>/cache`).
-    rngs: Vec<Option<Stream>>,
+    /// By service with a cache: its TTL jitter draws (`svc:<name>/ttl-jitter`) and its early
+    /// expiry draws (`svc:<name>/early-expiry`), apart so that one never shifts the other.
+    rngs: Vec<Option<(Stream, Stream)>>,
     /// Key draws by workload (`workload:<name>/keys`) and by call edge
     /// (`edge:<from>-><to>/keys`), where keys are drawn.
     workload_keys: Vec<Option<Stream>>,
@@ -332,7 +333,13 @@ impl Caches {
             counters,
             rngs: (world.services.iter())
                 .map(|s| {
-                    (s.cache.is_some()).then(|| rngs.stream(&format!("svc:{}", s.name), "cache"))
+                    let name = format!("svc:{}", s.name);
+                    (s.cache.is_some()).then(|| {
+                        (
+                            rngs.stream(&name, "ttl-jitter"),
+                            rngs.stream(&name, "early-expiry"),
+                        )
+                    })
                 })
                 .collect(),
             workload_keys: (world.workloads.iter())
@@ -461,6 +468,7 @@ impl ServiceModel<'_> {
                     let u: f64 = cs.rngs[s]
                         .as_mut()
                         .expect("a cache's stream")
+                        .1
                         .random::<f64>();
                     // XFetch: refresh when now − δ·β·ln(u) ≥ expiry.
                     !fetching
@@ -554,6 +562,7 @@ impl ServiceModel<'_> {
                 let u: f64 = cs.rngs[s]
                     .as_mut()
                     .expect("a cache's stream")
+                    .0
                     .random::<f64>();
                 ttl = (ttl as f64 * (1.0 - def.ttl_jitter * u)).round() as u64;
             }

@@ -780,6 +780,10 @@ impl ServiceModel<'_> {
     #[cold]
     #[inline(never)]
     pub(super) fn drop_message(&mut self, req: u32) {
+        if self.requests[req].call == NONE && self.is_delivery(req) && !self.requests[req].abandoned
+        {
+            return self.delivery_dropped(req);
+        }
         let r = &mut self.requests[req];
         r.lost = true;
         if r.abandoned {

@@ -6,7 +6,8 @@
 //!     partition (full: the call fails) ─▶ dispatch
 //!  dispatch: a ready message and a consumer instance up with room ─▶ a delivery: a request of
 //!     the consumer group's workload (created when the message was published), Deliver
-//!  the delivery answered well ─▶ ack: the message is gone (already redelivered: a duplicate)
+//!  the delivery answered well ─▶ ack if it is the message's current delivery (a message
+//!     answered well before counts a duplicate); a delivery lost on the way fails and goes
 //!  Visibility (its timeout) and the message still out with that delivery ─▶ ready again, or
 //!     dead-lettered after max_deliveries; a delivery lost on the way is counted failed then
 //!  lose_instance of a broker instance ─▶ its waiting messages are lost (unless replicated)
@@ -26,7 +27,7 @@ enum State {
     Ready,
     /// Delivered to request `req`, not yet acknowledged.
     Out { req: u32 },
-    /// Acknowledged, dead-lettered or lost: its slot is free.
+    /// Acknowledged, dead-lettered or lost: its slot is freed when no delivery of it is left.
     Gone,
 }
 
@@ -41,6 +42,12 @@ struct Message {
     state: State,
     /// Its visibility timeout while it is out.
     timer: Option<TimerId>,
+    /// Delivery requests of it still alive (its slot is kept while any is).
+    alive: u32,
+    /// Some delivery of it was answered well.
+    processed: bool,
+    /// Its partition's losses when it was stored: a loss since then took it.
+    epoch: u32,
     measured: bool,
     crit: u8,
     key: u32,
@@ -52,6 +59,8 @@ struct Partition {
     ready: VecDeque<u32>,
     /// Ready and out.
     held: u32,
+    /// Times its instance lost what it held (without replication).
+    losses: u32,
 }
 
 /// What one broker counts, over the whole run (the ledger's terms), and its series.
@@ -143,6 +152,9 @@ impl ServiceModel<'_> {
             deliveries: 0,
             serial: q.serials,
             timer: None,
+            alive: 0,
+            processed: false,
+            epoch: q.partitions[i as usize].losses,
             state: State::Ready,
             measured: r.measured,
             crit: r.crit,
@@ -222,6 +234,7 @@ impl ServiceModel<'_> {
         q.counters[b].delivered += 1;
         let m = &mut q.messages[msg];
         m.deliveries += 1;
+        m.alive += 1;
         m.state = State::Out { req };
         m.timer = Some(timer);
         let ws = &mut self.workloads[cdef.workload as usize];
@@ -253,25 +266,38 @@ impl ServiceModel<'_> {
             return; // a failure: the message waits for its visibility timeout
         }
         let q = &mut self.queues;
-        let current = (q.messages.slots().get(msg as usize)).is_some_and(|m| {
-            m.serial == serial && m.deliveries == delivery && m.state == State::Out { req }
-        });
+        // The message's slot is kept while a delivery of it is alive: it is this one's.
+        let m = q.messages[msg];
+        debug_assert_eq!(m.serial, serial);
         let b = self.world.services[r.service as usize]
             .consumes
             .expect("a consumer")
             .broker as usize;
+        if m.processed {
+            q.counters[b].duplicates += 1; // processed well before: work done twice
+        }
+        q.messages[msg].processed = true;
+        let current = m.deliveries == delivery && m.state == State::Out { req };
         if !current {
-            q.counters[b].duplicates += 1;
             return;
         }
-        let m = q.messages[msg];
         if let Some(t) = m.timer {
             sim.cancel(t);
         }
         q.partitions[m.partition as usize].held.dec();
-        q.messages[msg].state = State::Gone;
-        q.messages.remove(msg);
         q.counters[b].acked += 1;
+        self.retire(msg);
+    }
+
+    /// Message `msg` is done with (acknowledged, dead-lettered, lost): its slot is freed once no
+    /// delivery of it is alive.
+    fn retire(&mut self, msg: u32) {
+        let q = &mut self.queues;
+        q.messages[msg].state = State::Gone;
+        q.messages[msg].timer = None;
+        if q.messages[msg].alive == 0 {
+            q.messages.remove(msg);
+        }
     }
 
     /// A delivery request leaves the slab: its consumer instance has room again (its broker
@@ -280,10 +306,33 @@ impl ServiceModel<'_> {
     #[inline(never)]
     pub(super) fn delivery_released(&mut self, req: u32) {
         let q = &mut self.queues;
+        let (msg, ..) = q.carried[req as usize];
         q.carried[req as usize] = (NONE, 0, 0);
         let c = self.requests[req].instance;
         q.taken[c as usize].dec();
         q.dirty = true;
+        let m = &mut q.messages[msg];
+        m.alive.dec();
+        if m.alive == 0 && m.state == State::Gone {
+            q.messages.remove(msg);
+        }
+    }
+
+    /// A delivery's message (or its answer) was lost on the way: nobody will answer it, so it
+    /// is counted failed now and goes (its message waits for its visibility timeout).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn delivery_dropped(&mut self, req: u32) {
+        let now = self.now_ns;
+        let r = self.requests[req];
+        let ws = &mut self.workloads[r.workload as usize];
+        count(&mut ws.all, Outcome::Failed);
+        ws.series_bad[self.bucket] += 1;
+        if r.measured {
+            count(&mut ws.measured, Outcome::Failed);
+            ws.answers.record(false, now - r.created_ns);
+        }
+        self.release(req);
     }
 
     /// Whether request slot `req` is a consumer's delivery.
@@ -308,18 +357,18 @@ impl ServiceModel<'_> {
         let cdef = self.world.services[broker.consumer as usize]
             .consumes
             .expect("a consumer");
-        let carried = (msg, m.serial, m.deliveries);
-        if self.queues.carried.get(req as usize) == Some(&carried) && self.requests[req].lost {
-            // Lost on its way to or from the consumer: nobody will answer it.
-            self.on_client_timeout(sim, req);
-        }
+        let _ = req;
         let q = &mut self.queues;
+        if m.epoch != q.partitions[m.partition as usize].losses {
+            // Its broker instance died without replication since it was stored: gone with it.
+            q.partitions[m.partition as usize].held.dec();
+            q.counters[b as usize].lost += 1;
+            return self.retire(msg);
+        }
         if m.deliveries >= cdef.max_deliveries {
             q.partitions[m.partition as usize].held.dec();
-            q.messages[msg].state = State::Gone;
-            q.messages.remove(msg);
             q.counters[b as usize].dead_letters += 1;
-            return;
+            return self.retire(msg);
         }
         q.messages[msg].state = State::Ready;
         q.partitions[m.partition as usize].ready.push_back(msg);
@@ -344,11 +393,11 @@ impl ServiceModel<'_> {
         let p = &mut q.partitions[i as usize];
         let lost = p.ready.len() as u32;
         p.held -= lost;
-        for msg in std::mem::take(&mut p.ready) {
-            q.messages[msg].state = State::Gone;
-            q.messages.remove(msg);
-        }
+        p.losses += 1;
         q.counters[s].lost += u64::from(lost);
+        for msg in std::mem::take(&mut self.queues.partitions[i as usize].ready) {
+            self.retire(msg);
+        }
     }
 
     /// At the end of a time-series bucket: each broker's backlog and its oldest waiting

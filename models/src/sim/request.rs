@@ -444,7 +444,10 @@ impl ServiceModel<'_> {
         if self.store(s).is_some_and(|x| x.primary != r.instance) {
             if self.deposed_takes(s, r.instance, now) == Some(true) {
                 // A split brain: the old primary acknowledges a write the new one will never
-                // have.
+                // have (a conditional write still checks its row as that side sees it).
+                if self.is_cas(req) && !self.cas_commit(req) {
+                    return self.finish(sim, req, Outcome::Failed);
+                }
                 self.divergent_write(s);
                 return self.finish(sim, req, Outcome::Completed);
             }

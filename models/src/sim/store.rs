@@ -55,7 +55,7 @@ pub(super) struct StoreState {
     pub(super) down_gen: u16,
     /// A primary replaced while a partition cut it off, alive and unaware (split brain), and
     /// since when it has been cut off; until the partition heals.
-    pub(super) deposed: Option<(u32, u64)>,
+    pub(super) deposed: Option<(u32, u64, u64)>,
     pub(super) result: crate::results::StoreResult,
 }
 
@@ -177,17 +177,22 @@ impl ServiceModel<'_> {
             return false;
         }
         let def = &self.world.services[s];
-        if self.active_links.is_empty() || def.store.as_ref().is_none_or(|d| d.failover.is_none()) {
+        let partition = self
+            .active_links
+            .iter()
+            .any(|&f| matches!(self.world.faults[f as usize].effect, FaultEffect::Partition));
+        if !partition || def.store.as_ref().is_none_or(|d| d.failover.is_none()) {
             return true;
         }
         let host = self.instances[i as usize].host;
         let copies = def.first_instance..def.first_instance + def.n_instances;
-        let reached = copies
-            .filter(|&j| {
-                self.store_up(j) && !self.partitioned(host, self.instances[j as usize].host)
-            })
-            .count() as u32;
-        reached * 2 > def.n_instances
+        let (mut up, mut reached) = (0u32, 0u32);
+        for j in copies.filter(|&j| self.store_up(j)) {
+            up += 1;
+            reached += u32::from(!self.partitioned(host, self.instances[j as usize].host));
+        }
+        // A majority of the copies that are up: crashes alone never depose a primary.
+        reached * 2 > up
     }
 
     /// A partition came or went: each datastore with failover looks at its primary again, and a
@@ -195,13 +200,13 @@ impl ServiceModel<'_> {
     pub(super) fn stores_after_link_change(&mut self, now: u64) {
         for s in 0..self.world.services.len() {
             let Some(store) = self.store(s) else { continue };
-            if let Some((old, _)) = store.deposed {
+            if let Some((old, _, before)) = store.deposed {
                 let (a, b) = (
                     self.instances[old as usize].host,
                     self.instances[store.primary as usize].host,
                 );
                 if !self.partitioned(a, b) {
-                    let divergent = store.result.divergent_writes;
+                    let divergent = store.result.divergent_writes - before;
                     self.stores[self.store_of[s] as usize].deposed = None;
                     let name = self.instance_name(old);
                     self.log(
@@ -221,7 +226,7 @@ impl ServiceModel<'_> {
         let Some(store) = self.store(s) else {
             return picked;
         };
-        let Some((old, _)) = store.deposed else {
+        let Some((old, ..)) = store.deposed else {
             return picked;
         };
         let host = |i: u32| self.instances[i as usize].host;
@@ -238,7 +243,7 @@ impl ServiceModel<'_> {
     /// refuses it once its lease is over (`Some(false)`); `None`: not a deposed primary.
     pub(super) fn deposed_takes(&self, s: usize, i: u32, now: u64) -> Option<bool> {
         let store = self.store(s)?;
-        let (old, since) = store.deposed?;
+        let (old, since, _) = store.deposed?;
         if old != i {
             return None;
         }
@@ -360,9 +365,12 @@ impl ServiceModel<'_> {
         }
         store.result.failovers += 1;
         self.promote(s, best, now);
-        if self.store_up(old) {
-            // Cut off, not dead: it does not know it was replaced.
-            self.stores[self.store_of[s] as usize].deposed = Some((old, since));
+        let up = self.store_up(old);
+        let store = &mut self.stores[self.store_of[s] as usize];
+        if up && store.deposed.is_none() {
+            // Cut off, not dead: it does not know it was replaced. (One deposed primary at a
+            // time: a second failover within the same split brain is not tracked.)
+            store.deposed = Some((old, since, store.result.divergent_writes));
         }
     }
 

@@ -455,13 +455,18 @@ impl Planner<'_> {
                     ],
                 ),
             };
+            // Behind a cache the plan cannot know the hit ratio: its load is the cold case.
+            let name = &self.spec.services[s].name;
+            let cached = (self.spec.services.iter())
+                .any(|c| c.cache.as_ref().is_some_and(|k| &k.fronts == name));
             let head = format!(
-                "{:.0} requests/s at the peak against a capacity of {:.0}/s (instances {} × workers {} / mean work {})",
+                "{:.0} requests/s at the peak against a capacity of {:.0}/s (instances {} × workers {} / mean work {}){}",
                 row.peak_per_s,
                 row.capacity_per_s,
                 row.instances,
                 row.workers,
-                sim_core::SimDuration::from_ns(row.work_mean_ns as u64)
+                sim_core::SimDuration::from_ns(row.work_mean_ns as u64),
+                if cached { ", if every lookup of the cache in front of it missed (a cold cache)" } else { "" }
             );
             if u >= 1.0 {
                 self.warn(path, &segs, format!("expected utilization {u:.2}: {head}; at 1 or more the queue grows without bound (unstable)"));

@@ -165,3 +165,33 @@ fn a_doorkeeper_keeps_a_scan_from_evicting_the_hot_set() {
         a.evictions
     );
 }
+
+/// A cache no keyed request reaches, and a conditional write without a key, do nothing: the
+/// scenario loads, with a warning for each (keys travel along calls, so a keyed workload two
+/// services up counts).
+#[test]
+fn keyless_caches_and_conditional_writes_are_warned_of() {
+    let text = |keys: &str| {
+        format!(
+            "Scenario(name: \"k\", horizon: \"1s\", services: [
+                (name: \"web\", work: Constant(\"1ms\"), calls: [Call(to: \"cache\"), Call(to: \"db\", op: CompareAndSet)]),
+                (name: \"cache\", work: Constant(\"1ms\"), cache: (capacity: 10, fronts: \"db\"), calls: [Call(to: \"db\")]),
+                (name: \"db\", work: Constant(\"1ms\"), datastore: (replication: Async))],
+             workload: [(entry: \"web\", arrivals: Poisson(rate_per_s: 10){keys})])"
+        )
+    };
+    let warnings = |keys: &str| {
+        models::load_str("k.ron", &text(keys))
+            .unwrap()
+            .warnings
+            .to_string()
+    };
+    let none = warnings("");
+    assert!(none.contains("the cache is never looked up"), "{none}");
+    assert!(none.contains("it is a plain write"), "{none}");
+    let keyed = warnings(", keys: Uniform(n: 10)");
+    assert!(
+        !keyed.contains("never looked up") && !keyed.contains("plain write"),
+        "{keyed}"
+    );
+}

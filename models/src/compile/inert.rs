@@ -50,10 +50,73 @@ pub(super) fn check_inert(ck: &mut Checker, spec: &Scenario) {
             }
         }
     }
+    keyless(ck, spec);
     for (wi, w) in spec.workload.iter().enumerate() {
         if let Some(r) = &w.retry {
             let at = At::root().field("workload").index(wi).field("retry");
             retry(ck, r, &at, [true; 3], false);
+        }
+    }
+}
+
+/// Every call of service `svc`, with where it is written.
+fn calls_of<'s>(svc: &'s Service, at: &At) -> Vec<(&'s Step, At)> {
+    let mut out = Vec::new();
+    for (k, step) in svc.calls.iter().enumerate() {
+        let step_at = at.field("calls").index(k);
+        match step {
+            Step::Call { .. } => out.push((step, step_at)),
+            Step::Parallel(inner) => {
+                out.extend(inner.iter().enumerate().map(|(j, s)| (s, step_at.index(j))));
+            }
+        }
+    }
+    out
+}
+
+/// Whether some request reaching each service carries a key: a workload with `keys` enters it,
+/// or a call that draws keys, or a call from a service whose requests carry one (keys travel
+/// along calls).
+fn keyed_services(spec: &Scenario) -> Vec<bool> {
+    let index = |name: &str| spec.services.iter().position(|s| s.name == name);
+    let mut keyed = vec![false; spec.services.len()];
+    for w in spec.workload.iter().filter(|w| w.keys.is_some()) {
+        if let Some(e) = index(&w.entry) {
+            keyed[e] = true;
+        }
+    }
+    // The call graph is acyclic: as many passes as services reach every path.
+    for _ in 0..spec.services.len() {
+        for (si, svc) in spec.services.iter().enumerate() {
+            for (step, _) in calls_of(svc, &At::root()) {
+                if let Step::Call { to, keys, .. } = step {
+                    if let Some(t) = index(to) {
+                        keyed[t] |= keys.is_some() || keyed[si];
+                    }
+                }
+            }
+        }
+    }
+    keyed
+}
+
+/// A cache whose requests carry no key is never looked up; a conditional write without a key
+/// is a plain write.
+fn keyless(ck: &mut Checker, spec: &Scenario) {
+    let keyed = keyed_services(spec);
+    for (si, svc) in spec.services.iter().enumerate() {
+        let at = At::root().field("services").named(si, &svc.name);
+        if svc.cache.is_some() && !keyed[si] {
+            let msg = "no request reaching this service carries a key (give its workloads or calls `keys`): the cache is never looked up".into();
+            ck.warn(&at.field("cache"), msg);
+        }
+        for (step, call_at) in calls_of(svc, &at) {
+            if let Step::Call { op, keys, .. } = step {
+                if *op == crate::spec::Op::CompareAndSet && keys.is_none() && !keyed[si] {
+                    let msg = "this conditional write carries no key (give the workload or the call `keys`): it is a plain write".into();
+                    ck.warn(&call_at.field("op"), msg);
+                }
+            }
         }
     }
 }

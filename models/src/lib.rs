@@ -11,6 +11,7 @@ pub mod dist;
 pub mod error;
 mod estimate;
 pub mod format;
+pub mod network;
 pub mod plan;
 pub mod results;
 pub mod sim;

@@ -62,6 +62,94 @@ pub struct RunResult {
     /// replacements, failovers, alerts, deployments, rollbacks. At most `LOG_MAX` entries.
     #[serde(default)]
     pub log: Vec<LogEntry>,
+    /// Links, disks and bulk transfers, for a scenario that gives them capacities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkResult>,
+}
+
+/// Bytes by what they carry.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ByClass {
+    pub user: u64,
+    pub replication: u64,
+    pub recovery: u64,
+    pub bulk: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub background: u64,
+}
+
+impl ByClass {
+    pub fn from_array(a: [u64; 5]) -> ByClass {
+        ByClass {
+            user: a[0],
+            replication: a[1],
+            recovery: a[2],
+            bulk: a[3],
+            background: a[4],
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.user + self.replication + self.recovery + self.bulk + self.background
+    }
+}
+
+/// The network's and the disks' part of a run: every link and disk that carried anything, and
+/// the bulk transfers. Series are per time-series bucket over the whole run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NetworkResult {
+    /// Bytes of flows on links with a capacity: sent = delivered + in flight at the end
+    /// (asserted when the result is built).
+    pub sent: ByClass,
+    pub delivered: ByClass,
+    pub in_flight: ByClass,
+    pub links: Vec<LinkResult>,
+    pub disks: Vec<DiskResult>,
+    pub transfers: Vec<TransferResult>,
+}
+
+/// One direction of a link, over the whole run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LinkResult {
+    pub name: String,
+    /// Bits per second.
+    pub capacity_bps: f64,
+    /// Bytes carried over the run, against its capacity over the run.
+    pub utilization: f64,
+    pub bytes: ByClass,
+    /// Flows on it: their mean number and the most at once.
+    pub flows_mean: f64,
+    pub flows_max: u32,
+    /// Utilization per bucket.
+    pub utilization_series: Vec<f64>,
+}
+
+/// A host's disk, over the whole run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DiskResult {
+    pub host: String,
+    pub ops: u64,
+    pub bytes: ByClass,
+    /// Busy time over the run.
+    pub utilization: f64,
+    /// Operations waiting: their mean and the most at once, and at each bucket's end.
+    pub queue_mean: f64,
+    pub queue_max: u32,
+    pub queue_series: Vec<u64>,
+    /// Bytes it holds at the end, and writes refused because it was full.
+    pub used_bytes: u64,
+    pub full_refusals: u64,
+}
+
+/// A bulk transfer (`transfers`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TransferResult {
+    pub name: String,
+    pub bytes: u64,
+    pub moved_bytes: u64,
+    pub started_ns: u64,
+    /// When it ended (`None`: still going at the end, or abandoned).
+    pub done_ns: Option<u64>,
 }
 
 fn default_slo() -> f64 {
@@ -102,6 +190,8 @@ pub enum LogKind {
     AlertResolved,
     Deploy,
     Rollback,
+    /// A datastore copy's rebuild started, ended or was abandoned.
+    Rebuild,
     /// The last entry of a log that reached `LOG_MAX`: how many more were not kept.
     Truncated,
 }
@@ -129,6 +219,7 @@ impl LogKind {
             LogKind::AlertResolved => "alert_resolved",
             LogKind::Deploy => "deploy",
             LogKind::Rollback => "rollback",
+            LogKind::Rebuild => "rebuild",
             LogKind::Truncated => "truncated",
         }
     }
@@ -210,6 +301,23 @@ pub struct StoreResult {
     /// (split brain): lost when the partition heals (also counted in `lost_writes`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub divergent_writes: u64,
+    /// Writes refused because the disk was full.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub disk_full: u64,
+    /// Rebuilds of copies that lost their data: started, finished, abandoned (their source
+    /// or target went down), and the bytes the finished ones copied.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rebuilds: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rebuilds_done: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rebuilds_abandoned: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rebuilt_bytes: u64,
+    /// Time with at least one copy lacking its data (needing or doing a rebuild): the time at
+    /// reduced redundancy.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub redundancy_lost_ns: u64,
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -358,6 +358,8 @@ pub struct FaultDef {
     pub edges: Vec<u32>,
     /// Hosts on each side of a link fault, and whether only `a → b` is affected.
     pub link: Option<LinkDef>,
+    /// Links with a capacity it acts on (`LinkDegraded`, `Congestion`), by `Network::links`.
+    pub net_links: Vec<u32>,
     /// Names the fault's random streams: its kind and targets, not its parameters, so that a
     /// variant changing a rate or a factor keeps the same failure and repair times.
     pub key: String,
@@ -414,6 +416,10 @@ pub enum FaultEffect {
     /// Mean time between kills, in ns.
     ChaosMonkey(u64),
     FeatureOff,
+    /// The share of their bandwidth the links keep.
+    LinkDegraded(f64),
+    /// Background traffic on the links, in bytes per ns.
+    Congestion(f64),
 }
 
 /// Health checking, outlier ejection, replacement and slow start of a service, compiled.
@@ -451,6 +457,10 @@ pub struct StoreDef {
     /// The primary's lease (`u64::MAX`: none): how long a primary cut off from the majority
     /// keeps taking writes.
     pub lease_ns: u64,
+    /// Writes wait for their disk's flush.
+    pub fsync: bool,
+    /// How copies that lost their data are rebuilt (`None`: the datastore gives no data size).
+    pub rebuild: Option<crate::network::RebuildDef>,
 }
 
 /// An alert rule, compiled.
@@ -518,6 +528,9 @@ pub struct CallDef {
     pub publish: bool,
     /// A conditional write (compare-and-set) to a datastore's row.
     pub cas: bool,
+    /// Sizes of its requests and answers on the network (and on a datastore's disk).
+    pub request_bytes: Option<crate::network::SizeDist>,
+    pub response_bytes: Option<crate::network::SizeDist>,
 }
 
 /// A compiled key space (`spec::Keys`): keys `1..=n`.
@@ -617,6 +630,8 @@ pub struct WorkloadDef {
     /// A consumer group's processing (no arrivals of its own: messages are delivered): the
     /// broker service it consumes.
     pub consumes: Option<u32>,
+    /// Sizes of its requests at the entry instance's NIC.
+    pub request_bytes: Option<crate::network::SizeDist>,
 }
 
 /// A piecewise-linear arrival rate over time: breakpoints `(t_ns, rate_per_s)`, constant after
@@ -676,6 +691,12 @@ pub struct World {
     /// Indexed by `Distance as usize`.
     pub latency: [Dist; 5],
     pub client_latency: Dist,
+    /// The links that have a capacity (empty: messages take their latency only).
+    pub network: crate::network::Network,
+    /// Every host's disk (`None`: datastores' I/O is part of their work).
+    pub disk: Option<crate::network::DiskDef>,
+    /// Bulk transfers.
+    pub transfers: Vec<crate::network::TransferDef>,
     pub faults: Vec<FaultDef>,
     pub alerts: Vec<AlertDef>,
     pub deploys: Vec<DeployDef>,

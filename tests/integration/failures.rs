@@ -371,6 +371,8 @@ fn replicas_reads_and_quorums() {
             fan_out: 1,
             criticality: None,
             keys: None,
+            request_bytes: None,
+            response_bytes: None,
         };
         assert_eq!(*op, models::spec::Op::Write);
         spec.services[0].calls.push(read);

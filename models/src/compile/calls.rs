@@ -226,6 +226,8 @@ fn build_call(
         op,
         criticality,
         keys,
+        request_bytes,
+        response_bytes,
         ..
     } = call
     else {
@@ -271,5 +273,7 @@ fn build_call(
         fronted: false,
         publish: *op == Op::Publish,
         cas: *op == Op::CompareAndSet,
+        request_bytes: super::network::size(ck, &call_at.field("request_bytes"), request_bytes),
+        response_bytes: super::network::size(ck, &call_at.field("response_bytes"), response_bytes),
     })
 }

@@ -3,12 +3,13 @@
 
 use super::check::{At, Checker};
 use crate::dist::Dist;
-use crate::spec::{DatastoreSpec, ReadFrom, Replication, Service};
+use crate::spec::{DatastoreSpec, ReadFrom, Replication, Scenario, Service};
 use crate::world::StoreDef;
 
 /// Compiles a datastore's settings.
 pub(super) fn build_store(
     ck: &mut Checker,
+    spec: &Scenario,
     svc: &Service,
     d: &DatastoreSpec,
     at: &At,
@@ -54,6 +55,8 @@ pub(super) fn build_store(
         );
     }
     StoreDef {
+        fsync: d.fsync,
+        rebuild: super::network::build_rebuild(ck, spec, d, &d_at),
         acks_needed,
         sync: d.replication == Replication::Sync,
         lag: ck.dist(&d_at.field("lag"), &d.lag),

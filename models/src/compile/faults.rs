@@ -16,6 +16,7 @@ struct Context<'x> {
     services: &'x [(u32, u32)],
     calls: &'x [CallDef],
     names: Vec<&'x str>,
+    network: &'x crate::network::Network,
 }
 
 /// Compiles `faults`. `services` gives each service's instances as `(first, n)`.
@@ -25,12 +26,14 @@ pub(super) fn build_faults(
     hosts: &[Host],
     services: &[(u32, u32)],
     calls: &[CallDef],
+    network: &crate::network::Network,
 ) -> Vec<FaultDef> {
     let cx = Context {
         spec,
         hosts,
         services,
         calls,
+        network,
         names: spec.services.iter().map(|s| s.name.as_str()).collect(),
     };
     let faults: Vec<FaultDef> = (0..spec.faults.len())
@@ -84,6 +87,7 @@ fn build_fault(ck: &mut Checker, cx: &Context, i: usize) -> FaultDef {
             hosts: Vec::new(),
             edges: Vec::new(),
             link: None,
+            net_links: Vec::new(),
             stochastic: None,
             per_instance: false,
         },
@@ -222,7 +226,32 @@ impl Compiling<'_, '_, '_> {
                 mean_between,
             } => self.chaos_monkey(services, *mean_between),
             FaultKind::FeatureOff { from, to } => self.feature_off(from, to),
+            FaultKind::LinkDegraded { link, share } => self.link_degraded(link, *share),
+            FaultKind::Congestion { link, rate } => self.congestion(link, *rate),
         }
+    }
+
+    /// A link keeps a share of its bandwidth.
+    fn link_degraded(&mut self, link: &crate::spec::LinkRef, share: f64) {
+        if !(share > 0.0 && share <= 1.0) {
+            self.ck.report(
+                &self.w.field("share"),
+                format!("a degraded link keeps a share of its bandwidth above 0 and at most 1, not `{share}`"),
+                None,
+            );
+        }
+        let at = self.w.field("link");
+        self.def.net_links = super::network::link_ids(self.ck, self.cx.network, &at, link);
+        self.def.label = format!("{} at {:.0}%", link_label(link), share * 100.0);
+        self.def.effect = FaultEffect::LinkDegraded(share.clamp(1e-9, 1.0));
+    }
+
+    /// Background traffic on a link.
+    fn congestion(&mut self, link: &crate::spec::LinkRef, rate: crate::spec::Rate) {
+        let at = self.w.field("link");
+        self.def.net_links = super::network::link_ids(self.ck, self.cx.network, &at, link);
+        self.def.label = format!("{} congested", link_label(link));
+        self.def.effect = FaultEffect::Congestion(rate.per_ns());
     }
 
     /// The index of the service `name`, or `None` after reporting an unknown one.
@@ -485,5 +514,15 @@ impl Compiling<'_, '_, '_> {
         }
         self.def.label = format!("feature off: {from} -> {to}");
         self.def.effect = FaultEffect::FeatureOff;
+    }
+}
+
+/// A link as reports name it.
+fn link_label(link: &crate::spec::LinkRef) -> String {
+    use crate::spec::LinkRef;
+    match link {
+        LinkRef::Host(h) => format!("NIC {h}"),
+        LinkRef::RackUplink(r) => format!("uplink {r}"),
+        LinkRef::Zones(a, b) | LinkRef::Regions(a, b) => format!("link {a} <-> {b}"),
     }
 }

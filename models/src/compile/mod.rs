@@ -24,6 +24,7 @@ pub mod expect;
 mod faults;
 mod hosts;
 mod inert;
+mod network;
 mod queues;
 mod recovery;
 mod rollouts;
@@ -96,6 +97,9 @@ struct Parts {
     hosts: Option<Vec<Host>>,
     latency: [Dist; 5],
     client_latency: Dist,
+    network: crate::network::Network,
+    disk: Option<crate::network::DiskDef>,
+    transfers: Vec<crate::network::TransferDef>,
     tiers: Vec<String>,
     services: Vec<ServiceDef>,
     instances: Vec<InstanceDef>,
@@ -126,8 +130,17 @@ fn compile_parts(ck: &mut Checker, spec: &Scenario) -> Parts {
         .iter()
         .map(|s| (s.first_instance, s.n_instances))
         .collect();
+    let network = match &hosts {
+        Some(h) => network::build_network(ck, spec, h),
+        None => Default::default(),
+    };
+    let disk = network::build_disk(ck, spec);
+    let transfers = match &hosts {
+        Some(h) => network::build_transfers(ck, spec, h),
+        None => Vec::new(),
+    };
     let faults = match &hosts {
-        Some(h) => faults::build_faults(ck, spec, h, &service_ranges, &calls),
+        Some(h) => faults::build_faults(ck, spec, h, &service_ranges, &calls, &network),
         None => Vec::new(),
     };
     let alerts = alerts::build_alerts(ck, spec);
@@ -137,6 +150,9 @@ fn compile_parts(ck: &mut Checker, spec: &Scenario) -> Parts {
         hosts,
         latency,
         client_latency,
+        network,
+        disk,
+        transfers,
         tiers,
         services,
         instances,
@@ -167,6 +183,9 @@ fn assemble(spec: Scenario, parts: Parts) -> World {
         workloads: parts.workloads,
         latency: parts.latency,
         client_latency: parts.client_latency,
+        network: parts.network,
+        disk: parts.disk,
+        transfers: parts.transfers,
         faults: parts.faults,
         alerts: parts.alerts,
         deploys: parts.deploys,

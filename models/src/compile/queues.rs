@@ -85,6 +85,7 @@ fn consumer(
         criticality: crate::spec::Criticality::Critical as u8,
         keys: None,
         consumes: Some(bi as u32),
+        request_bytes: None,
     });
     if let Some(b) = services[bi].broker.as_mut() {
         b.consumer = si as u32;

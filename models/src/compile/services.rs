@@ -121,7 +121,7 @@ fn build_service(ck: &mut Checker, cx: &Context, si: usize, out: &mut Output) ->
     let store = svc
         .datastore
         .as_ref()
-        .map(|d| datastores::build_store(ck, svc, d, &at, &work));
+        .map(|d| datastores::build_store(ck, cx.spec, svc, d, &at, &work));
     let tier_groups = tier_groups(ck, svc, &at, cx.tiers);
     let concurrency = concurrency(ck, svc, &at);
     let rate_limit = rate_limit(ck, svc, &at, cx.tiers);

@@ -63,6 +63,7 @@ fn build_workload(ck: &mut Checker, spec: &Scenario, wi: usize) -> WorkloadDef {
     let region = region(ck, spec, w, &at);
     check_clients(ck, w, &at);
     WorkloadDef {
+        request_bytes: super::network::size(ck, &at.field("request_bytes"), &w.request_bytes),
         consumes: None,
         keys: w
             .keys

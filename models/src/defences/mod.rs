@@ -300,6 +300,8 @@ mod tests {
             fan_out: 1,
             keys: None,
             criticality: None,
+            request_bytes: None,
+            response_bytes: None,
         })
     }
 

@@ -73,6 +73,24 @@ impl<'w> ServiceModel<'w> {
             pending_failovers: Vec::new(),
             now_ns: 0,
             tracer: None,
+            net: net::Fluid::new(
+                &world
+                    .network
+                    .links
+                    .iter()
+                    .map(|l| l.capacity)
+                    .collect::<Vec<_>>(),
+            ),
+            sizes: net::Sizes::new(world, &rngs),
+            disks: match world.disk {
+                Some(_) => vec![disk::Disk::default(); world.hosts.len()],
+                None => Vec::new(),
+            },
+            bulk: bulk::Bulk::new(world),
+            disk_series: match world.disk {
+                Some(_) => vec![Vec::new(); world.hosts.len()],
+                None => Vec::new(),
+            },
         }
     }
 
@@ -94,6 +112,8 @@ impl<'w> ServiceModel<'w> {
             sim.schedule_at(self.world.warmup, Event::WarmupEnd);
         }
         self.start_ops(sim);
+        self.place_data();
+        self.schedule_transfers(sim);
     }
 
     /// Schedules faults, health checks, outlier reviews, autoscalers and rollouts.

@@ -179,6 +179,7 @@ impl ServiceModel<'_> {
         request.pool = wdef.pool as u8;
         let measured = request.measured;
         let req = self.alloc(sim, request);
+        self.size_workload_request(req, w);
         if let Some(t) = &mut self.tracer {
             t.user_arrived(req, now);
         }
@@ -221,6 +222,18 @@ impl ServiceModel<'_> {
             let extra = self.world.latency[crate::world::Distance::CrossRegion as usize]
                 .sample(&mut ws.far_rng);
             delay = SimDuration::from_ns(delay.as_ns() + extra.as_ns());
+        }
+        let bytes = self.request_bytes(req);
+        if bytes > 0 && !self.net.is_empty() {
+            let then = Event::Deliver { req };
+            return self.transmit(
+                sim,
+                (NONE, host),
+                bytes,
+                net::Class::User,
+                then,
+                delay.as_ns(),
+            );
         }
         if delay.is_zero() {
             self.deliver(sim, req);

@@ -113,6 +113,18 @@ pub enum Event {
     Visibility {
         msg: u32,
     },
+    /// The earliest of the flows on the links finishes (one cancellable timer for them all).
+    Net,
+    /// A host's disk finishes its operation.
+    DiskDone {
+        host: u32,
+    },
+    /// A chunk of a rebuild or a transfer reaches its target (`stage` 0), or a job may send
+    /// more (`stage` 1: `chunk` is the job).
+    Chunk {
+        chunk: u32,
+        stage: u8,
+    },
     Tick,
     WarmupEnd,
 }
@@ -154,7 +166,9 @@ impl Event {
             Event::Failover { service, epoch } => u64::from(service) << 32 | u64::from(epoch),
             Event::Deploy { deploy, step } => u64::from(deploy) << 32 | u64::from(step),
             Event::Rollback { deploy } => u64::from(deploy),
-            Event::Tick | Event::WarmupEnd => 0,
+            Event::Tick | Event::WarmupEnd | Event::Net => 0,
+            Event::DiskDone { host } => u64::from(host),
+            Event::Chunk { chunk, stage } => u64::from(chunk) << 8 | u64::from(stage),
         };
         (self.code(), entity)
     }
@@ -192,6 +206,9 @@ impl Event {
             Event::ProbeTimeout { .. } => 27,
             Event::Gc { .. } => 28,
             Event::Visibility { .. } => 29,
+            Event::Net => 30,
+            Event::DiskDone { .. } => 31,
+            Event::Chunk { .. } => 32,
         }
     }
 
@@ -227,6 +244,9 @@ impl Event {
             Event::Autoscale { .. } => "Autoscale",
             Event::ScaleUp { .. } => "ScaleUp",
             Event::Visibility { .. } => "Visibility",
+            Event::Net => "Net",
+            Event::DiskDone { .. } => "DiskDone",
+            Event::Chunk { .. } => "Chunk",
         }
     }
 
@@ -274,6 +294,9 @@ impl Event {
             Event::Autoscale { service: 0 },
             Event::ScaleUp { instance: 0 },
             Event::Visibility { msg: 0 },
+            Event::Net,
+            Event::DiskDone { host: 0 },
+            Event::Chunk { chunk: 0, stage: 0 },
         ]
     }
 }

@@ -115,6 +115,8 @@ pub(super) struct HostState {
     pub(super) down: u32,
     pub(super) slow: f64,
     pub(super) corrupt: f64,
+    /// With disks (`topology.disk`): `SlowDisk` slows the disk's operations, not the work.
+    pub(super) disk_slow: f64,
 }
 
 impl Default for HostState {
@@ -124,6 +126,7 @@ impl Default for HostState {
             down: 0,
             slow: 1.0,
             corrupt: 0.0,
+            disk_slow: 1.0,
         }
     }
 }
@@ -398,6 +401,9 @@ impl ServiceModel<'_> {
                     count_in_force(&mut self.edge_off[e as usize], start);
                 }
             }
+            FaultEffect::LinkDegraded(_) | FaultEffect::Congestion(_) => {
+                self.capacity_fault(sim, fault, start)
+            }
             FaultEffect::ChaosMonkey(_) => unreachable!("a chaos monkey has no effect of its own"),
         }
     }
@@ -409,6 +415,13 @@ impl ServiceModel<'_> {
             match def.effect {
                 FaultEffect::HostDown => self.host_down(sim, h, start, false),
                 FaultEffect::DiskLost => self.host_down(sim, h, start, true),
+                FaultEffect::SlowDisk(k) if !self.disks.is_empty() => {
+                    hs.disk_slow = if start {
+                        hs.disk_slow * k
+                    } else {
+                        hs.disk_slow / k
+                    }
+                }
                 FaultEffect::SlowDisk(k) => hs.slow = if start { hs.slow * k } else { hs.slow / k },
                 FaultEffect::CorruptDisk(rate) => hs.corrupt = combine(hs.corrupt, rate, start),
                 _ => unreachable!("not a fault on hosts"),
@@ -652,7 +665,14 @@ impl ServiceModel<'_> {
         process.warm_until_ns = now.saturating_add(warm);
         let replica = &mut self.replicas[i as usize];
         replica.in_sync = false;
-        if replica.data_lost {
+        let rebuilds = self.world.services[s]
+            .store
+            .as_ref()
+            .is_some_and(|d| d.rebuild.is_some());
+        if rebuilds {
+            // `bulk` rebuilds it (a copy that lost its data, or was away too long).
+            self.bulk.dirty = true;
+        } else if replica.data_lost {
             replica.applied = 0;
             replica.data_lost = false;
         }
@@ -722,7 +742,9 @@ impl ServiceModel<'_> {
                     replica.data_lost = true;
                     replica.in_sync = false;
                 }
+                self.disk_lost(h);
             }
+            self.bulk.dirty |= self.bulk.any;
         } else {
             hs.down.dec();
             for (k, &i) in list.iter().enumerate() {

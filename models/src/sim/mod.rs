@@ -44,15 +44,18 @@ use std::fmt;
 mod admission;
 mod balance;
 mod build;
+mod bulk;
 mod cache;
 mod calls;
 mod client;
 mod contention;
+mod disk;
 mod event;
 mod faults;
 mod least;
 mod members;
 mod memory;
+mod net;
 mod ops;
 mod outlier;
 mod probes;
@@ -216,6 +219,15 @@ pub struct ServiceModel<'w> {
     now_ns: u64,
     /// Records spans when the run is traced (`run_world_traced`); never changes the run.
     tracer: Option<Box<Tracer>>,
+    /// Flows on the links with a capacity (see `net`), and message size draws.
+    net: net::Fluid,
+    sizes: net::Sizes,
+    /// Each host's disk (see `disk`; empty without `topology.disk`), and its queue at each
+    /// bucket's end (allocated when it is first used).
+    disks: Vec<disk::Disk>,
+    disk_series: Vec<Vec<u64>>,
+    /// Rebuilds and transfers (see `bulk`).
+    bulk: bulk::Bulk,
 }
 
 /// Fault occurrences a run keeps for its timeline; later ones are not recorded.
@@ -374,6 +386,12 @@ impl Model for ServiceModel<'_> {
             Event::ScaleUp { instance } => self.on_scale_up(sim, instance),
             Event::Tick => self.on_tick(sim),
             Event::WarmupEnd => self.on_warmup_end(sim.now().as_ns()),
+            Event::Net => self.on_net(sim),
+            Event::DiskDone { host } => self.on_disk_done(sim, host),
+            Event::Chunk { chunk, stage } => self.on_chunk(sim, chunk, stage),
+        }
+        if self.bulk.dirty {
+            self.flush_rebuilds(sim);
         }
         if !self.pending_failovers.is_empty() {
             self.flush_failovers(sim);

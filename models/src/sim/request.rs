@@ -249,6 +249,7 @@ impl ServiceModel<'_> {
             silent: false,
             corrupt: false,
             write: false,
+
             user: 0,
             wait: NONE,
             crit: self
@@ -425,11 +426,25 @@ impl ServiceModel<'_> {
             return self.finish(sim, req, outcome);
         }
         if self.world.services[s].store.is_some() {
-            if r.write {
-                return self.write_done(sim, req, now);
+            if !self.disks.is_empty() {
+                return self.request_io(sim, req);
             }
-            self.store_read(s, r.instance);
+            return self.stored(sim, req, now);
         }
+        let r = &mut self.requests[req];
+        r.step = 0;
+        r.cache = cache::Role::None;
+        self.advance(sim, req);
+    }
+
+    /// A datastore request's work (and I/O) is done: a write is stored, a read answered.
+    pub(super) fn stored(&mut self, sim: &mut Sim<Event>, req: u32, now: u64) {
+        let r = self.requests[req];
+        let s = r.service as usize;
+        if r.write {
+            return self.write_done(sim, req, now);
+        }
+        self.store_read(s, r.instance);
         let r = &mut self.requests[req];
         r.step = 0;
         r.cache = cache::Role::None;
@@ -731,9 +746,16 @@ impl ServiceModel<'_> {
             if lost {
                 return self.drop_message(req);
             }
-            sim.schedule_in(
-                SimDuration::from_ns(delay.as_ns() + add),
-                Event::Reply { req },
+            let bytes = self.response_size(req);
+            let then = Event::Reply { req };
+            let delay = delay.as_ns() + add;
+            self.transmit(
+                sim,
+                (host, r.caller_host),
+                bytes,
+                net::Class::User,
+                then,
+                delay,
             );
             return;
         }

@@ -291,6 +291,9 @@ impl ServiceModel<'_> {
                 e.stats.breaker_open[b] = n;
             }
         }
+        if !self.net.is_empty() || !self.disks.is_empty() {
+            self.net_tick(sim.now().as_ns(), b);
+        }
         if b + 1 < self.n_buckets {
             self.bucket = b + 1;
             sim.schedule_in(self.world.resolution, Event::Tick);
@@ -346,6 +349,7 @@ impl ServiceModel<'_> {
                 what,
             });
         }
+        let network = self.network_result(end_ns, seed, run);
         let histograms = RunHistograms {
             services: self.stats.into_iter().map(|s| s.answers.ok.hist).collect(),
             workloads: self
@@ -372,6 +376,7 @@ impl ServiceModel<'_> {
             slo: self.world.slo.target,
             alerts: std::mem::take(&mut self.firings),
             log: std::mem::take(&mut self.log),
+            network,
         };
         (result, histograms)
     }
@@ -423,6 +428,9 @@ impl ServiceModel<'_> {
             if let Some(store) = self.store_mut(s) {
                 if let Some(t) = store.down_since.take() {
                     store.result.write_unavailable_ns += end_ns - t;
+                }
+                if store.missing > 0 {
+                    store.result.redundancy_lost_ns += end_ns - store.missing_since;
                 }
             }
         }

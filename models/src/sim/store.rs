@@ -21,6 +21,12 @@ pub(super) struct Replica {
     pub(super) in_sync: bool,
     pub(super) last_ship_ns: u64,
     pub(super) data_lost: bool,
+    /// It lacks its data until a rebuild copies it (`bulk`), and the rebuild under way
+    /// (`NONE`: none).
+    pub(super) needs_rebuild: bool,
+    pub(super) rebuild: u32,
+    /// Since when it has been out of its primary's reach (with `rebuild.after`).
+    pub(super) cut_since: Option<u64>,
 }
 
 impl Default for Replica {
@@ -30,6 +36,9 @@ impl Default for Replica {
             in_sync: true,
             last_ship_ns: 0,
             data_lost: false,
+            needs_rebuild: false,
+            rebuild: NONE,
+            cut_since: None,
         }
     }
 }
@@ -56,6 +65,9 @@ pub(super) struct StoreState {
     /// A primary replaced while a partition cut it off, alive and unaware (split brain), and
     /// since when it has been cut off; until the partition heals.
     pub(super) deposed: Option<(u32, u64, u64)>,
+    /// Copies lacking their data (needing or doing a rebuild), and since when one has.
+    pub(super) missing: u32,
+    pub(super) missing_since: u64,
     pub(super) result: crate::results::StoreResult,
 }
 
@@ -85,6 +97,8 @@ impl StoreState {
             down_since: None,
             down_gen: 0,
             deposed: None,
+            missing: 0,
+            missing_since: 0,
             result: Default::default(),
         }
     }
@@ -106,6 +120,8 @@ pub(super) struct ReplMsg {
     /// primary that dies in between never sends it.
     pub(super) stored_ns: u64,
     pub(super) leaves_ns: u64,
+    /// The write's size (on the network and on the replica's disk).
+    pub(super) bytes: u32,
 }
 
 /// A write waiting for its replicas' acknowledgements.
@@ -218,6 +234,7 @@ impl ServiceModel<'_> {
             }
             self.check_primary(s, now);
         }
+        self.bulk.dirty |= self.bulk.any;
     }
 
     /// Where a write from a caller on host `from` to datastore `s` goes: its primary, or in a
@@ -376,6 +393,7 @@ impl ServiceModel<'_> {
 
     /// Makes `new` the primary with the writes it holds; acknowledged writes beyond them are lost.
     pub(super) fn promote(&mut self, s: usize, new: u32, now: u64) {
+        self.bulk.dirty |= self.bulk.any;
         let def = &self.world.services[s];
         let kept = self.replicas[new as usize].applied;
         let store = &mut self.stores[self.store_of[s] as usize];
@@ -466,6 +484,7 @@ impl ServiceModel<'_> {
                 write_id,
                 stored_ns: sim.now().as_ns(),
                 leaves_ns: 0,
+                bytes: self.request_bytes(req),
             };
             self.ship(sim, msg, def.acks_needed > 1);
         }
@@ -511,10 +530,25 @@ impl ServiceModel<'_> {
             .sample(&mut store.rng)
             .as_ns()
             + add;
+        msg.leaves_ns = now.saturating_add(lag);
+        if msg.bytes > 0 && !self.net.is_empty() {
+            // On links with a capacity its time depends on the others' (replicas apply a
+            // message that overtakes an earlier one as they would any: up to its sequence).
+            let m = self.msgs.insert(msg);
+            let then = Event::Replicate { msg: m };
+            let path = (from_host, to_host);
+            return self.transmit(
+                sim,
+                path,
+                msg.bytes,
+                net::Class::Replication,
+                then,
+                lag + delay,
+            );
+        }
         let replica = &mut self.replicas[msg.replica as usize];
         let at = now.saturating_add(lag + delay).max(replica.last_ship_ns);
         replica.last_ship_ns = at;
-        msg.leaves_ns = now.saturating_add(lag);
         let m = self.msgs.insert(msg);
         sim.schedule_at(SimTime::from_ns(at), Event::Replicate { msg: m });
     }
@@ -537,10 +571,40 @@ impl ServiceModel<'_> {
             self.msgs.remove(m);
             return;
         }
-        // A replica that missed messages catches up from the primary's log with this one.
+        if !self.disks.is_empty() {
+            let host = self.instances[msg.replica as usize].host;
+            if !self.disk_room(host, u64::from(msg.bytes)) {
+                // A full disk: the replica cannot apply it and falls behind.
+                self.replicas[msg.replica as usize].in_sync = false;
+                self.msgs.remove(m);
+                return;
+            }
+            let op = disk::DiskOp {
+                job: disk::DiskJob::Apply(m),
+                bytes: u64::from(msg.bytes),
+                fsync: self.world.services[s]
+                    .store
+                    .as_ref()
+                    .is_some_and(|d| d.fsync),
+                class: net::Class::Replication,
+            };
+            return self.disk_submit(sim, host, op);
+        }
+        self.replica_apply(sim, m);
+    }
+
+    /// A replica applies a replicated write (after its disk wrote it, with disks) and, when
+    /// the primary waits for it, acknowledges it.
+    pub(super) fn replica_apply(&mut self, sim: &mut Sim<Event>, m: u32) {
+        let msg = self.msgs[m];
+        let s = msg.service as usize;
+        // A replica that missed messages catches up from the primary's log with this one; one
+        // being rebuilt keeps the write in its log and catches up when its rebuild ends.
         let replica = &mut self.replicas[msg.replica as usize];
-        replica.applied = replica.applied.max(msg.seq);
-        replica.in_sync = true;
+        if !replica.needs_rebuild {
+            replica.applied = replica.applied.max(msg.seq);
+            replica.in_sync = true;
+        }
         if msg.wait == NONE {
             self.msgs.remove(m);
             return;

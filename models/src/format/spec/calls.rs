@@ -68,6 +68,15 @@ pub enum Step {
         /// looks up one product of a catalog). Default: the key of the request that makes it.
         #[serde(default)]
         keys: Option<Keys>,
+        /// Size of each attempt's request on the network (and of a write on a datastore's
+        /// disk): `request_bytes: Constant("4KiB")`. Drawn from the edge's own stream. Default:
+        /// none (the message takes its latency only).
+        #[serde(default)]
+        request_bytes: Option<SizeSpec>,
+        /// Size of each answer on the network (and of a read on a datastore's disk). Default:
+        /// none.
+        #[serde(default)]
+        response_bytes: Option<SizeSpec>,
     },
     /// Calls made at once; the step ends when all have answered. Holds `Call`s only.
     Parallel(Vec<Step>),

@@ -131,6 +131,14 @@ pub enum FaultKind {
     },
     /// A feature flag switched off: the call `from` → `to` is no longer made.
     FeatureOff { from: String, to: String },
+    /// A link keeps only `share` of its bandwidth (a failed member of a link aggregate, a
+    /// misconfigured port): `LinkDegraded(link: RackUplink("us-east/a/r0"), share: 0.25)`.
+    /// Needs the topology's `bandwidth` for that link.
+    LinkDegraded { link: LinkRef, share: f64 },
+    /// Background traffic of `rate` each way on a link (another tenant, a misbehaving job),
+    /// sharing it max-min with everything else: `Congestion(link: Zones("a", "b"), rate:
+    /// "80Gbps")`. Needs the topology's `bandwidth` for that link.
+    Congestion { link: LinkRef, rate: Rate },
 }
 
 impl FaultKind {
@@ -160,6 +168,8 @@ impl FaultKind {
             FaultKind::FailFast { .. } => "FailFast",
             FaultKind::ChaosMonkey { .. } => "ChaosMonkey",
             FaultKind::FeatureOff { .. } => "FeatureOff",
+            FaultKind::LinkDegraded { .. } => "LinkDegraded",
+            FaultKind::Congestion { .. } => "Congestion",
         }
     }
 }

@@ -13,6 +13,7 @@ mod calls;
 mod expect;
 mod faults;
 mod limits;
+mod network;
 mod ops;
 mod services;
 mod topology;
@@ -22,6 +23,7 @@ pub use calls::*;
 pub use expect::*;
 pub use faults::*;
 pub use limits::*;
+pub use network::*;
 pub use ops::*;
 pub use services::*;
 pub use topology::*;
@@ -188,6 +190,9 @@ pub struct Scenario {
     /// Failures injected at set times; every variant sees the same ones.
     #[serde(default)]
     pub faults: Vec<FaultSpec>,
+    /// Bulk transfers that share the network and the disks with users (backups, data loads).
+    #[serde(default)]
+    pub transfers: Vec<TransferSpec>,
     /// Assertions that `faultline check` evaluates over the runs.
     #[serde(default)]
     pub expect: Vec<Expect>,

@@ -658,6 +658,19 @@ pub struct DatastoreSpec {
     /// Automatic failover. Without it, writes wait for the primary to come back.
     #[serde(default)]
     pub failover: Option<FailoverSpec>,
+    /// The data each copy holds: what a rebuild copies (`"200GiB"`), and what it takes of its
+    /// host's disk. Default: none (a copy that lost its data catches up from the log at once).
+    #[serde(default)]
+    pub data: Option<Bytes>,
+    /// Writes are durable: each waits for its disk's `fsync` (at the primary, and at each
+    /// replica that applies it). Needs the topology's `disk`. Default false.
+    #[serde(default)]
+    pub fsync: bool,
+    /// How copies that lost their data are rebuilt (needs `data`): `rebuild: (after: "30s",
+    /// rate: "100MB/s")`. Default: a copy that lost its data is rebuilt at full speed, chunks of
+    /// 64 MiB, 4 at a time.
+    #[serde(default)]
+    pub rebuild: Option<RebuildSpec>,
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]

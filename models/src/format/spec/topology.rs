@@ -12,6 +12,14 @@ pub struct Topology {
     /// One-way network latency by distance between the two hosts.
     #[serde(default)]
     pub latency: Latency,
+    /// The capacity of the links, each way: `bandwidth: (host: "10Gbps", oversubscription:
+    /// 4.0, cross_zone: "100Gbps")`. Default: no limits (a message takes its latency only).
+    #[serde(default)]
+    pub bandwidth: Option<Bandwidth>,
+    /// Every host's disk, read and written by datastores: `disk: (iops: 20000, throughput:
+    /// "500MB/s")`. Default: none (a datastore's I/O is part of its `work`).
+    #[serde(default)]
+    pub disk: Option<DiskSpec>,
 }
 
 impl Default for Topology {
@@ -19,6 +27,8 @@ impl Default for Topology {
         Topology {
             regions: default_regions(),
             latency: Latency::default(),
+            bandwidth: None,
+            disk: None,
         }
     }
 }

@@ -59,6 +59,10 @@ pub struct Workload {
     /// by key (`balancer: KeyHash`) read it. Default: requests carry no key.
     #[serde(default)]
     pub keys: Option<Keys>,
+    /// Size of each request as it enters the entry instance's host (its NIC, when the
+    /// topology gives it a bandwidth). Default: none.
+    #[serde(default)]
+    pub request_bytes: Option<SizeSpec>,
 }
 
 /// A key space: keys `1..=n`, drawn independently for each request (the independent reference

@@ -439,6 +439,8 @@ mod tests {
             fan_out: 1,
             keys: None,
             criticality: None,
+            request_bytes: None,
+            response_bytes: None,
         };
         let policy = CallPolicy::new(&call).expect("a valid call");
         let chain = EdgeChain::new(&policy, n_callers, &RngFactory::new(SEED, 0), EDGE);

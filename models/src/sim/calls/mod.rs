@@ -276,6 +276,7 @@ impl ServiceModel<'_> {
         }
         let child = self.child_request(call, instance, caller_host, phase, now);
         let req = self.alloc(sim, child);
+        self.size_attempt(req, c.edge);
         if let Some(t) = &mut self.tracer {
             t.attempt_sent(req, c.parent, self.calls[call].attempts, now);
         }
@@ -293,9 +294,16 @@ impl ServiceModel<'_> {
         if lost {
             return self.drop_message(req);
         }
-        sim.schedule_in(
-            SimDuration::from_ns(delay.as_ns() + add),
-            Event::Deliver { req },
+        let bytes = self.request_bytes(req);
+        let then = Event::Deliver { req };
+        let delay = delay.as_ns() + add;
+        self.transmit(
+            sim,
+            (caller_host, callee_host),
+            bytes,
+            net::Class::User,
+            then,
+            delay,
         );
     }
 

@@ -1,0 +1,504 @@
+//! Bulk data movement that competes with users: datastore **rebuilds** (a copy that lost its
+//! data — a dead disk, a new host — or that was out of reach for longer than `rebuild.after`
+//! is copied again in full from a complete copy) and **transfers** (`transfers`: backups, data
+//! loads). Each is a job that moves its bytes in chunks, `parallel` at a time, each chunk read
+//! from the source's disk, sent over the network (a flow of class recovery or bulk) and written
+//! to the target's disk; a rate limit paces the chunks (`rate`: chunk `k` does not start before
+//! `k × chunk / rate`). A job whose source or target goes down is abandoned and started again
+//! from the start when it can (a rebuild from another complete copy).
+//!
+//! ```text
+//!  issue ─▶ disk read (source) ─▶ flow (source → target) ─Event::Chunk─▶ disk write (target)
+//!     ▲                                                                        │
+//!     └────────────── written < total (pacing: Event::Chunk at its time) ◀─────┘
+//! ```
+//!
+//! A datastore's redundancy is reduced from the moment a copy lacks its data until its rebuild
+//! ends (`StoreResult::redundancy_lost_ns`, `rebuilds`, `rebuilt_bytes`).
+
+use super::*;
+use crate::network::TransferDef;
+
+/// What a job moves.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) enum BulkKind {
+    /// A copy of datastore `service`'s data for instance `target`.
+    Rebuild { service: u32, target: u32 },
+    /// `World::transfers[k]`.
+    Transfer(u32),
+}
+
+/// One job of bulk data movement.
+#[derive(Copy, Clone, Debug)]
+pub(super) struct BulkJob {
+    pub(super) kind: BulkKind,
+    from: u32,
+    to: u32,
+    total: u64,
+    issued: u64,
+    pub(super) written: u64,
+    in_flight: u32,
+    parallel: u32,
+    chunk: u64,
+    /// Bytes per ns (`f64::INFINITY`: no limit).
+    rate: f64,
+    class: net::Class,
+    pub(super) started_ns: u64,
+    /// Done, or abandoned: its chunks still in flight are dropped where they are.
+    over: bool,
+    /// A pacing timer is pending.
+    paced: bool,
+}
+
+/// A chunk on its way: its job, its size, and whether it has been read.
+#[derive(Copy, Clone, Debug)]
+pub(super) struct ChunkRec {
+    job: u32,
+    bytes: u64,
+    read: bool,
+}
+
+/// `Event::Chunk` stages.
+pub(super) const CHUNK_ARRIVED: u8 = 0;
+pub(super) const JOB_PACE: u8 = 1;
+
+/// The jobs of a run (never removed: a finished job's slot says how it ended) and the chunks
+/// in flight.
+#[derive(Default)]
+pub(super) struct Bulk {
+    pub(super) jobs: Vec<BulkJob>,
+    chunks: Option<Slab<ChunkRec>>,
+    /// Something changed that may start or end a rebuild (`flush_rebuilds` looks).
+    pub(super) dirty: bool,
+    /// Whether any datastore rebuilds.
+    pub(super) any: bool,
+    /// Per transfer: when it ended.
+    pub(super) transfer_done: Vec<Option<u64>>,
+}
+
+impl Bulk {
+    pub(super) fn new(world: &World) -> Bulk {
+        Bulk {
+            any: world
+                .services
+                .iter()
+                .any(|s| s.store.as_ref().is_some_and(|d| d.rebuild.is_some())),
+            transfer_done: vec![None; world.transfers.len()],
+            ..Default::default()
+        }
+    }
+
+    fn chunks(&mut self) -> &mut Slab<ChunkRec> {
+        self.chunks.get_or_insert_with(|| Slab::with_capacity(16))
+    }
+}
+
+impl ServiceModel<'_> {
+    /// Schedules the transfers.
+    pub(super) fn schedule_transfers(&mut self, sim: &mut Sim<Event>) {
+        for (k, t) in self.world.transfers.iter().enumerate() {
+            let job = self.new_job(BulkKind::Transfer(k as u32), transfer_job(t, self));
+            sim.schedule_at(
+                SimTime::from_ns(t.at_ns),
+                Event::Chunk {
+                    chunk: job,
+                    stage: JOB_PACE,
+                },
+            );
+        }
+    }
+
+    fn new_job(&mut self, kind: BulkKind, mut job: BulkJob) -> u32 {
+        job.kind = kind;
+        self.bulk.jobs.push(job);
+        self.bulk.jobs.len() as u32 - 1
+    }
+
+    /// Starts chunks while the job has room, its pacing allows and bytes are left.
+    fn issue(&mut self, sim: &mut Sim<Event>, j: u32) {
+        let now = sim.now().as_ns();
+        loop {
+            let job = &mut self.bulk.jobs[j as usize];
+            if job.over || job.in_flight >= job.parallel || job.issued >= job.total {
+                return;
+            }
+            if job.rate.is_finite() {
+                let allowed = job.started_ns + (job.issued as f64 / job.rate).ceil() as u64;
+                if now < allowed {
+                    if !job.paced {
+                        job.paced = true;
+                        let e = Event::Chunk {
+                            chunk: j,
+                            stage: JOB_PACE,
+                        };
+                        sim.schedule_at(SimTime::from_ns(allowed), e);
+                    }
+                    return;
+                }
+            }
+            let bytes = job.chunk.min(job.total - job.issued);
+            job.issued += bytes;
+            job.in_flight += 1;
+            let (from, class) = (job.from, job.class);
+            let c = self.bulk.chunks().insert(ChunkRec {
+                job: j,
+                bytes,
+                read: false,
+            });
+            if self.world.disk.is_some() {
+                let op = disk::DiskOp {
+                    job: disk::DiskJob::Chunk(c),
+                    bytes,
+                    fsync: false,
+                    class,
+                };
+                self.disk_submit(sim, from, op);
+            } else {
+                self.chunk_read(sim, c);
+            }
+        }
+    }
+
+    /// `Event::Chunk`: a chunk reached its target, or a job may go on (its start, its pacing).
+    pub(super) fn on_chunk(&mut self, sim: &mut Sim<Event>, chunk: u32, stage: u8) {
+        if stage == JOB_PACE {
+            let job = &mut self.bulk.jobs[chunk as usize];
+            job.paced = false;
+            if job.issued == 0 && job.started_ns == 0 && !job.over {
+                job.started_ns = sim.now().as_ns();
+            }
+            return self.issue(sim, chunk);
+        }
+        let rec = self.bulk.chunks()[chunk];
+        let job = self.bulk.jobs[rec.job as usize];
+        if job.over {
+            return self.drop_chunk(chunk);
+        }
+        if self.hosts[job.to as usize].down > 0 {
+            return self.abandon(sim, rec.job, chunk);
+        }
+        if self.world.disk.is_some() {
+            if !self.disk_room(job.to, rec.bytes) {
+                return self.abandon(sim, rec.job, chunk);
+            }
+            let op = disk::DiskOp {
+                job: disk::DiskJob::Chunk(chunk),
+                bytes: rec.bytes,
+                fsync: false,
+                class: job.class,
+            };
+            self.disk_submit(sim, job.to, op);
+        } else {
+            self.chunk_written(sim, chunk);
+        }
+    }
+
+    /// A chunk's disk operation is done: read (send it) or written.
+    pub(super) fn chunk_io_done(&mut self, sim: &mut Sim<Event>, c: u32) {
+        let rec = &mut self.bulk.chunks()[c];
+        if rec.read {
+            return self.chunk_written(sim, c);
+        }
+        rec.read = true;
+        self.chunk_read(sim, c);
+    }
+
+    /// A chunk was read at the source: it goes over the network.
+    fn chunk_read(&mut self, sim: &mut Sim<Event>, c: u32) {
+        let rec = self.bulk.chunks()[c];
+        let job = self.bulk.jobs[rec.job as usize];
+        if job.over {
+            return self.drop_chunk(c);
+        }
+        if self.hosts[job.from as usize].down > 0 {
+            return self.abandon(sim, rec.job, c);
+        }
+        let then = Event::Chunk {
+            chunk: c,
+            stage: CHUNK_ARRIVED,
+        };
+        self.transmit_capped(
+            sim,
+            (job.from, job.to),
+            rec.bytes,
+            f64::INFINITY,
+            job.class,
+            then,
+        );
+    }
+
+    fn chunk_written(&mut self, sim: &mut Sim<Event>, c: u32) {
+        let rec = self.bulk.chunks()[c];
+        self.bulk.chunks().remove(c);
+        let job = &mut self.bulk.jobs[rec.job as usize];
+        job.in_flight.dec();
+        if job.over {
+            return;
+        }
+        job.written += rec.bytes;
+        if job.written >= job.total {
+            job.over = true;
+            return self.job_done(sim, rec.job);
+        }
+        self.issue(sim, rec.job);
+    }
+
+    fn drop_chunk(&mut self, c: u32) {
+        let rec = self.bulk.chunks()[c];
+        self.bulk.chunks().remove(c);
+        self.bulk.jobs[rec.job as usize].in_flight.dec();
+    }
+
+    /// The job's source or target is gone (or the target's disk is full): it stops here.
+    fn abandon(&mut self, sim: &mut Sim<Event>, j: u32, c: u32) {
+        self.drop_chunk(c);
+        let job = &mut self.bulk.jobs[j as usize];
+        job.over = true;
+        if let BulkKind::Rebuild { service, target } = job.kind {
+            self.replicas[target as usize].rebuild = NONE;
+            self.stores[self.store_of[service as usize] as usize]
+                .result
+                .rebuilds_abandoned += 1;
+            self.bulk.dirty = true;
+            let what = format!("rebuild of {} abandoned", self.instance_name(target));
+            self.log(sim.now().as_ns(), LogKind::Rebuild, what);
+        }
+    }
+
+    fn job_done(&mut self, sim: &mut Sim<Event>, j: u32) {
+        let now = sim.now().as_ns();
+        let job = self.bulk.jobs[j as usize];
+        match job.kind {
+            BulkKind::Rebuild { service, target } => self.rebuild_done(service, target, j, now),
+            BulkKind::Transfer(k) => self.bulk.transfer_done[k as usize] = Some(now),
+        }
+    }
+
+    // ---- rebuilds ----
+
+    /// Copy `i` of datastore `s` lacks its data from `now` (lost, or too stale to catch up).
+    fn mark_missing(&mut self, s: usize, i: u32, now: u64) {
+        let data = self.world.services[s]
+            .store
+            .as_ref()
+            .and_then(|d| d.rebuild)
+            .map_or(0, |r| r.data);
+        let host = self.instances[i as usize].host;
+        let replica = &mut self.replicas[i as usize];
+        replica.data_lost = false;
+        if replica.needs_rebuild {
+            return;
+        }
+        replica.needs_rebuild = true;
+        replica.applied = 0;
+        replica.in_sync = false;
+        if let Some(d) = self.disks.get_mut(host as usize) {
+            d.used = d.used.saturating_sub(data);
+        }
+        let store = &mut self.stores[self.store_of[s] as usize];
+        if store.missing == 0 {
+            store.missing_since = now;
+        }
+        store.missing += 1;
+    }
+
+    fn rebuild_done(&mut self, s: u32, i: u32, j: u32, now: u64) {
+        let s = s as usize;
+        let written = self.bulk.jobs[j as usize].written;
+        let store = &mut self.stores[self.store_of[s] as usize];
+        let caught_up = store.written;
+        store.result.rebuilds_done += 1;
+        store.result.rebuilt_bytes += written;
+        store.missing.dec();
+        if store.missing == 0 {
+            store.result.redundancy_lost_ns += now - store.missing_since;
+        }
+        let replica = &mut self.replicas[i as usize];
+        replica.needs_rebuild = false;
+        replica.rebuild = NONE;
+        replica.applied = caught_up;
+        replica.in_sync = true;
+        let what = format!("{} rebuilt ({} bytes)", self.instance_name(i), written);
+        self.log(now, LogKind::Rebuild, what);
+    }
+
+    /// Starts and ends rebuilds after a change (a restart, a lost disk, a partition that came
+    /// or went, a failover, an abandoned rebuild).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn flush_rebuilds(&mut self, sim: &mut Sim<Event>) {
+        self.bulk.dirty = false;
+        let now = sim.now().as_ns();
+        for s in 0..self.world.services.len() {
+            let Some(r) = self.world.services[s]
+                .store
+                .as_ref()
+                .and_then(|d| d.rebuild)
+            else {
+                continue;
+            };
+            let def = &self.world.services[s];
+            for i in def.first_instance..def.first_instance + def.n_instances {
+                self.copy_state(s, i, r.after_ns, now);
+                let replica = &self.replicas[i as usize];
+                if replica.needs_rebuild && replica.rebuild == NONE && self.store_up(i) {
+                    self.start_rebuild(sim, s, i, now);
+                }
+            }
+        }
+    }
+
+    /// Notes copy `i` losing its data, or coming back within reach after too long away.
+    fn copy_state(&mut self, s: usize, i: u32, after_ns: u64, now: u64) {
+        if self.replicas[i as usize].data_lost {
+            self.mark_missing(s, i, now);
+        }
+        if after_ns == u64::MAX {
+            return;
+        }
+        let primary = self.stores[self.store_of[s] as usize].primary;
+        if i == primary {
+            self.replicas[i as usize].cut_since = None;
+            return;
+        }
+        let (ph, h) = (
+            self.instances[primary as usize].host,
+            self.instances[i as usize].host,
+        );
+        let reachable = self.store_up(i) && self.store_up(primary) && !self.partitioned(ph, h);
+        match (reachable, self.replicas[i as usize].cut_since) {
+            (false, None) => self.replicas[i as usize].cut_since = Some(now),
+            (true, Some(t)) => {
+                self.replicas[i as usize].cut_since = None;
+                if now - t >= after_ns {
+                    self.mark_missing(s, i, now);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A rebuild of copy `i` from the primary, or else the first complete copy up that
+    /// reaches it.
+    fn start_rebuild(&mut self, sim: &mut Sim<Event>, s: usize, i: u32, now: u64) {
+        let def = &self.world.services[s];
+        let r = def
+            .store
+            .as_ref()
+            .and_then(|d| d.rebuild)
+            .expect("rebuilds");
+        let host = |k: u32| self.instances[k as usize].host;
+        let primary = self.stores[self.store_of[s] as usize].primary;
+        let complete = |k: u32| {
+            k != i
+                && self.store_up(k)
+                && !self.replicas[k as usize].needs_rebuild
+                && !self.partitioned(host(k), host(i))
+        };
+        let source = if complete(primary) {
+            Some(primary)
+        } else {
+            (def.first_instance..def.first_instance + def.n_instances).find(|&k| complete(k))
+        };
+        let Some(source) = source else {
+            return; // nothing to copy from yet: tried again at the next change
+        };
+        let job = BulkJob {
+            kind: BulkKind::Rebuild {
+                service: s as u32,
+                target: i,
+            },
+            from: host(source),
+            to: host(i),
+            total: r.data,
+            issued: 0,
+            written: 0,
+            in_flight: 0,
+            parallel: r.parallel,
+            chunk: r.chunk,
+            rate: r.rate,
+            class: net::Class::Recovery,
+            started_ns: now,
+            over: false,
+            paced: false,
+        };
+        let j = self.new_job(job.kind, job);
+        self.replicas[i as usize].rebuild = j;
+        self.stores[self.store_of[s] as usize].result.rebuilds += 1;
+        let what = format!(
+            "rebuild of {} from {}",
+            self.instance_name(i),
+            self.instance_name(source)
+        );
+        self.log(now, LogKind::Rebuild, what);
+        self.issue(sim, j);
+    }
+
+    /// Each datastore copy's data on its host's disk, at the start.
+    pub(super) fn place_data(&mut self) {
+        for def in &self.world.services {
+            let Some(r) = def.store.as_ref().and_then(|d| d.rebuild) else {
+                continue;
+            };
+            for i in def.first_instance..def.first_instance + def.n_instances {
+                let h = self.instances[i as usize].host as usize;
+                if let Some(d) = self.disks.get_mut(h) {
+                    d.used += r.data;
+                }
+            }
+        }
+    }
+}
+
+impl ServiceModel<'_> {
+    /// Each transfer: (name, bytes, moved, started, done).
+    pub(super) fn transfer_results(&self) -> Vec<(String, u64, u64, u64, Option<u64>)> {
+        let jobs = self.bulk.jobs.iter().filter_map(|j| match j.kind {
+            BulkKind::Transfer(k) => Some((k, j)),
+            BulkKind::Rebuild { .. } => None,
+        });
+        jobs.map(|(k, j)| {
+            let t = &self.world.transfers[k as usize];
+            let done = self.bulk.transfer_done[k as usize];
+            (
+                t.name.clone(),
+                t.size,
+                j.written,
+                j.started_ns.max(t.at_ns),
+                done,
+            )
+        })
+        .collect()
+    }
+}
+
+/// A transfer's job (its ends resolved at the start of the run: a service's primary or first
+/// instance).
+fn transfer_job(t: &TransferDef, m: &ServiceModel) -> BulkJob {
+    let end = |(host, service): (u32, u32)| {
+        if host != u32::MAX {
+            return host;
+        }
+        let s = service as usize;
+        let i = m
+            .store(s)
+            .map_or(m.world.services[s].first_instance, |x| x.primary);
+        m.instances[i as usize].host
+    };
+    BulkJob {
+        kind: BulkKind::Transfer(0),
+        from: end(t.from),
+        to: end(t.to),
+        total: t.size,
+        issued: 0,
+        written: 0,
+        in_flight: 0,
+        parallel: t.parallel,
+        chunk: t.chunk,
+        rate: t.rate,
+        class: net::Class::Bulk,
+        started_ns: 0,
+        over: false,
+        paced: false,
+    }
+}

@@ -11,7 +11,8 @@ use sim_core::Stream;
 /// "No link".
 pub const NO_LINK: u32 = u32::MAX;
 /// Most links a path crosses: the sender's NIC, its rack's uplink, up to two zone links (around
-/// a zone link that is down) or a region link, the receiver's rack downlink and NIC.
+/// a zone link that is down) or a region link, the receiver's rack downlink and NIC; and a bulk
+/// job's rate limit.
 pub const PATH_MAX: usize = 7;
 
 /// What kind of link, for reports.

@@ -12,6 +12,7 @@ mod failures;
 mod golden;
 mod incidents;
 mod limits;
+mod network;
 mod overload;
 mod plan;
 mod props;

@@ -24,7 +24,7 @@ fn runs(rel: &str) -> Vec<RunResult> {
 
 /// Asserts that `analytic` lies in the interval of the per-run values, and that the interval is
 /// narrower than `precision` (relative to `analytic`).
-fn assert_agrees(what: &str, values: &[f64], analytic: f64, precision: f64) -> Estimate {
+pub(crate) fn assert_agrees(what: &str, values: &[f64], analytic: f64, precision: f64) -> Estimate {
     let e = Estimate::of(values, CONFIDENCE);
     println!(
         "{what}: analytic {analytic:.6}, simulated {:.6} ± {:.6} (99.9% CI, {} runs)",

@@ -3,14 +3,15 @@
 //! is copied again in full from a complete copy) and **transfers** (`transfers`: backups, data
 //! loads). Each is a job that moves its bytes in chunks, `parallel` at a time, each chunk read
 //! from the source's disk, sent over the network (a flow of class recovery or bulk) and written
-//! to the target's disk; a rate limit paces the chunks (`rate`: chunk `k` does not start before
-//! `k × chunk / rate`). A job whose source or target goes down is abandoned and started again
-//! from the start when it can (a rebuild from another complete copy).
+//! to the target's disk; a rate limit (`rate`) is a link of the job's own that its chunks'
+//! flows cross, so that together they never exceed it and share it max-min. A job whose source
+//! or target goes down is abandoned and started again from the start when it can (a rebuild
+//! from another complete copy).
 //!
 //! ```text
 //!  issue ─▶ disk read (source) ─▶ flow (source → target) ─Event::Chunk─▶ disk write (target)
 //!     ▲                                                                        │
-//!     └────────────── written < total (pacing: Event::Chunk at its time) ◀─────┘
+//!     └───────────────────────────── written < total ◀─────────────────────────┘
 //! ```
 //!
 //! A datastore's redundancy is reduced from the moment a copy lacks its data until its rebuild
@@ -40,14 +41,13 @@ pub(super) struct BulkJob {
     in_flight: u32,
     parallel: u32,
     chunk: u64,
-    /// Bytes per ns (`f64::INFINITY`: no limit).
+    /// Bytes per ns (`f64::INFINITY`: no limit), and the link of its own that enforces it.
     rate: f64,
+    limit: u32,
     class: net::Class,
     pub(super) started_ns: u64,
     /// Done, or abandoned: its chunks still in flight are dropped where they are.
     over: bool,
-    /// A pacing timer is pending.
-    paced: bool,
 }
 
 /// A chunk on its way: its job, its size, and whether it has been read.
@@ -58,9 +58,9 @@ pub(super) struct ChunkRec {
     read: bool,
 }
 
-/// `Event::Chunk` stages.
+/// `Event::Chunk` stages: a chunk reached its target; a transfer starts (`chunk` is its job).
 pub(super) const CHUNK_ARRIVED: u8 = 0;
-pub(super) const JOB_PACE: u8 = 1;
+pub(super) const JOB_START: u8 = 1;
 
 /// The jobs of a run (never removed: a finished job's slot says how it ended) and the chunks
 /// in flight.
@@ -102,7 +102,7 @@ impl ServiceModel<'_> {
                 SimTime::from_ns(t.at_ns),
                 Event::Chunk {
                     chunk: job,
-                    stage: JOB_PACE,
+                    stage: JOB_START,
                 },
             );
         }
@@ -110,31 +110,19 @@ impl ServiceModel<'_> {
 
     fn new_job(&mut self, kind: BulkKind, mut job: BulkJob) -> u32 {
         job.kind = kind;
+        if job.rate.is_finite() {
+            job.limit = self.net.add_link(job.rate);
+        }
         self.bulk.jobs.push(job);
         self.bulk.jobs.len() as u32 - 1
     }
 
-    /// Starts chunks while the job has room, its pacing allows and bytes are left.
+    /// Starts chunks while the job has room and bytes are left.
     fn issue(&mut self, sim: &mut Sim<Event>, j: u32) {
-        let now = sim.now().as_ns();
         loop {
             let job = &mut self.bulk.jobs[j as usize];
             if job.over || job.in_flight >= job.parallel || job.issued >= job.total {
                 return;
-            }
-            if job.rate.is_finite() {
-                let allowed = job.started_ns + (job.issued as f64 / job.rate).ceil() as u64;
-                if now < allowed {
-                    if !job.paced {
-                        job.paced = true;
-                        let e = Event::Chunk {
-                            chunk: j,
-                            stage: JOB_PACE,
-                        };
-                        sim.schedule_at(SimTime::from_ns(allowed), e);
-                    }
-                    return;
-                }
             }
             let bytes = job.chunk.min(job.total - job.issued);
             job.issued += bytes;
@@ -159,14 +147,10 @@ impl ServiceModel<'_> {
         }
     }
 
-    /// `Event::Chunk`: a chunk reached its target, or a job may go on (its start, its pacing).
+    /// `Event::Chunk`: a chunk reached its target, or a transfer starts.
     pub(super) fn on_chunk(&mut self, sim: &mut Sim<Event>, chunk: u32, stage: u8) {
-        if stage == JOB_PACE {
-            let job = &mut self.bulk.jobs[chunk as usize];
-            job.paced = false;
-            if job.issued == 0 && job.started_ns == 0 && !job.over {
-                job.started_ns = sim.now().as_ns();
-            }
+        if stage == JOB_START {
+            self.bulk.jobs[chunk as usize].started_ns = sim.now().as_ns();
             return self.issue(sim, chunk);
         }
         let rec = self.bulk.chunks()[chunk];
@@ -217,11 +201,11 @@ impl ServiceModel<'_> {
             chunk: c,
             stage: CHUNK_ARRIVED,
         };
-        self.transmit_capped(
+        self.transmit_bulk(
             sim,
             (job.from, job.to),
             rec.bytes,
-            f64::INFINITY,
+            job.limit,
             job.class,
             then,
         );
@@ -417,10 +401,10 @@ impl ServiceModel<'_> {
             parallel: r.parallel,
             chunk: r.chunk,
             rate: r.rate,
+            limit: crate::network::NO_LINK,
             class: net::Class::Recovery,
             started_ns: now,
             over: false,
-            paced: false,
         };
         let j = self.new_job(job.kind, job);
         self.replicas[i as usize].rebuild = j;
@@ -496,9 +480,9 @@ fn transfer_job(t: &TransferDef, m: &ServiceModel) -> BulkJob {
         parallel: t.parallel,
         chunk: t.chunk,
         rate: t.rate,
+        limit: crate::network::NO_LINK,
         class: net::Class::Bulk,
         started_ns: 0,
         over: false,
-        paced: false,
     }
 }

@@ -200,6 +200,24 @@ impl Fluid {
         self.base.is_empty()
     }
 
+    /// A link of its own for a rate limit (a rebuild's or a transfer's `rate`): the flows that
+    /// cross it share `capacity` between them, max-min like any link. Not in the results.
+    pub(super) fn add_link(&mut self, capacity: f64) -> u32 {
+        self.base.push(capacity);
+        self.cap.push(capacity);
+        self.rem.push(0.0);
+        self.count.push(0);
+        self.carried.push([0.0; CLASSES]);
+        self.flow_area.push(0.0);
+        self.flows_now.push(0);
+        self.flows_max.push(0);
+        self.down.push(false);
+        self.share.push(1.0);
+        self.tick_carried.push(0.0);
+        self.series.push(Vec::new());
+        self.base.len() as u32 - 1
+    }
+
     /// Bytes still in flight, by class (background traffic not counted).
     pub(super) fn in_flight(&self) -> [u64; CLASSES] {
         let mut out = [0; CLASSES];
@@ -514,23 +532,29 @@ impl ServiceModel<'_> {
         self.net_rearm(sim);
     }
 
-    /// A bulk transfer's chunk of `bytes`, with its own rate cap.
-    pub(super) fn transmit_capped(
+    /// A chunk of `bytes` of a rebuild or a transfer, through the job's own rate-limit link
+    /// (`limit`, `NO_LINK` for none) as well as the network's.
+    pub(super) fn transmit_bulk(
         &mut self,
         sim: &mut Sim<Event>,
         (from, to): (u32, u32),
         bytes: u64,
-        cap: f64,
+        limit: u32,
         class: Class,
         then: Event,
     ) {
-        let path = self.path(from, to);
+        let mut path = self.path(from, to);
+        if limit != crate::network::NO_LINK {
+            path.links[path.len as usize] = limit;
+            path.len += 1;
+        }
         if path.is_empty() || bytes == 0 {
             sim.schedule_in(SimDuration::ZERO, then);
             return;
         }
         let now = sim.now().as_ns();
-        self.net.add(now, path, Some(bytes), cap, class, then, 0);
+        self.net
+            .add(now, path, Some(bytes), f64::INFINITY, class, then, 0);
         self.net_rearm(sim);
     }
 
@@ -683,8 +707,10 @@ impl ServiceModel<'_> {
         let used: Vec<usize> = (0..self.net.base.len())
             .filter(|&l| self.net.carried[l].iter().sum::<f64>() > 0.0)
             .collect();
+        let real = self.world.network.links.len();
         let links = used
             .into_iter()
+            .filter(|&l| l < real)
             .map(|l| LinkResult {
                 name: self.world.network.links[l].name.clone(),
                 capacity_bps: self.net.base[l] * 8e9,

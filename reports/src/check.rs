@@ -149,6 +149,7 @@ pub fn metric_kind(m: &Metric) -> (MetricKind, &str) {
         Metric::Utilization { service } => (MetricKind::Utilization, service),
         Metric::LostWrites { service } => (MetricKind::LostWrites, service),
         Metric::WriteUnavailable { service } => (MetricKind::WriteUnavailable, service),
+        Metric::RedundancyLost { service } => (MetricKind::RedundancyLost, service),
         Metric::SessionsLost { service } => (MetricKind::SessionsLost, service),
         Metric::HitRatio { service } => (MetricKind::HitRatio, service),
         Metric::Backlog { service } => (MetricKind::Backlog, service),

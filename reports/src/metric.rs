@@ -59,6 +59,8 @@ pub enum MetricKind {
     LostWrites,
     /// A datastore's time without a primary to take writes (ns per run).
     WriteUnavailable,
+    /// A datastore's time with a copy lacking its data, until its rebuild ended (ns per run).
+    RedundancyLost,
     /// User sessions lost with their instances (count per run).
     SessionsLost,
     /// A cache's hits out of its lookups.
@@ -95,7 +97,7 @@ pub enum Better {
 
 impl MetricKind {
     /// Every metric `summary.json` summarizes and compares, in its order.
-    pub const ALL: [MetricKind; 39] = [
+    pub const ALL: [MetricKind; 40] = [
         MetricKind::WithinSlo,
         MetricKind::SlowerThanSlo,
         MetricKind::Availability,
@@ -129,6 +131,7 @@ impl MetricKind {
         MetricKind::InstancesUp(u32::MAX),
         MetricKind::LostWrites,
         MetricKind::WriteUnavailable,
+        MetricKind::RedundancyLost,
         MetricKind::SessionsLost,
         MetricKind::HitRatio,
         MetricKind::Backlog,
@@ -175,6 +178,7 @@ impl MetricKind {
             M::InstancesUp(_) => "instances up",
             M::LostWrites => "lost writes",
             M::WriteUnavailable => "writes unavailable",
+            M::RedundancyLost => "redundancy lost",
             M::SessionsLost => "sessions lost",
             M::HitRatio => "hit ratio",
             M::Backlog => "backlog",
@@ -232,6 +236,7 @@ impl MetricKind {
             M::InstancesUp(k) => return format!("up-{k}"),
             M::LostWrites => "lost-writes",
             M::WriteUnavailable => "write-unavailable",
+            M::RedundancyLost => "redundancy-lost",
             M::SessionsLost => "sessions-lost",
             M::HitRatio => "hit-ratio",
             M::Backlog => "backlog",

@@ -128,6 +128,7 @@ pub fn render_run_of(r: &RunResult, variant: Option<&str>) -> String {
         out.push('\n');
         out.push_str(&queues_table(r).render());
     }
+    network_tables(r, &mut out);
     out.push_str(
         "\np50 .. max: latency of successful requests; p99 all: of every answered request (a failure at the time it was given).\n",
     );
@@ -246,6 +247,146 @@ fn queues_table(r: &RunResult) -> Table {
             q.ready.to_string(),
             q.out.to_string(),
             fmt_ns(oldest as f64),
+        ]);
+    }
+    t
+}
+
+/// A size in bytes for people: `1.50 GB`, `64.0 kB`.
+fn fmt_bytes(b: u64) -> String {
+    let b = b as f64;
+    match b {
+        _ if b >= 1e12 => format!("{:.2} TB", b / 1e12),
+        _ if b >= 1e9 => format!("{:.2} GB", b / 1e9),
+        _ if b >= 1e6 => format!("{:.1} MB", b / 1e6),
+        _ if b >= 1e3 => format!("{:.1} kB", b / 1e3),
+        _ => format!("{b} B"),
+    }
+}
+
+/// How many of the hottest links and busiest disks a run shows.
+const HOTTEST: usize = 5;
+
+/// Datastores' rebuilds, the hottest links, the busiest disks and the transfers, for a
+/// scenario that gives the network or the disks a capacity.
+fn network_tables(r: &RunResult, out: &mut String) {
+    let rebuilding = r.services.iter().any(|s| {
+        s.store
+            .as_ref()
+            .is_some_and(|x| x.rebuilds > 0 || x.disk_full > 0 || x.redundancy_lost_ns > 0)
+    });
+    if rebuilding {
+        let mut t = Table::new(&[
+            "datastore",
+            "rebuilds",
+            "done",
+            "abandoned",
+            "copied",
+            "redundancy lost",
+            "disk full",
+        ]);
+        for s in &r.services {
+            let Some(x) = &s.store else { continue };
+            t.row(vec![
+                s.name.clone(),
+                x.rebuilds.to_string(),
+                x.rebuilds_done.to_string(),
+                x.rebuilds_abandoned.to_string(),
+                fmt_bytes(x.rebuilt_bytes),
+                fmt_ns(x.redundancy_lost_ns as f64),
+                x.disk_full.to_string(),
+            ]);
+        }
+        out.push('\n');
+        out.push_str(&t.render());
+    }
+    let Some(net) = &r.network else { return };
+    if !net.links.is_empty() {
+        out.push('\n');
+        out.push_str(&links_table(net).render());
+    }
+    if !net.disks.is_empty() {
+        out.push('\n');
+        out.push_str(&disks_table(net).render());
+    }
+    if !net.transfers.is_empty() {
+        let mut t = Table::new(&["transfer", "size", "moved", "started", "done"]);
+        for x in &net.transfers {
+            t.row(vec![
+                x.name.clone(),
+                fmt_bytes(x.bytes),
+                fmt_bytes(x.moved_bytes),
+                fmt_ns(x.started_ns as f64),
+                x.done_ns.map_or("-".into(), |d| fmt_ns(d as f64)),
+            ]);
+        }
+        out.push('\n');
+        out.push_str(&t.render());
+    }
+}
+
+/// The hottest links: by utilization over the run, with their busiest bucket.
+fn links_table(net: &models::results::NetworkResult) -> Table {
+    let mut t = Table::new(&[
+        "hottest links",
+        "capacity",
+        "util",
+        "peak",
+        "flows",
+        "max",
+        "user",
+        "replication",
+        "recovery",
+        "bulk",
+    ]);
+    let mut links: Vec<_> = net.links.iter().collect();
+    links.sort_by(|a, b| b.utilization.total_cmp(&a.utilization));
+    for l in links.into_iter().take(HOTTEST) {
+        let peak = l.utilization_series.iter().copied().fold(0.0, f64::max);
+        t.row(vec![
+            l.name.clone(),
+            format!("{:.1} Gbps", l.capacity_bps / 1e9),
+            pct(l.utilization),
+            pct(peak.min(1.0)),
+            format!("{:.2}", l.flows_mean),
+            l.flows_max.to_string(),
+            fmt_bytes(l.bytes.user),
+            fmt_bytes(l.bytes.replication),
+            fmt_bytes(l.bytes.recovery),
+            fmt_bytes(l.bytes.bulk),
+        ]);
+    }
+    t
+}
+
+/// The busiest disks: by busy time over the run.
+fn disks_table(net: &models::results::NetworkResult) -> Table {
+    let mut t = Table::new(&[
+        "busiest disks",
+        "ops",
+        "util",
+        "queue",
+        "max",
+        "user",
+        "replication",
+        "recovery",
+        "bulk",
+        "refused (full)",
+    ]);
+    let mut disks: Vec<_> = net.disks.iter().collect();
+    disks.sort_by(|a, b| b.utilization.total_cmp(&a.utilization));
+    for d in disks.into_iter().take(HOTTEST) {
+        t.row(vec![
+            d.host.clone(),
+            d.ops.to_string(),
+            pct(d.utilization),
+            format!("{:.2}", d.queue_mean),
+            d.queue_max.to_string(),
+            fmt_bytes(d.bytes.user),
+            fmt_bytes(d.bytes.replication),
+            fmt_bytes(d.bytes.recovery),
+            fmt_bytes(d.bytes.bulk),
+            d.full_refusals.to_string(),
         ]);
     }
     t

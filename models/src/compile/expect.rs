@@ -62,7 +62,7 @@ impl Expect {
         fields!(Availability, WithinSlo, WaitProbability, InSystem, InstancesUp, ErrorRate,
             DegradedRate, Throughput, LostWrites, SessionsLost, HitRatio, Backlog, DeadLetters,
             Duplicates, DivergentWrites => plain);
-        fields!(Latency, WriteUnavailable, Wait => ns);
+        fields!(Latency, WriteUnavailable, RedundancyLost, Wait => ns);
         None
     }
 
@@ -89,6 +89,7 @@ impl Expect {
             Throughput,
             LostWrites,
             WriteUnavailable,
+            RedundancyLost,
             SessionsLost,
             HitRatio,
             Backlog,
@@ -141,6 +142,7 @@ pub fn metric_service(m: &Metric) -> &str {
         | Metric::Utilization { service }
         | Metric::LostWrites { service }
         | Metric::WriteUnavailable { service }
+        | Metric::RedundancyLost { service }
         | Metric::SessionsLost { service }
         | Metric::HitRatio { service }
         | Metric::Backlog { service }

@@ -1,7 +1,9 @@
 //! Disks: one per host (`topology.disk`), serving one operation at a time from its queue —
 //! first come first served, or users' before background work (`UserFirst`) — each taking the
 //! longer of `1 / iops` and its size over the throughput, times the host's `SlowDisk` factor,
-//! plus a flush for a durable write. Datastores read and write it (a request's I/O after its
+//! plus a flush for a durable write. An operation larger than `MAX_IO` (1 MiB, the block
+//! layer's largest request) is served a piece at a time, each piece queued again behind what
+//! arrived meanwhile, so a 64 MiB rebuild chunk does not hold the disk for its whole length. Datastores read and write it (a request's I/O after its
 //! work, its worker held), replicas apply replicated writes on it, rebuilds and transfers read
 //! and write their chunks on it. A full disk refuses writes.
 //!
@@ -11,6 +13,9 @@
 
 use super::*;
 use crate::network::{DiskDef, DiskOrder};
+
+/// The largest piece of an operation the disk serves at once.
+pub(super) const MAX_IO: u64 = 1 << 20;
 
 /// Who waits for an operation.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -87,12 +92,19 @@ impl Disk {
         Some(op)
     }
 
-    /// The operation in progress is done.
-    fn done(&mut self, now: u64) -> Option<DiskOp> {
+    /// The piece in progress is done: the operation is finished (`Some`), or its rest is
+    /// queued again (`None`, as when the disk was idle).
+    fn done(&mut self, now: u64, order: DiskOrder) -> Option<DiskOp> {
         self.touch(now);
-        let op = self.busy.take()?;
+        let mut op = self.busy.take()?;
+        let piece = op.bytes.min(MAX_IO);
         self.ops += 1;
-        self.bytes[op.class as usize] += op.bytes;
+        self.bytes[op.class as usize] += piece;
+        if op.bytes > piece {
+            op.bytes -= piece;
+            self.push(now, op, order);
+            return None;
+        }
         Some(op)
     }
 }
@@ -125,7 +137,8 @@ impl ServiceModel<'_> {
             return;
         };
         let def: &DiskDef = self.world.disk.as_ref().expect("disks");
-        let t = def.op_time_ns(op.bytes, op.fsync, self.hosts[h as usize].disk_slow);
+        let (piece, last) = (op.bytes.min(MAX_IO), op.bytes <= MAX_IO);
+        let t = def.op_time_ns(piece, op.fsync && last, self.hosts[h as usize].disk_slow);
         self.disks[h as usize].busy_ns += t;
         sim.schedule_in(SimDuration::from_ns(t), Event::DiskDone { host: h });
     }
@@ -133,10 +146,12 @@ impl ServiceModel<'_> {
     /// Host `h`'s disk finished its operation: its owner goes on, and the next starts.
     pub(super) fn on_disk_done(&mut self, sim: &mut Sim<Event>, h: u32) {
         let now = sim.now().as_ns();
-        let Some(op) = self.disks[h as usize].done(now) else {
+        let order = self.world.disk.as_ref().expect("disks").order;
+        let done = self.disks[h as usize].done(now, order);
+        self.disk_start(sim, h);
+        let Some(op) = done else {
             return;
         };
-        self.disk_start(sim, h);
         match op.job {
             DiskJob::Request(req) => self.request_io_done(sim, req),
             DiskJob::Apply(msg) => self.replica_apply(sim, msg),
@@ -211,7 +226,7 @@ mod tests {
             assert!(!d.push(0, op(1, net::Class::Recovery), order));
             assert!(!d.push(0, op(2, net::Class::User), order));
             let mut served = vec![];
-            while let Some(o) = d.done(10) {
+            while let Some(o) = d.done(10, order) {
                 served.push(match o.job {
                     DiskJob::Chunk(k) => k,
                     _ => unreachable!(),
@@ -230,9 +245,31 @@ mod tests {
         d.start_next(0);
         d.push(0, op(1, net::Class::User), DiskOrder::Fifo);
         d.push(0, op(2, net::Class::User), DiskOrder::Fifo);
-        d.done(100); // two waited 100 ns
+        d.done(100, DiskOrder::Fifo); // two waited 100 ns
         d.start_next(100);
         assert_eq!(d.queue_area, 200.0);
         assert_eq!(d.queue_max, 2);
+    }
+
+    #[test]
+    fn a_large_operation_is_served_a_piece_at_a_time_behind_newcomers() {
+        let mut d = Disk::default();
+        let mut big = op(0, net::Class::Recovery);
+        big.bytes = 3 * MAX_IO;
+        d.push(0, big, DiskOrder::Fifo);
+        d.start_next(0);
+        d.push(0, op(1, net::Class::User), DiskOrder::Fifo);
+        // The first piece ends: the rest goes behind the user's operation.
+        assert!(d.done(10, DiskOrder::Fifo).is_none());
+        let next = d.start_next(10).unwrap();
+        assert_eq!(next.job, DiskJob::Chunk(1));
+        assert_eq!(d.done(20, DiskOrder::Fifo).unwrap().job, DiskJob::Chunk(1));
+        d.start_next(20);
+        assert!(d.done(30, DiskOrder::Fifo).is_none());
+        d.start_next(30);
+        let last = d.done(40, DiskOrder::Fifo).unwrap();
+        assert_eq!((last.job, last.bytes), (DiskJob::Chunk(0), MAX_IO));
+        assert_eq!(d.ops, 4);
+        assert_eq!(d.bytes[net::Class::Recovery as usize], 3 * MAX_IO);
     }
 }

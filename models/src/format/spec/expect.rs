@@ -68,6 +68,8 @@ pub enum Metric {
     LostWrites { service: String },
     /// A datastore's time without a primary to take writes.
     WriteUnavailable { service: String },
+    /// A datastore's time with a copy lacking its data (needing or doing a rebuild).
+    RedundancyLost { service: String },
     /// User sessions lost with the instances that held them.
     SessionsLost { service: String },
     /// A cache's hits out of its lookups.
@@ -240,6 +242,19 @@ pub enum Expect {
     /// `WriteUnavailable(service: "cart-db", at_most: "30s")`: time a datastore had no reachable
     /// primary to take writes (RTO, summed over the run).
     WriteUnavailable {
+        service: String,
+        #[serde(default)]
+        variant: Option<String>,
+        #[serde(default)]
+        at_least: Option<Dur>,
+        #[serde(default)]
+        at_most: Option<Dur>,
+        #[serde(default)]
+        in_runs: Option<f64>,
+    },
+    /// `RedundancyLost(service: "vol1", at_most: "5m")`: time a datastore had a copy lacking
+    /// its data, from its loss until its rebuild ended (summed over the run).
+    RedundancyLost {
         service: String,
         #[serde(default)]
         variant: Option<String>,

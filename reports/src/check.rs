@@ -150,6 +150,7 @@ pub fn metric_kind(m: &Metric) -> (MetricKind, &str) {
         Metric::LostWrites { service } => (MetricKind::LostWrites, service),
         Metric::WriteUnavailable { service } => (MetricKind::WriteUnavailable, service),
         Metric::RedundancyLost { service } => (MetricKind::RedundancyLost, service),
+        Metric::StaleReads { service } => (MetricKind::StaleReads, service),
         Metric::SessionsLost { service } => (MetricKind::SessionsLost, service),
         Metric::HitRatio { service } => (MetricKind::HitRatio, service),
         Metric::Backlog { service } => (MetricKind::Backlog, service),

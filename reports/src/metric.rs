@@ -61,6 +61,8 @@ pub enum MetricKind {
     WriteUnavailable,
     /// A datastore's time with a copy lacking its data, until its rebuild ended (ns per run).
     RedundancyLost,
+    /// A datastore's reads answered by a replica behind the last acknowledged write (count per run).
+    StaleReads,
     /// User sessions lost with their instances (count per run).
     SessionsLost,
     /// A cache's hits out of its lookups.
@@ -97,7 +99,7 @@ pub enum Better {
 
 impl MetricKind {
     /// Every metric `summary.json` summarizes and compares, in its order.
-    pub const ALL: [MetricKind; 40] = [
+    pub const ALL: [MetricKind; 41] = [
         MetricKind::WithinSlo,
         MetricKind::SlowerThanSlo,
         MetricKind::Availability,
@@ -132,6 +134,7 @@ impl MetricKind {
         MetricKind::LostWrites,
         MetricKind::WriteUnavailable,
         MetricKind::RedundancyLost,
+        MetricKind::StaleReads,
         MetricKind::SessionsLost,
         MetricKind::HitRatio,
         MetricKind::Backlog,
@@ -179,6 +182,7 @@ impl MetricKind {
             M::LostWrites => "lost writes",
             M::WriteUnavailable => "writes unavailable",
             M::RedundancyLost => "redundancy lost",
+            M::StaleReads => "stale reads",
             M::SessionsLost => "sessions lost",
             M::HitRatio => "hit ratio",
             M::Backlog => "backlog",
@@ -237,6 +241,7 @@ impl MetricKind {
             M::LostWrites => "lost-writes",
             M::WriteUnavailable => "write-unavailable",
             M::RedundancyLost => "redundancy-lost",
+            M::StaleReads => "stale-reads",
             M::SessionsLost => "sessions-lost",
             M::HitRatio => "hit-ratio",
             M::Backlog => "backlog",
@@ -278,6 +283,7 @@ impl MetricKind {
             M::QueueLenMean
             | M::InSystemMean
             | M::LostWrites
+            | M::StaleReads
             | M::SessionsLost
             | M::Backlog
             | M::DeadLetters
@@ -356,6 +362,7 @@ impl MetricKind {
             Unit::Rate => format!("{v:.1}/s"),
             Unit::Count => match self {
                 MetricKind::LostWrites
+                | MetricKind::StaleReads
                 | MetricKind::SessionsLost
                 | MetricKind::Backlog
                 | MetricKind::DeadLetters

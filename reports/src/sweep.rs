@@ -123,6 +123,7 @@ impl ServiceRun {
             M::LostWrites => store(|x| x.lost_writes),
             M::WriteUnavailable => store(|x| x.write_unavailable_ns),
             M::RedundancyLost => store(|x| x.redundancy_lost_ns),
+            M::StaleReads => store(|x| x.stale_reads),
             M::DivergentWrites => store(|x| x.divergent_writes),
             M::SessionsLost => self.sessions_lost.map_or(f64::NAN, |x| x as f64),
             M::HitRatio => self.hit_ratio.unwrap_or(f64::NAN),

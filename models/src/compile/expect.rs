@@ -60,7 +60,7 @@ impl Expect {
         }
         let plain = |x: &Option<f64>| *x;
         fields!(Availability, WithinSlo, WaitProbability, InSystem, InstancesUp, ErrorRate,
-            DegradedRate, Throughput, LostWrites, SessionsLost, HitRatio, Backlog, DeadLetters,
+            DegradedRate, Throughput, LostWrites, StaleReads, SessionsLost, HitRatio, Backlog, DeadLetters,
             Duplicates, DivergentWrites => plain);
         fields!(Latency, WriteUnavailable, RedundancyLost, Wait => ns);
         None
@@ -90,6 +90,7 @@ impl Expect {
             LostWrites,
             WriteUnavailable,
             RedundancyLost,
+            StaleReads,
             SessionsLost,
             HitRatio,
             Backlog,
@@ -143,6 +144,7 @@ pub fn metric_service(m: &Metric) -> &str {
         | Metric::LostWrites { service }
         | Metric::WriteUnavailable { service }
         | Metric::RedundancyLost { service }
+        | Metric::StaleReads { service }
         | Metric::SessionsLost { service }
         | Metric::HitRatio { service }
         | Metric::Backlog { service }

@@ -362,8 +362,9 @@ impl ServiceModel<'_> {
         }
     }
 
-    /// A rebuild of copy `i` from the primary, or else the first complete copy up that
-    /// reaches it.
+    /// A rebuild of copy `i` from a complete copy that is up and reaches it: the one sourcing
+    /// the fewest rebuilds now (the primary first among equals, then in order), so that a
+    /// rack's rebuilds draw on many hosts, as HDFS and Ceph spread recovery.
     fn start_rebuild(&mut self, sim: &mut Sim<Event>, s: usize, i: u32, now: u64) {
         let def = &self.world.services[s];
         let r = def
@@ -379,11 +380,16 @@ impl ServiceModel<'_> {
                 && !self.replicas[k as usize].needs_rebuild
                 && !self.partitioned(host(k), host(i))
         };
-        let source = if complete(primary) {
-            Some(primary)
-        } else {
-            (def.first_instance..def.first_instance + def.n_instances).find(|&k| complete(k))
+        let sourcing = |k: u32| {
+            let h = host(k);
+            let busy = |j: &&BulkJob| !j.over && j.from == h && j.class == net::Class::Recovery;
+            self.bulk.jobs.iter().filter(busy).count()
         };
+        let copies = def.first_instance..def.first_instance + def.n_instances;
+        let source = std::iter::once(primary)
+            .chain(copies.filter(|&k| k != primary))
+            .filter(|&k| complete(k))
+            .min_by_key(|&k| sourcing(k));
         let Some(source) = source else {
             return; // nothing to copy from yet: tried again at the next change
         };

@@ -70,6 +70,8 @@ pub enum Metric {
     WriteUnavailable { service: String },
     /// A datastore's time with a copy lacking its data (needing or doing a rebuild).
     RedundancyLost { service: String },
+    /// A datastore's reads answered by a replica behind the last acknowledged write.
+    StaleReads { service: String },
     /// User sessions lost with the instances that held them.
     SessionsLost { service: String },
     /// A cache's hits out of its lookups.
@@ -262,6 +264,19 @@ pub enum Expect {
         at_least: Option<Dur>,
         #[serde(default)]
         at_most: Option<Dur>,
+        #[serde(default)]
+        in_runs: Option<f64>,
+    },
+    /// `StaleReads(service: "orders-db", at_most: 100)`: reads answered by a replica that had
+    /// not yet applied the last acknowledged write (per run).
+    StaleReads {
+        service: String,
+        #[serde(default)]
+        variant: Option<String>,
+        #[serde(default)]
+        at_least: Option<f64>,
+        #[serde(default)]
+        at_most: Option<f64>,
         #[serde(default)]
         in_runs: Option<f64>,
     },

@@ -16,6 +16,9 @@
 //!   cost of keys, lookups and fills against the calls the hits save.
 //! - `queue-off` / `queue-on`: orders handed to fulfil by a direct call, and through a broker
 //!   and a consumer group (`benches/data/queue-*.ron`): the cost of a queue.
+//! - `net-off` / `net-on`: three tiers across two zones with message sizes, on links without
+//!   and with a capacity (`benches/data/net-*.ron`): the cost of bandwidth (every message a
+//!   flow shared max-min).
 //!
 //! Run: `cargo bench --bench scenarios -- --warm-up-time 1 --measurement-time 3`.
 
@@ -39,6 +42,8 @@ const CACHE_OFF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data/cache
 const CACHE_ON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data/cache-on.ron");
 const QUEUE_OFF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data/queue-off.ron");
 const QUEUE_ON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data/queue-on.ron");
+const NET_OFF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data/net-off.ron");
+const NET_ON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data/net-on.ron");
 const MM4: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/scenarios/queueing/mm4-rho90.ron"
@@ -80,6 +85,7 @@ fn scenarios<M: Measurement>(c: &mut Criterion<M>) {
     let load = |path: &str| faultline::load(Path::new(path)).expect("bench data loads");
     let (cache_off, cache_on) = (load(CACHE_OFF), load(CACHE_ON));
     let (queue_off, queue_on) = (load(QUEUE_OFF), load(QUEUE_ON));
+    let (net_off, net_on) = (load(NET_OFF), load(NET_ON));
 
     let mut g = c.benchmark_group("scenarios");
     g.sample_size(10);
@@ -94,6 +100,8 @@ fn scenarios<M: Measurement>(c: &mut Criterion<M>) {
         ("cache-on", &cache_on),
         ("queue-off", &queue_off),
         ("queue-on", &queue_on),
+        ("net-off", &net_off),
+        ("net-on", &net_on),
     ] {
         let n = probe(name, world);
         g.throughput(Throughput::Elements(n));

@@ -67,6 +67,16 @@ const OCCURRENCES_MAX: u64 = crate::sim::OCCURRENCES_MAX as u64;
 const OCCURRENCE_BYTES: u64 = 2 * 48 + 400;
 /// Breaker transitions an edge keeps (`results::BREAKER_TRANSITIONS_MAX`), doubled.
 const TRANSITION_BYTES: u64 = 2 * 32;
+/// A link with a capacity: its definition and name, and its state in a run (capacities,
+/// scratch space, bytes by class, flows), apart from its series.
+const LINK_BYTES: u64 = 512;
+/// A host's disk: its queues' headers and counters, apart from what waits and its series.
+const DISK_BYTES: u64 = 256;
+/// A flow on the links (its path, bytes, rate, event; its place in the active list, doubled)
+/// or an operation waiting at a disk (smaller): the backlog guard bounds them together.
+const FLOW_BYTES: u64 = 256;
+/// A rebuild's or a transfer's job.
+const JOB_BYTES: u64 = 128;
 /// What a run holds whatever its size: the engine, streams, the result's headers, and the
 /// allocator's rounding of small blocks.
 const BASE_BYTES: u64 = 1 << 20;
@@ -96,6 +106,7 @@ impl World {
             self.series_bytes(),
             self.ledger_bytes(),
             self.state_bytes(),
+            self.network_bytes(),
         ]
         .iter()
         .fold(0u64, |a, b| a.saturating_add(*b))
@@ -249,6 +260,45 @@ impl World {
         let stores = (self.calls.iter().filter(|c| c.cas)).count() as u64;
         let rows = stores * keys.min(10_000_000) * ROW_BYTES;
         caches + brokers + side + rows
+    }
+
+    /// Links and disks with their series, flows and disk operations (together at most
+    /// `events_pending_max`: the backlog guard), rebuilds' and transfers' jobs and chunks, and
+    /// the requests' sizes.
+    fn network_bytes(&self) -> u64 {
+        if self.network.is_empty() && self.disk.is_none() && self.transfers.is_empty() {
+            return 0;
+        }
+        let buckets = self.n_buckets() as u64 + 1;
+        let rebuilding: u64 = (self.services.iter())
+            .filter(|s| s.store.as_ref().is_some_and(|d| d.rebuild.is_some()))
+            .map(|s| u64::from(s.n_instances))
+            .sum();
+        // A rebuild's slot is reused once its chunks drain: twice the copies, to be safe.
+        let jobs = self.transfers.len() as u64 + 2 * rebuilding;
+        let parallel = (self.transfers.iter().map(|t| t.parallel))
+            .chain(
+                self.services
+                    .iter()
+                    .filter_map(|s| s.store.as_ref().and_then(|d| d.rebuild).map(|r| r.parallel)),
+            )
+            .max()
+            .unwrap_or(0);
+        let links = self.network.links.len() as u64 + jobs;
+        let disks = if self.disk.is_some() {
+            self.hosts.len() as u64
+        } else {
+            0
+        };
+        let held = self
+            .events_pending_max
+            .saturating_add(jobs * u64::from(parallel));
+        let sizes = (u64::from(self.requests_in_flight_max) + 1024) * 8;
+        (links * (LINK_BYTES + buckets * 8))
+            .saturating_add(disks * (DISK_BYTES + buckets * 8))
+            .saturating_add(held.saturating_mul(FLOW_BYTES))
+            .saturating_add(jobs * (JOB_BYTES + u64::from(parallel) * 32))
+            .saturating_add(2 * sizes)
     }
 
     /// The run's log, fault occurrences.

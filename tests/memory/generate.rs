@@ -93,6 +93,12 @@ fn call(to: u64, r: u64, store: bool) -> String {
     if store && r & 32 != 0 {
         fields.push("op: Write".into());
     }
+    if r & 64 != 0 {
+        fields.push(
+            "request_bytes: Exponential(mean: \"4KiB\"), response_bytes: Constant(\"16KiB\")"
+                .into(),
+        );
+    }
     format!("Call({})", fields.join(", "))
 }
 
@@ -160,7 +166,13 @@ fn service(rng: &mut Rng, i: u64, sh: &Shape) -> String {
     };
     if is_store {
         let replication = ["Sync", "Async", "Quorum(2)"][(rng.next() % 3) as usize];
-        extra.push(format!("datastore: (replication: {replication}, lag: Exponential(mean: \"20ms\"), reads: Replicas, replication_timeout: \"200ms\", failover: (detect_after: \"100ms\", promote_in: \"50ms\"))"));
+        // Half the datastores (by the shape, no new draw) hold data that rebuilds.
+        let data = if sh.racks.is_multiple_of(2) {
+            ", data: \"200MB\", rebuild: (after: \"100ms\", chunk: \"4MiB\")"
+        } else {
+            ""
+        };
+        extra.push(format!("datastore: (replication: {replication}, lag: Exponential(mean: \"20ms\"), reads: Replicas, replication_timeout: \"200ms\", failover: (detect_after: \"100ms\", promote_in: \"50ms\"){data})"));
     }
     let queue = if rng.one_in(3) {
         "\"unbounded\"".to_string()
@@ -211,8 +223,14 @@ fn render(rng: &mut Rng, sh: &Shape, horizon_s: u64) -> String {
         })
         .collect();
     let resolution_us = (horizon_s * 1_000_000 / sh.buckets).max(1);
+    // Half the worlds (by the shape, no new draw) have links with a capacity and disks.
+    let network = if sh.hosts_per_rack.is_multiple_of(2) {
+        ", bandwidth: (host: \"1Gbps\", oversubscription: 4.0, cross_zone: \"10Gbps\"), disk: (iops: 2000, throughput: \"200MB/s\", capacity: \"10GB\")"
+    } else {
+        ""
+    };
     format!(
-        "Scenario(\n    name: \"generated\",\n    horizon: \"{horizon_s}s\",\n    resolution: \"{resolution_us}us\",\n    topology: (regions: [(name: \"r\", zones: [{}])], latency: (same_zone: Constant(\"100us\"), cross_zone: Exponential(mean: \"1ms\"))),\n    services: [\n{services}    ],\n    workload: [{}],\n    faults: [{}],\n    limits: (events_max: 400000, requests_in_flight_max: {}, events_pending_max: {}),\n)\n",
+        "Scenario(\n    name: \"generated\",\n    horizon: \"{horizon_s}s\",\n    resolution: \"{resolution_us}us\",\n    topology: (regions: [(name: \"r\", zones: [{}])], latency: (same_zone: Constant(\"100us\"), cross_zone: Exponential(mean: \"1ms\")){network}),\n    services: [\n{services}    ],\n    workload: [{}],\n    faults: [{}],\n    limits: (events_max: 400000, requests_in_flight_max: {}, events_pending_max: {}),\n)\n",
         zones.join(", "),
         workloads.join(", "),
         faults(rng, sh, horizon_s),
@@ -281,6 +299,26 @@ pub fn extremes() -> Vec<(&'static str, String)> {
     out
 }
 
+/// Asynchronous writes of 1 MiB to three replicas over 100 Mbps links onto slow disks: flows
+/// and disk operations pile up to the backlog guard, while two copies whose disks die are
+/// rebuilt (with and without a rate limit) and a transfer runs.
+const NET_WORLD: &str = r#"Scenario(name: "net", horizon: "60s", resolution: "10ms",
+ topology: (regions: [(name: "r", zones: [(name: "z", racks: 4, hosts_per_rack: 4)])],
+   bandwidth: (host: "100Mbps", oversubscription: 2.0), disk: (iops: 100, throughput: "10MB/s")),
+ services: [
+   (name: "api", instances: 4, workers: 1000, work: Constant("1us"),
+    calls: [Call(to: "db", op: Write, timeout: "1s", request_bytes: Exponential(mean: "1MiB")),
+            Call(to: "db2", timeout: "1s", response_bytes: Constant("64KiB"))]),
+   (name: "db", instances: 3, workers: 1000, work: Constant("1us"),
+    datastore: (replication: Async, data: "2GB", rebuild: (chunk: "8MiB", parallel: 8))),
+   (name: "db2", instances: 3, workers: 1000, work: Constant("1us"),
+    datastore: (replication: Async, data: "2GB", rebuild: (rate: "5MB/s")))],
+ workload: [(entry: "api", arrivals: Poisson(rate_per_s: 300), request_bytes: Constant("1KiB"))],
+ transfers: [(name: "t", from: "db", to: "r/z/r3/h3", size: "5GB", at: "1s", rate: "50MB/s")],
+ faults: [(at: "2s", lasts: "1s", what: DiskFailure(host: "r/z/r1/h0")),
+          (at: "2s", lasts: "1s", what: DiskFailure(host: "r/z/r2/h0"))],
+ limits: (events_max: 3000000, requests_in_flight_max: 20000, events_pending_max: 30000))"#;
+
 /// Worlds that fill what generated ones rarely do: a datastore's acknowledgement window, a
 /// write to 2,000 replicas, queues at their guard, timeouts piling up in the event queue.
 fn hand_made() -> Vec<(&'static str, String)> {
@@ -300,6 +338,7 @@ fn hand_made() -> Vec<(&'static str, String)> {
         ("queues at their guard", world("(name: \"api\", instances: 2, workers: 1, queue: \"unbounded\", work: Constant(\"10ms\"), calls: [Call(to: \"db\", timeout: \"10s\"), Call(to: \"db\")]), (name: \"db\", instances: 2, workers: 100, work: Constant(\"1ms\"))", 200_000, ", timeout: \"10s\"", "requests_in_flight_max: 100000, events_pending_max: 300000, events_max: 3000000")),
         ("caches at capacity", world("(name: \"api\", instances: 2, workers: 1000, work: Constant(\"1us\"), calls: [Call(to: \"kc\")]), (name: \"kc\", instances: 2, workers: 1000, work: Constant(\"1us\"), balancer: Random, cache: (capacity: 200000, fronts: \"db\", coalesce: true), calls: [Call(to: \"db\")]), (name: \"db\", workers: 1000, work: Constant(\"1us\"))", 50_000, ", keys: Uniform(n: 1000000)", "events_max: 5000000")),
         ("a broker at capacity, rows written", world("(name: \"api\", instances: 2, workers: 1000, work: Constant(\"1us\"), calls: [Call(to: \"kq\", op: Publish), Call(to: \"db\", op: CompareAndSet)]), (name: \"kq\", instances: 2, workers: 1000, work: Constant(\"1us\"), broker: (capacity: 100000)), (name: \"kw\", workers: 1, work: Constant(\"1s\"), consumes: (from: \"kq\", concurrency: 1)), (name: \"db\", workers: 1000, work: Constant(\"1us\"), datastore: (replication: Async))", 20_000, ", keys: Uniform(n: 1000000)", "events_max: 5000000")),
+        ("flows and disk operations at their guard, rebuilds", NET_WORLD.into()),
         ("timeouts piling up", world("(name: \"api\", instances: 2, workers: 1000, work: Constant(\"1us\"))", 1_000_000, ", timeout: \"5s\"", "events_pending_max: 1000000, requests_in_flight_max: 10000, events_max: 3000000")),
     ]
 }

@@ -87,6 +87,7 @@ impl<'w> ServiceModel<'w> {
                 None => Vec::new(),
             },
             bulk: bulk::Bulk::new(world),
+            disk_waiting: 0,
             disk_series: match world.disk {
                 Some(_) => vec![Vec::new(); world.hosts.len()],
                 None => Vec::new(),

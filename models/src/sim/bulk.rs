@@ -18,7 +18,7 @@
 //! ends (`StoreResult::redundancy_lost_ns`, `rebuilds`, `rebuilt_bytes`).
 
 use super::*;
-use crate::network::TransferDef;
+use crate::network::{TransferDef, NO_LINK};
 
 /// What a job moves.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -44,6 +44,8 @@ pub(super) struct BulkJob {
     /// Bytes per ns (`f64::INFINITY`: no limit), and the link of its own that enforces it.
     rate: f64,
     limit: u32,
+    /// The rate-limit link this slot owns (kept for the next job in the slot).
+    link: u32,
     class: net::Class,
     pub(super) started_ns: u64,
     /// Done, or abandoned: its chunks still in flight are dropped where they are.
@@ -97,7 +99,7 @@ impl ServiceModel<'_> {
     /// Schedules the transfers.
     pub(super) fn schedule_transfers(&mut self, sim: &mut Sim<Event>) {
         for (k, t) in self.world.transfers.iter().enumerate() {
-            let job = self.new_job(BulkKind::Transfer(k as u32), transfer_job(t, self));
+            let job = self.new_job(sim, BulkKind::Transfer(k as u32), transfer_job(t, self));
             sim.schedule_at(
                 SimTime::from_ns(t.at_ns),
                 Event::Chunk {
@@ -108,13 +110,31 @@ impl ServiceModel<'_> {
         }
     }
 
-    fn new_job(&mut self, kind: BulkKind, mut job: BulkJob) -> u32 {
+    /// A new job, in the slot of a finished rebuild whose chunks have all drained (so that
+    /// the jobs of a run are bounded by its transfers and the rebuilds under way), with its
+    /// rate-limit link (that slot's, set anew).
+    fn new_job(&mut self, sim: &mut Sim<Event>, kind: BulkKind, mut job: BulkJob) -> u32 {
         job.kind = kind;
+        let free =
+            self.bulk.jobs.iter().position(|j| {
+                j.over && j.in_flight == 0 && matches!(j.kind, BulkKind::Rebuild { .. })
+            });
+        let slot = free.unwrap_or(self.bulk.jobs.len());
+        job.link = self.bulk.jobs.get(slot).map_or(NO_LINK, |j| j.link);
         if job.rate.is_finite() {
-            job.limit = self.net.add_link(job.rate);
+            if job.link == NO_LINK {
+                job.link = self.net.add_link(job.rate);
+            } else {
+                self.set_link_capacity(sim, job.link, job.rate);
+            }
+            job.limit = job.link;
         }
-        self.bulk.jobs.push(job);
-        self.bulk.jobs.len() as u32 - 1
+        if free.is_some() {
+            self.bulk.jobs[slot] = job;
+        } else {
+            self.bulk.jobs.push(job);
+        }
+        slot as u32
     }
 
     /// Starts chunks while the job has room and bytes are left.
@@ -407,12 +427,13 @@ impl ServiceModel<'_> {
             parallel: r.parallel,
             chunk: r.chunk,
             rate: r.rate,
-            limit: crate::network::NO_LINK,
+            limit: NO_LINK,
+            link: NO_LINK,
             class: net::Class::Recovery,
             started_ns: now,
             over: false,
         };
-        let j = self.new_job(job.kind, job);
+        let j = self.new_job(sim, job.kind, job);
         self.replicas[i as usize].rebuild = j;
         self.stores[self.store_of[s] as usize].result.rebuilds += 1;
         let what = format!(
@@ -486,7 +507,8 @@ fn transfer_job(t: &TransferDef, m: &ServiceModel) -> BulkJob {
         parallel: t.parallel,
         chunk: t.chunk,
         rate: t.rate,
-        limit: crate::network::NO_LINK,
+        limit: NO_LINK,
+        link: NO_LINK,
         class: net::Class::Bulk,
         started_ns: 0,
         over: false,

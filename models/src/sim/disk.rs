@@ -114,9 +114,11 @@ impl ServiceModel<'_> {
     pub(super) fn disk_submit(&mut self, sim: &mut Sim<Event>, h: u32, op: DiskOp) {
         let def = self.world.disk.as_ref().expect("disks");
         let now = sim.now().as_ns();
+        self.disk_waiting += 1;
         if self.disks[h as usize].push(now, op, def.order) {
             self.disk_start(sim, h);
         }
+        self.check_backlog(sim);
     }
 
     /// Whether a write of `bytes` fits on host `h`'s disk (counting a refusal when not).
@@ -152,6 +154,7 @@ impl ServiceModel<'_> {
         let Some(op) = done else {
             return;
         };
+        self.disk_waiting.dec();
         match op.job {
             DiskJob::Request(req) => self.request_io_done(sim, req),
             DiskJob::Apply(msg) => self.replica_apply(sim, msg),

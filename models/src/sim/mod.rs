@@ -226,6 +226,8 @@ pub struct ServiceModel<'w> {
     /// bucket's end (allocated when it is first used).
     disks: Vec<disk::Disk>,
     disk_series: Vec<Vec<u64>>,
+    /// Operations submitted to disks and not finished (the backlog guard counts them).
+    disk_waiting: u64,
     /// Rebuilds and transfers (see `bulk`).
     bulk: bulk::Bulk,
 }

@@ -145,6 +145,12 @@ impl Sizes {
 }
 
 impl Sizes {
+    /// A new request in slot `req` has no size yet.
+    #[inline]
+    pub(super) fn clear(&mut self, req: u32) {
+        self.set(req, [0, 0]);
+    }
+
     fn set(&mut self, req: u32, v: [u32; 2]) {
         let k = req as usize;
         if k >= self.of.len() {
@@ -487,7 +493,7 @@ impl ServiceModel<'_> {
         }
         let e = e as usize;
         let b = draw(&self.world.calls[e].response_bytes, &mut self.sizes.edge[e]);
-        self.sizes.of[req as usize][1] = b.saturating_add(1).min(u32::MAX);
+        self.sizes.of[req as usize][1] = b.saturating_add(1);
         b.min(u32::MAX - 1)
     }
 
@@ -530,6 +536,25 @@ impl ServiceModel<'_> {
         self.net
             .add(now, path, Some(bytes), f64::INFINITY, class, then, delay_ns);
         self.net_rearm(sim);
+        self.check_backlog(sim);
+    }
+
+    /// Flows on the links and operations waiting at disks hold memory as pending events do
+    /// (an asynchronous replica's writes pile up behind a slow disk without bound): together
+    /// they count against `limits.events_pending_max`.
+    pub(super) fn check_backlog(&mut self, sim: &mut Sim<Event>) {
+        let held = self.net.active.len() as u64 + self.disk_waiting;
+        if held > self.world.events_pending_max && self.guard_hit.is_none() {
+            self.guard_hit = Some(StopReason::EventsPendingMax);
+            sim.request_stop();
+        }
+    }
+
+    /// A link's bandwidth is set anew (a reused rate-limit link).
+    pub(super) fn set_link_capacity(&mut self, sim: &mut Sim<Event>, l: u32, capacity: f64) {
+        let now = sim.now().as_ns();
+        self.net.base[l as usize] = capacity;
+        self.net.set_share(now, l, 1.0);
     }
 
     /// A chunk of `bytes` of a rebuild or a transfer, through the job's own rate-limit link
@@ -696,10 +721,10 @@ impl ServiceModel<'_> {
         }
         self.net.advance(end_ns);
         let in_flight = self.net.in_flight();
-        for c in 0..CLASSES {
+        for (c, held) in in_flight.iter().enumerate() {
             assert_eq!(
                 self.net.sent[c],
-                self.net.delivered[c] + in_flight[c],
+                self.net.delivered[c] + held,
                 "bytes not conserved on the network (class {c}, seed {seed}, run {run})"
             );
         }

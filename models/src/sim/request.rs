@@ -183,7 +183,11 @@ impl ServiceModel<'_> {
     pub(super) fn alloc(&mut self, sim: &mut Sim<Event>, req: Request) -> u32 {
         self.live += 1;
         self.check_in_flight(sim);
-        self.requests.insert(req)
+        let slot = self.requests.insert(req);
+        if self.sizes.any {
+            self.sizes.clear(slot); // a reused slot keeps no size of its last request
+        }
+        slot
     }
 
     /// The guard `requests_in_flight_max` counts requests and calls together: a call waiting

@@ -72,9 +72,10 @@ const TRANSITION_BYTES: u64 = 2 * 32;
 const LINK_BYTES: u64 = 512;
 /// A host's disk: its queues' headers and counters, apart from what waits and its series.
 const DISK_BYTES: u64 = 256;
-/// A flow on the links (its path, bytes, rate, event; its place in the active list, doubled)
-/// or an operation waiting at a disk (smaller): the backlog guard bounds them together.
-const FLOW_BYTES: u64 = 256;
+/// A flow on the links (88 bytes, its free-list slot, its place in the active list and its
+/// scratch flag, doubled) or an operation waiting at a disk (smaller): the in-flight guard
+/// bounds them.
+const FLOW_BYTES: u64 = 2 * (88 + 4 + 4 + 1);
 /// A rebuild's or a transfer's job.
 const JOB_BYTES: u64 = 128;
 /// What a run holds whatever its size: the engine, streams, the result's headers, and the
@@ -185,9 +186,17 @@ impl World {
         let requests = u64::from(self.requests_in_flight_max) + 1024;
         let stores = self.services.iter().any(|s| s.store.is_some());
         let per_event = EVENT_BYTES + if stores { REPLICATION_BYTES } else { 0 };
+        // Flows and disk operations: at most `requests_in_flight_max` of them (`check_backlog`),
+        // each perhaps carrying a replication message.
+        let held = if !self.network.is_empty() || self.disk.is_some() {
+            requests.saturating_mul(FLOW_BYTES + if stores { REPLICATION_BYTES } else { 0 })
+        } else {
+            0
+        };
         requests
             .saturating_mul(REQUEST_BYTES + CALL_BYTES)
             .saturating_add(self.pending_bound().saturating_mul(per_event))
+            .saturating_add(held)
     }
 
     /// The most events pending at once: the guard, plus what a run schedules before its first
@@ -290,13 +299,10 @@ impl World {
         } else {
             0
         };
-        let held = self
-            .events_pending_max
-            .saturating_add(jobs * u64::from(parallel));
         let sizes = (u64::from(self.requests_in_flight_max) + 1024) * 8;
+        // Flows and disk operations are in `in_flight_bytes`.
         (links * (LINK_BYTES + buckets * 8))
             .saturating_add(disks * (DISK_BYTES + buckets * 8))
-            .saturating_add(held.saturating_mul(FLOW_BYTES))
             .saturating_add(jobs * (JOB_BYTES + u64::from(parallel) * 32))
             .saturating_add(2 * sizes)
     }

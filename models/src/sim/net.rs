@@ -82,6 +82,8 @@ pub(super) struct Fluid {
     pub(super) delivered: [u64; CLASSES],
     /// Where the timer stands (`u64::MAX`: none).
     timer_at: u64,
+    /// Flows finishing now (reused).
+    finished: Vec<u32>,
     /// Flows that just finished (reused).
     done: Vec<(Event, u64)>,
     /// Per link: whether it is down (no link goes down yet: routes around zone links are
@@ -192,6 +194,7 @@ impl Fluid {
             sent: [0; CLASSES],
             delivered: [0; CLASSES],
             timer_at: u64::MAX,
+            finished: Vec::new(),
             done: Vec::new(),
             down: vec![false; n],
             share: vec![1.0; n],
@@ -271,8 +274,40 @@ impl Fluid {
         if bytes.is_some() {
             self.sent[class as usize] += bytes.unwrap_or(0);
         }
-        self.recompute(now);
+        if self.alone(&path, 1) {
+            // No other flow on its links: nobody else's rate changes, and it takes the
+            // narrowest of them (or its own cap).
+            let rate = (path.as_slice().iter())
+                .map(|&l| self.cap[l as usize])
+                .fold(cap, f64::min);
+            let flow = &mut self.flows[slot];
+            flow.rate = rate;
+            if flow.remaining.is_finite() {
+                let t = (flow.remaining / rate).ceil().max(1.0);
+                self.next_ns = self.next_ns.min(now.saturating_add(t as u64));
+            }
+        } else {
+            self.recompute(now);
+        }
         slot
+    }
+
+    /// Whether at most `n` flows cross each link of `path`: after an add, 1 (the new one
+    /// alone), after a removal, 0 (none left): max-min rates elsewhere are then what they were.
+    fn alone(&self, path: &Path, n: u32) -> bool {
+        (path.as_slice().iter()).all(|&l| self.flows_now[l as usize] <= n)
+    }
+
+    /// The earliest completion, when no rate changed.
+    fn next_completion(&mut self, now: u64) {
+        self.next_ns = u64::MAX;
+        for &f in &self.active {
+            let flow = &self.flows[f];
+            if flow.remaining.is_finite() && flow.rate > 0.0 {
+                let t = (flow.remaining / flow.rate).ceil().max(1.0);
+                self.next_ns = self.next_ns.min(now.saturating_add(t as u64));
+            }
+        }
     }
 
     /// Removes a flow (finished, or background traffic that stops).
@@ -303,20 +338,19 @@ impl Fluid {
     }
 
     /// The flows finished at `now` (their remaining bytes cross within a nanosecond), taken
-    /// out, with the events they lead to: `(event, delay)`, in the order they started.
+    /// out, with the events they lead to: `(event, delay)`, in the order of their slots.
     pub(super) fn finish(&mut self, now: u64, out: &mut Vec<(Event, u64)>) {
         self.advance(now);
-        let mut done: Vec<u32> = self
-            .active
-            .iter()
-            .copied()
-            .filter(|&f| {
-                let flow = &self.flows[f];
-                flow.remaining <= flow.rate.max(1e-12)
-            })
-            .collect();
+        let mut done = std::mem::take(&mut self.finished);
+        done.clear();
+        let flows = &self.flows;
+        done.extend(self.active.iter().copied().filter(|&f| {
+            let flow = &flows[f];
+            flow.remaining <= flow.rate.max(1e-12)
+        }));
         done.sort_unstable();
-        for f in done {
+        let mut others_unchanged = true;
+        for &f in &done {
             let flow = self.flows[f];
             self.delivered[flow.class as usize] += flow.bytes;
             for &l in flow.path.as_slice() {
@@ -325,8 +359,14 @@ impl Fluid {
             }
             out.push((flow.then, flow.delay_ns));
             self.detach(f);
+            others_unchanged &= self.alone(&flow.path, 0);
         }
-        self.recompute(now);
+        self.finished = done;
+        if others_unchanged {
+            self.next_completion(now);
+        } else {
+            self.recompute(now);
+        }
     }
 
     /// Moves every flow's bytes on to `now`.
@@ -539,13 +579,14 @@ impl ServiceModel<'_> {
         self.check_backlog(sim);
     }
 
-    /// Flows on the links and operations waiting at disks hold memory as pending events do
-    /// (an asynchronous replica's writes pile up behind a slow disk without bound): together
-    /// they count against `limits.events_pending_max`.
+    /// Flows on the links and operations at disks are work in flight (a message in a flow is
+    /// not an event; an asynchronous replica's writes pile up behind a slow disk without
+    /// bound): they count against `limits.requests_in_flight_max` (separately from the
+    /// requests and calls, which it bounds too).
     pub(super) fn check_backlog(&mut self, sim: &mut Sim<Event>) {
         let held = self.net.active.len() as u64 + self.disk_waiting;
-        if held > self.world.events_pending_max && self.guard_hit.is_none() {
-            self.guard_hit = Some(StopReason::EventsPendingMax);
+        if held > u64::from(self.world.requests_in_flight_max) && self.guard_hit.is_none() {
+            self.guard_hit = Some(StopReason::RequestsInFlightMax);
             sim.request_stop();
         }
     }

@@ -17,7 +17,8 @@ pub struct RunLimits {
     #[serde(default = "default_events_max")]
     pub events_max: u64,
     /// Most requests (at all services together) in flight at once, the calls they have out
-    /// counted too (one per call, waiting for a retry or in a bulkhead included). Default
+    /// counted too (one per call, waiting for a retry or in a bulkhead included); and, apart,
+    /// most messages on links with a capacity and operations at disks at once. Default
     /// 1,000,000.
     #[serde(default = "default_in_flight_max")]
     pub requests_in_flight_max: u32,

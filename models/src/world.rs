@@ -354,7 +354,7 @@ pub struct FaultDef {
     pub instances: Vec<u32>,
     /// Hosts it acts on (host-level effects).
     pub hosts: Vec<u32>,
-    /// Call edges it acts on (`FeatureOff`).
+    /// Call edges it acts on (`FeatureOff`; errors, delay and loss on an `edge`), sorted.
     pub edges: Vec<u32>,
     /// Hosts on each side of a link fault, and whether only `a → b` is affected.
     pub link: Option<LinkDef>,
@@ -366,6 +366,11 @@ pub struct FaultDef {
     /// Whether each instance fails on its own (instance-level stochastic faults, pauses);
     /// otherwise the targets fail together.
     pub per_instance: bool,
+    /// How many of `instances` it hits (`instances: Share(..)` or `Count(..)`), picked in each
+    /// run by the fault's own stream; `None`: all of them.
+    pub pick: Option<u32>,
+    /// A delay drawn for each message and added to a `Delay`'s (jitter).
+    pub jitter: Option<Dist>,
 }
 
 /// The two sides of a network fault, as sorted host lists.

@@ -127,7 +127,7 @@ fn compile_parts(ck: &mut Checker, spec: &Scenario) -> Parts {
         .map(|s| (s.first_instance, s.n_instances))
         .collect();
     let faults = match &hosts {
-        Some(h) => faults::build_faults(ck, spec, h, &service_ranges, &calls),
+        Some(h) => faults::build_faults(ck, spec, h, &service_ranges, &instances, &calls),
         None => Vec::new(),
     };
     let alerts = alerts::build_alerts(ck, spec);

@@ -58,6 +58,7 @@ impl<'w> ServiceModel<'w> {
             hosts: vec![HostState::default(); world.hosts.len()],
             host_instances: host_instances(world),
             active_links: Vec::new(),
+            edge_faults: Vec::new(),
             net_rng: rngs.stream("net", "loss"),
             schedule: FaultSchedule::new(world, &rngs),
             edge_off: vec![0; world.calls.len()],

@@ -159,12 +159,19 @@ pub(super) struct FaultSchedule {
     pub(super) base: Vec<u32>,
     pub(super) owner: Vec<(u32, u32)>,
     pub(super) started: Vec<u64>,
+    /// Per fault with `instances: Share(..)` or `Count(..)`: the instances it hits in this run,
+    /// drawn from its `/pick` stream at the start (its units in order).
+    picked: Vec<Option<Vec<u32>>>,
+    /// Per fault: the stream of its per-message draws (jitter; loss and errors on an edge),
+    /// `/draws`, made when first needed.
+    draws: Vec<Option<Box<Stream>>>,
 }
 
 impl FaultSchedule {
     pub(super) fn new(world: &World, rngs: &RngFactory) -> Self {
         let (mut procs, mut base, mut owner) = (Vec::new(), Vec::new(), Vec::new());
         let mut names = Vec::new();
+        let mut picked = Vec::new();
         let mut seen: Vec<&str> = Vec::new();
         for f in &world.faults {
             base.push(procs.len() as u32);
@@ -173,13 +180,19 @@ impl FaultSchedule {
             // variant, never shifts this one's draws.
             let rank = seen.iter().filter(|l| **l == f.key).count();
             seen.push(&f.key);
+            let name = format!("fault:{}#{rank}", f.key);
+            let pick = f
+                .pick
+                .map(|k| pick(&mut rngs.stream(&name, "pick"), &f.instances, k));
+            let targets = pick.as_ref().map_or(f.instances.len(), Vec::len);
             // A chaos monkey's unit 0 kills; unit k + 1 ends the kill of its k-th target.
             let units = match f.effect {
                 FaultEffect::ChaosMonkey(_) => f.instances.len() + 1,
-                _ if f.per_instance => f.instances.len().max(1),
+                _ if f.per_instance => targets.max(1),
                 _ => 1,
             };
-            names.push(format!("fault:{}#{rank}", f.key));
+            names.push(name);
+            picked.push(pick);
             for u in 0..units {
                 owner.push((base.len() as u32 - 1, u as u32));
                 procs.push(None);
@@ -188,10 +201,12 @@ impl FaultSchedule {
         FaultSchedule {
             started: vec![0; procs.len()],
             procs,
+            draws: (0..names.len()).map(|_| None).collect(),
             names,
             rngs: *rngs,
             base,
             owner,
+            picked,
         }
     }
 
@@ -202,6 +217,42 @@ impl FaultSchedule {
         self.procs[p]
             .get_or_insert_with(|| Box::new(rngs.stream(&names[f as usize], &u.to_string())))
     }
+
+    /// The stream of fault `f`'s per-message draws.
+    pub(super) fn draws(&mut self, f: usize) -> &mut Stream {
+        let (rngs, names) = (&self.rngs, &self.names);
+        self.draws[f].get_or_insert_with(|| Box::new(rngs.stream(&names[f], "draws")))
+    }
+
+    /// The instances fault `f` hits in this run: its pick, or every instance it names.
+    pub(super) fn targets<'d>(&'d self, f: u32, def: &'d FaultDef) -> &'d [u32] {
+        self.picked[f as usize].as_deref().unwrap_or(&def.instances)
+    }
+
+    /// The instances fault `f`'s event at `unit` acts on: its one instance for a fault per
+    /// instance, else all its targets.
+    pub(super) fn units_of<'d>(&'d self, f: u32, def: &'d FaultDef, unit: u32) -> &'d [u32] {
+        let targets = self.targets(f, def);
+        if def.per_instance {
+            std::slice::from_ref(&targets[unit as usize])
+        } else {
+            targets
+        }
+    }
+}
+
+/// `k` of `candidates`, drawn from `rng`: the first `k` of a shuffle (Fisher-Yates from the
+/// front), so that a larger `k` takes the same instances first.
+pub(super) fn pick(rng: &mut Stream, candidates: &[u32], k: u32) -> Vec<u32> {
+    let mut order = candidates.to_vec();
+    let n = order.len();
+    let k = (k as usize).min(n);
+    for i in 0..k {
+        let j = rng.random_range(i..n);
+        order.swap(i, j);
+    }
+    order.truncate(k);
+    order
 }
 
 /// Every instance's process at the start: those an autoscaler has not started yet are not part
@@ -254,7 +305,7 @@ impl ServiceModel<'_> {
         let world = self.world;
         let def = &world.faults[f as usize];
         let units = if def.per_instance {
-            def.instances.len() as u32
+            self.schedule.targets(f, def).len() as u32
         } else {
             1
         };
@@ -313,8 +364,9 @@ impl ServiceModel<'_> {
         if let FaultEffect::ChaosMonkey(mean) = def.effect {
             return self.chaos_monkey(sim, fault, unit, start, mean);
         }
-        let label = if def.per_instance && def.instances.len() > 1 {
-            let name = self.instance_name(def.instances[unit as usize]);
+        let targets = self.schedule.targets(fault, def);
+        let label = if def.per_instance && (targets.len() > 1 || def.pick.is_some()) {
+            let name = self.instance_name(targets[unit as usize]);
             format!("{} ({name})", def.label)
         } else {
             def.label.clone()
@@ -344,7 +396,14 @@ impl ServiceModel<'_> {
         let def = &world.faults[fault as usize];
         // The service-wide effects' state (a fault on hosts or links names no service).
         let svc = def.service as usize;
+        // The instances this event acts on (owned: acting on them changes the model).
+        let units = || self.schedule.units_of(fault, def, unit).to_vec();
         match &def.effect {
+            FaultEffect::Errors(_) | FaultEffect::Delay(_) | FaultEffect::Loss(_)
+                if !def.edges.is_empty() =>
+            {
+                self.edge_fault(fault, start)
+            }
             FaultEffect::Slowdown(k) if def.instances.is_empty() => {
                 let st = &mut self.svc_faults[svc];
                 st.slowdown = if start {
@@ -354,7 +413,7 @@ impl ServiceModel<'_> {
                 };
             }
             FaultEffect::Slowdown(k) => {
-                for &i in units_of(def, unit) {
+                for i in units() {
                     let inst = &mut self.process[i as usize];
                     inst.slow = if start { inst.slow * k } else { inst.slow / k };
                 }
@@ -365,17 +424,17 @@ impl ServiceModel<'_> {
             }
             FaultEffect::Outage => self.outage(sim, svc, start),
             FaultEffect::Crash => {
-                for &i in units_of(def, unit) {
+                for i in units() {
                     self.crash(sim, i, start, started);
                 }
             }
             FaultEffect::Hang | FaultEffect::Pauses(..) => {
-                for &i in units_of(def, unit) {
+                for i in units() {
                     self.hang(sim, i, start, started);
                 }
             }
             FaultEffect::Leak(rate) => {
-                for &i in units_of(def, unit) {
+                for i in units() {
                     self.process[i as usize].leak(*rate, start, now);
                 }
             }
@@ -431,6 +490,15 @@ impl ServiceModel<'_> {
             self.active_links.push(fault);
         } else if let Some(k) = self.active_links.iter().position(|&x| x == fault) {
             self.active_links.remove(k);
+        }
+    }
+
+    /// A fault on call edges (errors, delay, loss) comes into force or ends.
+    fn edge_fault(&mut self, fault: u32, start: bool) {
+        if start {
+            self.edge_faults.push(fault);
+        } else if let Some(k) = self.edge_faults.iter().position(|&x| x == fault) {
+            self.edge_faults.remove(k);
         }
     }
 
@@ -767,12 +835,79 @@ impl ServiceModel<'_> {
             }
             match def.effect {
                 FaultEffect::Partition => return (true, 0),
-                FaultEffect::Delay(d) => add += d,
+                FaultEffect::Delay(d) => add += d + self.jitter(self.active_links[k]),
                 FaultEffect::Loss(rate) if self.net_rng.random::<f64>() < rate => return (true, 0),
                 _ => {}
             }
         }
         (false, add)
+    }
+
+    /// What the network does to a message of call edge `edge` (a request, or its answer) from
+    /// host `from` to host `to`: the links' faults, then the edge's own.
+    #[inline]
+    pub(super) fn call_link(&mut self, edge: u32, from: u32, to: u32) -> (bool, u64) {
+        let (lost, add) = self.link(from, to);
+        if lost || self.edge_faults.is_empty() {
+            return (lost, add);
+        }
+        self.edge_link(edge, add)
+    }
+
+    /// The delay and loss faults in force on call edge `edge`, on a message already delayed by
+    /// `add`.
+    #[cold]
+    #[inline(never)]
+    fn edge_link(&mut self, edge: u32, mut add: u64) -> (bool, u64) {
+        let world = self.world;
+        for k in 0..self.edge_faults.len() {
+            let f = self.edge_faults[k];
+            let def = &world.faults[f as usize];
+            if def.edges.binary_search(&edge).is_err() {
+                continue;
+            }
+            match def.effect {
+                FaultEffect::Delay(d) => add += d + self.jitter(f),
+                FaultEffect::Loss(rate)
+                    if self.schedule.draws(f as usize).random::<f64>() < rate =>
+                {
+                    return (true, 0)
+                }
+                _ => {}
+            }
+        }
+        (false, add)
+    }
+
+    /// Whether an attempt on call edge `edge` fails before it leaves the caller: an error fault
+    /// on the edge (a mesh's injected abort), drawn from the fault's own stream.
+    #[inline]
+    pub(super) fn edge_aborts(&mut self, edge: u32) -> bool {
+        if self.edge_faults.is_empty() {
+            return false;
+        }
+        let world = self.world;
+        for k in 0..self.edge_faults.len() {
+            let f = self.edge_faults[k];
+            let def = &world.faults[f as usize];
+            if let FaultEffect::Errors(rate) = def.effect {
+                if def.edges.binary_search(&edge).is_ok()
+                    && self.schedule.draws(f as usize).random::<f64>() < rate
+                {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// A delay fault's jitter for one message, from its own stream (0 without jitter).
+    fn jitter(&mut self, fault: u32) -> u64 {
+        let world = self.world;
+        match &world.faults[fault as usize].jitter {
+            Some(j) => j.sample(self.schedule.draws(fault as usize)).as_ns(),
+            None => 0,
+        }
     }
 
     /// A message carrying `req` (or its answer) is lost. The request stays until whoever waits
@@ -844,15 +979,5 @@ fn count_in_force(n: &mut u32, start: bool) {
         *n += 1;
     } else {
         n.dec();
-    }
-}
-
-/// The instances a fault's event at `unit` acts on: its one instance for a fault per instance,
-/// else all its instances.
-fn units_of(def: &FaultDef, unit: u32) -> &[u32] {
-    if def.per_instance {
-        std::slice::from_ref(&def.instances[unit as usize])
-    } else {
-        &def.instances
     }
 }

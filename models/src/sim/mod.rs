@@ -196,6 +196,8 @@ pub struct ServiceModel<'w> {
     host_instances: Vec<Vec<u32>>,
     /// Link faults in force (partitions, delays, losses).
     active_links: Vec<u32>,
+    /// Faults in force on call edges (errors, delays, losses).
+    edge_faults: Vec<u32>,
     net_rng: Stream,
     /// Failure processes of the faults (see `faults::FaultSchedule`).
     schedule: FaultSchedule,

@@ -727,7 +727,7 @@ impl ServiceModel<'_> {
         }
         if r.call != NONE {
             let delay = self.network_delay(r.edge, true, host, r.caller_host);
-            let (lost, add) = self.link(host, r.caller_host);
+            let (lost, add) = self.call_link(r.edge, host, r.caller_host);
             if lost {
                 return self.drop_message(req);
             }

@@ -258,7 +258,7 @@ impl ServiceModel<'_> {
         let def = &self.world.calls[c.edge as usize];
         let parent = self.requests[c.parent];
         let caller_host = self.instances[parent.instance as usize].host;
-        if self.svc_faults[def.to as usize].fail_fast > 0 {
+        if self.svc_faults[def.to as usize].fail_fast > 0 || self.edge_aborts(c.edge) {
             // The call fails before it leaves the caller (a name that does not resolve, a
             // certificate that has expired).
             return self.fail_before_leaving(sim, call, None, phase);
@@ -289,7 +289,7 @@ impl ServiceModel<'_> {
         self.arm_attempt_timers(sim, call, req);
         let callee_host = self.instances[instance as usize].host;
         let delay = self.network_delay(c.edge, false, caller_host, callee_host);
-        let (lost, add) = self.link(caller_host, callee_host);
+        let (lost, add) = self.call_link(c.edge, caller_host, callee_host);
         if lost {
             return self.drop_message(req);
         }

@@ -22,6 +22,7 @@ mod reference;
 mod replay;
 mod slo;
 mod sweep;
+mod targeting;
 mod trace;
 
 use std::path::{Path, PathBuf};

@@ -114,8 +114,14 @@ fn read_spec(source: &str) -> Vec<Item> {
                 (!name.is_empty()).then_some((name, ty))
             };
             if let Some((name, ty)) = member {
+                // A renamed field of a struct variant keeps its `.` (`.in` for `place`).
+                let name = match rename.take() {
+                    Some(r) if name.starts_with("  .") => format!("  .{r}"),
+                    Some(r) => r,
+                    None => name,
+                };
                 item.members.push(Member {
-                    name: rename.take().unwrap_or(name),
+                    name,
                     ty,
                     doc: std::mem::take(&mut doc),
                     optional,

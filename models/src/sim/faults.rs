@@ -372,7 +372,7 @@ impl ServiceModel<'_> {
             def.label.clone()
         };
         if start {
-            self.log(now, LogKind::FaultStart, label.clone());
+            self.log(now, LogKind::FaultStart, self.picked_said(fault, &label));
             self.occurrence_start(fault, unit, now, label);
         } else {
             self.log(now, LogKind::FaultEnd, label);
@@ -380,6 +380,19 @@ impl ServiceModel<'_> {
         }
         self.apply_effect(sim, fault, unit, start, started);
         self.schedule_next(sim, fault, unit, start);
+    }
+
+    /// What the log says when fault `fault` starts: its label, and which instances it hit when
+    /// they were picked in this run (`crash 3 of api: api/7, api/2, api/9`).
+    fn picked_said(&self, fault: u32, label: &str) -> String {
+        let def = &self.world.faults[fault as usize];
+        if def.pick.is_none() || def.per_instance {
+            return label.to_string();
+        }
+        let names: Vec<String> = (self.schedule.targets(fault, def).iter())
+            .map(|&i| self.instance_name(i))
+            .collect();
+        format!("{label}: {}", names.join(", "))
     }
 
     /// A fault's effect starts (`start`) or is lifted, at the state of the part it touches.
@@ -979,5 +992,37 @@ fn count_in_force(n: &mut u32, start: bool) {
         *n += 1;
     } else {
         n.dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pick takes `k` distinct candidates, the same ones for the same stream, and a larger `k`
+    /// starts with the smaller one's.
+    #[test]
+    fn a_pick_is_a_prefix_of_a_shuffle() {
+        let rngs = RngFactory::new(7, 0);
+        let candidates: Vec<u32> = (100..110).collect();
+        let three = pick(&mut rngs.stream("fault:x", "pick"), &candidates, 3);
+        let five = pick(&mut rngs.stream("fault:x", "pick"), &candidates, 5);
+        assert_eq!(three.len(), 3);
+        assert_eq!(&five[..3], &three[..]);
+        let mut distinct = five.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 5);
+        assert!(five.iter().all(|i| candidates.contains(i)));
+        // Every candidate when k is all of them, and no more than there are.
+        let all = pick(&mut rngs.stream("fault:x", "pick"), &candidates, 12);
+        assert_eq!(all.len(), 10);
+        // Another run's stream picks otherwise (these seeds were checked to differ).
+        let other = pick(
+            &mut RngFactory::new(7, 1).stream("fault:x", "pick"),
+            &candidates,
+            3,
+        );
+        assert_ne!(other, three);
     }
 }

@@ -478,6 +478,40 @@ pub enum AlertKind {
     BurnRate(f64, f64),
 }
 
+/// An operator's action, compiled.
+#[derive(Clone, Debug)]
+pub struct ActionDef {
+    /// What reports call it: its `name`, or `add 4 instances to api`.
+    pub label: String,
+    pub at_ns: u64,
+    pub effect: ActionEffect,
+}
+
+/// What an action does, with names resolved to indices.
+#[derive(Clone, Debug)]
+pub enum ActionEffect {
+    /// The call edges no longer called.
+    FeatureOff(Vec<u32>),
+    /// The spare instances of a service it starts, and when they take load after the action.
+    AddCapacity {
+        instances: Vec<u32>,
+        delay_ns: u64,
+    },
+    /// Regions `from` and `to`, and the share of `from`'s users moved.
+    ShiftTraffic {
+        from: u32,
+        to: u32,
+        share: f64,
+    },
+    Pause(u32),
+    /// A service's restart: each instance down for `takes_ns`, `every_ns` apart (0: at once).
+    Restart {
+        service: u32,
+        every_ns: u64,
+        takes_ns: u64,
+    },
+}
+
 /// A rollout, compiled.
 #[derive(Clone, Debug)]
 pub struct DeployDef {
@@ -684,6 +718,8 @@ pub struct World {
     pub faults: Vec<FaultDef>,
     pub alerts: Vec<AlertDef>,
     pub deploys: Vec<DeployDef>,
+    /// The operators' actions, in the order written.
+    pub actions: Vec<ActionDef>,
     /// Names of the clients' tiers, in order of first appearance among the workloads.
     pub tiers: Vec<String>,
     /// The scenario's SLO (workloads and services have theirs, resolved against it).

@@ -175,17 +175,10 @@ struct Compiling<'r, 'c, 'x> {
 impl Compiling<'_, '_, '_> {
     /// Compiles what the fault does: its effect, its targets and its label.
     fn what(&mut self, what: &FaultKind) {
+        if self.on_instances(what) {
+            return;
+        }
         match what {
-            FaultKind::Slowdown {
-                service,
-                factor,
-                instance,
-                instances,
-                place,
-            } => {
-                let t = Targeting::new(*instance, *instances, place);
-                self.slowdown(service, *factor, &t)
-            }
             FaultKind::Errors {
                 service,
                 rate,
@@ -196,44 +189,6 @@ impl Compiling<'_, '_, '_> {
                 self.def.label = format!("{service} down");
                 self.def.effect = FaultEffect::Outage;
             }
-            FaultKind::Crash {
-                service,
-                instance,
-                instances,
-                place,
-            } => self.crash(service, &Targeting::new(*instance, *instances, place), true),
-            FaultKind::Hang {
-                service,
-                instance,
-                instances,
-                place,
-            } => self.crash(
-                service,
-                &Targeting::new(*instance, *instances, place),
-                false,
-            ),
-            FaultKind::Leak {
-                service,
-                per_min,
-                instance,
-                instances,
-                place,
-            } => {
-                let t = Targeting::new(*instance, *instances, place);
-                self.leak(service, *per_min, &t)
-            }
-            FaultKind::Pauses {
-                service,
-                every,
-                pause,
-                instances,
-                place,
-            } => self.pauses(
-                service,
-                every,
-                pause,
-                &Targeting::new(None, *instances, place),
-            ),
             FaultKind::HostCrash { host } => self.host_down(host, false),
             FaultKind::DiskFailure { host } => self.host_down(host, true),
             FaultKind::SlowDisk { host, factor } => self.slow_disk(host, *factor),
@@ -274,7 +229,55 @@ impl Compiling<'_, '_, '_> {
                 mean_between,
             } => self.chaos_monkey(services, *mean_between),
             FaultKind::FeatureOff { from, to } => self.feature_off(from, to),
+            FaultKind::Slowdown { .. }
+            | FaultKind::Crash { .. }
+            | FaultKind::Hang { .. }
+            | FaultKind::Leak { .. }
+            | FaultKind::Pauses { .. } => unreachable!("compiled by on_instances"),
         }
+    }
+
+    /// Compiles a fault on a service's instances (a slowdown, a crash, a hang, a leak,
+    /// pauses), with the instances it targets; false for another kind.
+    fn on_instances(&mut self, what: &FaultKind) -> bool {
+        let t = |instance, pick, place| Targeting::new(instance, pick, place);
+        match what {
+            FaultKind::Slowdown {
+                service,
+                factor,
+                instance,
+                instances,
+                place,
+            } => self.slowdown(service, *factor, &t(*instance, *instances, place)),
+            FaultKind::Crash {
+                service,
+                instance,
+                instances,
+                place,
+            } => self.crash(service, &t(*instance, *instances, place), true),
+            FaultKind::Hang {
+                service,
+                instance,
+                instances,
+                place,
+            } => self.crash(service, &t(*instance, *instances, place), false),
+            FaultKind::Leak {
+                service,
+                per_min,
+                instance,
+                instances,
+                place,
+            } => self.leak(service, *per_min, &t(*instance, *instances, place)),
+            FaultKind::Pauses {
+                service,
+                every,
+                pause,
+                instances,
+                place,
+            } => self.pauses(service, every, pause, &t(None, *instances, place)),
+            _ => return false,
+        }
+        true
     }
 
     /// The index of the service `name`, or `None` after reporting an unknown one.

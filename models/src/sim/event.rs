@@ -113,6 +113,11 @@ pub enum Event {
     Visibility {
         msg: u32,
     },
+    /// Step `step` of an operator's action (a rolling restart's steps are its instances).
+    Action {
+        action: u16,
+        step: u32,
+    },
     Tick,
     WarmupEnd,
 }
@@ -153,6 +158,7 @@ impl Event {
             Event::ReplTimeout { wait } => u64::from(wait),
             Event::Failover { service, epoch } => u64::from(service) << 32 | u64::from(epoch),
             Event::Deploy { deploy, step } => u64::from(deploy) << 32 | u64::from(step),
+            Event::Action { action, step } => u64::from(action) << 32 | u64::from(step),
             Event::Rollback { deploy } => u64::from(deploy),
             Event::Tick | Event::WarmupEnd => 0,
         };
@@ -192,6 +198,7 @@ impl Event {
             Event::ProbeTimeout { .. } => 27,
             Event::Gc { .. } => 28,
             Event::Visibility { .. } => 29,
+            Event::Action { .. } => 30,
         }
     }
 
@@ -227,6 +234,7 @@ impl Event {
             Event::Autoscale { .. } => "Autoscale",
             Event::ScaleUp { .. } => "ScaleUp",
             Event::Visibility { .. } => "Visibility",
+            Event::Action { .. } => "Action",
         }
     }
 
@@ -274,6 +282,7 @@ impl Event {
             Event::Autoscale { service: 0 },
             Event::ScaleUp { instance: 0 },
             Event::Visibility { msg: 0 },
+            Event::Action { action: 0, step: 0 },
         ]
     }
 }

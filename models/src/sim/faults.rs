@@ -255,9 +255,17 @@ pub(super) fn pick(rng: &mut Stream, candidates: &[u32], k: u32) -> Vec<u32> {
     order
 }
 
-/// Every instance's process at the start: those an autoscaler has not started yet are not part
-/// of their service.
+/// Every instance's process at the start: those an autoscaler has not started yet, and those
+/// an operator's `AddCapacity` will start, are not part of their service.
 pub(super) fn processes(world: &World) -> Vec<Process> {
+    let mut spare = vec![false; world.instances.len()];
+    for a in &world.actions {
+        if let crate::world::ActionEffect::AddCapacity { instances, .. } = &a.effect {
+            for &i in instances {
+                spare[i as usize] = true;
+            }
+        }
+    }
     world
         .instances
         .iter()
@@ -268,7 +276,7 @@ pub(super) fn processes(world: &World) -> Vec<Process> {
                 .recovery
                 .autoscale
                 .map_or(def.n_instances, |a| a.initial);
-            Process::new((k as u32 - def.first_instance) < n_initial)
+            Process::new((k as u32 - def.first_instance) < n_initial && !spare[k])
         })
         .collect()
 }
@@ -409,8 +417,6 @@ impl ServiceModel<'_> {
         let def = &world.faults[fault as usize];
         // The service-wide effects' state (a fault on hosts or links names no service).
         let svc = def.service as usize;
-        // The instances this event acts on (owned: acting on them changes the model).
-        let units = || self.schedule.units_of(fault, def, unit).to_vec();
         match &def.effect {
             FaultEffect::Errors(_) | FaultEffect::Delay(_) | FaultEffect::Loss(_)
                 if !def.edges.is_empty() =>
@@ -425,32 +431,16 @@ impl ServiceModel<'_> {
                     st.slowdown / k
                 };
             }
-            FaultEffect::Slowdown(k) => {
-                for i in units() {
-                    let inst = &mut self.process[i as usize];
-                    inst.slow = if start { inst.slow * k } else { inst.slow / k };
-                }
-            }
+            FaultEffect::Slowdown(_)
+            | FaultEffect::Crash
+            | FaultEffect::Hang
+            | FaultEffect::Pauses(..)
+            | FaultEffect::Leak(_) => self.instance_effect(sim, fault, unit, start, started),
             FaultEffect::Errors(rate) => {
                 let st = &mut self.svc_faults[svc];
                 st.error_rate = combine(st.error_rate, *rate, start);
             }
             FaultEffect::Outage => self.outage(sim, svc, start),
-            FaultEffect::Crash => {
-                for i in units() {
-                    self.crash(sim, i, start, started);
-                }
-            }
-            FaultEffect::Hang | FaultEffect::Pauses(..) => {
-                for i in units() {
-                    self.hang(sim, i, start, started);
-                }
-            }
-            FaultEffect::Leak(rate) => {
-                for i in units() {
-                    self.process[i as usize].leak(*rate, start, now);
-                }
-            }
             FaultEffect::HostDown
             | FaultEffect::DiskLost
             | FaultEffect::SlowDisk(_)
@@ -465,12 +455,45 @@ impl ServiceModel<'_> {
                 st.corrupt_detected = *detected;
             }
             FaultEffect::FailFast => count_in_force(&mut self.svc_faults[svc].fail_fast, start),
-            FaultEffect::FeatureOff => {
-                for &e in &def.edges {
-                    count_in_force(&mut self.edge_off[e as usize], start);
-                }
-            }
+            FaultEffect::FeatureOff => self.switch_features(&def.edges, start),
             FaultEffect::ChaosMonkey(_) => unreachable!("a chaos monkey has no effect of its own"),
+        }
+    }
+
+    /// An effect on instances (a slowdown of some, a crash, a hang, pauses, a leak) starts or
+    /// is lifted at the instances the event of `unit` acts on.
+    fn instance_effect(
+        &mut self,
+        sim: &mut Sim<Event>,
+        fault: u32,
+        unit: u32,
+        start: bool,
+        started: u64,
+    ) {
+        let now = sim.now().as_ns();
+        let world = self.world;
+        let def = &world.faults[fault as usize];
+        // Owned: acting on the instances changes the model.
+        let units = self.schedule.units_of(fault, def, unit).to_vec();
+        for i in units {
+            match &def.effect {
+                FaultEffect::Slowdown(k) => {
+                    let inst = &mut self.process[i as usize];
+                    inst.slow = if start { inst.slow * k } else { inst.slow / k };
+                }
+                FaultEffect::Crash => self.crash(sim, i, start, started),
+                FaultEffect::Hang | FaultEffect::Pauses(..) => self.hang(sim, i, start, started),
+                FaultEffect::Leak(rate) => self.process[i as usize].leak(*rate, start, now),
+                _ => unreachable!("not an effect on instances"),
+            }
+        }
+    }
+
+    /// Feature flags switched off (`off`: a `FeatureOff` fault's start, or the action) or back
+    /// on: the calls of `edges` are not made while one is off.
+    pub(super) fn switch_features(&mut self, edges: &[u32], off: bool) {
+        for &e in edges {
+            count_in_force(&mut self.edge_off[e as usize], off);
         }
     }
 

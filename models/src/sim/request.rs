@@ -283,7 +283,7 @@ impl ServiceModel<'_> {
         if measured {
             st.measured.arrived += 1;
         }
-        if self.svc_faults[s].outages > 0 {
+        if self.svc_faults[s].outages > 0 || self.is_paused(s) {
             return self.turn_away(sim, req, Outcome::Rejected);
         }
         if self.process[i].crashed > 0 {

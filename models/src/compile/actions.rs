@@ -5,7 +5,7 @@
 use super::check::{At, Checker};
 use super::faults::call_edges;
 use crate::spec::{ActionKind, ActionSpec, Scenario};
-use crate::world::{ActionDef, ActionEffect, CallDef, ServiceDef};
+use crate::world::{ActionDef, ActionEffect, CallDef, Host, InstanceDef, ServiceDef};
 
 /// Most actions a scenario may take (an event names its action by a `u16`).
 const ACTIONS_MAX: usize = 1000;
@@ -22,12 +22,14 @@ pub(super) fn added_capacity(spec: &Scenario, name: &str) -> u32 {
         .fold(0u32, u32::saturating_add)
 }
 
-/// Checks and compiles `actions`, given the compiled services and call edges.
+/// Checks and compiles `actions`, given the compiled services, call edges and (when the
+/// topology is valid) hosts and instances.
 pub(super) fn build_actions(
     ck: &mut Checker,
     spec: &Scenario,
     services: &[ServiceDef],
     calls: &[CallDef],
+    placed: Option<(&[Host], &[InstanceDef])>,
 ) -> Vec<ActionDef> {
     if spec.actions.len() > ACTIONS_MAX {
         let msg = format!(
@@ -44,6 +46,8 @@ pub(super) fn build_actions(
         calls,
         names: spec.services.iter().map(|s| s.name.as_str()).collect(),
         spare_used: vec![0; services.len()],
+        hosts: placed.map(|p| p.0),
+        instances: placed.map(|p| p.1),
     };
     let out = (0..spec.actions.len()).map(|i| cx.action(i)).collect();
     check_action_names(cx.ck, &spec.actions);
@@ -74,6 +78,8 @@ struct Compiling<'c, 'a, 'x> {
     calls: &'x [CallDef],
     names: Vec<&'x str>,
     spare_used: Vec<u32>,
+    hosts: Option<&'x [Host]>,
+    instances: Option<&'x [InstanceDef]>,
 }
 
 impl Compiling<'_, '_, '_> {
@@ -181,6 +187,38 @@ impl Compiling<'_, '_, '_> {
         )
     }
 
+    /// Reports a workload at home in region `from` whose entry service has no instance in
+    /// region `to`, where the shift would send its users.
+    fn check_entries_in(&mut self, w: &At, from: u32, to: u32) {
+        let (Some(hosts), Some(instances)) = (self.hosts, self.instances) else {
+            return;
+        };
+        let regions = &self.spec.topology.regions;
+        for wl in &self.spec.workload {
+            let home = wl.region.as_ref().map_or(Some(0), |r| {
+                regions.iter().position(|x| &x.name == r).map(|r| r as u32)
+            });
+            let entry = self.names.iter().position(|n| *n == wl.entry);
+            let (Some(home), Some(entry)) = (home, entry) else {
+                continue;
+            };
+            let def = &self.services[entry];
+            let range = def.first_instance..def.first_instance + def.n_instances;
+            let there = range
+                .map(|i| instances[i as usize].host_idx)
+                .any(|h| hosts[h as usize].region_idx == to);
+            if home == from && !there {
+                let msg = format!(
+                    "`{}` has no instance in `{}`, so the users of workload `{}` cannot enter there",
+                    wl.entry,
+                    regions[to as usize].name,
+                    wl.name.as_deref().unwrap_or(&wl.entry)
+                );
+                self.ck.report(&w.field("to"), msg, None);
+            }
+        }
+    }
+
     /// `ShiftTraffic`: two regions of the topology and a share.
     fn shift(&mut self, w: &At, from: &str, to: &str, share: f64) -> (String, ActionEffect) {
         let regions: Vec<&str> = (self.spec.topology.regions.iter())
@@ -202,6 +240,7 @@ impl Compiling<'_, '_, '_> {
             let msg = format!("a share of traffic must be above 0 and at most 1, not `{share}`");
             self.ck.report(&w.field("share"), msg, None);
         }
+        self.check_entries_in(w, f, t);
         let label = format!("shift {:.0}% of {from}'s users to {to}", share * 100.0);
         let effect = ActionEffect::ShiftTraffic {
             from: f,

@@ -134,7 +134,13 @@ fn compile_parts(ck: &mut Checker, spec: &Scenario) -> Parts {
     };
     let alerts = alerts::build_alerts(ck, spec);
     let deploys = rollouts::build_deploys(ck, spec, &service_ranges);
-    let actions = actions::build_actions(ck, spec, &services, &calls);
+    let actions = actions::build_actions(
+        ck,
+        spec,
+        &services,
+        &calls,
+        hosts.as_deref().map(|h| (h, &instances[..])),
+    );
     inert::check_inert(ck, spec);
     Parts {
         hosts,

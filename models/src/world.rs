@@ -64,6 +64,8 @@ pub struct ServiceDef {
     pub store: Option<StoreDef>,
     /// Whether its instances span more than one region (then callers prefer their own).
     pub multi_region: bool,
+    /// Zone-aware routing: below this many instances, none (`zone_aware.min_cluster_size`).
+    pub zone_aware: Option<u32>,
     /// Hosts its placement allows, in placement order: where the orchestrator may start a
     /// replacement when an instance's own host is dead.
     pub hosts: Vec<u32>,

@@ -143,6 +143,7 @@ fn build_service(ck: &mut Checker, cx: &Context, si: usize, out: &mut Output) ->
         recovery,
         store,
         multi_region: false,
+        zone_aware: svc.zone_aware.map(|z| z.min_cluster_size),
         slo: SloDef::default(), // resolved by `slo::build_slos`
         oom_at: memory.map_or(u32::MAX, |m| m.oom_at()),
         memory,

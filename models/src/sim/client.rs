@@ -172,6 +172,7 @@ impl ServiceModel<'_> {
             Some(i) => i,
             None => {
                 let region = self.entry_region(w, wdef.region);
+                let region = self.client_locality(entry, region);
                 self.pick_instance(entry, w, region, false, key)
             }
         };
@@ -319,6 +320,7 @@ impl ServiceModel<'_> {
         }
         let wdef = &self.world.workloads[old.workload as usize];
         let region = self.entry_region(old.workload, wdef.region);
+        let region = self.client_locality(old.service, region);
         let instance = self.pick_instance(old.service, old.workload, region, false, old.key);
         let mut fresh = self.new_request(old.service, instance, old.workload, now);
         fresh.key = old.key;

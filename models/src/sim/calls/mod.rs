@@ -263,7 +263,7 @@ impl ServiceModel<'_> {
             // certificate that has expired).
             return self.fail_before_leaving(sim, call, None, phase);
         }
-        let region = self.world.hosts[caller_host as usize].region_idx;
+        let region = self.locality(def.to, caller_host);
         let mut instance = self.pick_instance(def.to, parent.workload, region, def.write, c.key);
         if def.write && !self.active_links.is_empty() {
             instance = self.split_brain_route(def.to as usize, instance, caller_host);

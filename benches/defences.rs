@@ -58,6 +58,8 @@ fn with_fault(all: &World) -> World {
             service: SLOWED.into(),
             factor: SLOWDOWN,
             instance: None,
+            instances: None,
+            place: None,
         },
         mtbf: None,
         mttr: None,

@@ -128,7 +128,9 @@ impl World {
                     .as_ref()
                     .map_or(0, |l| (l.a.len() + l.b.len()) as u64 * 4);
                 let units = f.instances.len() as u64 + 1;
-                FAULT_BYTES + targets + links + units * FAULT_UNIT_BYTES
+                // A pick of instances, and the stream of per-message draws (a unit's size).
+                let picked = f.pick.map_or(0, |_| f.instances.len() as u64 * 4);
+                FAULT_BYTES + targets + links + picked + (units + 1) * FAULT_UNIT_BYTES
             })
             .sum();
         hosts + instances + faults

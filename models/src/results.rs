@@ -194,6 +194,8 @@ pub enum LogKind {
     Rebuild,
     /// The last entry of a log that reached `LOG_MAX`: how many more were not kept.
     Truncated,
+    /// An operator's action (`actions`): a mitigation taken, not an incident.
+    Action,
 }
 
 impl LogKind {
@@ -221,6 +223,7 @@ impl LogKind {
             LogKind::Rollback => "rollback",
             LogKind::Rebuild => "rebuild",
             LogKind::Truncated => "truncated",
+            LogKind::Action => "action",
         }
     }
 }
@@ -273,7 +276,7 @@ pub struct AlertFiring {
 
 /// A notable event: `kind` is one of `fault_start`, `fault_end`, `unhealthy`, `healthy`,
 /// `ejected`, `returned`, `replacing`, `replaced`, `failover`, `alert`, `alert_resolved`,
-/// `deploy`, `rollback`, `breaker`; `what` names the subject (`checkout/2`, an alert, a fault).
+/// `deploy`, `rollback`, `breaker`, `action`; `what` names the subject (`checkout/2`, an alert, a fault).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogEntry {
     pub t_ns: u64,

@@ -64,6 +64,8 @@ pub struct ServiceDef {
     pub store: Option<StoreDef>,
     /// Whether its instances span more than one region (then callers prefer their own).
     pub multi_region: bool,
+    /// Zone-aware routing: below this many instances, none (`zone_aware.min_cluster_size`).
+    pub zone_aware: Option<u32>,
     /// Hosts its placement allows, in placement order: where the orchestrator may start a
     /// replacement when an instance's own host is dead.
     pub hosts: Vec<u32>,
@@ -354,7 +356,7 @@ pub struct FaultDef {
     pub instances: Vec<u32>,
     /// Hosts it acts on (host-level effects).
     pub hosts: Vec<u32>,
-    /// Call edges it acts on (`FeatureOff`).
+    /// Call edges it acts on (`FeatureOff`; errors, delay and loss on an `edge`), sorted.
     pub edges: Vec<u32>,
     /// Hosts on each side of a link fault, and whether only `a → b` is affected.
     pub link: Option<LinkDef>,
@@ -368,6 +370,11 @@ pub struct FaultDef {
     /// Whether each instance fails on its own (instance-level stochastic faults, pauses);
     /// otherwise the targets fail together.
     pub per_instance: bool,
+    /// How many of `instances` it hits (`instances: Share(..)` or `Count(..)`), picked in each
+    /// run by the fault's own stream; `None`: all of them.
+    pub pick: Option<u32>,
+    /// A delay drawn for each message and added to a `Delay`'s (jitter).
+    pub jitter: Option<Dist>,
 }
 
 /// The two sides of a network fault, as sorted host lists.
@@ -481,6 +488,40 @@ pub enum AlertKind {
     LatencyP99(u64),
     /// Allowed error share (1 - SLO) and burn factor.
     BurnRate(f64, f64),
+}
+
+/// An operator's action, compiled.
+#[derive(Clone, Debug)]
+pub struct ActionDef {
+    /// What reports call it: its `name`, or `add 4 instances to api`.
+    pub label: String,
+    pub at_ns: u64,
+    pub effect: ActionEffect,
+}
+
+/// What an action does, with names resolved to indices.
+#[derive(Clone, Debug)]
+pub enum ActionEffect {
+    /// The call edges no longer called.
+    FeatureOff(Vec<u32>),
+    /// The spare instances of a service it starts, and when they take load after the action.
+    AddCapacity {
+        instances: Vec<u32>,
+        delay_ns: u64,
+    },
+    /// Regions `from` and `to`, and the share of `from`'s users moved.
+    ShiftTraffic {
+        from: u32,
+        to: u32,
+        share: f64,
+    },
+    Pause(u32),
+    /// A service's restart: each instance down for `takes_ns`, `every_ns` apart (0: at once).
+    Restart {
+        service: u32,
+        every_ns: u64,
+        takes_ns: u64,
+    },
 }
 
 /// A rollout, compiled.
@@ -700,6 +741,8 @@ pub struct World {
     pub faults: Vec<FaultDef>,
     pub alerts: Vec<AlertDef>,
     pub deploys: Vec<DeployDef>,
+    /// The operators' actions, in the order written.
+    pub actions: Vec<ActionDef>,
     /// Names of the clients' tiers, in order of first appearance among the workloads.
     pub tiers: Vec<String>,
     /// The scenario's SLO (workloads and services have theirs, resolved against it).

@@ -242,12 +242,27 @@ pub fn render(r: &RunResult) -> String {
     let list = incidents(r, slo);
     if list.is_empty() {
         let _ = writeln!(s, "\nNo fault was injected in this run.");
-        return s;
     }
     for (k, i) in list.iter().enumerate() {
         incident_section(&mut s, k + 1, i);
     }
+    actions_section(&mut s, r);
     s
+}
+
+/// The operators' actions of the run (`actions`), whether or not an incident was on: what was
+/// done, and when.
+fn actions_section(s: &mut String, r: &RunResult) {
+    let taken: Vec<&LogEntry> = (r.log.iter())
+        .filter(|l| l.kind == LogKind::Action.name())
+        .collect();
+    if taken.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\n## Actions taken");
+    for a in taken {
+        let _ = writeln!(s, "  {:>11}  {}", clock(a.t_ns), a.what);
+    }
 }
 
 /// Incident `n` as a section of the postmortem: its events in order of time, what was missing
@@ -313,10 +328,13 @@ fn incident_lines(i: &Incident) -> Vec<(u64, String)> {
         } else {
             String::new()
         };
-        lines.push((
-            a.t_ns,
-            format!("{}: {}{marker}", a.kind.replace('_', " "), a.what),
-        ));
+        // An operator's action is an action taken, not something the system did by itself.
+        let kind = if a.kind == LogKind::Action.name() {
+            "action taken".to_string()
+        } else {
+            a.kind.replace('_', " ")
+        };
+        lines.push((a.t_ns, format!("{kind}: {}{marker}", a.what)));
     }
     if let (Some(_), Some(t)) = (i.first_errors_ns, i.recovered_ns) {
         lines.push((

@@ -1,6 +1,7 @@
 //! All integration tests in one binary (it builds and links once). Most tests are scenario files
 //! plus assertions: the catalog in `scenarios/` is documentation, test data and regression suite.
 
+mod actions;
 mod architecture;
 mod caches;
 mod cli;
@@ -23,6 +24,7 @@ mod reference;
 mod replay;
 mod slo;
 mod sweep;
+mod targeting;
 mod trace;
 
 use std::path::{Path, PathBuf};

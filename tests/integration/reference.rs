@@ -114,8 +114,14 @@ fn read_spec(source: &str) -> Vec<Item> {
                 (!name.is_empty()).then_some((name, ty))
             };
             if let Some((name, ty)) = member {
+                // A renamed field of a struct variant keeps its `.` (`.in` for `place`).
+                let name = match rename.take() {
+                    Some(r) if name.starts_with("  .") => format!("  .{r}"),
+                    Some(r) => r,
+                    None => name,
+                };
                 item.members.push(Member {
-                    name: rename.take().unwrap_or(name),
+                    name,
                     ty,
                     doc: std::mem::take(&mut doc),
                     optional,
@@ -189,8 +195,9 @@ fn render(items: &[Item]) -> String {
 
 /// The files of `models/src/format/spec/` after `mod.rs`, in the reference's order (the order
 /// the types had when the format was one file).
-const SPEC_FILES: [&str; 8] = [
+const SPEC_FILES: [&str; 9] = [
     "ops",
+    "actions",
     "faults",
     "expect",
     "limits",

@@ -5,8 +5,8 @@
 
 use super::check::{At, Checker};
 use super::hosts::{place_hosts, places};
-use crate::spec::{DistSpec, Dur, FaultKind, FaultSpec, Scenario};
-use crate::world::{CallDef, FaultDef, FaultEffect, Host, LinkDef};
+use crate::spec::{DistSpec, Dur, Edge, FaultKind, FaultSpec, InstancePick, Scenario};
+use crate::world::{CallDef, FaultDef, FaultEffect, Host, InstanceDef, LinkDef};
 
 /// What compiling a fault needs to know of the rest of the world.
 struct Context<'x> {
@@ -14,6 +14,8 @@ struct Context<'x> {
     hosts: &'x [Host],
     /// `(first instance, n)` of each service.
     services: &'x [(u32, u32)],
+    /// Every instance's service and host.
+    instances: &'x [InstanceDef],
     calls: &'x [CallDef],
     names: Vec<&'x str>,
     network: &'x crate::network::Network,
@@ -25,6 +27,7 @@ pub(super) fn build_faults(
     spec: &Scenario,
     hosts: &[Host],
     services: &[(u32, u32)],
+    instances: &[InstanceDef],
     calls: &[CallDef],
     network: &crate::network::Network,
 ) -> Vec<FaultDef> {
@@ -32,6 +35,7 @@ pub(super) fn build_faults(
         spec,
         hosts,
         services,
+        instances,
         calls,
         network,
         names: spec.services.iter().map(|s| s.name.as_str()).collect(),
@@ -90,6 +94,8 @@ fn build_fault(ck: &mut Checker, cx: &Context, i: usize) -> FaultDef {
             net_links: Vec::new(),
             stochastic: None,
             per_instance: false,
+            pick: None,
+            jitter: None,
         },
     };
     compiling.what(&f.what);
@@ -173,30 +179,20 @@ struct Compiling<'r, 'c, 'x> {
 impl Compiling<'_, '_, '_> {
     /// Compiles what the fault does: its effect, its targets and its label.
     fn what(&mut self, what: &FaultKind) {
+        if self.on_instances(what) {
+            return;
+        }
         match what {
-            FaultKind::Slowdown {
+            FaultKind::Errors {
                 service,
-                factor,
-                instance,
-            } => self.slowdown(service, *factor, *instance),
-            FaultKind::Errors { service, rate } => self.errors(service, *rate),
+                rate,
+                edge,
+            } => self.errors(service, *rate, edge.as_ref()),
             FaultKind::Outage { service } => {
                 self.def.service = self.service(service).unwrap_or(u32::MAX);
                 self.def.label = format!("{service} down");
                 self.def.effect = FaultEffect::Outage;
             }
-            FaultKind::Crash { service, instance } => self.crash(service, *instance, true),
-            FaultKind::Hang { service, instance } => self.crash(service, *instance, false),
-            FaultKind::Leak {
-                service,
-                per_min,
-                instance,
-            } => self.leak(service, *per_min, *instance),
-            FaultKind::Pauses {
-                service,
-                every,
-                pause,
-            } => self.pauses(service, every, pause),
             FaultKind::HostCrash { host } => self.host_down(host, false),
             FaultKind::DiskFailure { host } => self.host_down(host, true),
             FaultKind::SlowDisk { host, factor } => self.slow_disk(host, *factor),
@@ -209,8 +205,19 @@ impl Compiling<'_, '_, '_> {
                 and,
                 one_way,
             } => self.partition(between, and, *one_way),
-            FaultKind::NetworkDelay { between, and, add } => self.delay(between, and, *add),
-            FaultKind::PacketLoss { between, and, rate } => self.loss(between, and, *rate),
+            FaultKind::NetworkDelay {
+                between,
+                and,
+                add,
+                jitter,
+                edge,
+            } => self.delay(between, and, *add, jitter.as_ref(), edge.as_ref()),
+            FaultKind::PacketLoss {
+                between,
+                and,
+                rate,
+                edge,
+            } => self.loss(between, and, *rate, edge.as_ref()),
             FaultKind::Corrupt {
                 service,
                 rate,
@@ -228,6 +235,11 @@ impl Compiling<'_, '_, '_> {
             FaultKind::FeatureOff { from, to } => self.feature_off(from, to),
             FaultKind::LinkDegraded { link, share } => self.link_degraded(link, *share),
             FaultKind::Congestion { link, rate } => self.congestion(link, *rate),
+            FaultKind::Slowdown { .. }
+            | FaultKind::Crash { .. }
+            | FaultKind::Hang { .. }
+            | FaultKind::Leak { .. }
+            | FaultKind::Pauses { .. } => unreachable!("compiled by on_instances"),
         }
     }
 
@@ -254,6 +266,49 @@ impl Compiling<'_, '_, '_> {
         self.def.effect = FaultEffect::Congestion(rate.per_ns());
     }
 
+    /// Compiles a fault on a service's instances (a slowdown, a crash, a hang, a leak,
+    /// pauses), with the instances it targets; false for another kind.
+    fn on_instances(&mut self, what: &FaultKind) -> bool {
+        let t = |instance, pick, place| Targeting::new(instance, pick, place);
+        match what {
+            FaultKind::Slowdown {
+                service,
+                factor,
+                instance,
+                instances,
+                place,
+            } => self.slowdown(service, *factor, &t(*instance, *instances, place)),
+            FaultKind::Crash {
+                service,
+                instance,
+                instances,
+                place,
+            } => self.crash(service, &t(*instance, *instances, place), true),
+            FaultKind::Hang {
+                service,
+                instance,
+                instances,
+                place,
+            } => self.crash(service, &t(*instance, *instances, place), false),
+            FaultKind::Leak {
+                service,
+                per_min,
+                instance,
+                instances,
+                place,
+            } => self.leak(service, *per_min, &t(*instance, *instances, place)),
+            FaultKind::Pauses {
+                service,
+                every,
+                pause,
+                instances,
+                place,
+            } => self.pauses(service, every, pause, &t(None, *instances, place)),
+            _ => return false,
+        }
+        true
+    }
+
     /// The index of the service `name`, or `None` after reporting an unknown one.
     fn service(&mut self, name: &str) -> Option<u32> {
         match self.cx.names.iter().position(|n| *n == name) {
@@ -266,22 +321,83 @@ impl Compiling<'_, '_, '_> {
         }
     }
 
-    /// Targets instance `instance` of service `s`, or all its instances.
-    fn instances_of(&mut self, s: u32, instance: Option<u32>) {
+    /// Targets the instances of service `s` that `t` names: one, those in a place, a pick of
+    /// them, or all. Returns how reports say which (`api`, `api/2`, `3 of api in a`).
+    fn target(&mut self, s: u32, t: &Targeting) -> String {
         let (first, n) = self.cx.services.get(s as usize).copied().unwrap_or((0, 0));
+        let name = self.cx.names[s as usize];
         self.def.service = s;
-        match instance {
-            Some(k) if k >= n => self.ck.report(
-                &self.w.field("instance"),
-                format!(
-                    "`{}` has {n} instances (0 to {}), so there is no instance {k}",
-                    self.cx.names[s as usize],
-                    n.saturating_sub(1)
-                ),
-                None,
-            ),
-            Some(k) => self.def.instances = vec![first + k],
-            None => self.def.instances = (first..first + n).collect(),
+        if let Some(k) = t.instance {
+            if t.pick.is_some() || t.place.is_some() {
+                let msg = "`instance` names one instance; drop it to pick with `instances` or `in`";
+                self.ck.report(&self.w.field("instance"), msg.into(), None);
+            }
+            if k >= n {
+                self.ck.report(
+                    &self.w.field("instance"),
+                    format!(
+                        "`{name}` has {n} instances (0 to {}), so there is no instance {k}",
+                        n.saturating_sub(1)
+                    ),
+                    None,
+                );
+            } else {
+                self.def.instances = vec![first + k];
+            }
+            return format!("{name}/{k}");
+        }
+        self.def.instances = (first..first + n).collect();
+        let mut who = name.to_string();
+        if let Some(place) = t.place {
+            self.in_place(name, place);
+            who = format!("{name} in {place}");
+        }
+        if let Some(pick) = t.pick {
+            let k = self.pick(pick, self.def.instances.len() as u32);
+            who = format!("{k} of {who}");
+            self.def.pick = (k < self.def.instances.len() as u32).then_some(k);
+        }
+        who
+    }
+
+    /// Keeps the fault's instances of service `name` that are placed in `place`.
+    fn in_place(&mut self, name: &str, place: &str) {
+        let at = self.w.field("in");
+        let hosts = self.host_set("in", place);
+        let instances = self.cx.instances;
+        self.def
+            .instances
+            .retain(|&i| hosts.binary_search(&instances[i as usize].host_idx).is_ok());
+        if self.def.instances.is_empty() && !hosts.is_empty() {
+            let msg = format!("no instance of `{name}` is placed in `{place}`");
+            self.ck.report(&at, msg, None);
+        }
+    }
+
+    /// How many of `n` instances `pick` takes: a share rounded up, or a count.
+    fn pick(&mut self, pick: InstancePick, n: u32) -> u32 {
+        let at = self.w.field("instances");
+        match pick {
+            InstancePick::Share(share) => {
+                if !(share > 0.0 && share <= 1.0) {
+                    let msg = format!(
+                        "a share of instances must be above 0 and at most 1, not `{share}`"
+                    );
+                    self.ck.report(&at, msg, None);
+                    return n;
+                }
+                // Rounded up, but not past a product that floats make a hair too large
+                // (0.3 × 10 is 3.0000000000000004).
+                ((share * f64::from(n) - 1e-9).ceil() as u32).clamp(1, n.max(1))
+            }
+            InstancePick::Count(k) => {
+                if k == 0 || k > n {
+                    let msg = format!("`Count({k})` must be at least 1 and at most the {n} instances the fault may hit");
+                    self.ck.report(&at, msg, None);
+                    return n;
+                }
+                k
+            }
         }
     }
 
@@ -299,35 +415,55 @@ impl Compiling<'_, '_, '_> {
         (a, b)
     }
 
-    fn slowdown(&mut self, name: &str, k: f64, instance: Option<u32>) {
+    fn slowdown(&mut self, name: &str, k: f64, t: &Targeting) {
         self.ck.factor(&self.w.field("factor"), k);
         if let Some(s) = self.service(name) {
             self.def.service = s;
-            match instance {
-                Some(_) => {
-                    self.instances_of(s, instance);
-                    self.def.label = format!("{name}/{} {k}x slower", instance.unwrap_or(0));
-                }
-                None => self.def.label = format!("{name} {k}x slower"),
-            }
+            // Without a choice of instances, a slowdown of the whole service.
+            let who = if t.chooses() {
+                self.target(s, t)
+            } else {
+                name.to_string()
+            };
+            self.def.label = format!("{who} {k}x slower");
         }
         self.def.effect = FaultEffect::Slowdown(k);
     }
 
-    fn errors(&mut self, name: &str, r: f64) {
+    /// Errors at a service, or on the calls of an `edge`.
+    fn errors(&mut self, name: &str, r: f64, edge: Option<&Edge>) {
         self.ck.fraction(&self.w.field("rate"), "an error rate", r);
-        self.def.service = self.service(name).unwrap_or(u32::MAX);
-        self.def.label = format!("{name} errors {:.0}%", r * 100.0);
+        let pct = r * 100.0;
+        match (name.is_empty(), edge) {
+            (false, None) => {
+                self.def.service = self.service(name).unwrap_or(u32::MAX);
+                self.def.label = format!("{name} errors {pct:.0}%");
+            }
+            (true, Some(e)) => {
+                self.def.edges = self.edges(e);
+                self.def.label = format!("{} -> {} errors {pct:.0}%", e.from, e.to);
+            }
+            (true, None) => self.ck.report(
+                &self.w,
+                "`Errors` needs a `service` or an `edge`".into(),
+                None,
+            ),
+            (false, Some(_)) => self.ck.report(
+                &self.w.field("edge"),
+                "`Errors` takes a `service` or an `edge`, not both".into(),
+                None,
+            ),
+        }
         self.def.effect = FaultEffect::Errors(r);
     }
 
-    /// A crash (`crash`) or a hang of one instance or all.
-    fn crash(&mut self, name: &str, instance: Option<u32>, crash: bool) {
-        if let Some(s) = self.service(name) {
-            self.instances_of(s, instance);
-        }
-        let which = instance.map_or(String::new(), |k| format!("/{k}"));
-        self.def.label = format!("{} {name}{which}", if crash { "crash" } else { "hang" });
+    /// A crash (`crash`) or a hang of one instance, a pick of them, or all.
+    fn crash(&mut self, name: &str, t: &Targeting, crash: bool) {
+        let who = match self.service(name) {
+            Some(s) => self.target(s, t),
+            None => name.to_string(),
+        };
+        self.def.label = format!("{} {who}", if crash { "crash" } else { "hang" });
         self.def.effect = if crash {
             FaultEffect::Crash
         } else {
@@ -336,7 +472,7 @@ impl Compiling<'_, '_, '_> {
         self.def.per_instance = true;
     }
 
-    fn leak(&mut self, name: &str, per_min: f64, instance: Option<u32>) {
+    fn leak(&mut self, name: &str, per_min: f64, t: &Targeting) {
         if !(per_min >= 0.0 && per_min.is_finite()) {
             self.ck.report(
                 &self.w.field("per_min"),
@@ -344,21 +480,27 @@ impl Compiling<'_, '_, '_> {
                 None,
             );
         }
+        let mut who = name.to_string();
         if let Some(s) = self.service(name) {
-            self.instances_of(s, instance);
+            let chosen = self.target(s, t);
+            // A leak at one instance has always been labelled by its service alone.
+            if t.instance.is_none() {
+                who = chosen;
+            }
         }
-        self.def.label = format!("leak {name} +{:.0}%/min", per_min * 100.0);
+        self.def.label = format!("leak {who} +{:.0}%/min", per_min * 100.0);
         self.def.effect = FaultEffect::Leak(per_min);
         self.def.per_instance = true;
     }
 
-    fn pauses(&mut self, name: &str, every: &DistSpec, pause: &DistSpec) {
-        if let Some(s) = self.service(name) {
-            self.instances_of(s, None);
-        }
+    fn pauses(&mut self, name: &str, every: &DistSpec, pause: &DistSpec, t: &Targeting) {
+        let who = match self.service(name) {
+            Some(s) => self.target(s, t),
+            None => name.to_string(),
+        };
         let every = self.ck.dist(&self.w.field("every"), every);
         let pause = self.ck.dist(&self.w.field("pause"), pause);
-        self.def.label = format!("pauses {name}");
+        self.def.label = format!("pauses {who}");
         self.def.effect = FaultEffect::Pauses(every, pause);
         self.def.per_instance = true;
     }
@@ -411,37 +553,70 @@ impl Compiling<'_, '_, '_> {
         self.def.effect = FaultEffect::Partition;
     }
 
-    fn delay(&mut self, between: &[String], and: &[String], add: Dur) {
-        let (a, b) = self.sides(between, and);
-        self.def.label = format!(
-            "+{} between {} and {}",
-            add.0,
-            between.join(","),
-            and.join(",")
-        );
-        self.def.link = Some(LinkDef {
-            a,
-            b,
-            one_way: false,
-        });
+    /// Delay between two sets of places, or on the messages of a call edge.
+    fn delay(
+        &mut self,
+        between: &[String],
+        and: &[String],
+        add: Dur,
+        jitter: Option<&DistSpec>,
+        edge: Option<&Edge>,
+    ) {
+        let what = match jitter {
+            Some(j) => {
+                self.def.jitter = Some(self.ck.dist(&self.w.field("jitter"), j));
+                format!("+{} jittered", add.0)
+            }
+            None => format!("+{}", add.0),
+        };
+        self.def.label = match self.link_or_edge(between, and, edge) {
+            Some(e) => format!("{what} on {} -> {}", e.from, e.to),
+            None => format!("{what} between {} and {}", between.join(","), and.join(",")),
+        };
         self.def.effect = FaultEffect::Delay(add.0.as_ns());
     }
 
-    fn loss(&mut self, between: &[String], and: &[String], r: f64) {
+    fn loss(&mut self, between: &[String], and: &[String], r: f64, edge: Option<&Edge>) {
         self.ck.fraction(&self.w.field("rate"), "a loss rate", r);
-        let (a, b) = self.sides(between, and);
-        self.def.label = format!(
-            "{:.0}% loss between {} and {}",
-            r * 100.0,
-            between.join(","),
-            and.join(",")
-        );
-        self.def.link = Some(LinkDef {
-            a,
-            b,
-            one_way: false,
-        });
+        let pct = r * 100.0;
+        self.def.label = match self.link_or_edge(between, and, edge) {
+            Some(e) => format!("{pct:.0}% loss on {} -> {}", e.from, e.to),
+            None => format!(
+                "{pct:.0}% loss between {} and {}",
+                between.join(","),
+                and.join(",")
+            ),
+        };
         self.def.effect = FaultEffect::Loss(r);
+    }
+
+    /// The target of a delay or a loss: the places `between` and `and` (a link both ways), or a
+    /// call `edge`, which it returns.
+    fn link_or_edge<'e>(
+        &mut self,
+        between: &[String],
+        and: &[String],
+        edge: Option<&'e Edge>,
+    ) -> Option<&'e Edge> {
+        match edge {
+            Some(e) => {
+                if !between.is_empty() || !and.is_empty() {
+                    let msg = "a fault on an `edge` names no places; drop `between` and `and`";
+                    self.ck.report(&self.w.field("edge"), msg.into(), None);
+                }
+                self.def.edges = self.edges(e);
+                Some(e)
+            }
+            None => {
+                let (a, b) = self.sides(between, and);
+                self.def.link = Some(LinkDef {
+                    a,
+                    b,
+                    one_way: false,
+                });
+                None
+            }
+        }
     }
 
     fn corrupt(&mut self, name: &str, r: f64, detected: bool) {
@@ -486,34 +661,90 @@ impl Compiling<'_, '_, '_> {
         self.def.effect = FaultEffect::ChaosMonkey(mean_between.0.as_ns().max(1));
     }
 
-    /// A feature turned off: every call from `from` to `to` fails.
+    /// A feature turned off: the calls from `from` to `to` are no longer made.
     fn feature_off(&mut self, from: &str, to: &str) {
-        let names = &self.cx.names;
-        let (fi, ti) = (
-            names.iter().position(|n| *n == from),
-            names.iter().position(|n| *n == to),
+        let (ef, et) = (self.w.field("from"), self.w.field("to"));
+        self.def.edges = call_edges(
+            self.ck,
+            &self.cx.names,
+            self.cx.calls,
+            (from, &ef),
+            (to, &et),
+            &self.w,
         );
-        if fi.is_none() {
-            self.ck
-                .unknown(&self.w.field("from"), "service", from, names);
-        }
-        if ti.is_none() {
-            self.ck.unknown(&self.w.field("to"), "service", to, names);
-        }
-        if let (Some(fi), Some(ti)) = (fi, ti) {
-            let calls = self.cx.calls;
-            self.def.edges = (0..calls.len() as u32)
-                .filter(|&e| {
-                    calls[e as usize].from == fi as u32 && calls[e as usize].to == ti as u32
-                })
-                .collect();
-            if self.def.edges.is_empty() {
-                self.ck
-                    .report(&self.w, format!("`{from}` makes no call to `{to}`"), None);
-            }
-        }
         self.def.label = format!("feature off: {from} -> {to}");
         self.def.effect = FaultEffect::FeatureOff;
+    }
+
+    /// The call edges of `edge` (written in the field `edge`).
+    fn edges(&mut self, edge: &Edge) -> Vec<u32> {
+        let at = self.w.field("edge");
+        let (ef, et) = (at.field("from"), at.field("to"));
+        call_edges(
+            self.ck,
+            &self.cx.names,
+            self.cx.calls,
+            (&edge.from, &ef),
+            (&edge.to, &et),
+            &at,
+        )
+    }
+}
+
+/// The call edges from service `from` to service `to` (each with where it is written), in
+/// order; reports unknown services and services that make no such call (at `at`).
+pub(super) fn call_edges(
+    ck: &mut Checker,
+    names: &[&str],
+    calls: &[CallDef],
+    from: (&str, &At),
+    to: (&str, &At),
+    at: &At,
+) -> Vec<u32> {
+    let fi = names.iter().position(|n| *n == from.0);
+    let ti = names.iter().position(|n| *n == to.0);
+    if fi.is_none() {
+        ck.unknown(from.1, "service", from.0, names);
+    }
+    if ti.is_none() {
+        ck.unknown(to.1, "service", to.0, names);
+    }
+    let (Some(fi), Some(ti)) = (fi, ti) else {
+        return Vec::new();
+    };
+    let edges: Vec<u32> = (0..calls.len() as u32)
+        .filter(|&e| calls[e as usize].from == fi as u32 && calls[e as usize].to == ti as u32)
+        .collect();
+    if edges.is_empty() {
+        ck.report(
+            at,
+            format!("`{}` makes no call to `{}`", from.0, to.0),
+            None,
+        );
+    }
+    edges
+}
+
+/// Which instances of a service a fault names: one (`instance`), a pick of them (`instances`),
+/// those in a place (`in`), or all.
+struct Targeting<'a> {
+    instance: Option<u32>,
+    pick: Option<InstancePick>,
+    place: Option<&'a str>,
+}
+
+impl<'a> Targeting<'a> {
+    fn new(instance: Option<u32>, pick: Option<InstancePick>, place: &'a Option<String>) -> Self {
+        Targeting {
+            instance,
+            pick,
+            place: place.as_deref(),
+        }
+    }
+
+    /// Whether it names fewer than all instances (or may: a pick, a place).
+    fn chooses(&self) -> bool {
+        self.instance.is_some() || self.pick.is_some() || self.place.is_some()
     }
 }
 

@@ -181,10 +181,43 @@ pub(super) fn placement_hosts(
                 .collect()
         }
         Placement::InZone(name) => in_zone(ck, spec, hosts, at, name)?,
+        Placement::InZones(names) => in_zones(ck, spec, hosts, at, names)?,
     };
     // Interleave: host 0 of rack 0 of zone 0 of each region, then zone 1, ...
     eligible.sort_by_key(|&h| hosts[h as usize].spread_key);
     Some(eligible)
+}
+
+/// The hosts of every zone in `names`, or `None` after reporting an unknown, ambiguous or
+/// repeated zone, or an empty list.
+fn in_zones(
+    ck: &mut Checker,
+    spec: &Scenario,
+    hosts: &[Host],
+    at: &At,
+    names: &[String],
+) -> Option<Vec<u32>> {
+    if names.is_empty() {
+        ck.report(at, "`InZones` needs at least one zone".into(), None);
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (k, name) in names.iter().enumerate() {
+        if names[..k].contains(name) {
+            let msg = format!("zone `{name}` is listed twice");
+            ck.report(&at.index(k), msg, None);
+            ok = false;
+            continue;
+        }
+        match in_zone(ck, spec, hosts, &at.index(k), name) {
+            Some(h) => out.extend(h),
+            None => ok = false,
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    ok.then_some(out)
 }
 
 /// The hosts of the zone `name` (`a`, or `eu-west/a` when several regions have an `a`), or

@@ -11,10 +11,11 @@
 //! One module per part of the scenario, each checking and compiling its part: `times` (horizon,
 //! warm-up, resolution, limits), `hosts` (topology, latency, placements, places by name),
 //! `services`, `calls` (steps and the call graph), `workloads`, `faults`, `recovery`,
-//! `datastores`, `alerts`, `rollouts`, [`expect`] (assertions) and [`study`], which compiles
+//! `datastores`, `alerts`, `rollouts`, `actions` (the operators'), [`expect`] (assertions) and [`study`], which compiles
 //! every variant of a scenario. `check` holds what they share: `At`, a place in the scenario, and
 //! the `Checker` that collects problems.
 
+mod actions;
 mod alerts;
 mod caches;
 mod calls;
@@ -40,8 +41,8 @@ use crate::error::ScenarioError;
 use crate::format::{parse, read_source};
 use crate::spec::Scenario;
 use crate::world::{
-    AlertDef, CallDef, DeployDef, FaultDef, Host, InstanceDef, ServiceDef, SloDef, WorkloadDef,
-    World,
+    ActionDef, AlertDef, CallDef, DeployDef, FaultDef, Host, InstanceDef, ServiceDef, SloDef,
+    WorkloadDef, World,
 };
 use check::{At, Checker};
 use sim_core::SimTime;
@@ -108,6 +109,7 @@ struct Parts {
     faults: Vec<FaultDef>,
     alerts: Vec<AlertDef>,
     deploys: Vec<DeployDef>,
+    actions: Vec<ActionDef>,
     slo: SloDef,
 }
 
@@ -140,11 +142,18 @@ fn compile_parts(ck: &mut Checker, spec: &Scenario) -> Parts {
         None => Vec::new(),
     };
     let faults = match &hosts {
-        Some(h) => faults::build_faults(ck, spec, h, &service_ranges, &calls, &network),
+        Some(h) => faults::build_faults(ck, spec, h, &service_ranges, &instances, &calls, &network),
         None => Vec::new(),
     };
     let alerts = alerts::build_alerts(ck, spec);
     let deploys = rollouts::build_deploys(ck, spec, &service_ranges);
+    let actions = actions::build_actions(
+        ck,
+        spec,
+        &services,
+        &calls,
+        hosts.as_deref().map(|h| (h, &instances[..])),
+    );
     inert::check_inert(ck, spec);
     Parts {
         hosts,
@@ -161,6 +170,7 @@ fn compile_parts(ck: &mut Checker, spec: &Scenario) -> Parts {
         faults,
         alerts,
         deploys,
+        actions,
         slo,
     }
 }
@@ -189,6 +199,7 @@ fn assemble(spec: Scenario, parts: Parts) -> World {
         faults: parts.faults,
         alerts: parts.alerts,
         deploys: parts.deploys,
+        actions: parts.actions,
         tiers: parts.tiers,
         wall_time_max_ns: spec.limits.wall_time_max.map(|d| d.0.as_ns()),
         slo: parts.slo,

@@ -56,9 +56,10 @@ pub(super) fn build_services(
     let mut services: Vec<ServiceDef> = (0..spec.services.len())
         .map(|si| build_service(ck, &cx, si, &mut out))
         .collect();
-    // An autoscaled service balances over every instance it may have (inactive ones are skipped).
+    // An autoscaled service, or one that operators add capacity to, balances over every
+    // instance it may have (inactive ones are skipped).
     for (svc, def) in spec.services.iter().zip(services.iter_mut()) {
-        if svc.autoscale.is_some() {
+        if svc.autoscale.is_some() || super::actions::added_capacity(spec, &svc.name) > 0 {
             def.other_group = (0, def.n_instances);
         }
     }
@@ -81,7 +82,7 @@ fn check_total(ck: &mut Checker, spec: &Scenario) -> u64 {
     let total_instances: u64 = spec
         .services
         .iter()
-        .map(|s| u64::from(instances_max(s)))
+        .map(|s| u64::from(instances_max(spec, s)))
         .sum();
     let one_too_many = spec
         .services
@@ -99,11 +100,14 @@ fn check_total(ck: &mut Checker, spec: &Scenario) -> u64 {
     total_instances
 }
 
-/// The most instances a service may have: its `instances`, or its autoscaler's `max` if more.
-fn instances_max(svc: &Service) -> u32 {
-    svc.autoscale
+/// The most instances a service may have: its `instances`, or its autoscaler's `max` if more,
+/// and those the operators' actions add (`AddCapacity`).
+fn instances_max(spec: &Scenario, svc: &Service) -> u32 {
+    let own = svc
+        .autoscale
         .as_ref()
-        .map_or(svc.instances, |a| a.max.max(svc.instances))
+        .map_or(svc.instances, |a| a.max.max(svc.instances));
+    own.saturating_add(super::actions::added_capacity(spec, &svc.name))
 }
 
 /// Checks and compiles service `si`, adding its instances and calls to `out`.
@@ -139,6 +143,7 @@ fn build_service(ck: &mut Checker, cx: &Context, si: usize, out: &mut Output) ->
         recovery,
         store,
         multi_region: false,
+        zone_aware: svc.zone_aware.map(|z| z.min_cluster_size),
         slo: SloDef::default(), // resolved by `slo::build_slos`
         oom_at: memory.map_or(u32::MAX, |m| m.oom_at()),
         memory,
@@ -247,7 +252,7 @@ fn place_instances(
         } else if cx.total_instances <= INSTANCES_MAX {
             // An autoscaled service has room for `max` instances; those beyond `instances`
             // start inactive.
-            for i in 0..instances_max(svc) as usize {
+            for i in 0..instances_max(cx.spec, svc) as usize {
                 instances.push(InstanceDef {
                     service_idx: si as u32,
                     host_idx: eligible[i % eligible.len()],

@@ -189,6 +189,16 @@ impl Sets {
     }
 }
 
+/// Where host `h` is, as service `s`'s balancer groups instances: its zone for a zone-aware
+/// service, else its region.
+fn locality(world: &World, s: usize, h: u32) -> u32 {
+    let host = &world.hosts[h as usize];
+    match world.services[s].zone_aware {
+        Some(_) => host.zone_idx,
+        None => host.region_idx,
+    }
+}
+
 /// A service's load balancer: its draws, and the rotation as maintained sets.
 pub(super) struct Rotation {
     pub(super) draws: Draws,
@@ -202,13 +212,14 @@ impl Rotation {
         let def = &world.services[s];
         let name = format!("svc:{}", def.name);
         // The regions a multi-region service's instances are placed in or may move to.
+        // (Zones, for a zone-aware service.)
         let mut regions: Vec<u32> = Vec::new();
-        if def.multi_region {
+        if def.multi_region || def.zone_aware.is_some() {
             let n = def.n_instances;
             let placed =
                 (0..n).map(|k| world.instances[(def.first_instance + k) as usize].host_idx);
             let hosts = def.hosts.iter().copied().chain(placed);
-            regions = hosts.map(|h| world.hosts[h as usize].region_idx).collect();
+            regions = hosts.map(|h| locality(world, s, h)).collect();
             regions.sort_unstable();
             regions.dedup();
         }
@@ -252,6 +263,21 @@ impl Rotation {
                 let tree = r.least.as_mut().expect("regions keep loads too");
                 tree.set_load(pos, load);
             }
+        }
+    }
+
+    /// Zone-aware routing: the caller's zone's candidates `local` while the zone holds at least
+    /// its share of the instances in rotation (`L × Z ≥ T`); otherwise them with probability
+    /// `L × Z / T` (a draw), else every instance in rotation.
+    fn zone_spill(&mut self, local: Candidates) -> Candidates {
+        let sets = &self.sets;
+        let all = sets.candidates(local.lo, local.hi, None);
+        let zones = sets.regions.len() as u64;
+        let (l, t) = (u64::from(local.m) * zones, u64::from(all.m));
+        if l >= t || self.draws.balance_rng.random::<f64>() * (t as f64) < l as f64 {
+            local
+        } else {
+            all
         }
     }
 
@@ -302,7 +328,11 @@ impl ServiceModel<'_> {
     pub(super) fn pick_balanced(&mut self, s: u32, first: u32, n: u32, region: u32) -> u32 {
         let def = &self.world.services[s as usize];
         let rotation = &mut self.rotations[s as usize];
-        if rotation.out_of_rotation > 0 || def.multi_region || def.recovery.slow_start.is_some() {
+        if rotation.out_of_rotation > 0
+            || def.multi_region
+            || def.zone_aware.is_some()
+            || def.recovery.slow_start.is_some()
+        {
             let now = self.now_ns;
             return self.pick_slow(s as usize, first, n, region, now);
         }
@@ -330,9 +360,27 @@ impl ServiceModel<'_> {
     pub(super) fn refresh_rotation(&mut self, i: u32) {
         let s = self.world.instances[i as usize].service_idx as usize;
         let in_rotation = self.in_rotation(i);
-        let region = self.world.hosts[self.instances[i as usize].host as usize].region_idx;
+        let host = self.instances[i as usize].host;
+        let place = locality(self.world, s, host);
         let rotation = &mut self.rotations[s];
-        rotation.set(i - rotation.sets.first, in_rotation, region);
+        rotation.set(i - rotation.sets.first, in_rotation, place);
+    }
+
+    /// Where a caller on host `host` is, as service `s`'s balancer prefers: its zone for a
+    /// zone-aware service, else its region.
+    #[inline]
+    pub(super) fn locality(&self, s: u32, host: u32) -> u32 {
+        locality(self.world, s as usize, host)
+    }
+
+    /// Where a client at home in `region` is, as service `s`'s balancer prefers: its region,
+    /// or nowhere for a zone-aware service (users have no zone).
+    #[inline]
+    pub(super) fn client_locality(&self, s: u32, region: u32) -> u32 {
+        match self.world.services[s as usize].zone_aware {
+            Some(_) => NONE,
+            None => region,
+        }
     }
 
     /// Refreshes every instance of service `s` (at the start, and when an autoscaler stops
@@ -402,11 +450,18 @@ impl ServiceModel<'_> {
         let def = &self.world.services[s];
         let rotation = &mut self.rotations[s];
         let sets = &rotation.sets;
-        let region = (def.multi_region && region != NONE)
+        // Zone-aware routing, from `min_cluster_size` instances, replaces the preference for
+        // the caller's region.
+        let local = def.zone_aware.map_or(def.multi_region, |min| n >= min) && region != NONE;
+        let region = local
             .then(|| sets.regions.iter().position(|r| r.region == region))
             .flatten();
         let lo = first - sets.first;
-        let c = sets.candidates(lo, lo + n, region);
+        let mut c = sets.candidates(lo, lo + n, region);
+        if def.zone_aware.is_some() && matches!(c.from, From::Region(_)) {
+            c = rotation.zone_spill(c);
+        }
+        let rotation = &mut self.rotations[s];
         let mut chosen = rotation.pick_from(def.balancer, &c, &self.load);
         // Slow start: an instance ramping back is kept with the probability of its weight, else
         // the balancer picks again (a few times at most), so it takes about its share.

@@ -28,9 +28,7 @@ impl<'w> ServiceModel<'w> {
             replicas: vec![Replica::default(); n_instances],
             work_rngs,
             reject_rngs,
-            svc_faults: (world.services.iter())
-                .map(|s| ServiceFaults::new(&rngs, &format!("svc:{}", s.name)))
-                .collect(),
+            svc_faults: service_faults(world, &rngs),
             rotations: (0..n_services)
                 .map(|s| Rotation::new(&rngs, world, s))
                 .collect(),
@@ -42,6 +40,7 @@ impl<'w> ServiceModel<'w> {
             caches: cache::Caches::new(world, &rngs, n_buckets),
             queues: queues::Queues::new(world, n_buckets),
             rows: contention::Rows::new(world),
+            actions: actions::Actions::new(world, &rngs),
             stats: (0..n_services)
                 .map(|s| ServiceStats::new(world, s, n_buckets))
                 .collect(),
@@ -58,6 +57,7 @@ impl<'w> ServiceModel<'w> {
             hosts: vec![HostState::default(); world.hosts.len()],
             host_instances: host_instances(world),
             active_links: Vec::new(),
+            edge_faults: Vec::new(),
             net_rng: rngs.stream("net", "loss"),
             schedule: FaultSchedule::new(world, &rngs),
             edge_off: vec![0; world.calls.len()],
@@ -117,7 +117,7 @@ impl<'w> ServiceModel<'w> {
         self.schedule_transfers(sim);
     }
 
-    /// Schedules faults, health checks, outlier reviews, autoscalers and rollouts.
+    /// Schedules faults, health checks, outlier reviews, autoscalers, actions and rollouts.
     pub(super) fn start_ops(&mut self, sim: &mut Sim<Event>) {
         for f in 0..self.world.faults.len() as u32 {
             self.schedule_fault(sim, f);
@@ -168,6 +168,7 @@ impl<'w> ServiceModel<'w> {
                 );
             }
         }
+        self.schedule_actions(sim);
         for (d, def) in self.world.deploys.iter().enumerate() {
             sim.schedule_at(
                 SimTime::from_ns(def.at_ns),
@@ -222,4 +223,11 @@ fn service_streams(world: &World, rngs: &RngFactory) -> (Vec<Stream>, Vec<Stream
         .map(|s| rngs.stream(&name(s), "reject"))
         .collect();
     (work, reject)
+}
+
+/// Per service: no fault in force yet, and the streams of its faults' effects.
+fn service_faults(world: &World, rngs: &RngFactory) -> Vec<ServiceFaults> {
+    (world.services.iter())
+        .map(|s| ServiceFaults::new(rngs, &format!("svc:{}", s.name)))
+        .collect()
 }

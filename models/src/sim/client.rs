@@ -170,7 +170,11 @@ impl ServiceModel<'_> {
         let wdef = &self.world.workloads[w as usize];
         let instance = match sticky {
             Some(i) => i,
-            None => self.pick_instance(entry, w, wdef.region, false, key),
+            None => {
+                let region = self.entry_region(w, wdef.region);
+                let region = self.client_locality(entry, region);
+                self.pick_instance(entry, w, region, false, key)
+            }
         };
         let wdef = &self.world.workloads[w as usize];
         let mut request = self.new_request(entry, instance, w, now);
@@ -328,7 +332,9 @@ impl ServiceModel<'_> {
             return self.release(req); // the client's timeout came first
         }
         let wdef = &self.world.workloads[old.workload as usize];
-        let instance = self.pick_instance(old.service, old.workload, wdef.region, false, old.key);
+        let region = self.entry_region(old.workload, wdef.region);
+        let region = self.client_locality(old.service, region);
+        let instance = self.pick_instance(old.service, old.workload, region, false, old.key);
         let mut fresh = self.new_request(old.service, instance, old.workload, now);
         fresh.key = old.key;
         fresh.created_ns = old.created_ns;

@@ -113,6 +113,11 @@ pub enum Event {
     Visibility {
         msg: u32,
     },
+    /// Step `step` of an operator's action (a rolling restart's steps are its instances).
+    Action {
+        action: u16,
+        step: u32,
+    },
     /// The earliest of the flows on the links finishes (one cancellable timer for them all).
     Net,
     /// A host's disk finishes its operation.
@@ -165,6 +170,7 @@ impl Event {
             Event::ReplTimeout { wait } => u64::from(wait),
             Event::Failover { service, epoch } => u64::from(service) << 32 | u64::from(epoch),
             Event::Deploy { deploy, step } => u64::from(deploy) << 32 | u64::from(step),
+            Event::Action { action, step } => u64::from(action) << 32 | u64::from(step),
             Event::Rollback { deploy } => u64::from(deploy),
             Event::Tick | Event::WarmupEnd | Event::Net => 0,
             Event::DiskDone { host } => u64::from(host),
@@ -206,9 +212,10 @@ impl Event {
             Event::ProbeTimeout { .. } => 27,
             Event::Gc { .. } => 28,
             Event::Visibility { .. } => 29,
-            Event::Net => 30,
-            Event::DiskDone { .. } => 31,
-            Event::Chunk { .. } => 32,
+            Event::Action { .. } => 30,
+            Event::Net => 31,
+            Event::DiskDone { .. } => 32,
+            Event::Chunk { .. } => 33,
         }
     }
 
@@ -244,6 +251,7 @@ impl Event {
             Event::Autoscale { .. } => "Autoscale",
             Event::ScaleUp { .. } => "ScaleUp",
             Event::Visibility { .. } => "Visibility",
+            Event::Action { .. } => "Action",
             Event::Net => "Net",
             Event::DiskDone { .. } => "DiskDone",
             Event::Chunk { .. } => "Chunk",
@@ -294,6 +302,7 @@ impl Event {
             Event::Autoscale { service: 0 },
             Event::ScaleUp { instance: 0 },
             Event::Visibility { msg: 0 },
+            Event::Action { action: 0, step: 0 },
             Event::Net,
             Event::DiskDone { host: 0 },
             Event::Chunk { chunk: 0, stage: 0 },

@@ -162,12 +162,19 @@ pub(super) struct FaultSchedule {
     pub(super) base: Vec<u32>,
     pub(super) owner: Vec<(u32, u32)>,
     pub(super) started: Vec<u64>,
+    /// Per fault with `instances: Share(..)` or `Count(..)`: the instances it hits in this run,
+    /// drawn from its `/pick` stream at the start (its units in order).
+    picked: Vec<Option<Vec<u32>>>,
+    /// Per fault: the stream of its per-message draws (jitter; loss and errors on an edge),
+    /// `/draws`, made when first needed.
+    draws: Vec<Option<Box<Stream>>>,
 }
 
 impl FaultSchedule {
     pub(super) fn new(world: &World, rngs: &RngFactory) -> Self {
         let (mut procs, mut base, mut owner) = (Vec::new(), Vec::new(), Vec::new());
         let mut names = Vec::new();
+        let mut picked = Vec::new();
         let mut seen: Vec<&str> = Vec::new();
         for f in &world.faults {
             base.push(procs.len() as u32);
@@ -176,13 +183,19 @@ impl FaultSchedule {
             // variant, never shifts this one's draws.
             let rank = seen.iter().filter(|l| **l == f.key).count();
             seen.push(&f.key);
+            let name = format!("fault:{}#{rank}", f.key);
+            let pick = f
+                .pick
+                .map(|k| pick(&mut rngs.stream(&name, "pick"), &f.instances, k));
+            let targets = pick.as_ref().map_or(f.instances.len(), Vec::len);
             // A chaos monkey's unit 0 kills; unit k + 1 ends the kill of its k-th target.
             let units = match f.effect {
                 FaultEffect::ChaosMonkey(_) => f.instances.len() + 1,
-                _ if f.per_instance => f.instances.len().max(1),
+                _ if f.per_instance => targets.max(1),
                 _ => 1,
             };
-            names.push(format!("fault:{}#{rank}", f.key));
+            names.push(name);
+            picked.push(pick);
             for u in 0..units {
                 owner.push((base.len() as u32 - 1, u as u32));
                 procs.push(None);
@@ -191,10 +204,12 @@ impl FaultSchedule {
         FaultSchedule {
             started: vec![0; procs.len()],
             procs,
+            draws: (0..names.len()).map(|_| None).collect(),
             names,
             rngs: *rngs,
             base,
             owner,
+            picked,
         }
     }
 
@@ -205,11 +220,55 @@ impl FaultSchedule {
         self.procs[p]
             .get_or_insert_with(|| Box::new(rngs.stream(&names[f as usize], &u.to_string())))
     }
+
+    /// The stream of fault `f`'s per-message draws.
+    pub(super) fn draws(&mut self, f: usize) -> &mut Stream {
+        let (rngs, names) = (&self.rngs, &self.names);
+        self.draws[f].get_or_insert_with(|| Box::new(rngs.stream(&names[f], "draws")))
+    }
+
+    /// The instances fault `f` hits in this run: its pick, or every instance it names.
+    pub(super) fn targets<'d>(&'d self, f: u32, def: &'d FaultDef) -> &'d [u32] {
+        self.picked[f as usize].as_deref().unwrap_or(&def.instances)
+    }
+
+    /// The instances fault `f`'s event at `unit` acts on: its one instance for a fault per
+    /// instance, else all its targets.
+    pub(super) fn units_of<'d>(&'d self, f: u32, def: &'d FaultDef, unit: u32) -> &'d [u32] {
+        let targets = self.targets(f, def);
+        if def.per_instance {
+            std::slice::from_ref(&targets[unit as usize])
+        } else {
+            targets
+        }
+    }
 }
 
-/// Every instance's process at the start: those an autoscaler has not started yet are not part
-/// of their service.
+/// `k` of `candidates`, drawn from `rng`: the first `k` of a shuffle (Fisher-Yates from the
+/// front), so that a larger `k` takes the same instances first.
+pub(super) fn pick(rng: &mut Stream, candidates: &[u32], k: u32) -> Vec<u32> {
+    let mut order = candidates.to_vec();
+    let n = order.len();
+    let k = (k as usize).min(n);
+    for i in 0..k {
+        let j = rng.random_range(i..n);
+        order.swap(i, j);
+    }
+    order.truncate(k);
+    order
+}
+
+/// Every instance's process at the start: those an autoscaler has not started yet, and those
+/// an operator's `AddCapacity` will start, are not part of their service.
 pub(super) fn processes(world: &World) -> Vec<Process> {
+    let mut spare = vec![false; world.instances.len()];
+    for a in &world.actions {
+        if let crate::world::ActionEffect::AddCapacity { instances, .. } = &a.effect {
+            for &i in instances {
+                spare[i as usize] = true;
+            }
+        }
+    }
     world
         .instances
         .iter()
@@ -220,7 +279,7 @@ pub(super) fn processes(world: &World) -> Vec<Process> {
                 .recovery
                 .autoscale
                 .map_or(def.n_instances, |a| a.initial);
-            Process::new((k as u32 - def.first_instance) < n_initial)
+            Process::new((k as u32 - def.first_instance) < n_initial && !spare[k])
         })
         .collect()
 }
@@ -257,7 +316,7 @@ impl ServiceModel<'_> {
         let world = self.world;
         let def = &world.faults[f as usize];
         let units = if def.per_instance {
-            def.instances.len() as u32
+            self.schedule.targets(f, def).len() as u32
         } else {
             1
         };
@@ -316,14 +375,15 @@ impl ServiceModel<'_> {
         if let FaultEffect::ChaosMonkey(mean) = def.effect {
             return self.chaos_monkey(sim, fault, unit, start, mean);
         }
-        let label = if def.per_instance && def.instances.len() > 1 {
-            let name = self.instance_name(def.instances[unit as usize]);
+        let targets = self.schedule.targets(fault, def);
+        let label = if def.per_instance && (targets.len() > 1 || def.pick.is_some()) {
+            let name = self.instance_name(targets[unit as usize]);
             format!("{} ({name})", def.label)
         } else {
             def.label.clone()
         };
         if start {
-            self.log(now, LogKind::FaultStart, label.clone());
+            self.log(now, LogKind::FaultStart, self.picked_said(fault, &label));
             self.occurrence_start(fault, unit, now, label);
         } else {
             self.log(now, LogKind::FaultEnd, label);
@@ -331,6 +391,19 @@ impl ServiceModel<'_> {
         }
         self.apply_effect(sim, fault, unit, start, started);
         self.schedule_next(sim, fault, unit, start);
+    }
+
+    /// What the log says when fault `fault` starts: its label, and which instances it hit when
+    /// they were picked in this run (`crash 3 of api: api/7, api/2, api/9`).
+    fn picked_said(&self, fault: u32, label: &str) -> String {
+        let def = &self.world.faults[fault as usize];
+        if def.pick.is_none() || def.per_instance {
+            return label.to_string();
+        }
+        let names: Vec<String> = (self.schedule.targets(fault, def).iter())
+            .map(|&i| self.instance_name(i))
+            .collect();
+        format!("{label}: {}", names.join(", "))
     }
 
     /// A fault's effect starts (`start`) or is lifted, at the state of the part it touches.
@@ -348,6 +421,11 @@ impl ServiceModel<'_> {
         // The service-wide effects' state (a fault on hosts or links names no service).
         let svc = def.service as usize;
         match &def.effect {
+            FaultEffect::Errors(_) | FaultEffect::Delay(_) | FaultEffect::Loss(_)
+                if !def.edges.is_empty() =>
+            {
+                self.edge_fault(fault, start)
+            }
             FaultEffect::Slowdown(k) if def.instances.is_empty() => {
                 let st = &mut self.svc_faults[svc];
                 st.slowdown = if start {
@@ -356,32 +434,16 @@ impl ServiceModel<'_> {
                     st.slowdown / k
                 };
             }
-            FaultEffect::Slowdown(k) => {
-                for &i in units_of(def, unit) {
-                    let inst = &mut self.process[i as usize];
-                    inst.slow = if start { inst.slow * k } else { inst.slow / k };
-                }
-            }
+            FaultEffect::Slowdown(_)
+            | FaultEffect::Crash
+            | FaultEffect::Hang
+            | FaultEffect::Pauses(..)
+            | FaultEffect::Leak(_) => self.instance_effect(sim, fault, unit, start, started),
             FaultEffect::Errors(rate) => {
                 let st = &mut self.svc_faults[svc];
                 st.error_rate = combine(st.error_rate, *rate, start);
             }
             FaultEffect::Outage => self.outage(sim, svc, start),
-            FaultEffect::Crash => {
-                for &i in units_of(def, unit) {
-                    self.crash(sim, i, start, started);
-                }
-            }
-            FaultEffect::Hang | FaultEffect::Pauses(..) => {
-                for &i in units_of(def, unit) {
-                    self.hang(sim, i, start, started);
-                }
-            }
-            FaultEffect::Leak(rate) => {
-                for &i in units_of(def, unit) {
-                    self.process[i as usize].leak(*rate, start, now);
-                }
-            }
             FaultEffect::HostDown
             | FaultEffect::DiskLost
             | FaultEffect::SlowDisk(_)
@@ -396,15 +458,48 @@ impl ServiceModel<'_> {
                 st.corrupt_detected = *detected;
             }
             FaultEffect::FailFast => count_in_force(&mut self.svc_faults[svc].fail_fast, start),
-            FaultEffect::FeatureOff => {
-                for &e in &def.edges {
-                    count_in_force(&mut self.edge_off[e as usize], start);
-                }
-            }
+            FaultEffect::FeatureOff => self.switch_features(&def.edges, start),
             FaultEffect::LinkDegraded(_) | FaultEffect::Congestion(_) => {
                 self.capacity_fault(sim, fault, start)
             }
             FaultEffect::ChaosMonkey(_) => unreachable!("a chaos monkey has no effect of its own"),
+        }
+    }
+
+    /// An effect on instances (a slowdown of some, a crash, a hang, pauses, a leak) starts or
+    /// is lifted at the instances the event of `unit` acts on.
+    fn instance_effect(
+        &mut self,
+        sim: &mut Sim<Event>,
+        fault: u32,
+        unit: u32,
+        start: bool,
+        started: u64,
+    ) {
+        let now = sim.now().as_ns();
+        let world = self.world;
+        let def = &world.faults[fault as usize];
+        // Owned: acting on the instances changes the model.
+        let units = self.schedule.units_of(fault, def, unit).to_vec();
+        for i in units {
+            match &def.effect {
+                FaultEffect::Slowdown(k) => {
+                    let inst = &mut self.process[i as usize];
+                    inst.slow = if start { inst.slow * k } else { inst.slow / k };
+                }
+                FaultEffect::Crash => self.crash(sim, i, start, started),
+                FaultEffect::Hang | FaultEffect::Pauses(..) => self.hang(sim, i, start, started),
+                FaultEffect::Leak(rate) => self.process[i as usize].leak(*rate, start, now),
+                _ => unreachable!("not an effect on instances"),
+            }
+        }
+    }
+
+    /// Feature flags switched off (`off`: a `FeatureOff` fault's start, or the action) or back
+    /// on: the calls of `edges` are not made while one is off.
+    pub(super) fn switch_features(&mut self, edges: &[u32], off: bool) {
+        for &e in edges {
+            count_in_force(&mut self.edge_off[e as usize], off);
         }
     }
 
@@ -444,6 +539,15 @@ impl ServiceModel<'_> {
             self.active_links.push(fault);
         } else if let Some(k) = self.active_links.iter().position(|&x| x == fault) {
             self.active_links.remove(k);
+        }
+    }
+
+    /// A fault on call edges (errors, delay, loss) comes into force or ends.
+    fn edge_fault(&mut self, fault: u32, start: bool) {
+        if start {
+            self.edge_faults.push(fault);
+        } else if let Some(k) = self.edge_faults.iter().position(|&x| x == fault) {
+            self.edge_faults.remove(k);
         }
     }
 
@@ -789,12 +893,79 @@ impl ServiceModel<'_> {
             }
             match def.effect {
                 FaultEffect::Partition => return (true, 0),
-                FaultEffect::Delay(d) => add += d,
+                FaultEffect::Delay(d) => add += d + self.jitter(self.active_links[k]),
                 FaultEffect::Loss(rate) if self.net_rng.random::<f64>() < rate => return (true, 0),
                 _ => {}
             }
         }
         (false, add)
+    }
+
+    /// What the network does to a message of call edge `edge` (a request, or its answer) from
+    /// host `from` to host `to`: the links' faults, then the edge's own.
+    #[inline]
+    pub(super) fn call_link(&mut self, edge: u32, from: u32, to: u32) -> (bool, u64) {
+        let (lost, add) = self.link(from, to);
+        if lost || self.edge_faults.is_empty() {
+            return (lost, add);
+        }
+        self.edge_link(edge, add)
+    }
+
+    /// The delay and loss faults in force on call edge `edge`, on a message already delayed by
+    /// `add`.
+    #[cold]
+    #[inline(never)]
+    fn edge_link(&mut self, edge: u32, mut add: u64) -> (bool, u64) {
+        let world = self.world;
+        for k in 0..self.edge_faults.len() {
+            let f = self.edge_faults[k];
+            let def = &world.faults[f as usize];
+            if def.edges.binary_search(&edge).is_err() {
+                continue;
+            }
+            match def.effect {
+                FaultEffect::Delay(d) => add += d + self.jitter(f),
+                FaultEffect::Loss(rate)
+                    if self.schedule.draws(f as usize).random::<f64>() < rate =>
+                {
+                    return (true, 0)
+                }
+                _ => {}
+            }
+        }
+        (false, add)
+    }
+
+    /// Whether an attempt on call edge `edge` fails before it leaves the caller: an error fault
+    /// on the edge (a mesh's injected abort), drawn from the fault's own stream.
+    #[inline]
+    pub(super) fn edge_aborts(&mut self, edge: u32) -> bool {
+        if self.edge_faults.is_empty() {
+            return false;
+        }
+        let world = self.world;
+        for k in 0..self.edge_faults.len() {
+            let f = self.edge_faults[k];
+            let def = &world.faults[f as usize];
+            if let FaultEffect::Errors(rate) = def.effect {
+                if def.edges.binary_search(&edge).is_ok()
+                    && self.schedule.draws(f as usize).random::<f64>() < rate
+                {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// A delay fault's jitter for one message, from its own stream (0 without jitter).
+    fn jitter(&mut self, fault: u32) -> u64 {
+        let world = self.world;
+        match &world.faults[fault as usize].jitter {
+            Some(j) => j.sample(self.schedule.draws(fault as usize)).as_ns(),
+            None => 0,
+        }
     }
 
     /// A message carrying `req` (or its answer) is lost. The request stays until whoever waits
@@ -869,12 +1040,34 @@ fn count_in_force(n: &mut u32, start: bool) {
     }
 }
 
-/// The instances a fault's event at `unit` acts on: its one instance for a fault per instance,
-/// else all its instances.
-fn units_of(def: &FaultDef, unit: u32) -> &[u32] {
-    if def.per_instance {
-        std::slice::from_ref(&def.instances[unit as usize])
-    } else {
-        &def.instances
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pick takes `k` distinct candidates, the same ones for the same stream, and a larger `k`
+    /// starts with the smaller one's.
+    #[test]
+    fn a_pick_is_a_prefix_of_a_shuffle() {
+        let rngs = RngFactory::new(7, 0);
+        let candidates: Vec<u32> = (100..110).collect();
+        let three = pick(&mut rngs.stream("fault:x", "pick"), &candidates, 3);
+        let five = pick(&mut rngs.stream("fault:x", "pick"), &candidates, 5);
+        assert_eq!(three.len(), 3);
+        assert_eq!(&five[..3], &three[..]);
+        let mut distinct = five.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 5);
+        assert!(five.iter().all(|i| candidates.contains(i)));
+        // Every candidate when k is all of them, and no more than there are.
+        let all = pick(&mut rngs.stream("fault:x", "pick"), &candidates, 12);
+        assert_eq!(all.len(), 10);
+        // Another run's stream picks otherwise (these seeds were checked to differ).
+        let other = pick(
+            &mut RngFactory::new(7, 1).stream("fault:x", "pick"),
+            &candidates,
+            3,
+        );
+        assert_ne!(other, three);
     }
 }

@@ -13,7 +13,7 @@
 //!
 //! One module per part, each with its own state in `ServiceModel` (fields named after it):
 //! `request` (slabs, lifecycle; `instances`), `admission` (`limits`, queues and shedding),
-//! `calls` (`calls`, `edges` with their chain), `client` (`workloads`, sessions), `balance`
+//! `calls` (`calls`, `edges` with their chain), `actions` (the operators': `actions`), `client` (`workloads`, sessions), `balance`
 //! (`rotations`, `load`; with `members` and `least`, its sets), `faults` (`schedule`, `process`, `svc_faults`, `hosts`, links), `recovery`
 //! (`health`, autoscaling), `memory` (`memory`: OOM kills and their restart back-off), `store` (`stores`, `replicas`, replication messages), `ops` (alerts,
 //! rollouts: `versions`, the log), `stats` (`stats`: what is measured), `tracing`, `build`
@@ -41,6 +41,7 @@ use sim_core::{
 use std::collections::VecDeque;
 use std::fmt;
 
+mod actions;
 mod admission;
 mod balance;
 mod build;
@@ -186,6 +187,8 @@ pub struct ServiceModel<'w> {
     queues: queues::Queues,
     /// Datastore rows' versions for conditional writes (see `contention`).
     rows: contention::Rows,
+    /// The operators' actions taken: paused services, traffic shifts (see `actions`).
+    actions: actions::Actions,
     /// What each service measures (see `stats`).
     stats: Vec<ServiceStats>,
     workloads: Vec<WorkloadState>,
@@ -199,6 +202,8 @@ pub struct ServiceModel<'w> {
     host_instances: Vec<Vec<u32>>,
     /// Link faults in force (partitions, delays, losses).
     active_links: Vec<u32>,
+    /// Faults in force on call edges (errors, delays, losses).
+    edge_faults: Vec<u32>,
     net_rng: Stream,
     /// Failure processes of the faults (see `faults::FaultSchedule`).
     schedule: FaultSchedule,
@@ -386,6 +391,7 @@ impl Model for ServiceModel<'_> {
             Event::Rollback { deploy } => self.on_rollback(sim, deploy),
             Event::Autoscale { service } => self.on_autoscale(sim, service),
             Event::ScaleUp { instance } => self.on_scale_up(sim, instance),
+            Event::Action { action, step } => self.on_action(sim, u32::from(action), step),
             Event::Tick => self.on_tick(sim),
             Event::WarmupEnd => self.on_warmup_end(sim.now().as_ns()),
             Event::Net => self.on_net(sim),

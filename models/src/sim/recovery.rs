@@ -302,12 +302,9 @@ impl ServiceModel<'_> {
                 if more == 0 {
                     break;
                 }
-                let inst = &mut self.process[i as usize];
-                if !inst.active && !inst.starting {
-                    inst.starting = true;
+                if self.start_instance(sim, i, delay) {
                     more.dec();
                     self.stats[si].recovery.scale_ups += 1;
-                    sim.schedule_in(SimDuration::from_ns(delay), Event::ScaleUp { instance: i });
                 }
             }
             self.log(now, LogKind::ScaleUp, what);
@@ -348,6 +345,21 @@ impl ServiceModel<'_> {
         self.autoscale_busy[si] = busy;
         let workers = f64::from(self.world.services[si].workers_total());
         delta as f64 / (workers * f64::from(active.max(1)) * every_ns as f64)
+    }
+
+    /// Starts instance `i`, not part of its service yet (an autoscaler's, or one an operator
+    /// adds): it takes load `delay_ns` from now. Whether it was not started already.
+    pub(super) fn start_instance(&mut self, sim: &mut Sim<Event>, i: u32, delay_ns: u64) -> bool {
+        let inst = &mut self.process[i as usize];
+        if inst.active || inst.starting {
+            return false;
+        }
+        inst.starting = true;
+        sim.schedule_in(
+            SimDuration::from_ns(delay_ns),
+            Event::ScaleUp { instance: i },
+        );
+        true
     }
 
     /// A new instance has started: it takes load (ramped, with slow start), cold if the service

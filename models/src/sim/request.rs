@@ -288,7 +288,7 @@ impl ServiceModel<'_> {
         if measured {
             st.measured.arrived += 1;
         }
-        if self.svc_faults[s].outages > 0 {
+        if self.svc_faults[s].outages > 0 || self.is_paused(s) {
             return self.turn_away(sim, req, Outcome::Rejected);
         }
         if self.process[i].crashed > 0 {
@@ -746,7 +746,7 @@ impl ServiceModel<'_> {
         }
         if r.call != NONE {
             let delay = self.network_delay(r.edge, true, host, r.caller_host);
-            let (lost, add) = self.link(host, r.caller_host);
+            let (lost, add) = self.call_link(r.edge, host, r.caller_host);
             if lost {
                 return self.drop_message(req);
             }

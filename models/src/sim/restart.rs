@@ -71,6 +71,29 @@ impl ServiceModel<'_> {
         );
     }
 
+    /// An operator restarts the process of instance `i` (`Restart`): as a kill (everything it
+    /// holds fails, it leaves load balancing), but it starts again after `down_ns`, whatever its
+    /// back-off, which it leaves as it was.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn restart_process(&mut self, sim: &mut Sim<Event>, i: u32, down_ns: u64) {
+        let now = sim.now().as_ns();
+        let loop_ = &mut self.crash_loops[i as usize];
+        if loop_.down {
+            return; // killed already: it restarts after its back-off
+        }
+        loop_.down = true;
+        loop_.killed_ns = now;
+        loop_.kill = loop_.kill.wrapping_add(1);
+        let kill = loop_.kill;
+        self.crash(sim, i, true, now);
+        self.not_ready(i, now);
+        sim.schedule_in(
+            SimDuration::from_ns(down_ns),
+            Event::Restart { instance: i, kill },
+        );
+    }
+
     /// A killed process starts again, empty and cold.
     #[cold]
     #[inline(never)]

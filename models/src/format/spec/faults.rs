@@ -41,9 +41,26 @@ pub enum FaultKind {
         factor: f64,
         #[serde(default)]
         instance: Option<u32>,
+        /// Which of its instances, as chaos tools pick targets: `Share(0.3)` or `Count(2)`,
+        /// drawn by the fault's own stream (see `InstancePick`). Default: all of them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        instances: Option<InstancePick>,
+        /// Only its instances placed in this region, zone, rack or host: `in: "eu-west/a"`.
+        #[serde(rename = "in", default, skip_serializing_if = "Option::is_none")]
+        place: Option<String>,
     },
     /// A share of requests fail after their local work: `Errors(service: "payments", rate: 0.5)`.
-    Errors { service: String, rate: f64 },
+    /// With `edge` in place of `service`, a share of the calls on that edge fail at the caller
+    /// before they leave, as a service mesh's injected abort does: `Errors(edge: Edge(from:
+    /// "api", to: "payments"), rate: 0.5)`.
+    Errors {
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        service: String,
+        rate: f64,
+        /// The call edge whose calls fail, in place of `service`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        edge: Option<Edge>,
+    },
     /// Every instance is down: arrivals are refused at once, and work in progress is lost.
     Outage { service: String },
     /// An instance's process dies: connections are refused at once, queued and running requests
@@ -53,6 +70,13 @@ pub enum FaultKind {
         service: String,
         #[serde(default)]
         instance: Option<u32>,
+        /// Which of its instances, as chaos tools pick targets: `Share(0.3)` or `Count(2)`,
+        /// drawn by the fault's own stream (see `InstancePick`). Default: all of them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        instances: Option<InstancePick>,
+        /// Only its instances placed in this region, zone, rack or host: `in: "eu-west/a"`.
+        #[serde(rename = "in", default, skip_serializing_if = "Option::is_none")]
+        place: Option<String>,
     },
     /// An instance stops answering but keeps its connections: requests wait, unanswered, until
     /// the hang ends (callers see timeouts).
@@ -60,6 +84,13 @@ pub enum FaultKind {
         service: String,
         #[serde(default)]
         instance: Option<u32>,
+        /// Which of its instances, as chaos tools pick targets: `Share(0.3)` or `Count(2)`,
+        /// drawn by the fault's own stream (see `InstancePick`). Default: all of them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        instances: Option<InstancePick>,
+        /// Only its instances placed in this region, zone, rack or host: `in: "eu-west/a"`.
+        #[serde(rename = "in", default, skip_serializing_if = "Option::is_none")]
+        place: Option<String>,
     },
     /// A leak: local work slows down by `per_min` (0.5: 50% more) for every minute since the
     /// fault started or the instance last restarted, whichever is later.
@@ -68,12 +99,26 @@ pub enum FaultKind {
         per_min: f64,
         #[serde(default)]
         instance: Option<u32>,
+        /// Which of its instances, as chaos tools pick targets: `Share(0.3)` or `Count(2)`,
+        /// drawn by the fault's own stream (see `InstancePick`). Default: all of them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        instances: Option<InstancePick>,
+        /// Only its instances placed in this region, zone, rack or host: `in: "eu-west/a"`.
+        #[serde(rename = "in", default, skip_serializing_if = "Option::is_none")]
+        place: Option<String>,
     },
     /// Stop-the-world pauses (GC): every instance pauses for `pause` after gaps drawn from `every`.
     Pauses {
         service: String,
         every: DistSpec,
         pause: DistSpec,
+        /// Which of its instances, as chaos tools pick targets: `Share(0.3)` or `Count(2)`,
+        /// drawn by the fault's own stream (see `InstancePick`). Default: all of them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        instances: Option<InstancePick>,
+        /// Only its instances placed in this region, zone, rack or host: `in: "eu-west/a"`.
+        #[serde(rename = "in", default, skip_serializing_if = "Option::is_none")]
+        place: Option<String>,
     },
     /// A host dies: its instances stop answering, and messages to them are lost (callers time
     /// out); work in progress is lost.
@@ -99,17 +144,35 @@ pub enum FaultKind {
         #[serde(default)]
         one_way: bool,
     },
-    /// Messages between the two sets of places take `add` longer, both ways.
+    /// Messages between the two sets of places take `add` longer, both ways (a call's round
+    /// trip grows by twice `add`). With `edge` in place of `between` and `and`, the messages of
+    /// one call edge only (the requests and their answers), whatever hosts the two services are
+    /// on: `NetworkDelay(edge: Edge(from: "api", to: "db"), add: "50ms")`.
     NetworkDelay {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         between: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         and: Vec<String>,
         add: Dur,
+        /// A delay drawn for each message and added to `add` (jitter, as netem's and
+        /// Toxiproxy's): `jitter: Uniform(min: "0ms", max: "20ms")`. Default: none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        jitter: Option<DistSpec>,
+        /// The call edge whose messages are delayed, in place of `between` and `and`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        edge: Option<Edge>,
     },
     /// A share `rate` of messages between the two sets of places is lost (the sender times out).
+    /// With `edge` in place of `between` and `and`, the messages of one call edge only.
     PacketLoss {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         between: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         and: Vec<String>,
         rate: f64,
+        /// The call edge whose messages are lost, in place of `between` and `and`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        edge: Option<Edge>,
     },
     /// A share `rate` of answers are wrong. Callers that check them (`detected: true`) treat them
     /// as errors; otherwise they are counted as completed and as corrupt answers.
@@ -139,6 +202,32 @@ pub enum FaultKind {
     /// sharing it max-min with everything else: `Congestion(link: Zones("a", "b"), rate:
     /// "80Gbps")`. Needs the topology's `bandwidth` for that link.
     Congestion { link: LinkRef, rate: Rate },
+}
+
+/// Which of a service's instances a fault hits, as chaos tools pick their targets (Chaos Mesh's
+/// `fixed-percent` and `fixed` modes, Gremlin's percentage of targets). The pick is drawn once per
+/// run from the fault's own stream (`fault:<kind and targets>#<k>/pick`), as a shuffle whose
+/// first instances are taken: it depends on the seed, the run and the fault, never on the design,
+/// and a larger share takes the smaller share's instances and more.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum InstancePick {
+    /// A share of the instances, in (0, 1], rounded up: `Share(0.3)` of 10 instances is 3, of 4
+    /// it is 2.
+    Share(f64),
+    /// That many instances, at least one and at most all of them: `Count(2)`.
+    Count(u32),
+}
+
+/// A call edge: the calls `from` makes to `to` (every step that calls it), whatever hosts the
+/// two services are on.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Edge {
+    /// The calling service.
+    pub from: String,
+    /// The called service.
+    pub to: String,
 }
 
 impl FaultKind {

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sim_core::SimDuration;
 
+mod actions;
 mod calls;
 mod expect;
 mod faults;
@@ -19,6 +20,7 @@ mod services;
 mod topology;
 mod workloads;
 
+pub use actions::*;
 pub use calls::*;
 pub use expect::*;
 pub use faults::*;
@@ -211,6 +213,10 @@ pub struct Scenario {
     /// Rollouts of new versions, possibly bad ones, possibly rolled back by an alert.
     #[serde(default)]
     pub deployments: Vec<DeploySpec>,
+    /// What the operators do, at set times: switch a feature off, add capacity, shift traffic,
+    /// pause or restart a service. Shown as actions taken, not as incidents.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<ActionSpec>,
 }
 
 /// A service level objective, or an override of one (fields left out are inherited: a workload's

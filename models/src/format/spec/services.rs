@@ -34,6 +34,11 @@ pub struct Service {
     /// How callers choose among this service's instances. Default `RoundRobin`.
     #[serde(default)]
     pub balancer: Balancer,
+    /// Zone-aware routing, as Envoy's: a caller prefers this service's instances in its own
+    /// zone (`zone_aware: ()`), and spills to the others when its zone holds too few of those
+    /// in rotation. Default: off (callers prefer their region only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone_aware: Option<ZoneAware>,
     /// Whether instances honour the deadlines of their callers (gRPC deadline propagation): a
     /// request whose caller has given up is dropped from the queue instead of served, and makes
     /// no further calls after its local work; calls it makes carry the earlier of its own deadline
@@ -883,6 +888,26 @@ impl Serialize for QueueCap {
     }
 }
 
+/// Zone-aware routing (Envoy's `zone_aware_lb_config`). Let `L` be the instances of the service
+/// in the caller's zone that are in rotation, `T` all those in rotation and `Z` the zones its
+/// instances run in: when `L × Z ≥ T` (the caller's zone holds at least its share), the call
+/// goes to an instance there; otherwise to one there with probability `L × Z / T`, else to any
+/// in rotation — so that a zone that lost instances is not drowned by its own callers, as
+/// Envoy spills the residual. Envoy weighs by where the callers run; here callers are taken to
+/// be spread evenly over the zones. Users' requests (no zone) and services with fewer than
+/// `min_cluster_size` instances are balanced over every zone.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneAware {
+    /// Below this many instances, no zone is preferred. Default 6 (Envoy's).
+    #[serde(default = "six")]
+    pub min_cluster_size: u32,
+}
+
+fn six() -> u32 {
+    6
+}
+
 /// Which hosts a service's instances are placed on. Instances are dealt out round-robin over
 /// the eligible hosts in interleaved order (one per region, then per zone, then per rack, then
 /// per host), so consecutive instances land as far apart as the topology allows.
@@ -897,4 +922,7 @@ pub enum Placement {
     /// Only the hosts of one zone: `InZone("a")`, or `InZone("eu-west/a")` when zone names repeat
     /// across regions.
     InZone(String),
+    /// Only the hosts of the zones listed, instances dealt out across them in turn:
+    /// `InZones(["a", "b"])`.
+    InZones(Vec<String>),
 }

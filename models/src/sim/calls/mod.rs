@@ -258,12 +258,12 @@ impl ServiceModel<'_> {
         let def = &self.world.calls[c.edge as usize];
         let parent = self.requests[c.parent];
         let caller_host = self.instances[parent.instance as usize].host;
-        if self.svc_faults[def.to as usize].fail_fast > 0 {
+        if self.svc_faults[def.to as usize].fail_fast > 0 || self.edge_aborts(c.edge) {
             // The call fails before it leaves the caller (a name that does not resolve, a
             // certificate that has expired).
             return self.fail_before_leaving(sim, call, None, phase);
         }
-        let region = self.world.hosts[caller_host as usize].region_idx;
+        let region = self.locality(def.to, caller_host);
         let mut instance = self.pick_instance(def.to, parent.workload, region, def.write, c.key);
         if def.write && !self.active_links.is_empty() {
             instance = self.split_brain_route(def.to as usize, instance, caller_host);
@@ -290,7 +290,7 @@ impl ServiceModel<'_> {
         self.arm_attempt_timers(sim, call, req);
         let callee_host = self.instances[instance as usize].host;
         let delay = self.network_delay(c.edge, false, caller_host, callee_host);
-        let (lost, add) = self.link(caller_host, callee_host);
+        let (lost, add) = self.call_link(c.edge, caller_host, callee_host);
         if lost {
             return self.drop_message(req);
         }

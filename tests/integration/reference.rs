@@ -195,13 +195,14 @@ fn render(items: &[Item]) -> String {
 
 /// The files of `models/src/format/spec/` after `mod.rs`, in the reference's order (the order
 /// the types had when the format was one file).
-const SPEC_FILES: [&str; 9] = [
+const SPEC_FILES: [&str; 10] = [
     "ops",
     "actions",
     "faults",
     "expect",
     "limits",
     "topology",
+    "network",
     "services",
     "calls",
     "workloads",

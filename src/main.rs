@@ -225,7 +225,7 @@ struct ReplayArgs {
     /// Trace only user requests arriving in FROM..TO (simulated time, e.g. `10s..20s`).
     #[arg(long, value_name = "FROM..TO", value_parser = faultline::replay::parse_window, requires = "trace")]
     trace_window: Option<(u64, u64)>,
-    /// Most spans in the trace; past it no new user request is traced.
+    /// Most spans in the trace; reaching it halves the share of user requests traced (one in 2N, 4N, ...), over the whole run.
     #[arg(long, value_name = "N", default_value_t = models::trace::TraceOptions::default().max_spans, requires = "trace")]
     trace_spans_max: usize,
     /// Write the run's notable events (faults, health, ejections, alerts, breakers, ...) as JSON lines to PATH.
@@ -794,21 +794,17 @@ fn write_trace(
     let mut out = std::io::BufWriter::new(file);
     reports::trace::write_json(trace, &mut out).map_err(io_error)?;
     out.flush().map_err(io_error)?;
-    let over = if trace.users_over_max > 0 {
-        format!(
-            "; {} more user requests not traced past {} spans (--trace-spans-max)",
-            trace.users_over_max, trace.options.max_spans
-        )
-    } else {
-        String::new()
+    let left_out = match trace.left_out() {
+        text if text.is_empty() => String::new(),
+        text => format!("; {text}"),
     };
     Ok(format!(
-        "trace written to {}: {} spans of {} user requests (of {}, one in {}){over}; open it at https://ui.perfetto.dev\n",
+        "trace written to {}: {} spans of {} user requests (of {}, one in {}){left_out}; open it at https://ui.perfetto.dev\n",
         path.display(),
         trace.spans.len(),
         trace.users_traced,
         trace.users,
-        trace.options.sample_one_in
+        trace.sample_one_in
     ))
 }
 

@@ -130,6 +130,22 @@ jitter or budget into a service with several callers. `validate` prints the same
         #[command(flatten)]
         overrides: OverrideArgs,
     },
+    /// Print the JSON Schema of the scenario format (docs/scenario.schema.json), for editors and programs.
+    #[command(after_help = "Example: faultline schema > scenario.schema.json
+
+Every command that reads a scenario reads it as JSON too: a file whose name ends in .json, or standard input
+(`-`) that starts with `{`. The JSON has the structure of the RON (serde_json's shape: enums as {\"Variant\": ...}).
+
+".to_owned() + EXIT_CODES)]
+    Schema,
+    /// Print a scenario as JSON, in the shape the schema describes (the same scenario: the same digests).
+    #[command(name = "to-json", after_help = "Example: faultline to-json scenarios/quickstart.ron > quickstart.json
+
+".to_owned() + EXIT_CODES)]
+    ToJson {
+        /// The scenario file (RON or JSON).
+        file: PathBuf,
+    },
 }
 
 /// `faultline plan`: load, capacity and amplification, before any run.
@@ -488,7 +504,19 @@ fn run_command(command: Command, quiet: bool) -> Result<Printed, faultline::Erro
         Command::Completions { shell } => Ok(Printed::success(completions(shell))),
         Command::Validate { file, overrides } => validate(&file, &overrides),
         Command::Plan(args) => plan(args),
+        Command::Schema => Ok(Printed::success(models::format::json::schema_text())),
+        Command::ToJson { file } => to_json(&file),
     }
+}
+
+/// `faultline to-json`: the scenario (which must read) as JSON.
+fn to_json(file: &std::path::Path) -> Result<Printed, faultline::Error> {
+    let name = file.display().to_string();
+    let text = models::validate::read_source(file)?;
+    models::validate::parse(&name, &text)?;
+    let json = models::format::json::from_ron(&text)
+        .map_err(|e| faultline::Error::Usage(format!("{name}: {e}")))?;
+    Ok(Printed::success(json))
 }
 
 /// `faultline run`: the run as a table or one JSON document.

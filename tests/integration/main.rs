@@ -11,6 +11,7 @@ mod errors;
 mod failures;
 mod golden;
 mod incidents;
+mod json;
 mod limits;
 mod overload;
 mod plan;

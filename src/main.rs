@@ -763,7 +763,7 @@ fn validate(file: &std::path::Path, overrides: &OverrideArgs) -> Result<Printed,
         file: loaded.study.file.clone(),
         problems: plan.warnings,
     });
-    let labels = models::variants::fault_labels(loaded.study.designs.iter().map(|d| &d.world));
+    let labels = models::variants::fault_labels(loaded.study.designs.iter().map(|d| &*d.world));
     if !labels.is_empty() {
         let list: Vec<String> = labels.iter().map(|l| format!("`{l}`")).collect();
         text.push_str(&format!(

@@ -92,7 +92,8 @@ fn parse_args() -> Options {
     options
 }
 
-/// Every `.ron` file under `dir`, in path order.
+/// Every `.ron` file under `dir` (and `.json`: the JSON scenarios of the error corpus), in path
+/// order.
 fn ron_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -102,7 +103,7 @@ fn ron_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for path in paths {
         if path.is_dir() {
             ron_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "ron") {
+        } else if path.extension().is_some_and(|e| e == "ron" || e == "json") {
             out.push(path);
         }
     }

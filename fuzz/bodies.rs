@@ -28,9 +28,16 @@ pub fn load_scenario(data: &[u8], events_max: u64) {
 }
 
 /// Any text given to the study loader (base scenario, variants patched into the text by
-/// `models::patch`, grid sweeps, `expect` checks) must load or be refused with an error: never a
+/// `models::patch`, grid sweeps, `expect` checks; JSON scenarios through their conversion) must load or be refused with an error: never a
 /// panic, a hang or an unbounded allocation.
 pub fn load_variants(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
+    // Text that starts with `{` is read as a JSON scenario, as standard input is.
+    if models::format::json::looks_like_json(&text) {
+        if let Ok(ron) = models::format::json::to_ron("fuzz.json", &text) {
+            let _ = models::variants::load_study("fuzz.json", &ron);
+        }
+        return;
+    }
     let _ = models::variants::load_study("fuzz.ron", &text);
 }

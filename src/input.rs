@@ -187,7 +187,12 @@ fn read_stdin() -> Result<String, Error> {
             "{STDIN_NAME}: the input is not text (it is not valid UTF-8); expected a RON scenario"
         ))
     })?;
-    Ok(text.strip_prefix('\u{feff}').unwrap_or(&text).to_string())
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    // JSON on standard input is known by its first character (`{`; RON starts `Scenario(`).
+    match models::format::json::looks_like_json(text) {
+        true => Ok(models::format::json::to_ron(STDIN_NAME, text)?),
+        false => Ok(text.to_string()),
+    }
 }
 
 #[cfg(test)]

@@ -130,6 +130,22 @@ jitter or budget into a service with several callers. `validate` prints the same
         #[command(flatten)]
         overrides: OverrideArgs,
     },
+    /// Print the JSON Schema of the scenario format (docs/scenario.schema.json), for editors and programs.
+    #[command(after_help = "Example: faultline schema > scenario.schema.json
+
+Every command that reads a scenario reads it as JSON too: a file whose name ends in .json, or standard input
+(`-`) that starts with `{`. The JSON has the structure of the RON (serde_json's shape: enums as {\"Variant\": ...}).
+
+".to_owned() + EXIT_CODES)]
+    Schema,
+    /// Print a scenario as JSON, in the shape the schema describes (the same scenario: the same digests).
+    #[command(name = "to-json", after_help = "Example: faultline to-json scenarios/quickstart.ron > quickstart.json
+
+".to_owned() + EXIT_CODES)]
+    ToJson {
+        /// The scenario file (RON or JSON).
+        file: PathBuf,
+    },
 }
 
 /// `faultline plan`: load, capacity and amplification, before any run.
@@ -225,7 +241,7 @@ struct ReplayArgs {
     /// Trace only user requests arriving in FROM..TO (simulated time, e.g. `10s..20s`).
     #[arg(long, value_name = "FROM..TO", value_parser = faultline::replay::parse_window, requires = "trace")]
     trace_window: Option<(u64, u64)>,
-    /// Most spans in the trace; past it no new user request is traced.
+    /// Most spans in the trace; reaching it halves the share of user requests traced (one in 2N, 4N, ...), over the whole run.
     #[arg(long, value_name = "N", default_value_t = models::trace::TraceOptions::default().max_spans, requires = "trace")]
     trace_spans_max: usize,
     /// Write the run's notable events (faults, health, ejections, alerts, breakers, ...) as JSON lines to PATH.
@@ -488,7 +504,19 @@ fn run_command(command: Command, quiet: bool) -> Result<Printed, faultline::Erro
         Command::Completions { shell } => Ok(Printed::success(completions(shell))),
         Command::Validate { file, overrides } => validate(&file, &overrides),
         Command::Plan(args) => plan(args),
+        Command::Schema => Ok(Printed::success(models::format::json::schema_text())),
+        Command::ToJson { file } => to_json(&file),
     }
+}
+
+/// `faultline to-json`: the scenario (which must read) as JSON.
+fn to_json(file: &std::path::Path) -> Result<Printed, faultline::Error> {
+    let name = file.display().to_string();
+    let text = models::validate::read_source(file)?;
+    models::validate::parse(&name, &text)?;
+    let json = models::format::json::from_ron(&text)
+        .map_err(|e| faultline::Error::Usage(format!("{name}: {e}")))?;
+    Ok(Printed::success(json))
 }
 
 /// `faultline run`: the run as a table or one JSON document.
@@ -735,7 +763,7 @@ fn validate(file: &std::path::Path, overrides: &OverrideArgs) -> Result<Printed,
         file: loaded.study.file.clone(),
         problems: plan.warnings,
     });
-    let labels = models::variants::fault_labels(loaded.study.designs.iter().map(|d| &d.world));
+    let labels = models::variants::fault_labels(loaded.study.designs.iter().map(|d| &*d.world));
     if !labels.is_empty() {
         let list: Vec<String> = labels.iter().map(|l| format!("`{l}`")).collect();
         text.push_str(&format!(
@@ -794,21 +822,17 @@ fn write_trace(
     let mut out = std::io::BufWriter::new(file);
     reports::trace::write_json(trace, &mut out).map_err(io_error)?;
     out.flush().map_err(io_error)?;
-    let over = if trace.users_over_max > 0 {
-        format!(
-            "; {} more user requests not traced past {} spans (--trace-spans-max)",
-            trace.users_over_max, trace.options.max_spans
-        )
-    } else {
-        String::new()
+    let left_out = match trace.left_out() {
+        text if text.is_empty() => String::new(),
+        text => format!("; {text}"),
     };
     Ok(format!(
-        "trace written to {}: {} spans of {} user requests (of {}, one in {}){over}; open it at https://ui.perfetto.dev\n",
+        "trace written to {}: {} spans of {} user requests (of {}, one in {}){left_out}; open it at https://ui.perfetto.dev\n",
         path.display(),
         trace.spans.len(),
         trace.users_traced,
         trace.users,
-        trace.options.sample_one_in
+        trace.sample_one_in
     ))
 }
 

@@ -323,7 +323,7 @@ impl Search<'_> {
         // The aggregate of this one run, built as a sweep builds its own; the run's record goes
         // in slot 0, whatever its run index.
         result.run = 0;
-        self.one.designs[0].world = world;
+        self.one.designs[0].world = std::sync::Arc::new(world);
         let mut agg = crate::sweep::empty_aggregate(&self.one, 1, self.seed);
         agg.variants[0].add(&result, &histograms);
         let mut out = Vec::new();

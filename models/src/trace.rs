@@ -16,6 +16,21 @@
 //! of the request's id (ids are handed out in event order, so they are the same whatever the
 //! options), and a sampled user request is traced through every service it reaches.
 //!
+//! The span budget covers the whole run: a user request is traced when the hash of its id is a
+//! multiple of the rate, one in `sample_one_in`. When the spans reach `max_spans`, the rate
+//! doubles and the spans and marks of the user requests it no longer picks are dropped; a
+//! multiple of 2N is a multiple of N, so the trace is always exactly the user requests that the
+//! final rate picks, whole, from the first minute to the last (a fault late in a long run is
+//! traced as densely as its start). The trace says how many were left out, and why.
+//!
+//! ```text
+//!  spans ▲ max ─ ─ ─ ╱│─ ─ ─ ─ ─╱│─ ─ ─ ─ ─ ─
+//!        │         ╱  │      ╱   │     ╱
+//!        │       ╱    │   ╱      │  ╱            one in 1, then 2, then 4 ...
+//!        │     ╱      │╱         │╱
+//!        └──────────────────────────────▶ time
+//! ```
+//!
 //! Times: the model's integer nanoseconds.
 
 use crate::results::{AlertFiring, BreakerTransition, LogEntry, RunResult};
@@ -29,8 +44,8 @@ pub struct TraceOptions {
     /// Trace only user requests that arrive in `[from, to)` ns; faults, breaker states, alerts
     /// and log entries outside it are left out too.
     pub window: Option<(u64, u64)>,
-    /// Start no new user request's trace once this many spans are recorded (those under way are
-    /// finished, so that every trace stays whole).
+    /// At most this many spans: reaching it doubles the sampling rate's `one in`, and the spans
+    /// of the user requests the new rate leaves out are dropped (every trace stays whole).
     pub max_spans: usize,
 }
 
@@ -94,6 +109,8 @@ pub struct Mark {
     pub name: &'static str,
     /// The span on whose track it is shown (the caller's).
     pub on: u64,
+    /// The user request it belongs to (the correlation id of its spans).
+    pub correlation: u64,
     /// The attempt concerned, when it was sent (a retry's attempt is not sent yet).
     pub request: Option<u64>,
     pub attempt: u32,
@@ -123,10 +140,44 @@ pub struct Trace {
     pub breakers: Vec<(String, String, Vec<BreakerTransition>)>,
     pub alerts: Vec<AlertFiring>,
     pub log: Vec<LogEntry>,
-    /// User requests that arrived, that were traced, and that were not because of `max_spans`.
+    /// The rate the trace was thinned to: one user request in this many (a power-of-two multiple
+    /// of `options.sample_one_in`).
+    pub sample_one_in: u64,
+    /// User requests: that arrived (`users = users_traced + users_outside_window +
+    /// users_not_sampled + users_over_max`), that were traced, that arrived outside the window,
+    /// that the asked rate did not pick, and that it picked but the final rate left out to stay
+    /// within `max_spans`.
     pub users: u64,
     pub users_traced: u64,
+    pub users_outside_window: u64,
+    pub users_not_sampled: u64,
     pub users_over_max: u64,
+}
+
+impl Trace {
+    /// What the trace leaves out and why, in a phrase (empty when it holds every user request).
+    pub fn left_out(&self) -> String {
+        let mut parts = Vec::new();
+        if self.users_outside_window > 0 {
+            parts.push(format!("{} outside the window", self.users_outside_window));
+        }
+        if self.users_not_sampled > 0 {
+            parts.push(format!(
+                "{} not picked by the asked one in {}",
+                self.users_not_sampled, self.options.sample_one_in
+            ));
+        }
+        if self.users_over_max > 0 {
+            parts.push(format!(
+                "{} to keep within {} spans (one in {} kept, spread over the whole run)",
+                self.users_over_max, self.options.max_spans, self.sample_one_in
+            ));
+        }
+        if parts.is_empty() {
+            return String::new();
+        }
+        format!("user requests left out: {}", parts.join(", "))
+    }
 }
 
 /// The ids a request slot carries now (slots are reused: the tracer keeps its own table, so that
@@ -150,9 +201,15 @@ pub(crate) struct Tracer {
     slots: Vec<Slot>,
     spans: Vec<Span>,
     marks: Vec<Mark>,
+    /// The rate now: a user request is kept when the hash of its id is a multiple of it.
+    one_in: u64,
+    /// The ids of the user requests picked and kept so far.
+    kept: Vec<u64>,
     users: u64,
-    users_traced: u64,
-    users_over_max: u64,
+    users_outside_window: u64,
+    users_not_sampled: u64,
+    /// User requests picked at the asked rate (in the window).
+    users_picked: u64,
 }
 
 impl Tracer {
@@ -167,9 +224,12 @@ impl Tracer {
             slots: Vec::new(),
             spans: Vec::new(),
             marks: Vec::new(),
+            one_in: u64::from(options.sample_one_in),
+            kept: Vec::new(),
             users: 0,
-            users_traced: 0,
-            users_over_max: 0,
+            users_outside_window: 0,
+            users_not_sampled: 0,
+            users_picked: 0,
         })
     }
 
@@ -186,21 +246,62 @@ impl Tracer {
         &mut self.slots[k]
     }
 
-    /// Whether the user request `user`, arriving at `now`, is traced: in the window, picked by
-    /// the hash of its id, and while there is room.
+    /// Whether the user request `user`, arriving at `now`, is traced: in the window and picked
+    /// by the hash of its id at the rate of now.
     fn samples(&mut self, user: u64, now: u64) -> bool {
         self.users += 1;
-        let picked = self.options.in_window(now, now)
-            && mix(user).is_multiple_of(u64::from(self.options.sample_one_in));
-        if !picked {
+        if !self.options.in_window(now, now) {
+            self.users_outside_window += 1;
             return false;
         }
-        if self.spans.len() >= self.options.max_spans {
-            self.users_over_max += 1;
+        if !mix(user).is_multiple_of(u64::from(self.options.sample_one_in)) {
+            self.users_not_sampled += 1;
             return false;
         }
-        self.users_traced += 1;
+        self.users_picked += 1;
+        if !self.keeps(user) {
+            return false;
+        }
+        self.kept.push(user);
         true
+    }
+
+    /// Whether the user request `user` is picked at the rate of now.
+    fn keeps(&self, user: u64) -> bool {
+        mix(user).is_multiple_of(self.one_in)
+    }
+
+    /// Records a span of a picked user request, unless the rate has left it out since; at the
+    /// budget, thins the trace.
+    fn push_span(&mut self, span: Span) {
+        if !self.keeps(span.correlation) {
+            return;
+        }
+        self.spans.push(span);
+        while self.spans.len() > self.options.max_spans && self.one_in < 1 << 62 {
+            self.thin();
+        }
+    }
+
+    /// Records a mark of a picked user request, unless the rate has left it out since.
+    fn push_mark(&mut self, mark: Mark) {
+        if self.keeps(mark.correlation) {
+            self.marks.push(mark);
+        }
+    }
+
+    /// Doubles the rate's `one in` and drops what the new rate leaves out: the user requests it
+    /// keeps are a subset of those it kept, so every kept trace stays whole.
+    #[cold]
+    fn thin(&mut self) {
+        let before = self.spans.len();
+        self.one_in *= 2;
+        let one_in = self.one_in;
+        let keeps = |user: u64| mix(user).is_multiple_of(one_in);
+        self.spans.retain(|s| keeps(s.correlation));
+        self.marks.retain(|m| keeps(m.correlation));
+        self.kept.retain(|&u| keeps(u));
+        assert!(self.spans.len() <= before, "thinning never adds spans");
     }
 
     /// A user request arrives in slot `slot`; its first attempt goes to the entry service.
@@ -240,10 +341,11 @@ impl Tracer {
         s.sent_ns = now;
         let (user, sampled) = (s.user, s.sampled);
         if sampled {
-            self.marks.push(Mark {
+            self.push_mark(Mark {
                 t_ns: now,
                 name: "retry",
                 on: user,
+                correlation: user,
                 request: Some(span),
                 attempt,
                 to: None,
@@ -283,7 +385,7 @@ impl Tracer {
         if !s.sampled {
             return;
         }
-        self.spans.push(Span {
+        self.push_span(Span {
             id: s.span,
             correlation: s.user,
             parent: Some(s.parent),
@@ -312,7 +414,7 @@ impl Tracer {
         if !s.sampled {
             return;
         }
-        self.spans.push(Span {
+        self.push_span(Span {
             id: s.user,
             correlation: s.user,
             parent: None,
@@ -338,10 +440,11 @@ impl Tracer {
     ) {
         let s = *self.slot(slot);
         if s.sampled {
-            self.marks.push(Mark {
+            self.push_mark(Mark {
                 t_ns: now,
                 name,
                 on: s.parent,
+                correlation: s.user,
                 request: Some(s.span),
                 attempt: s.attempt,
                 to,
@@ -363,10 +466,11 @@ impl Tracer {
     ) {
         let s = *self.slot(parent);
         if s.sampled {
-            self.marks.push(Mark {
+            self.push_mark(Mark {
                 t_ns: now,
                 name,
                 on: s.span,
+                correlation: s.user,
                 request: None,
                 attempt,
                 to: Some(to),
@@ -380,7 +484,7 @@ impl Tracer {
             .horizon_ns
             .min(result.warmup_ns.saturating_add(result.measured_ns));
         let keep = |a: u64, b: u64| self.options.in_window(a, b);
-        Trace {
+        let trace = Trace {
             scenario: result.scenario.clone(),
             seed: result.seed,
             run: result.run,
@@ -423,11 +527,24 @@ impl Tracer {
                 .collect(),
             spans: self.spans,
             marks: self.marks,
+            sample_one_in: self.one_in,
             users: self.users,
-            users_traced: self.users_traced,
-            users_over_max: self.users_over_max,
+            users_traced: self.kept.len() as u64,
+            users_outside_window: self.users_outside_window,
+            users_not_sampled: self.users_not_sampled,
+            users_over_max: self.users_picked - self.kept.len() as u64,
             options: self.options,
-        }
+        };
+        assert_eq!(
+            trace.users,
+            trace.users_traced
+                + trace.users_outside_window
+                + trace.users_not_sampled
+                + trace.users_over_max,
+            "every user request is traced or counted as left out"
+        );
+        assert!(trace.spans.len() <= trace.options.max_spans || trace.sample_one_in >= 1 << 62);
+        trace
     }
 }
 
@@ -442,7 +559,50 @@ fn mix(x: u64) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{mix, TraceOptions};
+    use super::{mix, Place, TraceOptions, Tracer};
+
+    /// `n` user requests one after the other, each answered at one instance: two spans each, and
+    /// a retry mark.
+    fn users_through(tracer: &mut Tracer, n: u64) {
+        let place = Place::Instance {
+            service: 0,
+            offset: 0,
+        };
+        for k in 0..n {
+            let t = k * 1_000;
+            tracer.user_arrived(0, t);
+            tracer.attempt_sent(1, 0, 1, t);
+            tracer.mark_attempt(1, "timeout", Some(0), t + 5);
+            tracer.answered(1, place, t, 0, "completed", t + 10);
+            tracer.user_done(0, 0, t, "completed", t + 20);
+        }
+    }
+
+    #[test]
+    fn the_span_budget_thins_the_rate_over_the_whole_run() {
+        let options = TraceOptions {
+            max_spans: 100,
+            ..TraceOptions::default()
+        };
+        let mut tracer = Tracer::new(&options);
+        users_through(&mut tracer, 1_000);
+        // 2,000 spans into 100: one in 16 keeps about 125 on average, but the hash of these ids
+        // keeps 44 users (88 spans); one in 8 kept more than 100.
+        assert_eq!(tracer.one_in, 16);
+        assert_eq!(tracer.kept.len(), 44);
+        assert!(tracer.spans.len() <= 100, "{}", tracer.spans.len());
+        assert_eq!(tracer.spans.len(), 2 * tracer.kept.len());
+        assert_eq!(tracer.marks.len(), tracer.kept.len());
+        let picked: Vec<u64> = (0..1_000u64)
+            .map(|k| 1 + 3 * k)
+            .filter(|&user| mix(user).is_multiple_of(16))
+            .collect();
+        assert_eq!(tracer.kept, picked, "exactly the users one in 16 picks");
+        // The kept users are spread over the run, not bunched at its start.
+        let last = tracer.spans.iter().map(|s| s.start_ns).max().unwrap();
+        assert!(last > 900_000, "{last}");
+        assert_eq!(tracer.users_picked, 1_000);
+    }
 
     #[test]
     fn sampling_picks_about_one_in_n_of_consecutive_ids() {

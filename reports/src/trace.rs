@@ -305,8 +305,9 @@ impl<'t> Document<'t> {
     }
 }
 
-/// The end of the document: the time unit, and under `otherData` the run, the options and how
-/// many user requests were traced.
+/// The end of the document: the time unit, and under `otherData` the run, the options, the rate
+/// the span budget thinned the sampling to, and how many user requests were traced and left out
+/// (and why, in `left_out`).
 fn write_other_data(trace: &Trace, out: &mut dyn Write) -> io::Result<()> {
     let window = match trace.options.window {
         Some((a, b)) => format!("[{a},{b}]"),
@@ -314,18 +315,22 @@ fn write_other_data(trace: &Trace, out: &mut dyn Write) -> io::Result<()> {
     };
     writeln!(
         out,
-        "\"displayTimeUnit\": \"ns\",\n\"otherData\": {{\"scenario\":{},\"seed\":{},\"run\":{},\"digest\":{},\"end_ns\":{},\"sample_one_in\":{},\"window_ns\":{window},\"max_spans\":{},\"spans\":{},\"users\":{},\"users_traced\":{},\"users_over_max_spans\":{}}}\n}}",
+        "\"displayTimeUnit\": \"ns\",\n\"otherData\": {{\"scenario\":{},\"seed\":{},\"run\":{},\"digest\":{},\"end_ns\":{},\"sample_one_in\":{},\"sample_one_in_asked\":{},\"window_ns\":{window},\"max_spans\":{},\"spans\":{},\"users\":{},\"users_traced\":{},\"users_outside_window\":{},\"users_not_sampled\":{},\"users_over_max_spans\":{},\"left_out\":{}}}\n}}",
         json_str(&trace.scenario),
         trace.seed,
         trace.run,
         json_str(&trace.digest),
         trace.end_ns,
+        trace.sample_one_in,
         trace.options.sample_one_in,
         trace.options.max_spans,
         trace.spans.len(),
         trace.users,
         trace.users_traced,
-        trace.users_over_max
+        trace.users_outside_window,
+        trace.users_not_sampled,
+        trace.users_over_max,
+        json_str(&trace.left_out())
     )
 }
 

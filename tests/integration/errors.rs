@@ -16,13 +16,14 @@ const BAD: &str = "tests/bad";
 /// The fewest broken files the corpus may hold; a guard against a glob that silently finds none.
 const CORPUS_MIN: usize = 30;
 
-/// Every `.ron` file in the corpus, sorted by name so that reports are stable.
+/// Every `.ron` file in the corpus (and `.json`: the same checks of JSON scenarios), sorted by
+/// name so that reports are stable.
 fn corpus() -> Vec<PathBuf> {
     let dir = repo_path(BAD);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
         .map(|entry| entry.expect("readable directory entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "ron"))
+        .filter(|p| p.extension().is_some_and(|x| x == "ron" || x == "json"))
         .collect();
     files.sort();
     files
@@ -125,7 +126,7 @@ fn every_err_file_belongs_to_a_scenario() {
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
         .map(|entry| entry.expect("readable directory entry").path())
         .filter(|p| p.extension().is_some_and(|x| x == "err"))
-        .filter(|p| !p.with_extension("ron").exists())
+        .filter(|p| !p.with_extension("ron").exists() && !p.with_extension("json").exists())
         .map(|p| relative(&p))
         .collect();
     orphans.sort();

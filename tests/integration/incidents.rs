@@ -105,7 +105,7 @@ fn a_named_fault_is_called_by_its_name_everywhere() {
     assert!(source.contains("Detected(fault: \"lost zone a\""));
     let study = models::variants::load_study("zone.ron", &source).unwrap();
     assert_eq!(
-        models::variants::fault_labels([&study.designs[0].world]),
+        models::variants::fault_labels([&*study.designs[0].world]),
         ["lost zone a"]
     );
     let r = models::run_world(&study.designs[0].world, 1, 0).unwrap();
@@ -168,7 +168,7 @@ fn a_named_rollout_is_called_by_its_name() {
     );
     assert!(source.contains("api v2"));
     let study = models::variants::load_study("deploy.ron", &source).unwrap();
-    let world = &study.designs[0].world;
+    let world = &*study.designs[0].world;
     assert_eq!(models::variants::fault_labels([world]), ["api v2"]);
     let r = models::run_world(world, 1, 0).unwrap();
     assert!(r.log.iter().any(|l| l.kind == "deploy"

@@ -12,6 +12,7 @@ mod errors;
 mod failures;
 mod golden;
 mod incidents;
+mod json;
 mod limits;
 mod network;
 mod overload;

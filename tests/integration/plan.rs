@@ -142,7 +142,8 @@ fn every_catalog_scenario_plans() {
             }
             let study = models::variants::load_study_file(&path).unwrap();
             let source = std::fs::read_to_string(&path).unwrap();
-            for world in std::iter::once(&study.base).chain(study.designs.iter().map(|d| &d.world))
+            for world in
+                std::iter::once(&*study.base).chain(study.designs.iter().map(|d| &*d.world))
             {
                 let plan = models::plan::plan(world, Some(&source), models::plan::UTILIZATION_WARN);
                 assert_eq!(

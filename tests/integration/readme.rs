@@ -75,6 +75,14 @@ fn every_readme_command_works() {
     ok(&["check", &format!("{starter}.ron"), "--runs", "3", "--quiet"]);
     ok(&["validate", "scenarios/quickstart.ron"]);
     assert!(ok(&["plan", "scenarios/quickstart.ron"]).contains("capacity/s"));
+    // Scenarios from programs: the schema, a scenario as JSON, and a run of it.
+    assert!(ok(&["schema"]).contains("\"$defs\""));
+    let json = ok(&["to-json", "scenarios/quickstart.ron"]);
+    std::fs::write(t("quickstart.json"), &json).unwrap();
+    assert!(
+        ok(&["run", &t("quickstart.json"), "--variant", "db-8-workers"])
+            .contains("ledger balanced")
+    );
     // The queueing catalog against theory, several files at once.
     let theory = ok(&[
         "check",

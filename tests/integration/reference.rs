@@ -33,10 +33,16 @@ fn read_spec(source: &str) -> Vec<Item> {
     let mut aliases: Vec<String> = Vec::new();
     let mut depth = 0usize;
     let mut in_item = false;
+    // Inside an attribute that rustfmt spread over lines (a long `#[derive(...)]`).
+    let mut in_attribute = false;
     for raw in source.lines() {
         let line = raw.trim();
         if line.starts_with("#[cfg(test)]") {
             break;
+        }
+        if in_attribute || (line.starts_with("#[") && !line.ends_with(']')) {
+            in_attribute = !line.ends_with(")]");
+            continue;
         }
         if let Some(text) = line.strip_prefix("///") {
             doc.push(text.trim().to_string());

@@ -345,11 +345,70 @@ fn a_window_and_a_span_cap_bound_the_trace() {
     let c = check(&to_json(&trace));
     assert_linked(&c);
     assert!(trace.users_over_max > 0);
-    // Past the cap only the user requests under way finish their traces.
+    assert!(trace.spans.len() <= 500, "{}", trace.spans.len());
+    // The budget thins the sampling over the whole run: the kept user requests reach its end.
+    let last = trace
+        .spans
+        .iter()
+        .filter(|s| s.parent.is_none())
+        .map(|s| s.start_ns)
+        .max();
+    assert!(last > Some(18_000_000_000), "{last:?}");
+}
+
+/// A fault at 2m, in a run whose spans would fill the default budget in its first 25 seconds.
+const LATE: &str = "tests/data/trace-late-fault.ron";
+
+#[test]
+fn the_default_trace_covers_a_late_fault() {
+    let world = load(LATE);
+    let plain = models::run_world(&world, world.seed, 0).unwrap();
+    let (result, trace) = traced(LATE, &TraceOptions::default());
+    assert_eq!(result, plain, "tracing never changes the run");
+    // 359,771 user requests of four spans each (users, web, api, db), 1.44 million spans: one in
+    // 8 keeps about 180,000 of them, within the budget of 200,000.
+    assert_eq!(trace.users, 359_771);
+    assert_eq!(trace.sample_one_in, 8);
     assert!(
-        (500..600).contains(&trace.spans.len()),
+        (150_000..=200_000).contains(&trace.spans.len()),
         "{}",
         trace.spans.len()
+    );
+    assert_eq!(trace.users_traced + trace.users_over_max, trace.users);
+    assert_eq!(
+        (trace.users_outside_window, trace.users_not_sampled),
+        (0, 0)
+    );
+    let c = check(&to_json(&trace));
+    assert_linked(&c);
+    // As many user requests are traced in the fault's 20 seconds as in the first 20 (2,000 a
+    // second, one in 8: about 5,000), and db's errors are among them.
+    let users_in = |from_s: u64, to_s: u64| {
+        trace
+            .spans
+            .iter()
+            .filter(|s| s.parent.is_none())
+            .filter(|s| (from_s * 1_000_000_000..to_s * 1_000_000_000).contains(&s.start_ns))
+            .count()
+    };
+    let (first, fault) = (users_in(0, 20), users_in(120, 140));
+    assert!((4_500..5_500).contains(&fault), "{fault}");
+    assert!(first.abs_diff(fault) < 300, "{first} and {fault}");
+    let failed_in_fault = trace
+        .spans
+        .iter()
+        .filter(|s| matches!(s.place, models::trace::Place::Instance { service: 2, .. }))
+        .filter(|s| (120_000_000_000..140_000_000_000).contains(&s.start_ns))
+        .filter(|s| s.outcome == "failed")
+        .count();
+    assert!(failed_in_fault > 1_000, "{failed_in_fault}");
+    let left_out = trace.left_out();
+    assert!(
+        left_out.starts_with(&format!(
+            "user requests left out: {} to keep within 200000 spans (one in 8 kept",
+            trace.users_over_max
+        )),
+        "{left_out}"
     );
 }
 
@@ -387,6 +446,27 @@ fn replay_writes_a_trace_events_and_a_timeline() {
     assert!(!c.spans.is_empty());
     let doc: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(doc["otherData"]["sample_one_in"], 2);
+    assert_eq!(doc["otherData"]["sample_one_in_asked"], 2);
+    let other = &doc["otherData"];
+    let users = other["users"].as_u64().unwrap();
+    let parts = [
+        "users_traced",
+        "users_outside_window",
+        "users_not_sampled",
+        "users_over_max_spans",
+    ];
+    assert_eq!(
+        users,
+        parts
+            .iter()
+            .map(|k| other[k].as_u64().unwrap())
+            .sum::<u64>()
+    );
+    assert!(other["users_outside_window"].as_u64().unwrap() > 0);
+    assert!(other["left_out"]
+        .as_str()
+        .unwrap()
+        .contains("outside the window"));
     assert_eq!(doc["otherData"]["run"], 1);
     let events = std::fs::read_to_string(&events_path).unwrap();
     assert!(events.lines().count() > 0);

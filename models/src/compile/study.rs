@@ -10,13 +10,16 @@ use crate::format::{parse, patch, read_source};
 use crate::spec::Scenario;
 use crate::world::World;
 use std::path::Path;
+use std::sync::Arc;
 
 /// One design: a named world.
 #[derive(Clone, Debug)]
 pub struct Design {
     pub name: String,
     pub about: String,
-    pub world: World,
+    /// Shared with [`Study::base`] when the design is the scenario as written (a world of a
+    /// thousand services is megabytes).
+    pub world: Arc<World>,
     /// For a grid point: (parameter label, value) of each grid parameter, in grid order.
     pub grid: Vec<(String, String)>,
 }
@@ -29,7 +32,7 @@ pub struct Study {
     pub designs: Vec<Design>,
     /// The scenario as written, without any variant's changes (`faultline run` without
     /// `--variant`).
-    pub base: World,
+    pub base: Arc<World>,
     /// The base scenario's warnings, then those a variant adds.
     pub warnings: ScenarioWarnings,
 }
@@ -44,22 +47,22 @@ pub fn load_study_file(path: &Path) -> Result<Study, ScenarioError> {
 /// Compiles the base scenario and each variant; checks variant names and expectations.
 pub fn load_study(file: &str, source: &str) -> Result<Study, ScenarioError> {
     let spec = parse(file, source)?;
-    let base = build(file, Some(source), spec.clone())?;
-    let mut labels = fault_labels([&base]);
+    let base = Arc::new(build(file, Some(source), spec.clone())?);
+    let mut labels = fault_labels([&*base]);
     let mut warnings = base.warnings.clone();
     let mut problems = Vec::new();
     let designs = if spec.variants.is_empty() && spec.grid.is_empty() {
         vec![Design {
             name: "base".into(),
             about: spec.about.clone(),
-            world: base.clone(),
+            world: Arc::clone(&base),
             grid: Vec::new(),
         }]
     } else {
         variant_designs(file, source, &spec, &mut problems)
     };
     check_expects(&spec, &base_names(&spec), &mut problems);
-    for label in fault_labels(designs.iter().map(|d| &d.world)) {
+    for label in fault_labels(designs.iter().map(|d| &*d.world)) {
         if !labels.contains(&label) {
             labels.push(label);
         }
@@ -336,7 +339,7 @@ fn variant_design(
     Ok(Design {
         name: v.name.clone(),
         about: v.about.clone(),
-        world,
+        world: Arc::new(world),
         grid: v.grid.clone(),
     })
 }

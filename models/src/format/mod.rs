@@ -1,11 +1,13 @@
 //! Scenario loading: the file format ([`spec`]), the one RON reader with spans ([`reader`]),
 //! which both error positions and variant patches use, ron's errors in our words, and variants as
 //! patches on the text ([`patch`], [`variants`]). [`read_source`] and [`parse`] take a file to a
-//! [`Scenario`], checking its shape only.
+//! [`Scenario`], checking its shape only; a `.json` file is read as the RON text it stands for
+//! ([`json`], which also generates the format's JSON Schema).
 //!
 //! **Architecture invariant:** nothing here knows of a [`crate::world::World`]; meaning is checked
 //! and compiled in [`crate::compile`].
 
+pub mod json;
 pub mod names;
 pub mod patch;
 pub mod reader;
@@ -74,7 +76,7 @@ pub fn read_source(path: &Path) -> Result<String, ScenarioError> {
         Ok(m) if m.len() > SOURCE_BYTES_MAX => return Err(unreadable(too_big(m.len()))),
         _ => {}
     }
-    read_bounded(path).map_err(|e| {
+    let text = read_bounded(path).map_err(|e| {
         unreadable(match e.kind() {
             std::io::ErrorKind::NotFound => "no such file".into(),
             std::io::ErrorKind::PermissionDenied => {
@@ -86,7 +88,12 @@ pub fn read_source(path: &Path) -> Result<String, ScenarioError> {
             std::io::ErrorKind::FileTooLarge => too_big(SOURCE_BYTES_MAX + 1),
             _ => format!("cannot read the file: {}", lowercase_first(&e.to_string())),
         })
-    })
+    })?;
+    // A JSON scenario is read as the RON text it stands for, line for line (`json`).
+    match json::is_json_path(path) {
+        true => json::to_ron(&path.display().to_string(), &text),
+        false => Ok(text),
+    }
 }
 
 /// Most problems `parse` reports for one file.

@@ -6,7 +6,7 @@ use super::*;
 /// Actions are mitigations, not faults: timelines and postmortems show them among the actions
 /// taken during an incident (kind `action` in the run's log and the JSON-lines event log), never
 /// as an incident of their own. Every variant takes the same actions at the same times.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActionSpec {
     /// What reports call the action. Default: a label made from what it does (`add 4 instances
@@ -21,7 +21,7 @@ pub struct ActionSpec {
 }
 
 /// What an operator does.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub enum ActionKind {
     /// Switches a feature off for the rest of the run: the calls `from` makes to `to` are no

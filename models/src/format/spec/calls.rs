@@ -4,7 +4,7 @@
 use super::*;
 
 /// One step of a service's call sequence.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 // The spec is read once per file; boxing the defences would only make the format types harder to read.
 #[allow(clippy::large_enum_variant)]
@@ -83,7 +83,7 @@ pub enum Step {
 }
 
 /// What a call asks of a datastore or a broker.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 pub enum Op {
     #[default]
     Read,
@@ -102,7 +102,7 @@ pub enum Op {
 /// Hedging ("The Tail at Scale"): if the call has not answered after a delay — fixed (`after`),
 /// or a percentile of its observed latency (`percentile`) — send another attempt (up to `max`
 /// extra ones); the first good answer wins, the others are abandoned.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HedgeSpec {
     /// A fixed delay; with `percentile`, the delay used until enough answers have been seen.
@@ -119,7 +119,7 @@ pub struct HedgeSpec {
 }
 
 /// Client-side throttling, per caller instance.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub enum ThrottleSpec {
     /// gRPC `retryThrottling`, as grpc-java applies it: tokens start at `max_tokens` (1 to
@@ -144,7 +144,7 @@ pub(super) fn two_min() -> Dur {
 }
 
 /// What a failed call turns into.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 pub enum Fallback {
     /// Answer degraded, e.g. `Degrade("popular items")`: the request succeeds, counted as degraded.
     Degrade(String),
@@ -152,7 +152,7 @@ pub enum Fallback {
 
 /// Retries, with the parameters of resilience4j `Retry`, Envoy retry policies and Finagle retry
 /// budgets.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetrySpec {
     /// Attempts in all, the first included (resilience4j `maxAttempts`). Default 3.
@@ -203,7 +203,7 @@ pub(super) fn default_jitter() -> Jitter {
 }
 
 /// An outcome of an attempt, for choosing what to retry.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 pub enum RetryOn {
     /// The attempt's timeout expired.
     Timeout,
@@ -222,7 +222,7 @@ pub enum RetryOn {
 }
 
 /// Wait before a retry (resilience4j `IntervalFunction`).
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub enum Backoff {
     /// The same wait each time: `Constant("50ms")`.
@@ -245,7 +245,7 @@ pub(super) fn two() -> f64 {
 }
 
 /// Randomization of a backoff wait `d` (AWS architecture blog, "Exponential Backoff and Jitter").
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 pub enum Jitter {
     /// Exactly `d`.
     None,
@@ -266,7 +266,7 @@ pub enum Jitter {
 ///   until their own outcome) are fewer than `max(min_retry_concurrency, budget_percent% of the
 ///   attempts in flight)`; per caller instance (one Envoy each).
 ///   `budget: (budget_percent: 20.0, min_retry_concurrency: 3)`.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetryBudget {
     /// Finagle `percentCanRetry` as a fraction, e.g. `0.1`.
@@ -303,7 +303,7 @@ pub(super) fn ten_s() -> Dur {
 /// `slow_call_rate`, it opens. Open: attempts are refused at once for `open_for`. Then half-open:
 /// `half_open_calls` attempts pass; when all have answered, their failure and slow rates decide
 /// between closed and open again; further attempts are refused meanwhile.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BreakerSpec {
     /// `Count(100)`: the last 100 calls (`COUNT_BASED`); `Time("10s")`: the calls of the last 10
@@ -358,14 +358,14 @@ pub(super) fn ten_u() -> u32 {
 }
 
 /// The sliding window of a circuit breaker.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 pub enum Window {
     Count(u32),
     Time(Dur),
 }
 
 /// A bulkhead per caller instance and dependency.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub enum BulkheadSpec {
     /// resilience4j `SemaphoreBulkhead`: at most `max_concurrent` calls in flight; a call that
@@ -389,7 +389,7 @@ pub enum BulkheadSpec {
 }
 
 /// Load-balancing policy used by callers of a service.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 pub enum Balancer {
     /// Each instance in turn.
     #[default]

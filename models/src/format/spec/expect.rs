@@ -3,7 +3,7 @@
 use super::*;
 
 /// A percentile of latency.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 pub enum Percentile {
     P50,
     P90,
@@ -16,7 +16,7 @@ pub enum Percentile {
 }
 
 /// Which requests a latency counts.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 pub enum Of {
     /// Successful requests only (completed or degraded): the latency of successes.
     #[default]
@@ -28,7 +28,7 @@ pub enum Of {
 }
 
 /// A per-run measurement of one service (or `users:<workload>`), over the measured window.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub enum Metric {
     /// Answered successfully (completed or degraded) out of all answered.
@@ -92,7 +92,7 @@ pub enum Metric {
 /// With `in_runs: p`, the condition must hold in at least a fraction `p` of the runs. Without it,
 /// it must hold for the mean across runs at 95% confidence: the whole 95% interval of the mean
 /// lies on the right side of the threshold.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub enum Expect {
     /// `Availability(service: "checkout", at_least: 0.999, in_runs: 0.99)`: answered

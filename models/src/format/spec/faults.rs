@@ -7,7 +7,7 @@ use super::*;
 /// host, rack, zone or region named) fails after a time drawn from `mtbf` and is repaired after a
 /// time drawn from `mttr`, independently of the others. Every draw comes from the fault's own
 /// random stream, so every variant of a scenario sees the same fault schedule.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSpec {
     /// What reports call the fault: incident timelines, failure-mode tables, the run's log and
@@ -31,7 +31,7 @@ pub struct FaultSpec {
 
 /// What goes wrong. Places are named as in the topology: a region `"eu-west"`, a zone `"a"` (or
 /// `"eu-west/a"` when zone names repeat), a rack `"eu-west/a/r0"`, a host `"eu-west/a/r0/h3"`.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub enum FaultKind {
     /// Local work takes `factor` times longer, at every instance or at one:
@@ -209,7 +209,7 @@ pub enum FaultKind {
 /// run from the fault's own stream (`fault:<kind and targets>#<k>/pick`), as a shuffle whose
 /// first instances are taken: it depends on the seed, the run and the fault, never on the design,
 /// and a larger share takes the smaller share's instances and more.
-#[derive(Clone, Copy, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub enum InstancePick {
     /// A share of the instances, in (0, 1], rounded up: `Share(0.3)` of 10 instances is 3, of 4
@@ -221,7 +221,7 @@ pub enum InstancePick {
 
 /// A call edge: the calls `from` makes to `to` (every step that calls it), whatever hosts the
 /// two services are on.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Edge {
     /// The calling service.

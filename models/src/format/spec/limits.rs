@@ -10,7 +10,7 @@ pub(super) fn default_resolution() -> Dur {
 }
 
 /// Guards on one run. Hitting one stops the run early and is reported, never a hang.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunLimits {
     /// Most events one run may process. Default 2,000,000,000.

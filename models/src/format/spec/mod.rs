@@ -6,6 +6,7 @@
 //! rates that are positive, a call graph without cycles — is checked afterwards by
 //! [`crate::compile`], which reports every problem at once with its field path.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sim_core::SimDuration;
 
@@ -67,6 +68,26 @@ impl<'de> Deserialize<'de> for Dur {
         d.deserialize_any(V)
     }
 }
+
+/// In the JSON Schema: a string such as `"250ms"`, `"1.5s"` or `"2m30s"`, or the number 0.
+impl JsonSchema for Dur {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A duration: a number with a unit (ns, us, ms, s, m or min, h, d), largest unit first when compound: \"250ms\", \"1.5s\", \"2m30s\"; or 0.",
+            "anyOf": [
+                {"type": "string", "pattern": DURATION_PATTERN},
+                {"const": 0}
+            ]
+        })
+    }
+}
+
+/// What a duration string looks like (`SimDuration::parse` has the last word).
+pub const DURATION_PATTERN: &str = r"^\s*(0|([0-9_.]+\s*(ns|us|µs|ms|s|min|m|h|d))+)\s*$";
 
 impl Serialize for Dur {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -140,6 +161,23 @@ impl<'de> Deserialize<'de> for Bytes {
     }
 }
 
+/// In the JSON Schema: a string such as `"512MiB"`, or the number 0.
+impl JsonSchema for Bytes {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Size".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A size in bytes: a number with a unit (B, KiB, MiB, GiB, TiB, kB, MB, GB, TB): \"512MiB\"; or 0.",
+            "anyOf": [
+                {"type": "string", "pattern": r"^\s*[0-9.]+\s*(B|KiB|MiB|GiB|TiB|kB|KB|MB|GB|TB)\s*$"},
+                {"const": 0}
+            ]
+        })
+    }
+}
+
 impl Serialize for Bytes {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&format!("{}B", self.0))
@@ -147,7 +185,7 @@ impl Serialize for Bytes {
 }
 
 /// One scenario: the system, its load, and how long to simulate it.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// Short name, used in reports and file names.
@@ -188,6 +226,7 @@ pub struct Scenario {
     /// `variants`, or of the scenario itself). `[("services.db.workers", [2, 4, 8]),
     /// ("services.api.queue", [50, 200])]` makes six variants, named like `db.workers=2 api.queue=50`.
     #[serde(default)]
+    #[schemars(with = "Vec<(String, Vec<serde_json::Value>)>")]
     pub grid: Vec<(String, Vec<Box<ron::value::RawValue>>)>,
     /// Failures injected at set times; every variant sees the same ones.
     #[serde(default)]
@@ -221,7 +260,7 @@ pub struct Scenario {
 
 /// A service level objective, or an override of one (fields left out are inherited: a workload's
 /// and a service's from the scenario's, the scenario's from the defaults).
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Slo {
     /// A successful answer slower than this is not good. For a service, the time from arrival at

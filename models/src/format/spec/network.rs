@@ -82,6 +82,20 @@ impl<'de> Deserialize<'de> for Rate {
     }
 }
 
+impl JsonSchema for Rate {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Bandwidth".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A bandwidth: a number with a unit of bits (bps, Kbps, Mbps, Gbps, Tbps) or bytes (B/s, kB/s, MB/s, GB/s, KiB/s, MiB/s, GiB/s) per second: \"10Gbps\", \"200MB/s\".",
+            "type": "string",
+            "pattern": r"^\s*[0-9.]+\s*(bps|Kbps|kbps|Mbps|Gbps|Tbps|B/s|kB/s|KB/s|MB/s|GB/s|KiB/s|MiB/s|GiB/s)\s*$"
+        })
+    }
+}
+
 impl Serialize for Rate {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&format!("{}B/s", self.0))
@@ -94,7 +108,7 @@ impl Serialize for Rate {
 /// rack's uplink, the zone-to-zone or region-to-region link, the receiver's rack uplink and NIC
 /// — and share each link max-min fairly (each flow gets an equal share of its bottleneck, as
 /// TCP flows do; SimGrid's flow model). Default: no limits anywhere.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Bandwidth {
     /// Each host's network interface: `host: "10Gbps"`.
@@ -117,7 +131,7 @@ pub struct Bandwidth {
 }
 
 /// The order in which a disk serves its queue.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 pub enum DiskQueue {
     /// First come, first served: a rebuild's reads and writes queue with users'.
     #[default]
@@ -133,7 +147,7 @@ pub enum DiskQueue {
 /// of `1 / iops` and its size over `throughput`, plus `fsync` for a durable write. The disk
 /// faults act on it: `SlowDisk` multiplies its operations' time (not the instances' work),
 /// `DiskFailure` loses it. Default: no disks (datastore I/O is part of their `work`).
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DiskSpec {
     /// Operations per second. Default: no limit.
@@ -155,7 +169,7 @@ pub struct DiskSpec {
 }
 
 /// A distribution of sizes (messages, reads, writes).
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub enum SizeSpec {
     /// Always the same: `Constant("16KiB")`.
@@ -169,7 +183,7 @@ pub enum SizeSpec {
 /// How a datastore copies its data to a copy that lost it (a new disk, a new host) or that was
 /// cut off for so long that it cannot catch up from the log: chunk by chunk, each read from the
 /// source's disk, sent over the network and written to the target's disk.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RebuildSpec {
     /// A copy out of reach of its primary (host down, partition) for longer than this is
@@ -211,7 +225,7 @@ fn default_parallel() -> u32 {
 /// A bulk transfer that shares the network and the disks with users: a backup, a rebalancing,
 /// a data load. `(name: "backup", from: "db", to: "us-east/b/r0/h0", size: "500GiB", at: "10m",
 /// rate: "200MB/s")`.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransferSpec {
     /// Name in reports.
@@ -235,7 +249,7 @@ pub struct TransferSpec {
 }
 
 /// A link of the network, named by its ends (faults on capacity name one; both directions).
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub enum LinkRef {
     /// A host's network interface: `Host("us-east/a/r0/h3")`.

@@ -5,7 +5,7 @@ use super::*;
 /// An alert rule: `(name: "checkout-errors", when: ErrorRate(service: "checkout", above: 0.01,
 /// over: "1m"))`. The window `over` is rounded up to whole time-series buckets; the rule is
 /// evaluated when a bucket closes and fires when its condition holds, after `for` when given.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertSpec {
     pub name: String,
@@ -16,7 +16,7 @@ pub struct AlertSpec {
 }
 
 /// The condition of an alert, over the last `over` of simulated time.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub enum AlertRule {
     /// Share of answers that are errors (failed, rejected, shed, rate-limited) above `above`.
@@ -45,7 +45,7 @@ pub enum AlertRule {
 /// one) switch to it; after `bake`, the rest switch, one every `interval`. The new version
 /// carries its own error rate and slowdown. With `rollback_on`, when that alert fires after the
 /// rollout started, every instance goes back to the old version `rollback_in` later.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeploySpec {
     /// What reports call this rollout (timelines, failure-mode tables, the log and
@@ -86,7 +86,7 @@ pub(super) fn default_runs() -> u32 {
 
 /// A design to compare: the scenario with some fields changed. Every variant runs on the same
 /// seeds, so arrivals and service times line up across variants (common random numbers).
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Variant {
     pub name: String,
@@ -98,6 +98,7 @@ pub struct Variant {
     /// or by index (`services[2].workers`; `services.[2].workers` is read the same); a field that
     /// is absent is added, and a path to a list element replaces the whole element.
     #[serde(default)]
+    #[schemars(with = "std::collections::BTreeMap<String, serde_json::Value>")]
     pub set: std::collections::BTreeMap<String, Box<ron::value::RawValue>>,
     /// Fields to remove (so that they take their defaults), by path; a path to a list element
     /// (`faults[0]`, `services.cache`) removes that element. Indexes count the entries of the

@@ -8,7 +8,7 @@ use super::*;
 /// A request arriving at an instance takes a free worker or waits in the queue; when the queue is
 /// full it is rejected at once. A worker does `work`, then makes the service's `calls` in order,
 /// and holds the worker until every call has answered (as a thread-per-request server does).
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Service {
     pub name: String,
@@ -178,7 +178,7 @@ pub struct Service {
 }
 
 /// A broker's queue: `broker: (capacity: 100_000)`.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BrokerSpec {
     /// The most messages an instance holds (waiting and delivered, not yet acknowledged); a
@@ -197,7 +197,7 @@ fn hundred_thousand() -> u64 {
 }
 
 /// How a service consumes a broker's queue: `consumes: (from: "orders", concurrency: 8)`.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumesSpec {
     /// The broker (a service with `broker`).
@@ -221,7 +221,7 @@ pub struct ConsumesSpec {
 
 /// A cache held by each instance of a service: `cache: (capacity: 100_000, ttl: "5m",
 /// fronts: "db")`. Requests without a key pass through as misses that fill nothing.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CacheSpec {
     /// The most keys an instance holds; a new key evicts the least recently used.
@@ -257,7 +257,7 @@ pub struct CacheSpec {
 }
 
 /// A cache's admission policy (see `CacheSpec::admission`).
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 pub enum Admission {
     #[default]
     Always,
@@ -268,7 +268,7 @@ pub enum Admission {
 /// `ceil(active * utilization / target_utilization)` within `[min, max]`; new instances take
 /// load after `delay` (scheduling and start-up); surplus ones leave load balancing at once and
 /// finish what they hold.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AutoscaleSpec {
     /// The fewest instances.
@@ -289,7 +289,7 @@ pub struct AutoscaleSpec {
 }
 
 /// Memory of each instance of a service, and how a process killed for running out of it restarts.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemorySpec {
     /// The most an instance may use (a container's memory limit).
@@ -320,7 +320,7 @@ pub struct MemorySpec {
 /// holds only `base`, and sooner as requests fill it (every × free share of the room above
 /// `base`, at least a twentieth of `every`); each lasts `pause` plus `per_mib` for every MiB in
 /// use. The instance answers nothing during a pause (as a hang).
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GcSpec {
     pub every: Dur,
@@ -340,7 +340,7 @@ pub(super) fn ten_min() -> Dur {
 }
 
 /// Where user sessions live.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub enum SessionStore {
     Local { ttl: Dur },
@@ -357,7 +357,7 @@ pub(super) fn one_min() -> Dur {
 /// Active health checks of a service's instances (Kubernetes readiness probe, Envoy active
 /// health checking): every `interval`, each instance is probed; a probe fails when the instance
 /// is down, hung, unreachable, or would take longer than `timeout` to do `probe` work.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HealthSpec {
     /// Time between probes. Default `"5s"`.
@@ -383,7 +383,7 @@ pub struct HealthSpec {
 }
 
 /// Where an instance answers its health probes.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 pub enum ProbeLane {
     /// Apart from the requests (an admin port with a thread of its own): a probe fails only
     /// when the instance is down, hung, or slowed down so much that `probe` takes longer than
@@ -401,7 +401,7 @@ pub enum ProbeLane {
 /// probed; `restart_after` failures in a row kill the process, which restarts after a
 /// back-off (CrashLoopBackOff, as with `memory`) and comes back cold. Probes of a process start
 /// `initial_delay` after it starts.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LivenessSpec {
     /// Time between probes. Default `"10s"` (Kubernetes' `periodSeconds`).
@@ -456,7 +456,7 @@ pub struct LivenessSpec {
 /// `interval` at least min(`base_ejection_time` × k, `max_ejection_time`) after its ejection,
 /// where k is its multiplier: one more at each ejection (while k × base < max + base), one less
 /// at each `interval` it ends in load balancing at least an interval after its last return.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutlierSpec {
     /// 5xx answers in a row that eject an instance. Default 5.
@@ -563,7 +563,7 @@ pub(super) fn fifty() -> u32 {
 }
 
 /// Replacement of unhealthy instances by an orchestrator.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplaceSpec {
     /// Time from the unhealthy verdict until the replacement is up (scheduling, image pull,
@@ -580,7 +580,7 @@ pub struct ReplaceSpec {
 }
 
 /// The share of a limit each criticality may fill (fractions in (0, 1]).
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CriticalityShares {
     /// Default 1.
@@ -595,7 +595,7 @@ pub struct CriticalityShares {
 }
 
 /// How a service's workers wait for calls.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 pub enum Execution {
     #[default]
     Threads,
@@ -603,7 +603,7 @@ pub enum Execution {
 }
 
 /// The order of an instance's queue.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 pub enum QueueOrder {
     #[default]
     Fifo,
@@ -611,7 +611,7 @@ pub enum QueueOrder {
 }
 
 /// How long a process that starts is slower than a warm one, and by how much at first.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ColdStartSpec {
     pub warm_up: Dur,
@@ -621,7 +621,7 @@ pub struct ColdStartSpec {
 }
 
 /// Incremental recovery: a returning instance takes 1/steps, 2/steps, ... of its share of traffic.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlowStartSpec {
     /// The time until a returning instance takes its full share.
@@ -636,7 +636,7 @@ pub struct SlowStartSpec {
 /// them to the replicas over the network. It acknowledges a write according to `replication`.
 /// When the primary is lost, `failover` promotes the most up-to-date replica that is up; the
 /// acknowledged writes it never received are lost, and counted.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DatastoreSpec {
     /// `Sync` (every replica has it), `Async` (acknowledged at once; replicas follow with the
@@ -678,14 +678,14 @@ pub struct DatastoreSpec {
     pub rebuild: Option<RebuildSpec>,
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 pub enum Replication {
     Sync,
     Async,
     Quorum(u32),
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 pub enum ReadFrom {
     #[default]
     Primary,
@@ -694,7 +694,7 @@ pub enum ReadFrom {
 
 /// Failover of a datastore's primary: noticed `detect_after` it became unreachable, done
 /// `promote_in` later.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FailoverSpec {
     /// Default `"10s"`.
@@ -743,7 +743,7 @@ pub(super) fn three_f() -> f64 {
 }
 
 /// Adaptive concurrency limits, as in Netflix `concurrency-limits`.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub enum ConcurrencyLimitSpec {
     /// `AIMDLimit`: after a request that took longer than `latency_over` (or was dropped), the
@@ -777,7 +777,7 @@ pub(super) fn point_nine() -> f64 {
 }
 
 /// Rate limits of a service. Every limit that applies must have a token for a request to pass.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitSpec {
     /// One bucket for all requests.
@@ -793,7 +793,7 @@ pub struct RateLimitSpec {
 }
 
 /// A token bucket: `rate_per_s` tokens a second, holding at most `burst`; starts full.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenBucket {
     pub rate_per_s: f64,
@@ -801,7 +801,7 @@ pub struct TokenBucket {
 }
 
 /// Load shedding: turn work away early rather than serve it too late.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShedSpec {
     /// Drop a request that has waited in the queue longer than this (CoDel-like), when it
@@ -815,7 +815,7 @@ pub struct ShedSpec {
 }
 
 /// A separate worker pool of a service's instances (e.g. writes apart from reads).
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PoolSpec {
     pub name: String,
@@ -878,6 +878,23 @@ impl<'de> Deserialize<'de> for QueueCap {
     }
 }
 
+/// In the JSON Schema: a whole number, `"unbounded"` or `"none"`.
+impl JsonSchema for QueueCap {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "QueueCap".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A queue length (a whole number), \"unbounded\" or \"none\" (no waiting room).",
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "maximum": u32::MAX},
+                {"type": "string", "enum": ["unbounded", "none"]}
+            ]
+        })
+    }
+}
+
 impl Serialize for QueueCap {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
@@ -896,7 +913,7 @@ impl Serialize for QueueCap {
 /// Envoy spills the residual. Envoy weighs by where the callers run; here callers are taken to
 /// be spread evenly over the zones. Users' requests (no zone) and services with fewer than
 /// `min_cluster_size` instances are balanced over every zone.
-#[derive(Clone, Copy, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ZoneAware {
     /// Below this many instances, no zone is preferred. Default 6 (Envoy's).
@@ -911,7 +928,7 @@ fn six() -> u32 {
 /// Which hosts a service's instances are placed on. Instances are dealt out round-robin over
 /// the eligible hosts in interleaved order (one per region, then per zone, then per rack, then
 /// per host), so consecutive instances land as far apart as the topology allows.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub enum Placement {
     /// All hosts of the topology.

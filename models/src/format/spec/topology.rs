@@ -3,7 +3,7 @@
 use super::*;
 
 /// Regions, zones, racks and hosts, and the network latency between them.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Topology {
     /// Regions, each with zones. Default: region `local` with zone `a`, one rack, one host.
@@ -45,7 +45,7 @@ pub(super) fn default_regions() -> Vec<Region> {
 }
 
 /// A region: a name and its availability zones.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Region {
     pub name: String,
@@ -54,7 +54,7 @@ pub struct Region {
 
 /// An availability zone: `racks` racks of `hosts_per_rack` hosts each. Hosts are named
 /// `region/zone/r<rack>/h<host>`, e.g. `eu-west/a/r0/h3`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Zone {
     pub name: String,
@@ -72,7 +72,7 @@ pub(super) fn one() -> u32 {
 
 /// One-way latency of a message by the distance between sender and receiver. Each defaults to
 /// zero, so a scenario that does not care about the network need not mention it.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Latency {
     /// Both ends on one host.
@@ -96,7 +96,7 @@ pub struct Latency {
 }
 
 /// A distribution of durations (service times, latencies).
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub enum DistSpec {
     /// Always the same value: `Constant("20us")`.

@@ -3,7 +3,7 @@
 use super::*;
 
 /// Open-loop load at an entry service.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Workload {
     /// Name in reports. Default: the entry service's name.
@@ -67,7 +67,7 @@ pub struct Workload {
 
 /// A key space: keys `1..=n`, drawn independently for each request (the independent reference
 /// model).
-#[derive(Copy, Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub enum Keys {
     /// Key `k` with probability proportional to `1 / k^s`: a few hot keys and a long tail
@@ -82,7 +82,7 @@ pub(super) fn ten_thousand() -> u32 {
 }
 
 /// An arrival process.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub enum Arrivals {
     /// Poisson arrivals (exponential gaps): `Poisson(rate_per_s: 800)`.
@@ -92,7 +92,7 @@ pub enum Arrivals {
 }
 
 /// A change of arrival rate.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub enum RateChange {
     /// Jump to `to_per_s` at time `at`: `Step(to_per_s: 1600, at: "10m")`.
@@ -106,7 +106,9 @@ pub enum RateChange {
 /// queues order by it (`queue_order: Criticality`) serve the more critical first and drop the
 /// least critical first. It travels with a request along its calls unless a call says
 /// otherwise.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
+)]
 pub enum Criticality {
     /// Dropped first: batch, prefetch, analytics.
     Sheddable,

@@ -147,3 +147,29 @@ fn bytes_on_the_network_are_conserved() {
     assert_eq!(net.sent.user, net.delivered.user + net.in_flight.user);
     assert_eq!(net.sent.total(), net.sent.user);
 }
+
+/// A link at half its bandwidth and a link shared with background traffic: a 100 kB message a
+/// second takes 100 ms on a 1 MB/s NIC, 200 ms at half of it, and 200 ms beside 1 MB/s of
+/// background traffic (max-min gives each half). The background flow carries 1 MB/s alone
+/// (10 MB over its 10 s on the NIC out) and loses half while a message shares it (9 MB in).
+#[test]
+fn a_degraded_or_congested_link_slows_messages_exactly() {
+    let r =
+        faultline::run_variant(&repo_path("tests/data/link-faults.ron"), None, None, 0).unwrap();
+    let latency = &r.workloads[0].latency;
+    assert_eq!(latency.count, 39);
+    assert_eq!(latency.max_ns, 200_000_000);
+    let expected = (20.0 * 200.0 + 19.0 * 100.0) / 39.0 * 1e6;
+    assert!(
+        (latency.mean_ns - expected).abs() < 1.0,
+        "{}",
+        latency.mean_ns
+    );
+    let net = r.network.as_ref().unwrap();
+    let background = |name: &str| {
+        let l = net.links.iter().find(|l| l.name == name).unwrap();
+        l.bytes.background
+    };
+    assert_eq!(background("dc/b/r0/h0 out"), 10_000_000);
+    assert_eq!(background("dc/b/r0/h0 in"), 9_000_000);
+}

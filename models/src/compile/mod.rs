@@ -155,6 +155,7 @@ fn compile_parts(ck: &mut Checker, spec: &Scenario) -> Parts {
         hosts.as_deref().map(|h| (h, &instances[..])),
     );
     inert::check_inert(ck, spec);
+    network::warn_inert(ck, spec);
     Parts {
         hosts,
         latency,

@@ -294,7 +294,7 @@ fn end(
         .map(|s| s.name.as_str())
         .chain(hosts.iter().map(|h| h.name.as_str()))
         .collect();
-    let hint = closest(name, known.iter().copied()).map(|c| format!("did you mean `{c}`?"));
+    let hint = closest(name, known.iter().copied());
     ck.report(
         at,
         format!("`{name}` is neither a host (`region/zone/r0/h0`) nor a service"),
@@ -325,38 +325,111 @@ pub(super) fn link_ids(ck: &mut Checker, net: &Network, at: &At, link: &LinkRef)
     if ids.len() == 2 {
         return ids;
     }
-    let kind = match link {
-        LinkRef::Host(_) => (LinkKind::Host, "`topology.bandwidth.host`"),
-        LinkRef::RackUplink(_) => (LinkKind::RackUplink, "`rack_uplink` or `oversubscription`"),
-        LinkRef::Zones(..) => (LinkKind::Zones, "`cross_zone`"),
-        LinkRef::Regions(..) => (LinkKind::Regions, "`cross_region`"),
+    let (kind, field, what) = match link {
+        LinkRef::Host(_) => (LinkKind::Host, "`topology.bandwidth.host`", "host"),
+        LinkRef::RackUplink(_) => (
+            LinkKind::RackUplink,
+            "`rack_uplink` or `oversubscription`",
+            "rack",
+        ),
+        LinkRef::Zones(..) => (LinkKind::Zones, "`cross_zone`", "zone (`region/zone`)"),
+        LinkRef::Regions(..) => (LinkKind::Regions, "`cross_region`", "region"),
     };
-    let known: Vec<&str> = net
-        .links
-        .iter()
-        .filter(|l| l.kind == kind.0)
-        .map(|l| l.name.as_str())
+    // The places the links of this kind join, as a scenario names them.
+    let mut known: Vec<&str> = (net.links.iter())
+        .filter(|l| l.kind == kind)
+        .flat_map(|l| {
+            let name = l.name.as_str();
+            let name = ["out", "in", "up", "down"]
+                .iter()
+                .find_map(|s| name.strip_suffix(&format!(" {s}")[..]))
+                .unwrap_or(name);
+            name.split(" -> ")
+        })
         .collect();
+    known.sort_unstable();
+    known.dedup();
     if known.is_empty() {
-        ck.report(
-            at,
-            format!(
-                "this link has no bandwidth to act on: give the topology's bandwidth {}",
-                kind.1
-            ),
-            None,
-        );
-    } else {
-        let hint =
-            closest(&wanted[0], known.iter().copied()).map(|c| format!("did you mean `{c}`?"));
-        ck.report(
-            at,
-            format!(
-                "no link `{}` in the topology (zones are written `region/zone`)",
-                wanted[0]
-            ),
-            hint,
-        );
+        let msg =
+            format!("this link has no bandwidth to act on: give the topology's bandwidth {field}");
+        ck.report(at, msg, None);
+        return Vec::new();
+    }
+    let ends: Vec<&str> = match link {
+        LinkRef::Host(a) | LinkRef::RackUplink(a) => vec![a],
+        LinkRef::Zones(a, b) | LinkRef::Regions(a, b) => vec![a, b],
+    };
+    match ends.iter().find(|e| !known.contains(e)) {
+        Some(e) => {
+            let hint = closest(e, known.iter().copied());
+            ck.report(at, format!("no {what} `{e}` in the topology"), hint);
+        }
+        None => ck.report(at, "a link joins two different places".into(), None),
     }
     Vec::new()
+}
+
+/// Warns of network and disk settings that cannot take effect: sizes where nothing has a
+/// capacity, a disk that no datastore uses, links that nothing with a size crosses.
+pub(super) fn warn_inert(ck: &mut Checker, spec: &Scenario) {
+    let topology = At::root().field("topology");
+    let sized = first_size(spec);
+    let copies = spec.transfers.is_empty()
+        && !(spec.services.iter()).any(|s| s.datastore.as_ref().is_some_and(|d| d.data.is_some()));
+    let (bandwidth, disk) = (
+        spec.topology.bandwidth.is_some(),
+        spec.topology.disk.is_some(),
+    );
+    if let Some(at) = &sized {
+        if !bandwidth && !disk {
+            let msg = "a size takes time only on links with a capacity (`topology.bandwidth`) or on disks (`topology.disk`), and this topology has neither: it changes nothing".into();
+            ck.warn(at, msg);
+        }
+    } else if bandwidth && copies {
+        let msg = "no message has a size (`request_bytes`, `response_bytes`) and nothing is copied (datastores' `data`, `transfers`): the links carry nothing".into();
+        ck.warn(&topology.field("bandwidth"), msg);
+    }
+    if disk && !spec.services.iter().any(|s| s.datastore.is_some()) && spec.transfers.is_empty() {
+        let msg = "only datastores, rebuilds and transfers use disks, and this scenario has none: the disks do nothing".into();
+        ck.warn(&topology.field("disk"), msg);
+    }
+}
+
+/// Where the first size of the scenario is written.
+fn first_size(spec: &Scenario) -> Option<At> {
+    use crate::spec::Step;
+    for (si, svc) in spec.services.iter().enumerate() {
+        let calls = At::root()
+            .field("services")
+            .named(si, &svc.name)
+            .field("calls");
+        for (k, step) in svc.calls.iter().enumerate() {
+            let inner: Vec<(At, &Step)> = match step {
+                Step::Call { .. } => vec![(calls.index(k), step)],
+                Step::Parallel(steps) => (steps.iter().enumerate())
+                    .map(|(j, s)| (calls.index(k).index(j), s))
+                    .collect(),
+            };
+            for (at, s) in inner {
+                if let Step::Call {
+                    request_bytes,
+                    response_bytes,
+                    ..
+                } = s
+                {
+                    if request_bytes.is_some() {
+                        return Some(at.field("request_bytes"));
+                    }
+                    if response_bytes.is_some() {
+                        return Some(at.field("response_bytes"));
+                    }
+                }
+            }
+        }
+    }
+    let w = spec
+        .workload
+        .iter()
+        .position(|w| w.request_bytes.is_some())?;
+    Some(At::root().field("workload").index(w).field("request_bytes"))
 }

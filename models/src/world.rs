@@ -360,7 +360,8 @@ pub struct FaultDef {
     pub edges: Vec<u32>,
     /// Hosts on each side of a link fault, and whether only `a → b` is affected.
     pub link: Option<LinkDef>,
-    /// Links with a capacity it acts on (`LinkDegraded`, `Congestion`), by `Network::links`.
+    /// Links with a capacity it acts on (`LinkDegraded`, `Congestion`, `LinkDown`), by
+    /// `Network::links`.
     pub net_links: Vec<u32>,
     /// Names the fault's random streams: its kind and targets, not its parameters, so that a
     /// variant changing a rate or a factor keeps the same failure and repair times.
@@ -427,6 +428,8 @@ pub enum FaultEffect {
     LinkDegraded(f64),
     /// Background traffic on the links, in bytes per ns.
     Congestion(f64),
+    /// The links are lost (traffic routes around them where it can).
+    LinkDown,
 }
 
 /// Health checking, outlier ejection, replacement and slow start of a service, compiled.

@@ -173,3 +173,21 @@ fn a_degraded_or_congested_link_slows_messages_exactly() {
     assert_eq!(background("dc/b/r0/h0 out"), 10_000_000);
     assert_eq!(background("dc/b/r0/h0 in"), 9_000_000);
 }
+
+/// A zone link down: calls route around it through the third zone (200 calls of 100 kB from
+/// 10 s to 30 s, 20 MB on each of its two links); with the detour's link down too, no route is
+/// left and the 100 calls of 30 s to 40 s are lost (their callers time out).
+#[test]
+fn a_link_down_is_routed_around_or_its_messages_are_lost() {
+    let r = faultline::run_variant(&repo_path("tests/data/link-down.ron"), None, None, 0).unwrap();
+    let client = &r.services[0].ledger;
+    assert_eq!((client.failed, client.completed), (100, 399));
+    let net = r.network.as_ref().unwrap();
+    let user = |name: &str| {
+        let l = net.links.iter().find(|l| l.name == name).unwrap();
+        l.bytes.user
+    };
+    assert_eq!(user("dc/a -> dc/c"), 20_000_000);
+    assert_eq!(user("dc/c -> dc/b"), 20_000_000);
+    assert_eq!(user("dc/a -> dc/b"), 19_900_000);
+}

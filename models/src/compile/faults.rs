@@ -235,6 +235,12 @@ impl Compiling<'_, '_, '_> {
             FaultKind::FeatureOff { from, to } => self.feature_off(from, to),
             FaultKind::LinkDegraded { link, share } => self.link_degraded(link, *share),
             FaultKind::Congestion { link, rate } => self.congestion(link, *rate),
+            FaultKind::LinkDown { link } => {
+                let at = self.w.field("link");
+                self.def.net_links = super::network::link_ids(self.ck, self.cx.network, &at, link);
+                self.def.label = format!("{} down", link_label(link));
+                self.def.effect = FaultEffect::LinkDown;
+            }
             FaultKind::Slowdown { .. }
             | FaultKind::Crash { .. }
             | FaultKind::Hang { .. }

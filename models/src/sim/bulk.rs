@@ -60,6 +60,9 @@ pub(super) struct ChunkRec {
     read: bool,
 }
 
+/// Why a rebuild stopped when its target's disk was full (it does not start again at once).
+const DISK_FULL: &str = "its target's disk is full";
+
 /// `Event::Chunk` stages: a chunk reached its target; a transfer starts (`chunk` is its job).
 pub(super) const CHUNK_ARRIVED: u8 = 0;
 pub(super) const JOB_START: u8 = 1;
@@ -179,11 +182,11 @@ impl ServiceModel<'_> {
             return self.drop_chunk(chunk);
         }
         if self.hosts[job.to as usize].down > 0 {
-            return self.abandon(sim, rec.job, chunk);
+            return self.abandon(sim, rec.job, chunk, "its target went down");
         }
         if self.world.disk.is_some() {
             if !self.disk_room(job.to, rec.bytes) {
-                return self.abandon(sim, rec.job, chunk);
+                return self.abandon(sim, rec.job, chunk, DISK_FULL);
             }
             let op = disk::DiskOp {
                 job: disk::DiskJob::Chunk(chunk),
@@ -215,7 +218,7 @@ impl ServiceModel<'_> {
             return self.drop_chunk(c);
         }
         if self.hosts[job.from as usize].down > 0 {
-            return self.abandon(sim, rec.job, c);
+            return self.abandon(sim, rec.job, c, "its source went down");
         }
         let then = Event::Chunk {
             chunk: c,
@@ -254,17 +257,31 @@ impl ServiceModel<'_> {
     }
 
     /// The job's source or target is gone (or the target's disk is full): it stops here.
-    fn abandon(&mut self, sim: &mut Sim<Event>, j: u32, c: u32) {
+    fn abandon(&mut self, sim: &mut Sim<Event>, j: u32, c: u32, why: &str) {
         self.drop_chunk(c);
+        self.stop_job(sim, j, why);
+    }
+
+    /// Job `j` stops (its source or target went down, its copy lost its data again, or its
+    /// target's disk is full): the bytes it wrote are freed on the target's disk, and a
+    /// rebuild is started again at the next change — at once, unless the disk was full.
+    fn stop_job(&mut self, sim: &mut Sim<Event>, j: u32, why: &str) {
         let job = &mut self.bulk.jobs[j as usize];
+        if job.over {
+            return;
+        }
         job.over = true;
+        let (to, written) = (job.to, job.written);
+        if let Some(d) = self.disks.get_mut(to as usize) {
+            d.used = d.used.saturating_sub(written);
+        }
         if let BulkKind::Rebuild { service, target } = job.kind {
             self.replicas[target as usize].rebuild = NONE;
             self.stores[self.store_of[service as usize] as usize]
                 .result
                 .rebuilds_abandoned += 1;
-            self.bulk.dirty = true;
-            let what = format!("rebuild of {} abandoned", self.instance_name(target));
+            self.bulk.dirty |= why != DISK_FULL;
+            let what = format!("rebuild of {} abandoned: {why}", self.instance_name(target));
             self.log(sim.now().as_ns(), LogKind::Rebuild, what);
         }
     }
@@ -281,7 +298,8 @@ impl ServiceModel<'_> {
     // ---- rebuilds ----
 
     /// Copy `i` of datastore `s` lacks its data from `now` (lost, or too stale to catch up).
-    fn mark_missing(&mut self, s: usize, i: u32, now: u64) {
+    /// `since`: when its data stopped being whole (its loss, or the start of its absence).
+    fn mark_missing(&mut self, sim: &mut Sim<Event>, s: usize, i: u32, since: u64) {
         let data = self.world.services[s]
             .store
             .as_ref()
@@ -291,6 +309,11 @@ impl ServiceModel<'_> {
         let replica = &mut self.replicas[i as usize];
         replica.data_lost = false;
         if replica.needs_rebuild {
+            // Lost again while a rebuild ran: what it copied is gone; it starts over.
+            let j = replica.rebuild;
+            if j != NONE {
+                self.stop_job(sim, j, "lost its data again");
+            }
             return;
         }
         replica.needs_rebuild = true;
@@ -301,7 +324,7 @@ impl ServiceModel<'_> {
         }
         let store = &mut self.stores[self.store_of[s] as usize];
         if store.missing == 0 {
-            store.missing_since = now;
+            store.missing_since = since;
         }
         store.missing += 1;
     }
@@ -343,7 +366,7 @@ impl ServiceModel<'_> {
             };
             let def = &self.world.services[s];
             for i in def.first_instance..def.first_instance + def.n_instances {
-                self.copy_state(s, i, r.after_ns, now);
+                self.copy_state(sim, s, i, r.after_ns);
                 let replica = &self.replicas[i as usize];
                 if replica.needs_rebuild && replica.rebuild == NONE && self.store_up(i) {
                     self.start_rebuild(sim, s, i, now);
@@ -353,29 +376,40 @@ impl ServiceModel<'_> {
     }
 
     /// Notes copy `i` losing its data, or coming back within reach after too long away.
-    fn copy_state(&mut self, s: usize, i: u32, after_ns: u64, now: u64) {
+    fn copy_state(&mut self, sim: &mut Sim<Event>, s: usize, i: u32, after_ns: u64) {
+        let now = sim.now().as_ns();
         if self.replicas[i as usize].data_lost {
-            self.mark_missing(s, i, now);
+            self.mark_missing(sim, s, i, now);
+        }
+        let j = self.replicas[i as usize].rebuild;
+        if j != NONE && self.bulk.jobs[j as usize].to != self.instances[i as usize].host {
+            self.stop_job(sim, j, "its copy moved to another host");
         }
         if after_ns == u64::MAX {
             return;
         }
         let primary = self.stores[self.store_of[s] as usize].primary;
-        if i == primary {
-            self.replicas[i as usize].cut_since = None;
+        if i == primary || !self.store_up(primary) {
+            // A copy is away when it is down or cut off from a primary that is up; a primary
+            // that is away itself misses nothing while no write reaches it.
+            if i == primary {
+                self.replicas[i as usize].cut_since = None;
+            }
             return;
         }
         let (ph, h) = (
             self.instances[primary as usize].host,
             self.instances[i as usize].host,
         );
-        let reachable = self.store_up(i) && self.store_up(primary) && !self.partitioned(ph, h);
+        let reachable = self.store_up(i) && !self.partitioned(ph, h);
         match (reachable, self.replicas[i as usize].cut_since) {
             (false, None) => self.replicas[i as usize].cut_since = Some(now),
             (true, Some(t)) => {
                 self.replicas[i as usize].cut_since = None;
                 if now - t >= after_ns {
-                    self.mark_missing(s, i, now);
+                    // Away too long to catch up from the log: its redundancy was lost from
+                    // when it went away.
+                    self.mark_missing(sim, s, i, t);
                 }
             }
             _ => {}

@@ -370,6 +370,7 @@ impl ServiceModel<'_> {
             self.release(req); // lost on the way: nothing else will free the slot
         }
         let moved = self.alloc(sim, next);
+        self.sizes.moved(req, moved);
         if let Some(t) = &mut self.tracer {
             t.moved(req, moved);
         }

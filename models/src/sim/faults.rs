@@ -462,6 +462,10 @@ impl ServiceModel<'_> {
             FaultEffect::LinkDegraded(_) | FaultEffect::Congestion(_) => {
                 self.capacity_fault(sim, fault, start)
             }
+            FaultEffect::LinkDown => {
+                self.capacity_fault(sim, fault, start);
+                self.stores_after_link_change(now);
+            }
             FaultEffect::ChaosMonkey(_) => unreachable!("a chaos monkey has no effect of its own"),
         }
     }
@@ -796,6 +800,7 @@ impl ServiceModel<'_> {
 
     pub(super) fn lose_instance(&mut self, sim: &mut Sim<Event>, i: u32, silent: bool) {
         let now = sim.now().as_ns();
+        self.bulk.dirty |= self.bulk.any; // a datastore copy may be away from now
         self.process[i as usize].last_down_ns = now;
         self.lose_sessions(i, now);
         self.cache_lost(i);
@@ -871,16 +876,20 @@ impl ServiceModel<'_> {
 
     /// Whether a partition in force cuts host `from` off from host `to` (no draw).
     pub(super) fn partitioned(&self, from: u32, to: u32) -> bool {
-        self.active_links.iter().any(|&f| {
-            let def = &self.world.faults[f as usize];
-            matches!(def.effect, FaultEffect::Partition)
-                && def.link.as_ref().is_some_and(|l| l.cuts(from, to))
-        })
+        (self.net.links_down > 0 && self.no_route(from, to))
+            || self.active_links.iter().any(|&f| {
+                let def = &self.world.faults[f as usize];
+                matches!(def.effect, FaultEffect::Partition)
+                    && def.link.as_ref().is_some_and(|l| l.cuts(from, to))
+            })
     }
 
     /// What the network does to a message from host `from` to host `to`: lost, or its extra delay.
     #[inline]
     pub(super) fn link(&mut self, from: u32, to: u32) -> (bool, u64) {
+        if self.net.links_down > 0 && self.no_route(from, to) {
+            return (true, 0);
+        }
         if self.active_links.is_empty() {
             return (false, 0);
         }

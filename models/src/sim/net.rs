@@ -92,6 +92,9 @@ pub(super) struct Fluid {
     share: Vec<f64>,
     /// Background flows in force: ((fault, link of the fault), flow).
     congestion: Vec<((u32, u32), u32)>,
+    /// `LinkDown` faults in force per link, and links down now.
+    down_faults: Vec<u32>,
+    pub(super) links_down: u32,
     /// Per link: bytes carried up to the last tick, and per bucket (allocated when it first
     /// carries something).
     tick_carried: Vec<f64>,
@@ -147,6 +150,16 @@ impl Sizes {
 }
 
 impl Sizes {
+    /// A request moved from slot `from` to slot `to` (a client's retry after its timeout)
+    /// keeps its size.
+    #[inline]
+    pub(super) fn moved(&mut self, from: u32, to: u32) {
+        if self.any {
+            let v = self.of[from as usize];
+            self.set(to, v);
+        }
+    }
+
     /// A new request in slot `req` has no size yet.
     #[inline]
     pub(super) fn clear(&mut self, req: u32) {
@@ -199,6 +212,8 @@ impl Fluid {
             down: vec![false; n],
             share: vec![1.0; n],
             congestion: Vec::new(),
+            down_faults: vec![0; n],
+            links_down: 0,
             tick_carried: vec![0.0; n],
             series: vec![Vec::new(); n],
         }
@@ -221,6 +236,7 @@ impl Fluid {
         self.flows_now.push(0);
         self.flows_max.push(0);
         self.down.push(false);
+        self.down_faults.push(0);
         self.share.push(1.0);
         self.tick_carried.push(0.0);
         self.series.push(Vec::new());
@@ -624,6 +640,21 @@ impl ServiceModel<'_> {
         self.net_rearm(sim);
     }
 
+    /// Whether links that are down leave no route from host `from` to host `to`.
+    #[cold]
+    pub(super) fn no_route(&self, from: u32, to: u32) -> bool {
+        let net = &self.world.network;
+        if from == NONE {
+            let nic = net
+                .nic
+                .get(to as usize)
+                .map_or(crate::network::NO_LINK, |n| n.1);
+            return nic != crate::network::NO_LINK && self.net.down[nic as usize];
+        }
+        net.path(&self.world.hosts, from, to, &self.net.down)
+            .is_none()
+    }
+
     /// The links from host `from` to host `to` (`NONE`: from the clients, through the
     /// receiver's NIC only).
     pub(super) fn path(&self, from: u32, to: u32) -> Path {
@@ -690,6 +721,25 @@ impl ServiceModel<'_> {
                     *s = if start { *s * share } else { *s / share };
                     let s = *s;
                     self.net.set_share(now, l, s);
+                }
+            }
+            FaultEffect::LinkDown => {
+                for &l in &def.net_links {
+                    let n = &mut self.net.down_faults[l as usize];
+                    if start {
+                        *n += 1;
+                    } else {
+                        n.dec();
+                    }
+                    let down = *n > 0;
+                    if down != self.net.down[l as usize] {
+                        self.net.down[l as usize] = down;
+                        if down {
+                            self.net.links_down += 1;
+                        } else {
+                            self.net.links_down.dec();
+                        }
+                    }
                 }
             }
             FaultEffect::Congestion(rate) => {

@@ -122,7 +122,14 @@ pub(super) struct ReplMsg {
     pub(super) leaves_ns: u64,
     /// The write's size (on the network and on the replica's disk).
     pub(super) bytes: u32,
+    /// On links with a capacity: it waits for its lag and must still be put on the wire (its
+    /// latency is drawn then).
+    pub(super) to_wire: bool,
 }
+
+/// A replication message stays as small as it was before links had capacities (the memory
+/// estimate counts one per pending event).
+const _: () = assert!(std::mem::size_of::<ReplMsg>() <= 56);
 
 /// A write waiting for its replicas' acknowledgements.
 #[derive(Copy, Clone, Debug)]
@@ -485,6 +492,7 @@ impl ServiceModel<'_> {
                 stored_ns: sim.now().as_ns(),
                 leaves_ns: 0,
                 bytes: self.request_bytes(req),
+                to_wire: false,
             };
             self.ship(sim, msg, def.acks_needed > 1);
         }
@@ -534,17 +542,12 @@ impl ServiceModel<'_> {
         if msg.bytes > 0 && !self.net.is_empty() {
             // On links with a capacity its time depends on the others' (replicas apply a
             // message that overtakes an earlier one as they would any: up to its sequence).
+            // It leaves after the lag: `Replicate` then puts it on the wire (`to_wire`), and
+            // again when its last byte has crossed and its latency passed.
+            msg.to_wire = true;
             let m = self.msgs.insert(msg);
             let then = Event::Replicate { msg: m };
-            let path = (from_host, to_host);
-            return self.transmit(
-                sim,
-                path,
-                msg.bytes,
-                net::Class::Replication,
-                then,
-                lag + delay,
-            );
+            return sim.schedule_in(SimDuration::from_ns(lag), then);
         }
         let replica = &mut self.replicas[msg.replica as usize];
         let at = now.saturating_add(lag + delay).max(replica.last_ship_ns);
@@ -570,6 +573,26 @@ impl ServiceModel<'_> {
             }
             self.msgs.remove(m);
             return;
+        }
+        if msg.to_wire {
+            // Its lag is over and its primary sent it: now it crosses the links.
+            self.msgs[m].to_wire = false;
+            let hosts = (
+                self.instances[msg.from as usize].host,
+                self.instances[msg.replica as usize].host,
+            );
+            let then = Event::Replicate { msg: m };
+            let class = net::Class::Replication;
+            let (lost, add) = self.link(hosts.0, hosts.1);
+            if lost {
+                self.replicas[msg.replica as usize].in_sync = false;
+                self.msgs.remove(m);
+                return;
+            }
+            let distance = self.world.distance(hosts.0, hosts.1) as usize;
+            let store = &mut self.stores[self.store_of[s] as usize];
+            let latency = self.world.latency[distance].sample(&mut store.rng).as_ns() + add;
+            return self.transmit(sim, hosts, msg.bytes, class, then, latency);
         }
         if !self.disks.is_empty() {
             let host = self.instances[msg.replica as usize].host;
@@ -598,6 +621,16 @@ impl ServiceModel<'_> {
     pub(super) fn replica_apply(&mut self, sim: &mut Sim<Event>, m: u32) {
         let msg = self.msgs[m];
         let s = msg.service as usize;
+        let current = self.stores[self.store_of[s] as usize].epoch == msg.epoch;
+        if !current || !self.store_up(msg.replica) {
+            // The replica died (or a failover came) while its disk wrote: nothing applied,
+            // nothing acknowledged.
+            if current {
+                self.replicas[msg.replica as usize].in_sync = false;
+            }
+            self.msgs.remove(m);
+            return;
+        }
         // A replica that missed messages catches up from the primary's log with this one; one
         // being rebuilt keeps the write in its log and catches up when its rebuild ends.
         let replica = &mut self.replicas[msg.replica as usize];

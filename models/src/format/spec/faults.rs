@@ -198,10 +198,17 @@ pub enum FaultKind {
     /// misconfigured port): `LinkDegraded(link: RackUplink("us-east/a/r0"), share: 0.25)`.
     /// Needs the topology's `bandwidth` for that link.
     LinkDegraded { link: LinkRef, share: f64 },
-    /// Background traffic of `rate` each way on a link (another tenant, a misbehaving job),
-    /// sharing it max-min with everything else: `Congestion(link: Zones("a", "b"), rate:
-    /// "80Gbps")`. Needs the topology's `bandwidth` for that link.
+    /// Background traffic each way on a link (another tenant, a misbehaving job): a flow of its
+    /// own, capped at `rate`, sharing the link max-min with everything else (so it takes no
+    /// more than its fair share when many flows cross the link): `Congestion(link: Zones("a",
+    /// "b"), rate: "80Gbps")`. Needs the topology's `bandwidth` for that link.
     Congestion { link: LinkRef, rate: Rate },
+    /// A link is lost, both ways: messages route around it where a path is left (a zone-to-zone
+    /// link, through another zone of the region) and are lost where none is (a host's NIC, a
+    /// rack's uplink, the link between two regions); messages already on it arrive.
+    /// `LinkDown(link: Zones("us-east/a", "us-east/b"))`. Needs the topology's `bandwidth` for
+    /// that link.
+    LinkDown { link: LinkRef },
 }
 
 /// Which of a service's instances a fault hits, as chaos tools pick their targets (Chaos Mesh's
@@ -259,6 +266,7 @@ impl FaultKind {
             FaultKind::FeatureOff { .. } => "FeatureOff",
             FaultKind::LinkDegraded { .. } => "LinkDegraded",
             FaultKind::Congestion { .. } => "Congestion",
+            FaultKind::LinkDown { .. } => "LinkDown",
         }
     }
 }

@@ -71,10 +71,13 @@ pub(super) fn build_store(
             .failover
             .as_ref()
             .map(|f| (f.detect_after.0.as_ns(), f.promote_in.0.as_ns())),
-        lease_ns: d
-            .failover
-            .as_ref()
-            .and_then(|f| f.lease)
-            .map_or(u64::MAX, |l| l.0.as_ns()),
+        lease_ns: lease_ns(d),
     }
+}
+
+/// The primary's lease (`u64::MAX`: none).
+fn lease_ns(d: &DatastoreSpec) -> u64 {
+    (d.failover.as_ref())
+        .and_then(|f| f.lease)
+        .map_or(u64::MAX, |l| l.0.as_ns())
 }

@@ -47,6 +47,17 @@ pub(super) fn build_network(ck: &mut Checker, spec: &Scenario, hosts: &[Host]) -
             net.rack.push((u, d));
         }
     }
+    zone_and_region_links(spec, bw, &mut net, add);
+    net
+}
+
+/// The zone-to-zone links of each region and the region-to-region links, each way.
+fn zone_and_region_links(
+    spec: &Scenario,
+    bw: &crate::spec::Bandwidth,
+    net: &mut Network,
+    add: impl Fn(&mut Network, String, LinkKind, Option<Rate>) -> u32,
+) {
     let zones: Vec<(u32, String)> = spec
         .topology
         .regions
@@ -67,8 +78,7 @@ pub(super) fn build_network(ck: &mut Checker, spec: &Scenario, hosts: &[Host]) -
         for (b, zb) in zones.iter().enumerate() {
             if a != b && za.0 == zb.0 {
                 let name = format!("{} -> {}", za.1, zb.1);
-                net.zone_link[a * zones.len() + b] =
-                    add(&mut net, name, LinkKind::Zones, bw.cross_zone);
+                net.zone_link[a * zones.len() + b] = add(net, name, LinkKind::Zones, bw.cross_zone);
             }
         }
     }
@@ -80,11 +90,10 @@ pub(super) fn build_network(ck: &mut Checker, spec: &Scenario, hosts: &[Host]) -
             if a != b {
                 let name = format!("{} -> {}", ra.name, rb.name);
                 net.region_link[a * regions.len() + b] =
-                    add(&mut net, name, LinkKind::Regions, bw.cross_region);
+                    add(net, name, LinkKind::Regions, bw.cross_region);
             }
         }
     }
-    net
 }
 
 /// A host's rack: its name without the last part.

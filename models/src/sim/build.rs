@@ -16,9 +16,7 @@ impl<'w> ServiceModel<'w> {
             requests: Slab::with_capacity(1024),
             calls: Slab::with_capacity(256),
             live: 0,
-            instances: (world.instances.iter())
-                .map(|i| InstanceState::new(world, i))
-                .collect(),
+            instances: per_instance(world),
             process: processes(world),
             health: vec![Health::default(); n_instances],
             crash_loops: vec![CrashLoop::default(); n_instances],
@@ -29,9 +27,7 @@ impl<'w> ServiceModel<'w> {
             work_rngs,
             reject_rngs,
             svc_faults: service_faults(world, &rngs),
-            rotations: (0..n_services)
-                .map(|s| Rotation::new(&rngs, world, s))
-                .collect(),
+            rotations: per_service_rotation(world, &rngs),
             load: vec![0; n_instances],
             limits: rate_limits(world),
             autoscale_busy: vec![0; n_services],
@@ -44,12 +40,8 @@ impl<'w> ServiceModel<'w> {
             stats: (0..n_services)
                 .map(|s| ServiceStats::new(world, s, n_buckets))
                 .collect(),
-            workloads: (world.workloads.iter())
-                .map(|w| WorkloadState::new(world, w, &rngs, n_buckets))
-                .collect(),
-            edges: (world.calls.iter())
-                .map(|c| EdgeState::new(world, c, &rngs, n_buckets))
-                .collect(),
+            workloads: per_workload(world, &rngs, n_buckets),
+            edges: per_edge(world, &rngs, n_buckets),
             bucket: 0,
             n_buckets,
             guard_hit: None,
@@ -73,25 +65,12 @@ impl<'w> ServiceModel<'w> {
             pending_failovers: Vec::new(),
             now_ns: 0,
             tracer: None,
-            net: net::Fluid::new(
-                &world
-                    .network
-                    .links
-                    .iter()
-                    .map(|l| l.capacity)
-                    .collect::<Vec<_>>(),
-            ),
+            net: net::Fluid::for_world(world),
             sizes: net::Sizes::new(world, &rngs),
-            disks: match world.disk {
-                Some(_) => vec![disk::Disk::default(); world.hosts.len()],
-                None => Vec::new(),
-            },
+            disks: disk::Disk::per_host(world),
             bulk: bulk::Bulk::new(world),
             disk_waiting: 0,
-            disk_series: match world.disk {
-                Some(_) => vec![Vec::new(); world.hosts.len()],
-                None => Vec::new(),
-            },
+            disk_series: vec![Vec::new(); world.disk.as_ref().map_or(0, |_| world.hosts.len())],
         }
     }
 
@@ -229,5 +208,33 @@ fn service_streams(world: &World, rngs: &RngFactory) -> (Vec<Stream>, Vec<Stream
 fn service_faults(world: &World, rngs: &RngFactory) -> Vec<ServiceFaults> {
     (world.services.iter())
         .map(|s| ServiceFaults::new(rngs, &format!("svc:{}", s.name)))
+        .collect()
+}
+
+/// Each workload's state: its arrivals, clients and users.
+fn per_workload(world: &World, rngs: &RngFactory, n_buckets: usize) -> Vec<WorkloadState> {
+    (world.workloads.iter())
+        .map(|w| WorkloadState::new(world, w, rngs, n_buckets))
+        .collect()
+}
+
+/// Each call edge's state: its draws, its chain of defences, its counters.
+fn per_edge(world: &World, rngs: &RngFactory, n_buckets: usize) -> Vec<EdgeState> {
+    (world.calls.iter())
+        .map(|c| EdgeState::new(world, c, rngs, n_buckets))
+        .collect()
+}
+
+/// Each instance as the request path sees it.
+fn per_instance(world: &World) -> Vec<InstanceState> {
+    (world.instances.iter())
+        .map(|i| InstanceState::new(world, i))
+        .collect()
+}
+
+/// Each service's rotation (its balancer's sets and draws).
+fn per_service_rotation(world: &World, rngs: &RngFactory) -> Vec<Rotation> {
+    (0..world.services.len())
+        .map(|s| Rotation::new(rngs, world, s))
         .collect()
 }

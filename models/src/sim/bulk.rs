@@ -496,8 +496,8 @@ impl ServiceModel<'_> {
 }
 
 impl ServiceModel<'_> {
-    /// Each transfer: (name, bytes, moved, started, done).
-    pub(super) fn transfer_results(&self) -> Vec<(String, u64, u64, u64, Option<u64>)> {
+    /// Each transfer's result.
+    pub(super) fn transfer_results(&self) -> Vec<crate::results::TransferResult> {
         let jobs = self.bulk.jobs.iter().filter_map(|j| match j.kind {
             BulkKind::Transfer(k) => Some((k, j)),
             BulkKind::Rebuild { .. } => None,
@@ -505,13 +505,13 @@ impl ServiceModel<'_> {
         jobs.map(|(k, j)| {
             let t = &self.world.transfers[k as usize];
             let done = self.bulk.transfer_done[k as usize];
-            (
-                t.name.clone(),
-                t.size,
-                j.written,
-                j.started_ns.max(t.at_ns),
-                done,
-            )
+            crate::results::TransferResult {
+                name: t.name.clone(),
+                bytes: t.size,
+                moved_bytes: j.written,
+                started_ns: j.started_ns.max(t.at_ns),
+                done_ns: done,
+            }
         })
         .collect()
     }

@@ -57,6 +57,14 @@ pub(super) struct Disk {
 }
 
 impl Disk {
+    /// A disk per host of `world` (none without `topology.disk`).
+    pub(super) fn per_host(world: &World) -> Vec<Disk> {
+        match world.disk {
+            Some(_) => vec![Disk::default(); world.hosts.len()],
+            None => Vec::new(),
+        }
+    }
+
     /// Operations waiting.
     pub(super) fn waiting(&self) -> usize {
         self.user.len() + self.background.len()

@@ -187,6 +187,12 @@ fn draw(dist: &Option<crate::network::SizeDist>, rng: &mut Option<Stream>) -> u3
 }
 
 impl Fluid {
+    /// The links of `world` that have a capacity, no flow on them yet.
+    pub(super) fn for_world(world: &World) -> Fluid {
+        let capacities: Vec<f64> = world.network.links.iter().map(|l| l.capacity).collect();
+        Fluid::new(&capacities)
+    }
+
     pub(super) fn new(capacities: &[f64]) -> Fluid {
         let n = capacities.len();
         Fluid {
@@ -806,7 +812,7 @@ impl ServiceModel<'_> {
         seed: u64,
         run: u64,
     ) -> Option<crate::results::NetworkResult> {
-        use crate::results::{ByClass, DiskResult, LinkResult, NetworkResult, TransferResult};
+        use crate::results::{ByClass, NetworkResult};
         if self.net.is_empty() && self.disks.is_empty() && self.world.transfers.is_empty() {
             return None;
         }
@@ -820,12 +826,24 @@ impl ServiceModel<'_> {
             );
         }
         let span = end_ns.max(1);
+        Some(NetworkResult {
+            sent: ByClass::from_array(self.net.sent),
+            delivered: ByClass::from_array(self.net.delivered),
+            in_flight: ByClass::from_array(in_flight),
+            links: self.link_results(span),
+            disks: self.disk_results(span),
+            transfers: self.transfer_results(),
+        })
+    }
+
+    /// Every link that carried something, over `span`.
+    fn link_results(&mut self, span: u64) -> Vec<crate::results::LinkResult> {
+        use crate::results::{ByClass, LinkResult};
         let used: Vec<usize> = (0..self.net.base.len())
             .filter(|&l| self.net.carried[l].iter().sum::<f64>() > 0.0)
             .collect();
         let real = self.world.network.links.len();
-        let links = used
-            .into_iter()
+        used.into_iter()
             .filter(|&l| l < real)
             .map(|l| LinkResult {
                 name: self.world.network.links[l].name.clone(),
@@ -836,8 +854,13 @@ impl ServiceModel<'_> {
                 flows_max: self.net.flows_max[l],
                 utilization_series: std::mem::take(&mut self.net.series[l]),
             })
-            .collect();
-        let disks = (0..self.disks.len())
+            .collect()
+    }
+
+    /// Every disk that served something, over `span`.
+    fn disk_results(&mut self, span: u64) -> Vec<crate::results::DiskResult> {
+        use crate::results::{ByClass, DiskResult};
+        (0..self.disks.len())
             .filter(|&h| self.disks[h].ops > 0)
             .map(|h| {
                 let d = &self.disks[h];
@@ -853,27 +876,7 @@ impl ServiceModel<'_> {
                     full_refusals: d.full_refusals,
                 }
             })
-            .collect();
-        let transfers = self.transfer_results();
-        Some(NetworkResult {
-            sent: ByClass::from_array(self.net.sent),
-            delivered: ByClass::from_array(self.net.delivered),
-            in_flight: ByClass::from_array(in_flight),
-            links,
-            disks,
-            transfers: transfers
-                .into_iter()
-                .map(
-                    |(name, bytes, moved_bytes, started_ns, done_ns)| TransferResult {
-                        name,
-                        bytes,
-                        moved_bytes,
-                        started_ns,
-                        done_ns,
-                    },
-                )
-                .collect(),
-        })
+            .collect()
     }
 }
 

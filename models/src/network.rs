@@ -147,7 +147,7 @@ impl SizeDist {
     /// the maximum; `compile` reports those).
     pub fn new(spec: &SizeSpec) -> Option<SizeDist> {
         Some(match spec {
-            SizeSpec::Constant(b) => SizeDist::Constant(b.0),
+            SizeSpec::Constant(b) if b.0 <= u64::from(u32::MAX) => SizeDist::Constant(b.0),
             SizeSpec::Exponential { mean } if mean.0 > 0 => SizeDist::Exponential {
                 exp: Exp::new(1.0 / mean.0 as f64).ok()?,
                 mean: mean.0 as f64,

@@ -184,6 +184,9 @@ pub(super) fn size(ck: &mut Checker, at: &At, spec: &Option<SizeSpec>) -> Option
     let dist = SizeDist::new(spec);
     if dist.is_none() {
         let why = match spec {
+            SizeSpec::Constant(_) => {
+                "a message's size is at most 4 GiB (a bulk copy is a `transfer`)"
+            }
             SizeSpec::Exponential { .. } => "an exponential size needs a mean above zero",
             _ => "a uniform size needs `min` at most `max`",
         };

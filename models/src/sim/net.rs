@@ -92,6 +92,8 @@ pub(super) struct Fluid {
     share: Vec<f64>,
     /// Background flows in force: ((fault, link of the fault), flow).
     congestion: Vec<((u32, u32), u32)>,
+    /// `LinkDegraded` faults in force per link.
+    degraded: Vec<u32>,
     /// `LinkDown` faults in force per link, and links down now.
     down_faults: Vec<u32>,
     pub(super) links_down: u32,
@@ -219,6 +221,7 @@ impl Fluid {
             share: vec![1.0; n],
             congestion: Vec::new(),
             down_faults: vec![0; n],
+            degraded: vec![0; n],
             links_down: 0,
             tick_carried: vec![0.0; n],
             series: vec![Vec::new(); n],
@@ -243,6 +246,7 @@ impl Fluid {
         self.flows_max.push(0);
         self.down.push(false);
         self.down_faults.push(0);
+        self.degraded.push(0);
         self.share.push(1.0);
         self.tick_carried.push(0.0);
         self.series.push(Vec::new());
@@ -723,8 +727,18 @@ impl ServiceModel<'_> {
         match def.effect {
             FaultEffect::LinkDegraded(share) => {
                 for &l in &def.net_links {
-                    let s = &mut self.net.share[l as usize];
-                    *s = if start { *s * share } else { *s / share };
+                    let (s, n) = (
+                        &mut self.net.share[l as usize],
+                        &mut self.net.degraded[l as usize],
+                    );
+                    if start {
+                        *n += 1;
+                        *s *= share;
+                    } else {
+                        n.dec();
+                        // Exactly whole again when no degradation is left (no float drift).
+                        *s = if *n == 0 { 1.0 } else { *s / share };
+                    }
                     let s = *s;
                     self.net.set_share(now, l, s);
                 }

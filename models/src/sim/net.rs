@@ -417,18 +417,15 @@ impl Fluid {
     /// same amount until a link is full (its flows freeze) or a flow reaches its own cap; then
     /// the earliest completion.
     fn recompute(&mut self, now: u64) {
-        for &f in &self.active {
-            for &l in self.flows[f].path.as_slice() {
-                self.rem[l as usize] = self.cap[l as usize];
-                self.count[l as usize] = 0;
-            }
-        }
+        // Every link of a flow in progress starts full, with all its flows unfrozen (their
+        // number is `flows_now`, kept as flows come and go).
         self.frozen.clear();
         for &f in &self.active {
             let flow = &mut self.flows[f];
             flow.rate = 0.0;
             for &l in flow.path.as_slice() {
-                self.count[l as usize] += 1;
+                self.rem[l as usize] = self.cap[l as usize];
+                self.count[l as usize] = self.flows_now[l as usize];
             }
             self.frozen.push(false);
         }

@@ -591,7 +591,19 @@ impl ServiceModel<'_> {
         delay_ns: u64,
     ) {
         let path = self.path(from, to);
-        if path.is_empty() {
+        self.on_wire(sim, path, bytes, (class, then, delay_ns));
+    }
+
+    /// A transfer of `bytes` over `path` becomes a flow; `then` happens `delay_ns` after its
+    /// last byte (at once after `delay_ns` when the path has no capacity or it has no size).
+    fn on_wire(
+        &mut self,
+        sim: &mut Sim<Event>,
+        path: Path,
+        bytes: u64,
+        (class, then, delay_ns): (Class, Event, u64),
+    ) {
+        if path.is_empty() || bytes == 0 {
             sim.schedule_in(SimDuration::from_ns(delay_ns), then);
             return;
         }
@@ -637,14 +649,7 @@ impl ServiceModel<'_> {
             path.links[path.len as usize] = limit;
             path.len += 1;
         }
-        if path.is_empty() || bytes == 0 {
-            sim.schedule_in(SimDuration::ZERO, then);
-            return;
-        }
-        let now = sim.now().as_ns();
-        self.net
-            .add(now, path, Some(bytes), f64::INFINITY, class, then, 0);
-        self.net_rearm(sim);
+        self.on_wire(sim, path, bytes, (class, then, 0));
     }
 
     /// Whether links that are down leave no route from host `from` to host `to`.

@@ -418,6 +418,9 @@ pub enum FaultEffect {
     Partition,
     Delay(u64),
     Loss(f64),
+    /// A share of packets lost, each round of retransmission costing this many ns (no message
+    /// is lost).
+    Retransmit(f64, u64),
     /// Rate, and whether callers detect it.
     Corrupt(f64, bool),
     FailFast,

@@ -1,6 +1,6 @@
 //! Networks and disks as resources: a link against processor sharing (M/M/1-PS and, by
 //! insensitivity, M/D/1-PS), a disk against M/D/1 and M/M/1, exact rebuild times with and without
-//! a rate limit, and the bytes' ledger. Max-min shares on hand-built topologies (two flows on a
+//! a rate limit, the bytes' ledger, and packet loss repaired by retransmission. Max-min shares on hand-built topologies (two flows on a
 //! link, the parking lot) are unit tests of `models/src/sim/net.rs`.
 
 use crate::queueing::assert_agrees;
@@ -190,4 +190,52 @@ fn a_link_down_is_routed_around_or_its_messages_are_lost() {
     assert_eq!(user("dc/a -> dc/c"), 20_000_000);
     assert_eq!(user("dc/c -> dc/b"), 20_000_000);
     assert_eq!(user("dc/a -> dc/b"), 19_900_000);
+}
+
+/// A 1 GB transfer whose zone link goes down under it: its chunks move to the route through
+/// the third zone with the bytes they have left (250 MB crossed a-b in the first 2 s), and wait
+/// on their path while no route is left (2 s): done at 10 s instead of 8.
+#[test]
+fn flows_on_a_link_that_goes_down_move_to_a_route_around_it_or_wait() {
+    let path = repo_path("tests/data/link-down-reroute.ron");
+    let r = faultline::run_variant(&path, None, None, 0).unwrap();
+    let net = r.network.as_ref().unwrap();
+    let bulk = |name: &str| {
+        let l = net.links.iter().find(|l| l.name == name).unwrap();
+        l.bytes.bulk
+    };
+    assert_eq!(bulk("dc/a -> dc/b"), 250_000_000);
+    assert_eq!(bulk("dc/a -> dc/c"), 750_000_000);
+    assert_eq!(bulk("dc/c -> dc/b"), 750_000_000);
+    let copy = &net.transfers[0];
+    assert_eq!(copy.moved_bytes, 1_000_000_000);
+    // Each change of rate rounds the next completion up to a whole nanosecond.
+    let done = copy.done_ns.unwrap();
+    assert!((10_000_000_000..10_000_000_010).contains(&done), "{done}");
+}
+
+/// Rounds of retransmission of a message of `packets` packets each lost at `p`, on average:
+/// it needs `r` rounds or more when one of its packets is lost `r` times in a row, so
+/// E[R] = sum over r >= 1 of 1 - (1 - p^r)^packets.
+fn mean_rounds(packets: i32, p: f64) -> f64 {
+    (1..60).map(|r| 1.0 - (1.0 - p.powi(r)).powi(packets)).sum()
+}
+
+/// 1% packet loss repaired after 200 ms: a request of one packet and an answer of 180
+/// (256 KiB) or 2 (2 KiB) wait 200 ms per round, on top of the 3 ms of work (no queueing).
+#[test]
+fn packet_loss_delays_messages_by_their_rounds_of_retransmission() {
+    let rel = "scenarios/network/lossy-link.ron";
+    for (variant, packets, precision) in [("large", 180, 0.01), ("small", 2, 0.05)] {
+        let rounds = mean_rounds(1, 0.01) + mean_rounds(packets, 0.01);
+        let w = 3.0 + 200.0 * rounds;
+        assert_agrees(
+            &format!("lossy {variant} W (ms)"),
+            &mean_ms(&runs(rel, variant)),
+            w,
+            precision,
+        );
+    }
+    // One packet: a geometric number of rounds, p / (1 - p).
+    assert!((mean_rounds(1, 0.01) - 0.01 / 0.99).abs() < 1e-12);
 }

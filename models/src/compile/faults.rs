@@ -217,7 +217,13 @@ impl Compiling<'_, '_, '_> {
                 and,
                 rate,
                 edge,
-            } => self.loss(between, and, *rate, edge.as_ref()),
+                retransmit,
+            } => {
+                self.loss(between, and, *rate, edge.as_ref());
+                if let Some(after) = retransmit {
+                    self.retransmit(*rate, *after);
+                }
+            }
             FaultKind::Corrupt {
                 service,
                 rate,
@@ -594,6 +600,19 @@ impl Compiling<'_, '_, '_> {
             ),
         };
         self.def.effect = FaultEffect::Loss(r);
+    }
+
+    /// Packet loss that TCP repairs: each round of retransmission costs `after`.
+    fn retransmit(&mut self, rate: f64, after: Dur) {
+        if after.0.as_ns() == 0 {
+            let msg = "a retransmission takes some time; give it one (\"200ms\") or drop \
+                       `retransmit` to lose whole messages";
+            self.ck
+                .report(&self.w.field("retransmit"), msg.into(), None);
+        }
+        self.def.label = self.def.label.replacen(" loss", " packet loss", 1)
+            + &format!(" (retransmitted after {})", after.0);
+        self.def.effect = FaultEffect::Retransmit(rate, after.0.as_ns());
     }
 
     /// The target of a delay or a loss: the places `between` and `and` (a link both ways), or a

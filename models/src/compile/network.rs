@@ -392,9 +392,18 @@ pub(super) fn warn_inert(ck: &mut Checker, spec: &Scenario) {
         spec.topology.bandwidth.is_some(),
         spec.topology.disk.is_some(),
     );
+    let retransmits = (spec.faults.iter()).any(|f| {
+        matches!(
+            f.what,
+            crate::spec::FaultKind::PacketLoss {
+                retransmit: Some(_),
+                ..
+            }
+        )
+    });
     if let Some(at) = &sized {
-        if !bandwidth && !disk {
-            let msg = "a size takes time only on links with a capacity (`topology.bandwidth`) or on disks (`topology.disk`), and this topology has neither: it changes nothing".into();
+        if !bandwidth && !disk && !retransmits {
+            let msg = "a size takes time only on links with a capacity (`topology.bandwidth`), on disks (`topology.disk`) or in retransmissions (`PacketLoss(.., retransmit:)`), and this scenario has none: it changes nothing".into();
             ck.warn(at, msg);
         }
     } else if bandwidth && copies {

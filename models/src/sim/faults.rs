@@ -284,6 +284,20 @@ pub(super) fn processes(world: &World) -> Vec<Process> {
         .collect()
 }
 
+/// The bytes of a packet (TCP's maximum segment over Ethernet), for retransmission.
+const MSS: u32 = 1460;
+
+/// Rounds of retransmission at most (a connection gives up after about 15 in Linux).
+const MAX_ROUNDS: u64 = 15;
+
+/// The size of a message, for packet loss: known, or the answer of a request (drawn only if a
+/// retransmission needs it).
+#[derive(Copy, Clone, Debug)]
+pub(super) enum MsgSize {
+    Bytes(u32),
+    AnswerOf(u32),
+}
+
 impl ServiceModel<'_> {
     /// A service goes down: its queued requests are answered with an error at once, and the work
     /// in progress is lost (those requests fail when their work or calls end).
@@ -421,7 +435,10 @@ impl ServiceModel<'_> {
         // The service-wide effects' state (a fault on hosts or links names no service).
         let svc = def.service as usize;
         match &def.effect {
-            FaultEffect::Errors(_) | FaultEffect::Delay(_) | FaultEffect::Loss(_)
+            FaultEffect::Errors(_)
+            | FaultEffect::Delay(_)
+            | FaultEffect::Loss(_)
+            | FaultEffect::Retransmit(..)
                 if !def.edges.is_empty() =>
             {
                 self.edge_fault(fault, start)
@@ -448,7 +465,10 @@ impl ServiceModel<'_> {
             | FaultEffect::DiskLost
             | FaultEffect::SlowDisk(_)
             | FaultEffect::CorruptDisk(_) => self.host_fault(sim, def, start),
-            FaultEffect::Partition | FaultEffect::Delay(_) | FaultEffect::Loss(_) => {
+            FaultEffect::Partition
+            | FaultEffect::Delay(_)
+            | FaultEffect::Loss(_)
+            | FaultEffect::Retransmit(..) => {
                 self.link_fault(fault, start);
                 self.stores_after_link_change(now);
             }
@@ -884,9 +904,10 @@ impl ServiceModel<'_> {
             })
     }
 
-    /// What the network does to a message from host `from` to host `to`: lost, or its extra delay.
+    /// What the network does to a message of `size` from host `from` to host `to`: lost, or its
+    /// extra delay.
     #[inline]
-    pub(super) fn link(&mut self, from: u32, to: u32) -> (bool, u64) {
+    pub(super) fn link(&mut self, from: u32, to: u32, size: MsgSize) -> (bool, u64) {
         if self.net.links_down > 0 && self.no_route(from, to) {
             return (true, 0);
         }
@@ -904,6 +925,9 @@ impl ServiceModel<'_> {
                 FaultEffect::Partition => return (true, 0),
                 FaultEffect::Delay(d) => add += d + self.jitter(self.active_links[k]),
                 FaultEffect::Loss(rate) if self.net_rng.random::<f64>() < rate => return (true, 0),
+                FaultEffect::Retransmit(rate, after) => {
+                    add += self.retransmission(self.active_links[k], rate, after, size)
+                }
                 _ => {}
             }
         }
@@ -913,19 +937,25 @@ impl ServiceModel<'_> {
     /// What the network does to a message of call edge `edge` (a request, or its answer) from
     /// host `from` to host `to`: the links' faults, then the edge's own.
     #[inline]
-    pub(super) fn call_link(&mut self, edge: u32, from: u32, to: u32) -> (bool, u64) {
-        let (lost, add) = self.link(from, to);
+    pub(super) fn call_link(
+        &mut self,
+        edge: u32,
+        from: u32,
+        to: u32,
+        size: MsgSize,
+    ) -> (bool, u64) {
+        let (lost, add) = self.link(from, to, size);
         if lost || self.edge_faults.is_empty() {
             return (lost, add);
         }
-        self.edge_link(edge, add)
+        self.edge_link(edge, add, size)
     }
 
     /// The delay and loss faults in force on call edge `edge`, on a message already delayed by
     /// `add`.
     #[cold]
     #[inline(never)]
-    fn edge_link(&mut self, edge: u32, mut add: u64) -> (bool, u64) {
+    fn edge_link(&mut self, edge: u32, mut add: u64, size: MsgSize) -> (bool, u64) {
         let world = self.world;
         for k in 0..self.edge_faults.len() {
             let f = self.edge_faults[k];
@@ -940,10 +970,41 @@ impl ServiceModel<'_> {
                 {
                     return (true, 0)
                 }
+                FaultEffect::Retransmit(rate, after) => {
+                    add += self.retransmission(f, rate, after, size)
+                }
                 _ => {}
             }
         }
         (false, add)
+    }
+
+    /// The delay of a message of `size` whose packets are lost at `rate` and sent again, each
+    /// round `after` ns, drawn from fault `fault`'s stream: the packets lost in one round go
+    /// again in the next, until none is lost.
+    #[cold]
+    #[inline(never)]
+    fn retransmission(&mut self, fault: u32, rate: f64, after: u64, size: MsgSize) -> u64 {
+        let bytes = match size {
+            MsgSize::Bytes(b) => b,
+            MsgSize::AnswerOf(req) => self.response_size(req),
+        };
+        use rand_distr::Distribution as _;
+        let mut lost = u64::from(bytes.div_ceil(MSS).max(1));
+        let rng = self.schedule.draws(fault as usize);
+        let mut rounds = 0u64;
+        while lost > 0 {
+            lost = if rate >= 1.0 {
+                lost
+            } else {
+                rand_distr::Binomial::new(lost, rate).map_or(0, |b| b.sample(rng))
+            };
+            rounds += u64::from(lost > 0);
+            if rounds >= MAX_ROUNDS {
+                break;
+            }
+        }
+        rounds * after
     }
 
     /// Whether an attempt on call edge `edge` fails before it leaves the caller: an error fault

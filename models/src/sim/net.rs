@@ -53,6 +53,10 @@ struct Flow {
     delay_ns: u64,
     /// Its index in `Fluid::active`.
     at: u32,
+    /// Where it goes, to route it again when a link under it goes down: hosts `from` (`NONE`:
+    /// the clients) and `to`, and its rate-limit link (`NO_LINK`: none); `NONE` to `NONE` for
+    /// background traffic, which stays on its link.
+    route: [u32; 3],
 }
 
 /// The flows on the links and their rates.
@@ -290,6 +294,7 @@ impl Fluid {
             then,
             delay_ns,
             at,
+            route: [NONE, NONE, crate::network::NO_LINK],
         });
         self.active.push(slot);
         for &l in path.as_slice() {
@@ -308,7 +313,7 @@ impl Fluid {
                 .fold(cap, f64::min);
             let flow = &mut self.flows[slot];
             flow.rate = rate;
-            if flow.remaining.is_finite() {
+            if flow.remaining.is_finite() && rate > 0.0 {
                 let t = (flow.remaining / rate).ceil().max(1.0);
                 self.next_ns = self.next_ns.min(now.saturating_add(t as u64));
             }
@@ -356,11 +361,34 @@ impl Fluid {
         }
     }
 
-    /// Link `l` keeps `share` of its bandwidth from `now`.
+    /// Link `l` keeps `share` of its bandwidth from `now` (none while it is down).
     pub(super) fn set_share(&mut self, now: u64, l: u32, share: f64) {
         self.advance(now);
-        self.cap[l as usize] = self.base[l as usize] * share;
+        self.cap[l as usize] = self.base[l as usize] * share * f64::from(!self.down[l as usize]);
         self.recompute(now);
+    }
+
+    /// The flows in progress whose path crosses link `l` (slots, in the order of `active`).
+    fn crossing(&self, l: u32) -> Vec<u32> {
+        let flows = &self.flows;
+        (self.active.iter().copied())
+            .filter(|&f| flows[f].path.as_slice().contains(&l))
+            .collect()
+    }
+
+    /// Flow `slot` moves from its links to `path` with the bytes it has left (rates are
+    /// recomputed by the caller).
+    fn repath(&mut self, slot: u32, path: Path) {
+        let old = self.flows[slot].path;
+        for &l in old.as_slice() {
+            self.flows_now[l as usize].dec();
+        }
+        for &l in path.as_slice() {
+            let n = &mut self.flows_now[l as usize];
+            *n += 1;
+            self.flows_max[l as usize] = self.flows_max[l as usize].max(*n);
+        }
+        self.flows[slot].path = path;
     }
 
     /// The flows finished at `now` (their remaining bytes cross within a nanosecond), taken
@@ -590,16 +618,18 @@ impl ServiceModel<'_> {
         then: Event,
         delay_ns: u64,
     ) {
+        let route = [from, to, crate::network::NO_LINK];
         let path = self.path(from, to);
-        self.on_wire(sim, path, bytes, (class, then, delay_ns));
+        self.on_wire(sim, (path, route), bytes, (class, then, delay_ns));
     }
 
-    /// A transfer of `bytes` over `path` becomes a flow; `then` happens `delay_ns` after its
-    /// last byte (at once after `delay_ns` when the path has no capacity or it has no size).
+    /// A transfer of `bytes` over `path` (of `route`: from, to, rate limit) becomes a flow;
+    /// `then` happens `delay_ns` after its last byte (at once after `delay_ns` when the path
+    /// has no capacity or it has no size).
     fn on_wire(
         &mut self,
         sim: &mut Sim<Event>,
-        path: Path,
+        (path, route): (Path, [u32; 3]),
         bytes: u64,
         (class, then, delay_ns): (Class, Event, u64),
     ) {
@@ -608,8 +638,10 @@ impl ServiceModel<'_> {
             return;
         }
         let now = sim.now().as_ns();
-        self.net
+        let slot = self
+            .net
             .add(now, path, Some(bytes), f64::INFINITY, class, then, delay_ns);
+        self.net.flows[slot].route = route;
         self.net_rearm(sim);
         self.check_backlog(sim);
     }
@@ -644,12 +676,8 @@ impl ServiceModel<'_> {
         class: Class,
         then: Event,
     ) {
-        let mut path = self.path(from, to);
-        if limit != crate::network::NO_LINK {
-            path.links[path.len as usize] = limit;
-            path.len += 1;
-        }
-        self.on_wire(sim, path, bytes, (class, then, 0));
+        let path = with_limit(self.path(from, to), limit);
+        self.on_wire(sim, (path, [from, to, limit]), bytes, (class, then, 0));
     }
 
     /// Whether links that are down leave no route from host `from` to host `to`.
@@ -761,7 +789,12 @@ impl ServiceModel<'_> {
                         } else {
                             self.net.links_down.dec();
                         }
+                        let share = self.net.share[l as usize];
+                        self.net.set_share(now, l, share);
                     }
+                }
+                if start {
+                    self.reroute(now, &def.net_links);
                 }
             }
             FaultEffect::Congestion(rate) => {
@@ -786,6 +819,42 @@ impl ServiceModel<'_> {
         }
         self.net_rearm(sim);
     }
+}
+
+impl ServiceModel<'_> {
+    /// The flows on links `links`, which just went down, move to a route around them with the
+    /// bytes they have left; a flow with no route left waits on its path (at no rate) until
+    /// the link is back, and its sender's timeout decides.
+    #[cold]
+    fn reroute(&mut self, now: u64, links: &[u32]) {
+        self.net.advance(now);
+        let mut moved = false;
+        for &l in links {
+            for slot in self.net.crossing(l) {
+                let [from, to, limit] = self.net.flows[slot].route;
+                if to == NONE {
+                    continue; // background traffic belongs to its link
+                }
+                if from != NONE && !self.no_route(from, to) {
+                    let path = with_limit(self.path(from, to), limit);
+                    self.net.repath(slot, path);
+                    moved = true;
+                }
+            }
+        }
+        if moved {
+            self.net.recompute(now);
+        }
+    }
+}
+
+/// `path` followed by the rate-limit link `limit` (`NO_LINK`: none).
+fn with_limit(mut path: Path, limit: u32) -> Path {
+    if limit != crate::network::NO_LINK {
+        path.links[path.len as usize] = limit;
+        path.len += 1;
+    }
+    path
 }
 
 impl ServiceModel<'_> {

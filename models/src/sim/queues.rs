@@ -246,7 +246,7 @@ impl ServiceModel<'_> {
             self.instances[m.partition as usize].host,
             self.instances[c as usize].host,
         );
-        let (lost, add) = self.link(from, to);
+        let (lost, add) = self.link(from, to, MsgSize::Bytes(0));
         if lost {
             return self.drop_message(req);
         }

@@ -746,7 +746,8 @@ impl ServiceModel<'_> {
         }
         if r.call != NONE {
             let delay = self.network_delay(r.edge, true, host, r.caller_host);
-            let (lost, add) = self.call_link(r.edge, host, r.caller_host);
+            let size = MsgSize::AnswerOf(req);
+            let (lost, add) = self.call_link(r.edge, host, r.caller_host, size);
             if lost {
                 return self.drop_message(req);
             }

@@ -523,7 +523,7 @@ impl ServiceModel<'_> {
             self.instances[msg.from as usize].host,
             self.instances[msg.replica as usize].host,
         );
-        let (lost, add) = self.link(from_host, to_host);
+        let (lost, add) = self.link(from_host, to_host, MsgSize::Bytes(msg.bytes));
         if lost {
             self.replicas[msg.replica as usize].in_sync = false;
             return;
@@ -583,7 +583,7 @@ impl ServiceModel<'_> {
             );
             let then = Event::Replicate { msg: m };
             let class = net::Class::Replication;
-            let (lost, add) = self.link(hosts.0, hosts.1);
+            let (lost, add) = self.link(hosts.0, hosts.1, MsgSize::Bytes(msg.bytes));
             if lost {
                 self.replicas[msg.replica as usize].in_sync = false;
                 self.msgs.remove(m);
@@ -646,7 +646,7 @@ impl ServiceModel<'_> {
             self.instances[msg.replica as usize].host,
             self.instances[msg.from as usize].host,
         );
-        let (lost, add) = self.link(from_host, to_host);
+        let (lost, add) = self.link(from_host, to_host, MsgSize::Bytes(0));
         if lost {
             self.msgs.remove(m);
             return;

@@ -164,6 +164,8 @@ pub enum FaultKind {
     },
     /// A share `rate` of messages between the two sets of places is lost (the sender times out).
     /// With `edge` in place of `between` and `and`, the messages of one call edge only.
+    /// With `retransmit`, `rate` is the share of *packets* lost and no message is: TCP sends the
+    /// lost ones again, and each round of retransmission delays the message by `retransmit`.
     PacketLoss {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         between: Vec<String>,
@@ -173,6 +175,13 @@ pub enum FaultKind {
         /// The call edge whose messages are lost, in place of `between` and `and`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         edge: Option<Edge>,
+        /// What a round of retransmission costs (a retransmission timeout, "200ms" for Linux's
+        /// minimum; about a round trip where fast retransmit recovers): a message of `b` bytes
+        /// is ceil(b / 1,460) packets (one without a size), each lost at `rate`; the lost ones
+        /// go again together, and may be lost again. Large messages wait, small ones rarely.
+        /// Default: none (whole messages are lost).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retransmit: Option<Dur>,
     },
     /// A share `rate` of answers are wrong. Callers that check them (`detected: true`) treat them
     /// as errors; otherwise they are counted as completed and as corrupt answers.

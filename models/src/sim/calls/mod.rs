@@ -290,11 +290,12 @@ impl ServiceModel<'_> {
         self.arm_attempt_timers(sim, call, req);
         let callee_host = self.instances[instance as usize].host;
         let delay = self.network_delay(c.edge, false, caller_host, callee_host);
-        let (lost, add) = self.call_link(c.edge, caller_host, callee_host);
+        let bytes = self.request_bytes(req);
+        let size = MsgSize::Bytes(bytes);
+        let (lost, add) = self.call_link(c.edge, caller_host, callee_host, size);
         if lost {
             return self.drop_message(req);
         }
-        let bytes = self.request_bytes(req);
         let then = Event::Deliver { req };
         let delay = delay.as_ns() + add;
         self.transmit(

@@ -49,6 +49,9 @@ pub struct VariantSummary {
     /// What callers saw of each dependency, across runs.
     #[serde(default)]
     pub edges: Vec<crate::edges::EdgeSummary>,
+    /// Links and disks across runs (the hottest), for a variant that gives them capacities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<crate::network::NetworkSummary>,
 }
 
 /// How one fault played out across the runs of a variant: how it was detected and how soon, what
@@ -309,6 +312,7 @@ fn variant_summary(v: &VariantAggregate) -> VariantSummary {
         runs_stopped_early: v.records().filter(|r| r.stop != "horizon").count(),
         failure_modes: failure_modes(v),
         edges: crate::edges::summaries(v),
+        network: v.network.as_ref().and_then(|n| n.summary()),
         services,
     }
 }

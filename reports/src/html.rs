@@ -509,6 +509,10 @@ mod tests {
             2,
             "a legend per chart"
         );
+        // The rebuild's time at reduced redundancy: 18 s at full speed, 30 s at 50 MB/s.
+        let lost = |v: &str, t: &str| format!("{v}</td><td>db</td><td class=\"num\">{t}</td>");
+        assert!(section.contains(&lost("full-speed", "18.0s")));
+        assert!(section.contains(&lost("rate-limited", "30.0s")));
         let again = render_html(&summarize(&agg, verdicts), &agg);
         assert!(html == again, "rendering twice gives the same bytes");
     }

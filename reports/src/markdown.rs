@@ -63,6 +63,20 @@ fn network(out: &mut String, s: &Summary) {
         out.push('\n');
     }
     out.push('\n');
+    let rows = crate::summary::redundancy_rows(s);
+    if !rows.is_empty() {
+        out.push_str("Time at reduced redundancy (`redundancy-lost`), per run:\n\n| variant | datastore | redundancy lost |\n|---|---|---|\n");
+        for (v, store, text) in rows {
+            let _ = writeln!(
+                out,
+                "| `{}` | `{}` | {} |",
+                cell(&v),
+                cell(&store),
+                cell(&text)
+            );
+        }
+        out.push('\n');
+    }
     let links = nets
         .iter()
         .map(|(v, n)| (*v, n.links.iter().map(|l| l.cells()).collect()));

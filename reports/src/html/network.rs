@@ -27,6 +27,7 @@ pub(super) fn network_section(out: &mut super::Page, s: &Summary, agg: &Aggregat
         escape(crate::network::LEGEND)
     );
     sent_table(out, s, &nets);
+    redundancy_table(out, s);
     for &(i, n) in &nets {
         let v = &s.variants[i];
         let _ = writeln!(out, "<h3>{}{}</h3>", swatch(i), escape(&v.name));
@@ -81,6 +82,26 @@ fn sent_table(out: &mut String, s: &Summary, nets: &[(usize, &NetworkSummary)]) 
             let _ = write!(out, "<td class=\"num\">{}</td>", escape(text));
         }
         out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody>\n</table>\n</div>\n");
+}
+
+/// Per variant and datastore that lost a copy's data, its time at reduced redundancy.
+fn redundancy_table(out: &mut String, s: &Summary) {
+    let rows = crate::summary::redundancy_rows(s);
+    if rows.is_empty() {
+        return;
+    }
+    out.push_str("<h3>Time at reduced redundancy</h3>\n<div class=\"scroll\">\n<table>\n<thead><tr><th>variant</th><th>datastore</th><th class=\"num\">redundancy lost</th></tr></thead>\n<tbody>\n");
+    for (v, store, text) in rows {
+        let _ = writeln!(
+            out,
+            "<tr><td>{}{}</td><td>{}</td><td class=\"num\">{}</td></tr>",
+            swatch(super::markup::variant_index(s, &v)),
+            escape(&v),
+            escape(&store),
+            escape(&text)
+        );
     }
     out.push_str("</tbody>\n</table>\n</div>\n");
 }

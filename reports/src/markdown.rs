@@ -30,7 +30,7 @@ pub fn render(s: &Summary) -> String {
 /// Links and disks, when some variant gives them capacities: bytes by class, the hottest links,
 /// the busiest disks and the transfers, per variant.
 fn network(out: &mut String, s: &Summary) {
-    use crate::network::{NetworkSummary, DISK_COLUMNS, LINK_COLUMNS, TRANSFER_COLUMNS};
+    use crate::network::{NetworkSummary, DISK_COLUMNS, TRANSFER_COLUMNS};
     let nets: Vec<(&str, &NetworkSummary)> = (s.variants.iter())
         .filter_map(|v| v.network.as_ref().map(|n| (v.name.as_str(), n)))
         .collect();
@@ -77,10 +77,12 @@ fn network(out: &mut String, s: &Summary) {
         }
         out.push('\n');
     }
+    let background = crate::network::any_background(nets.iter().map(|n| n.1));
     let links = nets
         .iter()
-        .map(|(v, n)| (*v, n.links.iter().map(|l| l.cells()).collect()));
-    table(out, "Hottest links", &LINK_COLUMNS, links.collect());
+        .map(|(v, n)| (*v, n.links.iter().map(|l| l.cells(background)).collect()));
+    let columns = crate::network::link_columns(background);
+    table(out, "Hottest links", &columns, links.collect());
     let disks = nets
         .iter()
         .map(|(v, n)| (*v, n.disks.iter().map(|d| d.cells()).collect()));

@@ -68,7 +68,11 @@ impl Moments {
             (n as f64 * q - s * s).max(0.0)
         });
         let var = numerator / (n as f64 * (n - 1) as f64) / (scale * scale);
-        let t = t_quantile(1.0 - (1.0 - CONFIDENCE) / 2.0, (n - 1) as f64);
+        // The quantile at run time in every build: folded at compile time (where inlining shows
+        // LLVM the constant level), its `powi`s are the compiler's `pow`, which can differ from
+        // the run-time products in the last bit, and the reports of two builds with it.
+        let p = std::hint::black_box(1.0 - (1.0 - CONFIDENCE) / 2.0);
+        let t = t_quantile(p, (n - 1) as f64);
         let half = t * var.sqrt() / (n as f64).sqrt();
         Interval {
             mean,
@@ -527,9 +531,24 @@ fn bytes_cells(b: &BytesMean) -> impl Iterator<Item = String> {
     b.values().into_iter().take(4).map(fmt_bytes)
 }
 
+/// The columns of the tables of links: [`LINK_COLUMNS`], and `background` when some link
+/// carried background traffic (a `Congestion` fault's).
+pub fn link_columns(background: bool) -> Vec<&'static str> {
+    let mut columns = LINK_COLUMNS.to_vec();
+    if background {
+        columns.push(CLASSES[4]);
+    }
+    columns
+}
+
+/// Whether some link of some variant carried background traffic.
+pub fn any_background<'a>(mut nets: impl Iterator<Item = &'a NetworkSummary>) -> bool {
+    nets.any(|n| n.links.iter().any(|l| l.bytes.background > 0.0))
+}
+
 impl LinkSummary {
-    /// The row's cells as text, in the order of [`LINK_COLUMNS`].
-    pub fn cells(&self) -> Vec<String> {
+    /// The row's cells as text, in the order of [`link_columns`]`(background)`.
+    pub fn cells(&self, background: bool) -> Vec<String> {
         let mut cells = vec![
             self.name.clone(),
             capacity(self.capacity_bps),
@@ -538,6 +557,9 @@ impl LinkSummary {
             format!("{:.2} / {}", self.flows_mean, self.flows_max),
         ];
         cells.extend(bytes_cells(&self.bytes));
+        if background {
+            cells.push(fmt_bytes(self.bytes.background));
+        }
         cells
     }
 }
@@ -589,12 +611,11 @@ pub const LEGEND: &str = "Mean per run [95% interval] across runs, over the whol
 of a host's NIC, a rack's uplink or a zone or region link; its utilization is the bytes it carried against its capacity; \
 peak: its busiest time bucket, in the mean across runs / in any run. A disk's utilization is its busy time; its queue, the \
 operations waiting (time-averaged), and the most at once in any run. Bytes by class: user (calls and workloads), \
-replication, recovery (rebuilds), bulk (transfers).";
+replication, recovery (rebuilds), bulk (transfers), background (a `Congestion` fault's traffic).";
 
 /// The classes to give a column: the first four always, background when some variant has it.
-pub fn classes_shown<'a>(nets: impl Iterator<Item = &'a NetworkSummary>) -> Vec<&'static str> {
+pub fn classes_shown<'a>(mut nets: impl Iterator<Item = &'a NetworkSummary>) -> Vec<&'static str> {
     let mut shown = CLASSES[..4].to_vec();
-    let mut nets = nets;
     if nets.any(|n| n.sent_bytes.iter().any(|c| c.class == "background")) {
         shown.push(CLASSES[4]);
     }

@@ -5,7 +5,7 @@
 
 use super::markup::{escape, swatch};
 use super::time_series::time_chart;
-use crate::network::{NetworkSummary, DISK_COLUMNS, LINK_COLUMNS, TRANSFER_COLUMNS};
+use crate::network::{NetworkSummary, DISK_COLUMNS, TRANSFER_COLUMNS};
 use crate::summary::Summary;
 use crate::sweep::Aggregate;
 use std::fmt::Write;
@@ -28,6 +28,8 @@ pub(super) fn network_section(out: &mut super::Page, s: &Summary, agg: &Aggregat
     );
     sent_table(out, s, &nets);
     redundancy_table(out, s);
+    let background = crate::network::any_background(nets.iter().map(|n| n.1));
+    let link_columns = crate::network::link_columns(background);
     for &(i, n) in &nets {
         let v = &s.variants[i];
         let _ = writeln!(out, "<h3>{}{}</h3>", swatch(i), escape(&v.name));
@@ -40,11 +42,8 @@ pub(super) fn network_section(out: &mut super::Page, s: &Summary, agg: &Aggregat
             n.disks_used,
             n.runs
         );
-        table(
-            out,
-            &LINK_COLUMNS,
-            n.links.iter().map(|l| l.cells()).collect(),
-        );
+        let links = n.links.iter().map(|l| l.cells(background)).collect();
+        table(out, &link_columns, links);
         table(
             out,
             &DISK_COLUMNS,

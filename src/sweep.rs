@@ -395,10 +395,16 @@ pub fn aggregate_estimate_bytes(study: &Study, n_runs: usize) -> u64 {
         // bytes; the buckets used, 16 bytes each, below half of them), 10 series and good answers.
         let per_name = 34_000 * 8 + buckets * 8 * 11;
         let per_edge = buckets * 8 * 3;
+        // Per link and per disk (`reports::network`): a few sums, its name and a series of
+        // counters per bucket; never per run.
+        let disks = if w.disk.is_some() { w.hosts.len() } else { 0 };
+        let resources = (w.network.links.len() + disks + w.transfers.len()) as u64;
+        let per_resource = 256 + buckets * 8;
         let design = n_runs
             .saturating_mul(record)
             .saturating_add(names * per_name)
-            .saturating_add(edges * per_edge);
+            .saturating_add(edges * per_edge)
+            .saturating_add(resources * per_resource);
         total = total.saturating_add(design);
     }
     total

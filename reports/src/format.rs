@@ -26,6 +26,17 @@ pub fn fmt_ns(ns: f64) -> String {
     }
 }
 
+/// Bytes in a short human form: `1.23 TB`, `4.56 GB`, `7.8 MB`, `9.1 kB`, `512 B`.
+pub fn fmt_bytes(b: f64) -> String {
+    match b {
+        _ if b >= 1e12 => format!("{:.2} TB", b / 1e12),
+        _ if b >= 1e9 => format!("{:.2} GB", b / 1e9),
+        _ if b >= 1e6 => format!("{:.1} MB", b / 1e6),
+        _ if b >= 1e3 => format!("{:.1} kB", b / 1e3),
+        _ => format!("{b:.0} B"),
+    }
+}
+
 /// `0.95` as `95`, `0.999` as `99.9`.
 pub fn trim_pct(p: f64) -> String {
     let s = format!("{:.3}", p * 100.0);

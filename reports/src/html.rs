@@ -15,7 +15,7 @@
 //! verdicts, comparisons and per-service tables, [`failure_modes`] the failure-mode table,
 //! [`grid`] and [`heatmap`] parameter grids, [`cdf`] latency distributions, [`strip`] the spread
 //! across runs, [`time_series`] and [`breakers`] charts over time, [`edges`] what callers saw of
-//! each dependency. They share [`svg`] (the chart
+//! each dependency, [`network`] the hottest links and busiest disks. They share [`svg`] (the chart
 //! frame, axes), [`palette`] (colours), [`faults`] (the injected faults' windows) and [`markup`]
 //! (escaping).
 //!
@@ -31,6 +31,7 @@ mod faults;
 mod grid;
 mod heatmap;
 mod markup;
+mod network;
 mod page;
 mod palette;
 mod strip;
@@ -72,6 +73,7 @@ pub fn write_html(
     strip::across_runs_section(&mut out, summary, agg);
     time_series::over_time_section(&mut out, agg);
     edges::edges_section(&mut out, summary, agg);
+    network::network_section(&mut out, summary, agg);
     breakers::breakers_section(&mut out, agg);
     page::footer(&mut out, summary);
     out.finish()
@@ -466,6 +468,51 @@ mod tests {
         assert!(!html.contains("https://"));
         assert!(!html.contains("<link") && !html.contains("@import") && !html.contains("url("));
 
+        let again = render_html(&summarize(&agg, verdicts), &agg);
+        assert!(html == again, "rendering twice gives the same bytes");
+        assert!(
+            !html.contains("Links and disks"),
+            "no capacities, no section"
+        );
+    }
+
+    /// A scenario with capacities: the section of links and disks, with each variant's links
+    /// (a rebuild of 1 GB over two 1 Gbps links in 60 s: 13.3% of each) and a chart per link,
+    /// a line per variant; balanced and deterministic.
+    #[test]
+    fn renders_links_and_disks() {
+        let src = include_str!("../../tests/data/rebuild-exact.ron");
+        let (agg, verdicts) = sweep_study("rebuild-exact.ron", src, 2);
+        let summary = summarize(&agg, verdicts.clone());
+        let html = render_html(&summary, &agg);
+        assert_balanced(&html, &["section", "table", "tr", "svg", "figure", "h3"]);
+        let section = &html[html.find("<h2>Links and disks</h2>").expect("the section")..];
+        let section = &section[..section.find("</section>").unwrap()];
+        assert_eq!(
+            count(section, "<td>dc/a/r0/h0 out</td>"),
+            2,
+            "a row per variant"
+        );
+        assert_eq!(count(section, "<td class=\"num\">13.3%</td>"), 4);
+        assert_eq!(count(section, "<td class=\"num\">100.0% / 100.0%</td>"), 2);
+        assert_eq!(count(section, "<td class=\"num\">40.0% / 40.0%</td>"), 2);
+        assert!(section.contains("The 2 hottest of 2 links that carried anything"));
+        assert_eq!(
+            count(section, "<figure>"),
+            2,
+            "a chart per link, none for disks"
+        );
+        assert!(section.contains("aria-label=\"dc/a/r0/h1 in · utilization\""));
+        assert!(!section.contains("Disk queues over time"));
+        assert_eq!(
+            count(section, "\nfull-speed\n</text>"),
+            2,
+            "a legend per chart"
+        );
+        // The rebuild's time at reduced redundancy: 18 s at full speed, 30 s at 50 MB/s.
+        let lost = |v: &str, t: &str| format!("{v}</td><td>db</td><td class=\"num\">{t}</td>");
+        assert!(section.contains(&lost("full-speed", "18.0s")));
+        assert!(section.contains(&lost("rate-limited", "30.0s")));
         let again = render_html(&summarize(&agg, verdicts), &agg);
         assert!(html == again, "rendering twice gives the same bytes");
     }

@@ -12,6 +12,7 @@ pub mod headline;
 pub mod html;
 pub mod markdown;
 pub mod metric;
+pub mod network;
 pub mod plan;
 pub mod runlog;
 pub mod stats;

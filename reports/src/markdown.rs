@@ -22,8 +22,91 @@ pub fn render(s: &Summary) -> String {
         out.push_str(LEGEND.trim_start());
     }
     edges(&mut out, s);
+    network(&mut out, s);
     failure_modes(&mut out, s);
     out
+}
+
+/// Links and disks, when some variant gives them capacities: bytes by class, the hottest links,
+/// the busiest disks and the transfers, per variant.
+fn network(out: &mut String, s: &Summary) {
+    use crate::network::{NetworkSummary, DISK_COLUMNS, TRANSFER_COLUMNS};
+    let nets: Vec<(&str, &NetworkSummary)> = (s.variants.iter())
+        .filter_map(|v| v.network.as_ref().map(|n| (v.name.as_str(), n)))
+        .collect();
+    if nets.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "## Links and disks
+
+{}
+",
+        crate::network::LEGEND
+    );
+    let classes = crate::network::classes_shown(nets.iter().map(|n| n.1));
+    let _ = writeln!(
+        out,
+        "Bytes sent on links with a capacity, per run:
+"
+    );
+    let _ = writeln!(out, "| variant | {} |", classes.join(" | "));
+    let _ = writeln!(out, "|---|{}", "---|".repeat(classes.len()));
+    for (name, n) in &nets {
+        let cells = n.sent_cells();
+        let _ = write!(out, "| `{}` |", cell(name));
+        for c in &classes {
+            let text = cells.iter().find(|x| x.0 == *c).map_or("-", |x| &x.1);
+            let _ = write!(out, " {} |", cell(text));
+        }
+        out.push('\n');
+    }
+    out.push('\n');
+    let rows = crate::summary::redundancy_rows(s);
+    if !rows.is_empty() {
+        out.push_str("Time at reduced redundancy (`redundancy-lost`), per run:\n\n| variant | datastore | redundancy lost |\n|---|---|---|\n");
+        for (v, store, text) in rows {
+            let _ = writeln!(
+                out,
+                "| `{}` | `{}` | {} |",
+                cell(&v),
+                cell(&store),
+                cell(&text)
+            );
+        }
+        out.push('\n');
+    }
+    let background = crate::network::any_background(nets.iter().map(|n| n.1));
+    let links = nets
+        .iter()
+        .map(|(v, n)| (*v, n.links.iter().map(|l| l.cells(background)).collect()));
+    let columns = crate::network::link_columns(background);
+    table(out, "Hottest links", &columns, links.collect());
+    let disks = nets
+        .iter()
+        .map(|(v, n)| (*v, n.disks.iter().map(|d| d.cells()).collect()));
+    table(out, "Busiest disks", &DISK_COLUMNS, disks.collect());
+    let transfers = nets
+        .iter()
+        .map(|(v, n)| (*v, n.transfers.iter().map(|t| t.cells(n.runs)).collect()));
+    table(out, "Transfers", &TRANSFER_COLUMNS, transfers.collect());
+}
+
+/// A table with a variant's column first, under a heading; nothing when it has no row.
+fn table(out: &mut String, title: &str, columns: &[&str], rows: Vec<(&str, Vec<Vec<String>>)>) {
+    if rows.iter().all(|r| r.1.is_empty()) {
+        return;
+    }
+    let _ = writeln!(out, "### {title}\n\n| variant | {} |", columns.join(" | "));
+    let _ = writeln!(out, "|---|{}", "---|".repeat(columns.len()));
+    for (variant, cells) in rows {
+        for row in cells {
+            let row: Vec<String> = row.iter().map(|c| cell(c)).collect();
+            let _ = writeln!(out, "| `{}` | {} |", cell(variant), row.join(" | "));
+        }
+    }
+    out.push('\n');
 }
 
 /// What callers saw of each dependency, per variant, when the scenario has calls.

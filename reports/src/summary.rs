@@ -49,6 +49,9 @@ pub struct VariantSummary {
     /// What callers saw of each dependency, across runs.
     #[serde(default)]
     pub edges: Vec<crate::edges::EdgeSummary>,
+    /// Links and disks across runs (the hottest), for a variant that gives them capacities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<crate::network::NetworkSummary>,
 }
 
 /// How one fault played out across the runs of a variant: how it was detected and how soon, what
@@ -309,8 +312,44 @@ fn variant_summary(v: &VariantAggregate) -> VariantSummary {
         runs_stopped_early: v.records().filter(|r| r.stop != "horizon").count(),
         failure_modes: failure_modes(v),
         edges: crate::edges::summaries(v),
+        network: v.network.as_ref().and_then(|n| n.summary()),
         services,
     }
+}
+
+/// Per variant and datastore that lost a copy's data in some run of some variant, its time at
+/// reduced redundancy (`redundancy-lost`: mean [interval] across runs) as (variant, datastore,
+/// text): beside the links and disks, the price of a recovery rate limit.
+pub fn redundancy_rows(s: &Summary) -> Vec<(String, String, String)> {
+    let kind = MetricKind::RedundancyLost;
+    let lost = |svc: &ServiceSummary| {
+        let m = svc.metrics.iter().find(|m| m.metric == kind);
+        m.filter(|m| m.n > 0).cloned()
+    };
+    let mut stores: Vec<&str> = Vec::new();
+    for svc in s.variants.iter().flat_map(|v| &v.services) {
+        if lost(svc).is_some_and(|m| m.mean > 0.0) && !stores.contains(&svc.name.as_str()) {
+            stores.push(&svc.name);
+        }
+    }
+    let mut rows = Vec::new();
+    for v in &s.variants {
+        for svc in v
+            .services
+            .iter()
+            .filter(|x| stores.contains(&x.name.as_str()))
+        {
+            let Some(m) = lost(svc) else { continue };
+            let text = if m.n < 2 || m.ci_low == m.ci_high {
+                kind.format(m.mean)
+            } else {
+                let f = |x: f64| kind.format(x);
+                format!("{} [{}, {}]", f(m.mean), f(m.ci_low), f(m.ci_high))
+            };
+            rows.push((v.name.clone(), svc.name.clone(), text));
+        }
+    }
+    rows
 }
 
 /// The metrics compared between variants in reports (the full list is in `summary.json`): the

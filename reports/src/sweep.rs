@@ -2,8 +2,9 @@
 //!
 //! Per run, only a compact [`RunRecord`] is kept (for confidence intervals, paired differences and
 //! `runs.csv`). Latency histograms are merged per variant and service, and time series are summed
-//! per bucket. Both merges are integer additions, so the aggregate is the same whatever order the
-//! runs finish in: reports are byte-identical for any number of jobs.
+//! per bucket; links and disks are folded per link and per disk ([`crate::network`]). Every merge
+//! is integer addition, so the aggregate is the same whatever order the runs finish in: reports
+//! are byte-identical for any number of jobs.
 
 use models::results::{LatencySummary, Ledger, RunResult, Series};
 use models::sparse_hist::MergedHistogram;
@@ -283,6 +284,8 @@ pub struct VariantAggregate {
     pub edges: Vec<(String, String)>,
     /// Per edge: calls and attempts per bucket, summed over runs.
     pub edge_series: Vec<(Vec<u64>, Vec<u64>)>,
+    /// Links and disks, folded over runs; `None` for a variant without capacities.
+    pub network: Option<crate::network::NetworkSums>,
 }
 
 impl VariantAggregate {
@@ -310,6 +313,7 @@ impl VariantAggregate {
             grid: Vec::new(),
             faults: Vec::new(),
             breakers: Vec::new(),
+            network: None,
         }
     }
 
@@ -397,6 +401,9 @@ impl VariantAggregate {
             add(&mut sum.shed, &svc.series.shed);
             add(&mut sum.queue_len, &svc.series.queue_len);
             add(&mut sum.busy, &svc.series.busy);
+        }
+        if let Some(net) = &result.network {
+            self.network.get_or_insert_with(Default::default).add(net);
         }
         self.runs[idx] = Some(RunRecord::from_result(result));
     }

@@ -254,14 +254,7 @@ fn queues_table(r: &RunResult) -> Table {
 
 /// A size in bytes for people: `1.50 GB`, `64.0 kB`.
 fn fmt_bytes(b: u64) -> String {
-    let b = b as f64;
-    match b {
-        _ if b >= 1e12 => format!("{:.2} TB", b / 1e12),
-        _ if b >= 1e9 => format!("{:.2} GB", b / 1e9),
-        _ if b >= 1e6 => format!("{:.1} MB", b / 1e6),
-        _ if b >= 1e3 => format!("{:.1} kB", b / 1e3),
-        _ => format!("{b} B"),
-    }
+    crate::format::fmt_bytes(b as f64)
 }
 
 /// How many of the hottest links and busiest disks a run shows.

@@ -1,7 +1,8 @@
 //! Networks and disks as resources: a link against processor sharing (M/M/1-PS and, by
 //! insensitivity, M/D/1-PS), a disk against M/D/1 and M/M/1, exact rebuild times with and without
-//! a rate limit, the bytes' ledger, and packet loss repaired by retransmission. Max-min shares on hand-built topologies (two flows on a
-//! link, the parking lot) are unit tests of `models/src/sim/net.rs`.
+//! a rate limit, the bytes' ledger, links that go down under flows, packet loss repaired by
+//! retransmission, and links and disks folded across a sweep. Max-min shares on hand-built
+//! topologies (two flows on a link, the parking lot) are unit tests of `models/src/sim/net.rs`.
 
 use crate::queueing::assert_agrees;
 use crate::repo_path;
@@ -238,4 +239,129 @@ fn packet_loss_delays_messages_by_their_rounds_of_retransmission() {
     }
     // One packet: a geometric number of rounds, p / (1 - p).
     assert!((mean_rounds(1, 0.01) - 0.01 / 0.99).abs() < 1e-12);
+}
+
+/// A sweep of two runs of each variant of `rebuild-exact`, folded as `compare` folds it: the
+/// rebuild carries 1 GB over each of two 1 Gbps links in a 60 s run, a utilization of
+/// 8 / 60 on both (ties by name); at full speed it fills them for 8 s (buckets 20 s to 27 s at
+/// 100%), at 50 MB/s it takes 40% of them for 20 s. The runs agree, so the intervals are points.
+#[test]
+fn a_sweep_folds_links_across_runs_exactly() {
+    let path = repo_path("tests/data/rebuild-exact.ron");
+    let study = faultline::load_study(&path).unwrap();
+    let opts = faultline::SweepOptions {
+        runs: Some(2),
+        jobs: Some(2),
+        ..Default::default()
+    };
+    let (summary, agg) = faultline::study_summary(&study, &opts, &|| {}).unwrap();
+    for (v, (variant, peak, busy)) in [("full-speed", 1.0, 20..28), ("rate-limited", 0.4, 20..40)]
+        .into_iter()
+        .enumerate()
+    {
+        let s = &summary.variants[v];
+        assert_eq!(s.name, variant);
+        let net = s.network.as_ref().expect("a variant with capacities");
+        assert_eq!((net.runs, net.links_used, net.disks_used), (2, 2, 0));
+        let names: Vec<&str> = net.links.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["dc/a/r0/h0 out", "dc/a/r0/h1 in"]);
+        for l in &net.links {
+            let u = l.utilization;
+            assert!((u.mean - 8.0 / 60.0).abs() < 1e-9, "{variant}: {u:?}");
+            assert_eq!((u.ci_low, u.ci_high), (u.mean, u.mean), "{variant}");
+            assert_eq!((l.bytes.recovery, l.bytes.user), (1e9, 0.0));
+            assert_eq!(l.utilization_series.len(), 60);
+            for (b, &x) in l.utilization_series.iter().enumerate() {
+                let want = if busy.contains(&b) { peak } else { 0.0 };
+                assert!((x - want).abs() < 1e-9, "{variant} bucket {b}: {x}");
+            }
+            assert!((l.peak_mean - peak).abs() < 1e-9 && (l.peak_max - peak).abs() < 1e-9);
+        }
+        let sent: Vec<(&str, f64)> = (net.sent_bytes.iter())
+            .map(|c| (c.class.as_str(), c.bytes.mean))
+            .collect();
+        assert_eq!(
+            sent,
+            [
+                ("user", 0.0),
+                ("replication", 0.0),
+                ("recovery", 1e9),
+                ("bulk", 0.0)
+            ]
+        );
+        // The aggregate's series are the mean series the summary shows.
+        let sums = agg.variants[v].network.as_ref().unwrap();
+        assert_eq!(
+            sums.link_series("dc/a/r0/h0 out"),
+            net.links[0].utilization_series
+        );
+    }
+}
+
+/// The aggregate of a sweep of `remirror-storm`'s storm is the mean of its runs' own results:
+/// every link's and disk's utilization, a disk's queue, bytes by class, the series.
+#[test]
+fn the_aggregate_of_links_and_disks_is_the_mean_of_the_runs() {
+    let path = repo_path("scenarios/network/remirror-storm.ron");
+    let loaded = faultline::load_study(&path).unwrap();
+    let design = &loaded.study.designs[0];
+    let world = &design.world;
+    let n = 3;
+    let results: Vec<RunResult> = (0..n)
+        .into_par_iter()
+        .map(|run| models::run_world(world, world.seed, run).expect("run succeeds"))
+        .collect();
+    let mut sums = reports::network::NetworkSums::default();
+    // Folded in reverse: the order runs finish in does not matter.
+    for r in results.iter().rev() {
+        sums.add(r.network.as_ref().unwrap());
+    }
+    let s = sums.summary().unwrap();
+    let nets: Vec<&models::results::NetworkResult> = results
+        .iter()
+        .map(|r| r.network.as_ref().unwrap())
+        .collect();
+    let mean = |f: &dyn Fn(&models::results::NetworkResult) -> f64| {
+        nets.iter().map(|x| f(x)).sum::<f64>() / n as f64
+    };
+    let used: std::collections::BTreeSet<&str> = (nets.iter())
+        .flat_map(|x| x.links.iter().map(|l| l.name.as_str()))
+        .collect();
+    assert_eq!(s.links_used, used.len());
+    for l in &s.links {
+        let of = |x: &models::results::NetworkResult| {
+            (x.links.iter().find(|k| k.name == l.name)).map_or(0.0, |k| k.utilization)
+        };
+        assert!((l.utilization.mean - mean(&of)).abs() < 1e-9, "{}", l.name);
+        let at = |x: &models::results::NetworkResult| {
+            let k = x.links.iter().find(|k| k.name == l.name);
+            k.and_then(|k| k.utilization_series.get(30).copied())
+                .unwrap_or(0.0)
+        };
+        assert!(
+            (l.utilization_series[30] - mean(&at)).abs() < 1e-9,
+            "{}",
+            l.name
+        );
+    }
+    assert_eq!(s.disks.len(), 2);
+    for d in &s.disks {
+        let disk = |x: &models::results::NetworkResult| {
+            x.disks.iter().find(|k| k.host == d.host).unwrap().clone()
+        };
+        assert!((d.utilization.mean - mean(&|x| disk(x).utilization)).abs() < 1e-9);
+        assert!((d.queue_mean.mean - mean(&|x| disk(x).queue_mean)).abs() < 1e-9);
+        let values: Vec<f64> = nets.iter().map(|x| disk(x).queue_mean).collect();
+        let e = reports::stats::estimate(&values).unwrap();
+        assert!(
+            (d.queue_mean.ci_high - e.high()).abs() < 1e-6,
+            "{d:?} {e:?}"
+        );
+        let q_max = nets.iter().map(|x| disk(x).queue_max).max().unwrap();
+        assert_eq!(d.queue_max, q_max);
+    }
+    let recovery = mean(&|x| x.sent.recovery as f64);
+    assert_eq!(s.sent_bytes[2].class, "recovery");
+    assert!((s.sent_bytes[2].bytes.mean - recovery).abs() < 1e-3);
+    assert!(recovery >= 20e9, "four 5 GB mirrors rebuilt: {recovery}");
 }

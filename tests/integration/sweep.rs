@@ -47,6 +47,37 @@ fn reports_are_identical_for_any_number_of_jobs() {
         "{names:?}"
     );
     assert_eq!(one, two, "reports differ between --jobs 1 and --jobs 2");
+    // No capacities: no section of links and disks anywhere.
+    for (name, bytes) in &one {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(!text.contains("Links and disks"), "{name}");
+        assert!(!text.contains("\"network\""), "{name}");
+    }
+    let _ = std::fs::remove_dir_all(tmp);
+}
+
+/// A scenario with capacities: the section of links and disks is in every report, and the same
+/// bytes whatever the number of jobs.
+#[test]
+fn network_reports_are_identical_for_any_number_of_jobs() {
+    let tmp = std::env::temp_dir().join(format!("faultline-netjobs-{}", std::process::id()));
+    let rel = "scenarios/network/backup.ron";
+    let one = report_bytes(rel, &opts(3, 1), &tmp.join("j1"));
+    let two = report_bytes(rel, &opts(3, 2), &tmp.join("j2"));
+    assert_eq!(one, two, "reports differ between --jobs 1 and --jobs 2");
+    let file = |name: &str| {
+        let (_, bytes) = one.iter().find(|(n, _)| n == name).unwrap();
+        String::from_utf8_lossy(bytes).into_owned()
+    };
+    assert!(file("report.md").contains("## Links and disks"));
+    assert!(file("report.md").contains("### Transfers"));
+    assert!(file("report.html").contains("<h2>Links and disks</h2>"));
+    assert!(file("report.html").contains("aria-label=\"dc/a/r0/h0 · disk queue\""));
+    let summary: serde_json::Value = serde_json::from_str(&file("summary.json")).unwrap();
+    let net = &summary["variants"][0]["network"];
+    assert_eq!(net["runs"], 3);
+    assert_eq!(net["transfers"][0]["name"], "backup");
+    assert!(net["links"].as_array().is_some_and(|l| !l.is_empty()));
     let _ = std::fs::remove_dir_all(tmp);
 }
 

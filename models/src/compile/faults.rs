@@ -218,12 +218,7 @@ impl Compiling<'_, '_, '_> {
                 rate,
                 edge,
                 retransmit,
-            } => {
-                self.loss(between, and, *rate, edge.as_ref());
-                if let Some(after) = retransmit {
-                    self.retransmit(*rate, *after);
-                }
-            }
+            } => self.loss(between, and, (*rate, *retransmit), edge.as_ref()),
             FaultKind::Corrupt {
                 service,
                 rate,
@@ -241,12 +236,7 @@ impl Compiling<'_, '_, '_> {
             FaultKind::FeatureOff { from, to } => self.feature_off(from, to),
             FaultKind::LinkDegraded { link, share } => self.link_degraded(link, *share),
             FaultKind::Congestion { link, rate } => self.congestion(link, *rate),
-            FaultKind::LinkDown { link } => {
-                let at = self.w.field("link");
-                self.def.net_links = super::network::link_ids(self.ck, self.cx.network, &at, link);
-                self.def.label = format!("{} down", link_label(link));
-                self.def.effect = FaultEffect::LinkDown;
-            }
+            FaultKind::LinkDown { link } => self.link_down(link),
             FaultKind::Slowdown { .. }
             | FaultKind::Crash { .. }
             | FaultKind::Hang { .. }
@@ -588,7 +578,14 @@ impl Compiling<'_, '_, '_> {
         self.def.effect = FaultEffect::Delay(add.0.as_ns());
     }
 
-    fn loss(&mut self, between: &[String], and: &[String], r: f64, edge: Option<&Edge>) {
+    /// Messages lost at rate `r` or, with `retransmit`, their packets lost and sent again.
+    fn loss(
+        &mut self,
+        between: &[String],
+        and: &[String],
+        (r, retransmit): (f64, Option<Dur>),
+        edge: Option<&Edge>,
+    ) {
         self.ck.fraction(&self.w.field("rate"), "a loss rate", r);
         let pct = r * 100.0;
         self.def.label = match self.link_or_edge(between, and, edge) {
@@ -600,6 +597,17 @@ impl Compiling<'_, '_, '_> {
             ),
         };
         self.def.effect = FaultEffect::Loss(r);
+        if let Some(after) = retransmit {
+            self.retransmit(r, after);
+        }
+    }
+
+    /// A link lost (traffic routes around it where it can).
+    fn link_down(&mut self, link: &crate::spec::LinkRef) {
+        let at = self.w.field("link");
+        self.def.net_links = super::network::link_ids(self.ck, self.cx.network, &at, link);
+        self.def.label = format!("{} down", link_label(link));
+        self.def.effect = FaultEffect::LinkDown;
     }
 
     /// Packet loss that TCP repairs: each round of retransmission costs `after`.

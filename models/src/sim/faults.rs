@@ -133,7 +133,7 @@ impl Default for HostState {
 
 pub(super) fn exp_ns(rng: &mut Stream, mean_ns: u64) -> u64 {
     let x: f64 = rng.sample(rand_distr::Exp1);
-    ((x * mean_ns as f64).round() as u64).max(1)
+    crate::dist::round_ns(x * mean_ns as f64).max(1)
 }
 
 /// Independent error sources combine: 1 - (1 - a)(1 - b); removing one divides it out.

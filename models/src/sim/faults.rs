@@ -1002,7 +1002,7 @@ impl ServiceModel<'_> {
     pub(super) fn instance_factor(&self, i: u32, now: u64) -> f64 {
         let inst = &self.process[i as usize];
         let host = self.instances[i as usize].host;
-        let mut k = inst.slow * self.hosts[host as usize].slow * self.versions[i as usize].slow;
+        let mut k = inst.slow * self.hosts[host as usize].slow * self.version(i).slow;
         if inst.leak_per_min > 0.0 {
             k *= 1.0 + inst.leak_per_min * (now.saturating_sub(inst.leak_since_ns) as f64 / 60e9);
         }

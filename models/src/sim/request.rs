@@ -405,13 +405,13 @@ impl ServiceModel<'_> {
         if r.cut {
             return self.finish(sim, req, Outcome::Shed);
         }
+        // Instance- and host-level effects: a bad new version, a disk that corrupts.
+        let version_errors = self.version(r.instance).errors;
         let st = &mut self.svc_faults[s];
         if st.error_rate > 0.0 && st.error_rng.random::<f64>() < st.error_rate {
             return self.finish(sim, req, Outcome::Failed);
         }
-        // Instance- and host-level effects: a bad new version, a disk that corrupts.
         let host = self.instances[r.instance as usize].host;
-        let version_errors = self.versions[r.instance as usize].errors;
         let corrupt = self.hosts[host as usize].corrupt;
         // Both zero (no bad version, no corrupting disk) make `local` exactly 0: no draw.
         let local = if version_errors > 0.0 || corrupt > 0.0 {

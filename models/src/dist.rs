@@ -169,7 +169,7 @@ fn to_duration(x_ns: f64) -> SimDuration {
 /// (negative, huge, infinite, NaN) takes `f64::round`.
 #[inline(always)]
 pub fn round_ns(x: f64) -> u64 {
-    if x >= 0.0 && x < 9_223_372_036_854_775_808.0 {
+    if (0.0..9_223_372_036_854_775_808.0).contains(&x) {
         let t = x as i64;
         t as u64 + u64::from(x - t as f64 >= 0.5)
     } else {

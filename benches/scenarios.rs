@@ -20,15 +20,27 @@
 //!   and with a capacity (`benches/data/net-*.ron`): the cost of bandwidth (every message a
 //!   flow shared max-min).
 //!
-//! Run: `cargo bench --bench scenarios -- --warm-up-time 1 --measurement-time 3`.
+//! - `mm1`: `benches/data/mm1-rho90.ron` (M/M/1 at rho 0.9, 20 minutes simulated, ~108,000
+//!   customers), beside the same queue hand-coded (`benches/hand/`): `mm1-sim-core`, a
+//!   two-event model on sim-core's engine, and `mm1-heap`, a plain `BinaryHeap` loop (the
+//!   issue #20 pair). Throughput in customers (arrivals, warm-up included).
+//! - `wide`: `benches/data/wide.ron` (1,000 services of 10 instances, a call tree, health
+//!   checks, a chaos monkey; `python3 benches/data/wide.py 1000`). Throughput in events; one
+//!   iteration is one run (`faultline::run_world`: building the run's state, the events, the
+//!   results); loading the file is outside the measurement. `quickstart-events` is the
+//!   quickstart counted the same way, its baseline in the same run.
+//!
+//! Run: `cargo bench --bench scenarios -- --warm-up-time 1 --measurement-time 3`; with
+//! `FAULTLINE_BENCH_CLOCK=cpu`, the figures are per CPU second of the benchmark thread.
 
 use criterion::measurement::Measurement;
-use criterion::{Criterion, Throughput};
+use criterion::{BenchmarkGroup, Criterion, Throughput};
 use faultline::World;
 use std::hint::black_box;
 use std::path::Path;
 
 mod common;
+mod hand;
 
 const QUICKSTART: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/quickstart.ron");
 const GAME_DAY: &str = concat!(
@@ -44,6 +56,8 @@ const QUEUE_OFF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data/queue
 const QUEUE_ON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data/queue-on.ron");
 const NET_OFF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data/net-off.ron");
 const NET_ON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data/net-on.ron");
+const MM1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data/mm1-rho90.ron");
+const WIDE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data/wide.ron");
 const MM4: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/scenarios/queueing/mm4-rho90.ron"
@@ -109,7 +123,52 @@ fn scenarios<M: Measurement>(c: &mut Criterion<M>) {
             b.iter(|| black_box(faultline::run_world(world, None).expect("the scenario runs")))
         });
     }
+    mm1(&mut g);
+    wide(&mut g, &quickstart);
     g.finish();
+}
+
+/// The M/M/1 file beside the same queue hand-coded on sim-core and on a plain heap.
+fn mm1<M: Measurement>(g: &mut BenchmarkGroup<'_, M>) {
+    let world = faultline::load(Path::new(MM1)).expect("mm1-rho90 loads");
+    let n = probe("mm1", &world);
+    let p = hand::Mm1 {
+        rate_per_s: 90.0,
+        work_mean_ns: 10e6,
+        horizon_ns: world.horizon.as_ns(),
+        seed: 1,
+    };
+    let (heap, core) = (hand::on_heap(&p), hand::on_sim_core(&p));
+    eprintln!("mm1 hand-coded: {heap:?} on a heap, {core:?} on sim-core");
+    assert_eq!(heap, core, "both hand-coded loops simulate the same queue");
+    let ratio = heap.arrived as f64 / n as f64;
+    assert!((0.97..1.03).contains(&ratio), "the same load as the file");
+    g.throughput(Throughput::Elements(n));
+    g.bench_function("mm1", |b| {
+        b.iter(|| black_box(faultline::run_world(&world, None).expect("the scenario runs")))
+    });
+    g.throughput(Throughput::Elements(heap.arrived));
+    g.bench_function("mm1-sim-core", |b| {
+        b.iter(|| black_box(hand::on_sim_core(black_box(&p))))
+    });
+    g.bench_function("mm1-heap", |b| {
+        b.iter(|| black_box(hand::on_heap(black_box(&p))))
+    });
+}
+
+/// The wide world, and the quickstart as its baseline, in events per second.
+fn wide<M: Measurement>(g: &mut BenchmarkGroup<'_, M>, quickstart: &World) {
+    let world = faultline::load(Path::new(WIDE)).expect("wide loads");
+    for (name, world) in [("wide", &world), ("quickstart-events", quickstart)] {
+        probe(name, world);
+        let events = faultline::run_world(world, None)
+            .expect("the scenario runs")
+            .events;
+        g.throughput(Throughput::Elements(events));
+        g.bench_function(name, |b| {
+            b.iter(|| black_box(faultline::run_world(world, None).expect("the scenario runs")))
+        });
+    }
 }
 
 fn main() {

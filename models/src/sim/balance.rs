@@ -336,6 +336,9 @@ impl ServiceModel<'_> {
             let now = self.now_ns;
             return self.pick_slow(s as usize, first, n, region, now);
         }
+        if n == 1 {
+            return first; // what every balancer picks of one candidate, without a draw
+        }
         // Every instance of the group is a candidate: candidate `k` is instance `first + k`.
         let lo = first - rotation.sets.first;
         let c = Candidates {

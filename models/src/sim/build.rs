@@ -160,8 +160,12 @@ impl<'w> ServiceModel<'w> {
     }
 }
 
-/// The outlier detector of each service that has one, with its `svc:<name>/outlier` stream.
+/// The outlier detector of each service that has one, with its `svc:<name>/outlier` stream;
+/// empty when none has one (then no answer looks up its callee's service for it).
 fn outliers(world: &World, rngs: &RngFactory) -> Vec<Option<Detector>> {
+    if world.services.iter().all(|s| s.recovery.outlier.is_none()) {
+        return Vec::new();
+    }
     (world.services.iter())
         .map(|s| {
             let policy = s.recovery.outlier?;

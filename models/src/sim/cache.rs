@@ -404,12 +404,14 @@ impl ServiceModel<'_> {
     /// The key a new call on `edge` asks for: its own draw, or its parent's key.
     #[inline]
     pub(super) fn draw_call_key(&mut self, edge: u32, parent_key: u32) -> u32 {
-        match (
-            &self.world.calls[edge as usize].keys,
-            &mut self.caches.edge_keys[edge as usize],
-        ) {
-            (Some(k), Some(rng)) => k.sample(rng),
-            _ => parent_key,
+        // The edge's definition first: a call without keys never touches the stream (a cache
+        // miss per call in a world of many edges).
+        let Some(k) = &self.world.calls[edge as usize].keys else {
+            return parent_key;
+        };
+        match &mut self.caches.edge_keys[edge as usize] {
+            Some(rng) => k.sample(rng),
+            None => parent_key,
         }
     }
 

@@ -109,7 +109,7 @@ fn next_constant(rate: &RateFn, t_ns: u64, horizon: u64) -> Option<u64> {
         }
         let gap = need * 1e9 / r;
         if end == u64::MAX || (t as f64 + gap) < end as f64 {
-            let next = t.saturating_add((gap.round() as u64).max(1));
+            let next = t.saturating_add(crate::dist::round_ns(gap).max(1));
             return Some(next).filter(|&c| c <= horizon);
         }
         need -= (end - t) as f64 * r / 1e9;
@@ -144,7 +144,7 @@ impl ServiceModel<'_> {
             let candidate = match def.kind {
                 ArrivalKind::Poisson => {
                     let x: f64 = rng.sample(Exp1);
-                    t.saturating_add((x * 1e9 / r_max).round() as u64)
+                    t.saturating_add(crate::dist::round_ns(x * 1e9 / r_max))
                 }
                 ArrivalKind::Constant => unreachable!("constant arrivals are spaced above"),
             };

@@ -133,7 +133,7 @@ impl Default for HostState {
 
 pub(super) fn exp_ns(rng: &mut Stream, mean_ns: u64) -> u64 {
     let x: f64 = rng.sample(rand_distr::Exp1);
-    ((x * mean_ns as f64).round() as u64).max(1)
+    crate::dist::round_ns(x * mean_ns as f64).max(1)
 }
 
 /// Independent error sources combine: 1 - (1 - a)(1 - b); removing one divides it out.
@@ -1063,7 +1063,7 @@ impl ServiceModel<'_> {
     pub(super) fn instance_factor(&self, i: u32, now: u64) -> f64 {
         let inst = &self.process[i as usize];
         let host = self.instances[i as usize].host;
-        let mut k = inst.slow * self.hosts[host as usize].slow * self.versions[i as usize].slow;
+        let mut k = inst.slow * self.hosts[host as usize].slow * self.version(i).slow;
         if inst.leak_per_min > 0.0 {
             k *= 1.0 + inst.leak_per_min * (now.saturating_sub(inst.leak_since_ns) as f64 / 60e9);
         }

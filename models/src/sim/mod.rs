@@ -177,7 +177,8 @@ pub struct ServiceModel<'w> {
     crash_loops: Vec<CrashLoop>,
     /// Probes answered through instances' queues and liveness failures, per instance.
     probes: Vec<Probes>,
-    /// Per service with outlier detection: its detector (see `outlier`).
+    /// Per service with outlier detection: its detector (see `outlier`); empty when no service
+    /// has one.
     outliers: Vec<Option<Detector>>,
     versions: Vec<Version>,
     replicas: Vec<Replica>,

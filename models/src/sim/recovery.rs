@@ -190,6 +190,9 @@ impl ServiceModel<'_> {
     /// learns it, and may eject the instance.
     #[inline]
     pub(super) fn outlier_observe(&mut self, i: u32, answer: Answer, now: u64) {
+        if self.outliers.is_empty() {
+            return; // no service detects outliers: nothing of the callee is touched
+        }
         let s = self.world.instances[i as usize].service_idx as usize;
         let Some(detector) = &mut self.outliers[s] else {
             return;
@@ -205,7 +208,7 @@ impl ServiceModel<'_> {
     fn uneject_on_good_probe(&mut self, s: usize, i: u32, now: u64) {
         let host = i - self.world.services[s].first_instance;
         let unhealthy = self.health[i as usize].unhealthy;
-        let Some(detector) = &mut self.outliers[s] else {
+        let Some(detector) = self.outliers.get_mut(s).and_then(Option::as_mut) else {
             return;
         };
         let unejects = self.world.services[s]
@@ -248,7 +251,7 @@ impl ServiceModel<'_> {
     #[inline(never)]
     pub(super) fn on_outlier_review(&mut self, sim: &mut Sim<Event>, s: u32) {
         let now = sim.now().as_ns();
-        let Some(detector) = &mut self.outliers[s as usize] else {
+        let Some(detector) = self.outliers.get_mut(s as usize).and_then(Option::as_mut) else {
             return;
         };
         let mut changes = Vec::new();

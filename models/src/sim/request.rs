@@ -179,7 +179,10 @@ impl InstanceState {
 }
 
 impl ServiceModel<'_> {
-    #[inline]
+    /// Inlined into its callers, so that the request they build is written into its slot
+    /// directly: a copy from the stack read the fields back wider than they were written (a
+    /// stalled store forward, 5% of an M/M/1 run).
+    #[inline(always)]
     pub(super) fn alloc(&mut self, sim: &mut Sim<Event>, req: Request) -> u32 {
         self.live += 1;
         self.check_in_flight(sim);
@@ -369,7 +372,7 @@ impl ServiceModel<'_> {
         };
         let factor = self.svc_faults[s].slowdown * self.instance_factor(i as u32, now);
         if factor != 1.0 {
-            work = SimDuration::from_ns((work.as_ns() as f64 * factor).round() as u64);
+            work = SimDuration::from_ns(crate::dist::round_ns(work.as_ns() as f64 * factor));
         }
         // The worker first pays what the instance's refusals cost (`reject_work`).
         work = SimDuration::from_ns(work.as_ns() + self.take_refusal_debt(i));
@@ -402,14 +405,20 @@ impl ServiceModel<'_> {
         if r.cut {
             return self.finish(sim, req, Outcome::Shed);
         }
+        // Instance- and host-level effects: a bad new version, a disk that corrupts.
+        let version_errors = self.version(r.instance).errors;
         let st = &mut self.svc_faults[s];
         if st.error_rate > 0.0 && st.error_rng.random::<f64>() < st.error_rate {
             return self.finish(sim, req, Outcome::Failed);
         }
-        // Instance- and host-level effects: a bad new version, a disk that corrupts.
         let host = self.instances[r.instance as usize].host;
-        let version_errors = self.versions[r.instance as usize].errors;
-        let local = 1.0 - (1.0 - version_errors) * (1.0 - self.hosts[host as usize].corrupt);
+        let corrupt = self.hosts[host as usize].corrupt;
+        // Both zero (no bad version, no corrupting disk) make `local` exactly 0: no draw.
+        let local = if version_errors > 0.0 || corrupt > 0.0 {
+            1.0 - (1.0 - version_errors) * (1.0 - corrupt)
+        } else {
+            0.0
+        };
         if local > 0.0 && st.fault_rng.random::<f64>() < local {
             return self.finish(sim, req, Outcome::Failed);
         }

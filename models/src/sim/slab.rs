@@ -22,6 +22,7 @@ impl<T> Slab<T> {
     }
 
     /// Stores `value` in a free slot (or a new one) and returns the slot.
+    #[inline]
     pub(super) fn insert(&mut self, value: T) -> u32 {
         match self.free.pop() {
             Some(k) => {

@@ -89,7 +89,8 @@ impl Network {
 
     /// The links a message from host `a` to host `b` crosses, with the zone links that are
     /// down (`down[link]`) routed around through another zone of the region; `None` when no
-    /// route is left.
+    /// route is left (a NIC, a rack uplink or a region link down on the way, or no zone to go
+    /// through).
     pub fn path(&self, hosts: &[Host], a: u32, b: u32, down: &[bool]) -> Option<Path> {
         let mut p = Path::EMPTY;
         if a == b || self.links.is_empty() {
@@ -112,6 +113,9 @@ impl Network {
             p.push(self.rack[hb.rack_idx as usize].1);
         }
         p.push(self.nic[b as usize].1);
+        if p.as_slice().iter().any(|&l| down[l as usize]) {
+            return None;
+        }
         Some(p)
     }
 

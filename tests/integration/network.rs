@@ -191,28 +191,44 @@ fn a_link_down_is_routed_around_or_its_messages_are_lost() {
     assert_eq!(user("dc/a -> dc/c"), 20_000_000);
     assert_eq!(user("dc/c -> dc/b"), 20_000_000);
     assert_eq!(user("dc/a -> dc/b"), 19_900_000);
+    // A host's NIC down: no route around it, and its messages are lost, not held.
+    let path = repo_path("tests/data/link-down.ron");
+    let r = faultline::run_variant(&path, Some("nic"), None, 0).unwrap();
+    let client = &r.services[0].ledger;
+    assert_eq!((client.failed, client.completed), (100, 399));
 }
 
 /// A 1 GB transfer whose zone link goes down under it: its chunks move to the route through
 /// the third zone with the bytes they have left (250 MB crossed a-b in the first 2 s), and wait
-/// on their path while no route is left (2 s): done at 10 s instead of 8.
+/// on their path while no route is left (2 s): done at 10 s instead of 8. When the direct link
+/// is back first, the waiting chunks take it; a transfer that starts with no route waits for one.
 #[test]
 fn flows_on_a_link_that_goes_down_move_to_a_route_around_it_or_wait() {
     let path = repo_path("tests/data/link-down-reroute.ron");
-    let r = faultline::run_variant(&path, None, None, 0).unwrap();
-    let net = r.network.as_ref().unwrap();
-    let bulk = |name: &str| {
-        let l = net.links.iter().find(|l| l.name == name).unwrap();
-        l.bytes.bulk
-    };
-    assert_eq!(bulk("dc/a -> dc/b"), 250_000_000);
-    assert_eq!(bulk("dc/a -> dc/c"), 750_000_000);
-    assert_eq!(bulk("dc/c -> dc/b"), 750_000_000);
-    let copy = &net.transfers[0];
-    assert_eq!(copy.moved_bytes, 1_000_000_000);
-    // Each change of rate rounds the next completion up to a whole nanosecond.
-    let done = copy.done_ns.unwrap();
-    assert!((10_000_000_000..10_000_000_010).contains(&done), "{done}");
+    let cases = [
+        ("detour-back", [250, 750, 750], 10),
+        ("direct-back", [750, 250, 250], 10),
+        ("late-start", [0, 1000, 1000], 14),
+    ];
+    for (variant, mb, done_s) in cases {
+        let r = faultline::run_variant(&path, Some(variant), None, 0).unwrap();
+        let net = r.network.as_ref().unwrap();
+        let bulk = |name: &str| {
+            (net.links.iter())
+                .find(|l| l.name == name)
+                .map_or(0, |l| l.bytes.bulk)
+        };
+        let links = ["dc/a -> dc/b", "dc/a -> dc/c", "dc/c -> dc/b"];
+        let moved: Vec<u64> = links.iter().map(|l| bulk(l)).collect();
+        let want: Vec<u64> = mb.iter().map(|m| m * 1_000_000).collect();
+        assert_eq!(moved, want, "{variant}");
+        let copy = &net.transfers[0];
+        assert_eq!(copy.moved_bytes, 1_000_000_000);
+        // Each change of rate rounds the next completion up to a whole nanosecond.
+        let done = copy.done_ns.unwrap();
+        let want = done_s * 1_000_000_000;
+        assert!((want..want + 10).contains(&done), "{variant}: {done}");
+    }
 }
 
 /// Rounds of retransmission of a message of `packets` packets each lost at `p`, on average:

@@ -176,6 +176,18 @@ struct Compiling<'r, 'c, 'x> {
     def: FaultDef,
 }
 
+/// A rate as a percentage for a label: whole (`5`) when it is whole, else to two decimals at
+/// most three decimals (`0.4`, `0.25`).
+fn percent(r: f64) -> String {
+    let pct = r * 100.0;
+    if (pct - pct.round()).abs() < 1e-9 {
+        format!("{pct:.0}")
+    } else {
+        let s = format!("{pct:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
 impl Compiling<'_, '_, '_> {
     /// Compiles what the fault does: its effect, its targets and its label.
     fn what(&mut self, what: &FaultKind) {
@@ -587,11 +599,11 @@ impl Compiling<'_, '_, '_> {
         edge: Option<&Edge>,
     ) {
         self.ck.fraction(&self.w.field("rate"), "a loss rate", r);
-        let pct = r * 100.0;
+        let pct = percent(r);
         self.def.label = match self.link_or_edge(between, and, edge) {
-            Some(e) => format!("{pct:.0}% loss on {} -> {}", e.from, e.to),
+            Some(e) => format!("{pct}% loss on {} -> {}", e.from, e.to),
             None => format!(
-                "{pct:.0}% loss between {} and {}",
+                "{pct}% loss between {} and {}",
                 between.join(","),
                 and.join(",")
             ),
@@ -619,7 +631,7 @@ impl Compiling<'_, '_, '_> {
                 .report(&self.w.field("retransmit"), msg.into(), None);
         }
         self.def.label = self.def.label.replacen(" loss", " packet loss", 1)
-            + &format!(" (retransmitted after {})", after.0);
+            + &format!(", retransmitted after {}", after.0);
         self.def.effect = FaultEffect::Retransmit(rate, after.0.as_ns());
     }
 

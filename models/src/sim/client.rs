@@ -227,6 +227,9 @@ impl ServiceModel<'_> {
                 .sample(&mut ws.far_rng);
             delay = SimDuration::from_ns(delay.as_ns() + extra.as_ns());
         }
+        if self.net.links_down > 0 && self.no_route(NONE, host) {
+            return self.drop_message(req); // its entry's NIC is down
+        }
         let bytes = self.request_bytes(req);
         if bytes > 0 && !self.net.is_empty() {
             let then = Event::Deliver { req };

@@ -94,6 +94,8 @@ pub(super) struct Fluid {
     /// computed against it), and the share of its bandwidth it keeps.
     pub(super) down: Vec<bool>,
     share: Vec<f64>,
+    /// No link down (every entry false): the usual paths.
+    up: Vec<bool>,
     /// Background flows in force: ((fault, link of the fault), flow).
     congestion: Vec<((u32, u32), u32)>,
     /// `LinkDegraded` faults in force per link.
@@ -223,6 +225,7 @@ impl Fluid {
             done: Vec::new(),
             down: vec![false; n],
             share: vec![1.0; n],
+            up: vec![false; n],
             congestion: Vec::new(),
             down_faults: vec![0; n],
             degraded: vec![0; n],
@@ -249,6 +252,7 @@ impl Fluid {
         self.flows_now.push(0);
         self.flows_max.push(0);
         self.down.push(false);
+        self.up.push(false);
         self.down_faults.push(0);
         self.degraded.push(0);
         self.share.push(1.0);
@@ -368,11 +372,12 @@ impl Fluid {
         self.recompute(now);
     }
 
-    /// The flows in progress whose path crosses link `l` (slots, in the order of `active`).
-    fn crossing(&self, l: u32) -> Vec<u32> {
-        let flows = &self.flows;
+    /// The flows in progress whose path crosses a link that is down (slots, in the order of
+    /// `active`).
+    fn stalled(&self) -> Vec<u32> {
+        let (flows, down) = (&self.flows, &self.down);
         (self.active.iter().copied())
-            .filter(|&f| flows[f].path.as_slice().contains(&l))
+            .filter(|&f| flows[f].path.as_slice().iter().any(|&l| down[l as usize]))
             .collect()
     }
 
@@ -676,7 +681,15 @@ impl ServiceModel<'_> {
         class: Class,
         then: Event,
     ) {
-        let path = with_limit(self.path(from, to), limit);
+        let mut path = self.path(from, to);
+        if self.net.links_down > 0 && self.no_route(from, to) {
+            // No route now: the chunk waits on its usual path, at no rate, for one.
+            let up = &self.net.up;
+            path = (self.world.network)
+                .path(&self.world.hosts, from, to, up)
+                .unwrap_or(Path::EMPTY);
+        }
+        let path = with_limit(path, limit);
         self.on_wire(sim, (path, [from, to, limit]), bytes, (class, then, 0));
     }
 
@@ -793,9 +806,7 @@ impl ServiceModel<'_> {
                         self.net.set_share(now, l, share);
                     }
                 }
-                if start {
-                    self.reroute(now, &def.net_links);
-                }
+                self.reroute(now);
             }
             FaultEffect::Congestion(rate) => {
                 for (k, &l) in def.net_links.iter().enumerate() {
@@ -822,24 +833,22 @@ impl ServiceModel<'_> {
 }
 
 impl ServiceModel<'_> {
-    /// The flows on links `links`, which just went down, move to a route around them with the
-    /// bytes they have left; a flow with no route left waits on its path (at no rate) until
-    /// the link is back, and its sender's timeout decides.
+    /// Links went down or came back: the flows on a link that is down move to a route around
+    /// it with the bytes they have left; a flow with no route left waits on its path (at no
+    /// rate) until one is back, and its sender's timeout decides.
     #[cold]
-    fn reroute(&mut self, now: u64, links: &[u32]) {
+    fn reroute(&mut self, now: u64) {
         self.net.advance(now);
         let mut moved = false;
-        for &l in links {
-            for slot in self.net.crossing(l) {
-                let [from, to, limit] = self.net.flows[slot].route;
-                if to == NONE {
-                    continue; // background traffic belongs to its link
-                }
-                if from != NONE && !self.no_route(from, to) {
-                    let path = with_limit(self.path(from, to), limit);
-                    self.net.repath(slot, path);
-                    moved = true;
-                }
+        for slot in self.net.stalled() {
+            let [from, to, limit] = self.net.flows[slot].route;
+            if to == NONE {
+                continue; // background traffic belongs to its link
+            }
+            if from != NONE && !self.no_route(from, to) {
+                let path = with_limit(self.path(from, to), limit);
+                self.net.repath(slot, path);
+                moved = true;
             }
         }
         if moved {

@@ -214,7 +214,8 @@ pub enum FaultKind {
     Congestion { link: LinkRef, rate: Rate },
     /// A link is lost, both ways: messages route around it where a path is left (a zone-to-zone
     /// link, through another zone of the region) and are lost where none is (a host's NIC, a
-    /// rack's uplink, the link between two regions); messages already on it arrive.
+    /// rack's uplink, the link between two regions); flows already on it move to a route
+    /// around it with the bytes they have left, or wait at no rate until a route is back.
     /// `LinkDown(link: Zones("us-east/a", "us-east/b"))`. Needs the topology's `bandwidth` for
     /// that link.
     LinkDown { link: LinkRef },

@@ -151,6 +151,14 @@ fn mm1<M: Measurement>(g: &mut BenchmarkGroup<'_, M>) {
     g.bench_function("mm1-sim-core", |b| {
         b.iter(|| black_box(hand::on_sim_core(black_box(&p))))
     });
+    let (measured, _) = hand::on_sim_core_measured(&p);
+    assert_eq!(
+        measured, core,
+        "keeping the books does not change the queue"
+    );
+    g.bench_function("mm1-sim-core-measured", |b| {
+        b.iter(|| black_box(hand::on_sim_core_measured(black_box(&p))))
+    });
     g.bench_function("mm1-heap", |b| {
         b.iter(|| black_box(hand::on_heap(black_box(&p))))
     });

@@ -170,3 +170,182 @@ pub fn on_sim_core(p: &Mm1) -> Outcome {
     sim_core::run(&mut q, &mut sim, limits).expect("the queue never schedules into the past");
     q.out
 }
+
+/// What a scenario file's results need of every customer, kept by hand beside the queue: the
+/// floor under the cost of a file's request path. Per customer, as `models::sim` keeps them: the
+/// service's and the users' latency histograms (sparse HDR, as the file's) and the wait's for
+/// those that waited, with their sums and maxima; the ledgers of the service and of the users
+/// (all, and the measured window after the warm-up); per-bucket series (arrived and completed at
+/// the service, answered and good for the users); the SLO's good answers; the time-weighted
+/// areas of busy workers and queue length.
+struct Books {
+    warmup_ns: u64,
+    resolution_ns: u64,
+    slo_ns: u64,
+    service: Latency,
+    users: Latency,
+    wait: Latency,
+    /// Arrived, completed; all and measured; the service's and the users'.
+    ledgers: [[u64; 2]; 4],
+    /// Per bucket: arrived, completed, users' answers, users' good answers.
+    series: Vec<[u64; 4]>,
+    good: u64,
+    busy_area: u128,
+    queue_area: u128,
+    last_change_ns: u64,
+    /// When the customer in service arrived.
+    serving_arrived: u64,
+}
+
+#[derive(Default)]
+struct Latency {
+    hist: models::sparse_hist::SparseHistogram,
+    sum_ns: u128,
+    max_ns: u64,
+}
+
+impl Latency {
+    #[inline(always)]
+    fn record(&mut self, ns: u64) {
+        self.hist.record(ns);
+        self.sum_ns += u128::from(ns);
+        self.max_ns = self.max_ns.max(ns);
+    }
+}
+
+impl Books {
+    #[inline(always)]
+    fn touch(&mut self, now: u64, busy: bool, queued: usize) {
+        let dt = u128::from(now - self.last_change_ns);
+        self.busy_area += u128::from(busy) * dt;
+        self.queue_area += queued as u128 * dt;
+        self.last_change_ns = now;
+    }
+
+    #[inline(always)]
+    fn bucket(&mut self, now: u64) -> &mut [u64; 4] {
+        let last = self.series.len() - 1;
+        let b = (now / self.resolution_ns) as usize;
+        &mut self.series[b.min(last)]
+    }
+}
+
+/// The queue and its books, as a `sim_core::Model`.
+struct Measured {
+    q: Queue,
+    books: Books,
+}
+
+impl Measured {
+    #[inline(always)]
+    fn arrive(&mut self, now: u64) -> Option<u64> {
+        let b = &mut self.books;
+        b.touch(now, self.q.busy, self.q.waiting.len());
+        // The service's and the users' ledgers; the measured window is by the time of arrival.
+        for l in [0, 1] {
+            b.ledgers[l][0] += 1;
+            if now >= b.warmup_ns {
+                b.ledgers[l + 2][0] += 1;
+            }
+        }
+        b.bucket(now)[0] += 1;
+        let started = self.q.arrive(now);
+        if started.is_some() {
+            self.books.serving_arrived = now;
+        }
+        started
+    }
+
+    #[inline(always)]
+    fn depart(&mut self, now: u64) -> Option<u64> {
+        let b = &mut self.books;
+        b.touch(now, self.q.busy, self.q.waiting.len());
+        let latency = now - b.serving_arrived;
+        let measured = b.serving_arrived >= b.warmup_ns;
+        for l in [0, 1] {
+            b.ledgers[l][1] += 1;
+            if measured {
+                b.ledgers[l + 2][1] += 1;
+            }
+        }
+        let good = latency <= b.slo_ns;
+        let row = b.bucket(now);
+        row[1] += 1;
+        row[2] += 1;
+        row[3] += u64::from(good);
+        if measured {
+            b.service.record(latency);
+            b.users.record(latency);
+            b.good += u64::from(good);
+        }
+        let next_arrived = self.q.waiting.front().copied();
+        let next = self.q.depart(now);
+        if let Some(arrived) = next_arrived {
+            self.books.serving_arrived = arrived;
+            if arrived >= self.books.warmup_ns {
+                self.books.wait.record(now - arrived);
+            }
+        }
+        next
+    }
+}
+
+impl Model for Measured {
+    type Event = Ev;
+
+    #[inline]
+    fn handle(&mut self, sim: &mut Sim<Ev>, event: Ev) {
+        let now = sim.now().as_ns();
+        let next = match event {
+            Ev::Arrival => {
+                let gap = self.q.gap_ns();
+                sim.schedule_in(SimDuration::from_ns(gap), Ev::Arrival);
+                self.arrive(now)
+            }
+            Ev::Departure => self.depart(now),
+        };
+        if let Some(t) = next {
+            sim.schedule_at(SimTime::from_ns(t), Ev::Departure);
+        }
+    }
+
+    fn digest_key(event: &Ev) -> (u32, u64) {
+        (*event as u32, 0)
+    }
+}
+
+/// [`on_sim_core`] keeping [`Books`] as the file does (30 s warm-up, 10 s buckets, an SLO of
+/// 100 ms): what the queue's draws and events cost plus what its report needs, and nothing of
+/// a general request path. Returns the queue's outcome and the measured service latency's count.
+pub fn on_sim_core_measured(p: &Mm1) -> (Outcome, u64) {
+    let resolution_ns = 10_000_000_000;
+    let books = Books {
+        warmup_ns: 30_000_000_000,
+        resolution_ns,
+        slo_ns: 100_000_000,
+        service: Latency::default(),
+        users: Latency::default(),
+        wait: Latency::default(),
+        ledgers: [[0; 2]; 4],
+        series: vec![[0; 4]; (p.horizon_ns / resolution_ns + 1) as usize],
+        good: 0,
+        busy_area: 0,
+        queue_area: 0,
+        last_change_ns: 0,
+        serving_arrived: 0,
+    };
+    let mut m = Measured {
+        q: Queue::new(p),
+        books,
+    };
+    let mut sim = Sim::new::<Measured>();
+    let first = m.q.gap_ns();
+    sim.schedule_at(SimTime::from_ns(first), Ev::Arrival);
+    let limits = Limits {
+        horizon: SimTime::from_ns(p.horizon_ns),
+        events_max: u64::MAX,
+        pending_max: usize::MAX,
+    };
+    sim_core::run(&mut m, &mut sim, limits).expect("the queue never schedules into the past");
+    (m.q.out, m.books.service.hist.len())
+}

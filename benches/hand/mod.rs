@@ -132,7 +132,33 @@ enum Ev {
     Departure,
 }
 
-impl Model for Queue {
+/// A queue as the two-event model sees it: the next gap, an arrival, a departure (each
+/// returning the end of the work it starts).
+trait Served {
+    fn gap_ns(&mut self) -> u64;
+    fn arrive(&mut self, now: u64) -> Option<u64>;
+    fn depart(&mut self, now: u64) -> Option<u64>;
+}
+
+impl Served for Queue {
+    #[inline(always)]
+    fn gap_ns(&mut self) -> u64 {
+        Queue::gap_ns(self)
+    }
+    #[inline(always)]
+    fn arrive(&mut self, now: u64) -> Option<u64> {
+        Queue::arrive(self, now)
+    }
+    #[inline(always)]
+    fn depart(&mut self, now: u64) -> Option<u64> {
+        Queue::depart(self, now)
+    }
+}
+
+/// A [`Served`] queue as a `sim_core::Model`.
+struct OnSim<T>(T);
+
+impl<T: Served> Model for OnSim<T> {
     type Event = Ev;
 
     #[inline]
@@ -140,11 +166,11 @@ impl Model for Queue {
         let now = sim.now().as_ns();
         let next = match event {
             Ev::Arrival => {
-                let gap = self.gap_ns();
+                let gap = self.0.gap_ns();
                 sim.schedule_in(SimDuration::from_ns(gap), Ev::Arrival);
-                self.arrive(now)
+                self.0.arrive(now)
             }
-            Ev::Departure => self.depart(now),
+            Ev::Departure => self.0.depart(now),
         };
         if let Some(t) = next {
             sim.schedule_at(SimTime::from_ns(t), Ev::Departure);
@@ -156,19 +182,24 @@ impl Model for Queue {
     }
 }
 
-/// M/M/1 as a `sim_core::Model`, run by `sim_core::run` to the horizon.
-pub fn on_sim_core(p: &Mm1) -> Outcome {
-    let mut q = Queue::new(p);
-    let mut sim = Sim::new::<Queue>();
-    let first = q.gap_ns();
+/// Runs `queue` by `sim_core::run` to `horizon_ns`, and gives it back.
+fn run_on_sim_core<T: Served>(queue: T, horizon_ns: u64) -> T {
+    let mut m = OnSim(queue);
+    let mut sim = Sim::new::<OnSim<T>>();
+    let first = m.0.gap_ns();
     sim.schedule_at(SimTime::from_ns(first), Ev::Arrival);
     let limits = Limits {
-        horizon: SimTime::from_ns(p.horizon_ns),
+        horizon: SimTime::from_ns(horizon_ns),
         events_max: u64::MAX,
         pending_max: usize::MAX,
     };
-    sim_core::run(&mut q, &mut sim, limits).expect("the queue never schedules into the past");
-    q.out
+    sim_core::run(&mut m, &mut sim, limits).expect("the queue never schedules into the past");
+    m.0
+}
+
+/// M/M/1 as a `sim_core::Model`, run by `sim_core::run` to the horizon.
+pub fn on_sim_core(p: &Mm1) -> Outcome {
+    run_on_sim_core(Queue::new(p), p.horizon_ns).out
 }
 
 /// What a scenario file's results need of every customer, kept by hand beside the queue: the
@@ -236,7 +267,12 @@ struct Measured {
     books: Books,
 }
 
-impl Measured {
+impl Served for Measured {
+    #[inline(always)]
+    fn gap_ns(&mut self) -> u64 {
+        self.q.gap_ns()
+    }
+
     #[inline(always)]
     fn arrive(&mut self, now: u64) -> Option<u64> {
         let b = &mut self.books;
@@ -290,30 +326,6 @@ impl Measured {
     }
 }
 
-impl Model for Measured {
-    type Event = Ev;
-
-    #[inline]
-    fn handle(&mut self, sim: &mut Sim<Ev>, event: Ev) {
-        let now = sim.now().as_ns();
-        let next = match event {
-            Ev::Arrival => {
-                let gap = self.q.gap_ns();
-                sim.schedule_in(SimDuration::from_ns(gap), Ev::Arrival);
-                self.arrive(now)
-            }
-            Ev::Departure => self.depart(now),
-        };
-        if let Some(t) = next {
-            sim.schedule_at(SimTime::from_ns(t), Ev::Departure);
-        }
-    }
-
-    fn digest_key(event: &Ev) -> (u32, u64) {
-        (*event as u32, 0)
-    }
-}
-
 /// [`on_sim_core`] keeping [`Books`] as the file does (30 s warm-up, 10 s buckets, an SLO of
 /// 100 ms): what the queue's draws and events cost plus what its report needs, and nothing of
 /// a general request path. Returns the queue's outcome and the measured service latency's count.
@@ -334,18 +346,10 @@ pub fn on_sim_core_measured(p: &Mm1) -> (Outcome, u64) {
         last_change_ns: 0,
         serving_arrived: 0,
     };
-    let mut m = Measured {
+    let m = Measured {
         q: Queue::new(p),
         books,
     };
-    let mut sim = Sim::new::<Measured>();
-    let first = m.q.gap_ns();
-    sim.schedule_at(SimTime::from_ns(first), Ev::Arrival);
-    let limits = Limits {
-        horizon: SimTime::from_ns(p.horizon_ns),
-        events_max: u64::MAX,
-        pending_max: usize::MAX,
-    };
-    sim_core::run(&mut m, &mut sim, limits).expect("the queue never schedules into the past");
+    let m = run_on_sim_core(m, p.horizon_ns);
     (m.q.out, m.books.service.hist.len())
 }

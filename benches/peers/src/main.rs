@@ -6,6 +6,10 @@
 //!
 //! `ROUNDS=7 BUDGET_MS=1000 ./target/release/peers` (defaults). Raw rounds go to `raw.tsv`.
 
+// Faultline's own hand-coded M/M/1 (`benches/hand/`), for its variant that keeps a file's books.
+#[allow(dead_code)] // the plain queues are `mmc`'s
+#[path = "../../hand/mod.rs"]
+mod hand;
 mod hold;
 mod mmc;
 
@@ -161,7 +165,7 @@ fn mmc_group(label: &str, file: &str, servers: u32, rate: f64) -> Group {
     assert_eq!(heap, sc, "simcore runs the same queue");
     let ratio = heap.arrived as f64 / n_file as f64;
     assert!((0.97..1.03).contains(&ratio), "the same load as the file");
-    Group {
+    let mut group = Group {
         name: label.to_string(),
         unit: "customers/s",
         contenders: vec![
@@ -186,13 +190,32 @@ fn mmc_group(label: &str, file: &str, servers: u32, rate: f64) -> Group {
                 work: Box::new(move || black_box(mmc::on_simcore(black_box(&p))).arrived),
             },
         ],
+    };
+    if servers == 1 {
+        // The same queue on sim_core keeping what the file's report needs: the file's floor.
+        let h = hand::Mm1 {
+            rate_per_s: rate,
+            work_mean_ns: 10e6,
+            horizon_ns: p.horizon_ns,
+            seed: 1,
+        };
+        assert_eq!(hand::on_sim_core_measured(&h).0.arrived, heap.arrived);
+        group.contenders.push(Contender {
+            name: "faultline sim_core hand + books",
+            work: Box::new(move || {
+                black_box(hand::on_sim_core_measured(black_box(&h)))
+                    .0
+                    .arrived
+            }),
+        });
     }
+    group
 }
 
 fn main() {
     let rounds = env_u64("ROUNDS", 7) as usize;
     let budget_ns = env_u64("BUDGET_MS", 1000) * 1_000_000;
-    let only = std::env::var("GROUPS").unwrap_or_default();
+    let only = std::env::var("WORKLOADS").unwrap_or_default();
     // The repository root: this crate lives in `benches/peers/`.
     let main = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     eprintln!("load average at start: {}", loadavg());

@@ -287,7 +287,7 @@ impl ServiceModel<'_> {
         let bucket = self.bucket;
         let st = &mut self.stats[s];
         st.all.arrived += 1;
-        st.series.arrived[bucket] += 1;
+        st.rows[bucket].arrived += 1;
         if measured {
             st.measured.arrived += 1;
         }
@@ -649,7 +649,7 @@ impl ServiceModel<'_> {
         let call = self.calls.insert(call);
         self.check_in_flight(sim);
         let es = &mut self.edges[edge as usize];
-        es.stats.series_calls[self.bucket] += 1;
+        es.rows[self.bucket].calls += 1;
         if measured {
             es.stats.calls += 1;
         }

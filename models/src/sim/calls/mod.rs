@@ -26,9 +26,19 @@ pub(super) struct EdgeState {
     /// Whether a request makes this call (for `probability` below 1).
     pub(super) skip_rng: Stream,
     pub(super) chain: EdgeChain,
+    /// Its counters; the series of calls and attempts are in `rows` until the end of the run.
     pub(super) stats: EdgeResult,
+    /// Calls and attempts per bucket, side by side (a call touches one line for both).
+    pub(super) rows: Vec<EdgeRow>,
     /// Retries in progress on the edge, for `retries_active_max` and `_mean`.
     pub(super) retries_active: Gauge,
+}
+
+/// One bucket of an edge's series while the run goes on.
+#[derive(Copy, Clone, Default)]
+pub(super) struct EdgeRow {
+    pub(super) calls: u64,
+    pub(super) attempts: u64,
 }
 
 /// A count in progress over time: now, the most since the warm-up ended, and its time-weighted
@@ -105,10 +115,9 @@ impl EdgeState {
                 } else {
                     Vec::new()
                 },
-                series_calls: vec![0; n_buckets],
-                series_attempts: vec![0; n_buckets],
                 ..EdgeResult::default()
             },
+            rows: vec![EdgeRow::default(); n_buckets],
             retries_active: Gauge::default(),
         }
     }
@@ -145,7 +154,7 @@ impl ServiceModel<'_> {
         };
         self.record_transition(c.edge, a.breaker, now, change);
         let bucket = self.bucket;
-        let stats = &mut self.edges[c.edge as usize].stats;
+        let EdgeState { stats, rows, .. } = &mut self.edges[c.edge as usize];
         match admit {
             Admit::Wait => {
                 // The attempt is counted when it leaves the queue, one way or the other.
@@ -167,7 +176,7 @@ impl ServiceModel<'_> {
                 failure: AttemptFailure::Throttled,
                 ..
             } => {
-                stats.series_attempts[bucket] += 1;
+                rows[bucket].attempts += 1;
                 if c.measured {
                     stats.attempts += 1;
                     stats.throttled += 1;
@@ -176,7 +185,7 @@ impl ServiceModel<'_> {
             }
             _ => {}
         }
-        stats.series_attempts[bucket] += 1;
+        rows[bucket].attempts += 1;
         if c.measured {
             stats.attempts += 1;
             if c.attempts > 0 {
@@ -585,7 +594,7 @@ impl ServiceModel<'_> {
         let caller = self.attempt_of(call).caller;
         let es = &mut self.edges[c.edge as usize];
         es.chain.stop_waiting(caller, call);
-        es.stats.series_attempts[self.bucket] += 1;
+        es.rows[self.bucket].attempts += 1;
         if c.measured {
             es.stats.attempts += 1;
             es.stats.bulkhead_rejected += 1;

@@ -23,7 +23,8 @@ pub(super) use chain::{AfterFailure, Attempt, EdgeChain, Observation};
 pub(super) struct EdgeState {
     /// Latency of requests `[0]` and of replies `[1]`.
     pub(super) rngs: [Stream; 2],
-    /// Whether a request makes this call (for `probability` below 1).
+    /// Whether a request makes this call (for `probability` below 1), drawn ahead into
+    /// `ServiceModel::skips`.
     pub(super) skip_rng: Stream,
     pub(super) chain: EdgeChain,
     /// Its counters; the series of calls and attempts are in `rows` until the end of the run.
@@ -32,6 +33,35 @@ pub(super) struct EdgeState {
     pub(super) rows: Vec<EdgeRow>,
     /// Retries in progress on the edge, for `retries_active_max` and `_mean`.
     pub(super) retries_active: Gauge,
+}
+
+/// Whether requests make a call whose `probability` is below 1, decided ahead: the edge's next
+/// 64 `/skip` draws, taken in the stream's order when the last are used, each kept as one bit
+/// (`draw < probability`) and used one per decision, as if drawn then (a stream's values and
+/// their order are those of one draw a decision). A wide step's decisions then read a few dense
+/// lines (four edges a line) instead of, per edge, its call's definition and the buffer and
+/// position of a cold ChaCha generator.
+#[derive(Copy, Clone, Default)]
+pub(super) struct Skip {
+    /// The decisions left, the next in the lowest bit.
+    bits: u64,
+    /// How many of `bits` are left; `ALWAYS`: a probability of 1 or more (never a draw).
+    left: u32,
+}
+
+impl Skip {
+    const ALWAYS: u32 = u32::MAX;
+
+    pub(super) fn new(c: &CallDef) -> Self {
+        Skip {
+            bits: 0,
+            left: if c.policy.probability >= 1.0 {
+                Self::ALWAYS
+            } else {
+                0
+            },
+        }
+    }
 }
 
 /// One bucket of an edge's series while the run goes on.
@@ -139,6 +169,38 @@ fn transition(
 }
 
 impl ServiceModel<'_> {
+    /// Whether this request makes the call over `edge` (see `Skip`).
+    #[inline]
+    pub(super) fn makes_call(&mut self, edge: usize) -> bool {
+        let skip = &mut self.skips[edge];
+        if skip.left == Skip::ALWAYS {
+            return true;
+        }
+        if skip.left == 0 {
+            self.draw_skips(edge);
+        }
+        let skip = &mut self.skips[edge];
+        let made = skip.bits & 1 != 0;
+        skip.bits >>= 1;
+        skip.left -= 1;
+        made
+    }
+
+    /// The next 64 decisions of `edge`, from its `/skip` stream.
+    #[cold]
+    #[inline(never)]
+    fn draw_skips(&mut self, edge: usize) {
+        let p = self.world.calls[edge].policy.probability;
+        let rng = &mut self.edges[edge].skip_rng;
+        let mut bits = 0u64;
+        for k in 0..64 {
+            if rng.random::<f64>() < p {
+                bits |= 1 << k;
+            }
+        }
+        self.skips[edge] = Skip { bits, left: 64 };
+    }
+
     /// Makes one attempt of a call, through the chain of defences of its edge.
     #[inline]
     pub(super) fn attempt(&mut self, sim: &mut Sim<Event>, call: u32, ask: Ask) {

@@ -85,12 +85,13 @@ impl LatencyStats {
 ///
 /// Failures are recorded apart and merged with the successes at the end, so that the request
 /// path records one value per answer.
+#[repr(C)] // what each answer reads first (`ServiceStats`' layout)
 pub(super) struct Answers {
-    pub(super) ok: LatencyStats,
-    failed: LatencyStats,
     pub(super) good: u64,
     /// The SLO's latency threshold (`u64::MAX`: none).
     pub(super) threshold_ns: u64,
+    pub(super) ok: LatencyStats,
+    failed: LatencyStats,
 }
 
 impl Answers {
@@ -127,24 +128,33 @@ impl Answers {
 
 /// What a service measures while a run goes on: ledgers, latency, time-weighted areas, series,
 /// and the counters its parts report (recovery actions, sessions lost, corrupt answers).
+///
+/// Laid out in order, from a cache line's start, so that a request (arrival, start of work,
+/// answer) touches six lines of it, read by every request in turn at a thousand services: the
+/// ledgers, then the areas and counts of busy and queued requests, then the series and the
+/// alerts' series, then the answers; what a request reads only when it waited, was wasted or
+/// corrupt, and what recovery counts, after them.
+#[repr(C, align(64))]
 pub(super) struct ServiceStats {
-    pub(super) measured: Ledger,
     pub(super) all: Ledger,
+    pub(super) measured: Ledger,
+    pub(super) busy_area: u128,
+    pub(super) queue_area: u128,
+    pub(super) last_change_ns: u64,
+    pub(super) busy_now: u64,
+    pub(super) queue_now: u64,
+    pub(super) started: u64,
+    /// The series, a row per bucket (`Series` at the end of the run).
+    pub(super) rows: Vec<Row>,
+    /// Latency over each alert's threshold, per bucket: `(alert, series)`.
+    pub(super) slow_series: Vec<(u32, u64, Vec<u64>)>,
+    pub(super) waited: u64,
+    pub(super) wasted_ns: u64,
     pub(super) answers: Answers,
     /// Time measured requests waited for a worker, for those that waited (the others, `started -
     /// waited`, are zeros added at the end).
     pub(super) wait: LatencyStats,
-    pub(super) started: u64,
-    pub(super) waited: u64,
     pub(super) wait_sum_ns: u128,
-    pub(super) wasted_ns: u64,
-    pub(super) busy_now: u64,
-    pub(super) queue_now: u64,
-    pub(super) busy_area: u128,
-    pub(super) queue_area: u128,
-    pub(super) last_change_ns: u64,
-    /// The series, a row per bucket (`Series` at the end of the run).
-    pub(super) rows: Vec<Row>,
     pub(super) corrupt: u64,
     /// Instances up now, and time by number of instances up since the last change.
     pub(super) up_now: u32,
@@ -152,9 +162,12 @@ pub(super) struct ServiceStats {
     pub(super) up_since_ns: u64,
     pub(super) recovery: crate::results::RecoveryResult,
     pub(super) sessions_lost: u64,
-    /// Latency over each alert's threshold, per bucket: `(alert, series)`.
-    pub(super) slow_series: Vec<(u32, u64, Vec<u64>)>,
 }
+
+const _: () = assert!(
+    std::mem::offset_of!(ServiceStats, answers) == 4 * 64,
+    "the answers start the fifth line"
+);
 
 impl ServiceStats {
     /// Folds the time since the last change into the time-weighted areas.

@@ -167,7 +167,7 @@ impl World {
                 let callers = u64::from(self.services[c.from as usize].n_instances);
                 let policy = &c.policy;
                 let window = policy.breaker.as_ref().map_or(0, |b| b.window_bytes());
-                let hedge = match policy.hedge {
+                let hedge = match &policy.hedge {
                     Some(h) if h.percentile.is_some() => HEDGE_HISTOGRAM_BYTES,
                     _ => 0,
                 };

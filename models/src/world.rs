@@ -555,19 +555,21 @@ pub struct InstanceDef {
 }
 
 /// A call edge: service `from` calls service `to`, with the caller's defences.
+///
+/// Laid out in order from a cache line's start: what every call reads (its ends, flags, policy
+/// and keys) in the first two lines; its sizes after. The policy's defences are boxed, so that
+/// an edge without them reads only their absence.
 #[derive(Clone, Debug)]
+#[repr(C, align(64))]
 pub struct CallDef {
     pub from: u32,
     pub to: u32,
-    /// A write to a datastore.
-    pub write: bool,
     /// The callee's worker pool.
     pub pool: u32,
-    pub policy: crate::defences::CallPolicy,
     /// The criticality of its requests (`Criticality as u8`), where it differs from the caller's.
     pub criticality: Option<u8>,
-    /// The keys it draws for its requests; `None`: its caller's key.
-    pub keys: Option<KeyDist>,
+    /// A write to a datastore.
+    pub write: bool,
     /// The call its caller's cache fronts: a hit skips it, a miss fills the cache when it
     /// answers.
     pub fronted: bool,
@@ -575,6 +577,9 @@ pub struct CallDef {
     pub publish: bool,
     /// A conditional write (compare-and-set) to a datastore's row.
     pub cas: bool,
+    pub policy: crate::defences::CallPolicy,
+    /// The keys it draws for its requests; `None`: its caller's key.
+    pub keys: Option<KeyDist>,
     /// Sizes of its requests and answers on the network (and on a datastore's disk).
     pub request_bytes: Option<crate::network::SizeDist>,
     pub response_bytes: Option<crate::network::SizeDist>,

@@ -28,23 +28,25 @@ pub use rate_limit::Bucket;
 pub use retry::RetryPolicy;
 pub use throttle::Throttle;
 
-/// Everything a caller does around one call edge.
+/// Everything a caller does around one call edge. Its defences are boxed: every call asks
+/// which it has, and this way the answers are in a few bytes side by side (`CallDef`).
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub struct CallPolicy {
     /// Share of requests that make the call.
     pub probability: f64,
     pub timeout_ns: Option<u64>,
-    pub retry: Option<RetryPolicy>,
-    pub breaker: Option<BreakerPolicy>,
-    pub bulkhead: Option<BulkheadPolicy>,
-    /// The label of a degraded answer, when the call has a fallback.
-    pub fallback: Option<String>,
-    /// Hedging: (fixed or initial delay in ns, percentile of observed latency, extra attempts).
-    pub hedge: Option<HedgePolicy>,
-    pub throttle: Option<ThrottleSpec>,
     /// Time the caller's connection pool takes to reconnect to a callee instance that restarted
     /// (its pooled connections broke); attempts to it fail at once meanwhile. 0: at once.
     pub reconnect_ns: u64,
+    pub retry: Option<Box<RetryPolicy>>,
+    pub breaker: Option<Box<BreakerPolicy>>,
+    pub bulkhead: Option<Box<BulkheadPolicy>>,
+    /// Hedging: (fixed or initial delay in ns, percentile of observed latency, extra attempts).
+    pub hedge: Option<Box<HedgePolicy>>,
+    pub throttle: Option<Box<ThrottleSpec>>,
+    /// The label of a degraded answer, when the call has a fallback.
+    pub fallback: Option<String>,
 }
 
 /// Problems found while compiling: (field, message), in the order the user reads them.
@@ -85,14 +87,14 @@ impl CallPolicy {
         Ok(CallPolicy {
             probability: *probability,
             timeout_ns,
-            retry,
-            breaker,
-            bulkhead,
+            retry: retry.map(Box::new),
+            breaker: breaker.map(Box::new),
+            bulkhead: bulkhead.map(Box::new),
             fallback: fallback
                 .as_ref()
                 .map(|Fallback::Degrade(label)| label.clone()),
-            hedge,
-            throttle: throttle.clone(),
+            hedge: hedge.map(Box::new),
+            throttle: throttle.clone().map(Box::new),
             reconnect_ns: reconnect_after.map_or(0, |d| d.0.as_ns()),
         })
     }
@@ -369,7 +371,7 @@ mod tests {
             percentile: Some(95.0),
             max: 2,
         };
-        assert_eq!(p.hedge, Some(hedge));
+        assert_eq!(p.hedge.as_deref(), Some(&hedge));
         assert_eq!(p.reconnect_ns, 3_000_000_000);
         assert!(p.retry.is_none() && p.breaker.is_none() && p.throttle.is_none());
         let queueless = |bulkhead| {

@@ -42,6 +42,7 @@ impl<'w> ServiceModel<'w> {
                 .collect(),
             workloads: per_workload(world, &rngs, n_buckets),
             edges: per_edge(world, &rngs, n_buckets),
+            skips: world.calls.iter().map(Skip::new).collect(),
             bucket: 0,
             n_buckets,
             guard_hit: None,

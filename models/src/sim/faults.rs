@@ -48,13 +48,16 @@ impl ServiceFaults {
 }
 
 /// An instance's process, as faults and restarts shape it.
+///
+/// Laid out in order, what the request path reads at every request (down or hung, its work
+/// factor, its connections) in the first cache line, what faults and recoveries alone use after.
 #[derive(Clone, Debug)]
+#[repr(C, align(64))]
 pub(super) struct Process {
     /// Crash and hang faults in force on its current process (it is down while `crashed > 0`,
     /// hung while `hung > 0`); faults that started before its last replacement no longer count.
     pub(super) crashed: u32,
     pub(super) hung: u32,
-    pub(super) replaced_ns: Option<u64>,
     /// Product of instance-level slowdowns.
     pub(super) slow: f64,
     /// A leak's growth per minute, and since when it grows.
@@ -63,18 +66,24 @@ pub(super) struct Process {
     /// When the process last started, and until when its cache is cold.
     pub(super) started_ns: u64,
     pub(super) warm_until_ns: u64,
+    /// Times its process restarted (broken connection pools need one).
+    pub(super) restarts: u32,
+    /// Part of the service now (autoscaling adds and removes instances), and starting up.
+    pub(super) active: bool,
+    pub(super) starting: bool,
+    pub(super) replaced_ns: Option<u64>,
     /// Requests whose work ended while the instance hung: answered when the hang ends.
     pub(super) frozen: Vec<u32>,
     /// Requests whose calls all answered while the instance hung: they go on when it ends.
     pub(super) parked: Vec<u32>,
     /// When its work was last lost (a crash, its host dying).
     pub(super) last_down_ns: u64,
-    /// Part of the service now (autoscaling adds and removes instances), and starting up.
-    pub(super) active: bool,
-    pub(super) starting: bool,
-    /// Times its process restarted (broken connection pools need one).
-    pub(super) restarts: u32,
 }
+
+const _: () = assert!(
+    std::mem::offset_of!(Process, replaced_ns) <= 64 && std::mem::size_of::<Process>() == 128,
+    "the request path's fields in one line, two lines in all"
+);
 
 impl Process {
     /// A leak starts (growing from now, or from the process's start if later) or ends.

@@ -194,6 +194,8 @@ pub struct ServiceModel<'w> {
     stats: Vec<ServiceStats>,
     workloads: Vec<WorkloadState>,
     edges: Vec<EdgeState>,
+    /// Per edge, whether requests make its call: its `/skip` draws, taken ahead (`calls::Skip`).
+    skips: Vec<Skip>,
     bucket: usize,
     n_buckets: usize,
     guard_hit: Option<StopReason>,

@@ -83,12 +83,12 @@ impl ServiceModel<'_> {
             let def = &self.world.alerts[a];
             let st = &self.stats[def.service as usize];
             let from = (b + 1).saturating_sub(def.buckets as usize);
-            let sum = |v: &Vec<u64>| v[from..=b].iter().sum::<u64>();
-            let series = &st.series;
+            let rows = &st.rows[from..=b];
+            let sum = |f: fn(&Row) -> u64| rows.iter().map(f).sum::<u64>();
             let holds = match def.rule {
                 AlertKind::ErrorRate(above) | AlertKind::BurnRate(above, _) => {
-                    let errors = sum(&series.failed) + sum(&series.rejected) + sum(&series.shed);
-                    let answered = errors + sum(&series.completed) + sum(&series.degraded);
+                    let errors = sum(|r| r.failed) + sum(|r| r.rejected) + sum(|r| r.shed);
+                    let answered = errors + sum(|r| r.completed) + sum(|r| r.degraded);
                     let rate = if answered == 0 {
                         0.0
                     } else {
@@ -100,7 +100,7 @@ impl ServiceModel<'_> {
                     }
                 }
                 AlertKind::LatencyP99(_) => {
-                    let ok = sum(&series.completed) + sum(&series.degraded);
+                    let ok = sum(|r| r.completed) + sum(|r| r.degraded);
                     let slow = st
                         .slow_series
                         .iter()

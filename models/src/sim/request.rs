@@ -287,7 +287,7 @@ impl ServiceModel<'_> {
         let bucket = self.bucket;
         let st = &mut self.stats[s];
         st.all.arrived += 1;
-        st.series.arrived[bucket] += 1;
+        st.rows[bucket].arrived += 1;
         if measured {
             st.measured.arrived += 1;
         }
@@ -511,11 +511,10 @@ impl ServiceModel<'_> {
         let mut n_made = 0;
         for k in 0..len {
             let edge = start + k;
-            let p = self.world.calls[edge as usize].policy.probability;
             if self.edge_off[edge as usize] > 0 {
                 continue; // switched off by a feature flag
             }
-            if p >= 1.0 || self.edges[edge as usize].skip_rng.random::<f64>() < p {
+            if self.makes_call(edge as usize) {
                 made[(k / 64) as usize] |= 1 << (k % 64);
                 n_made += 1;
             }
@@ -529,10 +528,7 @@ impl ServiceModel<'_> {
         let mut made = 0u64;
         for k in 0..len {
             let edge = (start + k) as usize;
-            let p = self.world.calls[edge].policy.probability;
-            if self.edge_off[edge] == 0
-                && (p >= 1.0 || self.edges[edge].skip_rng.random::<f64>() < p)
-            {
+            if self.edge_off[edge] == 0 && self.makes_call(edge) {
                 made |= 1 << k;
             }
         }
@@ -649,7 +645,7 @@ impl ServiceModel<'_> {
         let call = self.calls.insert(call);
         self.check_in_flight(sim);
         let es = &mut self.edges[edge as usize];
-        es.stats.series_calls[self.bucket] += 1;
+        es.rows[self.bucket].calls += 1;
         if measured {
             es.stats.calls += 1;
         }

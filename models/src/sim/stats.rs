@@ -85,12 +85,13 @@ impl LatencyStats {
 ///
 /// Failures are recorded apart and merged with the successes at the end, so that the request
 /// path records one value per answer.
+#[repr(C)] // what each answer reads first (`ServiceStats`' layout)
 pub(super) struct Answers {
-    pub(super) ok: LatencyStats,
-    failed: LatencyStats,
     pub(super) good: u64,
     /// The SLO's latency threshold (`u64::MAX`: none).
     pub(super) threshold_ns: u64,
+    pub(super) ok: LatencyStats,
+    failed: LatencyStats,
 }
 
 impl Answers {
@@ -127,23 +128,33 @@ impl Answers {
 
 /// What a service measures while a run goes on: ledgers, latency, time-weighted areas, series,
 /// and the counters its parts report (recovery actions, sessions lost, corrupt answers).
+///
+/// Laid out in order, from a cache line's start, so that a request (arrival, start of work,
+/// answer) touches six lines of it, read by every request in turn at a thousand services: the
+/// ledgers, then the areas and counts of busy and queued requests, then the series and the
+/// alerts' series, then the answers; what a request reads only when it waited, was wasted or
+/// corrupt, and what recovery counts, after them.
+#[repr(C, align(64))]
 pub(super) struct ServiceStats {
-    pub(super) measured: Ledger,
     pub(super) all: Ledger,
+    pub(super) measured: Ledger,
+    pub(super) busy_area: u128,
+    pub(super) queue_area: u128,
+    pub(super) last_change_ns: u64,
+    pub(super) busy_now: u64,
+    pub(super) queue_now: u64,
+    pub(super) started: u64,
+    /// The series, a row per bucket (`Series` at the end of the run).
+    pub(super) rows: Vec<Row>,
+    /// Latency over each alert's threshold, per bucket: `(alert, series)`.
+    pub(super) slow_series: Vec<(u32, u64, Vec<u64>)>,
+    pub(super) waited: u64,
+    pub(super) wasted_ns: u64,
     pub(super) answers: Answers,
     /// Time measured requests waited for a worker, for those that waited (the others, `started -
     /// waited`, are zeros added at the end).
     pub(super) wait: LatencyStats,
-    pub(super) started: u64,
-    pub(super) waited: u64,
     pub(super) wait_sum_ns: u128,
-    pub(super) wasted_ns: u64,
-    pub(super) busy_now: u64,
-    pub(super) queue_now: u64,
-    pub(super) busy_area: u128,
-    pub(super) queue_area: u128,
-    pub(super) last_change_ns: u64,
-    pub(super) series: Series,
     pub(super) corrupt: u64,
     /// Instances up now, and time by number of instances up since the last change.
     pub(super) up_now: u32,
@@ -151,9 +162,12 @@ pub(super) struct ServiceStats {
     pub(super) up_since_ns: u64,
     pub(super) recovery: crate::results::RecoveryResult,
     pub(super) sessions_lost: u64,
-    /// Latency over each alert's threshold, per bucket: `(alert, series)`.
-    pub(super) slow_series: Vec<(u32, u64, Vec<u64>)>,
 }
+
+const _: () = assert!(
+    std::mem::offset_of!(ServiceStats, answers) == 4 * 64,
+    "the answers start the fifth line"
+);
 
 impl ServiceStats {
     /// Folds the time since the last change into the time-weighted areas.
@@ -167,19 +181,54 @@ impl ServiceStats {
 
     #[inline]
     pub(super) fn count(&mut self, outcome: Outcome, measured: bool, bucket: usize) {
-        let series = match outcome {
-            Outcome::Completed => &mut self.series.completed,
-            Outcome::Degraded => &mut self.series.degraded,
-            Outcome::Rejected | Outcome::RateLimited => &mut self.series.rejected,
-            Outcome::Shed => &mut self.series.shed,
-            Outcome::Failed => &mut self.series.failed,
+        let row = &mut self.rows[bucket];
+        let n = match outcome {
+            Outcome::Completed => &mut row.completed,
+            Outcome::Degraded => &mut row.degraded,
+            Outcome::Rejected | Outcome::RateLimited => &mut row.rejected,
+            Outcome::Shed => &mut row.shed,
+            Outcome::Failed => &mut row.failed,
             Outcome::Pending => unreachable!("only final outcomes are counted"),
         };
-        series[bucket] += 1;
+        *n += 1;
         count(&mut self.all, outcome);
         if measured {
             count(&mut self.measured, outcome);
         }
+    }
+}
+
+/// One bucket of a service's series while the run goes on: its eight counters in one cache
+/// line, so that a request's arrival and answer touch one line instead of a line in each of
+/// `Series`' vectors. `series` turns the rows into the results' `Series` at the end.
+#[derive(Copy, Clone, Default)]
+#[repr(C, align(64))]
+pub(super) struct Row {
+    pub(super) arrived: u64,
+    pub(super) completed: u64,
+    pub(super) rejected: u64,
+    pub(super) failed: u64,
+    pub(super) degraded: u64,
+    pub(super) shed: u64,
+    pub(super) queue_len: u64,
+    pub(super) busy: u64,
+}
+
+const _: () = assert!(std::mem::size_of::<Row>() == 64, "a row is one cache line");
+
+/// The results' `Series` (a vector per counter) of a service's rows.
+pub(super) fn series(rows: &[Row], resolution_ns: u64) -> Series {
+    let column = |f: fn(&Row) -> u64| rows.iter().map(f).collect();
+    Series {
+        resolution_ns,
+        arrived: column(|r| r.arrived),
+        completed: column(|r| r.completed),
+        rejected: column(|r| r.rejected),
+        failed: column(|r| r.failed),
+        degraded: column(|r| r.degraded),
+        shed: column(|r| r.shed),
+        queue_len: column(|r| r.queue_len),
+        busy: column(|r| r.busy),
     }
 }
 
@@ -230,7 +279,7 @@ impl ServiceStats {
             busy_area: 0,
             queue_area: 0,
             last_change_ns: 0,
-            series: Series::zeros(world.resolution.as_ns(), n_buckets),
+            rows: vec![Row::default(); n_buckets],
             corrupt: 0,
             up_now: def.n_instances,
             up_ns: vec![0; def.n_instances as usize + 1],
@@ -280,8 +329,8 @@ impl ServiceModel<'_> {
             self.queues_tick(sim, b);
         }
         for st in &mut self.stats {
-            st.series.queue_len[b] = st.queue_now;
-            st.series.busy[b] = st.busy_now;
+            let row = &mut st.rows[b];
+            (row.queue_len, row.busy) = (st.queue_now, st.busy_now);
         }
         if !self.world.alerts.is_empty() {
             self.evaluate_alerts(sim, b);
@@ -334,6 +383,9 @@ impl ServiceModel<'_> {
             .iter_mut()
             .map(|e| {
                 let mut stats = std::mem::take(&mut e.stats);
+                let rows = std::mem::take(&mut e.rows);
+                stats.series_calls = rows.iter().map(|r| r.calls).collect();
+                stats.series_attempts = rows.iter().map(|r| r.attempts).collect();
                 stats.amplification = ratio(stats.attempts, stats.calls);
                 let (max, mean) = e.retries_active.close(end_ns, measured_ns);
                 (stats.retries_active_max, stats.retries_active_mean) = (max, mean);
@@ -417,9 +469,9 @@ impl ServiceModel<'_> {
         if self.bucket < self.n_buckets {
             let b = self.bucket;
             for st in &mut self.stats {
-                if st.series.busy[b] == 0 && st.series.queue_len[b] == 0 {
-                    st.series.queue_len[b] = st.queue_now;
-                    st.series.busy[b] = st.busy_now;
+                let row = &mut st.rows[b];
+                if row.busy == 0 && row.queue_len == 0 {
+                    (row.queue_len, row.busy) = (st.queue_now, st.busy_now);
                 }
             }
         }
@@ -444,6 +496,7 @@ impl ServiceModel<'_> {
         (seed, run): (u64, u64),
     ) -> Vec<ServiceResult> {
         let secs = measured_ns as f64 / 1e9;
+        let resolution_ns = self.world.resolution.as_ns();
         let (world, stores, store_of) = (self.world, &self.stores, &self.store_of);
         let caches = &mut self.caches;
         let queues = &mut self.queues;
@@ -483,7 +536,7 @@ impl ServiceModel<'_> {
                 good: st.answers.good,
                 late_in_flight: in_flight[s].late,
                 slo_latency_ns: def.slo.latency_ns,
-                series: std::mem::take(&mut st.series),
+                series: series(&std::mem::take(&mut st.rows), resolution_ns),
                 instances_up_ns: std::mem::take(&mut st.up_ns),
                 corrupt: st.corrupt,
                 recovery: st.recovery.clone(),

@@ -125,7 +125,7 @@ impl EdgeChain {
                 None => Vec::new(),
             },
             backoff_rng: rngs.stream(name, "backoff"),
-            observed: policy.hedge.as_ref().and_then(Observed::for_policy),
+            observed: policy.hedge.as_deref().and_then(Observed::for_policy),
         }
     }
 

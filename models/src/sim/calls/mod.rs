@@ -23,12 +23,52 @@ pub(super) use chain::{AfterFailure, Attempt, EdgeChain, Observation};
 pub(super) struct EdgeState {
     /// Latency of requests `[0]` and of replies `[1]`.
     pub(super) rngs: [Stream; 2],
-    /// Whether a request makes this call (for `probability` below 1).
+    /// Whether a request makes this call (for `probability` below 1), drawn ahead into
+    /// `ServiceModel::skips`.
     pub(super) skip_rng: Stream,
     pub(super) chain: EdgeChain,
+    /// Its counters; the series of calls and attempts are in `rows` until the end of the run.
     pub(super) stats: EdgeResult,
+    /// Calls and attempts per bucket, side by side (a call touches one line for both).
+    pub(super) rows: Vec<EdgeRow>,
     /// Retries in progress on the edge, for `retries_active_max` and `_mean`.
     pub(super) retries_active: Gauge,
+}
+
+/// Whether requests make a call whose `probability` is below 1, decided ahead: the edge's next
+/// 64 `/skip` draws, taken in the stream's order when the last are used, each kept as one bit
+/// (`draw < probability`) and used one per decision, as if drawn then (a stream's values and
+/// their order are those of one draw a decision). A wide step's decisions then read a few dense
+/// lines (four edges a line) instead of, per edge, its call's definition and the buffer and
+/// position of a cold ChaCha generator.
+#[derive(Copy, Clone, Default)]
+pub(super) struct Skip {
+    /// The decisions left, the next in the lowest bit.
+    bits: u64,
+    /// How many of `bits` are left; `ALWAYS`: a probability of 1 or more (never a draw).
+    left: u32,
+}
+
+impl Skip {
+    const ALWAYS: u32 = u32::MAX;
+
+    pub(super) fn new(c: &CallDef) -> Self {
+        Skip {
+            bits: 0,
+            left: if c.policy.probability >= 1.0 {
+                Self::ALWAYS
+            } else {
+                0
+            },
+        }
+    }
+}
+
+/// One bucket of an edge's series while the run goes on.
+#[derive(Copy, Clone, Default)]
+pub(super) struct EdgeRow {
+    pub(super) calls: u64,
+    pub(super) attempts: u64,
 }
 
 /// A count in progress over time: now, the most since the warm-up ended, and its time-weighted
@@ -105,10 +145,9 @@ impl EdgeState {
                 } else {
                     Vec::new()
                 },
-                series_calls: vec![0; n_buckets],
-                series_attempts: vec![0; n_buckets],
                 ..EdgeResult::default()
             },
+            rows: vec![EdgeRow::default(); n_buckets],
             retries_active: Gauge::default(),
         }
     }
@@ -130,6 +169,38 @@ fn transition(
 }
 
 impl ServiceModel<'_> {
+    /// Whether this request makes the call over `edge` (see `Skip`).
+    #[inline]
+    pub(super) fn makes_call(&mut self, edge: usize) -> bool {
+        let skip = &mut self.skips[edge];
+        if skip.left == Skip::ALWAYS {
+            return true;
+        }
+        if skip.left == 0 {
+            self.draw_skips(edge);
+        }
+        let skip = &mut self.skips[edge];
+        let made = skip.bits & 1 != 0;
+        skip.bits >>= 1;
+        skip.left -= 1;
+        made
+    }
+
+    /// The next 64 decisions of `edge`, from its `/skip` stream.
+    #[cold]
+    #[inline(never)]
+    fn draw_skips(&mut self, edge: usize) {
+        let p = self.world.calls[edge].policy.probability;
+        let rng = &mut self.edges[edge].skip_rng;
+        let mut bits = 0u64;
+        for k in 0..64 {
+            if rng.random::<f64>() < p {
+                bits |= 1 << k;
+            }
+        }
+        self.skips[edge] = Skip { bits, left: 64 };
+    }
+
     /// Makes one attempt of a call, through the chain of defences of its edge.
     #[inline]
     pub(super) fn attempt(&mut self, sim: &mut Sim<Event>, call: u32, ask: Ask) {
@@ -145,7 +216,7 @@ impl ServiceModel<'_> {
         };
         self.record_transition(c.edge, a.breaker, now, change);
         let bucket = self.bucket;
-        let stats = &mut self.edges[c.edge as usize].stats;
+        let EdgeState { stats, rows, .. } = &mut self.edges[c.edge as usize];
         match admit {
             Admit::Wait => {
                 // The attempt is counted when it leaves the queue, one way or the other.
@@ -167,7 +238,7 @@ impl ServiceModel<'_> {
                 failure: AttemptFailure::Throttled,
                 ..
             } => {
-                stats.series_attempts[bucket] += 1;
+                rows[bucket].attempts += 1;
                 if c.measured {
                     stats.attempts += 1;
                     stats.throttled += 1;
@@ -176,7 +247,7 @@ impl ServiceModel<'_> {
             }
             _ => {}
         }
-        stats.series_attempts[bucket] += 1;
+        rows[bucket].attempts += 1;
         if c.measured {
             stats.attempts += 1;
             if c.attempts > 0 {
@@ -585,7 +656,7 @@ impl ServiceModel<'_> {
         let caller = self.attempt_of(call).caller;
         let es = &mut self.edges[c.edge as usize];
         es.chain.stop_waiting(caller, call);
-        es.stats.series_attempts[self.bucket] += 1;
+        es.rows[self.bucket].attempts += 1;
         if c.measured {
             es.stats.attempts += 1;
             es.stats.bulkhead_rejected += 1;

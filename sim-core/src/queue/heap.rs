@@ -138,7 +138,7 @@ impl Heap4 {
 
     /// Removes the least key and leaves its position open for the next push. The heap must not be
     /// empty.
-    #[inline]
+    #[inline(always)]
     pub(super) fn pop(&mut self) -> u128 {
         self.settle();
         assert!(self.len > 0, "pop from an empty heap");
@@ -147,7 +147,7 @@ impl Heap4 {
     }
 
     /// Fills the hole at the root, if there is one, with the last key.
-    #[inline]
+    #[inline(always)]
     fn settle(&mut self) {
         if !self.hole {
             return;
@@ -181,12 +181,12 @@ impl Heap4 {
         (0..self.len).map(|l| self.get(l)).collect()
     }
 
-    /// Replaces the contents by `sorted`, which must be in ascending order (a valid heap).
-    pub(super) fn refill_sorted(&mut self, sorted: &[u128]) {
-        debug_assert!(sorted.windows(2).all(|w| w[0] < w[1]));
-        assert_eq!(sorted.len(), self.len, "refill keeps the number of keys");
-        for (l, &key) in sorted.iter().enumerate() {
-            self.set(l, key);
+    /// Replaces every key `k` by `f(k)`; `f` must keep the order of keys (so the heap stays one).
+    pub(super) fn map_keys(&mut self, f: impl Fn(u128) -> u128) {
+        self.settle();
+        for l in 0..self.len {
+            let key = self.get(l);
+            self.set(l, f(key));
         }
     }
 }

@@ -15,6 +15,12 @@
 //! pending entries are renumbered 0, 1, 2, … in their order — which keeps that order, and every
 //! later entry gets a greater number — so the order is exactly that of a 64-bit sequence.
 //!
+//! **Lanes.** Events for the current instant and timers whose delay recurs (a call's timeout, a
+//! probe's interval) wait in first-in first-out lanes, one per delay, sorted by construction;
+//! only each lane's front is in the heap, and when it pops the lane's next key takes its place.
+//! The heap stays as small as the number of other events, and the order is the keys' order
+//! whichever structure holds an entry (`lanes.rs`).
+//!
 //! **Timers.** `schedule_timer` returns a [`TimerId`]: the entry's slot and the slot's generation.
 //! `cancel` marks the slot cancelled in O(1) without touching the heap (lazy deletion); the entry
 //! is dropped when it reaches the front. A slot's generation moves on whenever the slot is freed,
@@ -22,9 +28,11 @@
 //! are nearly always cancelled, therefore cost one push and one skipped pop.
 
 mod heap;
+mod lanes;
 
 use crate::time::SimTime;
 use heap::Heap4;
+use lanes::{Lanes, Placed, NO_LANE};
 
 /// A handle to a scheduled timer, for cancelling it.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -81,12 +89,18 @@ struct Slot<E> {
     event: E,
     gen: u32,
     state: State,
+    /// The lane the entry waits in (`lanes.rs`), or `NO_LANE` (as every free slot is).
+    lane: u8,
 }
 
 /// A priority queue of events of type `E`, ordered by (time, insertion sequence). Events are
 /// `Copy` (as the engine's `Model::Event` is): a pop copies the event out of its slot.
 pub struct EventQueue<E> {
     heap: Heap4,
+    /// Entries scheduled a fixed delay ahead (`lanes.rs`): each lane's front is in `heap` too.
+    lanes: Lanes,
+    /// The time of the last event popped: a new entry's delay is counted from it.
+    now: u64,
     /// The events by slot; a slot is in use from its schedule until its heap entry pops.
     slots: Vec<Slot<E>>,
     free_slots: Vec<u32>,
@@ -110,6 +124,8 @@ impl<E: Copy> EventQueue<E> {
     pub fn with_capacity(n: usize) -> Self {
         EventQueue {
             heap: Heap4::with_capacity(n),
+            lanes: Lanes::new(),
+            now: 0,
             slots: Vec::with_capacity(n),
             free_slots: Vec::with_capacity(n),
             next_seq: 0,
@@ -132,7 +148,7 @@ impl<E: Copy> EventQueue<E> {
     #[inline]
     pub fn schedule(&mut self, time: SimTime, event: E) {
         let slot = self.take_slot(event, State::Event);
-        self.push(time, slot);
+        self.push(time, slot, false);
     }
 
     /// Schedules `event` as a cancellable timer.
@@ -140,7 +156,7 @@ impl<E: Copy> EventQueue<E> {
     pub fn schedule_timer(&mut self, time: SimTime, event: E) -> TimerId {
         let slot = self.take_slot(event, State::Timer);
         self.n_timers_live += 1;
-        self.push(time, slot);
+        self.push(time, slot, true);
         TimerId {
             slot,
             gen: self.slots[slot as usize].gen,
@@ -189,30 +205,31 @@ impl<E: Copy> EventQueue<E> {
             let idx = key_slot(top) as usize;
             let slot = self.slots[idx];
             self.release_slot(idx);
+            if slot.lane != NO_LANE {
+                self.lane_popped(idx, slot.lane, top);
+            }
             match slot.state {
-                State::Event => return Next::Event(SimTime::from_ns(time), slot.event),
-                State::Timer => {
-                    self.n_timers_live -= 1;
-                    return Next::Event(SimTime::from_ns(time), slot.event);
-                }
+                State::Event => {}
+                State::Timer => self.n_timers_live -= 1,
                 State::Cancelled => continue,
             }
+            self.now = time;
+            return Next::Event(SimTime::from_ns(time), slot.event);
         }
     }
 
-    /// The time of the earliest entry, live or cancelled (a lower bound on the next event's time).
     pub fn peek_time(&self) -> Option<SimTime> {
         self.heap.peek().map(|k| SimTime::from_ns(key_time(k)))
     }
 
-    /// Entries in the heap, including cancelled timers not yet skipped.
+    /// Entries waiting (in the heap and the lanes), including cancelled timers not yet skipped.
     #[inline]
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.heap.len() + self.lanes.behind()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.heap.len() == 0
+        self.len() == 0
     }
 
     /// Timers scheduled and neither fired nor cancelled.
@@ -240,6 +257,7 @@ impl<E: Copy> EventQueue<E> {
                     event,
                     gen: 0,
                     state,
+                    lane: NO_LANE,
                 });
                 slot
             }
@@ -254,13 +272,50 @@ impl<E: Copy> EventQueue<E> {
     }
 
     #[inline(always)]
-    fn push(&mut self, time: SimTime, slot: u32) {
+    fn push(&mut self, time: SimTime, slot: u32, timer: bool) {
         if self.next_seq == self.seq_limit {
             self.renumber();
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(pack(time.as_ns(), seq, slot));
+        let key = pack(time.as_ns(), seq, slot);
+        if (timer || time.as_ns() == self.now) && self.lane_holds(time, slot, key, timer) {
+            return;
+        }
+        self.heap.push(key);
+    }
+
+    /// Offers a timer or an event for now to the lanes: true if a lane holds it behind its front
+    /// (it stays out of the heap).
+    #[inline(always)]
+    fn lane_holds(&mut self, time: SimTime, slot: u32, key: u128, timer: bool) -> bool {
+        let placed = if timer {
+            self.lanes
+                .push_timer(time.as_ns().saturating_sub(self.now), key)
+        } else {
+            self.lanes.push_now(key)
+        };
+        match placed {
+            Placed::Heap => false,
+            Placed::Front(lane) => {
+                self.slots[slot as usize].lane = lane;
+                false
+            }
+            Placed::Behind(lane) => {
+                self.slots[slot as usize].lane = lane;
+                true
+            }
+        }
+    }
+
+    /// A lane's front popped: its next key, if any, takes its place in the heap.
+    #[inline(always)]
+    fn lane_popped(&mut self, idx: usize, lane: u8, key: u128) {
+        // A free slot is in no lane: only the lanes' path writes the field.
+        self.slots[idx].lane = NO_LANE;
+        if let Some(next) = self.lanes.pop_front(lane, key) {
+            self.heap.push(next);
+        }
     }
 
     /// Gives the pending entries the sequence numbers 0, 1, 2, … in their (time, seq) order. The
@@ -268,12 +323,17 @@ impl<E: Copy> EventQueue<E> {
     /// all of them: nobody can tell this from a sequence that never runs out.
     #[cold]
     fn renumber(&mut self) {
+        // The lanes' fronts are in the heap too: one number for both.
         let mut keys = self.heap.keys();
+        keys.extend(self.lanes.keys());
         keys.sort_unstable();
-        for (seq, key) in keys.iter_mut().enumerate() {
-            *key = (*key & !SEQ_MASK) | ((seq as u128) << 32);
-        }
-        self.heap.refill_sorted(&keys);
+        keys.dedup();
+        let renumbered = |key: u128| {
+            let seq = keys.binary_search(&key).expect("a pending key") as u128;
+            (key & !SEQ_MASK) | (seq << 32)
+        };
+        self.heap.map_keys(renumbered);
+        self.lanes.map_keys(renumbered);
         self.next_seq = keys.len() as u64;
         assert!(
             self.next_seq < self.seq_limit,
@@ -429,6 +489,9 @@ mod tests {
     enum Op {
         Schedule(u64),
         Timer(u64),
+        /// A timer a fixed delay after the last event popped, as a model schedules most of its
+        /// events: these fill the lanes.
+        TimerAfter(u64),
         /// Cancels the `k`-th timer handed out (modulo their number): live, fired or cancelled.
         Cancel(usize),
         PopUntil(u64),
@@ -485,6 +548,7 @@ mod tests {
         prop_oneof![
             3 => time.clone().prop_map(Op::Schedule),
             3 => time.clone().prop_map(Op::Timer),
+            3 => prop_oneof![Just(0u64), Just(3), Just(1 << 33)].prop_map(Op::TimerAfter),
             2 => any::<usize>().prop_map(Op::Cancel),
             3 => prop_oneof![time, Just(u64::MAX)].prop_map(Op::PopUntil),
         ]
@@ -502,11 +566,14 @@ mod tests {
             let mut q = EventQueue::with_seq_limit(seq_limit);
             let mut reference = Reference::default();
             let mut ids = Vec::new();
+            let mut now = 0;
             for (i, op) in ops.into_iter().enumerate() {
                 let event = i as u32;
                 // Keep fewer entries than sequence numbers: pop instead.
                 let op = match op {
-                    Op::Schedule(_) | Op::Timer(_) if q.len() + 1 >= 40 => Op::PopUntil(u64::MAX),
+                    Op::Schedule(_) | Op::Timer(_) | Op::TimerAfter(_) if q.len() + 1 >= 40 => {
+                        Op::PopUntil(u64::MAX)
+                    }
                     op => op,
                 };
                 match op {
@@ -518,6 +585,11 @@ mod tests {
                         ids.push(q.schedule_timer(SimTime::from_ns(t), event));
                         reference.push(t, event, Some(ids.len() - 1));
                     }
+                    Op::TimerAfter(d) => {
+                        let t = now + d;
+                        ids.push(q.schedule_timer(SimTime::from_ns(t), event));
+                        reference.push(t, event, Some(ids.len() - 1));
+                    }
                     Op::Cancel(k) if !ids.is_empty() => {
                         let k = k % ids.len();
                         prop_assert_eq!(q.cancel(ids[k]), reference.cancel(k));
@@ -525,7 +597,11 @@ mod tests {
                     Op::Cancel(_) => {}
                     Op::PopUntil(limit) => {
                         let limit = SimTime::from_ns(limit);
-                        prop_assert_eq!(q.pop_until(limit), reference.pop_until(limit.as_ns()));
+                        let popped = q.pop_until(limit);
+                        prop_assert_eq!(popped, reference.pop_until(limit.as_ns()));
+                        if let Next::Event(t, _) = popped {
+                            now = t.as_ns();
+                        }
                     }
                 }
                 prop_assert_eq!(q.len(), reference.entries.len());

@@ -314,9 +314,7 @@ impl ServiceModel<'_> {
         let def = &self.world.services[s];
         for i in def.first_instance..def.first_instance + def.n_instances {
             while let Some(req) = self.instances[i as usize]
-                .pools
-                .iter_mut()
-                .find_map(|p| p.queue.pop_front())
+                .pop_queued()
             {
                 let st = &mut self.stats[s];
                 st.touch(sim.now().as_ns());
@@ -770,16 +768,16 @@ impl ServiceModel<'_> {
         let mut frozen = frozen;
         frozen.clear();
         self.process[i as usize].frozen = frozen;
-        let pools = self.instances[i as usize].pools.len();
+        let pools = self.instances[i as usize].named.len() + 1;
         let s = self.world.instances[i as usize].service_idx as usize;
         for p in 0..pools {
             let (workers, ..) = self.world.services[s].pool(p);
-            while self.instances[i as usize].pools[p].busy < workers
-                && !self.instances[i as usize].pools[p].queue.is_empty()
+            while self.instances[i as usize].pool(p).busy < workers
+                && !self.instances[i as usize].pool(p).queue.is_empty()
             {
-                let before = self.instances[i as usize].pools[p].queue.len();
+                let before = self.instances[i as usize].pool(p).queue.len();
                 self.next_from_queue(sim, i as usize, p);
-                if self.instances[i as usize].pools[p].queue.len() == before {
+                if self.instances[i as usize].pool(p).queue.len() == before {
                     break;
                 }
             }
@@ -840,9 +838,7 @@ impl ServiceModel<'_> {
             sim.schedule_in(SimDuration::ZERO, Event::WorkDone { req });
         }
         while let Some(req) = self.instances[i as usize]
-            .pools
-            .iter_mut()
-            .find_map(|p| p.queue.pop_front())
+            .pop_queued()
         {
             let st = &mut self.stats[s];
             st.touch(now);

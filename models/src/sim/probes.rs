@@ -161,7 +161,7 @@ impl ServiceModel<'_> {
         let st = &mut self.stats[s];
         st.touch(now);
         st.busy_now.dec();
-        self.instances[i].pools[pool].busy.dec();
+        self.instances[i].pool_mut(pool).busy.dec();
         self.load_down(s, i as u32);
         self.next_from_queue(sim, i, pool);
         self.probe_over(sim, req, outcome.is_success());

@@ -163,16 +163,16 @@ impl InstanceState {
     /// Instance `i` with idle pools and empty queues, on its host.
     pub(super) fn new(world: &World, i: &InstanceDef) -> Self {
         let def = &world.services[i.service_idx as usize];
+        let pool = || PoolState {
+            busy: 0,
+            queue: VecDeque::new(),
+        };
         InstanceState {
-            limit: def.concurrency.clone(),
-            pools: (0..=def.pools.len())
-                .map(|_| PoolState {
-                    busy: 0,
-                    queue: VecDeque::new(),
-                })
-                .collect(),
-            released: 0,
+            main: pool(),
             host: i.host_idx,
+            released: 0,
+            limit: def.concurrency.clone().map(Box::new),
+            named: def.pools.iter().map(|_| pool()).collect(),
             reject_debt_ns: 0,
         }
     }
@@ -354,7 +354,7 @@ impl ServiceModel<'_> {
         }
         st.touch(now);
         st.busy_now += 1;
-        self.instances[i].pools[pool].busy += 1;
+        self.instances[i].pool_mut(pool).busy += 1;
         let def = &self.world.services[s];
         let mut work = if self.requests[req].workload == PROBE {
             SimDuration::from_ns(self.probe_work(req))
@@ -706,7 +706,7 @@ impl ServiceModel<'_> {
             inst.released.dec();
         } else {
             st.busy_now.dec();
-            inst.pools[pool].busy.dec();
+            inst.pool_mut(pool).busy.dec();
         }
         self.load_down(s, i as u32);
         let in_flight = self.load[i];
@@ -736,7 +736,7 @@ impl ServiceModel<'_> {
         st.touch(now);
         st.busy_now.dec();
         let inst = &mut self.instances[i];
-        inst.pools[pool].busy.dec();
+        inst.pool_mut(pool).busy.dec();
         inst.released += 1;
         self.next_from_queue(sim, i, pool);
     }

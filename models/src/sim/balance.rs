@@ -379,7 +379,7 @@ impl ServiceModel<'_> {
     pub(super) fn refresh_rotation(&mut self, i: u32) {
         let s = self.world.instances[i as usize].service_idx as usize;
         let in_rotation = self.in_rotation(i);
-        let host = self.instances[i as usize].host;
+        let host = self.host_of[i as usize];
         let place = locality(self.world, s, host);
         let rotation = &mut self.rotations[s];
         rotation.set(i - rotation.sets.first, in_rotation, place);

@@ -17,6 +17,7 @@ impl<'w> ServiceModel<'w> {
             calls: Slab::with_capacity(256),
             live: 0,
             instances: per_instance(world),
+            host_of: world.instances.iter().map(|i| i.host_idx).collect(),
             process: processes(world),
             health: vec![Health::default(); n_instances],
             crash_loops: vec![CrashLoop::default(); n_instances],

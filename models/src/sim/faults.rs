@@ -313,9 +313,7 @@ impl ServiceModel<'_> {
     pub(super) fn lose_work(&mut self, sim: &mut Sim<Event>, s: usize) {
         let def = &self.world.services[s];
         for i in def.first_instance..def.first_instance + def.n_instances {
-            while let Some(req) = self.instances[i as usize]
-                .pop_queued()
-            {
+            while let Some(req) = self.instances[i as usize].pop_queued() {
                 let st = &mut self.stats[s];
                 st.touch(sim.now().as_ns());
                 st.queue_now.dec();
@@ -692,7 +690,7 @@ impl ServiceModel<'_> {
         process.active
             && process.crashed == 0
             && process.hung == 0
-            && self.hosts[self.instances[i as usize].host as usize].down == 0
+            && self.hosts[self.host_of[i as usize] as usize].down == 0
     }
 
     /// Recounts the instances of service `s` that are up, folding the time since the last change.
@@ -837,9 +835,7 @@ impl ServiceModel<'_> {
         for &req in &frozen {
             sim.schedule_in(SimDuration::ZERO, Event::WorkDone { req });
         }
-        while let Some(req) = self.instances[i as usize]
-            .pop_queued()
-        {
+        while let Some(req) = self.instances[i as usize].pop_queued() {
             let st = &mut self.stats[s];
             st.touch(now);
             st.queue_now.dec();
@@ -1067,7 +1063,7 @@ impl ServiceModel<'_> {
     #[inline]
     pub(super) fn instance_factor(&self, i: u32, now: u64) -> f64 {
         let inst = &self.process[i as usize];
-        let host = self.instances[i as usize].host;
+        let host = self.host_of[i as usize];
         let mut k = inst.slow * self.hosts[host as usize].slow * self.version(i).slow;
         if inst.leak_per_min > 0.0 {
             k *= 1.0 + inst.leak_per_min * (now.saturating_sub(inst.leak_since_ns) as f64 / 60e9);

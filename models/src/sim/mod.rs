@@ -93,14 +93,15 @@ struct PoolState {
     queue: VecDeque<u32>,
 }
 
-/// An instance as the request path sees it: its worker pools and queues, its host (its load,
-/// which the balancers read on every pick, is a dense array of its own: `ServiceModel::load`).
+/// An instance as the request path sees it: its worker pools and queues (its host and its load,
+/// which the balancers read on every pick, are dense arrays of their own:
+/// `ServiceModel::host_of`, `ServiceModel::load`).
 /// The other parts keep their own per-instance state, indexed alike: `process` (faults:
 /// crashes, hangs, slowdowns, restarts), `health` (recovery: probes, ejection), `versions`
 /// (rollouts), `replicas` (datastores).
 ///
-/// Laid out for the request path: the main pool inline, the host, the refusal debt and whether
-/// there is a concurrency limit in one cache line (what admission, the start and the end of
+/// Laid out for the request path: the main pool inline, the refusal debt and whether there is
+/// a concurrency limit in one cache line (what admission, the start and the end of
 /// work read); the named pools after it. The main pool in a vector of its own cost a wide
 /// world a second cold line per request (ten thousand instances, each pool a small allocation
 /// of its own).
@@ -108,7 +109,6 @@ struct PoolState {
 struct InstanceState {
     /// Pool 0, the service's main pool.
     main: PoolState,
-    host: u32,
     /// Requests of an async service whose calls are out (no worker held): in `load`, not in a
     /// pool.
     released: u32,
@@ -201,6 +201,9 @@ pub struct ServiceModel<'w> {
     calls: Slab<Call>,
     live: u32,
     instances: Vec<InstanceState>,
+    /// The host of each instance (it changes when a replacement moves it), a dense array apart
+    /// from `instances`: a health check's probes read ten instances' hosts from one line.
+    host_of: Vec<u32>,
     /// Per service: its work draws (`svc:<name>/work`), its faults in force, its balancer, its
     /// rate limiters, and the busy-worker time at its autoscaler's last look.
     work_rngs: Vec<Stream>,

@@ -134,7 +134,7 @@ impl ServiceModel<'_> {
         }
         let now = sim.now().as_ns();
         let process = &self.process[i as usize];
-        if process.crashed > 0 || self.hosts[self.instances[i as usize].host as usize].down > 0 {
+        if process.crashed > 0 || self.hosts[self.host_of[i as usize] as usize].down > 0 {
             // Nothing listens: the connection is refused at once.
             return self.probe_verdict(sim, i, kind, false);
         }

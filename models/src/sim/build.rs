@@ -178,13 +178,11 @@ fn outliers(world: &World, rngs: &RngFactory) -> Vec<Option<Detector>> {
 }
 
 /// The rate limiters of each service that has them.
-fn rate_limits(world: &World) -> Vec<Option<RateLimits>> {
+fn rate_limits(world: &World) -> Vec<Option<Box<RateLimits>>> {
     (world.services.iter())
         .map(|s| {
-            Some(RateLimits::new(
-                s.rate_limit.as_ref()?,
-                world.workloads.len(),
-            ))
+            let def = s.rate_limit.as_ref()?;
+            Some(Box::new(RateLimits::new(def, world.workloads.len())))
         })
         .collect()
 }

@@ -214,7 +214,9 @@ pub struct ServiceModel<'w> {
     /// Requests queued or being served, per instance: the load balancers' view (`balance`
     /// changes it, in `load_up` and `load_down`), a dense array apart from the pools.
     load: Vec<u32>,
-    limits: Vec<Option<RateLimits>>,
+    /// Per service, its rate limiters, boxed: every admission asks whether there are any, and
+    /// a wide world's thousand services answer from 8 KB instead of a 100-byte record each.
+    limits: Vec<Option<Box<RateLimits>>>,
     autoscale_busy: Vec<u128>,
     /// Datastores' replication state, by store; `store_of[service]` is a service's store
     /// (`NONE` for a service that stores nothing).

@@ -109,10 +109,10 @@ impl ServiceModel<'_> {
             return self.out_of_memory(sim, req, i);
         }
         let inst = &mut self.instances[i];
-        if inst.pools[pool].busy < workers && !hung {
+        if inst.pool(pool).busy < workers && !hung {
             self.load_up(s, i as u32);
             self.start_work(sim, req, false);
-        } else if (inst.pools[pool].queue.len() as u64) < u64::from(queue_cap)
+        } else if (inst.pool(pool).queue.len() as u64) < u64::from(queue_cap)
             || (self.world.services[s].by_criticality && self.evict_for(sim, req))
         {
             self.enqueue(req);
@@ -133,7 +133,7 @@ impl ServiceModel<'_> {
     fn enqueue(&mut self, req: u32) {
         let r = &self.requests[req];
         let (s, i, pool, crit) = (r.service, r.instance, r.pool, r.crit);
-        let queue = &mut self.instances[i as usize].pools[pool as usize].queue;
+        let queue = &mut self.instances[i as usize].pool_mut(pool as usize).queue;
         if !self.world.services[s as usize].by_criticality {
             return queue.push_back(req);
         }
@@ -151,7 +151,7 @@ impl ServiceModel<'_> {
     fn evict_for(&mut self, sim: &mut Sim<Event>, req: u32) -> bool {
         let r = &self.requests[req];
         let (s, i, pool, crit) = (r.service as usize, r.instance as usize, r.pool, r.crit);
-        let queue = &mut self.instances[i].pools[pool as usize].queue;
+        let queue = &mut self.instances[i].pool_mut(pool as usize).queue;
         let Some(&last) = queue.back() else {
             return false; // a loss system: no queue to make room in
         };
@@ -201,11 +201,11 @@ impl ServiceModel<'_> {
                 .shed
                 .as_ref()
                 .and_then(|p| p.lifo_over)
-                .is_some_and(|n| inst.pools[pool].queue.len() > n as usize);
+                .is_some_and(|n| inst.pool(pool).queue.len() > n as usize);
             let next = if lifo {
-                inst.pools[pool].queue.pop_back()
+                inst.pool_mut(pool).queue.pop_back()
             } else {
-                inst.pools[pool].queue.pop_front()
+                inst.pool_mut(pool).queue.pop_front()
             };
             let Some(next) = next else { return };
             let st = &mut self.stats[s];

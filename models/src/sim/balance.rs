@@ -21,10 +21,12 @@ use super::least::Least;
 use super::members::Members;
 use super::*;
 
-/// A balancer's draws: its round-robin position and its stream (`svc:<name>/balance`).
+/// A balancer's draws: its round-robin position and its stream (`svc:<name>/balance`), boxed
+/// so that a rotation's fields every pick reads share one cache line (see `Rotation`).
+#[repr(C)]
 pub(super) struct Draws {
     pub(super) round_robin: u32,
-    pub(super) balance_rng: Stream,
+    pub(super) balance_rng: Box<Stream>,
 }
 
 impl Draws {
@@ -91,15 +93,17 @@ struct Candidates {
     hi: u32,
 }
 
-/// The rotation of a service as maintained sets, by position (`i - first`).
+/// The rotation of a service as maintained sets, by position (`i - first`); what a pick on the
+/// fast path reads (`first`, whether there is a `least` tree) first (see `Rotation`).
+#[repr(C)]
 struct Sets {
     first: u32,
     n: u32,
-    members: Members,
     /// Least outstanding only: the service's instances by (out of rotation, load, index).
     least: Option<Least>,
     /// Multi-region services only: a set per region their instances may run in.
     regions: Vec<RegionSet>,
+    members: Members,
 }
 
 impl Sets {
@@ -200,12 +204,24 @@ fn locality(world: &World, s: usize, h: u32) -> u32 {
 }
 
 /// A service's load balancer: its draws, and the rotation as maintained sets.
+///
+/// Laid out for the fast path (every request's pick, `load_up`, `load_down`): the round-robin
+/// position, the count out of rotation, the sets' first position and least tree in the first
+/// cache line, the balancer's stream boxed apart (random and power of two draw from it; it was
+/// 300 bytes between those fields: a wide world's picks and load changes missed on several
+/// lines of each service's rotation).
+#[repr(C, align(64))]
 pub(super) struct Rotation {
     pub(super) draws: Draws,
     /// Instances out of load balancing (unhealthy, ejected or stopped).
     pub(super) out_of_rotation: u32,
     sets: Sets,
 }
+
+const _: () = assert!(
+    std::mem::offset_of!(Rotation, sets) + std::mem::offset_of!(Sets, regions) <= 64,
+    "a fast pick's fields in the first line (least outstanding's regions in the second)"
+);
 
 impl Rotation {
     pub(super) fn new(rngs: &RngFactory, world: &World, s: usize) -> Self {
@@ -226,7 +242,7 @@ impl Rotation {
         Rotation {
             draws: Draws {
                 round_robin: 0,
-                balance_rng: rngs.stream(&name, "balance"),
+                balance_rng: Box::new(rngs.stream(&name, "balance")),
             },
             out_of_rotation: 0,
             sets: Sets::new(def.first_instance, def.n_instances, def.balancer, regions),
@@ -363,7 +379,7 @@ impl ServiceModel<'_> {
     pub(super) fn refresh_rotation(&mut self, i: u32) {
         let s = self.world.instances[i as usize].service_idx as usize;
         let in_rotation = self.in_rotation(i);
-        let host = self.instances[i as usize].host;
+        let host = self.host_of[i as usize];
         let place = locality(self.world, s, host);
         let rotation = &mut self.rotations[s];
         rotation.set(i - rotation.sets.first, in_rotation, place);
@@ -489,7 +505,7 @@ mod tests {
     fn draws() -> Draws {
         Draws {
             round_robin: 0,
-            balance_rng: RngFactory::new(7, 0).stream("svc:t", "balance"),
+            balance_rng: Box::new(RngFactory::new(7, 0).stream("svc:t", "balance")),
         }
     }
 

@@ -17,6 +17,7 @@ impl<'w> ServiceModel<'w> {
             calls: Slab::with_capacity(256),
             live: 0,
             instances: per_instance(world),
+            host_of: world.instances.iter().map(|i| i.host_idx).collect(),
             process: processes(world),
             health: vec![Health::default(); n_instances],
             crash_loops: vec![CrashLoop::default(); n_instances],
@@ -177,13 +178,11 @@ fn outliers(world: &World, rngs: &RngFactory) -> Vec<Option<Detector>> {
 }
 
 /// The rate limiters of each service that has them.
-fn rate_limits(world: &World) -> Vec<Option<RateLimits>> {
+fn rate_limits(world: &World) -> Vec<Option<Box<RateLimits>>> {
     (world.services.iter())
         .map(|s| {
-            Some(RateLimits::new(
-                s.rate_limit.as_ref()?,
-                world.workloads.len(),
-            ))
+            let def = s.rate_limit.as_ref()?;
+            Some(Box::new(RateLimits::new(def, world.workloads.len())))
         })
         .collect()
 }

@@ -305,7 +305,7 @@ impl ServiceModel<'_> {
             .as_ref()
             .and_then(|d| d.rebuild)
             .map_or(0, |r| r.data);
-        let host = self.instances[i as usize].host;
+        let host = self.host_of[i as usize];
         let replica = &mut self.replicas[i as usize];
         replica.data_lost = false;
         if replica.needs_rebuild {
@@ -382,7 +382,7 @@ impl ServiceModel<'_> {
             self.mark_missing(sim, s, i, now);
         }
         let j = self.replicas[i as usize].rebuild;
-        if j != NONE && self.bulk.jobs[j as usize].to != self.instances[i as usize].host {
+        if j != NONE && self.bulk.jobs[j as usize].to != self.host_of[i as usize] {
             self.stop_job(sim, j, "its copy moved to another host");
         }
         if after_ns == u64::MAX {
@@ -397,10 +397,7 @@ impl ServiceModel<'_> {
             }
             return;
         }
-        let (ph, h) = (
-            self.instances[primary as usize].host,
-            self.instances[i as usize].host,
-        );
+        let (ph, h) = (self.host_of[primary as usize], self.host_of[i as usize]);
         let reachable = self.store_up(i) && !self.partitioned(ph, h);
         match (reachable, self.replicas[i as usize].cut_since) {
             (false, None) => self.replicas[i as usize].cut_since = Some(now),
@@ -426,7 +423,7 @@ impl ServiceModel<'_> {
             .as_ref()
             .and_then(|d| d.rebuild)
             .expect("rebuilds");
-        let host = |k: u32| self.instances[k as usize].host;
+        let host = |k: u32| self.host_of[k as usize];
         let primary = self.stores[self.store_of[s] as usize].primary;
         let complete = |k: u32| {
             k != i
@@ -486,7 +483,7 @@ impl ServiceModel<'_> {
                 continue;
             };
             for i in def.first_instance..def.first_instance + def.n_instances {
-                let h = self.instances[i as usize].host as usize;
+                let h = self.host_of[i as usize] as usize;
                 if let Some(d) = self.disks.get_mut(h) {
                     d.used += r.data;
                 }
@@ -528,7 +525,7 @@ fn transfer_job(t: &TransferDef, m: &ServiceModel) -> BulkJob {
         let i = m
             .store(s)
             .map_or(m.world.services[s].first_instance, |x| x.primary);
-        m.instances[i as usize].host
+        m.host_of[i as usize]
     };
     BulkJob {
         kind: BulkKind::Transfer(0),

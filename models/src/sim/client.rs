@@ -211,7 +211,7 @@ impl ServiceModel<'_> {
     pub(super) fn send_from_client(&mut self, sim: &mut Sim<Event>, req: u32) {
         let r = self.requests[req];
         let w = r.workload as usize;
-        let host = self.instances[r.instance as usize].host;
+        let host = self.host_of[r.instance as usize];
         let far = self.world.hosts[host as usize].region_idx != self.world.workloads[w].region;
         let ws = &mut self.workloads[w];
         if let Some(c) = &mut ws.concurrent {

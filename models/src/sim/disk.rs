@@ -175,7 +175,7 @@ impl ServiceModel<'_> {
     pub(super) fn request_io(&mut self, sim: &mut Sim<Event>, req: u32) {
         let r = self.requests[req];
         let s = r.service as usize;
-        let host = self.instances[r.instance as usize].host;
+        let host = self.host_of[r.instance as usize];
         let store = self.world.services[s].store.as_ref().expect("a datastore");
         let bytes = if r.write {
             u64::from(self.request_bytes(req))

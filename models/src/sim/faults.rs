@@ -313,11 +313,7 @@ impl ServiceModel<'_> {
     pub(super) fn lose_work(&mut self, sim: &mut Sim<Event>, s: usize) {
         let def = &self.world.services[s];
         for i in def.first_instance..def.first_instance + def.n_instances {
-            while let Some(req) = self.instances[i as usize]
-                .pools
-                .iter_mut()
-                .find_map(|p| p.queue.pop_front())
-            {
+            while let Some(req) = self.instances[i as usize].pop_queued() {
                 let st = &mut self.stats[s];
                 st.touch(sim.now().as_ns());
                 st.queue_now.dec();
@@ -694,7 +690,7 @@ impl ServiceModel<'_> {
         process.active
             && process.crashed == 0
             && process.hung == 0
-            && self.hosts[self.instances[i as usize].host as usize].down == 0
+            && self.hosts[self.host_of[i as usize] as usize].down == 0
     }
 
     /// Recounts the instances of service `s` that are up, folding the time since the last change.
@@ -770,16 +766,16 @@ impl ServiceModel<'_> {
         let mut frozen = frozen;
         frozen.clear();
         self.process[i as usize].frozen = frozen;
-        let pools = self.instances[i as usize].pools.len();
+        let pools = self.instances[i as usize].named.len() + 1;
         let s = self.world.instances[i as usize].service_idx as usize;
         for p in 0..pools {
             let (workers, ..) = self.world.services[s].pool(p);
-            while self.instances[i as usize].pools[p].busy < workers
-                && !self.instances[i as usize].pools[p].queue.is_empty()
+            while self.instances[i as usize].pool(p).busy < workers
+                && !self.instances[i as usize].pool(p).queue.is_empty()
             {
-                let before = self.instances[i as usize].pools[p].queue.len();
+                let before = self.instances[i as usize].pool(p).queue.len();
                 self.next_from_queue(sim, i as usize, p);
-                if self.instances[i as usize].pools[p].queue.len() == before {
+                if self.instances[i as usize].pool(p).queue.len() == before {
                     break;
                 }
             }
@@ -839,11 +835,7 @@ impl ServiceModel<'_> {
         for &req in &frozen {
             sim.schedule_in(SimDuration::ZERO, Event::WorkDone { req });
         }
-        while let Some(req) = self.instances[i as usize]
-            .pools
-            .iter_mut()
-            .find_map(|p| p.queue.pop_front())
-        {
+        while let Some(req) = self.instances[i as usize].pop_queued() {
             let st = &mut self.stats[s];
             st.touch(now);
             st.queue_now.dec();
@@ -1071,7 +1063,7 @@ impl ServiceModel<'_> {
     #[inline]
     pub(super) fn instance_factor(&self, i: u32, now: u64) -> f64 {
         let inst = &self.process[i as usize];
-        let host = self.instances[i as usize].host;
+        let host = self.host_of[i as usize];
         let mut k = inst.slow * self.hosts[host as usize].slow * self.version(i).slow;
         if inst.leak_per_min > 0.0 {
             k *= 1.0 + inst.leak_per_min * (now.saturating_sub(inst.leak_since_ns) as f64 / 60e9);

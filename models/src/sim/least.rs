@@ -12,7 +12,8 @@ pub(super) struct Least {
     /// Leaves at `size..size + n` (padding after them is `u64::MAX`); node `j` holds the
     /// minimum of nodes `2j` and `2j + 1`.
     tree: Vec<u64>,
-    size: usize,
+    /// A `u32`, so that a `Least` takes 32 bytes and fits the first line of a `Rotation`.
+    size: u32,
     n: u32,
 }
 
@@ -37,12 +38,16 @@ impl Least {
         for j in (1..size).rev() {
             tree[j] = tree[2 * j].min(tree[2 * j + 1]);
         }
-        Least { tree, size, n }
+        Least {
+            tree,
+            size: size as u32,
+            n,
+        }
     }
 
     #[inline]
     fn update(&mut self, pos: u32, eligible: bool, load: u32) {
-        let mut j = self.size + pos as usize;
+        let mut j = self.size as usize + pos as usize;
         self.tree[j] = key(pos, eligible, load);
         while j > 1 {
             j >>= 1;
@@ -57,7 +62,7 @@ impl Least {
     #[inline]
     fn leaf(&self, pos: u32) -> u64 {
         assert!(pos < self.n, "position {pos} of {}", self.n);
-        self.tree[self.size + pos as usize]
+        self.tree[self.size as usize + pos as usize]
     }
 
     /// Whether position `pos` is eligible, and its load.
@@ -87,7 +92,8 @@ impl Least {
         let best = if lo == 0 && hi == self.n {
             self.tree[1]
         } else {
-            let (mut l, mut r) = (self.size + lo as usize, self.size + hi as usize);
+            let size = self.size as usize;
+            let (mut l, mut r) = (size + lo as usize, size + hi as usize);
             let mut best = u64::MAX;
             while l < r {
                 if l & 1 == 1 {

@@ -134,7 +134,7 @@ impl ServiceModel<'_> {
         }
         let now = sim.now().as_ns();
         let process = &self.process[i as usize];
-        if process.crashed > 0 || self.hosts[self.instances[i as usize].host as usize].down > 0 {
+        if process.crashed > 0 || self.hosts[self.host_of[i as usize] as usize].down > 0 {
             // Nothing listens: the connection is refused at once.
             return self.probe_verdict(sim, i, kind, false);
         }
@@ -161,7 +161,7 @@ impl ServiceModel<'_> {
         let st = &mut self.stats[s];
         st.touch(now);
         st.busy_now.dec();
-        self.instances[i].pools[pool].busy.dec();
+        self.instances[i].pool_mut(pool).busy.dec();
         self.load_down(s, i as u32);
         self.next_from_queue(sim, i, pool);
         self.probe_over(sim, req, outcome.is_success());

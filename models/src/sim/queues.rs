@@ -242,10 +242,7 @@ impl ServiceModel<'_> {
         if m.measured {
             ws.measured.arrived += 1;
         }
-        let (from, to) = (
-            self.instances[m.partition as usize].host,
-            self.instances[c as usize].host,
-        );
+        let (from, to) = (self.host_of[m.partition as usize], self.host_of[c as usize]);
         let (lost, add) = self.link(from, to, MsgSize::Bytes(0));
         if lost {
             return self.drop_message(req);

@@ -103,7 +103,7 @@ impl ServiceModel<'_> {
     fn start_replacement(&mut self, sim: &mut Sim<Event>, i: u32) {
         let s = self.world.instances[i as usize].service_idx as usize;
         let def = &self.world.services[s];
-        let (host, inst) = (self.instances[i as usize].host, &self.health[i as usize]);
+        let (host, inst) = (self.host_of[i as usize], &self.health[i as usize]);
         let Some(Replacement {
             start_up_ns: start_up,
             ..
@@ -133,7 +133,7 @@ impl ServiceModel<'_> {
         let now = sim.now().as_ns();
         let s = self.world.instances[i as usize].service_idx as usize;
         self.health[i as usize].replacing = false;
-        let old_host = self.instances[i as usize].host;
+        let old_host = self.host_of[i as usize];
         if self.hosts[old_host as usize].down > 0 {
             // Its host is dead: start it on the live host its placement allows that runs the
             // fewest instances of this service (the first such in placement order).
@@ -156,7 +156,7 @@ impl ServiceModel<'_> {
             self.lose_instance(sim, i, true);
             self.host_instances[old_host as usize].retain(|&k| k != i);
             self.host_instances[new_host as usize].push(i);
-            self.instances[i as usize].host = new_host;
+            self.host_of[i as usize] = new_host;
             self.refresh_rotation(i); // perhaps in another region
                                       // A datastore copy starts empty on a new host and copies the data back.
             self.replicas[i as usize].data_lost = self.world.services[s].store.is_some();

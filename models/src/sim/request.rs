@@ -160,19 +160,18 @@ const _: () = assert!(
 type CallMask = [u64; MASK_WORDS];
 
 impl InstanceState {
-    /// Instance `i` with idle pools and empty queues, on its host.
+    /// Instance `i` with idle pools and empty queues.
     pub(super) fn new(world: &World, i: &InstanceDef) -> Self {
         let def = &world.services[i.service_idx as usize];
+        let pool = || PoolState {
+            busy: 0,
+            queue: VecDeque::new(),
+        };
         InstanceState {
-            limit: def.concurrency.clone(),
-            pools: (0..=def.pools.len())
-                .map(|_| PoolState {
-                    busy: 0,
-                    queue: VecDeque::new(),
-                })
-                .collect(),
+            main: pool(),
             released: 0,
-            host: i.host_idx,
+            limit: def.concurrency.clone().map(Box::new),
+            named: def.pools.iter().map(|_| pool()).collect(),
             reject_debt_ns: 0,
         }
     }
@@ -276,7 +275,7 @@ impl ServiceModel<'_> {
     pub(super) fn deliver(&mut self, sim: &mut Sim<Event>, req: u32) {
         let now = sim.now().as_ns();
         let inst_idx = self.requests[req].instance;
-        if self.hosts[self.instances[inst_idx as usize].host as usize].down > 0 {
+        if self.hosts[self.host_of[inst_idx as usize] as usize].down > 0 {
             // Its host is dead: the message goes nowhere and nobody counts it there.
             return self.drop_message(req);
         }
@@ -354,7 +353,7 @@ impl ServiceModel<'_> {
         }
         st.touch(now);
         st.busy_now += 1;
-        self.instances[i].pools[pool].busy += 1;
+        self.instances[i].pool_mut(pool).busy += 1;
         let def = &self.world.services[s];
         let mut work = if self.requests[req].workload == PROBE {
             SimDuration::from_ns(self.probe_work(req))
@@ -411,7 +410,7 @@ impl ServiceModel<'_> {
         if st.error_rate > 0.0 && st.error_rng.random::<f64>() < st.error_rate {
             return self.finish(sim, req, Outcome::Failed);
         }
-        let host = self.instances[r.instance as usize].host;
+        let host = self.host_of[r.instance as usize];
         let corrupt = self.hosts[host as usize].corrupt;
         // Both zero (no bad version, no corrupting disk) make `local` exactly 0: no draw.
         let local = if version_errors > 0.0 || corrupt > 0.0 {
@@ -706,7 +705,7 @@ impl ServiceModel<'_> {
             inst.released.dec();
         } else {
             st.busy_now.dec();
-            inst.pools[pool].busy.dec();
+            inst.pool_mut(pool).busy.dec();
         }
         self.load_down(s, i as u32);
         let in_flight = self.load[i];
@@ -736,7 +735,7 @@ impl ServiceModel<'_> {
         st.touch(now);
         st.busy_now.dec();
         let inst = &mut self.instances[i];
-        inst.pools[pool].busy.dec();
+        inst.pool_mut(pool).busy.dec();
         inst.released += 1;
         self.next_from_queue(sim, i, pool);
     }
@@ -745,7 +744,7 @@ impl ServiceModel<'_> {
     #[inline]
     pub(super) fn respond(&mut self, sim: &mut Sim<Event>, req: u32) {
         let r = self.requests[req];
-        let host = self.instances[r.instance as usize].host;
+        let host = self.host_of[r.instance as usize];
         if r.silent || self.hosts[host as usize].down > 0 {
             return self.drop_message(req); // nothing leaves a dead host
         }

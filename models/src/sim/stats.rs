@@ -595,7 +595,7 @@ impl ServiceModel<'_> {
         for (i, inst) in self.instances.iter().enumerate() {
             let def = &self.world.services[self.world.instances[i].service_idx as usize];
             let mut held = 0;
-            for (p, pool) in inst.pools.iter().enumerate() {
+            for (p, pool) in inst.pools().enumerate() {
                 let (workers, queue_cap, _) = def.pool(p);
                 if pool.busy > workers {
                     fail(format!(

@@ -207,12 +207,12 @@ impl ServiceModel<'_> {
         if !partition || def.store.as_ref().is_none_or(|d| d.failover.is_none()) {
             return true;
         }
-        let host = self.instances[i as usize].host;
+        let host = self.host_of[i as usize];
         let copies = def.first_instance..def.first_instance + def.n_instances;
         let (mut up, mut reached) = (0u32, 0u32);
         for j in copies.filter(|&j| self.store_up(j)) {
             up += 1;
-            reached += u32::from(!self.partitioned(host, self.instances[j as usize].host));
+            reached += u32::from(!self.partitioned(host, self.host_of[j as usize]));
         }
         // A majority of the copies that are up: crashes alone never depose a primary.
         reached * 2 > up
@@ -225,8 +225,8 @@ impl ServiceModel<'_> {
             let Some(store) = self.store(s) else { continue };
             if let Some((old, _, before)) = store.deposed {
                 let (a, b) = (
-                    self.instances[old as usize].host,
-                    self.instances[store.primary as usize].host,
+                    self.host_of[old as usize],
+                    self.host_of[store.primary as usize],
                 );
                 if !self.partitioned(a, b) {
                     let divergent = store.result.divergent_writes - before;
@@ -253,7 +253,7 @@ impl ServiceModel<'_> {
         let Some((old, ..)) = store.deposed else {
             return picked;
         };
-        let host = |i: u32| self.instances[i as usize].host;
+        let host = |i: u32| self.host_of[i as usize];
         if self.partitioned(from, host(store.primary)) && !self.partitioned(from, host(old)) {
             old
         } else {
@@ -520,8 +520,8 @@ impl ServiceModel<'_> {
         let s = msg.service as usize;
         let def = self.world.services[s].store.as_ref().expect("a datastore");
         let (from_host, to_host) = (
-            self.instances[msg.from as usize].host,
-            self.instances[msg.replica as usize].host,
+            self.host_of[msg.from as usize],
+            self.host_of[msg.replica as usize],
         );
         let (lost, add) = self.link(from_host, to_host, MsgSize::Bytes(msg.bytes));
         if lost {
@@ -578,8 +578,8 @@ impl ServiceModel<'_> {
             // Its lag is over and its primary sent it: now it crosses the links.
             self.msgs[m].to_wire = false;
             let hosts = (
-                self.instances[msg.from as usize].host,
-                self.instances[msg.replica as usize].host,
+                self.host_of[msg.from as usize],
+                self.host_of[msg.replica as usize],
             );
             let then = Event::Replicate { msg: m };
             let class = net::Class::Replication;
@@ -595,7 +595,7 @@ impl ServiceModel<'_> {
             return self.transmit(sim, hosts, msg.bytes, class, then, latency);
         }
         if !self.disks.is_empty() {
-            let host = self.instances[msg.replica as usize].host;
+            let host = self.host_of[msg.replica as usize];
             if !self.disk_room(host, u64::from(msg.bytes)) {
                 // A full disk: the replica cannot apply it and falls behind.
                 self.replicas[msg.replica as usize].in_sync = false;
@@ -643,8 +643,8 @@ impl ServiceModel<'_> {
             return;
         }
         let (from_host, to_host) = (
-            self.instances[msg.replica as usize].host,
-            self.instances[msg.from as usize].host,
+            self.host_of[msg.replica as usize],
+            self.host_of[msg.from as usize],
         );
         let (lost, add) = self.link(from_host, to_host, MsgSize::Bytes(0));
         if lost {

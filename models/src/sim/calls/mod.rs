@@ -328,7 +328,7 @@ impl ServiceModel<'_> {
         let c = self.calls[call];
         let def = &self.world.calls[c.edge as usize];
         let parent = self.requests[c.parent];
-        let caller_host = self.instances[parent.instance as usize].host;
+        let caller_host = self.host_of[parent.instance as usize];
         if self.svc_faults[def.to as usize].fail_fast > 0 || self.edge_aborts(c.edge) {
             // The call fails before it leaves the caller (a name that does not resolve, a
             // certificate that has expired).
@@ -359,7 +359,7 @@ impl ServiceModel<'_> {
         let caller = self.attempt_of(call).caller;
         self.edges[c.edge as usize].chain.on_sent(caller);
         self.arm_attempt_timers(sim, call, req);
-        let callee_host = self.instances[instance as usize].host;
+        let callee_host = self.host_of[instance as usize];
         let delay = self.network_delay(c.edge, false, caller_host, callee_host);
         let bytes = self.request_bytes(req);
         let size = MsgSize::Bytes(bytes);

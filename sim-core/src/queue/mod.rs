@@ -218,6 +218,7 @@ impl<E: Copy> EventQueue<E> {
         }
     }
 
+    /// The time of the earliest entry, live or cancelled (a lower bound on the next event's time).
     pub fn peek_time(&self) -> Option<SimTime> {
         self.heap.peek().map(|k| SimTime::from_ns(key_time(k)))
     }
